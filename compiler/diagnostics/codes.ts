@@ -1,0 +1,36 @@
+// Every diagnostic message in one table. Codes are stable: never renumber.
+// Ranges: 1xxx syntax and unsupported constructs, 2xxx names and types,
+// 3xxx language rules (maps, loops, recursion, packets), 4xxx backend and object
+// files, 5xxx verifier and kernel, 6xxx command line and runtime.
+// Templates use {0}, {1}, … for arguments.
+
+import type { Severity } from "./diagnostic.ts";
+
+export interface MessageDef {
+  code: number;
+  text: string;
+  severity?: Severity;
+}
+
+export const messages = {
+  // --- 1xxx: syntax -----------------------------------------------------------
+  UnexpectedToken: { code: 1001, text: "unexpected {0}; expected {1}" },
+  UnterminatedString: { code: 1002, text: "unterminated string literal" },
+  InvalidCharacter: { code: 1003, text: "invalid character '{0}'" },
+  InvalidNumber: { code: 1004, text: "invalid numeric literal '{0}'" },
+  UnsupportedConstruct: { code: 1010, text: "{0} are not supported in filters" },
+  UnsupportedConstructSingular: { code: 1011, text: "{0} is not supported in filters" },
+
+  // --- 2xxx: names and types (checker) ----------------------------------------
+
+  // --- 3xxx: language rules ---------------------------------------------------
+
+  // --- 4xxx: backend and object files -------------------------------------------
+
+  // --- 5xxx: verifier and kernel ------------------------------------------------
+
+  // --- 6xxx: command line and runtime -------------------------------------------
+  FileNotFound: { code: 6001, text: "cannot read '{0}': {1}" },
+} satisfies Record<string, MessageDef>;
+
+export type MessageId = keyof typeof messages;
