@@ -1,0 +1,139 @@
+// Control-flow graph queries: predecessors, reverse post-order, dominators,
+// liveness. Recomputed on demand; functions are small (a filter is a few hundred
+// blocks at most), so clarity beats incremental maintenance.
+import type { Block, Func, VReg } from "./ir.ts";
+import { def, successors, uses } from "./ir.ts";
+
+export function predecessors(f: Func): Map<Block, Block[]> {
+  const preds = new Map<Block, Block[]>();
+  for (const b of f.blocks) preds.set(b, []);
+  for (const b of f.blocks) for (const s of successors(b.term)) preds.get(s)?.push(b);
+  return preds;
+}
+
+/** Blocks reachable from the entry, in reverse post-order. */
+export function reversePostOrder(f: Func): Block[] {
+  const seen = new Set<Block>();
+  const post: Block[] = [];
+  // Iterative DFS: deep if/else chains would overflow a recursive one.
+  const stack: { b: Block; i: number }[] = [{ b: f.blocks[0]!, i: 0 }];
+  seen.add(f.blocks[0]!);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const succ = successors(top.b.term);
+    if (top.i < succ.length) {
+      const s = succ[top.i++]!;
+      if (!seen.has(s)) {
+        seen.add(s);
+        stack.push({ b: s, i: 0 });
+      }
+    } else {
+      post.push(top.b);
+      stack.pop();
+    }
+  }
+  return post.reverse();
+}
+
+/** Drops blocks not reachable from the entry, keeping the layout order of the rest. */
+export function removeUnreachable(f: Func): boolean {
+  const live = new Set(reversePostOrder(f));
+  const before = f.blocks.length;
+  f.blocks = f.blocks.filter((b) => live.has(b));
+  return f.blocks.length !== before;
+}
+
+/** Immediate dominators (Cooper, Harvey, Kennedy). The entry maps to itself. */
+export function dominators(f: Func): Map<Block, Block> {
+  const rpo = reversePostOrder(f);
+  const index = new Map(rpo.map((b, i) => [b, i]));
+  const preds = predecessors(f);
+  const idom = new Map<Block, Block>();
+  const entry = rpo[0]!;
+  idom.set(entry, entry);
+  const intersect = (a: Block, b: Block): Block => {
+    while (a !== b) {
+      while (index.get(a)! > index.get(b)!) a = idom.get(a)!;
+      while (index.get(b)! > index.get(a)!) b = idom.get(b)!;
+    }
+    return a;
+  };
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const b of rpo.slice(1)) {
+      let nd: Block | undefined;
+      for (const p of preds.get(b)!) {
+        if (!idom.has(p)) continue;
+        nd = nd ? intersect(p, nd) : p;
+      }
+      if (nd && idom.get(b) !== nd) {
+        idom.set(b, nd);
+        changed = true;
+      }
+    }
+  }
+  return idom;
+}
+
+export function dominates(idom: Map<Block, Block>, a: Block, b: Block): boolean {
+  for (let x = b; ; x = idom.get(x)!) {
+    if (x === a) return true;
+    if (idom.get(x) === x || !idom.has(x)) return false;
+  }
+}
+
+/** Live-in sets of vreg ids per block (backward dataflow to a fixpoint). */
+export function liveness(f: Func): { liveIn: Map<Block, Set<number>>; liveOut: Map<Block, Set<number>> } {
+  const gen = new Map<Block, Set<number>>();
+  const kill = new Map<Block, Set<number>>();
+  for (const b of f.blocks) {
+    const g = new Set<number>();
+    const k = new Set<number>();
+    for (const i of b.insts) {
+      for (const u of uses(i)) if (!k.has(u.id)) g.add(u.id);
+      const d = def(i);
+      if (d) k.add(d.id);
+    }
+    if (b.term) for (const u of uses(b.term)) if (!k.has(u.id)) g.add(u.id);
+    gen.set(b, g);
+    kill.set(b, k);
+  }
+  const liveIn = new Map<Block, Set<number>>();
+  const liveOut = new Map<Block, Set<number>>();
+  for (const b of f.blocks) {
+    liveIn.set(b, new Set());
+    liveOut.set(b, new Set());
+  }
+  let changed = true;
+  const order = [...f.blocks].reverse();
+  while (changed) {
+    changed = false;
+    for (const b of order) {
+      const out = liveOut.get(b)!;
+      for (const s of successors(b.term)) for (const v of liveIn.get(s) ?? []) out.add(v);
+      const inn = liveIn.get(b)!;
+      const size = inn.size;
+      for (const v of gen.get(b)!) inn.add(v);
+      for (const v of out) if (!kill.get(b)!.has(v)) inn.add(v);
+      if (inn.size !== size) changed = true;
+    }
+  }
+  return { liveIn, liveOut };
+}
+
+/** Every definition of every vreg, for single-definition queries. */
+export function definitions(f: Func): Map<number, { block: Block; index: number }[]> {
+  const defs = new Map<number, { block: Block; index: number }[]>();
+  for (const b of f.blocks)
+    b.insts.forEach((i, index) => {
+      const d = def(i);
+      if (!d) return;
+      const l = defs.get(d.id);
+      if (l) l.push({ block: b, index });
+      else defs.set(d.id, [{ block: b, index }]);
+    });
+  return defs;
+}
+
+export type { VReg };

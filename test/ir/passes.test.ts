@@ -1,0 +1,216 @@
+import { describe, expect, it } from "vitest";
+import { Builder } from "../../compiler/ir/builder.ts";
+import { printFunc } from "../../compiler/ir/print.ts";
+import { optimize, foldConstants, eliminateDeadCode, simplifyCfg, mergeGuards } from "../../compiler/ir/passes/index.ts";
+import { evalBin, evalCond, evalUn } from "../../compiler/ir/eval.ts";
+
+/** eth → ipv4 → udp parse at constant offsets, each failing to `ret 2`. */
+function parseChain() {
+  const b = new Builder("f");
+  const ctx = b.param("ctx", "ctx");
+  const data = b.load(4, ctx, 0, "pkt");
+  const end = b.load(4, ctx, 4, "pktEnd");
+  const pass = b.block("pass");
+  const ethOk = b.block("ethok");
+  const eth = b.ptrAdd(data, 0n);
+  b.guard(eth, 14, end, ethOk, pass);
+  b.place(ethOk);
+  const proto = b.load(2, eth, 12);
+  const isIp = b.block("isip");
+  b.br("ne", 32, proto, 0x0008n, pass, isIp);
+  b.place(isIp);
+  const ip = b.ptrAdd(data, 14n);
+  const ipOk = b.block("ipok");
+  b.guard(ip, 20, end, ipOk, b.block("pass2"));
+  const pass2 = (b.cur.term as { fail: ReturnType<typeof b.block> }).fail;
+  b.place(ipOk);
+  const ttl = b.load(1, ip, 8);
+  const drop = b.block("drop");
+  b.br("eq", 32, ttl, 0n, drop, pass2);
+  b.place(drop);
+  b.ret(1n);
+  b.place(pass);
+  b.ret(2n);
+  b.place(pass2);
+  b.ret(2n);
+  return b.fn;
+}
+
+describe("IR printer", () => {
+  it("prints a stable text form", () => {
+    expect(printFunc(parseChain())).toBe(`func f(%ctx.0:ctx) {
+entry0:
+  %1:pkt = load32 [%ctx.0]
+  %2:pktEnd = load32 [%ctx.0 + 4]
+  %3:pkt = ptradd %1, 0
+  guard %3 + 14 <= %2 ? ethok2 : pass1
+ethok2:
+  %4:i32 = load16 [%3 + 12]
+  br ne32 %4, 8 ? pass1 : isip3
+isip3:
+  %5:pkt = ptradd %1, 14
+  guard %5 + 20 <= %2 ? ipok4 : pass25
+ipok4:
+  %6:i32 = load8 [%5 + 8]
+  br eq32 %6, 0 ? drop6 : pass25
+drop6:
+  ret 1
+pass1:
+  ret 2
+pass25:
+  ret 2
+}
+`);
+  });
+});
+
+describe("IR passes", () => {
+  it("merges the eth and ipv4 guards into one check of 34 bytes", () => {
+    const f = parseChain();
+    optimize(f);
+    const text = printFunc(f);
+    expect(text.match(/guard/g)).toHaveLength(1);
+    expect(text).toContain("guard %1 + 34 <= %2");
+    // ptradd by 0 became a copy of data, and the two `ret 2` blocks became one.
+    expect(text.match(/ret 2/g)).toHaveLength(1);
+  });
+
+  it("does not widen a guard across a side effect or a distinct failure target", () => {
+    const b = new Builder("g");
+    const ctx = b.param("ctx", "ctx");
+    const data = b.load(4, ctx, 0, "pkt");
+    const end = b.load(4, ctx, 4, "pktEnd");
+    const ok1 = b.block("ok1");
+    const fail1 = b.block("fail1");
+    b.guard(data, 14, end, ok1, fail1);
+    b.place(ok1);
+    const p = b.ptrAdd(data, 14n);
+    const ok2 = b.block("ok2");
+    const fail2 = b.block("fail2");
+    b.guard(p, 20, end, ok2, fail2);
+    b.place(ok2);
+    b.ret(b.load(1, p, 0));
+    b.place(fail1);
+    b.ret(2n);
+    b.place(fail2);
+    b.ret(1n);
+    optimize(b.fn);
+    expect(printFunc(b.fn).match(/guard/g)).toHaveLength(2);
+  });
+
+  it("drops a guard dominated by a longer one on the same root", () => {
+    const b = new Builder("h");
+    const ctx = b.param("ctx", "ctx");
+    const data = b.load(4, ctx, 0, "pkt");
+    const end = b.load(4, ctx, 4, "pktEnd");
+    const ok1 = b.block("ok1");
+    const fail = b.block("fail");
+    b.guard(data, 40, end, ok1, fail);
+    b.place(ok1);
+    b.call(5, []); // a side effect between: elimination still applies
+    const q = b.ptrAdd(data, 20n);
+    const ok2 = b.block("ok2");
+    b.guard(q, 8, end, ok2, b.block("fail2"));
+    const fail2 = (b.cur.term as { fail: ReturnType<typeof b.block> }).fail;
+    b.place(ok2);
+    b.ret(b.load(4, q, 4));
+    b.place(fail);
+    b.ret(2n);
+    b.place(fail2);
+    b.ret(0n);
+    expect(mergeGuards(b.fn)).toBe(true);
+    eliminateDeadCode(b.fn);
+    const text = printFunc(b.fn);
+    expect(text.match(/guard/g)).toHaveLength(1);
+    expect(text).not.toContain("ret 0");
+  });
+
+  it("folds constants and decided branches", () => {
+    const b = new Builder("k");
+    const x = b.const("i32", 0xfffffff0n);
+    const y = b.bin("add", 32, x, 0x20n); // wraps to 0x10
+    const t = b.block("t");
+    const e = b.block("e");
+    b.br("ugt", 32, y, 0x0fn, t, e);
+    b.place(t);
+    b.ret(y);
+    b.place(e);
+    b.ret(0n);
+    optimize(b.fn);
+    expect(printFunc(b.fn)).toBe(`func k() {
+entry0:
+  ret 16
+}
+`);
+  });
+
+  it("threads a null test through a join whose predecessors decide it", () => {
+    const b = new Builder("n");
+    const ctx = b.param("ctx", "ctx");
+    const data = b.load(4, ctx, 0, "pkt");
+    const end = b.load(4, ctx, 4, "pktEnd");
+    const view = b.vreg("pkt", "ip");
+    const ok = b.block("ok");
+    const fail = b.block("fail");
+    const join = b.block("join");
+    const p = b.ptrAdd(data, 14n);
+    b.guard(p, 20, end, ok, fail);
+    b.place(ok);
+    b.mov(view, p);
+    b.jmp(join);
+    b.place(fail);
+    b.mov(view, 0n);
+    b.jmp(join);
+    b.place(join);
+    const isNull = b.block("isnull");
+    const notNull = b.block("notnull");
+    b.br("eq", 64, view, 0n, isNull, notNull);
+    b.place(isNull);
+    b.ret(2n);
+    b.place(notNull);
+    b.ret(b.load(1, view, 9));
+    expect(simplifyCfg(b.fn)).toBe(true);
+    eliminateDeadCode(b.fn);
+    const text = printFunc(b.fn);
+    expect(text).not.toContain("br ");
+    expect(text).not.toContain("%ip.3:pkt = 0");
+  });
+
+  it("removes dead pure instructions but keeps effects", () => {
+    const b = new Builder("d");
+    const ctx = b.param("ctx", "ctx");
+    const s = b.slot(8, 8, "k");
+    b.const("i64", 5n); // dead
+    b.store(8, s, 0, 7n);
+    b.call(5, []);
+    b.ret(b.load(4, ctx, 0));
+    expect(foldConstants(b.fn)).toBe(false);
+    expect(eliminateDeadCode(b.fn)).toBe(true);
+    expect(printFunc(b.fn)).toBe(`func d(%ctx.0:ctx) {
+  slot $k.0 size 8 align 8
+entry0:
+  store64 [$k.0], 7
+  %2:i64 = call 5()
+  %3:i32 = load32 [%ctx.0]
+  ret %3
+}
+`);
+  });
+});
+
+describe("constant evaluation follows eBPF", () => {
+  it("wraps, divides by zero to 0, keeps the dividend on modulo by zero, masks shifts", () => {
+    expect(evalBin("add", 32, 0xffffffffn, 1n)).toBe(0n);
+    expect(evalBin("sub", 64, 0n, 1n)).toBe(0xffffffffffffffffn);
+    expect(evalBin("udiv", 32, 7n, 0n)).toBe(0n);
+    expect(evalBin("umod", 32, 7n, 0n)).toBe(7n);
+    expect(evalBin("shl", 32, 1n, 33n)).toBe(2n);
+    expect(evalBin("ashr", 32, 0x80000000n, 4n)).toBe(0xf8000000n);
+    expect(evalBin("sdiv", 32, 0x80000000n, 0xffffffffn)).toBe(0x80000000n);
+    expect(evalUn("be16", 32, 0x1234n)).toBe(0x3412n);
+    expect(evalUn("be32", 32, 0x11223344n)).toBe(0x44332211n);
+    expect(evalUn("isZero", 64, 0n)).toBe(1n);
+    expect(evalCond("slt", 32, 0xffffffffn, 0n)).toBe(true);
+    expect(evalCond("ult", 32, 0xffffffffn, 0n)).toBe(false);
+  });
+});
