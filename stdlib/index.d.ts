@@ -1,0 +1,519 @@
+// The "xdpc" module: the built-ins a filter imports. These declarations exist so that tsc and
+// editors type-check and complete filters; xdpc's checker enforces the real rules (integer
+// widths, the language subset). docs/language.md is the reference; keep the two in step.
+
+// ───────────────────────────── integers ─────────────────────────────
+
+/** Unsigned 8-bit integer (xdpc enforces the width; tsc sees a number). */
+export type u8 = number;
+/** Unsigned 16-bit integer (xdpc enforces the width; tsc sees a number). */
+export type u16 = number;
+/** Unsigned 32-bit integer; the type of a bare literal that fits. */
+export type u32 = number;
+/** Unsigned 64-bit integer; the type of a bare literal above 0xFFFF_FFFF. Exact up to 2^53 in tsc, full width in xdpc. */
+export type u64 = number;
+/** Signed 8-bit integer (two's complement). */
+export type i8 = number;
+/** Signed 16-bit integer (two's complement). */
+export type i16 = number;
+/** Signed 32-bit integer (two's complement). */
+export type i32 = number;
+/** Signed 64-bit integer (two's complement). */
+export type i64 = number;
+/** Boolean, stored as one byte (0 or 1) in structs and maps. */
+export type bool = boolean;
+
+/** A fixed-size array of N elements of T, laid out inline like a C array; a constant index is checked at compile time, a variable one at run time. */
+export interface FixedArray<T, N extends number> {
+  /** Element `index`; 0 ≤ index < N. */
+  [index: number]: T;
+  /** The element count N, a compile-time constant. */
+  readonly length: N;
+}
+
+/** An IPv6 address: 16 bytes in network order, as on the wire. */
+export type Ipv6Addr = FixedArray<u8, 16>;
+
+// ───────────────────────────── verdicts ─────────────────────────────
+
+/** The verdict of an XDP program: one of the XDP_* constants (a u32). */
+export type XdpAction = u32;
+/** Verdict: an error occurred; drop the frame and fire the xdp_exception tracepoint. */
+export declare const XDP_ABORTED = 0;
+/** Verdict: drop the frame. */
+export declare const XDP_DROP = 1;
+/** Verdict: pass the frame on to the kernel network stack. */
+export declare const XDP_PASS = 2;
+/** Verdict: send the (possibly modified) frame back out of the interface it arrived on. */
+export declare const XDP_TX = 3;
+/** Verdict: redirect the frame as set up by `redirect()` or a map's `redirect()`. */
+export declare const XDP_REDIRECT = 4;
+
+/** A fallback verdict for a map redirect when the key has no entry (the kernel allows only these four). */
+export type RedirectFallback = typeof XDP_ABORTED | typeof XDP_DROP | typeof XDP_PASS | typeof XDP_TX;
+
+/** The verdict of an AF_XDP handler: XSK_DROP or XSK_TX (a u32). */
+export type XskVerdict = u32;
+/** Handler verdict: recycle the frame. */
+export declare const XSK_DROP = 0;
+/** Handler verdict: transmit the (possibly modified) frame out of the queue it arrived on. */
+export declare const XSK_TX = 1;
+
+// ───────────────────────────── headers ─────────────────────────────
+// Header views: fields read and write the packet in place, in host byte order (the compiler
+// emits the byte swaps and bit-field masking).
+
+/** Ethernet header view (14 bytes at offset 0). */
+export interface EthHeader {
+  /** Destination MAC, the 48 bits as a number (00:11:22:33:44:55 is 0x001122334455). */
+  dst: u64;
+  /** Source MAC, the 48 bits as a number. */
+  src: u64;
+  /** Outer EtherType (0x0800 IPv4, 0x86DD IPv6, 0x8100/0x88A8 VLAN). */
+  proto: u16;
+}
+
+/** 802.1Q / 802.1ad tag view: the outer tag, the 4 bytes after the Ethernet header. */
+export interface VlanHeader {
+  /** Tag control information: PCP (3 bits), DEI (1 bit), VID (12 bits). */
+  tci: u16;
+  /** VLAN id, the low 12 bits of `tci`; writing it keeps PCP and DEI. */
+  vid: u16;
+  /** The EtherType that follows this tag (an inner tag or the payload's). */
+  proto: u16;
+}
+
+/** IPv4 header view. */
+export interface Ipv4Header {
+  /** Version, always 4 (read-only: the accessor's checks depend on it). */
+  readonly version: u8;
+  /** Header length in 32-bit words, 5..15 (read-only: the accessor's checks depend on it). */
+  readonly ihl: u8;
+  /** Type of service / DSCP+ECN byte. */
+  tos: u8;
+  /** Total length of the datagram in bytes. */
+  totalLength: u16;
+  /** Identification. */
+  id: u16;
+  /** Flags, 3 bits: 0x4 reserved, 0x2 don't fragment, 0x1 more fragments. */
+  flags: u8;
+  /** Fragment offset in 8-byte units, 13 bits. */
+  fragmentOffset: u16;
+  /** Time to live. */
+  ttl: u8;
+  /** Payload protocol (IPPROTO_*). */
+  protocol: u8;
+  /** Header checksum (ones' complement, host order; not recomputed for you). */
+  checksum: u16;
+  /** Source address (198.18.0.1 is 0xC6120001). */
+  src: u32;
+  /** Destination address. */
+  dst: u32;
+}
+
+/** IPv6 fixed header view (40 bytes). */
+export interface Ipv6Header {
+  /** Version, always 6 (read-only: the accessor's checks depend on it). */
+  readonly version: u8;
+  /** Traffic class, 8 bits. */
+  trafficClass: u8;
+  /** Flow label, 20 bits. */
+  flowLabel: u32;
+  /** Payload length in bytes (after the fixed header). */
+  payloadLength: u16;
+  /** Next header (IPPROTO_*); extension headers are not walked. */
+  nextHeader: u8;
+  /** Hop limit. */
+  hopLimit: u8;
+  /** Source address, a view of the packet's 16 bytes. */
+  src: Ipv6Addr;
+  /** Destination address, a view of the packet's 16 bytes. */
+  dst: Ipv6Addr;
+}
+
+/** TCP header view (the fixed 20 bytes). */
+export interface TcpHeader {
+  /** Source port. */
+  srcPort: u16;
+  /** Destination port. */
+  dstPort: u16;
+  /** Sequence number. */
+  seq: u32;
+  /** Acknowledgement number. */
+  ack: u32;
+  /** Header length in 32-bit words, 4 bits. */
+  dataOffset: u8;
+  /** Flag byte: TCP_FIN 0x01 … TCP_CWR 0x80. */
+  flags: u8;
+  /** Receive window. */
+  window: u16;
+  /** Checksum (host order; not recomputed for you). */
+  checksum: u16;
+  /** Urgent pointer. */
+  urgent: u16;
+}
+
+/** UDP header view. */
+export interface UdpHeader {
+  /** Source port. */
+  srcPort: u16;
+  /** Destination port. */
+  dstPort: u16;
+  /** Length of header and payload in bytes. */
+  length: u16;
+  /** Checksum (host order; 0 means none over IPv4). */
+  checksum: u16;
+}
+
+/** ICMP / ICMPv6 header view (the first 8 bytes; `id` and `seq` are meaningful for echo messages). */
+export interface IcmpHeader {
+  /** Message type (ICMP_ECHO_REQUEST, ICMPV6_ECHO_REQUEST, …). */
+  type: u8;
+  /** Message code. */
+  code: u8;
+  /** Checksum (host order; not recomputed for you). */
+  checksum: u16;
+  /** Echo identifier (bytes 4..5). */
+  id: u16;
+  /** Echo sequence number (bytes 6..7). */
+  seq: u16;
+}
+
+// ───────────────────────────── packets ─────────────────────────────
+
+/** What XDP programs and AF_XDP handlers share: bounds-checked header accessors and raw loads. */
+export interface PacketView {
+  /** Packet length in bytes. */
+  readonly len: u32;
+  /** The Ethernet header, or null when the packet is shorter than 14 bytes. */
+  eth(): EthHeader | null;
+  /** The outer VLAN tag, or null unless the outer EtherType is 0x8100/0x88A8 and the 4-byte tag is present. */
+  vlan(): VlanHeader | null;
+  /** The IPv4 header (after up to two VLAN tags), or null unless EtherType 0x0800, version 4, ihl ≥ 5 and ihl×4 bytes present. */
+  ipv4(): Ipv4Header | null;
+  /** The IPv6 header (after up to two VLAN tags), or null unless EtherType 0x86DD, 40 bytes present and version 6. */
+  ipv6(): Ipv6Header | null;
+  /** The TCP header, or null unless IPv4 protocol 6 with fragment offset 0 (or IPv6 next header 6) and 20 bytes present. */
+  tcp(): TcpHeader | null;
+  /** The UDP header, or null unless IPv4 protocol 17 with fragment offset 0 (or IPv6 next header 17) and 8 bytes present. */
+  udp(): UdpHeader | null;
+  /** The ICMP header, or null unless IPv4 protocol 1 with fragment offset 0 and 8 bytes present. */
+  icmp(): IcmpHeader | null;
+  /** The ICMPv6 header, or null unless IPv6 next header 58 and 8 bytes present. */
+  icmp6(): IcmpHeader | null;
+  /** The byte at packet offset `off`, or null when out of bounds. */
+  load8(off: u32): u8 | null;
+  /** The big-endian 16-bit value at packet offset `off`, or null when out of bounds. */
+  load16(off: u32): u16 | null;
+  /** The big-endian 32-bit value at packet offset `off`, or null when out of bounds. */
+  load32(off: u32): u32 | null;
+}
+
+/** The frame an XDP program sees (struct xdp_md). */
+export interface XdpContext extends PacketView {
+  /** Index of the interface the frame arrived on. */
+  readonly ifindex: u32;
+  /** Index of the receive queue the frame arrived on. */
+  readonly rxQueue: u32;
+  /** Grow (delta < 0) or shrink (delta > 0) the packet at its head; true on success. Invalidates earlier header views. */
+  adjustHead(delta: i32): bool;
+  /** Grow (delta > 0) or shrink (delta < 0) the packet at its tail; true on success. Invalidates earlier header views. */
+  adjustTail(delta: i32): bool;
+}
+
+/** A frame an AF_XDP handler sees, in the handler's shared memory. */
+export interface XskPacket extends PacketView {
+  /** Index of the queue (and socket) the frame arrived on. */
+  readonly rxQueue: u32;
+}
+
+// ───────────────────────────── maps ─────────────────────────────
+
+/** Options common to every map. */
+export interface MapOptions {
+  /** Maximum number of entries (for RingBuf: the buffer size in bytes, a power of two ≥ 4096). */
+  maxEntries: number;
+  /** Pin the map in bpffs by its name (LIBBPF_PIN_BY_NAME) so it outlives the program. */
+  pinned?: boolean;
+}
+
+/** Options of an XskMap. */
+export interface XskMapOptions extends MapOptions {
+  /** The AF_XDP handler (an exported `(pkt: XskPacket) => XskVerdict` function) run on the frames redirected into this map. */
+  handler?: (pkt: XskPacket) => XskVerdict;
+}
+
+/** Update flag: create or replace (the default). */
+export declare const BPF_ANY = 0;
+/** Update flag: create only; fail when the key exists. */
+export declare const BPF_NOEXIST = 1;
+/** Update flag: replace only; fail when the key is absent. */
+export declare const BPF_EXIST = 2;
+/** One of BPF_ANY, BPF_NOEXIST, BPF_EXIST. */
+export type UpdateFlag = typeof BPF_ANY | typeof BPF_NOEXIST | typeof BPF_EXIST;
+
+/** An array indexed 0..maxEntries-1, zero-initialised (BPF_MAP_TYPE_ARRAY). */
+export declare class ArrayMap<V> {
+  /** Declares the map (top level only). */
+  constructor(options: MapOptions);
+  /** The value at `index` (a view for struct V, a copy for integer V), or null when out of range. */
+  lookup(index: u32): V | null;
+  /** Stores a copy of `value` at `index`; true on success (BPF_NOEXIST always fails on arrays). */
+  update(index: u32, value: V, flag?: UpdateFlag): bool;
+  /** Atomically adds `by` (default 1) to the integer value at `index`; no effect when out of range. */
+  increment(this: ArrayMap<number>, index: u32, by?: u64): void;
+}
+
+/** A per-CPU array: each CPU has its own copy, so increments need no atomics (BPF_MAP_TYPE_PERCPU_ARRAY). */
+export declare class PerCpuArray<V> {
+  /** Declares the map (top level only). */
+  constructor(options: MapOptions);
+  /** This CPU's value at `index` (a view for struct V, a copy for integer V), or null when out of range. */
+  lookup(index: u32): V | null;
+  /** Stores a copy of `value` in this CPU's slot at `index`; true on success. */
+  update(index: u32, value: V, flag?: UpdateFlag): bool;
+  /** Adds `by` (default 1) to this CPU's integer value at `index`; no effect when out of range. */
+  increment(this: PerCpuArray<number>, index: u32, by?: u64): void;
+}
+
+/** A hash table keyed by an integer or struct K (BPF_MAP_TYPE_HASH). */
+export declare class HashMap<K, V> {
+  /** Declares the map (top level only). */
+  constructor(options: MapOptions);
+  /** The value for `key` (a view for struct V, a copy for integer V), or null when absent. */
+  lookup(key: K): V | null;
+  /** Stores a copy of `value` under `key`; true on success. */
+  update(key: K, value: V, flag?: UpdateFlag): bool;
+  /** Removes `key`; true when it was present. */
+  delete(key: K): bool;
+  /** Atomically adds `by` (default 1) to the integer value of `key`, inserting `by` when absent. */
+  increment(this: HashMap<K, number>, key: K, by?: u64): void;
+}
+
+/** A hash table with a value per CPU (BPF_MAP_TYPE_PERCPU_HASH). */
+export declare class PerCpuHash<K, V> {
+  /** Declares the map (top level only). */
+  constructor(options: MapOptions);
+  /** This CPU's value for `key`, or null when absent. */
+  lookup(key: K): V | null;
+  /** Stores a copy of `value` in this CPU's slot for `key`; true on success. */
+  update(key: K, value: V, flag?: UpdateFlag): bool;
+  /** Removes `key` (on every CPU); true when it was present. */
+  delete(key: K): bool;
+  /** Adds `by` (default 1) to this CPU's integer value of `key`, inserting `by` when absent. */
+  increment(this: PerCpuHash<K, number>, key: K, by?: u64): void;
+}
+
+/** A hash table that evicts the least recently used entry when full (BPF_MAP_TYPE_LRU_HASH). */
+export declare class LruHash<K, V> {
+  /** Declares the map (top level only). */
+  constructor(options: MapOptions);
+  /** The value for `key` (a view for struct V, a copy for integer V), or null when absent. */
+  lookup(key: K): V | null;
+  /** Stores a copy of `value` under `key`, evicting an old entry if needed; true on success. */
+  update(key: K, value: V, flag?: UpdateFlag): bool;
+  /** Removes `key`; true when it was present. */
+  delete(key: K): bool;
+  /** Atomically adds `by` (default 1) to the integer value of `key`, inserting `by` when absent. */
+  increment(this: LruHash<K, number>, key: K, by?: u64): void;
+}
+
+/** An LRU hash table with a value per CPU (BPF_MAP_TYPE_LRU_PERCPU_HASH). */
+export declare class LruPerCpuHash<K, V> {
+  /** Declares the map (top level only). */
+  constructor(options: MapOptions);
+  /** This CPU's value for `key`, or null when absent. */
+  lookup(key: K): V | null;
+  /** Stores a copy of `value` in this CPU's slot for `key`; true on success. */
+  update(key: K, value: V, flag?: UpdateFlag): bool;
+  /** Removes `key`; true when it was present. */
+  delete(key: K): bool;
+  /** Adds `by` (default 1) to this CPU's integer value of `key`, inserting `by` when absent. */
+  increment(this: LruPerCpuHash<K, number>, key: K, by?: u64): void;
+}
+
+/** A longest-prefix-match trie (BPF_MAP_TYPE_LPM_TRIE); K starts with `prefixlen: u32`, followed by the address in network order. */
+export declare class LpmTrie<K extends { prefixlen: u32 }, V> {
+  /** Declares the map (top level only; created with BPF_F_NO_PREALLOC as the kernel requires). */
+  constructor(options: MapOptions);
+  /** The value of the longest stored prefix that matches `key` (a view for struct V, a copy for integer V), or null. */
+  lookup(key: K): V | null;
+  /** Stores a copy of `value` for the prefix `key`; true on success. */
+  update(key: K, value: V, flag?: UpdateFlag): bool;
+  /** Removes the exact prefix `key`; true when it was present. */
+  delete(key: K): bool;
+}
+
+/** Interfaces to redirect frames to, filled from userspace (BPF_MAP_TYPE_DEVMAP). */
+export declare class DevMap {
+  /** Declares the map (top level only). */
+  constructor(options: MapOptions);
+  /** Redirects to the interface at `index`: XDP_REDIRECT, or `fallback` when the slot is empty. */
+  redirect(index: u32, fallback: RedirectFallback): XdpAction;
+}
+
+/** CPUs to hand frames to, filled from userspace (BPF_MAP_TYPE_CPUMAP). */
+export declare class CpuMap {
+  /** Declares the map (top level only). */
+  constructor(options: MapOptions);
+  /** Redirects to the CPU at `index`: XDP_REDIRECT, or `fallback` when the slot is empty. */
+  redirect(index: u32, fallback: RedirectFallback): XdpAction;
+}
+
+/** AF_XDP sockets by queue index (BPF_MAP_TYPE_XSKMAP); the runtime opens one per queue and runs `handler` on their frames. */
+export declare class XskMap {
+  /** Declares the map (top level only) and binds the AF_XDP handler. */
+  constructor(options: XskMapOptions);
+  /** Redirects to the socket at `index` (normally ctx.rxQueue): XDP_REDIRECT, or `fallback` when none is bound. */
+  redirect(index: u32, fallback: RedirectFallback): XdpAction;
+}
+
+/** A ring buffer of T records to userspace (BPF_MAP_TYPE_RINGBUF); maxEntries is its size in bytes. */
+export declare class RingBuf<T> {
+  /** Declares the map (top level only). */
+  constructor(options: MapOptions);
+  /** Copies `record` into the ring and wakes readers; false when the ring is full. */
+  output(record: T): bool;
+}
+
+// ───────────────────────────── helpers ─────────────────────────────
+
+/** Nanoseconds since boot (bpf_ktime_get_ns; CLOCK_MONOTONIC). */
+export declare function ktimeNs(): u64;
+/** A pseudo-random 32-bit number (bpf_get_prandom_u32); not cryptographic. */
+export declare function randomU32(): u32;
+/** The id of the CPU running the program (bpf_get_smp_processor_id). */
+export declare function cpuId(): u32;
+/** Atomically adds `n` to an integer field of a map-value view or a global variable (a locked add, no fetch). */
+export declare function atomicAdd(field: number, n: number): void;
+/** Prints to the trace pipe (bpf_trace_printk, at most 3 integer arguments); `xdpc trace` shows it. */
+export declare function trace(format: string, a?: number, b?: number, c?: number): void;
+/** Redirects the frame out of interface `ifindex` (bpf_redirect): XDP_REDIRECT, or XDP_ABORTED on a bad flag. */
+export declare function redirect(ifindex: u32): XdpAction;
+/** A load-time parameter: a `.rodata` constant the loader may set before load (`--set name=value`); top-level `const` only. */
+export declare function param<T extends number | boolean>(name: string, def: T): T;
+/** A zero-filled struct value of type T on the stack (for structs with FixedArray fields or many fields). */
+export declare function zeroed<T extends object>(): T;
+
+/** Input and output of fibLookup: struct bpf_fib_lookup (64 bytes); network-order fields are swapped for you. */
+export interface FibLookupParams {
+  /** In: address family, AF_INET or AF_INET6 (offset 0). */
+  family: u8;
+  /** In: L4 protocol for policy routing (offset 1). */
+  l4Protocol: u8;
+  /** In: source port for policy routing (offset 2, network order). */
+  sport: u16;
+  /** In: destination port for policy routing (offset 4, network order). */
+  dport: u16;
+  /** In: total length of the packet, for the MTU check (offset 6). */
+  totLen: u16;
+  /** Out: the MTU of the egress device when the lookup returns BPF_FIB_LKUP_RET_FRAG_NEEDED (offset 6, aliases totLen). */
+  mtuResult: u16;
+  /** In: the ingress ifindex; out: the egress ifindex (offset 8). */
+  ifindex: u32;
+  /** In (IPv4): type of service (offset 12). */
+  tos: u8;
+  /** In (IPv6): flow information (offset 12, network order, aliases tos). */
+  flowinfo: u32;
+  /** Out: the route's metric (offset 12, aliases tos). */
+  rtMetric: u32;
+  /** In (IPv4): source address (offset 16, network order). */
+  ipv4Src: u32;
+  /** In (IPv4): destination address (offset 32, network order). */
+  ipv4Dst: u32;
+  /** In (IPv6): source address (offset 16, aliases ipv4Src). */
+  ipv6Src: Ipv6Addr;
+  /** In (IPv6): destination address (offset 32, aliases ipv4Dst). */
+  ipv6Dst: Ipv6Addr;
+  /** Out: VLAN protocol of the egress device (offset 48, network order). */
+  vlanProto: u16;
+  /** Out: VLAN TCI of the egress device (offset 50, network order). */
+  vlanTci: u16;
+  /** Out: source MAC for the next hop, 48 bits as a number (offset 52). */
+  smac: u64;
+  /** Out: destination MAC for the next hop, 48 bits as a number (offset 58). */
+  dmac: u64;
+}
+
+/** Looks up the kernel's routing table (bpf_fib_lookup); fills `params` in place and returns a BPF_FIB_LKUP_RET_* code. */
+export declare function fibLookup(ctx: XdpContext, params: FibLookupParams, flags?: u32): u32;
+
+/** fibLookup flag: look up the FIB table directly, skipping policy rules. */
+export declare const BPF_FIB_LOOKUP_DIRECT = 1;
+/** fibLookup flag: do the lookup from the egress perspective. */
+export declare const BPF_FIB_LOOKUP_OUTPUT = 2;
+/** fibLookup result: success; smac, dmac and ifindex are set. */
+export declare const BPF_FIB_LKUP_RET_SUCCESS = 0;
+/** fibLookup result: the destination is a blackhole route. */
+export declare const BPF_FIB_LKUP_RET_BLACKHOLE = 1;
+/** fibLookup result: the destination is unreachable. */
+export declare const BPF_FIB_LKUP_RET_UNREACHABLE = 2;
+/** fibLookup result: the destination is prohibited. */
+export declare const BPF_FIB_LKUP_RET_PROHIBIT = 3;
+/** fibLookup result: the packet is not forwarded (local delivery, broadcast, …). */
+export declare const BPF_FIB_LKUP_RET_NOT_FWDED = 4;
+/** fibLookup result: forwarding is disabled on the ingress device. */
+export declare const BPF_FIB_LKUP_RET_FWD_DISABLED = 5;
+/** fibLookup result: the egress device is not supported for XDP. */
+export declare const BPF_FIB_LKUP_RET_UNSUPP_LWT = 6;
+/** fibLookup result: no neighbour entry for the next hop. */
+export declare const BPF_FIB_LKUP_RET_NO_NEIGH = 7;
+/** fibLookup result: the packet exceeds the egress MTU (see mtuResult). */
+export declare const BPF_FIB_LKUP_RET_FRAG_NEEDED = 8;
+
+// ───────────────────────────── constants ─────────────────────────────
+
+/** Address family IPv4 (for FibLookupParams.family). */
+export declare const AF_INET = 2;
+/** Address family IPv6 (for FibLookupParams.family). */
+export declare const AF_INET6 = 10;
+
+/** IP protocol number of ICMP. */
+export declare const IPPROTO_ICMP = 1;
+/** IP protocol number of TCP. */
+export declare const IPPROTO_TCP = 6;
+/** IP protocol number of UDP. */
+export declare const IPPROTO_UDP = 17;
+/** IP protocol number of ICMPv6. */
+export declare const IPPROTO_ICMPV6 = 58;
+
+/** EtherType of IPv4. */
+export declare const ETH_P_IP = 0x0800;
+/** EtherType of ARP. */
+export declare const ETH_P_ARP = 0x0806;
+/** EtherType of IPv6. */
+export declare const ETH_P_IPV6 = 0x86dd;
+/** EtherType of an 802.1Q VLAN tag. */
+export declare const ETH_P_8021Q = 0x8100;
+/** EtherType of an 802.1ad (QinQ service) VLAN tag. */
+export declare const ETH_P_8021AD = 0x88a8;
+
+/** TCP flag: no more data from sender. */
+export declare const TCP_FIN = 0x01;
+/** TCP flag: synchronise sequence numbers. */
+export declare const TCP_SYN = 0x02;
+/** TCP flag: reset the connection. */
+export declare const TCP_RST = 0x04;
+/** TCP flag: push function. */
+export declare const TCP_PSH = 0x08;
+/** TCP flag: the acknowledgement field is significant. */
+export declare const TCP_ACK = 0x10;
+/** TCP flag: the urgent pointer field is significant. */
+export declare const TCP_URG = 0x20;
+/** TCP flag: ECN echo. */
+export declare const TCP_ECE = 0x40;
+/** TCP flag: congestion window reduced. */
+export declare const TCP_CWR = 0x80;
+
+/** ICMP type: echo reply. */
+export declare const ICMP_ECHO_REPLY = 0;
+/** ICMP type: destination unreachable. */
+export declare const ICMP_DEST_UNREACH = 3;
+/** ICMP type: echo request. */
+export declare const ICMP_ECHO_REQUEST = 8;
+/** ICMP type: time exceeded. */
+export declare const ICMP_TIME_EXCEEDED = 11;
+/** ICMPv6 type: echo request. */
+export declare const ICMPV6_ECHO_REQUEST = 128;
+/** ICMPv6 type: echo reply. */
+export declare const ICMPV6_ECHO_REPLY = 129;
