@@ -1,0 +1,167 @@
+// The small plain-data type language that ObjectSpec uses to describe map keys and
+// values, global variables and function prototypes. The backend maps its checked
+// types onto it; buildObject turns it into BTF (deduplicated structurally).
+//
+//   { kind: "int", bits: 8|16|32|64, signed }  → BTF INT named u8..u64 / i8..i64
+//                                                (or `name` when given, e.g. "int")
+//   { kind: "bool" }                            → BTF INT "bool", 1 byte, encoding BOOL
+//   { kind: "struct" | "union", name?, size, members: [{ name, type, offset, bitSize? }] }
+//        offset is in BYTES from the start; for a bitfield member (bitSize > 0) give
+//        `bitOffset` (bits) instead. Layout is the caller's (C layout, as clang lays it out).
+//   { kind: "array", elem, length }             → BTF ARRAY indexed by __ARRAY_SIZE_TYPE__
+//   { kind: "typedef", name, type }             → BTF TYPEDEF
+//   { kind: "enum", name?, size: 4|8, signed?, values: [{ name, value }] }
+//   { kind: "ptr", to }                         → BTF PTR (`to` may be void)
+//   { kind: "void" }                            → type id 0 (function returns, void *)
+//   { kind: "const" | "volatile", type }        → BTF CONST / VOLATILE
+import { BtfBuilder, type MemberSpec } from "../btf/writer.ts";
+import { BTF_INT_BOOL, BTF_INT_SIGNED } from "../btf/kinds.ts";
+
+export type TypeDesc =
+  | { kind: "void" }
+  | { kind: "int"; bits: 8 | 16 | 32 | 64; signed: boolean; name?: string }
+  | { kind: "bool" }
+  | { kind: "struct" | "union"; name?: string; size: number; members: MemberDesc[] }
+  | { kind: "array"; elem: TypeDesc; length: number }
+  | { kind: "typedef"; name: string; type: TypeDesc }
+  | { kind: "enum"; name?: string; size: 4 | 8; signed?: boolean; values: { name: string; value: number | bigint }[] }
+  | { kind: "ptr"; to: TypeDesc }
+  | { kind: "const" | "volatile"; type: TypeDesc };
+
+export interface MemberDesc {
+  name: string;
+  type: TypeDesc;
+  /** Byte offset (ordinary members). */
+  offset?: number;
+  /** Bit offset (bitfields, or instead of `offset`). */
+  bitOffset?: number;
+  bitSize?: number;
+}
+
+// Shorthands for the backend and tests.
+export const u8: TypeDesc = { kind: "int", bits: 8, signed: false };
+export const u16: TypeDesc = { kind: "int", bits: 16, signed: false };
+export const u32: TypeDesc = { kind: "int", bits: 32, signed: false };
+export const u64: TypeDesc = { kind: "int", bits: 64, signed: false };
+export const i32: TypeDesc = { kind: "int", bits: 32, signed: true };
+export const i64: TypeDesc = { kind: "int", bits: 64, signed: true };
+export const bool: TypeDesc = { kind: "bool" };
+export const voidType: TypeDesc = { kind: "void" };
+/** C `int`, the return type of XDP programs. */
+export const cInt: TypeDesc = { kind: "int", bits: 32, signed: true, name: "int" };
+/** `struct xdp_md` as in <linux/bpf.h> (fields typed __u32 like clang emits them). */
+export const xdpMd: TypeDesc = {
+  kind: "struct",
+  name: "xdp_md",
+  size: 24,
+  members: ["data", "data_end", "data_meta", "ingress_ifindex", "rx_queue_index", "egress_ifindex"].map((name, i) => ({
+    name,
+    type: { kind: "typedef", name: "__u32", type: { kind: "int", bits: 32, signed: false, name: "unsigned int" } },
+    offset: i * 4,
+  })),
+};
+
+export function sizeOf(t: TypeDesc): number {
+  switch (t.kind) {
+    case "void":
+      return 0;
+    case "int":
+      return t.bits / 8;
+    case "bool":
+      return 1;
+    case "struct":
+    case "union":
+      return t.size;
+    case "array":
+      return sizeOf(t.elem) * t.length;
+    case "typedef":
+    case "const":
+    case "volatile":
+      return sizeOf(t.type);
+    case "enum":
+      return t.size;
+    case "ptr":
+      return 8;
+  }
+}
+
+export function alignOf(t: TypeDesc): number {
+  switch (t.kind) {
+    case "void":
+      return 1;
+    case "int":
+      return t.bits / 8;
+    case "bool":
+      return 1;
+    case "struct":
+    case "union":
+      return Math.max(1, ...t.members.map((m) => alignOf(m.type)));
+    case "array":
+      return alignOf(t.elem);
+    case "typedef":
+    case "const":
+    case "volatile":
+      return alignOf(t.type);
+    case "enum":
+      return t.size;
+    case "ptr":
+      return 8;
+  }
+}
+
+/** Interns TypeDescs into a BtfBuilder: structurally equal descriptions share one id. */
+export class BtfTypes {
+  private readonly cache = new Map<string, number>();
+  private arraySizeType = 0;
+
+  constructor(readonly btf: BtfBuilder) {}
+
+  /** The `__ARRAY_SIZE_TYPE__` index type clang uses for every ARRAY. */
+  indexType(): number {
+    this.arraySizeType ||= this.btf.addInt("__ARRAY_SIZE_TYPE__", 4, 0);
+    return this.arraySizeType;
+  }
+
+  id(t: TypeDesc): number {
+    if (t.kind === "void") return 0;
+    const key = JSON.stringify(t, (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+    const known = this.cache.get(key);
+    if (known !== undefined) return known;
+    const id = this.make(t);
+    this.cache.set(key, id);
+    return id;
+  }
+
+  private make(t: Exclude<TypeDesc, { kind: "void" }>): number {
+    const b = this.btf;
+    switch (t.kind) {
+      case "int":
+        return b.addInt(t.name ?? `${t.signed ? "i" : "u"}${t.bits}`, t.bits / 8, t.signed ? BTF_INT_SIGNED : 0);
+      case "bool":
+        return b.addInt("bool", 1, BTF_INT_BOOL);
+      case "struct":
+      case "union": {
+        const members: MemberSpec[] = t.members.map((m) => {
+          const bitOffset = m.bitOffset ?? (m.offset ?? 0) * 8;
+          if (bitOffset + (m.bitSize || sizeOf(m.type) * 8) > t.size * 8) {
+            throw new Error(`type ${t.name ?? "(anon)"}: member ${m.name} extends past size ${t.size}`);
+          }
+          return { name: m.name, type: this.id(m.type), bitOffset, bitSize: m.bitSize ?? 0 };
+        });
+        return t.kind === "struct" ? b.addStruct(t.name ?? "", t.size, members) : b.addUnion(t.name ?? "", t.size, members);
+      }
+      case "array":
+        return b.addArray(this.id(t.elem), this.indexType(), t.length);
+      case "typedef":
+        return b.addTypedef(t.name, this.id(t.type));
+      case "enum":
+        return b.addEnum(t.name ?? "", t.size, t.values, t.signed ?? false);
+      case "ptr":
+        return b.addPtr(this.id(t.to));
+      case "const":
+        return b.addConst(this.id(t.type));
+      case "volatile":
+        return b.addVolatile(this.id(t.type));
+    }
+  }
+}
