@@ -1,0 +1,374 @@
+// Instruction selection: IR → machine instructions over virtual registers.
+// i32 work uses ALU32/JMP32 (the kernel zero-extends, so an i32 vreg's upper half
+// stays zero, which the branch-free isZero relies on); pointers and i64 use ALU64.
+// Packet guards become `t = ptr + n; if t > end goto fail` so the compared and the
+// accessed pointer share the verifier's id.
+import type { Arg, Base, BinOp, Block, Cond, Func, Inst, Operand, Size, Slot, Term, VReg, Width } from "../ir/ir.ts";
+import { isImm, isSlot, widthOf } from "../ir/ir.ts";
+import type { Span } from "../diagnostics/span.ts";
+import * as I from "./insn.ts";
+import { FP, VREG_BASE, type MBlock, type MFunc, type MInst } from "./machine.ts";
+
+const SIZE: Record<Size, number> = { 1: I.BPF_B, 2: I.BPF_H, 4: I.BPF_W, 8: I.BPF_DW };
+const ALU_OP: Record<BinOp, { op: number; off: number }> = {
+  add: { op: I.BPF_ADD, off: 0 },
+  sub: { op: I.BPF_SUB, off: 0 },
+  mul: { op: I.BPF_MUL, off: 0 },
+  udiv: { op: I.BPF_DIV, off: 0 },
+  umod: { op: I.BPF_MOD, off: 0 },
+  sdiv: { op: I.BPF_DIV, off: 1 },
+  smod: { op: I.BPF_MOD, off: 1 },
+  and: { op: I.BPF_AND, off: 0 },
+  or: { op: I.BPF_OR, off: 0 },
+  xor: { op: I.BPF_XOR, off: 0 },
+  shl: { op: I.BPF_LSH, off: 0 },
+  lshr: { op: I.BPF_RSH, off: 0 },
+  ashr: { op: I.BPF_ARSH, off: 0 },
+};
+const COMMUTATIVE = new Set<BinOp>(["add", "mul", "and", "or", "xor"]);
+const JMP_OP: Record<Cond, number> = {
+  eq: I.BPF_JEQ, ne: I.BPF_JNE, ugt: I.BPF_JGT, uge: I.BPF_JGE, ult: I.BPF_JLT, ule: I.BPF_JLE,
+  sgt: I.BPF_JSGT, sge: I.BPF_JSGE, slt: I.BPF_JSLT, sle: I.BPF_JSLE, set: I.BPF_JSET,
+};
+const INVERSE: Partial<Record<Cond, Cond>> = {
+  eq: "ne", ne: "eq", ugt: "ule", uge: "ult", ult: "uge", ule: "ugt", sgt: "sle", sge: "slt", slt: "sge", sle: "sgt",
+};
+const SWAPPED: Record<Cond, Cond> = {
+  eq: "eq", ne: "ne", ugt: "ult", uge: "ule", ult: "ugt", ule: "uge", sgt: "slt", sge: "sle", slt: "sgt", sle: "sge", set: "set",
+};
+
+/** Does v fit the sign-extended 32-bit immediate of a 64-bit operation? */
+export function fitsImm64(v: bigint): boolean {
+  const s = BigInt.asIntN(64, v);
+  return s >= -0x80000000n && s <= 0x7fffffffn;
+}
+function imm32(v: bigint): number {
+  return Number(BigInt.asIntN(32, v));
+}
+
+export class StackOverflow extends Error {}
+
+export function selectInstructions(f: Func): MFunc {
+  return new Selector(f).run();
+}
+
+class Selector {
+  private readonly blocks = new Map<Block, MBlock>();
+  private readonly slotOff = new Map<Slot, number>();
+  private nextVreg: number;
+  private frame = 0;
+  private out: MInst[] = [];
+  private span: Span | undefined;
+
+  constructor(private readonly f: Func) {
+    this.nextVreg = f.nextVReg;
+  }
+
+  run(): MFunc {
+    // Slots: 8-byte aligned (stack accesses must be aligned), largest first is not
+    // needed at this size; layout order keeps offsets stable for golden output.
+    for (const s of this.f.slots) {
+      this.frame = Math.ceil((this.frame + s.size) / 8) * 8;
+      this.slotOff.set(s, -this.frame);
+    }
+    for (const b of this.f.blocks) this.blocks.set(b, { id: b.id, label: `${b.label}${b.id}`, insts: [], succs: [] });
+    this.f.blocks.forEach((b, k) => {
+      const mb = this.blocks.get(b)!;
+      this.out = mb.insts;
+      if (k === 0) this.f.params.forEach((p, n) => this.movReg(this.r(p), n + 1, true));
+      for (const i of b.insts) {
+        this.span = i.span;
+        this.inst(i);
+      }
+      this.span = b.term?.span;
+      if (b.term) this.term(b.term, this.f.blocks[k + 1]);
+      mb.succs = b.term ? succsOf(b.term).map((s) => this.blocks.get(s)!) : [];
+    });
+    return { name: this.f.name, blocks: this.f.blocks.map((b) => this.blocks.get(b)!), frameSize: this.frame, nextVreg: this.nextVreg };
+  }
+
+  private r(v: VReg): number {
+    return VREG_BASE + v.id;
+  }
+  private tmp(): number {
+    return VREG_BASE + this.nextVreg++;
+  }
+  private push(m: MInst): void {
+    if (this.span) m.span = this.span;
+    this.out.push(m);
+  }
+  private alu(w: Width, op: number, dst: number, src: number | bigint, off = 0): void {
+    const cls = w === 32 ? I.BPF_ALU : I.BPF_ALU64;
+    if (typeof src === "bigint") this.push({ code: cls | op | I.BPF_K, dst, src: 0, off, imm: imm32(src) });
+    else this.push({ code: cls | op | I.BPF_X, dst, src, off, imm: 0 });
+  }
+  private movReg(dst: number, src: number, wide: boolean, trunc = false): void {
+    if (dst === src && !trunc) return;
+    this.push({ code: (wide ? I.BPF_ALU64 : I.BPF_ALU) | I.BPF_MOV | I.BPF_X, dst, src, off: 0, imm: 0, trunc: trunc || undefined });
+  }
+  private movImm(dst: number, v: bigint, w: Width): void {
+    if (w === 32) this.push({ code: I.BPF_ALU | I.BPF_MOV | I.BPF_K, dst, src: 0, off: 0, imm: imm32(v) });
+    else if (fitsImm64(v)) this.push({ code: I.BPF_ALU64 | I.BPF_MOV | I.BPF_K, dst, src: 0, off: 0, imm: imm32(v) });
+    else this.lddw(dst, BigInt.asUintN(64, v));
+  }
+  private lddw(dst: number, v: bigint, reloc?: string): void {
+    const m: MInst = { code: I.BPF_LD | I.BPF_IMM | I.BPF_DW, dst, src: 0, off: 0, imm: 0, imm64: v };
+    if (reloc) m.reloc = reloc;
+    this.push(m);
+  }
+  /** Moves an operand into register `dst` with the width of type `w`. */
+  private into(dst: number, o: Operand, w: Width): void {
+    if (isImm(o)) this.movImm(dst, o, w);
+    else this.movReg(dst, this.r(o), w === 64, w === 32 && o.ty !== "i32");
+  }
+  /** A register holding operand o (materialising constants). */
+  private reg(o: Operand, w: Width): number {
+    if (!isImm(o)) return this.r(o);
+    const t = this.tmp();
+    this.movImm(t, o, w);
+    return t;
+  }
+  /** An operand usable as the source of an ALU op of width w: immediate when it fits. */
+  private src(o: Operand, w: Width): number | bigint {
+    if (isImm(o) && (w === 32 || fitsImm64(o))) return o;
+    return this.reg(o, w);
+  }
+  private mem(b: Base, off: number): { reg: number; off: number } {
+    if (isSlot(b)) return { reg: FP, off: this.slotOff.get(b)! + off };
+    return { reg: this.r(b), off };
+  }
+
+  private inst(i: Inst): void {
+    switch (i.op) {
+      case "mov":
+        return this.into(this.r(i.dst), i.src, widthOf(i.dst.ty));
+      case "bin":
+        return this.bin(i.kind, i.w, this.r(i.dst), i.a, i.b);
+      case "un":
+        return this.un(i);
+      case "load": {
+        const m = this.mem(i.base, i.off);
+        return this.push({ code: I.BPF_LDX | I.BPF_MEM | SIZE[i.size], dst: this.r(i.dst), src: m.reg, off: m.off, imm: 0 });
+      }
+      case "store":
+        return this.store(i.size, i.base, i.off, i.src);
+      case "atomicAdd": {
+        const m = this.mem(i.base, i.off);
+        const s = this.reg(i.src, i.size === 8 ? 64 : 32);
+        return this.push({ code: I.BPF_STX | I.BPF_ATOMIC | SIZE[i.size], dst: m.reg, src: s, off: m.off, imm: I.BPF_ADD });
+      }
+      case "call":
+        return this.call(i.helper, i.args, i.dst);
+      case "addr":
+        return this.addr(this.r(i.dst), i.of);
+      case "ptrAdd": {
+        const d = this.r(i.dst);
+        const off = i.off;
+        if (!isImm(off) && off.id === i.dst.id) {
+          const t = this.tmp();
+          this.movReg(t, this.r(i.base), true);
+          this.alu(64, I.BPF_ADD, t, this.r(off));
+          return this.movReg(d, t, true);
+        }
+        this.movReg(d, this.r(i.base), true);
+        if (isImm(off) && BigInt.asIntN(64, off) === 0n) return;
+        return this.alu(64, I.BPF_ADD, d, this.src(off, 64));
+      }
+      case "copy":
+        return this.copy(i.dst, i.dstOff, i.src, i.srcOff, i.size);
+      case "zero":
+        return this.zero(i.base, i.off, i.size);
+    }
+  }
+
+  private bin(kind: BinOp, w: Width, d: number, a0: Operand, b0: Operand): void {
+    let a = a0;
+    let b = b0;
+    const { op, off } = ALU_OP[kind];
+    if (isImm(a) && COMMUTATIVE.has(kind)) [a, b] = [b, a];
+    if (!isImm(b) && this.r(b) === d && (isImm(a) || this.r(a) !== d)) {
+      if (COMMUTATIVE.has(kind) && !isImm(a)) [a, b] = [b, a];
+      else {
+        // d = a op d: compute in a temporary so that loading a does not clobber d.
+        const t = this.tmp();
+        this.into(t, a, w);
+        this.alu(w, op, t, this.shiftSrc(kind, b, w), off);
+        return this.movReg(d, t, w === 64);
+      }
+    }
+    this.into(d, a, w);
+    this.alu(w, op, d, this.shiftSrc(kind, b, w), off);
+  }
+  private shiftSrc(kind: BinOp, b: Operand, w: Width): number | bigint {
+    // The verifier rejects immediate shifts ≥ the width; the language masks them.
+    if (isImm(b) && (kind === "shl" || kind === "lshr" || kind === "ashr")) return b & BigInt(w - 1);
+    return this.src(b, w);
+  }
+
+  private un(i: Extract<Inst, { op: "un" }>): void {
+    const d = this.r(i.dst);
+    const w = i.w;
+    switch (i.kind) {
+      case "neg":
+        this.into(d, i.a, w);
+        return this.push({ code: (w === 32 ? I.BPF_ALU : I.BPF_ALU64) | I.BPF_NEG, dst: d, src: 0, off: 0, imm: 0 });
+      case "not":
+        this.into(d, i.a, w);
+        return this.alu(w, I.BPF_XOR, d, -1n);
+      case "be16":
+      case "be32":
+      case "be64":
+        this.into(d, i.a, w);
+        return this.push({ code: I.BPF_ALU | I.BPF_END | I.BPF_TO_BE, dst: d, src: 0, off: 0, imm: Number(i.kind.slice(2)) });
+      case "zext8":
+        this.into(d, i.a, w);
+        return this.alu(w, I.BPF_AND, d, 0xffn);
+      case "zext16":
+        this.into(d, i.a, w);
+        return this.alu(w, I.BPF_AND, d, 0xffffn);
+      case "zext32":
+        // mov32 zero-extends; as a truncating mov it is never dropped.
+        if (isImm(i.a)) return this.movImm(d, i.a & 0xffffffffn, w);
+        return this.movReg(d, this.r(i.a), false, true);
+      case "sext8":
+      case "sext16":
+      case "sext32": {
+        const k = BigInt(w - Number(i.kind.slice(4)));
+        this.into(d, i.a, w);
+        this.alu(w, I.BPF_LSH, d, k);
+        return this.alu(w, I.BPF_ARSH, d, k);
+      }
+      case "isZero":
+        if (w === 32 || (!isImm(i.a) && i.a.ty === "i32")) {
+          // The 64-bit register holds a zero-extended value: (x - 1) >> 63 is 1 iff x = 0.
+          this.into(d, i.a, 64);
+          this.alu(64, I.BPF_ADD, d, -1n);
+          return this.alu(64, I.BPF_RSH, d, 63n);
+        }
+        {
+          // ((x | -x) >> 63) ^ 1
+          const a = this.reg(i.a, 64);
+          this.movReg(d, a, true);
+          this.push({ code: I.BPF_ALU64 | I.BPF_NEG, dst: d, src: 0, off: 0, imm: 0 });
+          this.alu(64, I.BPF_OR, d, a);
+          this.alu(64, I.BPF_RSH, d, 63n);
+          return this.alu(64, I.BPF_XOR, d, 1n);
+        }
+    }
+  }
+
+  private store(size: Size, base: Base, off: number, v: Operand): void {
+    const m = this.mem(base, off);
+    if (isImm(v) && (size < 8 || fitsImm64(v))) {
+      return this.push({ code: I.BPF_ST | I.BPF_MEM | SIZE[size], dst: m.reg, src: 0, off: m.off, imm: imm32(v) });
+    }
+    const s = this.reg(v, size === 8 ? 64 : 32);
+    this.push({ code: I.BPF_STX | I.BPF_MEM | SIZE[size], dst: m.reg, src: s, off: m.off, imm: 0 });
+  }
+
+  private addr(d: number, of: Extract<Inst, { op: "addr" }>["of"]): void {
+    if ("map" in of) return this.lddw(d, 0n, of.map);
+    if ("global" in of) return this.lddw(d, BigInt(of.off), of.global);
+    this.movReg(d, FP, true);
+    this.alu(64, I.BPF_ADD, d, BigInt(this.slotOff.get(of.slot)! + of.off));
+  }
+
+  private call(helper: number, args: Arg[], dst: VReg | null): void {
+    args.forEach((a, k) => {
+      const r = k + 1;
+      if (typeof a === "bigint" || "ty" in a) return this.into(r, a, isImm(a) ? 64 : widthOf(a.ty));
+      this.addr(r, a);
+    });
+    this.push({ code: I.BPF_JMP | I.BPF_CALL, dst: 0, src: 0, off: 0, imm: helper, nargs: args.length });
+    if (dst) this.movReg(this.r(dst), 0, dst.ty !== "i32", dst.ty === "i32");
+  }
+
+  /** Chunked copy; chunk size limited by the alignment both sides guarantee (stack accesses must be aligned). */
+  private copy(dst: Base, dstOff: number, src: Base, srcOff: number, size: number): void {
+    const d = this.mem(dst, dstOff);
+    const s = this.mem(src, srcOff);
+    let done = 0;
+    while (done < size) {
+      const n = chunk(size - done, this.align(dst, d.off + done), this.align(src, s.off + done));
+      const t = this.tmp();
+      this.push({ code: I.BPF_LDX | I.BPF_MEM | SIZE[n], dst: t, src: s.reg, off: s.off + done, imm: 0 });
+      this.push({ code: I.BPF_STX | I.BPF_MEM | SIZE[n], dst: d.reg, src: t, off: d.off + done, imm: 0 });
+      done += n;
+    }
+  }
+  private zero(base: Base, off: number, size: number): void {
+    const m = this.mem(base, off);
+    let done = 0;
+    while (done < size) {
+      const n = chunk(size - done, this.align(base, m.off + done), 8);
+      this.push({ code: I.BPF_ST | I.BPF_MEM | SIZE[n], dst: m.reg, src: 0, off: m.off + done, imm: 0 });
+      done += n;
+    }
+  }
+  /** Alignment an access at `off` from base has: packet access may be unaligned, stack and map values are 8-aligned. */
+  private align(b: Base, off: number): number {
+    if (!isSlot(b) && (b.ty === "pkt" || b.ty === "ctx")) return 8;
+    const a = off & -off || 8;
+    return Math.min(8, Math.abs(a));
+  }
+
+  private term(t: Term, next: Block | undefined): void {
+    const label = (b: Block) => this.blocks.get(b)!;
+    switch (t.op) {
+      case "jmp":
+        if (t.target !== next) this.ja(label(t.target));
+        return;
+      case "ret":
+        this.into(0, t.value, 64);
+        return this.push({ code: I.BPF_JMP | I.BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 });
+      case "guard": {
+        const p = this.tmp();
+        this.movReg(p, this.r(t.ptr), true);
+        this.alu(64, I.BPF_ADD, p, BigInt(t.n));
+        this.push({ code: I.BPF_JMP | I.BPF_JGT | I.BPF_X, dst: p, src: this.r(t.end), off: 0, imm: 0, target: label(t.fail) });
+        if (t.ok !== next) this.ja(label(t.ok));
+        return;
+      }
+      case "br": {
+        let { cc, a, b, then, else: els } = t;
+        if (isImm(a)) {
+          [a, b] = [b, a];
+          cc = SWAPPED[cc];
+        }
+        // Fall through to the next block when possible.
+        if (then === next && INVERSE[cc]) {
+          cc = INVERSE[cc]!;
+          [then, els] = [els, then];
+        }
+        const cls = t.w === 32 ? I.BPF_JMP32 : I.BPF_JMP;
+        const ra = this.reg(a, t.w);
+        const sb = isImm(b) && (t.w === 32 || fitsImm64(b)) ? b : this.reg(b, t.w);
+        if (typeof sb === "bigint") this.push({ code: cls | JMP_OP[cc] | I.BPF_K, dst: ra, src: 0, off: 0, imm: imm32(sb), target: label(then) });
+        else this.push({ code: cls | JMP_OP[cc] | I.BPF_X, dst: ra, src: sb, off: 0, imm: 0, target: label(then) });
+        if (els !== next) this.ja(label(els));
+        return;
+      }
+    }
+  }
+  private ja(target: MBlock): void {
+    this.push({ code: I.BPF_JMP | I.BPF_JA, dst: 0, src: 0, off: 0, imm: 0, target });
+  }
+}
+
+function chunk(left: number, a1: number, a2: number): Size {
+  for (const n of [8, 4, 2, 1] as const) if (n <= left && n <= a1 && n <= a2) return n;
+  return 1;
+}
+
+function succsOf(t: Term): Block[] {
+  switch (t.op) {
+    case "jmp":
+      return [t.target];
+    case "br":
+      return [t.then, t.else];
+    case "guard":
+      return [t.ok, t.fail];
+    case "ret":
+      return [];
+  }
+}
