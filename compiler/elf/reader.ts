@@ -1,6 +1,6 @@
 // Parses ELF64 little-endian relocatable objects: sections, symbols, REL relocations.
 import {
-  ELF_HEADER_SIZE, REL_SIZE, SHN_ABS, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_SYMTAB, SYMBOL_SIZE,
+  ELF_HEADER_SIZE, REL_SIZE, SHN_ABS, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_SYMTAB, STT_SECTION, SYMBOL_SIZE,
 } from "./constants.ts";
 import { readCString } from "../btf/strings.ts";
 
@@ -125,6 +125,8 @@ export function parseElf(bytes: Uint8Array): ElfFile {
         shndx,
       };
       if (shndx !== SHN_UNDEF && shndx < SHN_ABS && sections[shndx]) sym.section = sections[shndx].name;
+      // Section symbols are nameless; name them after their section, as readelf does.
+      if (sym.type === STT_SECTION && !sym.name && sym.section) sym.name = sym.section;
       symbols.push(sym);
     }
   }

@@ -4,7 +4,7 @@
 // shares one `.strtab` for section and symbol names (as clang does).
 import {
   ELF_HEADER_SIZE, EM_BPF, ET_REL, REL_SIZE, SECTION_HEADER_SIZE, SHF_INFO_LINK, SHN_ABS, SHN_UNDEF,
-  SHT_NOBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB, STB_LOCAL, STV_DEFAULT, SYMBOL_SIZE,
+  SHT_NOBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB, STB_LOCAL, STT_SECTION, STV_DEFAULT, SYMBOL_SIZE,
 } from "./constants.ts";
 import { StringTable } from "../btf/strings.ts";
 
@@ -89,7 +89,7 @@ export class ElfWriter {
     const symtabIndex = outs.length;
 
     for (const o of outs) names.add(o.name);
-    for (const s of ordered) names.add(s.name);
+    for (const s of ordered) if (s.type !== STT_SECTION) names.add(s.name);
 
     // Relocation tables, sorted by offset like the assembler's output.
     for (const { rel, target } of relOuts) {
@@ -110,7 +110,8 @@ export class ElfWriter {
     const sdv = new DataView(symData.buffer);
     ordered.forEach((s) => {
       const o = s.index * SYMBOL_SIZE;
-      sdv.setUint32(o, names.add(s.name), true);
+      // Section symbols are nameless, as clang writes them (readers show the section's name).
+      sdv.setUint32(o, s.type === STT_SECTION ? 0 : names.add(s.name), true);
       sdv.setUint8(o + 4, ((s.bind & 0xf) << 4) | (s.type & 0xf));
       sdv.setUint8(o + 5, s.visibility & 0x3);
       const shndx = s.section === "abs" ? SHN_ABS : s.section === "undef" ? SHN_UNDEF : s.section.index;
