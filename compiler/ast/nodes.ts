@@ -17,6 +17,12 @@ export interface TypeRef {
   span: Span;
   name: Ident;
   args: TypeNode[];
+  /**
+   * Set when the parser replaced type syntax outside the subset (`u8[]`, `A & B`, …)
+   * with this node after reporting it; `name` holds the source text. Later phases
+   * treat it as an error type and report nothing more about it.
+   */
+  recovered?: boolean;
 }
 /** `{ a: u32; b: u16 }` */
 export interface TypeLiteral {

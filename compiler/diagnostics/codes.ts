@@ -20,6 +20,13 @@ export const messages = {
   InvalidNumber: { code: 1004, text: "invalid numeric literal '{0}'" },
   UnsupportedConstruct: { code: 1010, text: "{0} are not supported in filters" },
   UnsupportedConstructSingular: { code: 1011, text: "{0} is not supported in filters" },
+  UnsupportedConstructHint: { code: 1012, text: "{0} are not supported in filters; {1}" },
+  UnsupportedConstructSingularHint: { code: 1013, text: "{0} is not supported in filters; {1}" },
+  UnterminatedComment: { code: 1005, text: "unterminated block comment" },
+  UnterminatedTemplate: { code: 1006, text: "unterminated template literal" },
+  NestingTooDeep: { code: 1007, text: "expression or statement nested too deeply" },
+  MisplacedDeclaration: { code: 1008, text: "{0} can only appear at the top level of a filter" },
+  InternalParserError: { code: 1009, text: "internal error in the parser: {0}" },
 
   // --- 2xxx: names and types (checker) ----------------------------------------
 
