@@ -5,7 +5,7 @@ import type { FunctionDecl, VarDecl } from "../../compiler/ast/nodes.ts";
 import { parseOk } from "./helpers.ts";
 
 describe("parse: the LANGUAGE.md example", () => {
-  const src = readFileSync(new URL("./fixtures/firewall.ts", import.meta.url), "utf8");
+  const src = readFileSync(new URL("./fixtures/firewall.ts.txt", import.meta.url), "utf8");
   it("parses without diagnostics into the expected items", () => {
     const r = parse(src, "firewall.ts");
     expect(r.diagnostics).toEqual([]);
