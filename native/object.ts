@@ -170,6 +170,8 @@ export interface LoadedObject {
   setInitialValue(map: string, bytes: Uint8Array): void;
   /** A copy of a map's initial contents (global-data maps). */
   initialValue(map: string): Uint8Array;
+  /** The kernel's log from loading the object's BTF (non-empty when the kernel refused it). */
+  btfLog(): string;
   /** libbpf's messages from open and load. */
   readonly messages: string[];
   close(): void;
@@ -179,6 +181,10 @@ export interface LoadedObject {
 export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObject {
   const a = bind();
   const k = koffi();
+  // Object-level log buffer: libbpf writes the kernel's BTF-load log here (programs have their own).
+  const objLogSize = 1 << 20;
+  const objLog = k.alloc("uint8_t", objLogSize);
+  k.encode(objLog, "uint8_t", 0);
   const o = {
     sz: k.sizeof(a.OpenOpts as never),
     object_name: opts.name ?? null,
@@ -187,8 +193,8 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
     _removed_attach_prog_fd: 0,
     kconfig: null,
     btf_custom_path: null,
-    kernel_log_buf: null,
-    kernel_log_size: 0,
+    kernel_log_buf: objLog,
+    kernel_log_size: objLogSize,
     kernel_log_level: 0,
   };
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -197,6 +203,7 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
     return { p, errno: p ? 0 : k.errno() };
   });
   if (!obj.p) {
+    k.free(objLog);
     const detail = messages.length ? ":\n" + messages.join("\n") : "";
     throw new NativeError(`cannot open BPF object${detail}`, obj.errno || 22, "bpf_object__open_mem");
   }
@@ -252,7 +259,8 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
           if (l) logs[name] = l;
         }
         const logText = Object.entries(logs).map(([n, l]) => `-- program ${n}:\n${l}`).join("\n");
-        const detail = logText || ms.join("\n");
+        const btfLog = readLog(objLog);
+        const detail = logText || [...ms, btfLog].filter(Boolean).join("\n");
         throw new LoadError(`BPF object rejected${detail ? ":\n" + detail : ""}`, -ret, "bpf_object__load", logs, ms);
       }
       loaded = true;
@@ -270,6 +278,7 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
       return fd;
     },
     programLog: (name) => readLog(prog(name).log),
+    btfLog: () => (live(), readLog(objLog)),
     mapFd(name) {
       const fd = a.mapFd(mapPtr(name));
       if (fd < 0) throw new NativeError(`map ${name} is not created (load first)`, -fd, "bpf_map__fd");
@@ -305,6 +314,7 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
       closed = true;
       a.close(handle);
       for (const p of progs.values()) k.free(p.log);
+      k.free(objLog);
     },
   };
 }

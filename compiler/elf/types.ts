@@ -15,7 +15,8 @@
 //   { kind: "void" }                            → type id 0 (function returns, void *)
 //   { kind: "const" | "volatile", type }        → BTF CONST / VOLATILE
 import { BtfBuilder, type MemberSpec } from "../btf/writer.ts";
-import { BTF_INT_BOOL, BTF_INT_SIGNED } from "../btf/kinds.ts";
+import { BTF_INT_BOOL, BTF_INT_SIGNED, Kind } from "../btf/kinds.ts";
+import type { Btf } from "../btf/reader.ts";
 
 export type TypeDesc =
   | { kind: "void" }
@@ -163,5 +164,61 @@ export class BtfTypes {
       case "volatile":
         return b.addVolatile(this.id(t.type));
     }
+  }
+}
+
+/**
+ * The TypeDesc of a BTF type (the inverse of BtfTypes.id, up to names): lets the
+ * runtime decode map keys/values of any object, ours or clang's. CV modifiers are
+ * dropped; pointers to functions or unsupported kinds become `void`.
+ */
+export function typeDescFromBtf(btf: Btf, id: number, depth = 0): TypeDesc {
+  if (depth > 64) throw new Error(`BTF type ${id}: nesting too deep`);
+  const t = btf.byId(id);
+  if (!t) return voidType;
+  switch (t.kind) {
+    case Kind.INT: {
+      if (t.encoding & BTF_INT_BOOL) return bool;
+      const bits = t.size * 8;
+      if (bits !== 8 && bits !== 16 && bits !== 32 && bits !== 64) throw new Error(`BTF INT ${t.name}: unsupported size ${t.size}`);
+      const signed = (t.encoding & BTF_INT_SIGNED) !== 0;
+      const d: TypeDesc = { kind: "int", bits, signed };
+      return t.name === `${signed ? "i" : "u"}${bits}` ? d : { ...d, name: t.name };
+    }
+    case Kind.PTR:
+      return { kind: "ptr", to: typeDescFromBtf(btf, t.type, depth + 1) };
+    case Kind.ARRAY:
+      return { kind: "array", elem: typeDescFromBtf(btf, t.type, depth + 1), length: t.nelems };
+    case Kind.STRUCT:
+    case Kind.UNION:
+      return {
+        kind: t.kind === Kind.STRUCT ? "struct" : "union",
+        ...(t.name ? { name: t.name } : {}),
+        size: t.size,
+        members: t.members.map((m) =>
+          m.bitSize || m.bitOffset % 8
+            ? { name: m.name, type: typeDescFromBtf(btf, m.type, depth + 1), bitOffset: m.bitOffset, ...(m.bitSize ? { bitSize: m.bitSize } : {}) }
+            : { name: m.name, type: typeDescFromBtf(btf, m.type, depth + 1), offset: m.bitOffset / 8 },
+        ),
+      };
+    case Kind.ENUM:
+    case Kind.ENUM64:
+      return {
+        kind: "enum",
+        ...(t.name ? { name: t.name } : {}),
+        size: t.size === 8 ? 8 : 4,
+        signed: t.signed,
+        values: t.values.map((v) => ({ name: v.name, value: t.kind === Kind.ENUM ? Number(v.value) : v.value })),
+      };
+    case Kind.TYPEDEF:
+      return { kind: "typedef", name: t.name, type: typeDescFromBtf(btf, t.type, depth + 1) };
+    case Kind.CONST:
+    case Kind.VOLATILE:
+    case Kind.RESTRICT:
+    case Kind.TYPE_TAG:
+    case Kind.VAR:
+      return typeDescFromBtf(btf, t.type, depth + 1);
+    default:
+      return voidType;
   }
 }

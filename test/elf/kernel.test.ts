@@ -5,9 +5,11 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { buildObject } from "../../compiler/elf/object.ts";
 import { testRun } from "../../native/bpf.ts";
-import { LoadError, mapLookup, mapNextKey, mapUpdate, mapDelete, openObject, type LoadedObject } from "../../native/object.ts";
+import { BPF_MAP_TYPE, type MapSpec } from "../../compiler/elf/object.ts";
+import type { TypeDesc } from "../../compiler/elf/types.ts";
+import { LoadError, possibleCpus, mapLookup, mapNextKey, mapUpdate, mapDelete, openObject, type LoadedObject } from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { callSpec, counterSpec, encode, exit, paramSpec } from "./programs.ts";
+import { callSpec, counterSpec, encode, exit, flowKey, paramSpec, stats } from "./programs.ts";
 import { clangBpf, run, withTemp, writeTemp } from "./tools.ts";
 import { CLANG_MULTI } from "./clang-sources.ts";
 
@@ -21,6 +23,9 @@ function load(bytes: Uint8Array, opts: Parameters<typeof openObject>[1] = {}): L
   const o = openObject(bytes, { name: "xdpc_test", ...opts });
   open.push(o);
   o.load();
+  // libbpf silently drops BTF the kernel refuses ("BTF is optional"); ours must be accepted.
+  expect(o.messages.join("\n")).not.toMatch(/BTF/);
+  expect(o.btfLog()).toBe("");
   return o;
 }
 
@@ -29,6 +34,16 @@ function bpffs(): void {
     execFileSync("mount", ["-t", "bpf", "bpf", "/sys/fs/bpf"]);
   }
 }
+
+const lpmKey: TypeDesc = {
+  kind: "struct",
+  name: "Ipv4Prefix",
+  size: 8,
+  members: [
+    { name: "prefixlen", type: { kind: "int", bits: 32, signed: false }, offset: 0 },
+    { name: "addr", type: { kind: "int", bits: 32, signed: false }, offset: 4 },
+  ],
+};
 
 const u64At = (b: Uint8Array, off = 0) => new DataView(b.buffer, b.byteOffset).getBigUint64(off, true);
 
@@ -42,6 +57,38 @@ describeKernel("objects loaded through libbpf", () => {
     expect(m).toMatchObject({ type: 2, keySize: 4, valueSize: 8, maxEntries: 4 });
     expect(u64At(mapLookup(m.fd, new Uint8Array(4), 8)!)).toBe(13n);
     expect(u64At(mapLookup(m.fd, Uint8Array.of(1, 0, 0, 0), 8)!)).toBe(0n);
+  });
+
+  it("the kernel creates every map kind the language has, with our BTF", () => {
+    const spec = counterSpec();
+    const u32d = { kind: "int", bits: 32, signed: false } as const;
+    const maps: MapSpec[] = [
+      { name: "counters", type: BPF_MAP_TYPE.ARRAY, key: u32d, value: { kind: "int", bits: 64, signed: false }, maxEntries: 4 },
+      { name: "percpu", type: BPF_MAP_TYPE.PERCPU_ARRAY, key: u32d, value: stats, maxEntries: 4 },
+      { name: "flows", type: BPF_MAP_TYPE.HASH, key: flowKey, value: stats, maxEntries: 64 },
+      { name: "pcpu_hash", type: BPF_MAP_TYPE.PERCPU_HASH, key: u32d, value: stats, maxEntries: 64 },
+      { name: "lru", type: BPF_MAP_TYPE.LRU_HASH, key: flowKey, value: u32d, maxEntries: 64 },
+      { name: "lru_pcpu", type: BPF_MAP_TYPE.LRU_PERCPU_HASH, key: flowKey, value: u32d, maxEntries: 64 },
+      { name: "blocked", type: BPF_MAP_TYPE.LPM_TRIE, key: lpmKey, value: u32d, maxEntries: 64, flags: 1 /* BPF_F_NO_PREALLOC */ },
+      { name: "devs", type: BPF_MAP_TYPE.DEVMAP, keySize: 4, valueSize: 4, maxEntries: 8 },
+      { name: "cpus", type: BPF_MAP_TYPE.CPUMAP, keySize: 4, valueSize: 4, maxEntries: 4 },
+      { name: "sockets", type: BPF_MAP_TYPE.XSKMAP, keySize: 4, valueSize: 4, maxEntries: 4 },
+      { name: "events", type: BPF_MAP_TYPE.RINGBUF, maxEntries: 4096 },
+    ];
+    spec.maps = maps;
+    const o = openObject(buildObject(spec), { name: "xdpc_maps" });
+    open.push(o);
+    o.load();
+    expect(o.messages.filter((m) => /Retrying without BTF/.test(m))).toEqual([]);
+    for (const m of maps) {
+      const info = o.map(m.name);
+      expect(info.fd).toBeGreaterThanOrEqual(0);
+      expect(info.type).toBe(m.type);
+    }
+    expect(o.map("flows")).toMatchObject({ keySize: 32, valueSize: 16 });
+    // A per-CPU lookup returns one 8-byte-aligned slot per possible CPU.
+    const v = mapLookup(o.mapFd("percpu"), new Uint8Array(4), 16 * possibleCpus());
+    expect(v?.length).toBe(16 * possibleCpus());
   });
 
   it("map element operations by fd: update, lookup, iterate, delete", () => {
@@ -109,6 +156,16 @@ describeKernel("objects loaded through libbpf", () => {
     expect(le.code).toBe("EACCES");
     expect(le.logs.count).toContain("R0 !read_ok");
     expect(le.log).toContain("; return verdict; @ count.ts:9");
+  });
+
+  it("makes BTF the kernel refuses visible (libbpf would otherwise drop it silently)", () => {
+    const s = counterSpec();
+    s.maps![0]!.value = { kind: "struct", name: "bad name", size: 8, members: [{ name: "x y", type: { kind: "int", bits: 64, signed: false }, offset: 0 }] };
+    const o = openObject(buildObject(s), { name: "xdpc_badbtf" });
+    open.push(o);
+    o.load();
+    expect(o.messages.join("\n")).toMatch(/Error loading .BTF into kernel/);
+    expect(o.btfLog()).toMatch(/^magic: 0xeb9f/);
   });
 
   it("reports an object libbpf cannot open with libbpf's reason", () => {

@@ -5,7 +5,7 @@ import {
   BPF_LD, BPF_LDX, BPF_MEM, BPF_MOV, BPF_PSEUDO_CALL, BPF_STX, BPF_W, BPF_X, Helper, type Insn,
 } from "../../compiler/bpf/insn.ts";
 import { BPF_MAP_TYPE, type ObjectSpec } from "../../compiler/elf/object.ts";
-import { u16, u32, u64 } from "../../compiler/elf/types.ts";
+import { u16, u32, u64, type TypeDesc } from "../../compiler/elf/types.ts";
 
 /** Encodes instructions as the kernel reads them (little-endian, dst in the low nibble). */
 export function encode(insns: Insn[]): Uint8Array {
@@ -148,3 +148,29 @@ export function callSpec(): ObjectSpec {
     ],
   };
 }
+
+/** A key shaped like the language's structs: nested struct, FixedArray, bool, enum, typedef. */
+export const flowKey: TypeDesc = {
+  kind: "struct",
+  name: "FlowKey",
+  size: 32,
+  members: [
+    { name: "prefixlen", type: u32, offset: 0 },
+    { name: "addr", type: { kind: "typedef", name: "Ipv6Addr", type: { kind: "array", elem: { kind: "int", bits: 8, signed: false }, length: 16 } }, offset: 4 },
+    { name: "port", type: u16, offset: 20 },
+    { name: "tcp", type: { kind: "bool" }, offset: 22 },
+    { name: "dir", type: { kind: "enum", name: "Dir", size: 4, signed: false, values: [{ name: "IN", value: 0 }, { name: "OUT", value: 1 }] }, offset: 24 },
+    { name: "flags", type: { kind: "int", bits: 8, signed: false }, bitOffset: 224, bitSize: 3 },
+  ],
+};
+
+export const stats: TypeDesc = {
+  kind: "struct",
+  name: "Stats",
+  size: 16,
+  members: [
+    { name: "packets", type: u64, offset: 0 },
+    { name: "inner", type: { kind: "struct", name: "Inner", size: 8, members: [{ name: "a", type: u32, offset: 0 }, { name: "b", type: { kind: "int", bits: 32, signed: true }, offset: 4 }] }, offset: 8 },
+  ],
+};
+
