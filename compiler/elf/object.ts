@@ -28,7 +28,11 @@ const BPF_PSEUDO_CALL = 1;
 export interface RelocationSpec {
   /** Index of the 8-byte slot (lddw for map/data, call for call) within the program. */
   insnIndex: number;
-  /** Map name, global variable name, or subprogram name. */
+  /**
+   * map: the map's name. call: the subprogram's name (imm is filled in).
+   * data: a global's name (the lddw's imm is an addend into it, normally 0), or a data
+   * section name ".rodata" / ".data" / ".bss" (imm is the byte offset in the section).
+   */
   symbol: string;
   kind: "map" | "data" | "call";
 }
@@ -154,6 +158,8 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
       data,
       align,
     });
+    // Section symbol: the target of section-relative references (lddw imm = byte offset), as clang uses for statics.
+    elf.addSymbol({ name: secName, value: 0, size: 0, type: STT_SECTION, bind: STB_LOCAL, section: sec });
     dataSections.push({ name: secName, sec, vars });
   }
 
@@ -246,9 +252,11 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
         } else {
           if (code !== LDDW || r.insnIndex + 1 >= nSlots) throw new Error(`program ${p.name}: ${r.kind} relocation at slot ${r.insnIndex} is not a lddw`);
           const sym = elf.symbol(r.symbol);
-          const wanted = r.kind === "map" ? ".maps" : undefined;
-          const ok = sym && sym.type === STT_OBJECT && (r.kind === "map" ? sym.section === mapsSec : sym.section !== mapsSec && sym.section !== licenseSec);
-          if (!ok) throw new Error(`program ${p.name}: ${r.kind} relocation to unknown ${wanted ? "map" : "global"} ${r.symbol}`);
+          const isMap = sym?.type === STT_OBJECT && sym.section === mapsSec;
+          const isData = !!sym && sym.section !== mapsSec && sym.section !== licenseSec && (sym.type === STT_OBJECT || sym.type === STT_SECTION);
+          if (!sym || (r.kind === "map" ? !isMap : !isData)) {
+            throw new Error(`program ${p.name}: ${r.kind} relocation to unknown ${r.kind === "map" ? "map" : "global or data section"} ${r.symbol}`);
+          }
           elf.addRelocation(sec, at, sym, R_BPF_64_64);
         }
       }

@@ -9,7 +9,7 @@ import { BPF_MAP_TYPE, type MapSpec } from "../../compiler/elf/object.ts";
 import type { TypeDesc } from "../../compiler/elf/types.ts";
 import { LoadError, possibleCpus, mapLookup, mapNextKey, mapUpdate, mapDelete, openObject, type LoadedObject } from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { callSpec, counterSpec, encode, exit, flowKey, paramSpec, stats } from "./programs.ts";
+import { callSpec, counterSpec, encode, exit, flowKey, lddw, ldxH, paramSpec, stats } from "./programs.ts";
 import { clangBpf, run, withTemp, writeTemp } from "./tools.ts";
 import { CLANG_MULTI } from "./clang-sources.ts";
 
@@ -123,6 +123,16 @@ describeKernel("objects loaded through libbpf", () => {
     const bss = o2.map(".bss");
     expect(u64At(mapLookup(bss.fd, new Uint8Array(4), bss.valueSize)!)).toBe(2n);
     expect(() => o2.setInitialValue(".rodata", ro)).toThrow(/after load/);
+  });
+
+  it("loads section-relative data references (lddw imm = offset into .rodata)", () => {
+    const spec = paramSpec(1);
+    const prog = spec.programs[0]!;
+    prog.insns = encode([lddw(1, 2), ldxH(0, 1, 0), exit()]);
+    prog.relocations = [{ insnIndex: 0, symbol: ".rodata", kind: "data" }];
+    prog.lineInfo = [{ insnIndex: 0, line: 1, col: 1, lineText: "return VERDICT;" }];
+    const o = load(buildObject(spec));
+    expect(testRun(o.programFd("param"), packet).retval).toBe(1);
   });
 
   it("runs a BPF-to-BPF call into a static .text subprogram", () => {

@@ -188,3 +188,21 @@ describeWithPath("ELF objects agree with llvm-readelf and llvm-objdump", "/usr/b
     });
   });
 });
+
+describe("section-relative data references", () => {
+  it("relocates lddw against a data section symbol with the offset in imm (clang's form for statics)", () => {
+    const spec = paramSpec(3);
+    const prog = spec.programs[0]!;
+    prog.insns = encode([lddw(1, 2), { code: 0x69, dst: 0, src: 1, off: 0, imm: 0 }, lddw(1, 0), movImm(2, 1), { code: 0xdb, dst: 1, src: 2, off: 0, imm: 0 }, exit()]);
+    prog.relocations = [
+      { insnIndex: 0, symbol: ".rodata", kind: "data" },
+      { insnIndex: 3, symbol: ".bss", kind: "data" },
+    ];
+    const info = readObject(buildObject(spec));
+    expect(info.programs[0]!.relocations).toEqual([
+      { insnIndex: 0, kind: "data", symbol: ".rodata", target: "verdict", offset: 2, section: ".rodata" },
+      { insnIndex: 3, kind: "data", symbol: ".bss", target: "seen", offset: 0, section: ".bss" },
+    ]);
+    expect(() => buildObject({ ...spec, programs: [{ ...prog, relocations: [{ insnIndex: 0, symbol: ".maps", kind: "data" }] }] })).toThrow(/unknown global or data section .maps/);
+  });
+});
