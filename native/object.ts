@@ -60,7 +60,9 @@ function bind(): Api {
   });
 
   // Route libbpf's printf-style log through vsnprintf into `captured`.
-  const vsnprintf = libc.func("int vsnprintf(_Out_ uint8_t *buf, size_t n, const char *fmt, void *ap)");
+  const vsnprintf = libc.func(
+    "int vsnprintf(_Out_ uint8_t *buf, size_t n, const char *fmt, void *ap)",
+  );
   const PrintFn = k.proto("int xdpc_libbpf_print_fn(int level, const char *fmt, void *ap)");
   const setPrint = bpf.func("void *libbpf_set_print(xdpc_libbpf_print_fn *fn)");
   const buf = Buffer.alloc(4096);
@@ -75,11 +77,17 @@ function bind(): Api {
   setPrint(cb);
 
   api = {
-    openMem: bpf.func("bpf_object *bpf_object__open_mem(const void *buf, size_t size, const xdpc_bpf_object_open_opts *opts)"),
+    openMem: bpf.func(
+      "bpf_object *bpf_object__open_mem(const void *buf, size_t size, const xdpc_bpf_object_open_opts *opts)",
+    ),
     load: bpf.func("int bpf_object__load(bpf_object *obj)"),
     close: bpf.func("void bpf_object__close(bpf_object *obj)"),
-    findProgram: bpf.func("bpf_program *bpf_object__find_program_by_name(bpf_object *obj, const char *name)"),
-    nextProgram: bpf.func("bpf_program *bpf_object__next_program(bpf_object *obj, bpf_program *prev)"),
+    findProgram: bpf.func(
+      "bpf_program *bpf_object__find_program_by_name(bpf_object *obj, const char *name)",
+    ),
+    nextProgram: bpf.func(
+      "bpf_program *bpf_object__next_program(bpf_object *obj, bpf_program *prev)",
+    ),
     programName: bpf.func("const char *bpf_program__name(bpf_program *p)"),
     programFd: bpf.func("int bpf_program__fd(bpf_program *p)"),
     setLogBuf: bpf.func("int bpf_program__set_log_buf(bpf_program *p, void *buf, size_t size)"),
@@ -92,10 +100,14 @@ function bind(): Api {
     mapKeySize: bpf.func("uint32_t bpf_map__key_size(bpf_map *m)"),
     mapValueSize: bpf.func("uint32_t bpf_map__value_size(bpf_map *m)"),
     mapMaxEntries: bpf.func("uint32_t bpf_map__max_entries(bpf_map *m)"),
-    setInitialValue: bpf.func("int bpf_map__set_initial_value(bpf_map *m, const void *data, size_t size)"),
+    setInitialValue: bpf.func(
+      "int bpf_map__set_initial_value(bpf_map *m, const void *data, size_t size)",
+    ),
     initialValue: bpf.func("void *bpf_map__initial_value(bpf_map *m, _Out_ size_t *psize)"),
     lookup: bpf.func("int bpf_map_lookup_elem(int fd, const void *key, _Out_ uint8_t *value)"),
-    update: bpf.func("int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)"),
+    update: bpf.func(
+      "int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)",
+    ),
     del: bpf.func("int bpf_map_delete_elem(int fd, const void *key)"),
     nextKey: bpf.func("int bpf_map_get_next_key(int fd, const void *key, _Out_ uint8_t *next)"),
     possibleCpus: bpf.func("int libbpf_num_possible_cpus()"),
@@ -205,7 +217,11 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
   if (!obj.p) {
     k.free(objLog);
     const detail = messages.length ? ":\n" + messages.join("\n") : "";
-    throw new NativeError(`cannot open BPF object${detail}`, obj.errno || 22, "bpf_object__open_mem");
+    throw new NativeError(
+      `cannot open BPF object${detail}`,
+      obj.errno || 22,
+      "bpf_object__open_mem",
+    );
   }
   const handle = obj.p;
   const allMessages = [...messages];
@@ -233,7 +249,12 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
   const prog = (name: string) => {
     live();
     const p = progs.get(name);
-    if (!p) throw new NativeError(`no program named ${name} (have: ${[...progs.keys()].join(", ")})`, 2, "bpf_object__find_program_by_name");
+    if (!p)
+      throw new NativeError(
+        `no program named ${name} (have: ${[...progs.keys()].join(", ")})`,
+        2,
+        "bpf_object__find_program_by_name",
+      );
     return p;
   };
   const mapPtr = (name: string) => {
@@ -258,10 +279,18 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
           const l = readLog(p.log);
           if (l) logs[name] = l;
         }
-        const logText = Object.entries(logs).map(([n, l]) => `-- program ${n}:\n${l}`).join("\n");
+        const logText = Object.entries(logs)
+          .map(([n, l]) => `-- program ${n}:\n${l}`)
+          .join("\n");
         const btfLog = readLog(objLog);
         const detail = logText || [...ms, btfLog].filter(Boolean).join("\n");
-        throw new LoadError(`BPF object rejected${detail ? ":\n" + detail : ""}`, -ret, "bpf_object__load", logs, ms);
+        throw new LoadError(
+          `BPF object rejected${detail ? ":\n" + detail : ""}`,
+          -ret,
+          "bpf_object__load",
+          logs,
+          ms,
+        );
       }
       loaded = true;
     },
@@ -281,7 +310,8 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
     btfLog: () => (live(), readLog(objLog)),
     mapFd(name) {
       const fd = a.mapFd(mapPtr(name));
-      if (fd < 0) throw new NativeError(`map ${name} is not created (load first)`, -fd, "bpf_map__fd");
+      if (fd < 0)
+        throw new NativeError(`map ${name} is not created (load first)`, -fd, "bpf_map__fd");
       return fd;
     },
     map(name) {
@@ -300,13 +330,23 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
       if (loaded) throw new Error(`cannot set the initial value of ${name} after load`);
       const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       const ret = a.setInitialValue(m, b, b.length);
-      if (ret < 0) throw new NativeError(`cannot set the initial value of map ${name} (size must be ${a.mapValueSize(m)})`, -ret, "bpf_map__set_initial_value");
+      if (ret < 0)
+        throw new NativeError(
+          `cannot set the initial value of map ${name} (size must be ${a.mapValueSize(m)})`,
+          -ret,
+          "bpf_map__set_initial_value",
+        );
     },
     initialValue(name) {
       const m = mapPtr(name);
       const size = [0];
       const p = a.initialValue(m, size);
-      if (!p) throw new NativeError(`map ${name} has no initial value (not a global-data map)`, 22, "bpf_map__initial_value");
+      if (!p)
+        throw new NativeError(
+          `map ${name} has no initial value (not a global-data map)`,
+          22,
+          "bpf_map__initial_value",
+        );
       return new Uint8Array(k.decode(p, "uint8_t", size[0]!) as number[]);
     },
     close() {

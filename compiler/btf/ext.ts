@@ -32,7 +32,10 @@ export interface LineInfo {
 
 export class BtfExtBuilder {
   private readonly funcs = new Map<string, FuncInfo[]>();
-  private readonly lines = new Map<string, { insnOff: number; fileOff: number; lineOff: number; lineCol: number }[]>();
+  private readonly lines = new Map<
+    string,
+    { insnOff: number; fileOff: number; lineOff: number; lineCol: number }[]
+  >();
 
   constructor(private readonly strings: StringTable) {}
 

@@ -29,8 +29,26 @@ export enum Kind {
 }
 
 export const KIND_NAMES = [
-  "UNKNOWN", "INT", "PTR", "ARRAY", "STRUCT", "UNION", "ENUM", "FWD", "TYPEDEF", "VOLATILE",
-  "CONST", "RESTRICT", "FUNC", "FUNC_PROTO", "VAR", "DATASEC", "FLOAT", "DECL_TAG", "TYPE_TAG", "ENUM64",
+  "UNKNOWN",
+  "INT",
+  "PTR",
+  "ARRAY",
+  "STRUCT",
+  "UNION",
+  "ENUM",
+  "FWD",
+  "TYPEDEF",
+  "VOLATILE",
+  "CONST",
+  "RESTRICT",
+  "FUNC",
+  "FUNC_PROTO",
+  "VAR",
+  "DATASEC",
+  "FLOAT",
+  "DECL_TAG",
+  "TYPE_TAG",
+  "ENUM64",
 ] as const;
 
 /** INT encoding bits. */
@@ -70,11 +88,38 @@ export interface BtfVarSecinfo {
 
 /** One decoded BTF type. `id` 0 is void and never appears in a type list. */
 export type BtfType =
-  | { id: number; kind: Kind.INT; name: string; size: number; encoding: number; bitOffset: number; bits: number }
-  | { id: number; kind: Kind.PTR | Kind.TYPEDEF | Kind.VOLATILE | Kind.CONST | Kind.RESTRICT | Kind.TYPE_TAG; name: string; type: number }
+  | {
+      id: number;
+      kind: Kind.INT;
+      name: string;
+      size: number;
+      encoding: number;
+      bitOffset: number;
+      bits: number;
+    }
+  | {
+      id: number;
+      kind: Kind.PTR | Kind.TYPEDEF | Kind.VOLATILE | Kind.CONST | Kind.RESTRICT | Kind.TYPE_TAG;
+      name: string;
+      type: number;
+    }
   | { id: number; kind: Kind.ARRAY; name: string; type: number; indexType: number; nelems: number }
-  | { id: number; kind: Kind.STRUCT | Kind.UNION; name: string; size: number; kindFlag: boolean; members: BtfMember[] }
-  | { id: number; kind: Kind.ENUM | Kind.ENUM64; name: string; size: number; signed: boolean; values: BtfEnumValue[] }
+  | {
+      id: number;
+      kind: Kind.STRUCT | Kind.UNION;
+      name: string;
+      size: number;
+      kindFlag: boolean;
+      members: BtfMember[];
+    }
+  | {
+      id: number;
+      kind: Kind.ENUM | Kind.ENUM64;
+      name: string;
+      size: number;
+      signed: boolean;
+      values: BtfEnumValue[];
+    }
   | { id: number; kind: Kind.FWD; name: string; union: boolean }
   | { id: number; kind: Kind.FUNC; name: string; type: number; linkage: number }
   | { id: number; kind: Kind.FUNC_PROTO; name: string; returnType: number; params: BtfParam[] }

@@ -2,7 +2,13 @@
 // BTF the way `bpftool btf dump file X` does (the golden summaries and tests
 // compare against bpftool's own output).
 import {
-  BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, BTF_MAGIC, KIND_NAMES, Kind, LINKAGE_NAMES,
+  BTF_INT_BOOL,
+  BTF_INT_CHAR,
+  BTF_INT_SIGNED,
+  BTF_MAGIC,
+  KIND_NAMES,
+  Kind,
+  LINKAGE_NAMES,
   type BtfType,
 } from "./kinds.ts";
 import { readCString } from "./strings.ts";
@@ -21,13 +27,15 @@ export interface Btf {
 
 export function parseBtf(bytes: Uint8Array): Btf {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 24 || dv.getUint16(0, true) !== BTF_MAGIC) throw new Error("not a little-endian BTF section");
+  if (bytes.length < 24 || dv.getUint16(0, true) !== BTF_MAGIC)
+    throw new Error("not a little-endian BTF section");
   const hdrLen = dv.getUint32(4, true);
   const typeOff = hdrLen + dv.getUint32(8, true);
   const typeLen = dv.getUint32(12, true);
   const strOff = hdrLen + dv.getUint32(16, true);
   const strLen = dv.getUint32(20, true);
-  if (typeOff + typeLen > bytes.length || strOff + strLen > bytes.length) throw new Error("BTF section truncated");
+  if (typeOff + typeLen > bytes.length || strOff + strLen > bytes.length)
+    throw new Error("BTF section truncated");
   const strings = bytes.subarray(strOff, strOff + strLen);
   const str = (off: number) => readCString(strings, off);
   const types: BtfType[] = [];
@@ -49,7 +57,15 @@ export function parseBtf(bytes: Uint8Array): Btf {
     switch (kind) {
       case Kind.INT: {
         const x = u32();
-        types.push({ id, kind, name, size: sizeOrType, encoding: (x >>> 24) & 0xf, bitOffset: (x >>> 16) & 0xff, bits: x & 0xff });
+        types.push({
+          id,
+          kind,
+          name,
+          size: sizeOrType,
+          encoding: (x >>> 24) & 0xf,
+          bitOffset: (x >>> 16) & 0xff,
+          bits: x & 0xff,
+        });
         break;
       }
       case Kind.PTR:
@@ -156,7 +172,8 @@ export interface BtfExt {
 
 export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 24 || dv.getUint16(0, true) !== BTF_MAGIC) throw new Error("not a little-endian BTF.ext section");
+  if (bytes.length < 24 || dv.getUint16(0, true) !== BTF_MAGIC)
+    throw new Error("not a little-endian BTF.ext section");
   const hdrLen = dv.getUint32(4, true);
   const blocks = <T>(off: number, len: number, rec: (p: number) => T) => {
     const out: { section: string; records: T[] }[] = [];
@@ -222,7 +239,8 @@ export function formatBtfType(btf: Btf, t: BtfType): string {
       return [
         `${head} size=${t.size} vlen=${t.members.length}`,
         ...t.members.map(
-          (m) => `\t${q(m.name)} type_id=${m.type} bits_offset=${m.bitOffset}${m.bitSize ? ` bitfield_size=${m.bitSize}` : ""}`,
+          (m) =>
+            `\t${q(m.name)} type_id=${m.type} bits_offset=${m.bitOffset}${m.bitSize ? ` bitfield_size=${m.bitSize}` : ""}`,
         ),
       ].join("\n");
     case Kind.ENUM:
@@ -230,7 +248,10 @@ export function formatBtfType(btf: Btf, t: BtfType): string {
       return [
         `${head} encoding=${t.signed ? "SIGNED" : "UNSIGNED"} size=${t.size} vlen=${t.values.length}`,
         // bpftool prints 64-bit enumerators with a C suffix.
-        ...t.values.map((v) => `\t${q(v.name)} val=${v.value}${t.kind === Kind.ENUM64 ? (t.signed ? "LL" : "ULL") : ""}`),
+        ...t.values.map(
+          (v) =>
+            `\t${q(v.name)} val=${v.value}${t.kind === Kind.ENUM64 ? (t.signed ? "LL" : "ULL") : ""}`,
+        ),
       ].join("\n");
     case Kind.FWD:
       return `${head} fwd_kind=${t.union ? "union" : "struct"}`;
@@ -301,7 +322,13 @@ export function btfResolve(btf: Btf, id: number): BtfType | undefined {
   for (let depth = 0; depth < 64; depth++) {
     const t = btf.byId(id);
     if (!t) return undefined;
-    if (t.kind === Kind.TYPEDEF || t.kind === Kind.VOLATILE || t.kind === Kind.CONST || t.kind === Kind.RESTRICT || t.kind === Kind.TYPE_TAG) {
+    if (
+      t.kind === Kind.TYPEDEF ||
+      t.kind === Kind.VOLATILE ||
+      t.kind === Kind.CONST ||
+      t.kind === Kind.RESTRICT ||
+      t.kind === Kind.TYPE_TAG
+    ) {
       id = t.type;
       continue;
     }

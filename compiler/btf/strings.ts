@@ -39,7 +39,8 @@ const dec = new TextDecoder();
 
 /** The NUL-terminated string at `off` in `table`. */
 export function readCString(table: Uint8Array, off: number): string {
-  if (off < 0 || off >= table.length) throw new Error(`string offset ${off} outside table of ${table.length} bytes`);
+  if (off < 0 || off >= table.length)
+    throw new Error(`string offset ${off} outside table of ${table.length} bytes`);
   let end = off;
   while (end < table.length && table[end] !== 0) end++;
   return dec.decode(table.subarray(off, end));

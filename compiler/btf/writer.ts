@@ -1,8 +1,17 @@
 // A libbpf-style BTF writer (btf__add_int, btf__add_struct, ...): each add* call
 // appends one type and returns its id; encode() produces the `.BTF` section bytes.
 import {
-  BTF_HEADER_LEN, BTF_MAGIC, BTF_VERSION, Kind, LINKAGE_NAMES,
-  type BtfMember, type BtfParam, type BtfType, type BtfVarSecinfo, type FuncLinkage, type VarLinkage,
+  BTF_HEADER_LEN,
+  BTF_MAGIC,
+  BTF_VERSION,
+  Kind,
+  LINKAGE_NAMES,
+  type BtfMember,
+  type BtfParam,
+  type BtfType,
+  type BtfVarSecinfo,
+  type FuncLinkage,
+  type VarLinkage,
 } from "./kinds.ts";
 import { StringTable } from "./strings.ts";
 
@@ -48,7 +57,8 @@ export class BtfBuilder {
   }
 
   private ref(id: number, what: string): number {
-    if (!Number.isInteger(id) || id < 0 || id > this.list.length) throw new Error(`BTF ${what}: unknown type id ${id}`);
+    if (!Number.isInteger(id) || id < 0 || id > this.list.length)
+      throw new Error(`BTF ${what}: unknown type id ${id}`);
     return id;
   }
 
@@ -68,7 +78,11 @@ export class BtfBuilder {
 
   addArray(elemType: number, indexType: number, nelems: number): number {
     return this.push({
-      kind: Kind.ARRAY, name: "", type: this.ref(elemType, "ARRAY"), indexType: this.ref(indexType, "ARRAY index"), nelems,
+      kind: Kind.ARRAY,
+      name: "",
+      type: this.ref(elemType, "ARRAY"),
+      indexType: this.ref(indexType, "ARRAY index"),
+      nelems,
     });
   }
 
@@ -80,14 +94,25 @@ export class BtfBuilder {
     return this.addComposite(Kind.UNION, name, size, members);
   }
 
-  private addComposite(kind: Kind.STRUCT | Kind.UNION, name: string, size: number, members: readonly MemberSpec[]): number {
+  private addComposite(
+    kind: Kind.STRUCT | Kind.UNION,
+    name: string,
+    size: number,
+    members: readonly MemberSpec[],
+  ): number {
     const ms: BtfMember[] = members.map((m) => {
       this.strings.add(m.name);
-      return { name: m.name, type: this.ref(m.type, `member ${m.name}`), bitOffset: m.bitOffset, bitSize: m.bitSize ?? 0 };
+      return {
+        name: m.name,
+        type: this.ref(m.type, `member ${m.name}`),
+        bitOffset: m.bitOffset,
+        bitSize: m.bitSize ?? 0,
+      };
     });
     // kind_flag switches every member offset to the (bitfield_size << 24 | bit_offset) form.
     const kindFlag = ms.some((m) => m.bitSize > 0);
-    if (kindFlag && ms.some((m) => m.bitOffset >= 1 << 24)) throw new Error(`BTF ${name}: bitfield struct too large`);
+    if (kindFlag && ms.some((m) => m.bitOffset >= 1 << 24))
+      throw new Error(`BTF ${name}: bitfield struct too large`);
     return this.push({ kind, name, size, kindFlag, members: ms });
   }
 
@@ -126,17 +151,33 @@ export class BtfBuilder {
       this.strings.add(p.name);
       return { name: p.name, type: this.ref(p.type, `param ${p.name}`) };
     });
-    return this.push({ kind: Kind.FUNC_PROTO, name: "", returnType: this.ref(returnType, "FUNC_PROTO return"), params: ps });
+    return this.push({
+      kind: Kind.FUNC_PROTO,
+      name: "",
+      returnType: this.ref(returnType, "FUNC_PROTO return"),
+      params: ps,
+    });
   }
 
   addFunc(name: string, proto: number, linkage: FuncLinkage = "global"): number {
     const p = this.type(proto);
-    if (!p || p.kind !== Kind.FUNC_PROTO) throw new Error(`BTF FUNC ${name}: type ${proto} is not a FUNC_PROTO`);
-    return this.push({ kind: Kind.FUNC, name, type: proto, linkage: LINKAGE_NAMES.indexOf(linkage) });
+    if (!p || p.kind !== Kind.FUNC_PROTO)
+      throw new Error(`BTF FUNC ${name}: type ${proto} is not a FUNC_PROTO`);
+    return this.push({
+      kind: Kind.FUNC,
+      name,
+      type: proto,
+      linkage: LINKAGE_NAMES.indexOf(linkage),
+    });
   }
 
   addVar(name: string, type: number, linkage: VarLinkage = "global"): number {
-    return this.push({ kind: Kind.VAR, name, type: this.ref(type, `VAR ${name}`), linkage: LINKAGE_NAMES.indexOf(linkage) });
+    return this.push({
+      kind: Kind.VAR,
+      name,
+      type: this.ref(type, `VAR ${name}`),
+      linkage: LINKAGE_NAMES.indexOf(linkage),
+    });
   }
 
   /** Variables are stored sorted by offset, as libbpf and the kernel expect. */
@@ -144,7 +185,8 @@ export class BtfBuilder {
     const vs = [...vars].sort((a, b) => a.offset - b.offset);
     for (const v of vs) {
       const t = this.type(v.type);
-      if (!t || t.kind !== Kind.VAR) throw new Error(`BTF DATASEC ${name}: type ${v.type} is not a VAR`);
+      if (!t || t.kind !== Kind.VAR)
+        throw new Error(`BTF DATASEC ${name}: type ${v.type} is not a VAR`);
     }
     return this.push({ kind: Kind.DATASEC, name, size, vars: vs });
   }
@@ -179,7 +221,8 @@ function info(kind: Kind, vlen: number, kindFlag = false): number {
 
 function encodeTypes(list: readonly BtfType[], strings: StringTable): Uint8Array {
   const words: number[] = [];
-  const head = (name: string, inf: number, sizeOrType: number) => words.push(strings.add(name), inf >>> 0, sizeOrType >>> 0);
+  const head = (name: string, inf: number, sizeOrType: number) =>
+    words.push(strings.add(name), inf >>> 0, sizeOrType >>> 0);
   for (const t of list) {
     switch (t.kind) {
       case Kind.INT:
@@ -205,12 +248,17 @@ function encodeTypes(list: readonly BtfType[], strings: StringTable): Uint8Array
       case Kind.UNION:
         head(t.name, info(t.kind, t.members.length, t.kindFlag), t.size);
         for (const m of t.members) {
-          words.push(strings.add(m.name), m.type, t.kindFlag ? ((m.bitSize << 24) | m.bitOffset) >>> 0 : m.bitOffset);
+          words.push(
+            strings.add(m.name),
+            m.type,
+            t.kindFlag ? ((m.bitSize << 24) | m.bitOffset) >>> 0 : m.bitOffset,
+          );
         }
         break;
       case Kind.ENUM:
         head(t.name, info(t.kind, t.values.length, t.signed), t.size);
-        for (const v of t.values) words.push(strings.add(v.name), Number(BigInt.asUintN(32, v.value)));
+        for (const v of t.values)
+          words.push(strings.add(v.name), Number(BigInt.asUintN(32, v.value)));
         break;
       case Kind.ENUM64:
         head(t.name, info(t.kind, t.values.length, t.signed), t.size);

@@ -4,19 +4,48 @@
 import { BtfBuilder } from "../btf/writer.ts";
 import { BtfExtBuilder } from "../btf/ext.ts";
 import { Kind } from "../btf/kinds.ts";
-import { btfResolve, btfSizeOf, parseBtf, parseBtfExt, type Btf, type BtfExt } from "../btf/reader.ts";
 import {
-  R_BPF_64_32, R_BPF_64_64, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHT_NOBITS, SHT_PROGBITS,
-  STB_GLOBAL, STB_LOCAL, STT_FILE, STT_FUNC, STT_OBJECT, STT_SECTION,
+  btfResolve,
+  btfSizeOf,
+  parseBtf,
+  parseBtfExt,
+  type Btf,
+  type BtfExt,
+} from "../btf/reader.ts";
+import {
+  R_BPF_64_32,
+  R_BPF_64_64,
+  SHF_ALLOC,
+  SHF_EXECINSTR,
+  SHF_WRITE,
+  SHT_NOBITS,
+  SHT_PROGBITS,
+  STB_GLOBAL,
+  STB_LOCAL,
+  STT_FILE,
+  STT_FUNC,
+  STT_OBJECT,
+  STT_SECTION,
 } from "./constants.ts";
 import { ElfWriter, type ElfSection } from "./writer.ts";
 import { parseElf, type ElfFile } from "./reader.ts";
 import { alignOf, BtfTypes, cInt, sizeOf, xdpMd, type TypeDesc } from "./types.ts";
 
 export const BPF_MAP_TYPE = {
-  HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6,
-  LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11, DEVMAP: 14, CPUMAP: 16, XSKMAP: 17,
-  DEVMAP_HASH: 25, RINGBUF: 27,
+  HASH: 1,
+  ARRAY: 2,
+  PROG_ARRAY: 3,
+  PERF_EVENT_ARRAY: 4,
+  PERCPU_HASH: 5,
+  PERCPU_ARRAY: 6,
+  LRU_HASH: 9,
+  LRU_PERCPU_HASH: 10,
+  LPM_TRIE: 11,
+  DEVMAP: 14,
+  CPUMAP: 16,
+  XSKMAP: 17,
+  DEVMAP_HASH: 25,
+  RINGBUF: 27,
 } as const;
 
 export const LIBBPF_PIN_BY_NAME = 1;
@@ -96,7 +125,10 @@ export interface ObjectSpec {
   globals?: GlobalSpec[];
 }
 
-const defaultProto: FuncProtoSpec = { params: [{ name: "ctx", type: { kind: "ptr", to: xdpMd } }], returns: cInt };
+const defaultProto: FuncProtoSpec = {
+  params: [{ name: "ctx", type: { kind: "ptr", to: xdpMd } }],
+  returns: cInt,
+};
 
 /** Serialises an ObjectSpec. Inconsistent specs (a compiler bug, not a user error) throw. */
 export function buildObject(spec: ObjectSpec): Uint8Array {
@@ -104,18 +136,32 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
   const btf = new BtfBuilder();
   const types = new BtfTypes(btf);
   const ext = new BtfExtBuilder(btf.strings);
-  if (spec.sourcePath) elf.addSymbol({ name: spec.sourcePath, value: 0, size: 0, type: STT_FILE, bind: STB_LOCAL, section: "abs" });
+  if (spec.sourcePath)
+    elf.addSymbol({
+      name: spec.sourcePath,
+      value: 0,
+      size: 0,
+      type: STT_FILE,
+      bind: STB_LOCAL,
+      section: "abs",
+    });
 
   // Code sections: .text first, then the others in order of appearance (clang's order).
-  const sectionNames = [...new Set(spec.programs.map((p) => p.section))].sort((a, b) => (a === ".text" ? -1 : b === ".text" ? 1 : 0));
+  const sectionNames = [...new Set(spec.programs.map((p) => p.section))].sort((a, b) =>
+    a === ".text" ? -1 : b === ".text" ? 1 : 0,
+  );
   const progOffset = new Map<ProgramSpec, number>();
-  const codeSections = new Map<string, { sec: ElfSection; bytes: Uint8Array; progs: ProgramSpec[] }>();
+  const codeSections = new Map<
+    string,
+    { sec: ElfSection; bytes: Uint8Array; progs: ProgramSpec[] }
+  >();
   const names = new Set<string>();
   for (const name of sectionNames) {
     const progs = spec.programs.filter((p) => p.section === name);
     let off = 0;
     for (const p of progs) {
-      if (p.insns.length % 8 !== 0 || p.insns.length === 0) throw new Error(`program ${p.name}: instruction bytes must be a non-empty multiple of 8`);
+      if (p.insns.length % 8 !== 0 || p.insns.length === 0)
+        throw new Error(`program ${p.name}: instruction bytes must be a non-empty multiple of 8`);
       if (names.has(p.name)) throw new Error(`duplicate function name ${p.name}`);
       names.add(p.name);
       progOffset.set(p, off);
@@ -123,7 +169,13 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
     }
     const bytes = new Uint8Array(off);
     for (const p of progs) bytes.set(p.insns, progOffset.get(p)!);
-    const sec = elf.addSection({ name, type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data: bytes, align: 8 });
+    const sec = elf.addSection({
+      name,
+      type: SHT_PROGBITS,
+      flags: SHF_ALLOC | SHF_EXECINSTR,
+      data: bytes,
+      align: 8,
+    });
     elf.addSymbol({ name, value: 0, size: 0, type: STT_SECTION, bind: STB_LOCAL, section: sec });
     codeSections.set(name, { sec, bytes, progs });
   }
@@ -147,8 +199,12 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
     const data = new Uint8Array(size);
     for (const g of vars) {
       if (!g.bytes) continue;
-      if (g.bytes.length !== sizeOf(g.type)) throw new Error(`global ${g.name}: ${g.bytes.length} initial bytes for a ${sizeOf(g.type)}-byte type`);
-      if (secName === ".bss" && g.bytes.some((b) => b !== 0)) throw new Error(`global ${g.name}: .bss variables start zeroed`);
+      if (g.bytes.length !== sizeOf(g.type))
+        throw new Error(
+          `global ${g.name}: ${g.bytes.length} initial bytes for a ${sizeOf(g.type)}-byte type`,
+        );
+      if (secName === ".bss" && g.bytes.some((b) => b !== 0))
+        throw new Error(`global ${g.name}: .bss variables start zeroed`);
       data.set(g.bytes, varLayout.get(g)!);
     }
     const sec = elf.addSection({
@@ -159,7 +215,14 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
       align,
     });
     // Section symbol: the target of section-relative references (lddw imm = byte offset), as clang uses for statics.
-    elf.addSymbol({ name: secName, value: 0, size: 0, type: STT_SECTION, bind: STB_LOCAL, section: sec });
+    elf.addSymbol({
+      name: secName,
+      value: 0,
+      size: 0,
+      type: STT_SECTION,
+      bind: STB_LOCAL,
+      section: sec,
+    });
     dataSections.push({ name: secName, sec, vars });
   }
 
@@ -176,11 +239,23 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
       return l;
     });
     maps.forEach((m, i) => mapOffsets.set(m, layouts[i]!));
-    mapsSec = elf.addSection({ name: ".maps", type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_WRITE, data: new Uint8Array(off), align: 8 });
+    mapsSec = elf.addSection({
+      name: ".maps",
+      type: SHT_PROGBITS,
+      flags: SHF_ALLOC | SHF_WRITE,
+      data: new Uint8Array(off),
+      align: 8,
+    });
   }
 
   const license = new TextEncoder().encode(spec.license + "\0");
-  const licenseSec = elf.addSection({ name: "license", type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_WRITE, data: license, align: 1 });
+  const licenseSec = elf.addSection({
+    name: "license",
+    type: SHT_PROGBITS,
+    flags: SHF_ALLOC | SHF_WRITE,
+    data: license,
+    align: 1,
+  });
 
   // Functions: FUNC_PROTO + FUNC, ELF FUNC symbol, func_info at the function start.
   for (const [secName, { sec, progs }] of codeSections) {
@@ -191,12 +266,17 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
         proto.params.map((q) => ({ name: q.name, type: types.id(q.type) })),
       );
       const linkage = p.linkage ?? (secName === ".text" ? "static" : "global");
-      if (secName !== ".text" && linkage === "static") throw new Error(`program ${p.name}: libbpf rejects static programs outside .text`);
+      if (secName !== ".text" && linkage === "static")
+        throw new Error(`program ${p.name}: libbpf rejects static programs outside .text`);
       const funcId = btf.addFunc(p.name, protoId, linkage);
       const off = progOffset.get(p)!;
       elf.addSymbol({
-        name: p.name, value: off, size: p.insns.length, type: STT_FUNC,
-        bind: linkage === "static" ? STB_LOCAL : STB_GLOBAL, section: sec,
+        name: p.name,
+        value: off,
+        size: p.insns.length,
+        type: STT_FUNC,
+        bind: linkage === "static" ? STB_LOCAL : STB_GLOBAL,
+        section: sec,
       });
       ext.addFuncInfo(secName, { insnOff: off, typeId: funcId });
     }
@@ -205,32 +285,83 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
   // Symbols for maps, globals and the license (clang: OBJECT, GLOBAL, DEFAULT).
   for (const m of maps) {
     const l = mapOffsets.get(m)!;
-    elf.addSymbol({ name: m.name, value: l.off, size: l.size, type: STT_OBJECT, bind: STB_GLOBAL, section: mapsSec! });
+    elf.addSymbol({
+      name: m.name,
+      value: l.off,
+      size: l.size,
+      type: STT_OBJECT,
+      bind: STB_GLOBAL,
+      section: mapsSec!,
+    });
   }
   const varIds = new Map<GlobalSpec, number>();
   for (const { sec, vars } of dataSections) {
     for (const g of vars) {
       // .rodata variables are `const volatile` in C: constant to the program, settable before load.
-      const t: TypeDesc = g.section === ".rodata" ? { kind: "const", type: { kind: "volatile", type: g.type } } : g.type;
+      const t: TypeDesc =
+        g.section === ".rodata"
+          ? { kind: "const", type: { kind: "volatile", type: g.type } }
+          : g.type;
       varIds.set(g, btf.addVar(g.name, types.id(t), "global"));
-      elf.addSymbol({ name: g.name, value: varLayout.get(g)!, size: sizeOf(g.type), type: STT_OBJECT, bind: STB_GLOBAL, section: sec });
+      elf.addSymbol({
+        name: g.name,
+        value: varLayout.get(g)!,
+        size: sizeOf(g.type),
+        type: STT_OBJECT,
+        bind: STB_GLOBAL,
+        section: sec,
+      });
     }
   }
-  const licenseVar = btf.addVar("LICENSE", types.id({ kind: "array", elem: { kind: "int", bits: 8, signed: true, name: "char" }, length: license.length }), "global");
-  elf.addSymbol({ name: "LICENSE", value: 0, size: license.length, type: STT_OBJECT, bind: STB_GLOBAL, section: licenseSec });
+  const licenseVar = btf.addVar(
+    "LICENSE",
+    types.id({
+      kind: "array",
+      elem: { kind: "int", bits: 8, signed: true, name: "char" },
+      length: license.length,
+    }),
+    "global",
+  );
+  elf.addSymbol({
+    name: "LICENSE",
+    value: 0,
+    size: license.length,
+    type: STT_OBJECT,
+    bind: STB_GLOBAL,
+    section: licenseSec,
+  });
 
   // DATASECs with real sizes and offsets (clang leaves zeros for libbpf to fix; the static linker fills them, as we do).
   const datasecs: [string, number, { type: number; offset: number; size: number }[]][] = [];
   for (const { name, sec, vars } of dataSections) {
-    datasecs.push([name, sec.data.length, vars.map((g) => ({ type: varIds.get(g)!, offset: varLayout.get(g)!, size: sizeOf(g.type) }))]);
+    datasecs.push([
+      name,
+      sec.data.length,
+      vars.map((g) => ({ type: varIds.get(g)!, offset: varLayout.get(g)!, size: sizeOf(g.type) })),
+    ]);
   }
-  if (mapsSec) datasecs.push([".maps", mapsSec.data.length, maps.map((m) => ({ type: mapOffsets.get(m)!.varId, offset: mapOffsets.get(m)!.off, size: mapOffsets.get(m)!.size }))]);
-  datasecs.push(["license", license.length, [{ type: licenseVar, offset: 0, size: license.length }]]);
+  if (mapsSec)
+    datasecs.push([
+      ".maps",
+      mapsSec.data.length,
+      maps.map((m) => ({
+        type: mapOffsets.get(m)!.varId,
+        offset: mapOffsets.get(m)!.off,
+        size: mapOffsets.get(m)!.size,
+      })),
+    ]);
+  datasecs.push([
+    "license",
+    license.length,
+    [{ type: licenseVar, offset: 0, size: license.length }],
+  ]);
   datasecs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   for (const [name, size, vars] of datasecs) btf.addDatasec(name, size, vars);
 
   // Relocations and line info.
-  const subprogs = new Map(spec.programs.filter((p) => p.section === ".text").map((p) => [p.name, p]));
+  const subprogs = new Map(
+    spec.programs.filter((p) => p.section === ".text").map((p) => [p.name, p]),
+  );
   const anyLines = spec.programs.some((p) => p.lineInfo?.length);
   for (const [secName, { sec, bytes, progs }] of codeSections) {
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -238,11 +369,17 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
       const base = progOffset.get(p)!;
       const nSlots = p.insns.length / 8;
       for (const r of p.relocations ?? []) {
-        if (r.insnIndex < 0 || r.insnIndex >= nSlots) throw new Error(`program ${p.name}: relocation at slot ${r.insnIndex} is outside the program`);
+        if (r.insnIndex < 0 || r.insnIndex >= nSlots)
+          throw new Error(
+            `program ${p.name}: relocation at slot ${r.insnIndex} is outside the program`,
+          );
         const at = base + r.insnIndex * 8;
         const code = bytes[at];
         if (r.kind === "call") {
-          if (code !== CALL) throw new Error(`program ${p.name}: call relocation at slot ${r.insnIndex} is not a call`);
+          if (code !== CALL)
+            throw new Error(
+              `program ${p.name}: call relocation at slot ${r.insnIndex} is not a call`,
+            );
           const target = subprogs.get(r.symbol);
           if (!target) throw new Error(`program ${p.name}: call to unknown subprogram ${r.symbol}`);
           // Against the .text section symbol with imm = target slot - 1, as clang does for static functions.
@@ -250,28 +387,49 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
           dv.setInt32(at + 4, progOffset.get(target)! / 8 - 1, true);
           elf.addRelocation(sec, at, elf.symbol(".text")!, R_BPF_64_32);
         } else {
-          if (code !== LDDW || r.insnIndex + 1 >= nSlots) throw new Error(`program ${p.name}: ${r.kind} relocation at slot ${r.insnIndex} is not a lddw`);
+          if (code !== LDDW || r.insnIndex + 1 >= nSlots)
+            throw new Error(
+              `program ${p.name}: ${r.kind} relocation at slot ${r.insnIndex} is not a lddw`,
+            );
           const sym = elf.symbol(r.symbol);
           const isMap = sym?.type === STT_OBJECT && sym.section === mapsSec;
-          const isData = !!sym && sym.section !== mapsSec && sym.section !== licenseSec && (sym.type === STT_OBJECT || sym.type === STT_SECTION);
+          const isData =
+            !!sym &&
+            sym.section !== mapsSec &&
+            sym.section !== licenseSec &&
+            (sym.type === STT_OBJECT || sym.type === STT_SECTION);
           if (!sym || (r.kind === "map" ? !isMap : !isData)) {
-            throw new Error(`program ${p.name}: ${r.kind} relocation to unknown ${r.kind === "map" ? "map" : "global or data section"} ${r.symbol}`);
+            throw new Error(
+              `program ${p.name}: ${r.kind} relocation to unknown ${r.kind === "map" ? "map" : "global or data section"} ${r.symbol}`,
+            );
           }
           elf.addRelocation(sec, at, sym, R_BPF_64_64);
         }
       }
       const lines = [...(p.lineInfo ?? [])].sort((a, b) => a.insnIndex - b.insnIndex);
       if (anyLines && lines[0]?.insnIndex !== 0) {
-        throw new Error(`program ${p.name}: line info must start at its first instruction (the kernel requires one per function start)`);
+        throw new Error(
+          `program ${p.name}: line info must start at its first instruction (the kernel requires one per function start)`,
+        );
       }
       let prev = -1;
       for (const l of lines) {
-        if (l.insnIndex <= prev) throw new Error(`program ${p.name}: two line info records for slot ${l.insnIndex}`);
-        if (l.insnIndex >= nSlots || bytes[base + l.insnIndex * 8] === 0) throw new Error(`program ${p.name}: line info at slot ${l.insnIndex} is not an instruction start`);
+        if (l.insnIndex <= prev)
+          throw new Error(`program ${p.name}: two line info records for slot ${l.insnIndex}`);
+        if (l.insnIndex >= nSlots || bytes[base + l.insnIndex * 8] === 0)
+          throw new Error(
+            `program ${p.name}: line info at slot ${l.insnIndex} is not an instruction start`,
+          );
         prev = l.insnIndex;
         const file = l.file ?? spec.sourcePath;
         if (!file) throw new Error(`program ${p.name}: line info without a file name`);
-        ext.addLineInfo(secName, { insnOff: base + l.insnIndex * 8, file, lineText: l.lineText, line: l.line, col: l.col });
+        ext.addLineInfo(secName, {
+          insnOff: base + l.insnIndex * 8,
+          file,
+          lineText: l.lineText,
+          line: l.line,
+          col: l.col,
+        });
       }
     }
   }
@@ -296,7 +454,14 @@ function mapStruct(types: BtfTypes, m: MapSpec): { id: number; size: number } {
   if (m.flags) members.push({ name: "map_flags", type: uint(m.flags) });
   if (m.pinning) members.push({ name: "pinning", type: uint(m.pinning) });
   const size = members.length * 8;
-  return { id: b.addStruct("", size, members.map((x, i) => ({ ...x, bitOffset: i * 64 }))), size };
+  return {
+    id: b.addStruct(
+      "",
+      size,
+      members.map((x, i) => ({ ...x, bitOffset: i * 64 })),
+    ),
+    size,
+  };
 }
 
 // ---------------------------------------------------------------- reading
@@ -375,20 +540,32 @@ export function readObject(bytes: Uint8Array): ObjectInfo {
   const license = licSec ? new TextDecoder().decode(licSec.data).replace(/\0.*$/s, "") : "";
 
   const programs: ObjectProgram[] = [];
-  const funcs = elf.symbols.filter((s) => s.type === STT_FUNC && s.section && ((elf.sections[s.shndx]!.flags & SHF_EXECINSTR) !== 0));
+  const funcs = elf.symbols.filter(
+    (s) => s.type === STT_FUNC && s.section && (elf.sections[s.shndx]!.flags & SHF_EXECINSTR) !== 0,
+  );
   for (const s of funcs) {
     const sec = elf.sections[s.shndx]!;
     let size = s.size;
     if (!size) {
-      const next = funcs.filter((f) => f.shndx === s.shndx && f.value > s.value).map((f) => f.value);
+      const next = funcs
+        .filter((f) => f.shndx === s.shndx && f.value > s.value)
+        .map((f) => f.value);
       size = (next.length ? Math.min(...next) : sec.size) - s.value;
     }
     programs.push({
-      name: s.name, section: sec.name, offset: s.value, insns: sec.data.subarray(s.value, s.value + size),
-      global: s.bind !== STB_LOCAL, relocations: [], lineInfo: [],
+      name: s.name,
+      section: sec.name,
+      offset: s.value,
+      insns: sec.data.subarray(s.value, s.value + size),
+      global: s.bind !== STB_LOCAL,
+      relocations: [],
+      lineInfo: [],
     });
   }
-  const progAt = (section: string, off: number) => programs.find((p) => p.section === section && off >= p.offset && off < p.offset + p.insns.length);
+  const progAt = (section: string, off: number) =>
+    programs.find(
+      (p) => p.section === section && off >= p.offset && off < p.offset + p.insns.length,
+    );
 
   for (const rs of elf.relocations) {
     const target = elf.sections[rs.targetIndex];
@@ -398,18 +575,39 @@ export function readObject(bytes: Uint8Array): ObjectInfo {
       if (!p) continue;
       const sym = elf.symbols[r.symbol]!;
       const slot = (r.offset - p.offset) / 8;
-      const imm = new DataView(target.data.buffer, target.data.byteOffset).getInt32(r.offset + 4, true);
+      const imm = new DataView(target.data.buffer, target.data.byteOffset).getInt32(
+        r.offset + 4,
+        true,
+      );
       if (r.type === R_BPF_64_32) {
         const dest = sym.value + (imm + 1) * 8;
         const callee = programs.find((q) => q.section === sym.section && q.offset === dest);
-        p.relocations.push({ insnIndex: slot, kind: "call", symbol: sym.name, target: callee?.name ?? `${sym.section}+${dest}` });
+        p.relocations.push({
+          insnIndex: slot,
+          kind: "call",
+          symbol: sym.name,
+          target: callee?.name ?? `${sym.section}+${dest}`,
+        });
       } else if (r.type === R_BPF_64_64) {
         if (sym.section === ".maps") {
           p.relocations.push({ insnIndex: slot, kind: "map", symbol: sym.name, target: sym.name });
         } else {
           const offset = sym.value + imm;
-          const v = elf.symbols.find((g) => g.type === STT_OBJECT && g.section === sym.section && offset >= g.value && offset < g.value + Math.max(1, g.size));
-          p.relocations.push({ insnIndex: slot, kind: "data", symbol: sym.name, target: v?.name ?? sym.name, offset, section: sym.section });
+          const v = elf.symbols.find(
+            (g) =>
+              g.type === STT_OBJECT &&
+              g.section === sym.section &&
+              offset >= g.value &&
+              offset < g.value + Math.max(1, g.size),
+          );
+          p.relocations.push({
+            insnIndex: slot,
+            kind: "data",
+            symbol: sym.name,
+            target: v?.name ?? sym.name,
+            offset,
+            section: sym.section,
+          });
         }
       }
     }
@@ -426,7 +624,14 @@ export function readObject(bytes: Uint8Array): ObjectInfo {
     for (const blk of btfExt.lineInfo) {
       for (const r of blk.records) {
         const p = progAt(blk.section, r.insnOff);
-        if (p) p.lineInfo.push({ insnIndex: (r.insnOff - p.offset) / 8, file: r.file, line: r.line, col: r.col, lineText: r.lineText });
+        if (p)
+          p.lineInfo.push({
+            insnIndex: (r.insnOff - p.offset) / 8,
+            file: r.file,
+            line: r.line,
+            col: r.col,
+            lineText: r.lineText,
+          });
       }
     }
   }
@@ -435,8 +640,15 @@ export function readObject(bytes: Uint8Array): ObjectInfo {
   for (const s of elf.symbols) {
     if (s.type !== STT_OBJECT || !s.section || !DATA_SECTION.test(s.section)) continue;
     const sec = elf.sections[s.shndx]!;
-    const data = sec.type === SHT_NOBITS ? new Uint8Array(s.size) : sec.data.slice(s.value, s.value + s.size);
-    const g: ObjectGlobal = { name: s.name, section: sec.name, offset: s.value, size: s.size, bytes: data };
+    const data =
+      sec.type === SHT_NOBITS ? new Uint8Array(s.size) : sec.data.slice(s.value, s.value + s.size);
+    const g: ObjectGlobal = {
+      name: s.name,
+      section: sec.name,
+      offset: s.value,
+      size: s.size,
+      bytes: data,
+    };
     const v = btf?.types.find((t) => t.kind === Kind.VAR && t.name === s.name);
     if (v && v.kind === Kind.VAR) g.btfType = v.type;
     globals.push(g);
@@ -454,29 +666,58 @@ function readMaps(elf: ElfFile, btf: Btf): ObjectMap[] {
     if (!v || v.kind !== Kind.VAR) continue;
     const st = btfResolve(btf, v.type);
     if (!st || st.kind !== Kind.STRUCT) throw new Error(`map ${v.name}: BTF type is not a struct`);
-    const m: ObjectMap = { name: v.name, type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, pinning: 0 };
+    const m: ObjectMap = {
+      name: v.name,
+      type: 0,
+      keySize: 0,
+      valueSize: 0,
+      maxEntries: 0,
+      flags: 0,
+      pinning: 0,
+    };
     for (const mem of st.members) {
       const ptr = btfResolve(btf, mem.type);
-      if (!ptr || ptr.kind !== Kind.PTR) throw new Error(`map ${v.name}: member ${mem.name} is not a pointer`);
+      if (!ptr || ptr.kind !== Kind.PTR)
+        throw new Error(`map ${v.name}: member ${mem.name} is not a pointer`);
       const uint = () => {
         const arr = btfResolve(btf, ptr.type);
-        if (!arr || arr.kind !== Kind.ARRAY) throw new Error(`map ${v.name}: member ${mem.name} is not __uint()`);
+        if (!arr || arr.kind !== Kind.ARRAY)
+          throw new Error(`map ${v.name}: member ${mem.name} is not __uint()`);
         return arr.nelems;
       };
       switch (mem.name) {
-        case "type": m.type = uint(); break;
-        case "max_entries": m.maxEntries = uint(); break;
-        case "map_flags": m.flags = uint(); break;
-        case "pinning": m.pinning = uint(); break;
-        case "key_size": m.keySize = uint(); break;
-        case "value_size": m.valueSize = uint(); break;
-        case "key": m.keyType = ptr.type; m.keySize = btfSizeOf(btf, ptr.type); break;
-        case "value": m.valueType = ptr.type; m.valueSize = btfSizeOf(btf, ptr.type); break;
+        case "type":
+          m.type = uint();
+          break;
+        case "max_entries":
+          m.maxEntries = uint();
+          break;
+        case "map_flags":
+          m.flags = uint();
+          break;
+        case "pinning":
+          m.pinning = uint();
+          break;
+        case "key_size":
+          m.keySize = uint();
+          break;
+        case "value_size":
+          m.valueSize = uint();
+          break;
+        case "key":
+          m.keyType = ptr.type;
+          m.keySize = btfSizeOf(btf, ptr.type);
+          break;
+        case "value":
+          m.valueType = ptr.type;
+          m.valueSize = btfSizeOf(btf, ptr.type);
+          break;
       }
     }
     maps.push(m);
   }
   // Report maps in .maps order (DATASEC offsets may be zero in clang output; symbols are not).
-  const pos = (name: string) => elf.symbols.find((s) => s.name === name && s.section === ".maps")?.value ?? 0;
+  const pos = (name: string) =>
+    elf.symbols.find((s) => s.name === name && s.section === ".maps")?.value ?? 0;
   return maps.sort((a, b) => pos(a.name) - pos(b.name));
 }

@@ -1,6 +1,14 @@
 // Parses ELF64 little-endian relocatable objects: sections, symbols, REL relocations.
 import {
-  ELF_HEADER_SIZE, REL_SIZE, SHN_ABS, SHN_UNDEF, SHT_NOBITS, SHT_REL, SHT_SYMTAB, STT_SECTION, SYMBOL_SIZE,
+  ELF_HEADER_SIZE,
+  REL_SIZE,
+  SHN_ABS,
+  SHN_UNDEF,
+  SHT_NOBITS,
+  SHT_REL,
+  SHT_SYMTAB,
+  STT_SECTION,
+  SYMBOL_SIZE,
 } from "./constants.ts";
 import { readCString } from "../btf/strings.ts";
 
@@ -58,10 +66,17 @@ export interface ElfFile {
 }
 
 export function parseElf(bytes: Uint8Array): ElfFile {
-  if (bytes.length < ELF_HEADER_SIZE || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
+  if (
+    bytes.length < ELF_HEADER_SIZE ||
+    bytes[0] !== 0x7f ||
+    bytes[1] !== 0x45 ||
+    bytes[2] !== 0x4c ||
+    bytes[3] !== 0x46
+  ) {
     throw new Error("not an ELF file");
   }
-  if (bytes[4] !== 2 || bytes[5] !== 1) throw new Error("only ELF64 little-endian objects are supported");
+  if (bytes[4] !== 2 || bytes[5] !== 1)
+    throw new Error("only ELF64 little-endian objects are supported");
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const num = (o: number) => Number(dv.getBigUint64(o, true));
   const shoff = num(40);
@@ -70,7 +85,17 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   const shstrndx = dv.getUint16(62, true);
   if (shoff + shnum * shentsize > bytes.length) throw new Error("ELF section headers truncated");
 
-  const raw: { nameOff: number; type: number; flags: number; offset: number; size: number; link: number; info: number; align: number; entsize: number }[] = [];
+  const raw: {
+    nameOff: number;
+    type: number;
+    flags: number;
+    offset: number;
+    size: number;
+    link: number;
+    info: number;
+    align: number;
+    entsize: number;
+  }[] = [];
   for (let i = 0; i < shnum; i++) {
     const h = shoff + i * shentsize;
     raw.push({
@@ -124,7 +149,8 @@ export function parseElf(bytes: Uint8Array): ElfFile {
         visibility: sdv.getUint8(o + 5) & 0x3,
         shndx,
       };
-      if (shndx !== SHN_UNDEF && shndx < SHN_ABS && sections[shndx]) sym.section = sections[shndx].name;
+      if (shndx !== SHN_UNDEF && shndx < SHN_ABS && sections[shndx])
+        sym.section = sections[shndx].name;
       // Section symbols are nameless; name them after their section, as readelf does.
       if (sym.type === STT_SECTION && !sym.name && sym.section) sym.name = sym.section;
       symbols.push(sym);
@@ -146,7 +172,12 @@ export function parseElf(bytes: Uint8Array): ElfFile {
         symbolName: symbols[symbol]?.name ?? "",
       });
     }
-    relocations.push({ name: s.name, target: sections[s.info]?.name ?? "", targetIndex: s.info, entries });
+    relocations.push({
+      name: s.name,
+      target: sections[s.info]?.name ?? "",
+      targetIndex: s.info,
+      entries,
+    });
   }
 
   return {

@@ -25,7 +25,13 @@ export type TypeDesc =
   | { kind: "struct" | "union"; name?: string; size: number; members: MemberDesc[] }
   | { kind: "array"; elem: TypeDesc; length: number }
   | { kind: "typedef"; name: string; type: TypeDesc }
-  | { kind: "enum"; name?: string; size: 4 | 8; signed?: boolean; values: { name: string; value: number | bigint }[] }
+  | {
+      kind: "enum";
+      name?: string;
+      size: 4 | 8;
+      signed?: boolean;
+      values: { name: string; value: number | bigint }[];
+    }
   | { kind: "ptr"; to: TypeDesc }
   | { kind: "const" | "volatile"; type: TypeDesc };
 
@@ -55,9 +61,20 @@ export const xdpMd: TypeDesc = {
   kind: "struct",
   name: "xdp_md",
   size: 24,
-  members: ["data", "data_end", "data_meta", "ingress_ifindex", "rx_queue_index", "egress_ifindex"].map((name, i) => ({
+  members: [
+    "data",
+    "data_end",
+    "data_meta",
+    "ingress_ifindex",
+    "rx_queue_index",
+    "egress_ifindex",
+  ].map((name, i) => ({
     name,
-    type: { kind: "typedef", name: "__u32", type: { kind: "int", bits: 32, signed: false, name: "unsigned int" } },
+    type: {
+      kind: "typedef",
+      name: "__u32",
+      type: { kind: "int", bits: 32, signed: false, name: "unsigned int" },
+    },
     offset: i * 4,
   })),
 };
@@ -137,7 +154,11 @@ export class BtfTypes {
     const b = this.btf;
     switch (t.kind) {
       case "int":
-        return b.addInt(t.name ?? `${t.signed ? "i" : "u"}${t.bits}`, t.bits / 8, t.signed ? BTF_INT_SIGNED : 0);
+        return b.addInt(
+          t.name ?? `${t.signed ? "i" : "u"}${t.bits}`,
+          t.bits / 8,
+          t.signed ? BTF_INT_SIGNED : 0,
+        );
       case "bool":
         return b.addInt("bool", 1, BTF_INT_BOOL);
       case "struct":
@@ -145,11 +166,15 @@ export class BtfTypes {
         const members: MemberSpec[] = t.members.map((m) => {
           const bitOffset = m.bitOffset ?? (m.offset ?? 0) * 8;
           if (bitOffset + (m.bitSize || sizeOf(m.type) * 8) > t.size * 8) {
-            throw new Error(`type ${t.name ?? "(anon)"}: member ${m.name} extends past size ${t.size}`);
+            throw new Error(
+              `type ${t.name ?? "(anon)"}: member ${m.name} extends past size ${t.size}`,
+            );
           }
           return { name: m.name, type: this.id(m.type), bitOffset, bitSize: m.bitSize ?? 0 };
         });
-        return t.kind === "struct" ? b.addStruct(t.name ?? "", t.size, members) : b.addUnion(t.name ?? "", t.size, members);
+        return t.kind === "struct"
+          ? b.addStruct(t.name ?? "", t.size, members)
+          : b.addUnion(t.name ?? "", t.size, members);
       }
       case "array":
         return b.addArray(this.id(t.elem), this.indexType(), t.length);
@@ -180,7 +205,8 @@ export function typeDescFromBtf(btf: Btf, id: number, depth = 0): TypeDesc {
     case Kind.INT: {
       if (t.encoding & BTF_INT_BOOL) return bool;
       const bits = t.size * 8;
-      if (bits !== 8 && bits !== 16 && bits !== 32 && bits !== 64) throw new Error(`BTF INT ${t.name}: unsupported size ${t.size}`);
+      if (bits !== 8 && bits !== 16 && bits !== 32 && bits !== 64)
+        throw new Error(`BTF INT ${t.name}: unsupported size ${t.size}`);
       const signed = (t.encoding & BTF_INT_SIGNED) !== 0;
       const d: TypeDesc = { kind: "int", bits, signed };
       return t.name === `${signed ? "i" : "u"}${bits}` ? d : { ...d, name: t.name };
@@ -197,8 +223,17 @@ export function typeDescFromBtf(btf: Btf, id: number, depth = 0): TypeDesc {
         size: t.size,
         members: t.members.map((m) =>
           m.bitSize || m.bitOffset % 8
-            ? { name: m.name, type: typeDescFromBtf(btf, m.type, depth + 1), bitOffset: m.bitOffset, ...(m.bitSize ? { bitSize: m.bitSize } : {}) }
-            : { name: m.name, type: typeDescFromBtf(btf, m.type, depth + 1), offset: m.bitOffset / 8 },
+            ? {
+                name: m.name,
+                type: typeDescFromBtf(btf, m.type, depth + 1),
+                bitOffset: m.bitOffset,
+                ...(m.bitSize ? { bitSize: m.bitSize } : {}),
+              }
+            : {
+                name: m.name,
+                type: typeDescFromBtf(btf, m.type, depth + 1),
+                offset: m.bitOffset / 8,
+              },
         ),
       };
     case Kind.ENUM:
@@ -208,7 +243,10 @@ export function typeDescFromBtf(btf: Btf, id: number, depth = 0): TypeDesc {
         ...(t.name ? { name: t.name } : {}),
         size: t.size === 8 ? 8 : 4,
         signed: t.signed,
-        values: t.values.map((v) => ({ name: v.name, value: t.kind === Kind.ENUM ? Number(v.value) : v.value })),
+        values: t.values.map((v) => ({
+          name: v.name,
+          value: t.kind === Kind.ENUM ? Number(v.value) : v.value,
+        })),
       };
     case Kind.TYPEDEF:
       return { kind: "typedef", name: t.name, type: typeDescFromBtf(btf, t.type, depth + 1) };

@@ -3,8 +3,22 @@
 // places each `.rel<name>` right after its target section (as clang does) and
 // shares one `.strtab` for section and symbol names (as clang does).
 import {
-  ELF_HEADER_SIZE, EM_BPF, ET_REL, REL_SIZE, SECTION_HEADER_SIZE, SHF_INFO_LINK, SHN_ABS, SHN_UNDEF,
-  SHT_NOBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB, STB_LOCAL, STT_SECTION, STV_DEFAULT, SYMBOL_SIZE,
+  ELF_HEADER_SIZE,
+  EM_BPF,
+  ET_REL,
+  REL_SIZE,
+  SECTION_HEADER_SIZE,
+  SHF_INFO_LINK,
+  SHN_ABS,
+  SHN_UNDEF,
+  SHT_NOBITS,
+  SHT_REL,
+  SHT_STRTAB,
+  SHT_SYMTAB,
+  STB_LOCAL,
+  STT_SECTION,
+  STV_DEFAULT,
+  SYMBOL_SIZE,
 } from "./constants.ts";
 import { StringTable } from "../btf/strings.ts";
 
@@ -38,8 +52,16 @@ export class ElfWriter {
   private readonly sections: ElfSection[] = [];
   private readonly symbols: ElfSymbol[] = [];
 
-  addSection(s: { name: string; type: number; flags: number; data: Uint8Array; align: number; entsize?: number }): ElfSection {
-    if (this.sections.some((x) => x.name === s.name)) throw new Error(`duplicate ELF section ${s.name}`);
+  addSection(s: {
+    name: string;
+    type: number;
+    flags: number;
+    data: Uint8Array;
+    align: number;
+    entsize?: number;
+  }): ElfSection {
+    if (this.sections.some((x) => x.name === s.name))
+      throw new Error(`duplicate ELF section ${s.name}`);
     const sec: ElfSection = { entsize: 0, ...s, index: -1, relocations: [] };
     this.sections.push(sec);
     return sec;
@@ -71,20 +93,70 @@ export class ElfWriter {
     const ordered = [...locals, ...globals];
     ordered.forEach((s, i) => (s.index = i + 1));
 
-    interface Out { name: string; type: number; flags: number; data: Uint8Array; size: number; align: number; entsize: number; link: number; info: number }
-    const strtab: Out = { name: ".strtab", type: SHT_STRTAB, flags: 0, data: new Uint8Array(), size: 0, align: 1, entsize: 0, link: 0, info: 0 };
+    interface Out {
+      name: string;
+      type: number;
+      flags: number;
+      data: Uint8Array;
+      size: number;
+      align: number;
+      entsize: number;
+      link: number;
+      info: number;
+    }
+    const strtab: Out = {
+      name: ".strtab",
+      type: SHT_STRTAB,
+      flags: 0,
+      data: new Uint8Array(),
+      size: 0,
+      align: 1,
+      entsize: 0,
+      link: 0,
+      info: 0,
+    };
     const outs: Out[] = [strtab];
     const relOuts: { rel: Out; target: ElfSection }[] = [];
     for (const s of this.sections) {
       s.index = outs.length + 1;
-      outs.push({ name: s.name, type: s.type, flags: s.flags, data: s.data, size: s.data.length, align: s.align, entsize: s.entsize, link: 0, info: 0 });
+      outs.push({
+        name: s.name,
+        type: s.type,
+        flags: s.flags,
+        data: s.data,
+        size: s.data.length,
+        align: s.align,
+        entsize: s.entsize,
+        link: 0,
+        info: 0,
+      });
       if (s.relocations.length) {
-        const rel: Out = { name: ".rel" + s.name, type: SHT_REL, flags: SHF_INFO_LINK, data: new Uint8Array(), size: 0, align: 8, entsize: REL_SIZE, link: 0, info: s.index };
+        const rel: Out = {
+          name: ".rel" + s.name,
+          type: SHT_REL,
+          flags: SHF_INFO_LINK,
+          data: new Uint8Array(),
+          size: 0,
+          align: 8,
+          entsize: REL_SIZE,
+          link: 0,
+          info: s.index,
+        };
         outs.push(rel);
         relOuts.push({ rel, target: s });
       }
     }
-    const symtab: Out = { name: ".symtab", type: SHT_SYMTAB, flags: 0, data: new Uint8Array(), size: 0, align: 8, entsize: SYMBOL_SIZE, link: 1, info: locals.length + 1 };
+    const symtab: Out = {
+      name: ".symtab",
+      type: SHT_SYMTAB,
+      flags: 0,
+      data: new Uint8Array(),
+      size: 0,
+      align: 8,
+      entsize: SYMBOL_SIZE,
+      link: 1,
+      info: locals.length + 1,
+    };
     outs.push(symtab);
     const symtabIndex = outs.length;
 
@@ -97,7 +169,8 @@ export class ElfWriter {
       const data = new Uint8Array(rs.length * REL_SIZE);
       const dv = new DataView(data.buffer);
       rs.forEach((r, i) => {
-        if (r.symbol.index < 0) throw new Error(`relocation against unregistered symbol ${r.symbol.name}`);
+        if (r.symbol.index < 0)
+          throw new Error(`relocation against unregistered symbol ${r.symbol.name}`);
         dv.setBigUint64(i * REL_SIZE, BigInt(r.offset), true);
         dv.setBigUint64(i * REL_SIZE + 8, (BigInt(r.symbol.index) << 32n) | BigInt(r.type), true);
       });
@@ -114,7 +187,8 @@ export class ElfWriter {
       sdv.setUint32(o, s.type === STT_SECTION ? 0 : names.add(s.name), true);
       sdv.setUint8(o + 4, ((s.bind & 0xf) << 4) | (s.type & 0xf));
       sdv.setUint8(o + 5, s.visibility & 0x3);
-      const shndx = s.section === "abs" ? SHN_ABS : s.section === "undef" ? SHN_UNDEF : s.section.index;
+      const shndx =
+        s.section === "abs" ? SHN_ABS : s.section === "undef" ? SHN_UNDEF : s.section.index;
       if (shndx < 0) throw new Error(`symbol ${s.name} in an unregistered section`);
       sdv.setUint16(o + 6, shndx, true);
       sdv.setBigUint64(o + 8, BigInt(s.value), true);
@@ -137,7 +211,13 @@ export class ElfWriter {
     const total = shoff + (outs.length + 1) * SECTION_HEADER_SIZE;
     const out = new Uint8Array(total);
     const dv = new DataView(out.buffer);
-    out.set([0x7f, 0x45, 0x4c, 0x46, 2 /* ELFCLASS64 */, 1 /* little endian */, 1 /* EV_CURRENT */, 0 /* SYSV */], 0);
+    out.set(
+      [
+        0x7f, 0x45, 0x4c, 0x46, 2 /* ELFCLASS64 */, 1 /* little endian */, 1 /* EV_CURRENT */,
+        0 /* SYSV */,
+      ],
+      0,
+    );
     dv.setUint16(16, ET_REL, true);
     dv.setUint16(18, EM_BPF, true);
     dv.setUint32(20, 1, true);

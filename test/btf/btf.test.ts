@@ -30,11 +30,22 @@ function sample(): BtfBuilder {
     { name: "u", type: un, bitOffset: 192 },
     { name: "n", type: u64, bitOffset: 256 },
   ]);
-  b.addEnum("Color", 4, [{ name: "RED", value: 1 }, { name: "NEG", value: -2 }], true);
+  b.addEnum(
+    "Color",
+    4,
+    [
+      { name: "RED", value: 1 },
+      { name: "NEG", value: -2 },
+    ],
+    true,
+  );
   b.addEnum("Big", 8, [{ name: "HUGE", value: 1n << 40n }]);
   const cv = b.addConst(b.addVolatile(u64));
   const ptr = b.addPtr(st);
-  const proto = b.addFuncProto(int, [{ name: "ctx", type: ptr }, { name: "n", type: u64 }]);
+  const proto = b.addFuncProto(int, [
+    { name: "ctx", type: ptr },
+    { name: "n", type: u64 },
+  ]);
   b.addFunc("prog", proto, "global");
   b.addFunc("helper", b.addFuncProto(0, []), "static");
   const v1 = b.addVar("limit", cv, "global");
@@ -70,7 +81,12 @@ describe("BTF writer and reader", () => {
     const b = new BtfBuilder();
     const u32 = b.addInt("u32", 4);
     b.addTypedef("u32", u32);
-    expect(new TextDecoder().decode(b.strings.bytes()).split("\0").filter((s) => s === "u32")).toHaveLength(1);
+    expect(
+      new TextDecoder()
+        .decode(b.strings.bytes())
+        .split("\0")
+        .filter((s) => s === "u32"),
+    ).toHaveLength(1);
   });
 
   it("rejects references to types that do not exist", () => {
@@ -86,8 +102,20 @@ describe("BTF writer and reader", () => {
     const f = b.addFunc("p", b.addFuncProto(0, []));
     const ext = new BtfExtBuilder(b.strings);
     ext.addFuncInfo("xdp", { insnOff: 0, typeId: f });
-    ext.addLineInfo("xdp", { insnOff: 16, file: "f.ts", lineText: "  return XDP_PASS;", line: 12, col: 3 });
-    ext.addLineInfo("xdp", { insnOff: 0, file: "f.ts", lineText: "const x = 1;", line: 11, col: 1 });
+    ext.addLineInfo("xdp", {
+      insnOff: 16,
+      file: "f.ts",
+      lineText: "  return XDP_PASS;",
+      line: 12,
+      col: 3,
+    });
+    ext.addLineInfo("xdp", {
+      insnOff: 0,
+      file: "f.ts",
+      lineText: "const x = 1;",
+      line: 11,
+      col: 1,
+    });
     const extBytes = ext.encode();
     const btf = parseBtf(b.encode());
     const parsed = parseBtfExt(extBytes, btf);
@@ -109,7 +137,9 @@ describe("BTF writer and reader", () => {
 describeWithPath("BTF text matches bpftool btf dump", "/usr/sbin/bpftool", () => {
   it("formats our own BTF exactly as bpftool prints it", () => {
     const bytes = sample().encode();
-    const text = withTemp((dir) => run("bpftool", ["btf", "dump", "file", writeTemp(dir, "raw.btf", bytes)]));
+    const text = withTemp((dir) =>
+      run("bpftool", ["btf", "dump", "file", writeTemp(dir, "raw.btf", bytes)]),
+    );
     expect(formatBtf(parseBtf(bytes))).toBe(text);
   });
 
@@ -123,7 +153,9 @@ describeWithPath("BTF text matches bpftool btf dump", "/usr/sbin/bpftool", () =>
         const prog = info.programs.find((p) => p.name === "p")!;
         expect(prog.lineInfo.length).toBeGreaterThan(2);
         expect(prog.lineInfo[0]!.file).toMatch(/kinds\.c$/);
-        expect(prog.lineInfo.some((l) => l.lineText.includes("bpf_map_lookup_elem(&fm, &f)"))).toBe(true);
+        expect(prog.lineInfo.some((l) => l.lineText.includes("bpf_map_lookup_elem(&fm, &f)"))).toBe(
+          true,
+        );
       });
     });
   });

@@ -7,9 +7,28 @@ import { buildObject } from "../../compiler/elf/object.ts";
 import { testRun } from "../../native/bpf.ts";
 import { BPF_MAP_TYPE, type MapSpec } from "../../compiler/elf/object.ts";
 import type { TypeDesc } from "../../compiler/elf/types.ts";
-import { LoadError, possibleCpus, mapLookup, mapNextKey, mapUpdate, mapDelete, openObject, type LoadedObject } from "../../native/object.ts";
+import {
+  LoadError,
+  possibleCpus,
+  mapLookup,
+  mapNextKey,
+  mapUpdate,
+  mapDelete,
+  openObject,
+  type LoadedObject,
+} from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { callSpec, counterSpec, encode, exit, flowKey, lddw, ldxH, paramSpec, stats } from "./programs.ts";
+import {
+  callSpec,
+  counterSpec,
+  encode,
+  exit,
+  flowKey,
+  lddw,
+  ldxH,
+  paramSpec,
+  stats,
+} from "./programs.ts";
 import { clangBpf, run, withTemp, writeTemp } from "./tools.ts";
 import { CLANG_MULTI } from "./clang-sources.ts";
 
@@ -45,7 +64,8 @@ const lpmKey: TypeDesc = {
   ],
 };
 
-const u64At = (b: Uint8Array, off = 0) => new DataView(b.buffer, b.byteOffset).getBigUint64(off, true);
+const u64At = (b: Uint8Array, off = 0) =>
+  new DataView(b.buffer, b.byteOffset).getBigUint64(off, true);
 
 describeKernel("objects loaded through libbpf", () => {
   it("counts packets in an ARRAY map and returns XDP_PASS", () => {
@@ -63,13 +83,38 @@ describeKernel("objects loaded through libbpf", () => {
     const spec = counterSpec();
     const u32d = { kind: "int", bits: 32, signed: false } as const;
     const maps: MapSpec[] = [
-      { name: "counters", type: BPF_MAP_TYPE.ARRAY, key: u32d, value: { kind: "int", bits: 64, signed: false }, maxEntries: 4 },
+      {
+        name: "counters",
+        type: BPF_MAP_TYPE.ARRAY,
+        key: u32d,
+        value: { kind: "int", bits: 64, signed: false },
+        maxEntries: 4,
+      },
       { name: "percpu", type: BPF_MAP_TYPE.PERCPU_ARRAY, key: u32d, value: stats, maxEntries: 4 },
       { name: "flows", type: BPF_MAP_TYPE.HASH, key: flowKey, value: stats, maxEntries: 64 },
-      { name: "pcpu_hash", type: BPF_MAP_TYPE.PERCPU_HASH, key: u32d, value: stats, maxEntries: 64 },
+      {
+        name: "pcpu_hash",
+        type: BPF_MAP_TYPE.PERCPU_HASH,
+        key: u32d,
+        value: stats,
+        maxEntries: 64,
+      },
       { name: "lru", type: BPF_MAP_TYPE.LRU_HASH, key: flowKey, value: u32d, maxEntries: 64 },
-      { name: "lru_pcpu", type: BPF_MAP_TYPE.LRU_PERCPU_HASH, key: flowKey, value: u32d, maxEntries: 64 },
-      { name: "blocked", type: BPF_MAP_TYPE.LPM_TRIE, key: lpmKey, value: u32d, maxEntries: 64, flags: 1 /* BPF_F_NO_PREALLOC */ },
+      {
+        name: "lru_pcpu",
+        type: BPF_MAP_TYPE.LRU_PERCPU_HASH,
+        key: flowKey,
+        value: u32d,
+        maxEntries: 64,
+      },
+      {
+        name: "blocked",
+        type: BPF_MAP_TYPE.LPM_TRIE,
+        key: lpmKey,
+        value: u32d,
+        maxEntries: 64,
+        flags: 1 /* BPF_F_NO_PREALLOC */,
+      },
       { name: "devs", type: BPF_MAP_TYPE.DEVMAP, keySize: 4, valueSize: 4, maxEntries: 8 },
       { name: "cpus", type: BPF_MAP_TYPE.CPUMAP, keySize: 4, valueSize: 4, maxEntries: 4 },
       { name: "sockets", type: BPF_MAP_TYPE.XSKMAP, keySize: 4, valueSize: 4, maxEntries: 4 },
@@ -92,7 +137,20 @@ describeKernel("objects loaded through libbpf", () => {
   });
 
   it("map element operations by fd: update, lookup, iterate, delete", () => {
-    const o = load(buildObject({ ...counterSpec(), maps: [{ name: "counters", type: 1 /* HASH */, key: { kind: "int", bits: 32, signed: false }, value: { kind: "int", bits: 64, signed: false }, maxEntries: 8 }] }));
+    const o = load(
+      buildObject({
+        ...counterSpec(),
+        maps: [
+          {
+            name: "counters",
+            type: 1 /* HASH */,
+            key: { kind: "int", bits: 32, signed: false },
+            value: { kind: "int", bits: 64, signed: false },
+            maxEntries: 8,
+          },
+        ],
+      }),
+    );
     const fd = o.mapFd("counters");
     expect(mapNextKey(fd, null, 4)).toBeNull();
     const k = Uint8Array.of(5, 0, 0, 0);
@@ -170,7 +228,12 @@ describeKernel("objects loaded through libbpf", () => {
 
   it("makes BTF the kernel refuses visible (libbpf would otherwise drop it silently)", () => {
     const s = counterSpec();
-    s.maps![0]!.value = { kind: "struct", name: "bad name", size: 8, members: [{ name: "x y", type: { kind: "int", bits: 64, signed: false }, offset: 0 }] };
+    s.maps![0]!.value = {
+      kind: "struct",
+      name: "bad name",
+      size: 8,
+      members: [{ name: "x y", type: { kind: "int", bits: 64, signed: false }, offset: 0 }],
+    };
     const o = openObject(buildObject(s), { name: "xdpc_badbtf" });
     open.push(o);
     o.load();
@@ -180,7 +243,9 @@ describeKernel("objects loaded through libbpf", () => {
 
   it("reports an object libbpf cannot open with libbpf's reason", () => {
     const bytes = buildObject(counterSpec());
-    expect(() => openObject(bytes.subarray(0, 100))).toThrow(/cannot open BPF object:\nlibbpf: elf: /);
+    expect(() => openObject(bytes.subarray(0, 100))).toThrow(
+      /cannot open BPF object:\nlibbpf: elf: /,
+    );
     const s = counterSpec();
     s.maps![0]!.maxEntries = 0; // the kernel refuses to create the map
     const o = openObject(buildObject(s));
@@ -216,9 +281,21 @@ describeKernel("objects loaded by bpftool", () => {
     bpffs();
     withTemp((dir) => {
       for (const [name, spec, lines] of [
-        ["count", counterSpec(), ["; counters.increment(0); [file:filters/count.ts line_num:2 line_col:3]"]],
+        [
+          "count",
+          counterSpec(),
+          ["; counters.increment(0); [file:filters/count.ts line_num:2 line_col:3]"],
+        ],
         ["param", paramSpec(), ["; return VERDICT; [file:filters/param.ts line_num:4 line_col:3]"]],
-        ["call", callSpec(), ["int caller(struct xdp_md * ctx):", "u32 half(u32 x):", "; return x / 2; [file:filters/call.ts line_num:2 line_col:3]"]],
+        [
+          "call",
+          callSpec(),
+          [
+            "int caller(struct xdp_md * ctx):",
+            "u32 half(u32 x):",
+            "; return x / 2; [file:filters/call.ts line_num:2 line_col:3]",
+          ],
+        ],
       ] as const) {
         const pin = `/sys/fs/bpf/xdpc_elf_test_${process.pid}_${name}`;
         pins.push(pin);
@@ -230,4 +307,3 @@ describeKernel("objects loaded by bpftool", () => {
     });
   });
 });
-

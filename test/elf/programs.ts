@@ -1,8 +1,28 @@
 // Hand-assembled XDP programs and the ObjectSpecs that wrap them, shared by the
 // ELF/BTF tests. Instructions are written out field by field from compiler/bpf/insn.ts.
 import {
-  BPF_ADD, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DIV, BPF_DW, BPF_EXIT, BPF_H, BPF_IMM, BPF_JEQ, BPF_JMP, BPF_K,
-  BPF_LD, BPF_LDX, BPF_MEM, BPF_MOV, BPF_PSEUDO_CALL, BPF_STX, BPF_W, BPF_X, Helper, type Insn,
+  BPF_ADD,
+  BPF_ALU64,
+  BPF_ATOMIC,
+  BPF_CALL,
+  BPF_DIV,
+  BPF_DW,
+  BPF_EXIT,
+  BPF_H,
+  BPF_IMM,
+  BPF_JEQ,
+  BPF_JMP,
+  BPF_K,
+  BPF_LD,
+  BPF_LDX,
+  BPF_MEM,
+  BPF_MOV,
+  BPF_PSEUDO_CALL,
+  BPF_STX,
+  BPF_W,
+  BPF_X,
+  Helper,
+  type Insn,
 } from "../../compiler/bpf/insn.ts";
 import { BPF_MAP_TYPE, type ObjectSpec } from "../../compiler/elf/object.ts";
 import { u16, u32, u64, type TypeDesc } from "../../compiler/elf/types.ts";
@@ -30,17 +50,28 @@ export function encode(insns: Insn[]): Uint8Array {
   return out;
 }
 
-const I = (code: number, dst = 0, src = 0, off = 0, imm = 0): Insn => ({ code, dst, src, off, imm });
+const I = (code: number, dst = 0, src = 0, off = 0, imm = 0): Insn => ({
+  code,
+  dst,
+  src,
+  off,
+  imm,
+});
 export const movImm = (dst: number, imm: number) => I(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm);
 export const movReg = (dst: number, src: number) => I(BPF_ALU64 | BPF_MOV | BPF_X, dst, src);
 export const addImm = (dst: number, imm: number) => I(BPF_ALU64 | BPF_ADD | BPF_K, dst, 0, 0, imm);
 export const divImm = (dst: number, imm: number) => I(BPF_ALU64 | BPF_DIV | BPF_K, dst, 0, 0, imm);
-export const stxW = (dst: number, off: number, src: number) => I(BPF_STX | BPF_MEM | BPF_W, dst, src, off);
-export const ldxH = (dst: number, src: number, off: number) => I(BPF_LDX | BPF_MEM | BPF_H, dst, src, off);
-export const ldxW = (dst: number, src: number, off: number) => I(BPF_LDX | BPF_MEM | BPF_W, dst, src, off);
+export const stxW = (dst: number, off: number, src: number) =>
+  I(BPF_STX | BPF_MEM | BPF_W, dst, src, off);
+export const ldxH = (dst: number, src: number, off: number) =>
+  I(BPF_LDX | BPF_MEM | BPF_H, dst, src, off);
+export const ldxW = (dst: number, src: number, off: number) =>
+  I(BPF_LDX | BPF_MEM | BPF_W, dst, src, off);
 export const lddw = (dst: number, imm = 0) => I(BPF_LD | BPF_IMM | BPF_DW, dst, 0, 0, imm);
-export const atomicAdd64 = (dst: number, off: number, src: number) => I(BPF_STX | BPF_ATOMIC | BPF_DW, dst, src, off, BPF_ADD);
-export const jeqImm = (dst: number, imm: number, off: number) => I(BPF_JMP | BPF_JEQ | BPF_K, dst, 0, off, imm);
+export const atomicAdd64 = (dst: number, off: number, src: number) =>
+  I(BPF_STX | BPF_ATOMIC | BPF_DW, dst, src, off, BPF_ADD);
+export const jeqImm = (dst: number, imm: number, off: number) =>
+  I(BPF_JMP | BPF_JEQ | BPF_K, dst, 0, off, imm);
 export const call = (helper: number) => I(BPF_JMP | BPF_CALL, 0, 0, 0, helper);
 export const callLocal = () => I(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, -1);
 export const exit = () => I(BPF_JMP | BPF_EXIT);
@@ -93,7 +124,12 @@ export function paramSpec(verdict = 2): ObjectSpec {
     license: "GPL",
     sourcePath: "filters/param.ts",
     globals: [
-      { name: "pad", section: ".rodata", type: { kind: "int", bits: 8, signed: false } , bytes: new Uint8Array([7]) },
+      {
+        name: "pad",
+        section: ".rodata",
+        type: { kind: "int", bits: 8, signed: false },
+        bytes: new Uint8Array([7]),
+      },
       { name: "verdict", section: ".rodata", type: u16, bytes: init },
       { name: "seen", section: ".bss", type: u64 },
     ],
@@ -156,10 +192,31 @@ export const flowKey: TypeDesc = {
   size: 32,
   members: [
     { name: "prefixlen", type: u32, offset: 0 },
-    { name: "addr", type: { kind: "typedef", name: "Ipv6Addr", type: { kind: "array", elem: { kind: "int", bits: 8, signed: false }, length: 16 } }, offset: 4 },
+    {
+      name: "addr",
+      type: {
+        kind: "typedef",
+        name: "Ipv6Addr",
+        type: { kind: "array", elem: { kind: "int", bits: 8, signed: false }, length: 16 },
+      },
+      offset: 4,
+    },
     { name: "port", type: u16, offset: 20 },
     { name: "tcp", type: { kind: "bool" }, offset: 22 },
-    { name: "dir", type: { kind: "enum", name: "Dir", size: 4, signed: false, values: [{ name: "IN", value: 0 }, { name: "OUT", value: 1 }] }, offset: 24 },
+    {
+      name: "dir",
+      type: {
+        kind: "enum",
+        name: "Dir",
+        size: 4,
+        signed: false,
+        values: [
+          { name: "IN", value: 0 },
+          { name: "OUT", value: 1 },
+        ],
+      },
+      offset: 24,
+    },
     { name: "flags", type: { kind: "int", bits: 8, signed: false }, bitOffset: 224, bitSize: 3 },
   ],
 };
@@ -170,7 +227,18 @@ export const stats: TypeDesc = {
   size: 16,
   members: [
     { name: "packets", type: u64, offset: 0 },
-    { name: "inner", type: { kind: "struct", name: "Inner", size: 8, members: [{ name: "a", type: u32, offset: 0 }, { name: "b", type: { kind: "int", bits: 32, signed: true }, offset: 4 }] }, offset: 8 },
+    {
+      name: "inner",
+      type: {
+        kind: "struct",
+        name: "Inner",
+        size: 8,
+        members: [
+          { name: "a", type: u32, offset: 0 },
+          { name: "b", type: { kind: "int", bits: 32, signed: true }, offset: 4 },
+        ],
+      },
+      offset: 8,
+    },
   ],
 };
-

@@ -29,6 +29,16 @@ export function clangBpf(dir: string, name: string, source: string): Uint8Array 
   const c = join(dir, `${name}.c`);
   const o = join(dir, `${name}.o`);
   writeFileSync(c, source);
-  run("clang", ["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", c, "-o", o]);
+  run("clang", [
+    "-O2",
+    "-g",
+    "-target",
+    "bpf",
+    "-I/usr/include/x86_64-linux-gnu",
+    "-c",
+    c,
+    "-o",
+    o,
+  ]);
   return new Uint8Array(readFileSync(o));
 }

@@ -14,7 +14,9 @@ describe("the ObjectSpec type language", () => {
 
   it("round-trips map key and value types through BTF", () => {
     const spec = counterSpec();
-    spec.maps = [{ name: "counters", type: BPF_MAP_TYPE.HASH, key: flowKey, value: stats, maxEntries: 16 }];
+    spec.maps = [
+      { name: "counters", type: BPF_MAP_TYPE.HASH, key: flowKey, value: stats, maxEntries: 16 },
+    ];
     const info = readObject(buildObject(spec));
     const m = info.maps[0]!;
     expect(m).toMatchObject({ keySize: 32, valueSize: 16 });
@@ -35,7 +37,20 @@ describe("the ObjectSpec type language", () => {
 
   it("rejects a member that does not fit its struct", () => {
     const spec = counterSpec();
-    spec.maps = [{ name: "counters", type: BPF_MAP_TYPE.ARRAY, key: u32, value: { kind: "struct", name: "Bad", size: 4, members: [{ name: "x", type: u64, offset: 0 }] }, maxEntries: 1 }];
+    spec.maps = [
+      {
+        name: "counters",
+        type: BPF_MAP_TYPE.ARRAY,
+        key: u32,
+        value: {
+          kind: "struct",
+          name: "Bad",
+          size: 4,
+          members: [{ name: "x", type: u64, offset: 0 }],
+        },
+        maxEntries: 1,
+      },
+    ];
     expect(() => buildObject(spec)).toThrow(/member x extends past size 4/);
   });
 });
