@@ -209,9 +209,10 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
     kernel_log_size: objLogSize,
     kernel_log_level: 0,
   };
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // A private copy that lives as long as the object: libbpf may keep pointers into the image.
+  let buf: Buffer | undefined = Buffer.from(bytes);
   const { value: obj, messages } = withCapture(() => {
-    const p = a.openMem(buf, buf.length, o);
+    const p = a.openMem(buf!, buf!.length, o);
     return { p, errno: p ? 0 : k.errno() };
   });
   if (!obj.p) {
@@ -355,6 +356,7 @@ export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObj
       a.close(handle);
       for (const p of progs.values()) k.free(p.log);
       k.free(objLog);
+      buf = undefined;
     },
   };
 }

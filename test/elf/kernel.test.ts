@@ -18,6 +18,7 @@ import {
   type LoadedObject,
 } from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
+import { checkFdLeaks } from "../support/xdp.ts";
 import {
   callSpec,
   counterSpec,
@@ -34,10 +35,14 @@ import { CLANG_MULTI } from "./clang-sources.ts";
 
 const packet = new Uint8Array(64).fill(0xab);
 let open: LoadedObject[] = [];
-afterEach(() => {
-  for (const o of open) o.close();
-  open = [];
-});
+/** Fails a test that leaves BPF descriptors open; objects are closed first (hooks run as a stack). */
+function closeAfterEach(): void {
+  checkFdLeaks("each");
+  afterEach(() => {
+    for (const o of open) o.close();
+    open = [];
+  });
+}
 function load(bytes: Uint8Array, opts: Parameters<typeof openObject>[1] = {}): LoadedObject {
   const o = openObject(bytes, { name: "xdpc_test", ...opts });
   open.push(o);
@@ -68,6 +73,7 @@ const u64At = (b: Uint8Array, off = 0) =>
   new DataView(b.buffer, b.byteOffset).getBigUint64(off, true);
 
 describeKernel("objects loaded through libbpf", () => {
+  closeAfterEach();
   it("counts packets in an ARRAY map and returns XDP_PASS", () => {
     const o = load(buildObject(counterSpec()));
     const fd = o.programFd("count");
@@ -272,6 +278,7 @@ describeKernel("objects loaded through libbpf", () => {
 });
 
 describeKernel("objects loaded by bpftool", () => {
+  checkFdLeaks("each");
   const pins: string[] = [];
   afterEach(() => {
     for (const p of pins.splice(0)) rmSync(p, { force: true });
