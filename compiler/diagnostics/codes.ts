@@ -33,6 +33,9 @@ export const messages = {
   // --- 3xxx: language rules ---------------------------------------------------
 
   // --- 4xxx: backend and object files -------------------------------------------
+  BackendUnsupported: { code: 4001, text: "{0}: not supported by the eBPF backend yet" },
+  StackTooLarge: { code: 4002, text: "'{0}' needs more than 512 bytes of stack" },
+  BackendInternal: { code: 4003, text: "internal compiler error in the eBPF backend: {0}" },
 
   // --- 5xxx: verifier and kernel ------------------------------------------------
 

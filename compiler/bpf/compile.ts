@@ -1,0 +1,166 @@
+// Checked module → the ELF writer's ObjectSpec: one XDP program per exported XDP
+// function (lowered, optimised, selected, allocated, encoded), BTF-described maps,
+// .rodata load-time parameters and .bss/.data globals, relocations by symbol and
+// line info from the source spans.
+import type { CheckResult, CheckedModule, MapInfo } from "../check/result.ts";
+import type { Type } from "../check/types.ts";
+import type { GlobalSpec, LineInfoSpec, MapSpec, ObjectSpec, ProgramSpec, RelocationSpec } from "../elf/object.ts";
+import type { TypeDesc } from "../elf/types.ts";
+import { diag, type Diagnostic } from "../diagnostics/diagnostic.ts";
+import { LineMap } from "../diagnostics/span.ts";
+import { lowerFunction, LowerError, paramSymbol } from "../ir/lower.ts";
+import { printFunc } from "../ir/print.ts";
+import type { Func } from "../ir/ir.ts";
+import { optimize } from "../ir/passes/index.ts";
+import { selectInstructions } from "./isel.ts";
+import { allocateRegisters, RegallocError } from "./regalloc.ts";
+import { emitProgram, type EmittedProgram } from "./emit.ts";
+import { encode } from "./encode.ts";
+
+export interface CompileObjectOptions {
+  /** The source text, for line info (BTF carries the line text). */
+  source: string;
+  /** Keep the optimised IR text of every program (for --dump-ir and golden tests). */
+  keepIr?: boolean;
+}
+
+export interface CompiledProgram {
+  name: string;
+  emitted: EmittedProgram;
+  ir?: string;
+}
+
+export interface ObjectSpecResult {
+  spec: ObjectSpec | null;
+  programs: CompiledProgram[];
+  diagnostics: Diagnostic[];
+}
+
+const DATA_SECTIONS = new Set([".rodata", ".bss", ".data"]);
+
+export function compileToObjectSpec(result: CheckResult, opts: CompileObjectOptions): ObjectSpecResult {
+  const m = result.module;
+  const diagnostics: Diagnostic[] = [];
+  const lines = new LineMap(opts.source);
+  const mapNames = new Set(m.maps.map((x) => x.name));
+  const programs: ProgramSpec[] = [];
+  const compiled: CompiledProgram[] = [];
+  for (const fn of m.functions) {
+    if (fn.kind !== "xdp") continue;
+    let f: Func;
+    try {
+      f = lowerFunction(m, fn);
+      optimize(f);
+    } catch (e) {
+      if (e instanceof LowerError) {
+        diagnostics.push(diag("BackendUnsupported", m.file, e.span, [e.message]));
+        continue;
+      }
+      throw e;
+    }
+    const ir = opts.keepIr ? printFunc(f) : undefined;
+    let emitted: EmittedProgram;
+    try {
+      const mf = selectInstructions(f);
+      allocateRegisters(mf);
+      emitted = emitProgram(mf);
+    } catch (e) {
+      if (e instanceof RegallocError && /stack frame/.test(e.message)) {
+        diagnostics.push(diag("StackTooLarge", m.file, fn.decl.name.span, [fn.name]));
+        continue;
+      }
+      throw e;
+    }
+    compiled.push(ir === undefined ? { name: fn.name, emitted } : { name: fn.name, emitted, ir });
+    const relocations: RelocationSpec[] = emitted.relocations.map((r) => ({
+      insnIndex: r.slot,
+      symbol: r.symbol,
+      kind: mapNames.has(r.symbol) && !DATA_SECTIONS.has(r.symbol) ? "map" : "data",
+    }));
+    const lineInfo: LineInfoSpec[] = [];
+    const push = (slot: number, start: number) => {
+      const lc = lines.lineCol(start);
+      const prev = lineInfo[lineInfo.length - 1];
+      if (prev && prev.line === lc.line && prev.col === lc.col) return;
+      lineInfo.push({ insnIndex: slot, line: lc.line, col: lc.col, lineText: lines.lineText(lc.line) });
+    };
+    if (!emitted.lines.length || emitted.lines[0]!.slot !== 0) push(0, fn.decl.span.start);
+    for (const l of emitted.lines) push(l.slot, l.span.start);
+    programs.push({ name: fn.name, section: "xdp", insns: encode(emitted.insns), relocations, lineInfo });
+  }
+  if (diagnostics.length) return { spec: null, programs: compiled, diagnostics };
+  return {
+    spec: {
+      license: "GPL",
+      sourcePath: m.file,
+      programs,
+      maps: m.maps.map(mapSpec),
+      globals: globalSpecs(m),
+    },
+    programs: compiled,
+    diagnostics,
+  };
+}
+
+export function typeDesc(t: Type): TypeDesc {
+  switch (t.kind) {
+    case "int":
+      return { kind: "int", bits: t.bits, signed: t.signed };
+    case "bool":
+      return { kind: "bool" };
+    case "action":
+      return { kind: "int", bits: 32, signed: false };
+    case "struct":
+      return {
+        kind: "struct",
+        name: t.name,
+        size: t.size,
+        members: t.fields.map((f) => ({ name: f.name, type: typeDesc(f.type), offset: f.offset })),
+      };
+    case "fixedArray":
+      return { kind: "array", elem: typeDesc(t.elem), length: t.length };
+    default:
+      return { kind: "int", bits: 32, signed: false };
+  }
+}
+
+function mapSpec(x: MapInfo): MapSpec {
+  const base = { name: x.name, type: x.bpfType, maxEntries: x.maxEntries, flags: x.flags, pinning: x.pinned ? 1 : 0 };
+  switch (x.kind) {
+    case "DevMap":
+    case "CpuMap":
+    case "XskMap":
+      return { ...base, keySize: x.keySize, valueSize: x.valueSize };
+    case "RingBuf":
+      return base;
+    default:
+      return { ...base, key: typeDesc(x.key!), value: typeDesc(x.value) };
+  }
+}
+
+function bytesOf(value: bigint, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let v = BigInt.asUintN(size * 8, value);
+  for (let k = 0; k < size; k++) {
+    out[k] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+function sizeOfScalar(t: Type): number {
+  return t.kind === "int" ? t.bits / 8 : t.kind === "bool" ? 1 : 4;
+}
+
+function globalSpecs(m: CheckedModule): GlobalSpec[] {
+  const out: GlobalSpec[] = [];
+  for (const p of m.params) {
+    out.push({ name: paramSymbol(p), section: ".rodata", type: typeDesc(p.type), bytes: bytesOf(p.default, sizeOfScalar(p.type)) });
+  }
+  for (const g of m.globals) {
+    const size = sizeOfScalar(g.type);
+    if (g.init === 0n) out.push({ name: g.name, section: ".bss", type: typeDesc(g.type) });
+    else out.push({ name: g.name, section: ".data", type: typeDesc(g.type), bytes: bytesOf(g.init, size) });
+  }
+  return out;
+}
