@@ -175,28 +175,32 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
   if (bytes.length < 24 || dv.getUint16(0, true) !== BTF_MAGIC)
     throw new Error("not a little-endian BTF.ext section");
   const hdrLen = dv.getUint32(4, true);
-  const blocks = <T>(off: number, len: number, rec: (p: number) => T) => {
+  const blocks = <T>(off: number, len: number, minRec: number, rec: (p: number) => T) => {
     const out: { section: string; records: T[] }[] = [];
     if (len === 0) return out;
     let p = hdrLen + off;
     const end = p + len;
+    if (end > bytes.length) throw new Error("BTF.ext section truncated");
     const recSize = dv.getUint32(p, true);
+    if (recSize < minRec) throw new Error(`BTF.ext record size ${recSize} is below ${minRec}`);
     p += 4;
     while (p < end) {
       const section = btf.str(dv.getUint32(p, true));
       const n = dv.getUint32(p + 4, true);
       p += 8;
+      if (p + n * recSize > end)
+        throw new Error(`BTF.ext ${section}: ${n} records overrun the section`);
       const records: T[] = [];
       for (let i = 0; i < n; i++, p += recSize) records.push(rec(p));
       out.push({ section, records });
     }
     return out;
   };
-  const funcInfo = blocks(dv.getUint32(8, true), dv.getUint32(12, true), (p) => ({
+  const funcInfo = blocks(dv.getUint32(8, true), dv.getUint32(12, true), 8, (p) => ({
     insnOff: dv.getUint32(p, true),
     typeId: dv.getUint32(p + 4, true),
   }));
-  const lineInfo = blocks(dv.getUint32(16, true), dv.getUint32(20, true), (p) => {
+  const lineInfo = blocks(dv.getUint32(16, true), dv.getUint32(20, true), 16, (p) => {
     const lc = dv.getUint32(p + 12, true);
     return {
       insnOff: dv.getUint32(p, true),

@@ -83,6 +83,8 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   const shentsize = dv.getUint16(58, true);
   const shnum = dv.getUint16(60, true);
   const shstrndx = dv.getUint16(62, true);
+  if (shentsize < 64 && shnum > 0)
+    throw new Error(`ELF section header size ${shentsize} is below 64`);
   if (shoff + shnum * shentsize > bytes.length) throw new Error("ELF section headers truncated");
 
   const raw: {
@@ -135,7 +137,7 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   if (symtab) {
     const strs = sections[symtab.link]?.data ?? new Uint8Array(1);
     const sdv = new DataView(symtab.data.buffer, symtab.data.byteOffset, symtab.data.byteLength);
-    for (let i = 0; i < symtab.size / SYMBOL_SIZE; i++) {
+    for (let i = 0; i < Math.floor(symtab.data.length / SYMBOL_SIZE); i++) {
       const o = i * SYMBOL_SIZE;
       const st_info = sdv.getUint8(o + 4);
       const shndx = sdv.getUint16(o + 6, true);
@@ -162,7 +164,7 @@ export function parseElf(bytes: Uint8Array): ElfFile {
     if (s.type !== SHT_REL) continue;
     const rdv = new DataView(s.data.buffer, s.data.byteOffset, s.data.byteLength);
     const entries: ElfRelocation[] = [];
-    for (let i = 0; i < s.size / REL_SIZE; i++) {
+    for (let i = 0; i < Math.floor(s.data.length / REL_SIZE); i++) {
       const info = rdv.getBigUint64(i * REL_SIZE + 8, true);
       const symbol = Number(info >> 32n);
       entries.push({
