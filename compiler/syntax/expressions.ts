@@ -136,15 +136,14 @@ function tryArrow(p: Cursor): Unsupported | null {
   }
   if (headLen === 0) return null;
   // Report on the head `(a, b) =>`, not the whole body.
-  const headEnd = headLen > 0 ? p.peek(headLen - 1).end : p.tok.end;
-  p.unsupported("arrow functions", span(start, headEnd), { hint: "use a top-level function" });
+  p.unsupported("arrow functions", span(start, p.peek(headLen - 1).end), { hint: "use a top-level function" });
   p.muted(() => skipArrowRest(p, headLen));
   return p.node("arrow functions", start);
 }
 
 /**
  * If the `(` at offset k starts an arrow head, the number of tokens from the cursor
- * through `=>` (for `(…): T =>` a return type is skipped by lookahead: -1 means "yes, unknown length").
+ * through `=>` (a return type `(…): T =>` included), else 0.
  */
 function parenArrowHead(p: Cursor, k: number): number {
   let depth = 0;
@@ -162,25 +161,21 @@ function parenArrowHead(p: Cursor, k: number): number {
   if (p.isP("=>", j)) return j + 1;
   if (p.isP(":", j)) {
     // `(a): u32 => a` vs `c ? (a) : b`: try the return type.
-    const ok = p.lookahead(() => {
+    let n = 0;
+    p.lookahead(() => {
+      const i0 = p.i;
       for (let m = 0; m <= j; m++) p.next();
       parseType(p);
-      return p.isP("=>");
+      if (p.isP("=>")) n = p.i - i0 + 1;
+      return n > 0;
     });
-    if (ok) return -1;
+    return n;
   }
   return 0;
 }
 
 function skipArrowRest(p: Cursor, headLen: number): void {
-  if (headLen > 0) {
-    for (let m = 0; m < headLen; m++) p.next();
-  } else {
-    if (p.isK("async")) p.next();
-    p.skipBalanced();
-    if (p.eatP(":")) parseType(p);
-    p.expectP("=>");
-  }
+  for (let m = 0; m < headLen; m++) p.next();
   if (p.isP("{")) p.skipBalanced();
   else parseAssignment(p);
 }
@@ -478,7 +473,7 @@ function parseWordPrimary(p: Cursor): Expr {
       p.muted(() => skipFunctionLike(p));
       return p.node("function expressions", start);
     case "class":
-      p.unsupported("classes", at);
+      p.unsupported("classes", at, { hint: "use interfaces for data and top-level functions for code" });
       p.muted(() => skipClass(p));
       return p.node("classes", start);
     case "import":

@@ -234,7 +234,8 @@ export function parseBlock(p: Cursor): Block {
     parseStatementInto(p, body);
     if (p.i === before) p.next();
   }
-  p.expectP("}");
+  // A missing `}` is reported but keeps the block: the function stays usable for the checker.
+  if (!p.eatP("}")) p.report("UnexpectedToken", span(p.tok.start, p.tok.end), p.describe(p.tok), "'}'");
   return { kind: "Block", span: p.spanFrom(start), body };
 }
 
@@ -253,6 +254,8 @@ export function parseVarDecls(p: Cursor, start: number, exported: boolean): (Var
     out.push(parseDeclarator(p, dstart, declKind, exported));
   } while (p.eatP(","));
   p.semicolon();
+  // A single declaration is the whole statement, `;` included (as tsc spans it).
+  if (out.length === 1) out[0]!.span = p.spanFrom(start);
   return out;
 }
 

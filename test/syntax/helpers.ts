@@ -1,4 +1,5 @@
 // Test helpers: span-free AST views and quick accessors.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { parse } from "../../compiler/syntax/index.ts";
 import type { Expr, FunctionDecl, Program, Stmt } from "../../compiler/ast/nodes.ts";
 
@@ -67,4 +68,72 @@ export function sexpr(e: Expr): string {
     case "Unsupported":
       return `<unsupported ${e.what}>`;
   }
+}
+
+export interface AnyNode {
+  kind: string;
+  span: { start: number; length: number };
+  [k: string]: unknown;
+}
+
+/** Every AST node below `root` (inclusive) with its parent, depth first. */
+export function allNodes(root: unknown): { node: AnyNode; parent: AnyNode | null }[] {
+  const out: { node: AnyNode; parent: AnyNode | null }[] = [];
+  const visit = (v: unknown, parent: AnyNode | null): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x, parent);
+      return;
+    }
+    if (v === null || typeof v !== "object") return;
+    const n = v as AnyNode;
+    if (typeof n.kind !== "string") return;
+    out.push({ node: n, parent });
+    for (const [k, child] of Object.entries(n)) if (k !== "span") visit(child, n);
+  };
+  visit(root, null);
+  return out;
+}
+
+/** Asserts the structural invariants every parse result must satisfy, whatever the input. */
+export function checkWellFormed(program: Program, source: string): void {
+  if (program.kind !== "Program") throw new Error("not a Program");
+  for (const { node, parent } of allNodes(program)) {
+    const { start, length } = node.span ?? {};
+    if (!Number.isInteger(start) || !Number.isInteger(length) || start! < 0 || length! < 0 || start! + length! > source.length) {
+      throw new Error(`${node.kind}: bad span ${JSON.stringify(node.span)}`);
+    }
+    if (parent && parent.kind !== "Program") {
+      const ps = parent.span;
+      if (start! < ps.start || start! + length! > ps.start + ps.length) {
+        throw new Error(`${node.kind} span ${JSON.stringify(node.span)} outside its parent ${parent.kind} ${JSON.stringify(ps)}`);
+      }
+    }
+    for (const [k, v] of Object.entries(node)) {
+      if (v === undefined) throw new Error(`${node.kind}.${k} is undefined`);
+    }
+  }
+}
+
+export function spanText(source: string, n: { span: { start: number; length: number } }): string {
+  return source.slice(n.span.start, n.span.start + n.span.length);
+}
+
+
+/** Filter sources a teammate keeps in filters/ (if any), as [name, source]. */
+export function filterSources(): [string, string][] {
+  const dir = new URL("../../filters/", import.meta.url);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !f.endsWith(".d.ts"))
+    .sort()
+    .map((f) => [f, readFileSync(new URL(f, dir), "utf8")]);
+}
+
+/** Our own fixtures in test/syntax/fixtures, as [name, source]. */
+export function fixtureSources(): [string, string][] {
+  const dir = new URL("./fixtures/", import.meta.url);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".ts.txt"))
+    .sort()
+    .map((f) => [f.replace(/\.txt$/, ""), readFileSync(new URL(f, dir), "utf8")]);
 }
