@@ -214,3 +214,44 @@ describe("constant evaluation follows eBPF", () => {
     expect(evalCond("ult", 32, 0xffffffffn, 0n)).toBe(false);
   });
 });
+
+describe("peephole", () => {
+  it("compares a be16 load with the swapped constant", () => {
+    const b = new Builder("p");
+    const ctx = b.param("ctx", "ctx");
+    const x = b.load(2, ctx, 0);
+    const y = b.un("be16", 32, x);
+    const t = b.block("t");
+    const e = b.block("e");
+    b.br("eq", 32, y, 0x0800n, t, e);
+    b.place(t);
+    b.ret(1n);
+    b.place(e);
+    b.ret(2n);
+    optimize(b.fn);
+    const text = printFunc(b.fn);
+    expect(text).toContain("br eq32 %1, 8 ?");
+    expect(text).not.toContain("be16");
+  });
+
+  it("if-converts `if (x == 0) v += 3` into arithmetic", () => {
+    const b = new Builder("q");
+    const ctx = b.param("ctx", "ctx");
+    const x = b.load(1, ctx, 0);
+    const v = b.vreg("i32", "v");
+    b.mov(v, b.load(4, ctx, 4));
+    const arm = b.block("arm");
+    const j = b.block("j");
+    b.br("ne", 32, x, 0n, j, arm);
+    b.place(arm);
+    b.bin("add", 32, v, 3n, v);
+    b.jmp(j);
+    b.place(j);
+    b.ret(v);
+    optimize(b.fn);
+    const text = printFunc(b.fn);
+    expect(text).not.toContain("br ");
+    expect(text).toContain("isZero32 %1");
+    expect(text).toContain("mul32");
+  });
+});

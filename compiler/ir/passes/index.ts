@@ -6,14 +6,16 @@ import { foldConstants } from "./fold.ts";
 import { eliminateDeadCode } from "./dce.ts";
 import { simplifyCfg } from "./simplify.ts";
 import { mergeGuards } from "./guards.ts";
+import { peephole } from "./peephole.ts";
 
-export { foldConstants, eliminateDeadCode, simplifyCfg, mergeGuards };
+export { foldConstants, eliminateDeadCode, simplifyCfg, mergeGuards, peephole };
 
 export function optimize(f: Func): void {
   for (let round = 0; round < 20; round++) {
     let changed = foldConstants(f);
     changed = simplifyCfg(f) || changed;
     changed = mergeGuards(f) || changed;
+    changed = peephole(f) || changed;
     changed = eliminateDeadCode(f) || changed;
     if (!changed) return;
   }
