@@ -28,7 +28,7 @@ import {
   type Bytes,
   type PacketSpec,
 } from "../support/packets.ts";
-import { writePcap } from "../../runtime/pcap.ts";
+import { writePcap, writePcapng } from "../../runtime/pcap.ts";
 
 /** Offset of the L3 header: 14 plus 4 per VLAN tag. */
 function l3Offset(p: Bytes): { at: number; type: number } {
@@ -237,6 +237,35 @@ const tcpdump = ["/usr/bin/tcpdump", "/usr/sbin/tcpdump"].find(existsSync);
       const expected = /ihl-(?!5)|bad-checksum|doff|hop-by-hop|ipv4-version-6/;
       expect([...bad].filter((name) => !expected.test(name))).toEqual([]);
       expect(bad.has("ipv4-bad-checksum") && bad.has("tcp-bad-checksum")).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("tcpdump reads the files our writer makes: pcapng and nanosecond pcap, both byte orders", () => {
+    const pk = [
+      { data: udp4(), ts: 1_700_000_000_123_456_789n },
+      { data: udp6(), ts: 1_700_000_001_000_000_001n },
+    ];
+    const files = {
+      "le.pcapng": writePcapng(pk),
+      "be.pcapng": writePcapng(pk, { littleEndian: false }),
+      "le-ns.pcap": writePcap(pk, { nanosecond: true }),
+      "be-ns.pcap": writePcap(pk, { nanosecond: true, littleEndian: false }),
+    };
+    const dir = mkdtempSync(join(tmpdir(), "xdpc-packets-"));
+    try {
+      for (const [name, bytes] of Object.entries(files)) {
+        writeFileSync(join(dir, name), bytes);
+        const out = execFileSync(tcpdump!, ["--time-stamp-precision=nano", "-tt", "-n", "-r", join(dir, name)], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "ignore"],
+        });
+        const lines = out.trim().split("\n");
+        expect(lines.map((l) => l.split(" ")[0]), name).toEqual(["1700000000.123456789", "1700000001.000000001"]);
+        expect(lines[0]).toContain("198.18.0.1.40000 > 198.19.0.1.53");
+        expect(lines[1]).toContain("2001:db8::1.40000 > 2001:db8::2.53");
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
