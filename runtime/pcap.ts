@@ -17,6 +17,8 @@ export interface PcapPacket {
   linkType: number;
   /** pcapng interface index within its section; 0 for classic pcap. */
   interfaceId: number;
+  /** Byte offset of the packet's record (pcap) or block (pcapng) in the file. */
+  offset: number;
 }
 
 export interface PcapFile {
@@ -122,6 +124,7 @@ function readClassic(bytes: Uint8Array, dv: DataView): PcapFile {
       ts: BigInt(sec) * 1_000_000_000n + BigInt(frac) * (nanosecond ? 1n : 1000n),
       linkType,
       interfaceId: 0,
+      offset: off,
     });
     off = start + capLen;
   }
@@ -217,7 +220,7 @@ function readPcapng(bytes: Uint8Array, dv: DataView): PcapFile {
         if (capLen > bodyEnd - start) {
           throw new PcapError(`captured length ${capLen} exceeds its block (${bodyEnd - start} bytes)`, body + 12);
         }
-        packets.push({ data: bytes.slice(start, start + capLen), origLen, ts: toNs(ts, i), linkType: i.linkType, interfaceId: id });
+        packets.push({ data: bytes.slice(start, start + capLen), origLen, ts: toNs(ts, i), linkType: i.linkType, interfaceId: id, offset: off });
         break;
       }
       case BLOCK_SPB: {
@@ -227,7 +230,7 @@ function readPcapng(bytes: Uint8Array, dv: DataView): PcapFile {
         // An SPB's captured length is implied: the original length, cut by snaplen and the block.
         let capLen = Math.min(origLen, bodyEnd - body - 4);
         if (i.snapLen > 0) capLen = Math.min(capLen, i.snapLen);
-        packets.push({ data: bytes.slice(body + 4, body + 4 + capLen), origLen, ts: 0n, linkType: i.linkType, interfaceId: 0 });
+        packets.push({ data: bytes.slice(body + 4, body + 4 + capLen), origLen, ts: 0n, linkType: i.linkType, interfaceId: 0, offset: off });
         break;
       }
       default:
@@ -236,6 +239,23 @@ function readPcapng(bytes: Uint8Array, dv: DataView): PcapFile {
     off += total;
   }
   return { format: "pcapng", littleEndian: fileLittle, linkType: firstLinkType, nanosecond: false, snapLen: firstSnap, packets };
+}
+
+const LINKTYPE_NAMES: Record<number, string> = { 0: "BSD loopback", 1: "Ethernet", 101: "raw IP", 105: "802.11", 113: "Linux cooked (SLL)", 127: "802.11 radiotap", 276: "Linux cooked v2 (SLL2)" };
+
+/**
+ * The packets, when all of them have `linkType` (Ethernet by default); otherwise a
+ * PcapError naming the first packet of another link type and its offset. Readers
+ * that accept any link type use `packets` and each packet's `linkType` directly.
+ */
+export function packetsOfLinkType(file: PcapFile, linkType = LINKTYPE_ETHERNET): PcapPacket[] {
+  const i = file.packets.findIndex((p) => p.linkType !== linkType);
+  if (i >= 0) {
+    const p = file.packets[i]!;
+    const name = (t: number) => `${LINKTYPE_NAMES[t] ?? "link type"} (LINKTYPE ${t})`;
+    throw new PcapError(`packet ${i + 1} has unsupported link type ${name(p.linkType)}; expected ${name(linkType)}`, p.offset);
+  }
+  return file.packets;
 }
 
 function toNs(units: bigint, i: Interface): bigint {

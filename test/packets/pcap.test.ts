@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapError, readPcap, writePcap, writePcapng } from "../../runtime/pcap.ts";
+import { LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapError, packetsOfLinkType, readPcap, writePcap, writePcapng } from "../../runtime/pcap.ts";
 import { arbPacket, fromHex, udp4 } from "../support/packets.ts";
 
 const pkts = [
@@ -72,6 +72,20 @@ describe("pcap reader/writer", () => {
       ),
       { numRuns: 100 },
     );
+  });
+
+  it("packetsOfLinkType accepts Ethernet and names the first packet of another link type", () => {
+    expect(packetsOfLinkType(readPcap(writePcap(pkts))).length).toBe(3);
+    const raw = readPcap(writePcap(pkts, { linkType: 113 }));
+    const e = errorOf(() => packetsOfLinkType(raw));
+    expect(e.message).toBe("packet 1 has unsupported link type Linux cooked (SLL) (LINKTYPE 113); expected Ethernet (LINKTYPE 1) (at byte offset 24)");
+    const mixedBytes = writePcapng(pkts.map((p, i) => ({ ...p, interfaceId: i === 2 ? 1 : 0 })), { linkTypes: [1, 101] });
+    const mixed = readPcap(mixedBytes);
+    const m = errorOf(() => packetsOfLinkType(mixed));
+    expect(m.message).toMatch(/^packet 3 has unsupported link type raw IP \(LINKTYPE 101\)/);
+    expect(m.offset).toBe(mixed.packets[2]!.offset);
+    expect(new DataView(mixedBytes.buffer).getUint32(mixed.packets[2]!.offset, true)).toBe(6); // an EPB starts there
+    expect(packetsOfLinkType(raw, 113).length).toBe(3);
   });
 
   it("reads the link-type field without its FCS bits", () => {
