@@ -100,8 +100,11 @@ export class Cursor {
     return { kind: "Ident", span: span(t.start, t.end), name: t.image };
   }
 
+  /** From `start` to the end of the last consumed token. */
   spanFrom(start: number): Span {
-    return span(start, Math.max(start, this.lastEnd));
+    // Nothing consumed since `start` (a recovery node): an empty span where the parent still covers it.
+    if (this.lastEnd < start) return span(this.lastEnd, this.lastEnd);
+    return span(start, this.lastEnd);
   }
   text(s: Span): string {
     return this.source.slice(s.start, s.start + s.length);
