@@ -170,28 +170,20 @@ export function lex(source: string, bag: DiagnosticBag): Tok[] {
   }
   const out: Tok[] = [];
   let prevEnd = 0;
-  let badStart = -1;
-  let badEnd = -1;
-  const flushBad = (): void => {
-    if (badStart >= 0) bag.add("InvalidCharacter", span(badStart, badEnd), source.slice(badStart, badEnd));
-    badStart = -1;
-  };
+  // Invalid characters come as Unknown tokens or, outside the first-char tables, as
+  // lexer errors; either way one diagnostic per run of them (a surrogate pair is one).
+  const bad: [number, number][] = result.errors.map((e) => [e.offset, e.offset + e.length]);
   for (const tok of result.tokens) {
     const start = tok.startOffset;
     const end = start + tok.image.length;
     const kind = KIND.get(tok.tokenType);
     if (kind === undefined) {
-      // Unknown: merge a run of invalid characters (e.g. a surrogate pair) into one diagnostic.
-      if (badStart >= 0 && start !== badEnd) flushBad();
-      if (badStart < 0) badStart = start;
-      badEnd = end;
+      bad.push([start, end]);
       continue;
     }
-    flushBad();
     const t: Tok = { t: kind, image: tok.image, start, end, nl: hasLineBreak(source, prevEnd, start) };
     if (kind === T.String) {
-      const q = tok.image[0];
-      if (tok.image.length < 2 || tok.image[tok.image.length - 1] !== q || scanString(source, start).terminated === false) {
+      if (!scanString(source, start).terminated) {
         t.bad = true;
         bag.add("UnterminatedString", span(start, end));
       }
@@ -202,9 +194,13 @@ export function lex(source: string, bag: DiagnosticBag): Tok[] {
     out.push(t);
     prevEnd = end;
   }
-  flushBad();
-  // Lexer errors cannot happen (Unknown matches any character), but stay safe.
-  for (const e of result.errors) bag.add("InvalidCharacter", span(e.offset, e.offset + e.length), source.slice(e.offset, e.offset + e.length));
+  bad.sort((a, b) => a[0] - b[0]);
+  for (let k = 0; k < bad.length; ) {
+    const s0 = bad[k]![0];
+    let e0 = bad[k]![1];
+    while (++k < bad.length && bad[k]![0] <= e0) e0 = Math.max(e0, bad[k]![1]);
+    bag.add("InvalidCharacter", span(s0, e0), source.slice(s0, e0));
+  }
   out.push({ t: T.EOF, image: "", start: source.length, end: source.length, nl: hasLineBreak(source, prevEnd, source.length) });
   return out;
 }

@@ -40,7 +40,7 @@ export function scanNumber(text: string, offset: number): number {
         const s = text.charCodeAt(i);
         if ((s === 43 || s === 45) && isDigit(text.charCodeAt(i + 1))) i++;
       }
-    } else if (c === 46 && !sawDot && !sawExp && text.charCodeAt(i + 1) !== 46) {
+    } else if (c === 46 && !sawDot && !sawExp) {
       sawDot = true;
       i++;
     } else break;
