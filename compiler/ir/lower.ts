@@ -642,6 +642,7 @@ class Lowerer {
       }
       case "structField": {
         const obj = this.ref(e.object);
+        if (tgt.field.wire) return this.readHeaderField(obj, tgt.field.wire);
         const off = obj.off + tgt.field.offset;
         if (isScalar(tgt.field.type)) return this.loadScalar(obj.base, off, tgt.field.type);
         return { k: "ref", base: obj.base, off };
@@ -903,6 +904,13 @@ class Lowerer {
         this.writeHeaderField(obj, tgt.field, v, n);
         return v;
       }
+      if (tgt?.kind === "structField" && tgt.field.wire) {
+        const obj = this.ref(target.object);
+        const wire = tgt.field.wire;
+        const v = value(() => this.readHeaderField(obj, wire));
+        this.writeHeaderField(obj, wire, v, n);
+        return v;
+      }
       if (tgt?.kind === "structField") {
         const obj = this.ref(target.object);
         const off = obj.off + tgt.field.offset;
@@ -1011,6 +1019,21 @@ class Lowerer {
         this.b.call(H.trace, [{ slot, off: 0 }, BigInt(bytes.length), ...args], null);
         return { k: "void" };
       }
+      case "zeroed": {
+        const t = this.m.types.get(e);
+        const size = t ? sizeAlign(t).size : 0;
+        const slot = this.b.slot(Math.max(1, size), 8);
+        this.b.zero(slot, 0, size);
+        return { k: "ref", base: slot, off: 0 };
+      }
+      case "fibLookup": {
+        const pt = this.m.types.get(e.args[1]!);
+        const params = this.use(e.args[1]!);
+        if (params.k !== "ref" || !pt) this.fail("fibLookup needs a FibLookupParams value", e);
+        const mem = this.inMemory(params, pt, e, "fib");
+        const flags = e.args[2] ? this.scalar(this.use(e.args[2]), e) : 0n;
+        return { k: "int", v: this.b.call(H.fibLookup, [this.ctx, mem, BigInt(sizeAlign(pt).size), flags], "i32")!, w: 32 };
+      }
       default:
         this.fail(`helper ${name} is not supported by the eBPF backend yet`, e);
     }
@@ -1032,12 +1055,30 @@ class Lowerer {
     return { slot: s, off: 0 };
   }
 
+  /** The key argument of a map call: LpmTrie keys get their integer fields after prefixlen in network order. */
+  private key(map: MapInfo, e: ast.Expr, n: ast.Node): { slot: Slot; off: number } | VReg {
+    const keyT = map.key!;
+    if (map.kind !== "LpmTrie" || keyT.kind !== "struct") return this.inMemory(this.use(e), keyT, n, "key");
+    const slot = this.b.slot(keyT.size, 8, "lpmkey");
+    if (e.kind === "ObjectLit") this.storeInto({ base: slot, off: 0 }, keyT, e);
+    else this.storeValue({ base: slot, off: 0 }, keyT, this.use(e), n);
+    for (const f of keyT.fields.slice(1)) {
+      const it = intOf(f.type);
+      if (!it || it.bits === 8) continue;
+      const size = SIZES[it.bits / 8]!;
+      const x = this.b.load(size, slot, f.offset, it.bits === 64 ? "i64" : "i32");
+      const w: Width = it.bits === 64 ? 64 : 32;
+      this.b.store(size, slot, f.offset, this.b.un(it.bits === 16 ? "be16" : it.bits === 32 ? "be32" : "be64", w, x));
+    }
+    return { slot, off: 0 };
+  }
+
   private mapCall(method: string, map: MapInfo, e: ast.Call): Value {
     const mapArg = { map: map.name };
     const keyT = map.key;
     switch (method) {
       case "lookup": {
-        const key = this.inMemory(this.use(e.args[0]!), keyT!, e, "key");
+        const key = this.key(map, e.args[0]!, e);
         const p = this.b.call(H.lookup, [mapArg, key], "mapValue")!;
         if (!isScalar(map.value)) return { k: "ref", base: p, off: 0 };
         // An integer value is copied out: 0 with ok = null on a miss.
@@ -1057,14 +1098,14 @@ class Lowerer {
         return { k: "nint", v: r, ok: p, w };
       }
       case "update": {
-        const key = this.inMemory(this.use(e.args[0]!), keyT!, e, "key");
+        const key = this.key(map, e.args[0]!, e);
         const val = this.inMemory(this.use(e.args[1]!), map.value, e, "value");
         const flags = e.args[2] ? this.scalar(this.use(e.args[2]), e) : 0n;
         const r = this.b.call(H.update, [mapArg, key, val, flags], "i64")!;
         return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
       }
       case "delete": {
-        const key = this.inMemory(this.use(e.args[0]!), keyT!, e, "key");
+        const key = this.key(map, e.args[0]!, e);
         const r = this.b.call(H.delete, [mapArg, key], "i64")!;
         return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
       }
@@ -1088,8 +1129,7 @@ class Lowerer {
   }
 
   private increment(map: MapInfo, e: ast.Call): void {
-    const keyV = this.use(e.args[0]!);
-    const key = this.inMemory(keyV, map.key!, e, "key");
+    const key = this.key(map, e.args[0]!, e);
     const vt = map.value;
     const size = sizeAlign(vt).size;
     const w = widthOfType(vt);
@@ -1293,7 +1333,8 @@ class Lowerer {
           this.b.place(a);
           const pr = this.b.load(1, ip, 9);
           const b2 = this.b.block(`${h}proto4`);
-          this.b.br("eq", 32, pr, proto, b2, h === "icmp" ? fail : viaV6);
+          // An IPv4 packet of another protocol is not IPv6 either.
+          this.b.br("eq", 32, pr, proto, b2, fail);
           this.b.place(b2);
           const frag = this.b.bin("and", 32, this.b.un("be16", 32, this.b.load(2, ip, 6)), 0x1fffn);
           const b3 = this.b.block(`${h}nofrag`);
