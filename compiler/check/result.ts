@@ -226,7 +226,9 @@ export type HelperName =
   | "trace"
   | "fibLookup"
   | "redirect"
-  | "param";
+  | "param"
+  /** `zeroed<T>()`: a zero-filled stack value of struct T (types.get(call) is T). */
+  | "zeroed";
 
 export type MapMethod = "lookup" | "update" | "delete" | "increment" | "output" | "redirect";
 

@@ -39,6 +39,12 @@ export interface StructField {
   /** Byte offset inside the struct, as clang lays it out (natural alignment). */
   readonly offset: number;
   readonly size: number;
+  /**
+   * Only for built-in structs mirroring a kernel struct (FibLookupParams): the field is
+   * stored in network byte order and/or with an odd width (6-byte MACs), accessed like
+   * a header field (see HeaderField) at `offset`. Fields may alias (C unions).
+   */
+  readonly wire?: HeaderField;
 }
 /** `interface S { … }` / `type S = { … }`: a C struct with natural alignment. */
 export interface StructType {
@@ -86,7 +92,10 @@ export interface HeaderField {
   /** false for fields whose change would invalidate the accessor rules (version, ihl, dataOffset). */
   readonly writable: boolean;
 }
-/** A view of one header in packet data (network byte order on the wire). */
+/**
+ * A view of one header in packet data (network byte order on the wire).
+ * `header` is the view kind; icmp and icmp6 accessors share the "icmp" view.
+ */
 export interface HeaderType {
   readonly kind: "header";
   readonly header: HeaderKind;

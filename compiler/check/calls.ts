@@ -1,0 +1,291 @@
+// Call resolution: header accessors and raw loads on the packet, adjustHead/Tail
+// (which invalidate packet views), map methods, built-in helpers and user functions.
+import type * as ast from "../ast/nodes.ts";
+import { fibLookupParamsType } from "./builtins.ts";
+import { errorType, ExprChecker, exprText, unwrapParens } from "./exprs.ts";
+import { headerKinds, headerTypes } from "./headers.ts";
+import type { FunctionInfo, HelperName, MapInfo, MapMethod } from "./result.ts";
+import {
+  boolType,
+  contextType,
+  i32,
+  nullable,
+  typeToString,
+  u16,
+  u32,
+  u64,
+  u8,
+  voidType,
+  xdpActionType,
+  type MapKind,
+  type Type,
+} from "./types.ts";
+
+const hashLike: MapKind[] = ["HashMap", "PerCpuHash", "LruHash", "LruPerCpuHash"];
+const arrayLike: MapKind[] = ["ArrayMap", "PerCpuArray"];
+const methodKinds: Record<MapMethod, MapKind[]> = {
+  lookup: [...arrayLike, ...hashLike, "LpmTrie"],
+  update: [...arrayLike, ...hashLike, "LpmTrie"],
+  delete: [...hashLike, "LpmTrie"],
+  increment: [...arrayLike, ...hashLike],
+  output: ["RingBuf"],
+  redirect: ["DevMap", "CpuMap", "XskMap"],
+};
+
+export abstract class CallChecker extends ExprChecker {
+  checkCall(e: ast.Call, expected: Type | undefined): Type {
+    const callee = e.callee;
+    if (callee.kind === "Member") {
+      const obj = callee.object;
+      if (obj.kind === "Name") {
+        const sym = this.peekValue(obj.name);
+        if (sym?.kind === "map") {
+          this.m.names.set(obj, sym);
+          this.noTypeArgs(e, `${obj.name}.${callee.property.name}`);
+          return this.mapMethod(e, sym.info, callee.property);
+        }
+      }
+      const ot = this.expr(obj);
+      if (ot !== errorType) {
+        if (ot.kind === "nullable") this.error("PossiblyNull", obj.span, exprText(obj));
+        else if (ot.kind === "context" || ot.kind === "xskPacket") {
+          this.noTypeArgs(e, callee.property.name);
+          return this.packetMethod(e, ot.kind === "context" ? "ctx" : "xsk", callee.property);
+        } else this.error("UnknownMethod", callee.property.span, typeToString(ot), callee.property.name);
+      }
+      this.args(e);
+      return errorType;
+    }
+    if (callee.kind === "Name") {
+      const sym = this.lookupValue(callee.name, callee.span);
+      if (sym) this.m.names.set(callee, sym);
+      if (sym?.kind === "builtinFn") return this.helper(e, sym.name, expected);
+      if (sym?.kind === "function") {
+        this.noTypeArgs(e, callee.name);
+        return this.userCall(e, sym.info);
+      }
+      if (sym) this.error("NotCallable", callee.span, callee.name);
+      this.args(e);
+      return errorType;
+    }
+    this.expr(callee);
+    this.error("NotCallable", callee.span, exprText(callee));
+    this.args(e);
+    return errorType;
+  }
+
+  private noTypeArgs(e: ast.Call, name: string): void {
+    if (e.typeArgs.length) this.error("NoTypeArgs", e.typeArgs[0]!.span, name);
+  }
+
+  /** Types arguments that have no parameter to check against (after an error). */
+  private args(e: ast.Call, from = 0): void {
+    for (const a of e.args.slice(from)) if (a.kind !== "StringLit") this.expr(a);
+  }
+
+  /** Checks the argument count; returns false (after reporting) when it is outside min..max. */
+  private arity(e: ast.Call, name: string, min: number, max = min): boolean {
+    if (e.args.length >= min && e.args.length <= max) return true;
+    this.error("ArgCount", e.span, name, min === max ? min : `${min}-${max}`, e.args.length);
+    return false;
+  }
+
+  /** Types argument i against t (bidirectionally, for struct literals). */
+  private arg(e: ast.Call, i: number, t: Type): void {
+    const a = e.args[i];
+    if (!a) return;
+    this.expr(a, t);
+    this.coerce(a, t);
+  }
+
+  private packetMethod(e: ast.Call, on: "ctx" | "xsk", prop: ast.Ident): Type {
+    const name = prop.name;
+    if ((headerKinds as string[]).includes(name)) {
+      this.arity(e, name, 0);
+      this.args(e);
+      const h = headerKinds.find((k) => k === name)!;
+      this.m.calls.set(e, { kind: "header", header: h, on });
+      return nullable(headerTypes[h]);
+    }
+    const load = ({ load8: [1, u8], load16: [2, u16], load32: [4, u32] } as const)[name as "load8"];
+    if (load) {
+      if (this.arity(e, name, 1)) this.arg(e, 0, u32);
+      this.m.calls.set(e, { kind: "load", width: load[0], on });
+      return nullable(load[1]);
+    }
+    if (on === "ctx" && (name === "adjustHead" || name === "adjustTail")) {
+      if (this.arity(e, name, 1)) this.arg(e, 0, i32);
+      this.m.calls.set(e, { kind: "adjust", which: name === "adjustHead" ? "head" : "tail" });
+      this.invalidateViews(`ctx.${name}()`);
+      return boolType;
+    }
+    this.error("UnknownMethod", prop.span, on === "ctx" ? "XdpContext" : "XskPacket", name);
+    this.args(e);
+    return errorType;
+  }
+
+  /** Marks every packet view held so far as dead: adjustHead/Tail may move packet data. */
+  invalidateViews(what: string): void {
+    for (const s of this.viewSyms) if (!this.flow.dead.has(s.id)) this.flow.dead.set(s.id, what);
+    for (const acc of this.deadAccumulators) for (const s of this.viewSyms) if (!acc.has(s.id)) acc.set(s.id, what);
+  }
+
+  /** Invalidations inside loops/switches, merged after them (see StmtChecker). */
+  deadAccumulators: Map<number, string>[] = [];
+
+  private mapMethod(e: ast.Call, info: MapInfo, prop: ast.Ident): Type {
+    const method = prop.name as MapMethod;
+    if (!Object.hasOwn(methodKinds, method) || !methodKinds[method].includes(info.kind)) {
+      this.error("UnknownMethod", prop.span, info.kind, prop.name);
+      this.args(e);
+      return errorType;
+    }
+    this.m.calls.set(e, { kind: "map", method, map: info });
+    const name = `${info.name}.${method}`;
+    const key = info.key ?? u32;
+    switch (method) {
+      case "lookup":
+        if (this.arity(e, name, 1)) this.arg(e, 0, key);
+        return nullable(info.value);
+      case "update":
+        if (this.arity(e, name, 2, 3)) {
+          this.arg(e, 0, key);
+          this.arg(e, 1, info.value);
+          this.arg(e, 2, u64);
+        } else this.args(e);
+        return boolType;
+      case "delete":
+        if (this.arity(e, name, 1)) this.arg(e, 0, key);
+        return boolType;
+      case "increment":
+        if (info.value.kind !== "int") {
+          this.error("IncrementValue", e.span, info.name, typeToString(info.value));
+          this.args(e);
+          return voidType;
+        }
+        if (this.arity(e, name, 1, 2)) {
+          this.arg(e, 0, key);
+          this.arg(e, 1, info.value);
+        } else this.args(e);
+        return voidType;
+      case "output":
+        if (this.arity(e, name, 1)) this.arg(e, 0, info.value);
+        return boolType;
+      case "redirect":
+        if (this.arity(e, name, 2)) {
+          this.arg(e, 0, u32);
+          this.fallback(e.args[1]!);
+        } else this.args(e);
+        return xdpActionType;
+    }
+  }
+
+  /** A redirect fallback must be a constant verdict the kernel accepts there (0..3). */
+  private fallback(a: ast.Expr): void {
+    const t = this.expr(a);
+    if (t === errorType) return;
+    const v = this.m.constValues.get(a);
+    if (v === undefined || v < 0n || v > 3n || !(t.kind === "action" || t.kind === "int")) {
+      this.error("RedirectFallback", a.span);
+      return;
+    }
+    this.coerce(a, xdpActionType);
+  }
+
+  private helper(e: ast.Call, name: HelperName, expected: Type | undefined): Type {
+    if (name !== "zeroed" && name !== "param") this.noTypeArgs(e, name);
+    this.m.calls.set(e, { kind: "helper", name });
+    switch (name) {
+      case "ktimeNs":
+      case "randomU32":
+      case "cpuId":
+        this.arity(e, name, 0);
+        this.args(e);
+        return name === "ktimeNs" ? u64 : u32;
+      case "redirect":
+        if (this.arity(e, name, 1)) this.arg(e, 0, u32);
+        return xdpActionType;
+      case "trace": {
+        const fmt = e.args[0];
+        if (!fmt || unwrapParens(fmt).kind !== "StringLit") {
+          this.error("TraceFormat", fmt?.span ?? e.span);
+          this.args(e, fmt && unwrapParens(fmt).kind !== "StringLit" ? 0 : 1);
+          return voidType;
+        }
+        if (e.args.length > 4) this.error("TraceArgs", e.args[4]!.span, e.args.length - 1);
+        for (const a of e.args.slice(1)) {
+          const t = this.expr(a);
+          if (t !== errorType && t.kind !== "int" && t.kind !== "bool" && t.kind !== "action")
+            this.error("IntegerRequired", a.span, "a trace() value", typeToString(t));
+        }
+        return voidType;
+      }
+      case "atomicAdd": {
+        if (!this.arity(e, name, 2)) {
+          this.args(e);
+          return voidType;
+        }
+        const target = e.args[0]!;
+        const t = this.expr(target);
+        const u = unwrapParens(target);
+        const okTarget =
+          t.kind === "int" &&
+          (t === u32 || t === u64) &&
+          ((u.kind === "Member" && this.m.members.get(u)?.kind === "structField") ||
+            (u.kind === "Name" && this.m.names.get(u)?.kind === "global"));
+        if (!okTarget) {
+          if (t !== errorType) this.error("AtomicAddTarget", target.span);
+          this.args(e, 1);
+          return voidType;
+        }
+        this.arg(e, 1, t);
+        return voidType;
+      }
+      case "fibLookup":
+        if (this.arity(e, name, 2, 3)) {
+          this.arg(e, 0, contextType);
+          this.arg(e, 1, fibLookupParamsType);
+          this.arg(e, 2, u32);
+        } else this.args(e);
+        return u32;
+      case "zeroed": {
+        this.arity(e, name, 0);
+        this.args(e);
+        let t: Type | null = null;
+        if (e.typeArgs.length === 1) t = this.resolveType(e.typeArgs[0]!);
+        else if (e.typeArgs.length === 0 && expected?.kind === "struct") t = expected;
+        if (!t) {
+          this.error("ZeroedType", e.span);
+          return errorType;
+        }
+        if (t.kind !== "struct") {
+          this.error("ZeroedType", e.typeArgs[0]?.span ?? e.span);
+          return errorType;
+        }
+        return t;
+      }
+      case "param":
+        this.error("ParamMisplaced", e.span);
+        this.args(e);
+        return errorType;
+    }
+  }
+
+  private userCall(e: ast.Call, fn: FunctionInfo): Type {
+    this.m.calls.set(e, { kind: "function", fn });
+    if (fn.kind !== "helper") {
+      this.error("UnsupportedHere", e.callee.span, `calling ${fn.kind === "xdp" ? "an XDP program" : "an AF_XDP handler"}`, "; move the shared code into a helper function");
+    }
+    if (this.arity(e, fn.name, fn.params.length)) fn.params.forEach((p, i) => this.arg(e, i, p.type));
+    else this.args(e);
+    const caller = this.fn;
+    if (caller) {
+      if (!caller.callees.includes(fn)) caller.callees.push(fn);
+      let sites = this.callSites.get(caller);
+      if (!sites) this.callSites.set(caller, (sites = new Map()));
+      if (!sites.has(fn)) sites.set(fn, e.callee.span);
+    }
+    if (fn.adjustsPacket) this.invalidateViews(`${fn.name}(), which adjusts the packet`);
+    return fn.returnType;
+  }
+}
