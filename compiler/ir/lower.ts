@@ -981,7 +981,16 @@ class Lowerer {
       }
       case "atomicAdd": {
         const target = e.args[0]!;
-        if (target.kind !== "Member") this.fail("atomicAdd needs a struct field", target);
+        const gsym = target.kind === "Name" ? this.m.names.get(target) : undefined;
+        if (gsym?.kind === "global") {
+          const size = sizeAlign(gsym.info.type).size;
+          const n = this.scalar(this.use(e.args[1]!), e.args[1]!);
+          const p = this.b.addrOfGlobal(gsym.info.name, 0);
+          if (size === 4 || size === 8) this.b.atomicAdd(size, p, 0, n);
+          else this.storeScalar(p, 0, gsym.info.type, this.b.bin("add", 32, this.scalar(this.loadScalar(p, 0, gsym.info.type), e), n));
+          return { k: "void" };
+        }
+        if (target.kind !== "Member") this.fail("atomicAdd needs a struct field or a global", target);
         const tgt = this.m.members.get(target);
         if (tgt?.kind !== "structField") this.fail("atomicAdd needs a struct field", target);
         const obj = this.ref(target.object);
@@ -1325,6 +1334,10 @@ class Lowerer {
         const proto = { tcp: 6n, udp: 17n, icmp: 1n, icmp6: 58n }[h];
         const size = h === "tcp" ? 20 : 8;
         const viaV6 = this.b.block(`${h}v6`);
+        // Both IP views are computed up front so that their memo entries dominate what
+        // follows (a later udp() after tcp() reuses them); for an IPv4 packet the IPv6
+        // attempt costs one EtherType compare.
+        const ip6 = h === "icmp" ? null : this.header("ipv6");
         if (h !== "icmp6") {
           const ip = this.header("ipv4");
           const hl = this.memoGet("ipv4.hl") ?? this.ipv4HeaderLength(ip);
@@ -1347,15 +1360,14 @@ class Lowerer {
           this.b.jmp(fail);
           break;
         }
-        const ip6 = this.header("ipv6");
         const c = this.b.block(`${h}v6hdr`);
-        onNull(ip6, c);
+        onNull(ip6!, c);
         this.b.place(c);
-        const nh = this.b.load(1, ip6, 6);
+        const nh = this.b.load(1, ip6!, 6);
         const d = this.b.block(`${h}proto6`);
         this.b.br("eq", 32, nh, proto, d, fail);
         this.b.place(d);
-        finish(this.b.ptrAdd(ip6, 40n), size);
+        finish(this.b.ptrAdd(ip6!, 40n), size);
         break;
       }
     }
