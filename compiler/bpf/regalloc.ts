@@ -81,6 +81,7 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>): number | null {
     }
   };
   const fixed: [number, number][][] = Array.from({ length: 10 }, () => []);
+  const refs = new Map<number, number>();
   const hints = new Map<number, number[]>();
   const hint = (a: number, b: number) => {
     hints.set(a, [...(hints.get(a) ?? []), b]);
@@ -93,6 +94,7 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>): number | null {
     for (const m of b.insts) {
       const at = pos.get(m)!;
       const { defs, uses } = regsOf(m);
+      for (const r of [...defs, ...uses]) if (isVirtual(r)) refs.set(r, (refs.get(r) ?? 0) + 1);
       for (const u of uses) {
         if (isVirtual(u)) touch(u, at);
         else {
@@ -126,11 +128,13 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>): number | null {
       byReg[r]!.push(x);
       continue;
     }
-    // Spill the longest of this interval and those it collides with.
+    // Spill the cheapest of this interval and those it collides with: long and rarely
+    // used (each use of a spilled vreg costs a load, each definition a store).
+    const cost = (y: Interval) => (refs.get(y.reg) ?? 1) / (y.end - y.start + 1);
     let victim: Interval | null = noSpill.has(x.reg) ? null : x;
     for (let q = 0; q < 10; q++)
       for (const y of byReg[q]!)
-        if (!noSpill.has(y.reg) && overlaps(x.start, x.end, y.start, y.end) && (!victim || y.end - y.start > victim.end - victim.start)) victim = y;
+        if (!noSpill.has(y.reg) && overlaps(x.start, x.end, y.start, y.end) && (!victim || cost(y) < cost(victim))) victim = y;
     if (!victim) throw new RegallocError(`no register left in ${mf.name} and nothing to spill`);
     return victim.reg;
   }
@@ -163,6 +167,13 @@ function spill(mf: MFunc, v: number, noSpill: Set<number>): void {
       const { defs, uses } = regsOf(m);
       if (!defs.includes(v) && !uses.includes(v)) {
         out.push(m);
+        continue;
+      }
+      // A spilled constant is stored directly (st imm), no register needed. ST DW
+      // sign-extends its imm like mov64 does; a mov32 imm must be non-negative to match.
+      const cls = m.code & 0x07;
+      if (m.dst === v && (m.code & 0xf0) === I.BPF_MOV && (m.code & I.BPF_X) === 0 && (cls === I.BPF_ALU64 || (cls === I.BPF_ALU && m.imm >= 0))) {
+        out.push({ code: I.BPF_ST | I.BPF_MEM | I.BPF_DW, dst: FP, src: 0, off, imm: m.imm, span: m.span });
         continue;
       }
       const t = 16 + mf.nextVreg++;

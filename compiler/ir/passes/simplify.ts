@@ -77,7 +77,8 @@ function nonNullVregs(f: Func): Set<number> {
     }
   const set = new Set<number>();
   for (const [id, is] of defs)
-    if (is.every((i) => (i.op === "ptrAdd" && i.dst.ty === "pkt") || (i.op === "addr" && !("map" in i.of)) || (i.op === "mov" && !isImm(i.src))))
+    // ctx->data (a pkt-typed load) is never 0 either.
+    if (is.every((i) => ((i.op === "ptrAdd" || i.op === "load") && i.dst.ty === "pkt") || (i.op === "addr" && !("map" in i.of)) || (i.op === "mov" && !isImm(i.src))))
       set.add(id);
   let changed = true;
   while (changed) {
@@ -112,6 +113,14 @@ function thread(f: Func): boolean {
   let changed = false;
   const preds = predecessors(f);
   const nonNull = nonNullVregs(f);
+  for (const b of f.blocks) {
+    // A null test of a pointer that is never null is decided.
+    const bt = b.term;
+    if (bt?.op === "br" && (bt.cc === "eq" || bt.cc === "ne") && !isImm(bt.a) && nonNull.has(bt.a.id) && isImm(bt.b) && wrap(bt.b, bt.w) === 0n) {
+      b.term = { op: "jmp", target: bt.cc === "ne" ? bt.then : bt.else, span: bt.span };
+      changed = true;
+    }
+  }
   for (const b of f.blocks) {
     const t = b.term;
     if (b.insts.length || t?.op !== "br" || b === f.blocks[0]) continue;
