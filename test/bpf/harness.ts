@@ -98,7 +98,9 @@ export function wrapForXdp(body: Insn[], mem: Uint8Array): Wrapped {
   const out: Insn[] = [...prologue];
   body.forEach((i, k) => {
     const here = newSlot(at[k]!);
-    if (at[k]! < mainEnd && i.code === (I.BPF_JMP | I.BPF_EXIT)) {
+    // Only a well-formed exit is redirected; one with reserved fields set stays for the verifier to judge.
+    const exit = i.code === (I.BPF_JMP | I.BPF_EXIT) && i.dst === 0 && i.src === 0 && i.off === 0 && i.imm === 0;
+    if (at[k]! < mainEnd && exit) {
       out.push(ins(I.BPF_JMP | I.BPF_JA, 0, 0, epilogueSlot - here - 1));
     } else {
       const field = targetField(i);
