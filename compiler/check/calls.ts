@@ -253,12 +253,12 @@ export abstract class CallChecker extends ExprChecker {
         this.args(e);
         let t: Type | null = null;
         if (e.typeArgs.length === 1) t = this.resolveType(e.typeArgs[0]!);
-        else if (e.typeArgs.length === 0 && expected?.kind === "struct") t = expected;
+        else if (e.typeArgs.length === 0 && (expected?.kind === "struct" || expected?.kind === "fixedArray")) t = expected;
         if (!t) {
           this.error("ZeroedType", e.span);
           return errorType;
         }
-        if (t.kind !== "struct") {
+        if (t.kind !== "struct" && t.kind !== "fixedArray") {
           this.error("ZeroedType", e.typeArgs[0]?.span ?? e.span);
           return errorType;
         }

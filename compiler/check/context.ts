@@ -174,7 +174,7 @@ export class CheckerBase {
           }
           return nullable(inner);
         }
-        this.error("UnsupportedType", n.span, "union", "; only 'T | null' is allowed");
+        this.error("UnsupportedHere", n.span, "a union type other than 'T | null'", "");
         return null;
       }
       case "NullType":

@@ -341,6 +341,10 @@ export class Checker extends StmtChecker {
     // `let` at top level: a global variable.
     let type: Type | null = declT;
     let value = 0n;
+    if (declT && declT.kind !== "int" && declT.kind !== "bool") {
+      this.error("GlobalType", d.name.span, name, typeToString(declT));
+      return;
+    }
     if (d.init) {
       const t = this.expr(d.init, declT ?? undefined);
       if (declT) this.coerce(d.init, declT);

@@ -48,7 +48,12 @@ export interface CheckedModule {
   functions: FunctionInfo[];
 
   // ------------------------------------------------------------ side tables
-  /** The type of every checked expression (see the value convention above). */
+  /**
+   * The type of every checked expression (see the value convention above). Names
+   * that are not values — a map as the object of a method call, a function or
+   * helper as a callee, an enum as the object of `E.A` — and the format string of
+   * trace() have no entry; names/calls/members describe them.
+   */
   types: Map<ast.Expr, Type>;
   /** What every Name expression (and assignment-target Name) refers to. */
   names: Map<ast.Name, Sym>;
@@ -227,7 +232,7 @@ export type HelperName =
   | "fibLookup"
   | "redirect"
   | "param"
-  /** `zeroed<T>()`: a zero-filled stack value of struct T (types.get(call) is T). */
+  /** `zeroed<T>()`: a zero-filled stack value of struct or FixedArray T (types.get(call) is T). */
   | "zeroed";
 
 export type MapMethod = "lookup" | "update" | "delete" | "increment" | "output" | "redirect";

@@ -385,8 +385,10 @@ export abstract class StmtChecker extends CallChecker {
     }
     if (counter) {
       const c = counter;
-      const assigned = this.assignedIds(s.body);
-      if (assigned.has(c.id)) this.error("LoopCounterAssigned", s.body.span, c.name);
+      walk(s.body, (n) => {
+        if ((n.kind === "Assign" || n.kind === "Update") && n.target.kind === "Name" && n.target.name === c.name && this.peekValue(c.name) === c)
+          this.error("LoopCounterAssigned", n.span, c.name);
+      });
     }
     this.region(s.body, "loop", () => {
       this.stmt(s.body);

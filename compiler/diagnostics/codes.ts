@@ -119,7 +119,7 @@ export const messages = {
   MapNotValue: { code: 3032, text: "map '{0}' can only be used by calling its methods" },
   ContextOnly: { code: 3033, text: "{0} is only available in {1}" },
   LoopCounterOverflow: { code: 3034, text: "the loop counter would overflow {0} before the loop ends" },
-  ZeroedType: { code: 3035, text: "zeroed<T>() needs a struct type argument" },
+  ZeroedType: { code: 3035, text: "zeroed<T>() needs a struct or FixedArray type argument (or a struct type from its context)" },
 
 
   // --- 4xxx: backend and object files -------------------------------------------
