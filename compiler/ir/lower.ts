@@ -267,6 +267,24 @@ class Lowerer {
     if (!bound) this.fail("unchecked loop", s);
     const ct = bound.counter.type;
     const w = widthOfType(ct);
+    if (this.shouldUnroll(s, bound.counter.id, bound.tripCount)) {
+      // Fully unrolled: the counter is a constant in each copy, so array indexing and
+      // packet offsets become constant and the verifier walks straight-line code.
+      const exit = this.b.block("endloop");
+      for (let k = 0; k < bound.tripCount; k++) {
+        const next = this.b.block("iter");
+        const value = BigInt.asUintN(w, bound.start + BigInt(k) * bound.step);
+        this.frame.locals.set(bound.counter.id, { k: "int", v: value, w });
+        this.loops.push({ brk: exit, cont: next });
+        this.scoped(() => this.stmt(s.body));
+        this.loops.pop();
+        this.b.jmp(next);
+        this.b.place(next);
+      }
+      this.b.jmp(exit);
+      this.b.place(exit);
+      return;
+    }
     const i = this.b.vreg(w === 64 ? "i64" : "i32", bound.counter.name);
     this.b.mov(i, bound.start);
     this.frame.locals.set(bound.counter.id, { k: "int", v: i, w });
@@ -287,6 +305,27 @@ class Lowerer {
     this.b.bin("add", w, i, bound.step, i);
     this.b.jmp(head);
     this.b.place(exit);
+  }
+
+  /** Unroll small loops whose body never assigns the counter (≤ 16 trips, bounded code growth). */
+  private shouldUnroll(s: ast.ForStmt, counter: number, trips: number): boolean {
+    if (trips > 16) return false;
+    let nodes = 0;
+    let assigns = false;
+    const walk = (n: unknown): void => {
+      if (!n || typeof n !== "object" || assigns) return;
+      if (Array.isArray(n)) return n.forEach(walk);
+      const node = n as { kind?: string; target?: ast.Expr };
+      if (typeof node.kind !== "string") return;
+      nodes++;
+      if ((node.kind === "Assign" || node.kind === "Update") && node.target?.kind === "Name") {
+        const sym = this.m.names.get(node.target);
+        if (sym && (sym.kind === "local" || sym.kind === "param") && sym.id === counter) assigns = true;
+      }
+      for (const [k, v] of Object.entries(n)) if (k !== "span") walk(v);
+    };
+    walk(s.body);
+    return !assigns && nodes * trips <= 4000;
   }
 
   private switchStmt(s: ast.SwitchStmt): void {
@@ -726,6 +765,14 @@ class Lowerer {
     if (c !== undefined) return { base: arr.base, off: arr.off + Number(c) * es };
     if (!oob) this.fail("variable index without a bounds path", e);
     const iv = this.use(e.index);
+    // An index that lowering made constant (an unrolled loop's counter) needs no check.
+    if (iv.k === "int" && isImm(iv.v)) {
+      const k = BigInt.asUintN(iv.w, iv.v);
+      if (k < BigInt(t.length)) return { base: arr.base, off: arr.off + Number(k) * es };
+      this.b.jmp(oob);
+      this.b.place(this.b.block("dead"));
+      return { base: arr.base, off: arr.off };
+    }
     const idx = this.b.vreg("i64");
     this.b.mov(idx, this.scalar(iv, e.index));
     const inb = this.b.block("inbounds");

@@ -143,4 +143,28 @@ export function zeros(ctx: XdpContext): XdpAction {
     pkt.fill(0, 0, 5);
     expect(testRun(fd, pkt).retval).toBe(1);
   });
+
+  it("keeps a long loop as a bounded loop (not unrolled) and sums bytes through a FixedArray copy", () => {
+    const { fd, obj } = prog(`import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, ArrayMap, FixedArray, u8, u32 } from "xdpc";
+interface Buf { bytes: FixedArray<u8, 40> }
+const out = new ArrayMap<Buf>({ maxEntries: 1 });
+export function sum(ctx: XdpContext): XdpAction {
+  const b = out.lookup(0);
+  if (b === null) return XDP_PASS;
+  let total: u32 = 0;
+  for (let i = 0; i < 40; i++) {
+    const x = ctx.load8(i);
+    if (x === null) break;
+    b.bytes[i] = x;
+    total += b.bytes[i];
+  }
+  return total === 40 ? XDP_DROP : XDP_PASS;
+}`);
+    const pkt = new Uint8Array(60).fill(1);
+    expect(testRun(fd, pkt).retval).toBe(1);
+    pkt[3] = 2;
+    expect(testRun(fd, pkt).retval).toBe(2);
+    const v = mapLookup(obj.map("out").fd, u32le(0), 40)!;
+    expect([...v.slice(0, 5)]).toEqual([1, 1, 1, 2, 1]);
+  });
 });
