@@ -167,4 +167,75 @@ export function sum(ctx: XdpContext): XdpAction {
     const v = mapLookup(obj.map("out").fd, u32le(0), 40)!;
     expect([...v.slice(0, 5)]).toEqual([1, 1, 1, 2, 1]);
   });
+
+  it("redirects through a DevMap with a fallback verdict and through redirect(ifindex)", () => {
+    const { fd } = prog(`import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, DevMap, redirect } from "xdpc";
+const devs = new DevMap({ maxEntries: 4 });
+export function fwd(ctx: XdpContext): XdpAction {
+  const ip = ctx.ipv4();
+  if (ip === null) return devs.redirect(1, XDP_DROP);
+  if (ip.ttl === 7) return redirect(1);
+  return devs.redirect(0, XDP_PASS);
+}`);
+    expect(testRun(fd, udp(1)).retval).toBe(2);
+    expect(testRun(fd, udp(1, { ttl: 7 })).retval).toBe(4);
+    const arp = packet({ l3: { kind: "arp" } });
+    expect(testRun(fd, arp).retval).toBe(1);
+  });
+
+  it("strips the Ethernet header with adjustHead and parses again", () => {
+    const { fd } = prog(`import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, XDP_TX } from "xdpc";
+export function strip(ctx: XdpContext): XdpAction {
+  const eth = ctx.eth();
+  if (eth === null) return XDP_DROP;
+  if (eth.proto !== 0x0800) return XDP_PASS;
+  if (!ctx.adjustHead(14)) return XDP_DROP;
+  const v = ctx.load8(0);
+  if (v === null) return XDP_DROP;
+  return v === 0x45 && ctx.len === 36 ? XDP_TX : XDP_PASS;
+}`);
+    const pkt = udp(1); // 14 + 20 + 8 + 8 bytes
+    const r = testRun(fd, pkt);
+    expect(r.retval).toBe(3);
+    expect([...r.data]).toEqual([...pkt.subarray(14)]);
+  });
+
+  it("follows the language's integer semantics (widths, signedness, division by zero, shifts, switch, ?:)", () => {
+    const { fd, obj } = prog(`import { XdpContext, XdpAction, XDP_PASS, ArrayMap, u8, u16, u32, u64, i8, i32, i64 } from "xdpc";
+const res = new ArrayMap<u64>({ maxEntries: 16 });
+function put(k: u32, v: u64): void { res.update(k, v); }
+export function ints(ctx: XdpContext): XdpAction {
+  const z = ctx.len - ctx.len;          // 0 at run time, unknown to the compiler
+  const a: u8 = 250 + (z as u8);
+  const b: u8 = a + 10;                 // wraps at 8 bits: 4
+  put(0, b);
+  const c: u32 = 0xffffffff + z;
+  put(1, c + 1);                        // wraps at 32 bits: 0
+  const d: i32 = -7 + (z as i32);
+  put(2, (d / 2) as u64);               // -3, sign-extended to 64 bits
+  put(3, (d >> 1) as u64);              // arithmetic shift: -4
+  put(4, 100 / z);                      // division by zero: 0
+  put(5, 100 % z);                      // modulo by zero: the dividend
+  const e: i8 = -1 + (z as i8);
+  const f: i64 = e;                     // sign extension
+  put(6, f as u64);
+  put(7, (1 << (33 + z)) as u64);       // shift count masked to 32 bits: 2
+  let s: u32 = 0;
+  switch (ctx.len) {
+    case 1:
+    case 2: s = 12; break;
+    case 50: s = 50; break;
+    default: s = 99;
+  }
+  put(8, s);
+  put(9, ctx.len > 40 ? 1 : 2);
+  const g: u64 = 0x1_0000_0000 + (z as u64);
+  put(10, g * 3);
+  return XDP_PASS;
+}`);
+    expect(testRun(fd, udp(1)).retval).toBe(2);
+    const get = (k: number) => new DataView(mapLookup(obj.map("res").fd, u32le(k), 8)!.buffer).getBigUint64(0, true);
+    const M = (v: bigint) => BigInt.asUintN(64, v);
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(get)).toEqual([4n, 0n, M(-3n), M(-4n), 0n, 100n, M(-1n), 2n, 50n, 1n, 0x3_0000_0000n]);
+  });
 });
