@@ -60,7 +60,9 @@ export class Checker extends StmtChecker {
     for (const it of items) if (it.kind === "VarDecl") this.topVar(it);
     for (const info of this.m.functions) this.body(info);
     this.recursion();
-    return { diagnostics: this.bag.items, module: this.m };
+    // Source order, as the parser reports; sort is stable for diagnostics at one offset.
+    const diagnostics = [...this.bag.items].sort((a, b) => a.span.start - b.span.start);
+    return { diagnostics, module: this.m };
   }
 
   // ------------------------------------------------------------ names
