@@ -305,9 +305,13 @@ class Selector {
       done += n;
     }
   }
-  /** Alignment an access at `off` from base has: packet access may be unaligned, stack and map values are 8-aligned. */
-  private align(b: Base, off: number): number {
-    if (!isSlot(b) && (b.ty === "pkt" || b.ty === "ctx")) return 8;
+  /**
+   * Alignment of an access at `off` from a base: stack slots and map values start
+   * 8-aligned and the verifier insists on aligned stack access, so chunks follow the
+   * offset's alignment. (A struct-typed vreg may hold a stack address even when typed
+   * as a packet view, so packet bases get no exemption.)
+   */
+  private align(_b: Base, off: number): number {
     const a = off & -off || 8;
     return Math.min(8, Math.abs(a));
   }
