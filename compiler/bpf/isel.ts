@@ -328,7 +328,7 @@ class Selector {
       case "guard": {
         const p = this.tmp();
         this.movReg(p, this.r(t.ptr), true);
-        this.alu(64, I.BPF_ADD, p, BigInt(t.n));
+        if (t.n !== 0) this.alu(64, I.BPF_ADD, p, BigInt(t.n));
         this.push({ code: I.BPF_JMP | I.BPF_JGT | I.BPF_X, dst: p, src: this.r(t.end), off: 0, imm: 0, target: label(t.fail) });
         if (t.ok !== next) this.ja(label(t.ok));
         return;
