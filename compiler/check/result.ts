@@ -14,7 +14,19 @@
 //     another type; see Conversion. No entry means it is used at types.get(e).
 //   - Binary operands are converted to the operator's working type (the promoted
 //     type, ≥ 32 bits), so after conversions both operands of an arithmetic Binary
-//     have the Binary's own type (comparisons: the `operandType` in `binaryTypes`).
+//     have the Binary's own type (comparisons: `compareTypes`). A shift's right
+//     operand is converted to the width of the left one. `>>` is arithmetic for
+//     signed types, `>>>` always logical. Division/modulo by zero yields 0.
+//   - `x = v`: types.get(assign) is x's declared type; v carries its conversion.
+//     `x op= v`: types.get(assign) is the working type W of `x op v` (operands
+//     converted as for Binary), and conversions.get(assign) truncates W back to
+//     x's type when narrower. `x++`/`x--` wrap at x's own type.
+//   - `e as T` (As): the backend converts types.get(e.expr) to T itself (truncate,
+//     zero/sign-extend by the source's signedness, bool → 0/1); no table entry.
+//   - Conditions (if/?:/&&/||/!/for test) that are not bool carry a `test`
+//     conversion: integers test `!= 0`, nullables `!== null`.
+//   - Verdict types (XdpAction/XskVerdict) are u32 at run time.
+//   - Uninitialized `let` locals start at zero (structs zero-filled).
 import type * as ast from "../ast/nodes.ts";
 import type { Diagnostic } from "../diagnostics/diagnostic.ts";
 import type {
