@@ -13,7 +13,7 @@ import { printFunc } from "../ir/print.ts";
 import type { Func } from "../ir/ir.ts";
 import { optimize } from "../ir/passes/index.ts";
 import { selectInstructions } from "./isel.ts";
-import { allocateRegisters, RegallocError } from "./regalloc.ts";
+import { allocateRegisters, RegallocError, STACK_LIMIT } from "./regalloc.ts";
 import { emitProgram, type EmittedProgram } from "./emit.ts";
 import { encode } from "./encode.ts";
 
@@ -63,6 +63,10 @@ export function compileToObjectSpec(result: CheckResult, opts: CompileObjectOpti
     try {
       const mf = selectInstructions(f);
       allocateRegisters(mf);
+      if (mf.frameSize > STACK_LIMIT) {
+        diagnostics.push(diag("StackTooLarge", m.file, fn.decl.name.span, [fn.name]));
+        continue;
+      }
       emitted = emitProgram(mf);
     } catch (e) {
       if (e instanceof RegallocError && /stack frame/.test(e.message)) {
