@@ -213,6 +213,7 @@ export abstract class CallChecker extends ExprChecker {
           return voidType;
         }
         if (e.args.length > 4) this.error("TraceArgs", e.args[4]!.span, e.args.length - 1);
+        else this.traceFormat(unwrapParens(fmt) as ast.StringLit, e.args.length - 1);
         for (const a of e.args.slice(1)) {
           const t = this.expr(a);
           if (t !== errorType && t.kind !== "int" && t.kind !== "bool" && t.kind !== "action")
@@ -269,6 +270,20 @@ export abstract class CallChecker extends ExprChecker {
         this.args(e);
         return errorType;
     }
+  }
+
+  /** bpf_trace_printk understands a few conversions; each needs one value. */
+  private traceFormat(fmt: ast.StringLit, values: number): void {
+    let count = 0;
+    for (const m of fmt.value.matchAll(/%([-+ 0#]*\d*)(ll|l)?(.?)/g)) {
+      if (m[0] === "%%" || (m[1] === "" && m[2] === undefined && m[3] === "%")) continue;
+      if (!"diuxc".includes(m[3] || "?") || (m[3] === "c" && m[2])) {
+        this.error("TraceConversion", fmt.span, m[0]);
+        return;
+      }
+      count++;
+    }
+    if (count !== values) this.error("TraceCount", fmt.span, count, values);
   }
 
   private userCall(e: ast.Call, fn: FunctionInfo): Type {

@@ -120,6 +120,8 @@ export const messages = {
   ContextOnly: { code: 3033, text: "{0} is only available in {1}" },
   LoopCounterOverflow: { code: 3034, text: "the loop counter would overflow {0} before the loop ends" },
   ZeroedType: { code: 3035, text: "zeroed<T>() needs a struct or FixedArray type argument (or a struct type from its context)" },
+  TraceCount: { code: 3036, text: "the trace() format has {0} conversion(s) but {1} value(s) follow it" },
+  TraceConversion: { code: 3037, text: "unsupported conversion '{0}' in a trace() format; use %d, %i, %u, %x (optionally with l or ll), %c or %%" },
 
 
   // --- 4xxx: backend and object files -------------------------------------------
