@@ -1,4 +1,57 @@
+// The `xdpc` command: the one place that joins the compiler and the runtime.
+// Exit codes: 0 success, 1 diagnostics (or a failed operation), 2 usage, 3 internal error.
+import { Command, CommanderError, Option } from "commander";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { commands } from "./commands.ts";
+import { CliError, EXIT } from "./errors.ts";
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8"));
+    return pkg.version as string;
+  } catch {
+    return "0.0.0";
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
-  console.log("xdpc", argv.join(" "));
-  return 0;
+  const debug = argv.includes("--debug");
+  const program = new Command("xdpc")
+    .description("TypeScript XDP filters compiled to eBPF, without LLVM")
+    .version(version(), "-v, --version")
+    .addOption(new Option("--debug", "print stack traces for internal errors"))
+    .showHelpAfterError("(run `xdpc --help` for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+    });
+  let code: number = EXIT.ok;
+  for (const def of commands) {
+    const cmd = program.command(def.name).description(def.description).exitOverride();
+    def.configure(cmd);
+    cmd.action(async (...args: unknown[]) => {
+      code = await def.run(cmd, args);
+    });
+  }
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with exit code 0.
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof CliError) {
+      process.stderr.write(`xdpc: error: ${e.message}\n`);
+      if (debug && e.stack) process.stderr.write(e.stack + "\n");
+      return e.exitCode;
+    }
+    const err = e as Error;
+    process.stderr.write(`xdpc: internal compiler error: ${err?.message ?? String(e)}\n`);
+    if (debug) process.stderr.write(`${err?.stack ?? ""}\n`);
+    else process.stderr.write("(run with --debug for a stack trace, and please report it)\n");
+    return EXIT.internal;
+  }
 }

@@ -1,0 +1,53 @@
+import type { Command } from "commander";
+import { writeFileSync } from "node:fs";
+import { slots } from "../../compiler/bpf/insn.ts";
+import { compile, hasErrors } from "../../compiler/driver/index.ts";
+import { readSource, formatOption } from "./check.ts";
+import type { CommandDef } from "./commands.ts";
+import { CliError, EXIT } from "./errors.ts";
+import { printDiagnostics, summary, type Format } from "./report.ts";
+
+/** filter.ts → filter.o beside it. */
+export function defaultOutput(file: string): string {
+  return file.replace(/\.[cm]?tsx?$/, "") + ".o";
+}
+
+export const buildCommand: CommandDef = {
+  name: "build",
+  description: "compile filters into eBPF ELF objects (FILE.o beside each FILE.ts unless -o)",
+  configure(cmd: Command) {
+    cmd
+      .argument("<files...>", "filter sources (.ts)")
+      .option("-o, --output <file>", "output object (only with a single input)")
+      .option("--dump-ir", "print each program's optimised IR to stdout")
+      .addOption(formatOption());
+  },
+  async run(cmd, args) {
+    const files = args[0] as string[];
+    const opts = cmd.opts() as { output?: string; dumpIr?: boolean; format: Format };
+    if (opts.output && files.length > 1) throw new CliError("-o/--output needs exactly one input file", EXIT.usage);
+    let errors = 0;
+    for (const file of files) {
+      const source = readSource(file);
+      const out = compile(source, { file, emit: "object", keepIr: opts.dumpIr });
+      printDiagnostics(out.diagnostics, source, opts.format);
+      if (hasErrors(out.diagnostics) || !out.object) {
+        errors += Math.max(1, out.diagnostics.filter((d) => d.severity === "error").length);
+        continue;
+      }
+      if (opts.dumpIr) for (const p of out.programs ?? []) process.stdout.write(`${p.ir ?? ""}\n`);
+      const target = opts.output ?? defaultOutput(file);
+      try {
+        writeFileSync(target, out.object);
+      } catch (e) {
+        throw new CliError(`cannot write '${target}': ${(e as Error).message}`);
+      }
+      if (opts.format === "text") {
+        const progs = (out.programs ?? []).map((p) => `${p.name} (${p.emitted.insns.reduce((n, i) => n + slots(i), 0)} insns)`).join(", ");
+        process.stderr.write(`${file} → ${target}: ${progs}\n`);
+      }
+    }
+    if (errors && opts.format === "text") process.stderr.write(summary(files.length, errors) + "\n");
+    return errors ? EXIT.failed : EXIT.ok;
+  },
+};

@@ -1,0 +1,39 @@
+import { Option, type Command } from "commander";
+import { readFileSync } from "node:fs";
+import { compile } from "../../compiler/driver/index.ts";
+import type { CommandDef } from "./commands.ts";
+import { CliError, EXIT } from "./errors.ts";
+import { printDiagnostics, summary, type Format } from "./report.ts";
+
+export function readSource(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
+}
+
+export const formatOption = () =>
+  new Option("--format <format>", "diagnostic output format").choices(["text", "json"]).default("text");
+
+export const checkCommand: CommandDef = {
+  name: "check",
+  description: "parse and type-check filter files; print diagnostics",
+  configure(cmd: Command) {
+    cmd.argument("<files...>", "filter sources (.ts)").addOption(formatOption());
+  },
+  async run(cmd, args) {
+    const files = args[0] as string[];
+    const format = cmd.opts().format as Format;
+    let errors = 0;
+    for (const file of files) {
+      const source = readSource(file);
+      const out = compile(source, { file, emit: "check" });
+      printDiagnostics(out.diagnostics, source, format);
+      errors += out.diagnostics.filter((d) => d.severity === "error").length;
+    }
+    if (format === "text") process.stderr.write(summary(files.length, errors) + "\n");
+    return errors ? EXIT.failed : EXIT.ok;
+  },
+};

@@ -1,0 +1,13 @@
+import type { Command } from "commander";
+import { checkCommand } from "./check.ts";
+import { buildCommand } from "./build.ts";
+import { disasmCommand } from "./disasm.ts";
+
+export interface CommandDef {
+  name: string;
+  description: string;
+  configure(cmd: Command): void;
+  run(cmd: Command, args: unknown[]): Promise<number>;
+}
+
+export const commands: CommandDef[] = [checkCommand, buildCommand, disasmCommand];

@@ -1,0 +1,54 @@
+import type { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { decode } from "../../compiler/bpf/decode.ts";
+import { formatListing, type ListingRelocation } from "../../compiler/bpf/disasm.ts";
+import { readObject, type ObjectInfo } from "../../compiler/elf/object.ts";
+import type { CommandDef } from "./commands.ts";
+import { CliError } from "./errors.ts";
+import { EXIT } from "./errors.ts";
+
+/** Reads an eBPF object; a corrupt or foreign file is a one-line user error. */
+export function readObjectFile(path: string): { bytes: Uint8Array; info: ObjectInfo } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
+  try {
+    return { bytes, info: readObject(bytes) };
+  } catch (e) {
+    throw new CliError(`${path}: not a valid eBPF object: ${(e as Error).message}`);
+  }
+}
+
+/** The listing of every program, with relocations and the filter's source lines. */
+export function disassembleObject(info: ObjectInfo): string {
+  const out: string[] = [];
+  for (const p of info.programs) {
+    const insns = decode(p.insns);
+    const relocations = new Map<number, ListingRelocation>(
+      p.relocations.map((r) => [r.insnIndex, { type: r.kind === "call" ? "R_BPF_64_32" : "R_BPF_64_64", symbol: r.target }]),
+    );
+    const source = new Map<number, string>();
+    for (const l of p.lineInfo) source.set(l.insnIndex, `${l.file}:${l.line}: ${l.lineText.trim()}`);
+    out.push(`Disassembly of section ${p.section}:`, "");
+    out.push(...formatListing(insns, { symbols: new Map([[0, p.name]]), relocations, source }), "");
+  }
+  return out.join("\n");
+}
+
+export const disasmCommand: CommandDef = {
+  name: "disasm",
+  description: "disassemble an eBPF object (ours or clang's), with filter source lines from BTF line info",
+  configure(cmd: Command) {
+    cmd.argument("<object>", "eBPF ELF object (.o)");
+  },
+  async run(_cmd, args) {
+    const { info } = readObjectFile(args[0] as string);
+    if (info.programs.length === 0) throw new CliError(`${args[0]}: no programs in this object`);
+    process.stdout.write(disassembleObject(info));
+    return EXIT.ok;
+  },
+};
