@@ -9,27 +9,7 @@ import { craftedCorpus } from "../support/packets.ts";
 import { clangUnavailableReason, compileBpfC } from "../differential/clang.ts";
 import { diffObjects, formatDiff } from "../differential/diff.ts";
 import { build } from "./harness.ts";
-import { mapUpdate } from "../../native/object.ts";
-import type { XdpObject } from "../support/xdp.ts";
-
-const bytes = (...b: number[]) => Uint8Array.from(b);
-/** Map contents that make the corpus hit the filters' lookup paths (same on both sides). */
-const setups: Record<string, (o: XdpObject) => void> = {
-  lpm_firewall: (o) => {
-    // Keys: prefixlen (LE), then the address in network order.
-    mapUpdate(o.mapFd("blocklist4"), bytes(24, 0, 0, 0, 198, 18, 7, 0), bytes(7, 0, 0, 0));
-    mapUpdate(o.mapFd("blocklist4"), bytes(32, 0, 0, 0, 198, 18, 0, 1), bytes(5, 0, 0, 0));
-    mapUpdate(o.mapFd("blocklist6"), bytes(32, 0, 0, 0, 0x20, 0x01, 0x0d, 0xb8, ...new Array(12).fill(0)), bytes(3, 0, 0, 0));
-  },
-  dns_policy: (o) => {
-    mapUpdate(o.mapFd("portPolicy"), bytes(25, 0, 0, 0), bytes(1));
-    mapUpdate(o.mapFd("portPolicy"), bytes(53, 0, 0, 0), bytes(2));
-  },
-  vlan_filter: (o) => {
-    mapUpdate(o.mapFd("blockedPorts"), bytes(23, 0), bytes(1));
-    mapUpdate(o.mapFd("blockedPorts"), bytes(80, 0), bytes(1));
-  },
-};
+import { twinBeforeLoad, twinSetups } from "../support/twin-setups.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
 const FILTERS = ["lpm_firewall", "vlan_filter", "syn_guard", "dns_policy", "icmp_echo", "tcp_events"];
@@ -44,9 +24,8 @@ describeKernel("xdpc output agrees with clang -O2 on the C twins", () => {
       // syn_guard's buckets hold bpf_ktime_get_ns() stamps, which differ between the sides.
       const r = diffObjects(ours, theirs, corpus, {
         compareMaps: name !== "syn_guard",
-        setup: setups[name],
-        // syn_guard: rate 1/s, burst 2, so the corpus' SYNs run out of tokens.
-        beforeLoad: name === "syn_guard" ? (o) => o.setInitialValue(o.mapNames().find((m) => m.endsWith(".rodata"))!, bytes(1, 0, 0, 0, 2, 0, 0, 0)) : undefined,
+        setup: twinSetups[name],
+        beforeLoad: twinBeforeLoad[name],
       });
       expect(r.mismatchCount + r.mapMismatches.length, formatDiff(r)).toBe(0);
       expect(r.packets).toBeGreaterThan(50);
