@@ -254,4 +254,26 @@ describe("peephole", () => {
     expect(text).toContain("isZero32 %1");
     expect(text).toContain("mul32");
   });
+
+  it("if-converts the lowered form of `if (x === 0) v++` (t = v + 1; v = t)", () => {
+    const b = new Builder("q");
+    const ctx = b.param("ctx", "ctx");
+    const x = b.load(1, ctx, 0);
+    const v = b.vreg("i32", "v");
+    b.mov(v, b.load(4, ctx, 4));
+    const arm = b.block("arm");
+    const j = b.block("j");
+    b.br("eq", 32, x, 0n, arm, j);
+    b.place(arm);
+    const t = b.bin("add", 32, v, 1n);
+    b.mov(v, t);
+    b.jmp(j);
+    b.place(j);
+    b.ret(v);
+    optimize(b.fn);
+    const text = printFunc(b.fn);
+    expect(text).not.toContain("br ");
+    expect(text).toContain("isZero32 %1");
+    expect(text).not.toContain("mul32");
+  });
 });

@@ -5,7 +5,7 @@
 //    branch-free, so a bounded loop over bytes keeps one verifier state per
 //    iteration instead of doubling them.
 import type { Block, Func, Inst, VReg } from "../ir.ts";
-import { isImm, wrap } from "../ir.ts";
+import { isImm, uses, wrap } from "../ir.ts";
 import { definitions, predecessors } from "../cfg.ts";
 import { evalUn } from "../eval.ts";
 
@@ -42,6 +42,7 @@ function compareSwapped(f: Func): boolean {
 function ifConvert(f: Func): boolean {
   let changed = false;
   const preds = predecessors(f);
+  const useCounts = countUses(f);
   for (const a of f.blocks) {
     const t = a.term;
     if (t?.op !== "br" || (t.cc !== "eq" && t.cc !== "ne") || isImm(t.a) || !isImm(t.b) || wrap(t.b, t.w) !== 0n) continue;
@@ -50,9 +51,8 @@ function ifConvert(f: Func): boolean {
     const join: Block = t.cc === "eq" ? t.else : t.then;
     const arm = zeroArm;
     if (arm === join || preds.get(arm)!.length !== 1 || arm.term?.op !== "jmp" || arm.term.target !== join) continue;
-    if (arm.insts.length !== 1) continue;
-    const i = arm.insts[0]!;
-    if (i.op !== "bin" || i.kind !== "add" || isImm(i.a) || i.a.id !== i.dst.id || !isImm(i.b)) continue;
+    const i = incrementIn(arm, useCounts);
+    if (!i) continue;
     if (t.a.ty !== "i32") continue; // the cheap isZero needs a zero-extended 32-bit value
     const x = t.a;
     const flag: VReg = { id: f.nextVReg++, ty: i.w === 64 ? "i64" : "i32" };
@@ -68,4 +68,26 @@ function ifConvert(f: Func): boolean {
     changed = true;
   }
   return changed;
+}
+
+/**
+ * The arm's single effect `v += c`, as `v = add v, c` or, the way lowering writes
+ * `v++` / `v += c`, as `t = add v, c; v = t` with t used nowhere else.
+ * Returned as the equivalent `v = add v, c`.
+ */
+function incrementIn(arm: Block, useCounts: Map<number, number>): (Inst & { op: "bin" }) | null {
+  const [i, m] = arm.insts;
+  if (!i || i.op !== "bin" || i.kind !== "add" || isImm(i.a) || !isImm(i.b)) return null;
+  if (arm.insts.length === 1) return i.a.id === i.dst.id ? i : null;
+  if (arm.insts.length !== 2 || m?.op !== "mov" || isImm(m.src) || m.src.id !== i.dst.id) return null;
+  if (m.dst.id !== i.a.id || useCounts.get(i.dst.id) !== 1 || m.dst.ty !== i.dst.ty) return null;
+  return { ...i, dst: m.dst };
+}
+
+function countUses(f: Func): Map<number, number> {
+  const n = new Map<number, number>();
+  for (const b of f.blocks) {
+    for (const x of [...b.insts, ...(b.term ? [b.term] : [])]) for (const u of uses(x)) n.set(u.id, (n.get(u.id) ?? 0) + 1);
+  }
+  return n;
 }
