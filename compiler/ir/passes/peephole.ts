@@ -75,13 +75,14 @@ function ifConvert(f: Func): boolean {
  * `v++` / `v += c`, as `t = add v, c; v = t` with t used nowhere else.
  * Returned as the equivalent `v = add v, c`.
  */
-function incrementIn(arm: Block, useCounts: Map<number, number>): (Inst & { op: "bin" }) | null {
+function incrementIn(arm: Block, useCounts: Map<number, number>): (Inst & { op: "bin"; b: bigint }) | null {
   const [i, m] = arm.insts;
   if (!i || i.op !== "bin" || i.kind !== "add" || isImm(i.a) || !isImm(i.b)) return null;
-  if (arm.insts.length === 1) return i.a.id === i.dst.id ? i : null;
+  const inc = { ...i, b: i.b };
+  if (arm.insts.length === 1) return i.a.id === i.dst.id ? inc : null;
   if (arm.insts.length !== 2 || m?.op !== "mov" || isImm(m.src) || m.src.id !== i.dst.id) return null;
   if (m.dst.id !== i.a.id || useCounts.get(i.dst.id) !== 1 || m.dst.ty !== i.dst.ty) return null;
-  return { ...i, dst: m.dst };
+  return { ...inc, dst: m.dst };
 }
 
 function countUses(f: Func): Map<number, number> {
