@@ -1,0 +1,174 @@
+// The lab's traffic generator: BPF_PROG_TEST_RUN in live-frames mode
+// (BPF_F_TEST_XDP_LIVE_FRAMES) runs a two-instruction XDP program that redirects
+// every frame out of the sending veth end, so the kernel transmits `repeat` copies of
+// a template frame to the peer at near line rate, with no socket and no copy per
+// frame. xdp-trafficgen does the same in C; it fails on this kernel, so we own it.
+//
+// Each test run with repeat > 1 swaps the kernel's XDP dispatcher (~20 ms), so frames
+// go out in large chunks; a rate limit spaces chunks in time instead of frames.
+// bpf_redirect resolves the ifindex in the namespace of the calling thread, so every
+// run happens inside the namespace that holds the sending end (setns for the call).
+import { setTimeout as sleep } from "node:timers/promises";
+import { BPF_F_TEST_XDP_LIVE_FRAMES, closeFd, loadRawProgram, testRun } from "../native/bpf.ts";
+import { BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_K, BPF_MOV, Helper, type Insn } from "../compiler/bpf/insn.ts";
+import { encode } from "../compiler/bpf/encode.ts";
+import { ifindex, LabError, runInNetns } from "./netns.ts";
+
+/** The kernel's smallest and largest frame for a live test run (ETH_HLEN; one page minus headroom and skb_shared_info). */
+export const MIN_FRAME = 14;
+export const MAX_FRAME = 3520;
+
+/** Frames per unlimited test run: ~70 ms at 15 Mpps, so the ~20 ms dispatcher swap costs little. */
+export const DEFAULT_CHUNK = 1 << 20;
+
+/** `return bpf_redirect(ifindex, 0)` */
+export function redirectProgram(ifindex: number): Insn[] {
+  return [
+    { code: BPF_ALU64 | BPF_MOV | BPF_K, dst: 1, src: 0, off: 0, imm: ifindex },
+    { code: BPF_ALU64 | BPF_MOV | BPF_K, dst: 2, src: 0, off: 0, imm: 0 },
+    { code: BPF_JMP | BPF_CALL, dst: 0, src: 0, off: 0, imm: Helper.redirect },
+    { code: BPF_JMP | BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 },
+  ];
+}
+
+export interface TrafficTemplate {
+  /** Label in reports ("legit", "syn-flood", …). */
+  name: string;
+  frame: Uint8Array;
+  /** Share of the mix (any positive number; shares are relative). */
+  weight: number;
+}
+
+export interface GenerateOptions {
+  mix: readonly TrafficTemplate[];
+  /** Stop after exactly this many frames (split across the mix by weight). */
+  count?: number;
+  /** Stop after this long (milliseconds). With neither count nor duration: 1 s. */
+  durationMs?: number;
+  /** Target rate in frames per second; unlimited when absent. */
+  pps?: number;
+  /** Frames per test run (default: 1/10 s worth at the target rate, else DEFAULT_CHUNK). */
+  chunk?: number;
+  /** Called after every chunk. */
+  onProgress?: (p: GenerateProgress) => void;
+  /** Stops the run between chunks. */
+  signal?: AbortSignal;
+}
+
+export interface GenerateProgress {
+  sent: number;
+  perTemplate: Record<string, number>;
+  elapsedMs: number;
+}
+
+export interface GenerateReport extends GenerateProgress {
+  /** Average achieved rate over the whole run. */
+  pps: number;
+  /** Test runs made (each costs a dispatcher swap). */
+  runs: number;
+  /** Time spent inside the kernel transmitting, as the kernel measured it (ns). */
+  kernelNs: number;
+}
+
+/** Splits `total` across weights by largest remainder: exact sum, deterministic. */
+export function splitByWeight(total: number, weights: readonly number[]): number[] {
+  const sum = weights.reduce((a, b) => a + b, 0);
+  if (!(sum > 0)) throw new RangeError("the traffic mix needs a positive weight");
+  const exact = weights.map((w) => (total * w) / sum);
+  const out = exact.map(Math.floor);
+  let left = total - out.reduce((a, b) => a + b, 0);
+  const order = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (left <= 0) break;
+    out[i]! += 1;
+    left--;
+  }
+  return out;
+}
+
+/**
+ * A generator bound to one sending interface inside namespace `netns`. Holds one
+ * program fd until close().
+ */
+export class TrafficGenerator {
+  readonly ifindex: number;
+  private fd: number;
+
+  constructor(
+    readonly netns: string,
+    readonly ifname: string,
+  ) {
+    this.ifindex = ifindex(ifname, netns);
+    this.fd = loadRawProgram(encode(redirectProgram(this.ifindex)), { name: "xdpc_trafficgen", logLevel: 0 }).fd;
+  }
+
+  /** Transmits `n` copies of `frame` now (synchronously); returns the kernel's ns for the run. */
+  send(frame: Uint8Array, n: number): number {
+    if (this.fd < 0) throw new LabError("traffic generator is closed");
+    if (frame.length < MIN_FRAME || frame.length > MAX_FRAME)
+      throw new LabError(`frame of ${frame.length} bytes is outside the generator's ${MIN_FRAME}..${MAX_FRAME}`);
+    if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new RangeError(`bad frame count ${n}`);
+    if (n === 0) return 0;
+    const r = runInNetns(this.netns, () =>
+      testRun(this.fd, frame, { repeat: n, flags: BPF_F_TEST_XDP_LIVE_FRAMES, outSize: 0 }),
+    );
+    return r.duration * n;
+  }
+
+  /** Sends a weighted mix for a count and/or a duration, optionally rate-limited. */
+  async generate(opts: GenerateOptions): Promise<GenerateReport> {
+    const mix = opts.mix;
+    if (mix.length === 0) throw new LabError("the traffic mix is empty");
+    for (const t of mix) {
+      if (!(t.weight >= 0)) throw new LabError(`template '${t.name}' has a bad weight ${t.weight}`);
+      if (t.frame.length < MIN_FRAME || t.frame.length > MAX_FRAME)
+        throw new LabError(`template '${t.name}' is ${t.frame.length} bytes, outside ${MIN_FRAME}..${MAX_FRAME}`);
+    }
+    if (opts.pps !== undefined && !(opts.pps > 0)) throw new LabError(`bad rate ${opts.pps} pps`);
+    const weights = mix.map((t) => t.weight);
+    const durationMs = opts.durationMs ?? (opts.count === undefined ? 1000 : Infinity);
+    const chunk = Math.max(1, Math.floor(opts.chunk ?? (opts.pps ? Math.max(1, opts.pps / 10) : DEFAULT_CHUNK)));
+    // With a count, the whole run's split is fixed up front so the totals are exact.
+    const remaining = opts.count !== undefined ? splitByWeight(opts.count, weights) : undefined;
+    const perTemplate: Record<string, number> = Object.fromEntries(mix.map((t) => [t.name, 0]));
+    const start = performance.now();
+    let sent = 0;
+    let runs = 0;
+    let kernelNs = 0;
+    const elapsed = () => performance.now() - start;
+    while (!opts.signal?.aborted) {
+      if (elapsed() >= durationMs) break;
+      let share: number[];
+      if (remaining) {
+        const left = remaining.reduce((a, b) => a + b, 0);
+        if (left === 0) break;
+        // This chunk's share of each template, never beyond what is left of it.
+        share = splitByWeight(Math.min(chunk, left), weights).map((s, i) => Math.min(s, remaining[i]!));
+        if (share.every((s) => s === 0)) share = remaining.map((r) => Math.min(r, chunk));
+      } else share = splitByWeight(chunk, weights);
+      for (let i = 0; i < mix.length; i++) {
+        const n = share[i]!;
+        if (n === 0) continue;
+        kernelNs += this.send(mix[i]!.frame, n);
+        runs++;
+        sent += n;
+        perTemplate[mix[i]!.name]! += n;
+        if (remaining) remaining[i]! -= n;
+      }
+      opts.onProgress?.({ sent, perTemplate: { ...perTemplate }, elapsedMs: elapsed() });
+      if (opts.pps) {
+        // Wait until the schedule catches up with what was sent (never past the deadline).
+        const due = (sent / opts.pps) * 1000;
+        const wait = Math.min(due, durationMs) - elapsed();
+        if (wait > 0) await sleep(wait);
+      } else await sleep(0); // let timers and signal handlers run between chunks
+    }
+    const ms = elapsed();
+    return { sent, perTemplate, elapsedMs: ms, pps: ms > 0 ? (sent * 1000) / ms : 0, runs, kernelNs };
+  }
+
+  close(): void {
+    closeFd(this.fd);
+    this.fd = -1;
+  }
+}

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compile } from "../../compiler/driver/index.ts";
+import { mapLookup } from "../../native/object.ts";
+import { describeKernel } from "../support/kernel.ts";
+import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
+import { attachNative } from "../../runtime/lab.ts";
+import { destroyLab, labSpec, withLab, type LabSpec } from "../../runtime/netns.ts";
+import { DEFAULT_CHUNK, redirectProgram, splitByWeight, TrafficGenerator } from "../../runtime/generator.ts";
+import { buildFrame, TCP_SYN } from "../../runtime/packets.ts";
+import { Helper } from "../../compiler/bpf/insn.ts";
+
+// The receiver: drops everything (so the stack never answers) and counts frames per
+// UDP destination port modulo 8, and non-UDP frames in slot 8.
+const SINK = `import { XdpContext, XdpAction, XDP_DROP, ArrayMap, u64 } from "xdpc";
+const seen = new ArrayMap<u64>({ maxEntries: 9 });
+export function sink(ctx: XdpContext): XdpAction {
+  const udp = ctx.udp();
+  if (udp === null) { seen.increment(8); return XDP_DROP; }
+  seen.increment(udp.dstPort & 7);
+  return XDP_DROP;
+}`;
+
+describe("traffic mix split", () => {
+  it("splits exactly and deterministically by largest remainder", () => {
+    expect(splitByWeight(10, [1, 1, 1])).toEqual([4, 3, 3]);
+    expect(splitByWeight(1000, [9, 1])).toEqual([900, 100]);
+    expect(splitByWeight(7, [0, 2, 5])).toEqual([0, 2, 5]);
+    expect(splitByWeight(0, [1, 2])).toEqual([0, 0]);
+    for (const total of [1, 17, 999, 123457]) expect(splitByWeight(total, [3, 5, 0.5, 11]).reduce((a, b) => a + b)).toBe(total);
+    expect(() => splitByWeight(5, [0, 0])).toThrow(/positive weight/);
+  });
+  it("the generator program is bpf_redirect(ifindex, 0)", () => {
+    const p = redirectProgram(42);
+    expect(p[0]!.imm).toBe(42);
+    expect(p[2]!.imm).toBe(Helper.redirect);
+  });
+});
+
+describeKernel("traffic generator on a veth pair", () => {
+  const name = "xdpctgen";
+  let sink: XdpObject;
+  let lab: LabSpec;
+  let gen: TrafficGenerator;
+  let detach: () => void;
+  let done: () => void;
+  let release: Promise<void>;
+
+  const counts = () =>
+    Array.from({ length: 9 }, (_, i) => {
+      const v = mapLookup(sink.mapFd("seen"), new Uint8Array(new Uint32Array([i]).buffer), 8)!;
+      return Number(Buffer.from(v).readBigUInt64LE());
+    });
+  const udp = (dport: number, len = 60) =>
+    buildFrame({ srcMac: lab.peerMac, dstMac: lab.hostMac, src: lab.peerAddr, dst: lab.hostAddr, l4: { proto: "udp", sport: 4000, dport }, minLength: len });
+
+  beforeAll(async () => {
+    const out = compile(SINK, { file: "sink.ts", emit: "object" });
+    expect(out.diagnostics).toEqual([]);
+    sink = loadXdpObject(out.object!);
+    // Keep the lab up for the whole file: withLab's callback waits on `release`.
+    await new Promise<void>((ready) => {
+      release = withLab(name, (spec) => {
+        lab = spec;
+        detach = attachNative(spec.hostIf, sink.programFd());
+        gen = new TrafficGenerator(spec.name, spec.peerIf);
+        ready();
+        return new Promise<void>((r) => (done = r));
+      }, 5);
+    });
+  });
+  afterAll(async () => {
+    gen?.close();
+    detach?.();
+    done?.();
+    await release;
+    sink?.close();
+    destroyLab(labSpec(name));
+  });
+
+  it("delivers exactly N frames of each template to the peer", async () => {
+    const before = counts();
+    const report = await gen.generate({
+      mix: [
+        { name: "a", frame: udp(1), weight: 3 },
+        { name: "b", frame: udp(2, 1000), weight: 1 },
+        { name: "syn", frame: buildFrame({ srcMac: lab.peerMac, dstMac: lab.hostMac, src: lab.peerAddr, dst: lab.hostAddr, l4: { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN } }), weight: 1 },
+      ],
+      count: 100_003,
+      chunk: 40_000,
+    });
+    expect(report.sent).toBe(100_003);
+    expect(report.perTemplate).toEqual({ a: 60_002, b: 20_001, syn: 20_000 });
+    const after = counts();
+    expect(after[1]! - before[1]!).toBe(60_002);
+    expect(after[2]! - before[2]!).toBe(20_001);
+    expect(after[8]! - before[8]!).toBe(20_000);
+    expect(after[0]! - before[0]!).toBe(0);
+  });
+
+  it("sends single frames and large bursts exactly", () => {
+    const before = counts()[3]!;
+    gen.send(udp(3), 1);
+    gen.send(udp(3), DEFAULT_CHUNK);
+    expect(counts()[3]! - before).toBe(DEFAULT_CHUNK + 1);
+  });
+
+  it("keeps to a rate limit over a duration", async () => {
+    const before = counts()[4]!;
+    const r = await gen.generate({ mix: [{ name: "slow", frame: udp(4), weight: 1 }], pps: 50_000, durationMs: 600 });
+    // 600 ms at 50 kpps: 30 000 frames, sent in 5 000-frame chunks ahead of the schedule.
+    expect(r.sent).toBeGreaterThanOrEqual(25_000);
+    expect(r.sent).toBeLessThanOrEqual(35_000);
+    expect(counts()[4]! - before).toBe(r.sent);
+  });
+
+  it("stops between chunks when aborted", async () => {
+    const ac = new AbortController();
+    const r = await gen.generate({
+      mix: [{ name: "x", frame: udp(5), weight: 1 }],
+      count: 1_000_000,
+      chunk: 10_000,
+      onProgress: (p) => { if (p.sent >= 30_000) ac.abort(); },
+      signal: ac.signal,
+    });
+    expect(r.sent).toBe(30_000);
+  });
+
+  it("refuses frames outside the kernel's limits and bad mixes", async () => {
+    expect(() => gen.send(new Uint8Array(10), 1)).toThrow(/outside the generator's 14..3520/);
+    await expect(gen.generate({ mix: [] })).rejects.toThrow(/empty/);
+    await expect(gen.generate({ mix: [{ name: "x", frame: udp(6), weight: 1 }], pps: 0, count: 1 })).rejects.toThrow(/bad rate/);
+  });
+});
