@@ -1,0 +1,389 @@
+// Typed maps: a kernel map fd plus the key/value types from the compiler's metadata
+// (the object file's BTF, or the BTF the kernel holds for the map), giving
+// get/set/delete/iterate with JavaScript values (runtime/values.ts).
+// Also: finding the maps of the XDP program attached to an interface.
+import { koffi, library, NativeError, check } from "../native/lib.ts";
+import { closeFd } from "../native/bpf.ts";
+import { mapInfo, mapFdById, progFdById, progInfo, type MapInfo as KernelMapInfo } from "../native/info.ts";
+import { mapDelete, mapLookup, mapNextKey, mapUpdate, possibleCpus, BPF_ANY, type LoadedObject } from "../native/object.ts";
+import { readObject, type ObjectInfo } from "../compiler/elf/object.ts";
+import { typeDescFromBtf, type TypeDesc } from "../compiler/elf/types.ts";
+import { Kind } from "../compiler/btf/kinds.ts";
+import { parseBtf, type Btf } from "../compiler/btf/reader.ts";
+import { sumValues, ValueCodec, type JsValue } from "./values.ts";
+
+export const MAP_TYPE_NAMES: Record<number, string> = {
+  1: "hash",
+  2: "array",
+  3: "prog_array",
+  4: "perf_event_array",
+  5: "percpu_hash",
+  6: "percpu_array",
+  9: "lru_hash",
+  10: "lru_percpu_hash",
+  11: "lpm_trie",
+  14: "devmap",
+  16: "cpumap",
+  17: "xskmap",
+  25: "devmap_hash",
+  27: "ringbuf",
+};
+const PERCPU = new Set([5, 6, 10]);
+const ARRAY_LIKE = new Set([2, 6]);
+const LPM_TRIE = 11;
+const RINGBUF = 27;
+
+/** The hidden per-CPU array the compiler adds with `verdictStats` (index = XDP verdict). */
+export const VERDICT_MAP = "xdpc_verdicts";
+export const VERDICT_NAMES = ["aborted", "drop", "pass", "tx", "redirect"] as const;
+
+export interface MapMeta {
+  name: string;
+  /** BPF_MAP_TYPE_* */
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  /** Kernel map id, when known. */
+  id?: number;
+  key?: TypeDesc;
+  value?: TypeDesc;
+}
+
+export function mapTypeName(type: number): string {
+  return MAP_TYPE_NAMES[type] ?? `type_${type}`;
+}
+
+/** A type for a key/value with no BTF: a number of the right width, or raw bytes. */
+function fallbackType(size: number): TypeDesc {
+  if (size === 1 || size === 2 || size === 4 || size === 8)
+    return { kind: "int", bits: (size * 8) as 8 | 16 | 32 | 64, signed: false };
+  return { kind: "array", elem: { kind: "int", bits: 8, signed: false }, length: size };
+}
+
+// ------------------------------------------------------------------ BTF
+
+/** The map value type of a global-data map is a DATASEC: decode it as a struct of its variables. */
+export function typeDescOf(btf: Btf, id: number): TypeDesc {
+  const t = btf.byId(id);
+  if (t?.kind === Kind.DATASEC) {
+    return {
+      kind: "struct",
+      name: t.name,
+      size: t.size,
+      members: t.vars.map((v) => {
+        const vt = btf.byId(v.type);
+        return { name: vt && "name" in vt ? vt.name : `off${v.offset}`, type: typeDescFromBtf(btf, v.type), offset: v.offset };
+      }),
+    };
+  }
+  return typeDescFromBtf(btf, id);
+}
+
+let btfApi:
+  | { load: (id: number) => unknown; raw: (b: unknown, size: number[]) => unknown; free: (b: unknown) => void }
+  | undefined;
+
+/** The BTF object the kernel holds under `id` (a program's or map's), parsed. */
+export function kernelBtf(id: number): Btf {
+  const k = koffi();
+  if (!btfApi) {
+    const bpf = library("libbpf.so.1");
+    k.opaque("xdpc_btf");
+    btfApi = {
+      load: bpf.func("xdpc_btf *btf__load_from_kernel_by_id(uint32_t id)"),
+      raw: bpf.func("const void *btf__raw_data(const xdpc_btf *btf, _Out_ uint32_t *size)"),
+      free: bpf.func("void btf__free(xdpc_btf *btf)"),
+    };
+  }
+  const b = btfApi.load(id);
+  if (!b) throw new NativeError(`cannot read BTF object ${id}`, k.errno() || 2, "btf__load_from_kernel_by_id");
+  try {
+    const size = [0];
+    const p = btfApi.raw(b, size);
+    if (!p) throw new NativeError(`cannot read BTF object ${id}`, 12, "btf__raw_data");
+    return parseBtf(new Uint8Array(k.decode(p, "uint8_t", size[0]!) as number[]));
+  } finally {
+    btfApi.free(b);
+  }
+}
+
+// ------------------------------------------------------------------ TypedMap
+
+export interface MapEntry {
+  key: JsValue;
+  value: JsValue;
+  /** Per-CPU maps: the value on each possible CPU (`value` is their sum). */
+  perCpu?: JsValue[];
+}
+
+export class TypedMap {
+  readonly key: ValueCodec;
+  readonly value: ValueCodec;
+  readonly perCpu: boolean;
+  readonly cpus: number;
+  private readonly stride: number;
+  private closed = false;
+
+  constructor(
+    readonly fd: number,
+    readonly meta: MapMeta,
+    private readonly ownsFd = false,
+  ) {
+    const lpm = meta.type === LPM_TRIE;
+    this.key = new ValueCodec(meta.key ?? fallbackType(meta.keySize), { lpmKey: lpm });
+    this.value = new ValueCodec(meta.value ?? fallbackType(meta.valueSize));
+    if (meta.type !== RINGBUF && (this.key.size !== meta.keySize || this.value.size !== meta.valueSize))
+      throw new Error(
+        `map ${meta.name}: BTF types are ${this.key.size}/${this.value.size} bytes, the kernel map ${meta.keySize}/${meta.valueSize}`,
+      );
+    this.perCpu = PERCPU.has(meta.type);
+    this.cpus = this.perCpu ? possibleCpus() : 1;
+    this.stride = this.perCpu ? Math.ceil(meta.valueSize / 8) * 8 : meta.valueSize;
+  }
+
+  get name(): string {
+    return this.meta.name;
+  }
+  get typeName(): string {
+    return mapTypeName(this.meta.type);
+  }
+  /** Arrays have every key 0..maxEntries-1 and no delete. */
+  get isArray(): boolean {
+    return ARRAY_LIKE.has(this.meta.type);
+  }
+  get iterable(): boolean {
+    return this.meta.type !== RINGBUF;
+  }
+
+  /** Opens a map by fd (taking ownership when asked): types from the kernel's BTF for it, when it has some. */
+  static fromFd(fd: number, opts: { ownsFd?: boolean; btf?: Btf } = {}): TypedMap {
+    return new TypedMap(fd, metaFromKernel(mapInfo(fd), opts.btf), opts.ownsFd ?? false);
+  }
+
+  static fromId(id: number): TypedMap {
+    const fd = mapFdById(id);
+    try {
+      return TypedMap.fromFd(fd, { ownsFd: true });
+    } catch (e) {
+      closeFd(fd);
+      throw e;
+    }
+  }
+
+  /** A map of a loaded object, typed from the same object file's BTF (the fd stays the object's). */
+  static fromObject(obj: LoadedObject, file: Uint8Array | ObjectInfo, name: string): TypedMap {
+    const info = file instanceof Uint8Array ? readObject(file) : file;
+    const m = info.maps.find((x) => x.name === name);
+    const fd = obj.mapFd(name);
+    const km = mapInfo(fd);
+    if (!m || !info.btf) return new TypedMap(fd, metaFromKernel(km));
+    return new TypedMap(fd, {
+      name,
+      type: km.type,
+      keySize: km.keySize,
+      valueSize: km.valueSize,
+      maxEntries: km.maxEntries,
+      flags: km.flags,
+      id: km.id,
+      ...(m.keyType ? { key: typeDescOf(info.btf, m.keyType) } : {}),
+      ...(m.valueType ? { value: typeDescOf(info.btf, m.valueType) } : {}),
+    });
+  }
+
+  private live(): void {
+    if (this.closed) throw new Error(`map ${this.name} is closed`);
+  }
+
+  encodeKey(key: unknown): Uint8Array {
+    return this.key.encode(typeof key === "string" && !this.key.cidr ? this.key.parse(key) : key);
+  }
+
+  /** The raw value bytes for a key (per-CPU: all CPUs), or null when absent. */
+  lookupRaw(key: Uint8Array): Uint8Array | null {
+    this.live();
+    return mapLookup(this.fd, key, this.stride * this.cpus);
+  }
+
+  private decodeCpus(raw: Uint8Array): JsValue[] {
+    return Array.from({ length: this.cpus }, (_, c) => this.value.decode(raw, c * this.stride));
+  }
+
+  /** The value (per-CPU maps: summed over CPUs), or null when the key is absent. */
+  get(key: unknown): JsValue | null {
+    const raw = this.lookupRaw(this.encodeKey(key));
+    if (!raw) return null;
+    return this.perCpu ? sumValues(this.decodeCpus(raw)) : this.value.decode(raw);
+  }
+
+  /** Per-CPU maps: one value per possible CPU; other maps: a one-element array. */
+  getPerCpu(key: unknown): JsValue[] | null {
+    const raw = this.lookupRaw(this.encodeKey(key));
+    return raw ? this.decodeCpus(raw) : null;
+  }
+
+  /**
+   * Sets a value. Per-CPU maps take either one value (written to every CPU... the
+   * usual intent is a reset, so `0` clears all CPUs) or an array of one value per CPU
+   * with `{ perCpu: true }`.
+   */
+  set(key: unknown, value: unknown, opts: { flags?: number; perCpu?: boolean } = {}): void {
+    this.live();
+    const k = this.encodeKey(key);
+    const buf = new Uint8Array(this.stride * this.cpus);
+    if (opts.perCpu) {
+      if (!Array.isArray(value) || value.length !== this.cpus)
+        throw new Error(`map ${this.name}: a per-CPU value needs ${this.cpus} elements`);
+      value.forEach((v, c) => this.value.encodeInto(v, buf, c * this.stride));
+    } else {
+      for (let c = 0; c < this.cpus; c++) this.value.encodeInto(value, buf, c * this.stride);
+    }
+    mapUpdate(this.fd, k, buf, opts.flags ?? BPF_ANY);
+  }
+
+  /** Deletes a key; false when absent. Arrays have no delete (their entries always exist). */
+  delete(key: unknown): boolean {
+    this.live();
+    if (this.isArray) throw new NativeError(`map ${this.name} is an array: entries cannot be deleted (set them to 0)`, 22, "bpf_map_delete_elem");
+    return mapDelete(this.fd, this.encodeKey(key));
+  }
+
+  /** Raw keys in kernel order (bpf_map_get_next_key). */
+  *rawKeys(): Generator<Uint8Array> {
+    this.live();
+    let k: Uint8Array | null = null;
+    let n = 0;
+    for (;;) {
+      const next = mapNextKey(this.fd, k, this.meta.keySize);
+      if (!next) return;
+      yield next;
+      k = next;
+      // Arrays and full hash tables end by themselves; this only guards against a map that changes under us.
+      if (++n > this.meta.maxEntries * 4 + 16) return;
+    }
+  }
+
+  *keys(): Generator<JsValue> {
+    for (const k of this.rawKeys()) yield this.key.decode(k);
+  }
+
+  /** Every entry (decoded; per-CPU values also given per CPU). Entries deleted meanwhile are skipped. */
+  *entries(): Generator<MapEntry> {
+    for (const k of this.rawKeys()) {
+      const raw = this.lookupRaw(k);
+      if (!raw) continue;
+      const key = this.key.decode(k);
+      if (this.perCpu) {
+        const perCpu = this.decodeCpus(raw);
+        yield { key, value: sumValues(perCpu), perCpu };
+      } else yield { key, value: this.value.decode(raw) };
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ownsFd) closeFd(this.fd);
+  }
+}
+
+function metaFromKernel(km: KernelMapInfo, btf?: Btf): MapMeta {
+  const meta: MapMeta = {
+    name: km.name,
+    type: km.type,
+    keySize: km.keySize,
+    valueSize: km.valueSize,
+    maxEntries: km.maxEntries,
+    flags: km.flags,
+    id: km.id,
+  };
+  if (km.btfId && (km.btfKeyTypeId || km.btfValueTypeId)) {
+    const b = btf ?? kernelBtf(km.btfId);
+    if (km.btfKeyTypeId) meta.key = typeDescOf(b, km.btfKeyTypeId);
+    if (km.btfValueTypeId) meta.value = typeDescOf(b, km.btfValueTypeId);
+  }
+  return meta;
+}
+
+// ------------------------------------------------------------------ interfaces → programs → maps
+
+let xdpApi: { query: (ifindex: number, flags: number, id: number[]) => number; nameToIndex: (n: string) => number } | undefined;
+
+/** The ifindex of a network interface, or a NativeError (ENODEV). */
+export function ifindexOf(iface: string): number {
+  bindXdp();
+  const i = xdpApi!.nameToIndex(iface);
+  if (!i) throw new NativeError(`no network interface named '${iface}'`, 19, "if_nametoindex");
+  return i;
+}
+
+function bindXdp(): void {
+  if (xdpApi) return;
+  const bpf = library("libbpf.so.1");
+  const libc = library("libc.so.6");
+  xdpApi = {
+    query: bpf.func("int bpf_xdp_query_id(int ifindex, int flags, _Out_ uint32_t *prog_id)"),
+    nameToIndex: libc.func("unsigned int if_nametoindex(const char *name)"),
+  };
+}
+
+/** The id of the XDP program attached to an interface (any mode), or 0. */
+export function attachedProgramId(iface: string | number): number {
+  const ifindex = typeof iface === "number" ? iface : ifindexOf(iface);
+  const id = [0];
+  check(xdpApi!.query(ifindex, 0, id), `cannot query XDP on ${iface}`, "bpf_xdp_query_id");
+  return id[0]!;
+}
+
+export interface ProgramMaps {
+  progId: number;
+  progFd: number;
+  progName: string;
+  maps: TypedMap[];
+  /** Closes the program fd and every map. */
+  close(): void;
+}
+
+/** Opens a program by id and every map it uses, typed from the kernel's BTF. */
+export function programMaps(progId: number): ProgramMaps {
+  const progFd = progFdById(progId);
+  const maps: TypedMap[] = [];
+  try {
+    const info = progInfo(progFd);
+    for (const id of info.mapIds) maps.push(TypedMap.fromId(id));
+    return {
+      progId,
+      progFd,
+      progName: info.name,
+      maps,
+      close() {
+        for (const m of maps) m.close();
+        closeFd(progFd);
+      },
+    };
+  } catch (e) {
+    for (const m of maps) m.close();
+    closeFd(progFd);
+    throw e;
+  }
+}
+
+/** The maps of the program attached to `iface`; a NativeError (ENOENT) when nothing is attached. */
+export function interfaceMaps(iface: string): ProgramMaps {
+  const id = attachedProgramId(iface);
+  if (!id) throw new NativeError(`no XDP program is attached to ${iface}`, 2, "bpf_xdp_query_id");
+  return programMaps(id);
+}
+
+/**
+ * A map's user-facing name: the kernel truncates names to 15 characters and libbpf
+ * names global-data maps `<obj>.bss`; match either exactly or by the visible prefix.
+ */
+export function findMap(maps: readonly TypedMap[], name: string): TypedMap | undefined {
+  return (
+    maps.find((m) => m.name === name) ??
+    maps.find((m) => name.length > 15 && m.name === name.slice(0, 15)) ??
+    maps.find((m) => /\.(bss|data|rodata)$/.test(m.name) && m.name.endsWith(name))
+  );
+}
