@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { checkCommand } from "./check.ts";
 import { buildCommand } from "./build.ts";
 import { disasmCommand } from "./disasm.ts";
+import { labCommand } from "./lab.ts";
 
 export interface CommandDef {
   name: string;
@@ -10,4 +11,4 @@ export interface CommandDef {
   run(cmd: Command, args: unknown[]): Promise<number>;
 }
 
-export const commands: CommandDef[] = [checkCommand, buildCommand, disasmCommand];
+export const commands: CommandDef[] = [checkCommand, buildCommand, disasmCommand, labCommand];

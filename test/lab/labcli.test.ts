@@ -1,0 +1,62 @@
+// `xdpc lab` through the built CLI (run `npm run build` first: the CLI runs from dist/).
+import { afterAll, expect, it } from "vitest";
+import { spawnSync, execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { describeKernel } from "../support/kernel.ts";
+import { destroyLab, labSpec } from "../../runtime/netns.ts";
+
+const bin = fileURLToPath(new URL("../../bin/xdpc.js", import.meta.url));
+const xdpc = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const netnsList = () => execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+const links = () => execFileSync("ip", ["-o", "link"], { encoding: "utf8" });
+
+describeKernel("xdpc lab", () => {
+  const name = "xdpctcli";
+  afterAll(() => void destroyLab(labSpec(name)));
+
+  it("up, status, down leave nothing behind", () => {
+    const up = xdpc("lab", "up", "--name", name);
+    expect(up.err).toBe("");
+    expect(up.code).toBe(0);
+    expect(up.out).toContain("lab xdpctcli is up");
+    expect(up.out).toMatch(/receiver\s+xdpctcli0\s+198\.18\.0\.1\/30\s+02:00:c6:12:00:01/);
+    expect(up.out).toMatch(/sender\s+xdpctcli1\s+198\.18\.0\.2\/30\s+02:00:c6:12:00:02/);
+    expect(netnsList()).toMatch(/^xdpctcli\b/m);
+    expect(links()).toMatch(/: xdpctcli0@/);
+
+    const st = xdpc("lab", "status", "--name", name);
+    expect(st.code).toBe(0);
+    expect(st.out).toContain("lab xdpctcli is up");
+    expect(st.out).toContain("xdp on xdpctcli0: none");
+
+    const again = xdpc("lab", "up", "--name", name);
+    expect(again.code).toBe(1);
+    expect(again.err).toBe("xdpc: error: network namespace 'xdpctcli' already exists (run `xdpc lab down --name xdpctcli`)\n");
+
+    const down = xdpc("lab", "down", "--name", name);
+    expect(down.code).toBe(0);
+    expect(down.out).toBe("lab xdpctcli removed (xdpctcli0, netns xdpctcli)\n");
+    expect(netnsList()).not.toMatch(/xdpctcli/);
+    expect(links()).not.toMatch(/xdpctcli/);
+
+    expect(xdpc("lab", "status", "--name", name)).toMatchObject({ code: 1, out: "lab xdpctcli is down\n" });
+    expect(xdpc("lab", "down", "--name", name)).toMatchObject({ code: 0, out: "lab xdpctcli was not up; nothing to remove\n" });
+  });
+
+  it("reports a half-made lab as broken and down removes it", () => {
+    execFileSync("ip", ["netns", "add", name]);
+    const st = xdpc("lab", "status", "--name", name);
+    expect(st.code).toBe(1);
+    expect(st.out).toContain("broken");
+    expect(xdpc("lab", "down", "--name", name).out).toBe("lab xdpctcli removed (netns xdpctcli)\n");
+    expect(netnsList()).not.toMatch(/xdpctcli/);
+  });
+
+  it("rejects bad names and actions as usage errors", () => {
+    expect(xdpc("lab", "up", "--name", "Bad Name")).toMatchObject({ code: 2 });
+    expect(xdpc("lab", "sideways").code).toBe(2);
+  });
+});
