@@ -38,7 +38,7 @@ describeKernel("TypedMap on kernel maps (fixture)", () => {
     expect(counts.cpus).toBe(possibleCpus());
     counts.set(0, 0n);
     counts.set(1, 0n);
-    for (let i = 0; i < 3; i++) testRun(prog, udp4({ dstPort: 9 }));
+    for (let i = 0; i < 3; i++) testRun(prog, udp4({ dport: 9 }));
     testRun(prog, concat(ethHeader({}, 0x0806), new Uint8Array(28)));
     expect(counts.get(1)).toBe(3n);
     expect(counts.get(0)).toBe(1n);
@@ -58,8 +58,8 @@ describeKernel("TypedMap on kernel maps (fixture)", () => {
   it("decodes struct keys and values, addresses as dotted strings", () => {
     const flows = open("flows");
     for (const k of [...flows.keys()]) flows.delete(k);
-    const p1 = udp4({ dstPort: 53 }, { src: "198.18.0.7", dst: "198.19.0.1" });
-    const p2 = udp4({ dstPort: 53 }, { src: "198.18.0.7", dst: "198.19.0.1" }, new Uint8Array(10));
+    const p1 = udp4({ dport: 53 }, { src: "198.18.0.7", dst: "198.19.0.1" });
+    const p2 = udp4({ dport: 53 }, { src: "198.18.0.7", dst: "198.19.0.1" }, new Uint8Array(10));
     testRun(prog, p1);
     testRun(prog, p2);
     const all = [...flows.entries()];
@@ -73,7 +73,7 @@ describeKernel("TypedMap on kernel maps (fixture)", () => {
     expect(flows.get({ src: 0xc6120007, dst: "198.19.0.1", port: 53, proto: 17 })).toEqual(all[0]!.value);
     // A value written from userspace is what the program then updates.
     flows.set({ src: "198.18.0.9", dst: "198.19.0.1", port: 53, proto: 17 }, { packets: 100n, bytes: 0n, lastLen: 0, udp: false });
-    testRun(prog, udp4({ dstPort: 53 }, { src: "198.18.0.9", dst: "198.19.0.1" }));
+    testRun(prog, udp4({ dport: 53 }, { src: "198.18.0.9", dst: "198.19.0.1" }));
     expect(flows.get({ src: "198.18.0.9", dst: "198.19.0.1", port: 53, proto: 17 })).toMatchObject({ packets: 101n, udp: false });
     expect(flows.delete({ src: "198.18.0.9", dst: "198.19.0.1", port: 53, proto: 17 })).toBe(true);
     expect(flows.delete({ src: "198.18.0.9", dst: "198.19.0.1", port: 53, proto: 17 })).toBe(false);
