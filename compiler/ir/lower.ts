@@ -257,6 +257,8 @@ class Lowerer {
       const v = this.use(s.value);
       if (v.k === "int") this.b.mov(r.value, v.v);
       else if (v.k === "ref") this.b.mov(r.value, this.addrOf(v));
+      // A nullable integer the checker has narrowed (`if (x === null) return 0; return x;`).
+      else if (v.k === "nint" && r.type.kind !== "nullable") this.b.mov(r.value, v.v);
       else if (v.k === "nint") this.fail("returning a nullable integer from a function is not supported yet", s);
     } else if (s.value) this.expr(s.value);
     this.b.jmp(r.block);
