@@ -1,0 +1,154 @@
+// One benchmark run: every example filter against its clang twin (code size,
+// ns/packet, compile time), the front end's check times, CLI start-up, and the
+// veth end-to-end figures, gathered into one result that report.ts renders.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadCorpus } from "../test/support/corpus.ts";
+import { codeSize, type CodeRow } from "./code.ts";
+import {
+  measureCheck,
+  measureCompile,
+  measureStartup,
+  type CheckRow,
+  type CompileRow,
+  type StartupRow,
+} from "./compile.ts";
+import { measureE2e, type E2eResult } from "./e2e.ts";
+import { benchEnv, type BenchEnv } from "./env.ts";
+import { generateFilter } from "./generate.ts";
+import { measureSpeed, trafficPool, type SpeedRow } from "./speed.ts";
+import { notMeasured, type Maybe } from "./stats.ts";
+import { buildClang, buildXdpc, findPairs } from "./twins.ts";
+import { verdicts, type Verdict } from "./verdicts.ts";
+
+export interface BenchOptions {
+  /** One filter, tiny repeat, single runs, no lab: proves the harness works, times nothing reliably. */
+  smoke: boolean;
+  filters?: string[];
+  repeat: number;
+  rounds: number;
+  samples: number;
+  seed: number;
+  /** Runs of each cold process (median). */
+  coldRuns: number;
+  /** Timed runs of each in-process compile (median, after warm-up). */
+  warmRuns: number;
+  /** Size of the generated filter for the check-time target. */
+  generatedLines: number;
+  lab: boolean;
+  e2eSeconds: number;
+}
+
+export const FULL: BenchOptions = {
+  smoke: false,
+  repeat: 200_000,
+  rounds: 7,
+  samples: 6,
+  seed: 1,
+  coldRuns: 9,
+  warmRuns: 25,
+  generatedLines: 2000,
+  lab: true,
+  e2eSeconds: 3,
+};
+
+export const SMOKE: BenchOptions = {
+  ...FULL,
+  smoke: true,
+  filters: ["vlan_filter"],
+  repeat: 100,
+  rounds: 2,
+  samples: 2,
+  coldRuns: 1,
+  warmRuns: 2,
+  lab: false,
+};
+
+export interface BenchResult {
+  env: BenchEnv;
+  options: BenchOptions;
+  corpus: { packets: number; pool: number; tcpdump: boolean };
+  code: CodeRow[];
+  speed: { name: string; row: Maybe<SpeedRow> }[];
+  compile: CompileRow[];
+  check: CheckRow[];
+  startup: StartupRow;
+  e2e: Maybe<E2eResult>;
+  verdicts: Verdict[];
+}
+
+export async function runBench(
+  opts: BenchOptions,
+  command: string,
+  log: (msg: string) => void = () => {},
+): Promise<BenchResult> {
+  const env = benchEnv(command);
+  const pairs = findPairs(opts.filters);
+  const corpus = loadCorpus();
+  const pool = trafficPool(corpus.packets);
+  const work = mkdtempSync(join(tmpdir(), "xdpc-bench-"));
+  try {
+    const code: CodeRow[] = [];
+    const speed: BenchResult["speed"] = [];
+    const compile: CompileRow[] = [];
+    const check: CheckRow[] = [];
+    for (const pair of pairs) {
+      log(`${pair.name}: building both sides`);
+      const xdpc = buildXdpc(pair);
+      const clang = buildClang(pair);
+      log(`${pair.name}: code size`);
+      code.push({ name: pair.name, xdpc: codeSize(pair, xdpc), clang: codeSize(pair, clang) });
+      log(
+        `${pair.name}: ns/packet (${opts.samples} packets × ${opts.rounds} rounds × repeat ${opts.repeat})`,
+      );
+      let row: Maybe<SpeedRow>;
+      try {
+        row = measureSpeed(pair, xdpc, clang, pool, opts);
+      } catch (e) {
+        row = notMeasured(`test run failed: ${(e as Error).message.split("\n")[0]}`);
+      }
+      speed.push({ name: pair.name, row });
+      log(`${pair.name}: compile and check time`);
+      compile.push(measureCompile(pair, work, { cold: opts.coldRuns, warm: opts.warmRuns }));
+      check.push(
+        measureCheck(pair.name, pair.filter, { cold: opts.coldRuns, warm: opts.warmRuns }),
+      );
+    }
+    const genPath = join(work, `generated_${opts.generatedLines}.ts`);
+    writeFileSync(genPath, generateFilter(opts.generatedLines));
+    log(`generated ${opts.generatedLines}-line filter: check time`);
+    check.push(
+      measureCheck(`generated (${opts.generatedLines} lines)`, genPath, {
+        cold: opts.coldRuns,
+        warm: opts.warmRuns,
+      }),
+    );
+    log("CLI start-up");
+    const startup = measureStartup(opts.coldRuns);
+    let e2e: Maybe<E2eResult>;
+    if (!opts.lab) e2e = notMeasured(opts.smoke ? "smoke mode runs no lab" : "--no-lab");
+    else {
+      log("end to end on veth");
+      try {
+        e2e = await measureE2e(pairs, { seconds: opts.e2eSeconds });
+      } catch (e) {
+        e2e = notMeasured(`lab failed: ${(e as Error).message.split("\n")[0]}`);
+      }
+    }
+    const partial = {
+      env,
+      options: opts,
+      corpus: { packets: corpus.packets.length, pool: pool.length, tcpdump: corpus.tcpdump },
+      code,
+      speed,
+      compile,
+      check,
+      startup,
+      e2e,
+    };
+    return { ...partial, verdicts: verdicts(partial) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}

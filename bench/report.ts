@@ -1,0 +1,319 @@
+// Renders a benchmark result as terminal tables and as BENCHMARKS.md. Ratios are
+// xdpc / clang (below 1 is xdpc ahead) except pps, which is filter / bare.
+import type { BenchResult } from "./bench.ts";
+import { fmtNum, fmtRatio, geomean, isMeasured, type Maybe } from "./stats.ts";
+
+type Table = { title: string; head: string[]; rows: string[][]; notes?: string[] };
+
+const cell = (x: Maybe<number>, digits = 1, unit = ""): string =>
+  isMeasured(x) ? `${fmtNum(x, digits)}${unit}` : `not measured: ${x.notMeasured}`;
+const ratioCell = (a: Maybe<number>, b: Maybe<number>): string =>
+  isMeasured(a) && isMeasured(b) ? fmtRatio(a / b) : "—";
+const loses = (a: Maybe<number>, b: Maybe<number>, limit = 1) =>
+  isMeasured(a) && isMeasured(b) && a / b > limit;
+
+export function tables(r: BenchResult): Table[] {
+  const out: Table[] = [];
+  out.push({
+    title: "Targets",
+    head: ["target", "verdict", "figure"],
+    rows: r.verdicts.map((v) => [v.target, v.status, v.detail]),
+  });
+
+  const code: string[][] = [];
+  const codeRatios: Record<"x" | "j" | "v", number[]> = { x: [], j: [], v: [] };
+  for (const c of r.code) {
+    if (!isMeasured(c.xdpc) || !isMeasured(c.clang)) {
+      code.push([
+        c.name,
+        isMeasured(c.xdpc) ? "" : `xdpc not measured: ${c.xdpc.notMeasured}`,
+        isMeasured(c.clang) ? "" : `clang not measured: ${c.clang.notMeasured}`,
+      ]);
+      continue;
+    }
+    const x = c.xdpc,
+      k = c.clang;
+    codeRatios.x.push(x.xlatedInsns / k.xlatedInsns);
+    codeRatios.j.push(x.jitedBytes / k.jitedBytes);
+    codeRatios.v.push(x.verifiedInsns / k.verifiedInsns);
+    code.push([
+      c.name,
+      `${x.xlatedInsns} / ${k.xlatedInsns}`,
+      fmtRatio(x.xlatedInsns / k.xlatedInsns),
+      `${x.jitedBytes} / ${k.jitedBytes}`,
+      fmtRatio(x.jitedBytes / k.jitedBytes),
+      `${x.verifiedInsns} / ${k.verifiedInsns}`,
+      fmtRatio(x.verifiedInsns / k.verifiedInsns),
+    ]);
+  }
+  code.push([
+    "geomean",
+    "",
+    fmtRatio(geomean(codeRatios.x)),
+    "",
+    fmtRatio(geomean(codeRatios.j)),
+    "",
+    fmtRatio(geomean(codeRatios.v)),
+  ]);
+  out.push({
+    title: "Code size (kernel figures, xdpc / clang -O2)",
+    head: [
+      "filter",
+      "xlated insns",
+      "ratio",
+      "JIT bytes",
+      "ratio",
+      "verifier processed insns",
+      "ratio",
+    ],
+    rows: code,
+  });
+
+  const speed: string[][] = [];
+  const spRatios: number[] = [];
+  const netRatios: number[] = [];
+  for (const s of r.speed) {
+    if (!isMeasured(s.row)) {
+      speed.push([s.name, `not measured: ${s.row.notMeasured}`, "", "", "", "", ""]);
+      continue;
+    }
+    const x = s.row;
+    spRatios.push(x.ratio);
+    netRatios.push(x.netRatio);
+    const spread = `${fmtRatio(Math.min(...x.roundRatios))}–${fmtRatio(Math.max(...x.roundRatios))}`;
+    speed.push([
+      s.name,
+      fmtNum(x.xdpcNs),
+      fmtNum(x.clangNs),
+      fmtRatio(x.ratio),
+      spread,
+      fmtNum(x.baselineNs),
+      fmtRatio(x.netRatio),
+    ]);
+  }
+  speed.push([
+    "geomean",
+    "",
+    "",
+    fmtRatio(geomean(spRatios)),
+    "",
+    "",
+    fmtRatio(geomean(netRatios)),
+  ]);
+  out.push({
+    title: `ns/packet, BPF_PROG_TEST_RUN (${r.options.samples} packets × ${r.options.rounds} A/B rounds × repeat ${r.options.repeat})`,
+    head: [
+      "filter",
+      "xdpc ns",
+      "clang ns",
+      "ratio (median of rounds)",
+      "round spread",
+      "bare XDP_PASS ns",
+      "net ratio (minus bare)",
+    ],
+    rows: speed,
+  });
+
+  const pkts: string[][] = [];
+  for (const s of r.speed) {
+    if (!isMeasured(s.row)) continue;
+    for (const p of s.row.packets)
+      pkts.push([
+        s.name,
+        p.source,
+        String(p.length),
+        p.verdict,
+        fmtNum(p.xdpcNs),
+        fmtNum(p.clangNs),
+        fmtRatio(p.ratio),
+      ]);
+  }
+  out.push({
+    title: "ns/packet per sampled packet",
+    head: ["filter", "packet", "bytes", "verdict", "xdpc ns", "clang ns", "ratio"],
+    rows: pkts,
+  });
+
+  out.push({
+    title: `Compile time, ms (cold: median of ${r.options.coldRuns} processes; warm: median of ${r.options.warmRuns} in-process runs)`,
+    head: [
+      "filter",
+      "xdpc build cold",
+      "xdpc warm",
+      "clang -O2",
+      "clang -O2 -g",
+      "cold / clang",
+      "warm / clang",
+    ],
+    rows: r.compile.map((c) => [
+      c.name,
+      cell(c.xdpcColdMs),
+      cell(c.xdpcWarmMs, 2),
+      cell(c.clangMs),
+      cell(c.clangGMs),
+      ratioCell(c.xdpcColdMs, c.clangMs),
+      ratioCell(c.xdpcWarmMs, c.clangMs),
+    ]),
+  });
+
+  out.push({
+    title: "Check time, ms (`xdpc check`)",
+    head: ["input", "lines", "warm (in-process)", "cold (CLI process)"],
+    rows: r.check.map((c) => [c.name, String(c.lines), cell(c.warmMs, 2), cell(c.coldMs)]),
+  });
+
+  out.push({
+    title: "CLI start-up, ms (cold processes)",
+    head: ["command", "ms"],
+    rows: [
+      ["xdpc --help", cell(r.startup.helpColdMs)],
+      ["node -e 0 (the floor)", cell(r.startup.nodeStartMs)],
+    ],
+  });
+
+  if (isMeasured(r.e2e)) {
+    const e = r.e2e;
+    out.push({
+      title: `End to end on veth (${e.frameBytes}-byte frames, ${e.seconds} s each, generator CPU ${e.generatorCpu}, receiver CPU ${e.receiverCpu})`,
+      head: ["filter", "filter pps", "bare XDP_DROP pps", "ratio"],
+      rows: e.rows.map((x) => [
+        x.name,
+        fmtNum(x.filterPps, 0),
+        fmtNum(x.barePps, 0),
+        fmtRatio(x.ratio),
+      ]),
+    });
+  } else {
+    out.push({
+      title: "End to end on veth",
+      head: ["status"],
+      rows: [[`not measured: ${r.e2e.notMeasured}`]],
+    });
+  }
+  return out;
+}
+
+/** Where xdpc is behind clang on a figure: one line each. */
+export function losses(r: BenchResult): string[] {
+  const out: string[] = [];
+  for (const c of r.code) {
+    if (!isMeasured(c.xdpc) || !isMeasured(c.clang)) continue;
+    const l: [string, number, number][] = [
+      ["xlated insns", c.xdpc.xlatedInsns, c.clang.xlatedInsns],
+      ["JIT bytes", c.xdpc.jitedBytes, c.clang.jitedBytes],
+      ["verifier processed insns", c.xdpc.verifiedInsns, c.clang.verifiedInsns],
+    ];
+    for (const [what, a, b] of l)
+      if (a > b) out.push(`${c.name}: ${what} ${a} vs ${b} (${fmtRatio(a / b)})`);
+  }
+  for (const s of r.speed) {
+    if (isMeasured(s.row) && s.row.ratio > 1)
+      out.push(
+        `${s.name}: ns/packet ${fmtNum(s.row.xdpcNs)} vs ${fmtNum(s.row.clangNs)} (${fmtRatio(s.row.ratio)}; net of harness ${fmtRatio(s.row.netRatio)})`,
+      );
+  }
+  for (const c of r.compile) {
+    if (loses(c.xdpcColdMs, c.clangMs))
+      out.push(
+        `${c.name}: cold \`xdpc build\` ${cell(c.xdpcColdMs)} ms vs clang ${cell(c.clangMs)} ms (${ratioCell(c.xdpcColdMs, c.clangMs)})`,
+      );
+    if (loses(c.xdpcWarmMs, c.clangMs))
+      out.push(
+        `${c.name}: warm xdpc build ${cell(c.xdpcWarmMs, 2)} ms vs clang ${cell(c.clangMs)} ms (${ratioCell(c.xdpcWarmMs, c.clangMs)})`,
+      );
+  }
+  return out;
+}
+
+function pad(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, [...c].length)));
+  return rows.map((r) =>
+    r
+      .map((c, i) => c + " ".repeat(widths[i]! - [...c].length))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+export function renderTerminal(r: BenchResult): string {
+  const lines = [
+    `xdpc benchmarks — ${r.env.date} — ${r.env.kernel} — ${r.env.cpu} (${r.env.cpus} CPUs) — node ${r.env.node} — ${r.env.clang}`,
+  ];
+  for (const t of tables(r)) {
+    lines.push(
+      "",
+      t.title,
+      ...pad([t.head, t.head.map((h) => "-".repeat(Math.min([...h].length, 12))), ...t.rows]).map(
+        (l) => "  " + l,
+      ),
+    );
+  }
+  const l = losses(r);
+  lines.push(
+    "",
+    `Where xdpc loses (${l.length})`,
+    ...(l.length ? l.map((x) => "  " + x) : ["  nowhere measured"]),
+  );
+  return lines.join("\n") + "\n";
+}
+
+const mdEscape = (s: string) => s.replace(/\|/g, "\\|");
+
+function mdTable(t: Table): string[] {
+  return [
+    `| ${t.head.map(mdEscape).join(" | ")} |`,
+    `|${t.head.map(() => "---").join("|")}|`,
+    ...t.rows.map((r) => `| ${r.map(mdEscape).join(" | ")} |`),
+  ];
+}
+
+export const ANALYSIS_START = "<!-- analysis: kept across runs -->";
+export const ANALYSIS_END = "<!-- /analysis -->";
+
+/** BENCHMARKS.md; `analysis` is the hand-written section carried over from the previous file. */
+export function renderMarkdown(r: BenchResult, analysis?: string): string {
+  const e = r.env;
+  const lines = [
+    "# xdpc benchmarks",
+    "",
+    "Generated by `npm run bench` (bench/run.ts); method in [docs/benchmarks.md](docs/benchmarks.md).",
+    "Ratios are xdpc / clang -O2 (below 1.000× xdpc is ahead), except veth pps (filter / bare XDP_DROP).",
+    "",
+    "| | |",
+    "|---|---|",
+    `| date | ${e.date} |`,
+    `| kernel | ${e.kernel} |`,
+    `| CPU | ${e.cpu} (${e.cpus} CPUs) |`,
+    `| node | ${e.node} |`,
+    `| clang | ${e.clang} |`,
+    `| command | \`${e.command}\` |`,
+    `| corpus | ${r.corpus.packets} packets (${r.corpus.tcpdump ? "crafted + ../shared/corpus/tcpdump" : "crafted only: ../shared/corpus/tcpdump absent"}); sampling pool ${r.corpus.pool} |`,
+  ];
+  for (const t of tables(r)) lines.push("", `## ${t.title}`, "", ...mdTable(t));
+  const l = losses(r);
+  lines.push(
+    "",
+    "## Where xdpc loses",
+    "",
+    ...(l.length ? l.map((x) => `- ${x}`) : ["Nowhere in this run."]),
+  );
+  lines.push(
+    "",
+    "## Analysis",
+    "",
+    ANALYSIS_START,
+    analysis?.trim() || "_No analysis written for this run yet._",
+    ANALYSIS_END,
+    "",
+  );
+  return lines.join("\n");
+}
+
+/** The hand-written analysis section of an existing BENCHMARKS.md, if any. */
+export function extractAnalysis(markdown: string): string | undefined {
+  const a = markdown.indexOf(ANALYSIS_START);
+  const b = markdown.indexOf(ANALYSIS_END);
+  if (a < 0 || b < a) return undefined;
+  return markdown.slice(a + ANALYSIS_START.length, b).trim();
+}

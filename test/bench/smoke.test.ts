@@ -1,0 +1,137 @@
+// The benchmark harness must not rot: `bench/run.ts --smoke` (one filter, tiny
+// repeat, no lab) runs as a process and must produce well-formed figures — every
+// figure a positive finite number or an explicit "not measured: <reason>", verdicts
+// for every target, the markdown report with its sections. Timings are never
+// asserted: they belong to `npm run bench`, not to CI.
+import { expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describeKernel } from "../support/kernel.ts";
+import { ANALYSIS_END, ANALYSIS_START } from "../../bench/report.ts";
+import type { BenchResult } from "../../bench/bench.ts";
+
+const repo = resolve(import.meta.dirname, "../..");
+
+type Fig = number | { notMeasured: string };
+
+/** A figure is a positive finite number, or says why it is missing. */
+function expectFigure(x: Fig, what: string): void {
+  if (typeof x === "number") {
+    expect(Number.isFinite(x) && x > 0, `${what} = ${x}`).toBe(true);
+  } else {
+    expect(typeof x.notMeasured, what).toBe("string");
+    expect(x.notMeasured.length, what).toBeGreaterThan(3);
+  }
+}
+
+describeKernel("bench harness (smoke)", () => {
+  it("runs one filter end to end and reports well-formed figures", () => {
+    const dir = mkdtempSync(join(tmpdir(), "xdpc-bench-smoke-"));
+    try {
+      const md = join(dir, "BENCH.md");
+      const json = join(dir, "bench.json");
+      // An earlier report's hand-written analysis must survive regeneration.
+      writeFileSync(
+        md,
+        `# old\n${ANALYSIS_START}\nhand-written: the misses explained\n${ANALYSIS_END}\n`,
+      );
+      const env = { ...process.env };
+      delete env.VITEST; // the child is a plain node process, not a vitest worker
+      const r = spawnSync(
+        process.execPath,
+        ["--import", "tsx", "bench/run.ts", "--smoke", "--out", md, "--json", json],
+        {
+          cwd: repo,
+          env,
+          encoding: "utf8",
+          timeout: 120_000,
+        },
+      );
+      expect(r.status, r.stderr).toBe(0);
+
+      const res = JSON.parse(readFileSync(json, "utf8")) as BenchResult;
+      expect(res.options.smoke).toBe(true);
+      for (const k of ["date", "kernel", "cpu", "node", "clang", "command"] as const)
+        expect(res.env[k], k).toMatch(/\S/);
+      expect(res.env.command).toContain("--smoke");
+
+      // One filter, both sides in every per-filter section.
+      expect(res.code.map((c) => c.name)).toEqual(["vlan_filter"]);
+      const code = res.code[0]!;
+      // xdpc's own build must load: that part never depends on the machine's tools.
+      expect(
+        typeof code.xdpc === "object" && "xlatedInsns" in code.xdpc,
+        JSON.stringify(code.xdpc),
+      ).toBe(true);
+      for (const side of [code.xdpc, code.clang]) {
+        if ("notMeasured" in side) expectFigure(side, "clang code size");
+        else
+          for (const [k, v] of Object.entries(side))
+            expect(Number.isInteger(v) && v > 0, `${k} = ${v}`).toBe(true);
+      }
+
+      const speed = res.speed[0]!.row;
+      if ("notMeasured" in speed) expectFigure(speed, "speed");
+      else {
+        expect(speed.packets.length).toBeGreaterThan(0);
+        expect(speed.roundRatios).toHaveLength(res.options.rounds);
+        for (const p of speed.packets) {
+          expect(p.verdict).toMatch(/^XDP_/);
+          expectFigure(p.xdpcNs, `${p.source} xdpc ns`);
+          expectFigure(p.clangNs, `${p.source} clang ns`);
+          expectFigure(p.ratio, `${p.source} ratio`);
+        }
+        expect(speed.disagreements).toEqual([]);
+        for (const k of ["xdpcNs", "clangNs", "baselineNs", "ratio", "netRatio"] as const)
+          expectFigure(speed[k], k);
+      }
+
+      const c = res.compile[0]!;
+      for (const k of ["xdpcColdMs", "xdpcWarmMs", "clangMs", "clangGMs"] as const)
+        expectFigure(c[k], k);
+      expect(typeof c.xdpcWarmMs).toBe("number");
+      expect(res.check.map((x) => x.name)).toEqual(["vlan_filter", "generated (2000 lines)"]);
+      for (const x of res.check) {
+        expect(x.lines).toBeGreaterThan(10);
+        expect(typeof x.warmMs, `${x.name} checks clean`).toBe("number");
+        expectFigure(x.coldMs, `${x.name} cold`);
+      }
+      expect(res.check[1]!.lines).toBeGreaterThanOrEqual(2000);
+      expectFigure(res.startup.helpColdMs, "help");
+      expectFigure(res.startup.nodeStartMs, "node");
+      expect(res.e2e).toEqual({ notMeasured: "smoke mode runs no lab" });
+
+      expect(res.verdicts).toHaveLength(6);
+      for (const v of res.verdicts) {
+        expect(["met", "missed", "not measured"]).toContain(v.status);
+        expect(v.detail.length).toBeGreaterThan(5);
+        if (v.status === "missed") expect(v.detail).toMatch(/missed by \d/);
+      }
+      expect(res.verdicts.find((v) => v.target.startsWith("veth"))!.status).toBe("not measured");
+
+      const text = readFileSync(md, "utf8");
+      for (const h of [
+        "## Targets",
+        "## Code size",
+        "## ns/packet",
+        "## Compile time",
+        "## Check time",
+        "## CLI start-up",
+        "## End to end on veth",
+        "## Where xdpc loses",
+        "## Analysis",
+      ]) {
+        expect(text).toContain(h);
+      }
+      expect(text).toContain("hand-written: the misses explained");
+      expect(text).toContain(`| kernel | ${res.env.kernel} |`);
+      // The terminal table went to stdout.
+      expect(r.stdout).toContain("Targets");
+      expect(r.stdout).toContain("vlan_filter");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
