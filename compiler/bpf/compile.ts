@@ -10,6 +10,7 @@ import { diag, type Diagnostic } from "../diagnostics/diagnostic.ts";
 import { LineMap } from "../diagnostics/span.ts";
 import { lowerFunction, LowerError, paramSymbol } from "../ir/lower.ts";
 import { printFunc } from "../ir/print.ts";
+import { countVerdicts, VERDICT_COUNT, VERDICT_MAP } from "../ir/verdicts.ts";
 import type { Func } from "../ir/ir.ts";
 import { optimize } from "../ir/passes/index.ts";
 import { selectInstructions } from "./isel.ts";
@@ -22,6 +23,8 @@ export interface CompileObjectOptions {
   source: string;
   /** Keep the optimised IR text of every program (for --dump-ir and golden tests). */
   keepIr?: boolean;
+  /** Count every returned verdict in a hidden PerCpuArray `xdpc_verdicts` (compiler/ir/verdicts.ts). */
+  verdictStats?: boolean;
 }
 
 export interface CompiledProgram {
@@ -43,6 +46,9 @@ export function compileToObjectSpec(result: CheckResult, opts: CompileObjectOpti
   const diagnostics: Diagnostic[] = [];
   const lines = new LineMap(opts.source);
   const mapNames = new Set(m.maps.map((x) => x.name));
+  // A user map may not take the hidden map's name; then verdicts are simply not counted.
+  const verdictStats = !!opts.verdictStats && !mapNames.has(VERDICT_MAP);
+  if (verdictStats) mapNames.add(VERDICT_MAP);
   const programs: ProgramSpec[] = [];
   const compiled: CompiledProgram[] = [];
   for (const fn of m.functions) {
@@ -50,6 +56,7 @@ export function compileToObjectSpec(result: CheckResult, opts: CompileObjectOpti
     let f: Func;
     try {
       f = lowerFunction(m, fn);
+      if (verdictStats) countVerdicts(f);
       optimize(f);
     } catch (e) {
       if (e instanceof LowerError) {
@@ -98,7 +105,7 @@ export function compileToObjectSpec(result: CheckResult, opts: CompileObjectOpti
       license: "GPL",
       sourcePath: m.file,
       programs,
-      maps: m.maps.map(mapSpec),
+      maps: verdictStats ? [...m.maps.map(mapSpec), verdictMapSpec] : m.maps.map(mapSpec),
       globals: globalSpecs(m),
     },
     programs: compiled,
@@ -127,6 +134,14 @@ export function typeDesc(t: Type): TypeDesc {
       return { kind: "int", bits: 32, signed: false };
   }
 }
+
+const verdictMapSpec: MapSpec = {
+  name: VERDICT_MAP,
+  type: 6, // BPF_MAP_TYPE_PERCPU_ARRAY
+  key: { kind: "int", bits: 32, signed: false },
+  value: { kind: "int", bits: 64, signed: false },
+  maxEntries: VERDICT_COUNT,
+};
 
 function mapSpec(x: MapInfo): MapSpec {
   const base = { name: x.name, type: x.bpfType, maxEntries: x.maxEntries, flags: x.flags, pinning: x.pinned ? 1 : 0 };

@@ -15,6 +15,8 @@ export interface CompileOptions {
   emit: "check" | "object";
   /** Keep each program's optimised IR text in the output (`--dump-ir`, golden tests). */
   keepIr?: boolean;
+  /** Count each XDP program's verdicts in a hidden PerCpuArray `xdpc_verdicts` (5 × u64, index = verdict). */
+  verdictStats?: boolean;
 }
 
 export interface CompileOutput {
@@ -36,7 +38,7 @@ export function compile(source: string, options: CompileOptions): CompileOutput 
   diagnostics.push(...checked.diagnostics);
   const out: CompileOutput = { diagnostics, program: parsed.program, checked };
   if (options.emit === "check" || hasErrors(diagnostics)) return out;
-  const backend = compileToObjectSpec(checked, { source, keepIr: options.keepIr });
+  const backend = compileToObjectSpec(checked, { source, keepIr: options.keepIr, verdictStats: options.verdictStats });
   diagnostics.push(...backend.diagnostics);
   out.programs = backend.programs;
   if (backend.spec && !hasErrors(diagnostics)) out.object = buildObject(backend.spec);
