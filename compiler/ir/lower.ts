@@ -76,6 +76,8 @@ class Lowerer {
   /** Memo scopes for header accessors and packet pointers (innermost last). */
   private memo: Map<string, VReg>[] = [new Map()];
   private readonly memoEnabled: boolean;
+  /** Header accessors being lowered with a private memo (when memoEnabled is off). */
+  private accessorDepth = 0;
   private inlineDepth = 0;
 
   constructor(
@@ -113,7 +115,7 @@ class Lowerer {
   // ------------------------------------------------------------ memo scopes
 
   private memoGet(key: string): VReg | undefined {
-    if (!this.memoEnabled) return undefined;
+    if (!this.memoEnabled && this.accessorDepth === 0) return undefined;
     for (let k = this.memo.length - 1; k >= 0; k--) {
       const v = this.memo[k]!.get(key);
       if (v) return v;
@@ -121,7 +123,7 @@ class Lowerer {
     return undefined;
   }
   private memoSet(key: string, v: VReg): void {
-    if (this.memoEnabled) this.memo[this.memo.length - 1]!.set(key, v);
+    if (this.memoEnabled || this.accessorDepth > 0) this.memo[this.memo.length - 1]!.set(key, v);
   }
   /** Lowers `f` in a nested scope: values memoised inside do not dominate what follows. */
   private scoped<T>(f: () => T): T {
@@ -1310,6 +1312,20 @@ class Lowerer {
    * packet is not that protocol or too short (LANGUAGE.md §5).
    */
   private header(h: HeaderKind): VReg {
+    if (this.memoEnabled || this.accessorDepth > 0) return this.headerAt(h);
+    // Without the memo (the function adjusts the packet), one accessor must still derive
+    // all its headers from one load of data: a reloaded data pointer has no verified range.
+    this.accessorDepth++;
+    this.memo.push(new Map());
+    try {
+      return this.headerAt(h);
+    } finally {
+      this.memo.pop();
+      this.accessorDepth--;
+    }
+  }
+
+  private headerAt(h: HeaderKind): VReg {
     const known = this.memoGet(h);
     if (known) return known;
     const view = this.b.vreg("pkt", h);
