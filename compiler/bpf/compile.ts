@@ -151,7 +151,7 @@ function mapSpec(x: MapInfo): MapSpec {
     case "XskMap":
       return { ...base, keySize: x.keySize, valueSize: x.valueSize };
     case "RingBuf":
-      return base;
+      return { ...base, record: typeDesc(x.value) };
     default:
       return { ...base, key: typeDesc(x.key!), value: typeDesc(x.value) };
   }

@@ -106,7 +106,15 @@ export interface MapSpec {
   flags?: number;
   /** LIBBPF_PIN_BY_NAME (1) pins under the open's pin root; 0/undefined: not pinned. */
   pinning?: number;
+  /**
+   * RingBuf: the record type. The kernel refuses BTF values on ring buffers, so it is
+   * written as a BTF typedef named RECORD_TYPEDEF_PREFIX + map name for userspace decoders.
+   */
+  record?: TypeDesc;
 }
+
+/** Prefix of the BTF typedef that names a ring buffer's record type. */
+export const RECORD_TYPEDEF_PREFIX = "xdpc_record__";
 
 export interface GlobalSpec {
   name: string;
@@ -434,6 +442,9 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
     }
   }
 
+  // Ring buffer record types last, so that every other type keeps its id.
+  for (const m of maps) if (m.record) btf.addTypedef(RECORD_TYPEDEF_PREFIX + m.name, types.id(m.record));
+
   const extBytes = ext.encode(); // adds its strings to the .BTF string table first
   elf.addSection({ name: ".BTF", type: SHT_PROGBITS, flags: 0, data: btf.encode(), align: 4 });
   elf.addSection({ name: ".BTF.ext", type: SHT_PROGBITS, flags: 0, data: extBytes, align: 4 });
@@ -505,6 +516,8 @@ export interface ObjectMap {
   /** BTF ids of key and value when declared with __type. */
   keyType?: number;
   valueType?: number;
+  /** RingBuf: BTF id of the record type (the RECORD_TYPEDEF_PREFIX typedef), when present. */
+  recordType?: number;
 }
 
 export interface ObjectGlobal {
@@ -714,6 +727,8 @@ function readMaps(elf: ElfFile, btf: Btf): ObjectMap[] {
           break;
       }
     }
+    const rec = btf.types.find((t) => t.kind === Kind.TYPEDEF && t.name === RECORD_TYPEDEF_PREFIX + m.name);
+    if (rec) m.recordType = rec.id;
     maps.push(m);
   }
   // Report maps in .maps order (DATASEC offsets may be zero in clang output; symbols are not).
