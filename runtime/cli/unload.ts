@@ -1,0 +1,30 @@
+import type { Command } from "commander";
+import { unloadFilter } from "../loader.ts";
+import type { CommandDef } from "./commands.ts";
+import { EXIT } from "./errors.ts";
+import { loaderFailure, note } from "./load.ts";
+
+export const unloadCommand: CommandDef = {
+  name: "unload",
+  description: "detach the XDP program from an interface and remove xdpc's pins and state for it",
+  configure(cmd: Command) {
+    cmd
+      .requiredOption("-i, --iface <name>", "network interface")
+      .option("--pin-root <dir>", "bpffs directory for pins (default /sys/fs/bpf/xdpc)");
+  },
+  async run(cmd) {
+    const o = cmd.opts() as { iface: string; pinRoot?: string };
+    let r;
+    try {
+      r = unloadFilter(o.iface, { pinRoot: o.pinRoot });
+    } catch (e) {
+      loaderFailure(e);
+    }
+    for (const n of r.notices) note(n);
+    const progs = r.detached.map((d) => `id ${d.progId} (${d.mode})`).join(", ");
+    process.stdout.write(
+      `${o.iface}: ${progs ? `detached ${progs}` : "nothing attached"}; removed ${r.removed.length} pin/state path${r.removed.length === 1 ? "" : "s"}\n`,
+    );
+    return EXIT.ok;
+  },
+};

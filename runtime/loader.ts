@@ -1,0 +1,436 @@
+// `xdpc load` / `xdpc unload` as a library: compile (or read) → set parameters → load
+// (the verifier runs) → attach or atomically replace on an interface → record.
+//
+// Attachment is netlink XDP (bpf_xdp_attach), not a bpf_link: it belongs to the
+// interface, so it outlives the CLI with no pin needed to keep it, it is what
+// `ip link`, xdp-loader and bpftool show and can remove, and a swap is a single
+// syscall (XDP_FLAGS_REPLACE + the old program's fd) — a kill -9 at any moment
+// leaves either the old or the new program attached. A bpf_link would detach when
+// its last fd closes unless pinned first, adding a crash window between create and pin.
+//
+// Crash safety: everything about the new program (its pin `prog_new`, its record
+// `state.json.new`, a copy of the object) is written before the attach and renamed
+// into place after it; the next load/unload (under the same lock) finishes or rolls
+// back an interrupted one by comparing those with what the kernel says is attached.
+import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
+import { compile, hasErrors } from "../compiler/driver/index.ts";
+import type { Diagnostic } from "../compiler/diagnostics/diagnostic.ts";
+import { readObject, type ObjectInfo, type ObjectProgram } from "../compiler/elf/object.ts";
+import { closeFd } from "../native/bpf.ts";
+import { mapInfo, objPin, progFdById, progInfo } from "../native/info.ts";
+import { NativeError } from "../native/lib.ts";
+import { LoadError, openObject, type LoadedObject } from "../native/object.ts";
+import { XDP_FLAGS_DRV_MODE, XDP_FLAGS_HW_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST, xdpAttach, xdpDetach } from "../native/xdp.ts";
+import { ensureBpffs } from "./bpffs.ts";
+import { tryLock, type Lock } from "./lock.ts";
+import { ifNameToIndex, missingCaps, netnsAlive, netnsInode } from "./netdev.ts";
+import { applyParams, paramsOf } from "./params.ts";
+import {
+  attachments,
+  defaultPinRoot,
+  ensureDir,
+  filterPaths,
+  pinnedProgId,
+  readRecord,
+  reconcile,
+  removeFilterFiles,
+  writeAtomic,
+  type Attachment,
+  type FilterPaths,
+  type FilterRecord,
+  type MapRecord,
+  type XdpMode,
+} from "./status.ts";
+import { verifierDiagnostic } from "./verifier.ts";
+
+export { filterStatus, findFilter, filterPaths, type FilterStatus, type FilterRecord, type MapRecord, type XdpMode } from "./status.ts";
+
+export type ModeOption = XdpMode | "auto";
+
+export interface LoadOptions {
+  iface: string;
+  /** A filter source (.ts) or an eBPF ELF object (anything else). */
+  input: string;
+  /** native (driver mode), generic (skb mode), or auto: native, falling back to generic with a notice (default). */
+  mode?: ModeOption;
+  /** `--set name=value` parameters (.rodata variables). */
+  params?: Record<string, string>;
+  /** bpffs directory under which the interface's pins go (default /sys/fs/bpf/xdpc or $XDPC_PIN_ROOT). */
+  pinRoot?: string;
+  /** The XDP program to attach when the object has several. */
+  program?: string;
+  /** Replace an XDP program that xdpc did not load. */
+  force?: boolean;
+}
+
+export interface LoadResult {
+  progId: number;
+  progName: string;
+  mode: XdpMode;
+  ifindex: number;
+  maps: MapRecord[];
+  /** Things the user should know (a fallback to generic mode, a replaced program, …). */
+  notices: string[];
+  /** The program this load replaced, if any. */
+  replaced?: number;
+  record: FilterRecord;
+}
+
+/**
+ * A load or unload that failed for a reason the user can act on. `kind` picks the
+ * CLI exit code (usage → 2, others → 1); compile and verifier failures carry
+ * diagnostics (and the text to render them against).
+ */
+export class LoaderError extends Error {
+  constructor(
+    message: string,
+    readonly kind: "usage" | "compile" | "verifier" | "failed" = "failed",
+    readonly diagnostics: Diagnostic[] = [],
+    readonly source?: string,
+  ) {
+    super(message);
+    this.name = "LoaderError";
+  }
+}
+
+const EM_BPF = 247;
+const MACHINES: Record<number, string> = { 3: "x86", 40: "ARM", 62: "x86-64", 183: "AArch64", 243: "RISC-V", 8: "MIPS", 21: "PowerPC64", 22: "s390" };
+
+interface Input {
+  bytes: Uint8Array;
+  /** The filter text, for .ts inputs (diagnostics render against it). */
+  source?: string;
+  file: string;
+}
+
+function readInput(input: string): Input {
+  let data: Buffer;
+  try {
+    data = readFileSync(input);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new LoaderError(`cannot read '${input}': ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message}`);
+  }
+  if (!/\.[cm]?ts$/.test(input)) return { bytes: new Uint8Array(data), file: input };
+  const source = data.toString("utf8");
+  const out = compile(source, { file: input, emit: "object" });
+  if (hasErrors(out.diagnostics) || !out.object) {
+    const n = out.diagnostics.filter((d) => d.severity === "error").length;
+    throw new LoaderError(`${input}: ${n} compile error${n === 1 ? "" : "s"}; nothing was loaded`, "compile", out.diagnostics, source);
+  }
+  return { bytes: out.object, source, file: input };
+}
+
+/** Refuses non-ELF, non-eBPF and corrupt objects with one line each. */
+export function inspectObject(bytes: Uint8Array, name: string): ObjectInfo {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46) throw new LoaderError(`'${name}' is not an ELF object file`);
+  const machine = b[5] === 2 ? b.readUInt16BE(18) : b.readUInt16LE(18);
+  if (machine !== EM_BPF) {
+    throw new LoaderError(`'${name}' is an ELF object for ${MACHINES[machine] ?? `machine ${machine}`}, not eBPF`);
+  }
+  if (b[4] !== 2 || b[5] !== 1) throw new LoaderError(`'${name}' is not a little-endian 64-bit eBPF object`);
+  try {
+    return readObject(bytes);
+  } catch (e) {
+    throw new LoaderError(`'${name}' is a corrupt eBPF object: ${(e as Error).message.split("\n")[0]}`);
+  }
+}
+
+function xdpPrograms(info: ObjectInfo): ObjectProgram[] {
+  return info.programs.filter((p) => p.global && /^xdp($|[/.])/.test(p.section) && !/^xdp[/.](devmap|cpumap)/.test(p.section));
+}
+
+function pickProgram(info: ObjectInfo, name: string, wanted?: string): ObjectProgram {
+  const progs = xdpPrograms(info);
+  if (wanted) {
+    const p = progs.find((q) => q.name === wanted);
+    if (!p) throw new LoaderError(`'${name}' has no XDP program '${wanted}' (programs: ${progs.map((q) => q.name).join(", ") || "none"})`, "usage");
+    return p;
+  }
+  if (progs.length === 0) throw new LoaderError(`'${name}' has no XDP program (no function in an ELF section named xdp)`);
+  if (progs.length > 1) {
+    throw new LoaderError(`'${name}' has ${progs.length} XDP programs (${progs.map((q) => q.name).join(", ")}); choose one with --program`, "usage");
+  }
+  return progs[0]!;
+}
+
+const modeFlag = (m: XdpMode | "offload") => (m === "native" ? XDP_FLAGS_DRV_MODE : m === "generic" ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_HW_MODE);
+
+function privilegeCheck(what: string): void {
+  const missing = missingCaps();
+  if (missing.length) throw new LoaderError(`${what} needs ${missing.join(" and ")} (run as root, or grant ${missing.join(", ")})`);
+}
+
+/**
+ * Takes the interface lock, refusing when the interface's files belong to a filter
+ * in another, still existing, network namespace with an interface of the same name.
+ */
+function lockInterface(paths: FilterPaths, iface: string): Lock {
+  const r = tryLock(paths.lockDir, paths.key);
+  if ("busy" in r) {
+    throw new LoaderError(`another xdpc load or unload is running on '${iface}'${r.holder ? ` (pid ${r.holder})` : ""}; try again when it has finished`);
+  }
+  const owner = readRecord(paths.state) ?? readRecord(paths.stateNew);
+  if (owner && owner.netns !== netnsInode() && netnsAlive(owner.netns)) {
+    r.lock.release();
+    throw new LoaderError(
+      `the xdpc files of '${iface}' belong to a filter in another network namespace (netns inode ${owner.netns}); unload it there first`,
+    );
+  }
+  return r.lock;
+}
+
+/** A NativeError from libbpf/netlink → one line the user can act on. */
+function nativeFailure(e: unknown, iface: string, mode: XdpMode): never {
+  if (e instanceof LoaderError || !(e instanceof NativeError)) throw e;
+  if (e.code === "EPERM") throw new LoaderError(`permission denied: attaching XDP programs needs CAP_NET_ADMIN and loading them CAP_BPF`);
+  if (e.code === "ENODEV") throw new LoaderError(`no such interface '${iface}'`);
+  if (e.code === "EOPNOTSUPP" || e.code === "ENOTSUPP")
+    throw new LoaderError(`'${iface}' does not support XDP in ${mode} mode${mode === "native" ? " (its driver has no native XDP); use --mode generic" : ""}`);
+  if (e.code === "EEXIST")
+    throw new LoaderError(`the XDP program on '${iface}' changed during the load (another tool attached one); nothing was replaced`);
+  if (e.code === "EBUSY") throw new LoaderError(`'${iface}' already runs an XDP program in another mode; unload it first`);
+  throw new LoaderError(`${e.message.split("\n")[0]} on '${iface}'`);
+}
+
+/** Ids, names and pins of the object's maps after load. */
+function mapRecords(obj: LoadedObject, info: ObjectInfo, mapPinDir: string): MapRecord[] {
+  const out: MapRecord[] = [];
+  for (const name of obj.mapNames()) {
+    const m = obj.map(name);
+    if (m.fd < 0) continue;
+    const pinned = info.maps.find((x) => x.name === name)?.pinning === 1;
+    out.push({
+      name,
+      id: mapInfo(m.fd).id,
+      type: m.type,
+      keySize: m.keySize,
+      valueSize: m.valueSize,
+      maxEntries: m.maxEntries,
+      ...(pinned ? { pinned: join(mapPinDir, name) } : {}),
+    });
+  }
+  return out;
+}
+
+/** The verifier's log or libbpf's complaint → a LoaderError. */
+function loadFailure(e: LoadError, input: Input, info: ObjectInfo, prog: string): never {
+  const log = e.logs[prog] ?? e.log;
+  if (log.trim()) {
+    const { diagnostic, source } = verifierDiagnostic(log, { program: prog, object: info, file: input.file, source: input.source });
+    throw new LoaderError(`the kernel verifier rejected '${prog}'; nothing was changed`, "verifier", [diagnostic], source);
+  }
+  const reuse = e.messages.find((m) => /couldn't reuse pinned map|failed to reuse/i.test(m));
+  if (reuse) {
+    const map = /map '([^']+)'/.exec(reuse)?.[1];
+    throw new LoaderError(
+      `pinned map${map ? ` '${map}'` : ""} has a different definition than the one in '${basename(input.file)}'; \`xdpc unload\` first to discard its contents`,
+    );
+  }
+  if (e.code === "EPERM") throw new LoaderError("permission denied: loading BPF programs needs CAP_BPF (or CAP_SYS_ADMIN)");
+  const why = e.messages.filter((m) => !/failed to load object/.test(m)).pop() ?? e.message.split("\n")[0];
+  throw new LoaderError(`the kernel refused '${basename(input.file)}': ${why!.replace(/^libbpf: /, "")}`);
+}
+
+/** Loads `input` and attaches it to `iface`, atomically replacing an xdpc program that runs there. */
+export function loadFilter(opts: LoadOptions): LoadResult {
+  const { iface } = opts;
+  const notices: string[] = [];
+  const requested: ModeOption = opts.mode ?? "auto";
+  const ifindex = ifNameToIndex(iface);
+  if (!ifindex) throw new LoaderError(`no such interface '${iface}'`);
+  privilegeCheck("loading an XDP program");
+
+  const input = readInput(opts.input);
+  const info = inspectObject(input.bytes, opts.input);
+  const prog = pickProgram(info, opts.input, opts.program);
+  const rodata = info.elf.section(".rodata")?.data ?? new Uint8Array(0);
+  const defs = paramsOf(info.btf, rodata);
+  const applied = applyParams(defs, rodata, opts.params ?? {});
+  if ("error" in applied) throw new LoaderError(applied.error, "usage");
+
+  const pinRoot = resolve(opts.pinRoot ?? defaultPinRoot());
+  const fs = ensureBpffs(pinRoot);
+  if (fs.error) throw new LoaderError(fs.error);
+  if (fs.mounted) notices.push("mounted bpffs at /sys/fs/bpf");
+  const paths = filterPaths(iface, pinRoot);
+
+  const lock = lockInterface(paths, iface);
+  try {
+    const current = attachments(ifindex);
+    const record = reconcile(paths, current.map((a) => a.progId));
+    const cur: Attachment | undefined = current.find((a) => a.mode !== "offload") ?? current[0];
+    let mode: XdpMode;
+    if (cur) {
+      const ours = record?.progId === cur.progId || pinnedProgId(paths.progPin) === cur.progId;
+      if (!ours && !opts.force) {
+        throw new LoaderError(
+          `'${iface}' runs XDP program id ${cur.progId} that xdpc did not load; \`xdpc unload --iface ${iface}\` removes it, or pass --force to replace it`,
+        );
+      }
+      if (cur.mode === "offload") throw new LoaderError(`'${iface}' runs an offloaded XDP program; unload it first`);
+      if (requested !== "auto" && requested !== cur.mode) {
+        throw new LoaderError(
+          `'${iface}' runs its XDP program in ${cur.mode} mode and a switch to ${requested} mode cannot be atomic; unload first, or load with --mode ${cur.mode}`,
+        );
+      }
+      mode = cur.mode;
+    } else {
+      mode = requested === "generic" ? "generic" : "native";
+    }
+
+    const existed = existsSync(paths.pinDir);
+    ensureDir(paths.mapPinDir);
+    ensureDir(paths.stateDir);
+    const pinsBefore = new Set(readdirSync(paths.mapPinDir));
+    let objectCopy: string | undefined;
+    let attached = false;
+    let obj: LoadedObject | undefined;
+    try {
+      try {
+        obj = openObject(input.bytes, { pinRoot: paths.mapPinDir, name: "xdpc" });
+      } catch (e) {
+        if (!(e instanceof NativeError)) throw e;
+        const detail = e.message.split("\n").slice(1).find(Boolean)?.replace(/^libbpf: /, "") ?? e.code;
+        throw new LoaderError(`'${opts.input}' is a corrupt eBPF object: ${detail}`);
+      }
+      if (Object.keys(opts.params ?? {}).length) obj.setInitialValue(".rodata", applied.bytes);
+      try {
+        obj.load();
+      } catch (e) {
+        if (e instanceof LoadError) loadFailure(e, input, info, prog.name);
+        throw e;
+      }
+      const fd = obj.programFd(prog.name);
+      const progId = progInfo(fd).id;
+      const maps = mapRecords(obj, info, paths.mapPinDir);
+      objectCopy = join(paths.stateDir, `filter-${progId}.o`);
+      writeFileSync(objectCopy, input.bytes);
+      const rec: FilterRecord = {
+        version: 1,
+        iface,
+        ifindex,
+        netns: netnsInode(),
+        key: paths.key,
+        progId,
+        progName: prog.name,
+        mode,
+        source: resolve(opts.input),
+        object: objectCopy,
+        pinDir: paths.pinDir,
+        progPin: paths.progPin,
+        maps,
+        params: applied.values,
+        loadedAt: new Date().toISOString(),
+      };
+      // Everything the commit needs exists before the attach (see the header).
+      writeAtomic(paths.stateNew, JSON.stringify(rec, null, 2) + "\n");
+      rmSync(paths.progPinNew, { force: true });
+      objPin(fd, paths.progPinNew);
+
+      if (cur) {
+        const oldFd = progFdById(cur.progId);
+        try {
+          xdpAttach(ifindex, fd, modeFlag(mode), oldFd);
+        } catch (e) {
+          nativeFailure(e, iface, mode);
+        } finally {
+          closeFd(oldFd);
+        }
+        notices.push(`replaced program id ${cur.progId} on '${iface}' (${mode} mode)`);
+      } else {
+        try {
+          xdpAttach(ifindex, fd, modeFlag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST);
+        } catch (e) {
+          const unsupported = e instanceof NativeError && (e.code === "EOPNOTSUPP" || e.code === "ENOTSUPP");
+          if (!(unsupported && requested === "auto" && mode === "native")) nativeFailure(e, iface, mode);
+          mode = "generic";
+          rec.mode = mode;
+          writeAtomic(paths.stateNew, JSON.stringify(rec, null, 2) + "\n");
+          try {
+            xdpAttach(ifindex, fd, modeFlag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST);
+          } catch (e2) {
+            nativeFailure(e2, iface, mode);
+          }
+          notices.push(`'${iface}' has no native XDP support; attached in generic (skb) mode`);
+        }
+      }
+      attached = true;
+      // Commit: the pin first, the record last (reconcile() redoes a torn commit).
+      renameSync(paths.progPinNew, paths.progPin);
+      renameSync(paths.stateNew, paths.state);
+      reconcile(paths, [progId]);
+      return { progId, progName: prog.name, mode, ifindex, maps, notices, ...(cur ? { replaced: cur.progId } : {}), record: rec };
+    } catch (e) {
+      if (!attached) {
+        // Leave the old program and its files exactly as they were.
+        rmSync(paths.progPinNew, { force: true });
+        rmSync(paths.stateNew, { force: true });
+        if (objectCopy && objectCopy !== record?.object) rmSync(objectCopy, { force: true });
+        if (existsSync(paths.mapPinDir)) {
+          for (const f of readdirSync(paths.mapPinDir)) if (!pinsBefore.has(f)) rmSync(join(paths.mapPinDir, f), { force: true });
+        }
+        if (!existed && !cur) {
+          rmSync(paths.pinDir, { recursive: true, force: true });
+          if (!readRecord(paths.state)) rmSync(paths.stateDir, { recursive: true, force: true });
+        }
+      }
+      throw e;
+    } finally {
+      obj?.close();
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+export interface UnloadResult {
+  ifindex: number;
+  detached: { progId: number; mode: string; managed: boolean }[];
+  /** Pins and state removed. */
+  removed: string[];
+  notices: string[];
+}
+
+/** Detaches whatever XDP program runs on `iface` and removes xdpc's pins and record for it. */
+export function unloadFilter(iface: string, opts: { pinRoot?: string } = {}): UnloadResult {
+  privilegeCheck("unloading an XDP program");
+  const ifindex = ifNameToIndex(iface);
+  const paths = filterPaths(iface, resolve(opts.pinRoot ?? defaultPinRoot()));
+  const notices: string[] = [];
+  const lock = lockInterface(paths, iface);
+  try {
+    const current = ifindex ? attachments(ifindex) : [];
+    const record = ifindex ? reconcile(paths, current.map((a) => a.progId)) : readRecord(paths.state);
+    const detached: UnloadResult["detached"] = [];
+    for (const a of current) {
+      const managed = record?.progId === a.progId || pinnedProgId(paths.progPin) === a.progId;
+      let fd = -1;
+      try {
+        fd = progFdById(a.progId);
+        xdpDetach(ifindex, modeFlag(a.mode), fd);
+      } catch (e) {
+        if (!(e instanceof NativeError && (e.code === "ENOENT" || e.code === "EEXIST"))) nativeFailure(e, iface, a.mode === "generic" ? "generic" : "native");
+        continue; // detached by someone else meanwhile
+      } finally {
+        closeFd(fd);
+      }
+      detached.push({ progId: a.progId, mode: a.mode, managed });
+      if (!managed) notices.push(`detached XDP program id ${a.progId}, which xdpc did not load`);
+    }
+    const removed = removeFilterFiles(paths, record);
+    if (!ifindex && removed.length === 0) throw new LoaderError(`no such interface '${iface}'`);
+    if (detached.length === 0 && removed.length === 0) throw new LoaderError(`no XDP program is attached to '${iface}'`);
+    if (!ifindex) notices.push(`interface '${iface}' is gone; removed its xdpc pins and state`);
+    try {
+      rmdirSync(paths.pinDir.replace(/\/[^/]+$/, "")); // the pin root, when it is empty now
+    } catch {
+      // not empty, or not ours to remove
+    }
+    return { ifindex, detached, removed, notices };
+  } finally {
+    lock.release();
+  }
+}
