@@ -74,7 +74,7 @@ export function tables(r: BenchResult): Table[] {
   const netRatios: number[] = [];
   for (const s of r.speed) {
     if (!isMeasured(s.row)) {
-      speed.push([s.name, `not measured: ${s.row.notMeasured}`, "", "", "", "", ""]);
+      speed.push([s.name, `not measured: ${s.row.notMeasured}`, "", "", "", "", "", "", ""]);
       continue;
     }
     const x = s.row;
@@ -88,6 +88,8 @@ export function tables(r: BenchResult): Table[] {
       fmtRatio(x.ratio),
       spread,
       fmtNum(x.baselineNs),
+      x.xdpcNetNs.toFixed(2),
+      x.clangNetNs.toFixed(2),
       fmtRatio(x.netRatio),
     ]);
   }
@@ -96,6 +98,8 @@ export function tables(r: BenchResult): Table[] {
     "",
     "",
     fmtRatio(geomean(spRatios)),
+    "",
+    "",
     "",
     "",
     fmtRatio(geomean(netRatios)),
@@ -109,7 +113,9 @@ export function tables(r: BenchResult): Table[] {
       "ratio (median of rounds)",
       "round spread",
       "bare XDP_PASS ns",
-      "net ratio (minus bare)",
+      "xdpc net ns",
+      "clang net ns",
+      "net ratio",
     ],
     rows: speed,
   });
@@ -126,11 +132,23 @@ export function tables(r: BenchResult): Table[] {
         fmtNum(p.xdpcNs),
         fmtNum(p.clangNs),
         fmtRatio(p.ratio),
+        p.xdpcNetNs.toFixed(2),
+        p.clangNetNs.toFixed(2),
       ]);
   }
   out.push({
     title: "ns/packet per sampled packet",
-    head: ["filter", "packet", "bytes", "verdict", "xdpc ns", "clang ns", "ratio"],
+    head: [
+      "filter",
+      "packet",
+      "bytes",
+      "verdict",
+      "xdpc ns",
+      "clang ns",
+      "ratio",
+      "xdpc net ns",
+      "clang net ns",
+    ],
     rows: pkts,
   });
 
@@ -207,10 +225,21 @@ export function losses(r: BenchResult): string[] {
       if (a > b) out.push(`${c.name}: ${what} ${a} vs ${b} (${fmtRatio(a / b)})`);
   }
   for (const s of r.speed) {
-    if (isMeasured(s.row) && s.row.ratio > 1)
+    if (!isMeasured(s.row)) continue;
+    const x = s.row;
+    if (x.ratio > 1)
       out.push(
-        `${s.name}: ns/packet ${fmtNum(s.row.xdpcNs)} vs ${fmtNum(s.row.clangNs)} (${fmtRatio(s.row.ratio)}; net of harness ${fmtRatio(s.row.netRatio)})`,
+        `${s.name}: ns/packet ${fmtNum(x.xdpcNs)} vs ${fmtNum(x.clangNs)} (${fmtRatio(x.ratio)})`,
       );
+    if (x.netRatio > 1)
+      out.push(
+        `${s.name}: net program time ${x.xdpcNetNs.toFixed(2)} vs ${x.clangNetNs.toFixed(2)} ns (${fmtRatio(x.netRatio)})`,
+      );
+    for (const p of x.packets)
+      if (p.xdpcNetNs - p.clangNetNs > 0.5)
+        out.push(
+          `${s.name} on ${p.source}: net ${p.xdpcNetNs.toFixed(2)} vs ${p.clangNetNs.toFixed(2)} ns (test run ${fmtNum(p.xdpcNs)} vs ${fmtNum(p.clangNs)} ns)`,
+        );
   }
   for (const c of r.compile) {
     if (loses(c.xdpcColdMs, c.clangMs))

@@ -96,6 +96,18 @@ export function verdicts(r: Partial): Verdict[] {
       goal: 1.0,
     }),
   );
+  const net = over(r.speed, (s) => (isMeasured(s.row) ? s.row.netRatio : s.row), "filters");
+  out.push(
+    judge({
+      target:
+        "program time net of the harness (run-time stats minus a bare program), xdpc / clang -O2, geomean",
+      ...net,
+      unit: "×",
+      direction: "max",
+      limit: 1.1,
+      goal: 1.0,
+    }),
+  );
   const pps = isMeasured(r.e2e)
     ? over(r.e2e.rows, (x) => x.ratio, "filters")
     : { value: r.e2e, coverage: undefined };

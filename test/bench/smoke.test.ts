@@ -82,6 +82,9 @@ describeKernel("bench harness (smoke)", () => {
           expectFigure(p.xdpcNs, `${p.source} xdpc ns`);
           expectFigure(p.clangNs, `${p.source} clang ns`);
           expectFigure(p.ratio, `${p.source} ratio`);
+          // Net times are differences of two measurements: finite, possibly ~0, never wildly negative.
+          for (const n of [p.xdpcNetNs, p.clangNetNs])
+            expect(Number.isFinite(n) && n > -5, `${p.source} net ${n}`).toBe(true);
         }
         expect(speed.disagreements).toEqual([]);
         for (const k of ["xdpcNs", "clangNs", "baselineNs", "ratio", "netRatio"] as const)
@@ -103,7 +106,7 @@ describeKernel("bench harness (smoke)", () => {
       expectFigure(res.startup.nodeStartMs, "node");
       expect(res.e2e).toEqual({ notMeasured: "smoke mode runs no lab" });
 
-      expect(res.verdicts).toHaveLength(6);
+      expect(res.verdicts).toHaveLength(7);
       for (const v of res.verdicts) {
         expect(["met", "missed", "not measured"]).toContain(v.status);
         expect(v.detail.length).toBeGreaterThan(5);
