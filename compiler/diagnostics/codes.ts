@@ -130,6 +130,8 @@ export const messages = {
   BackendInternal: { code: 4003, text: "internal compiler error in the eBPF backend: {0}" },
 
   // --- 5xxx: verifier and kernel ------------------------------------------------
+  VerifierRejected: { code: 5001, text: "{0}" },
+  VerifierRejectedNoLine: { code: 5002, text: "the kernel verifier rejected program '{0}': {1}" },
 
   // --- 6xxx: command line and runtime -------------------------------------------
   FileNotFound: { code: 6001, text: "cannot read '{0}': {1}" },

@@ -3,6 +3,9 @@ import { checkCommand } from "./check.ts";
 import { buildCommand } from "./build.ts";
 import { disasmCommand } from "./disasm.ts";
 import { labCommand } from "./lab.ts";
+import { loadCommand } from "./load.ts";
+import { unloadCommand } from "./unload.ts";
+import { statusCommand } from "./status.ts";
 
 export interface CommandDef {
   name: string;
@@ -11,4 +14,4 @@ export interface CommandDef {
   run(cmd: Command, args: unknown[]): Promise<number>;
 }
 
-export const commands: CommandDef[] = [checkCommand, buildCommand, disasmCommand, labCommand];
+export const commands: CommandDef[] = [checkCommand, buildCommand, disasmCommand, labCommand, loadCommand, unloadCommand, statusCommand];
