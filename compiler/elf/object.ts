@@ -541,6 +541,9 @@ export interface ObjectInfo {
   btfExt?: BtfExt;
 }
 
+/** The kernel's largest array-map value (KMALLOC_MAX_SIZE is 4 MiB on x86_64); data sections become one. */
+const MAX_DATA_SECTION = 1 << 22;
+
 const DATA_SECTION = /^\.(rodata|data|bss)(\..*)?$/;
 
 export function readObject(bytes: Uint8Array): ObjectInfo {
@@ -653,6 +656,12 @@ export function readObject(bytes: Uint8Array): ObjectInfo {
   for (const s of elf.symbols) {
     if (s.type !== STT_OBJECT || !s.section || !DATA_SECTION.test(s.section)) continue;
     const sec = elf.sections[s.shndx]!;
+    // A symbol must lie inside its section: a corrupt size would otherwise make us
+    // allocate (and print) gigabytes for one variable.
+    if (s.value + s.size > sec.size)
+      throw new Error(`symbol ${s.name} (${s.value}+${s.size}) overruns section ${sec.name} of ${sec.size} bytes`);
+    if (sec.type === SHT_NOBITS && sec.size > MAX_DATA_SECTION)
+      throw new Error(`section ${sec.name} of ${sec.size} bytes exceeds ${MAX_DATA_SECTION} bytes`);
     const data =
       sec.type === SHT_NOBITS ? new Uint8Array(s.size) : sec.data.slice(s.value, s.value + s.size);
     const g: ObjectGlobal = {

@@ -34,6 +34,14 @@ describe("readObject on corrupt input", () => {
     );
   });
 
+  it("rejects a data symbol whose size overruns its section (found by this fuzzer: gigabyte allocation)", () => {
+    const b = seeds[1]!.slice();
+    for (const [at, v] of [[1326, 59], [1330, 201], [686, 186]] as const) b[at] = v;
+    const before = process.memoryUsage().heapUsed;
+    readOrThrow(b);
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(50e6);
+  });
+
   it("survives truncation at every length", () => {
     const b = seeds[0]!;
     for (let n = 0; n < b.length; n += 7) readOrThrow(b.subarray(0, n));
