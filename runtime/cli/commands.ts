@@ -6,6 +6,8 @@ import { labCommand } from "./lab.ts";
 import { loadCommand } from "./load.ts";
 import { unloadCommand } from "./unload.ts";
 import { statusCommand } from "./status.ts";
+import { testCommand } from "./test.ts";
+import { demoCommand } from "./demo.ts";
 
 export interface CommandDef {
   name: string;
@@ -14,4 +16,4 @@ export interface CommandDef {
   run(cmd: Command, args: unknown[]): Promise<number>;
 }
 
-export const commands: CommandDef[] = [checkCommand, buildCommand, disasmCommand, labCommand, loadCommand, unloadCommand, statusCommand];
+export const commands: CommandDef[] = [checkCommand, buildCommand, disasmCommand, labCommand, testCommand, demoCommand, loadCommand, unloadCommand, statusCommand];

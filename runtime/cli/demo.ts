@@ -1,0 +1,43 @@
+// `xdpc demo`: build an example filter, run it in a lab against generated legit and
+// attack traffic, show what passes and drops per rule, clean up.
+import type { Command } from "commander";
+import { LoadError } from "../../native/object.ts";
+import { NativeError } from "../../native/lib.ts";
+import { DemoError, runDemo } from "../demo.ts";
+import { LabError, validLabName } from "../netns.ts";
+import { DEMO_LAB } from "../demo.ts";
+import type { CommandDef } from "./commands.ts";
+import { CliError, EXIT } from "./errors.ts";
+
+function positive(name: string, text: string, max: number): number {
+  const v = Number(text);
+  if (!Number.isFinite(v) || v <= 0 || v > max) throw new CliError(`--${name} must be a number in (0, ${max}], got '${text}'`, EXIT.usage);
+  return v;
+}
+
+export const demoCommand: CommandDef = {
+  name: "demo",
+  description: "build the LPM firewall, attach it in a lab, drive legit + attack traffic through it and show drops per rule",
+  configure(cmd: Command) {
+    cmd
+      .option("--duration <seconds>", "how long to send traffic", "5")
+      .option("--pps <n>", "offered load in frames per second", "1000000")
+      .option("--name <lab>", "lab (network namespace) name", DEMO_LAB)
+      .option("--no-live", "print one line per update instead of redrawing in place");
+  },
+  async run(cmd) {
+    const o = cmd.opts() as { duration: string; pps: string; name: string; live: boolean };
+    const durationMs = positive("duration", o.duration, 3600) * 1000;
+    const pps = Math.floor(positive("pps", o.pps, 100_000_000));
+    if (!validLabName(o.name)) throw new CliError(`invalid lab name '${o.name}'`, EXIT.usage);
+    try {
+      const s = await runDemo({ durationMs, pps, labName: o.name, live: o.live && !!process.stdout.isTTY });
+      return s.accounted ? EXIT.ok : EXIT.failed;
+    } catch (e) {
+      if (e instanceof DemoError || e instanceof LabError) throw new CliError(e.message);
+      if (e instanceof LoadError) throw new CliError(`the kernel rejected the demo filter: ${e.message.split("\n")[0]}`);
+      if (e instanceof NativeError) throw new CliError(e.message.split("\n")[0]!);
+      throw e;
+    }
+  },
+};

@@ -1,0 +1,124 @@
+// `xdpc test FILE.ts|FILE.o --pcap IN [--out OUT] [--verbose] [--program NAME] [--set k=v]…`:
+// every packet of a capture through the program with BPF_PROG_TEST_RUN.
+import type { Command } from "commander";
+import { readFileSync, writeFileSync } from "node:fs";
+import { compile, hasErrors } from "../../compiler/driver/index.ts";
+import { LoadError } from "../../native/object.ts";
+import { NativeError } from "../../native/lib.ts";
+import { LINKTYPE_ETHERNET, PcapError, packetsOfLinkType, readPcap, writePcap } from "../pcap.ts";
+import { formatOutcome, formatSummary, leavesProgram, loadForTest, runPackets, summarize, TestRunError } from "../testrun.ts";
+import { splitAssignment } from "../params.ts";
+import { verifierDiagnostic } from "../verifier.ts";
+import { readSource } from "./check.ts";
+import type { CommandDef } from "./commands.ts";
+import { readObjectFile } from "./disasm.ts";
+import { CliError, EXIT } from "./errors.ts";
+import { printDiagnostics } from "./report.ts";
+
+interface TestOpts {
+  pcap: string;
+  out?: string;
+  verbose?: boolean;
+  program?: string;
+  set: string[];
+}
+
+/** Object bytes of a .ts (compiled here, diagnostics printed) or a .o; undefined after compile errors. */
+export function objectOf(file: string): { bytes: Uint8Array; source?: string } | undefined {
+  if (/\.[cm]?tsx?$/.test(file)) {
+    const source = readSource(file);
+    const out = compile(source, { file, emit: "object" });
+    printDiagnostics(out.diagnostics, source, "text");
+    if (hasErrors(out.diagnostics) || !out.object) return undefined;
+    return { bytes: out.object, source };
+  }
+  return { bytes: readObjectFile(file).bytes };
+}
+
+export function parseSets(list: readonly string[]): Record<string, string> {
+  const sets: Record<string, string> = {};
+  for (const s of list) {
+    const kv = splitAssignment(s);
+    if (!kv) throw new CliError(`--set expects name=value, got '${s}'`, EXIT.usage);
+    sets[kv[0]] = kv[1];
+  }
+  return sets;
+}
+
+function readCapture(path: string) {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(`cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
+  try {
+    const file = readPcap(bytes);
+    return { file, packets: packetsOfLinkType(file, LINKTYPE_ETHERNET) };
+  } catch (e) {
+    if (e instanceof PcapError) throw new CliError(`${path}: ${e.message}`);
+    throw e;
+  }
+}
+
+export const testCommand: CommandDef = {
+  name: "test",
+  description: "run every packet of a pcap/pcapng capture through a filter (BPF_PROG_TEST_RUN) and show the verdicts",
+  configure(cmd: Command) {
+    cmd
+      .argument("<file>", "filter source (.ts) or eBPF object (.o)")
+      .requiredOption("--pcap <file>", "capture to run (pcap or pcapng, Ethernet)")
+      .option("--out <file>", "write the packets that leave the program (PASS, TX, REDIRECT), as rewritten, to this pcap")
+      .option("--verbose", "one line per packet: index, length, verdict, changes")
+      .option("--program <name>", "program to run when the object has several")
+      .option("--set <name=value>", "set a load-time parameter (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[]);
+  },
+  async run(cmd, args) {
+    const file = args[0] as string;
+    const opts = cmd.opts() as TestOpts;
+    const sets = parseSets(opts.set);
+    const { packets } = readCapture(opts.pcap);
+    const obj = objectOf(file);
+    if (!obj) return EXIT.failed;
+
+    let prog;
+    try {
+      prog = loadForTest(obj.bytes, { program: opts.program, sets });
+    } catch (e) {
+      if (e instanceof TestRunError) throw new CliError(`${file}: ${e.message}`);
+      if (e instanceof LoadError) {
+        const program = opts.program ?? Object.keys(e.logs)[0] ?? "?";
+        const log = e.logs[program] ?? e.log;
+        if (log) {
+          const v = verifierDiagnostic(log, { program, file, source: obj.source });
+          printDiagnostics([v.diagnostic], v.source, "text");
+          return EXIT.failed;
+        }
+        throw new CliError(`${file}: the kernel refused the object: ${e.message.split("\n").slice(1).join(" ").trim() || e.message}`);
+      }
+      if (e instanceof NativeError) throw new CliError(`${file}: ${e.message.split("\n")[0]}`);
+      throw e;
+    }
+
+    try {
+      const outcomes = runPackets(prog.fd, packets);
+      const width = String(outcomes.length).length;
+      if (opts.verbose) for (const o of outcomes) process.stdout.write(formatOutcome(o, width) + "\n");
+      process.stdout.write(`${file} (program ${prog.program}) over ${opts.pcap}: ${outcomes.length} packet${outcomes.length === 1 ? "" : "s"}\n`);
+      process.stdout.write(formatSummary(summarize(outcomes)) + "\n");
+      if (opts.out) {
+        const kept = outcomes.filter(leavesProgram);
+        try {
+          writeFileSync(opts.out, writePcap(kept.map((o) => ({ data: o.data!, ts: o.ts }))));
+        } catch (e) {
+          throw new CliError(`cannot write '${opts.out}': ${(e as Error).message}`);
+        }
+        process.stdout.write(`wrote ${kept.length} packet${kept.length === 1 ? "" : "s"} to ${opts.out}\n`);
+      }
+      return EXIT.ok;
+    } finally {
+      prog.close();
+    }
+  },
+};

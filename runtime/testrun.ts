@@ -1,0 +1,215 @@
+// `xdpc test`: every packet of a capture through one XDP program with
+// BPF_PROG_TEST_RUN (repeat 1, so no dispatcher swap per packet), collecting the
+// verdict and the bytes the program left behind. The object is loaded with a private
+// pin root under bpffs, so pinned maps never touch (or reuse) /sys/fs/bpf's.
+import { mkdtempSync, rmSync } from "node:fs";
+import { testRun } from "../native/bpf.ts";
+import { NativeError } from "../native/lib.ts";
+import { openObject, type LoadedObject } from "../native/object.ts";
+import { readObject } from "../compiler/elf/object.ts";
+import { applyParams, paramsOf } from "./params.ts";
+import type { PcapPacket } from "./pcap.ts";
+
+export const VERDICT_NAMES = ["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"] as const;
+export const XDP_PASS = 2;
+export const XDP_TX = 3;
+export const XDP_REDIRECT = 4;
+
+/** The kernel's limits for one test-run packet (x86_64): an Ethernet header at least;
+ *  at most the linear part (4096 - 256 headroom - 320 skb_shared_info) plus 17 fragment pages. */
+export const MIN_TEST_PACKET = 14;
+export const MAX_TEST_PACKET = 3520 + 17 * 4096;
+
+export function verdictName(v: number): string {
+  return VERDICT_NAMES[v] ?? `XDP_${v} (unknown, treated as XDP_ABORTED)`;
+}
+
+/** A failure the user can act on (bad object, bad --set, load rejected): one line plus optional detail. */
+export class TestRunError extends Error {
+  constructor(
+    message: string,
+    readonly detail?: string,
+  ) {
+    super(message);
+    this.name = "TestRunError";
+  }
+}
+
+export interface TestProgram {
+  /** Program name chosen. */
+  program: string;
+  fd: number;
+  object: LoadedObject;
+  /** Closes the object and removes the private pin root. */
+  close(): void;
+}
+
+/**
+ * Opens and loads an ELF object for test runs: private pin root, `--set` parameters
+ * applied to `.rodata`, one program picked (`program`, or the only one). Verifier
+ * rejections come back as LoadError (native/object.ts) for the caller to render.
+ */
+export function loadForTest(bytes: Uint8Array, opts: { program?: string; sets?: Record<string, string>; name?: string } = {}): TestProgram {
+  let info;
+  try {
+    info = readObject(bytes);
+  } catch (e) {
+    throw new TestRunError(`not a BPF object file: ${(e as Error).message}`);
+  }
+  const names = info.programs.map((p) => p.name);
+  if (names.length === 0) throw new TestRunError("the object has no programs");
+  const program = opts.program ?? (names.length === 1 ? names[0]! : undefined);
+  if (program === undefined) throw new TestRunError(`the object has ${names.length} programs (${names.join(", ")}); pick one with --program`);
+  if (!names.includes(program)) throw new TestRunError(`no program named '${program}' (programs: ${names.join(", ")})`);
+
+  const rodata = info.globals.filter((g) => g.section === ".rodata");
+  const initial = new Uint8Array(rodata.reduce((n, g) => Math.max(n, g.offset + g.size), 0));
+  for (const g of rodata) initial.set(g.bytes.subarray(0, g.size), g.offset);
+  const sets = opts.sets ?? {};
+  let rodataBytes: Uint8Array | undefined;
+  if (Object.keys(sets).length) {
+    const r = applyParams(paramsOf(info.btf, initial), initial, sets);
+    if ("error" in r) throw new TestRunError(r.error);
+    rodataBytes = r.bytes;
+  }
+
+  let pinRoot: string | undefined;
+  try {
+    pinRoot = mkdtempSync("/sys/fs/bpf/xdpc-test-");
+  } catch {
+    // No bpffs: fine unless a map asks to be pinned, which libbpf then reports.
+  }
+  const removePins = () => {
+    if (pinRoot) rmSync(pinRoot, { recursive: true, force: true });
+  };
+  let object: LoadedObject;
+  try {
+    object = openObject(bytes, { pinRoot, name: opts.name });
+  } catch (e) {
+    removePins();
+    if (e instanceof NativeError) throw new TestRunError(`libbpf cannot open the object: ${e.message.split("\n").slice(1).join(" ").trim() || e.message}`);
+    throw e;
+  }
+  try {
+    if (rodataBytes) {
+      const ro = object.mapNames().find((m) => m.endsWith(".rodata"));
+      if (!ro) throw new TestRunError("the object has no .rodata map to hold parameters");
+      const cur = object.initialValue(ro);
+      cur.set(rodataBytes.subarray(0, cur.length));
+      object.setInitialValue(ro, cur);
+    }
+    object.load();
+    return {
+      program,
+      fd: object.programFd(program),
+      object,
+      close() {
+        object.close();
+        removePins();
+      },
+    };
+  } catch (e) {
+    object.close();
+    removePins();
+    throw e;
+  }
+}
+
+export interface PacketOutcome {
+  /** 1-based position in the capture. */
+  index: number;
+  /** Bytes run (the captured bytes). */
+  length: number;
+  /** Length on the wire, when the capture cut the packet. */
+  origLen: number;
+  /** r0, or undefined when the kernel refused to run the packet. */
+  verdict?: number;
+  /** Why the kernel refused the packet. */
+  error?: string;
+  /** The packet after the program. */
+  data?: Uint8Array;
+  /** Bytes that differ between input and output over their common length. */
+  changedBytes: number;
+  ts: bigint;
+}
+
+function sizeRefusal(len: number): string | undefined {
+  if (len < MIN_TEST_PACKET) return `not run: ${len} bytes is shorter than an Ethernet header (${MIN_TEST_PACKET}), which the kernel refuses`;
+  if (len > MAX_TEST_PACKET) return `not run: ${len} bytes is longer than the kernel's test-run limit (${MAX_TEST_PACKET})`;
+  return undefined;
+}
+
+/** Runs each packet once, in order. Kernel refusals are outcomes, not exceptions. */
+export function runPackets(fd: number, packets: readonly Pick<PcapPacket, "data" | "origLen" | "ts">[]): PacketOutcome[] {
+  return packets.map((p, i) => {
+    const base = { index: i + 1, length: p.data.length, origLen: p.origLen, ts: p.ts, changedBytes: 0 };
+    // Known to fail: say why without asking the kernel.
+    const tooBig = sizeRefusal(p.data.length);
+    if (tooBig) return { ...base, error: tooBig };
+    try {
+      const r = testRun(fd, p.data, { repeat: 1 });
+      let changed = 0;
+      const n = Math.min(r.data.length, p.data.length);
+      for (let j = 0; j < n; j++) if (r.data[j] !== p.data[j]) changed++;
+      return { ...base, verdict: r.retval, data: r.data, changedBytes: changed };
+    } catch (e) {
+      if (!(e instanceof NativeError)) throw e;
+      return { ...base, error: `refused by the kernel: ${e.message}` };
+    }
+  });
+}
+
+export interface TestSummary {
+  total: number;
+  /** Verdict name → packets, in verdict order. */
+  verdicts: [string, number][];
+  refused: number;
+  /** Packets whose bytes or length the program changed. */
+  rewritten: number;
+}
+
+export function summarize(outcomes: readonly PacketOutcome[]): TestSummary {
+  const counts = new Map<number, number>();
+  let refused = 0;
+  let rewritten = 0;
+  for (const o of outcomes) {
+    if (o.verdict === undefined) {
+      refused++;
+      continue;
+    }
+    counts.set(o.verdict, (counts.get(o.verdict) ?? 0) + 1);
+    if (o.changedBytes > 0 || o.data!.length !== o.length) rewritten++;
+  }
+  const verdicts = [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([v, n]) => [verdictName(v), n] as [string, number]);
+  return { total: outcomes.length, verdicts, refused, rewritten };
+}
+
+/** Whether a packet leaves the program (and so belongs in --out): XDP_PASS, XDP_TX, XDP_REDIRECT. */
+export function leavesProgram(o: PacketOutcome): boolean {
+  return o.verdict === XDP_PASS || o.verdict === XDP_TX || o.verdict === XDP_REDIRECT;
+}
+
+/** One --verbose line: `#12  74 B  XDP_TX  changed 12 bytes`. */
+export function formatOutcome(o: PacketOutcome, width = 5): string {
+  const head = `#${String(o.index).padEnd(width)} ${String(o.length).padStart(6)} B`;
+  const cut = o.origLen > o.length ? ` (captured ${o.length} of ${o.origLen})` : "";
+  if (o.verdict === undefined) return `${head}  ${"not run".padEnd(12)} ${o.error}${cut}`;
+  const notes: string[] = [];
+  if (o.data!.length !== o.length) notes.push(`length ${o.length} → ${o.data!.length}`);
+  if (o.changedBytes) notes.push(`changed ${o.changedBytes} byte${o.changedBytes === 1 ? "" : "s"}`);
+  return `${head}  ${verdictName(o.verdict).padEnd(12)} ${notes.join(", ")}${cut}`.trimEnd();
+}
+
+/** The summary table. */
+export function formatSummary(s: TestSummary): string {
+  const rows: [string, number][] = [...s.verdicts];
+  if (s.refused) rows.push(["not run", s.refused]);
+  const pct = (n: number) => (s.total ? ((100 * n) / s.total).toFixed(1) + "%" : "-");
+  const w = Math.max(7, ...rows.map((r) => r[0].length));
+  const nw = Math.max(7, String(s.total).length);
+  const lines = [`  ${"verdict".padEnd(w)}  ${"packets".padStart(nw)}  ${"share".padStart(6)}`];
+  for (const [name, n] of rows) lines.push(`  ${name.padEnd(w)}  ${String(n).padStart(nw)}  ${pct(n).padStart(6)}`);
+  lines.push(`  ${"total".padEnd(w)}  ${String(s.total).padStart(nw)}`);
+  lines.push(`rewritten by the program: ${s.rewritten} packet${s.rewritten === 1 ? "" : "s"}`);
+  return lines.join("\n");
+}
