@@ -10,10 +10,9 @@ import { join } from "node:path";
 import { describeKernel } from "../support/kernel.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { formatBtf } from "../../compiler/btf/reader.ts";
-import { stripTargetLabel } from "../bpf/objdump.ts";
 import { xdpc } from "../cli/run.ts";
 import { acceptanceSources, buildFilter, privatePinRoot, repo, verify, type BuiltObject } from "./objects.ts";
-import { ok, run, toolsMissing, VethLab, withPrivateBpffs } from "./tools.ts";
+import { ok, rows, run, toolsMissing, VethLab, withPrivateBpffs } from "./tools.ts";
 
 const sources = acceptanceSources();
 const missing = toolsMissing();
@@ -28,28 +27,6 @@ function linumLines(dump: string): { text: string; file: string; line: number }[
   return out;
 }
 
-/**
- * Function headers, instruction rows and relocation rows of an objdump-style listing
- * (no section headers, no source comments), with addresses rebased to each function:
- * `xdpc disasm` numbers every program from 0, as the kernel's verifier log and
- * `bpftool prog dump` do, where llvm-objdump counts from the start of the section.
- */
-function rows(listing: string): string[] {
-  const hex16 = (n: number) => n.toString(16).padStart(16, "0");
-  let base = 0;
-  const out: string[] = [];
-  for (const l of listing.split("\n")) {
-    const fn = /^([0-9a-f]{16}) <(.+)>:$/.exec(l);
-    const insn = /^(\s+)(\d+):\t(.*)$/.exec(l);
-    const rel = /^\t\t([0-9a-f]{16}):  (R_BPF.*)$/.exec(l);
-    if (fn) {
-      base = parseInt(fn[1]!, 16);
-      out.push(`${hex16(0)} <${fn[2]}>:`);
-    } else if (insn) out.push(stripTargetLabel(`${String(Number(insn[2]) - base / 8).padStart(8)}:\t${insn[3]}`));
-    else if (rel) out.push(`\t\t${hex16(parseInt(rel[1]!, 16) - base)}:  ${rel[2]}`);
-  }
-  return out;
-}
 
 describeKernel("standard tools accept every xdpc object", () => {
   let dir: string;

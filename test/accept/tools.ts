@@ -4,6 +4,7 @@
 // interfaces live in a network namespace the test creates and deletes.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { stripTargetLabel } from "../bpf/objdump.ts";
 
 export interface Run {
   status: number;
@@ -75,4 +76,30 @@ export class VethLab {
   remove(): void {
     if (existsSync(this.netns)) run("ip", ["netns", "del", this.ns]);
   }
+}
+
+/**
+ * Function headers, instruction rows and relocation rows of an objdump-style listing
+ * (no section headers, no source comments), with addresses rebased to each function:
+ * `xdpc disasm` numbers every program from 0, as the kernel's verifier log and
+ * `bpftool prog dump` do, where llvm-objdump counts from the start of the section.
+ * Jump targets are compared as offsets (their `<label>` annotations are stripped).
+ */
+export function rows(listing: string): string[] {
+  const hex16 = (n: number) => n.toString(16).padStart(16, "0");
+  let base = 0;
+  const out: string[] = [];
+  for (const l of listing.split("\n")) {
+    const fn = /^([0-9a-f]{16}) <(.+)>:$/.exec(l);
+    const insn = /^(\s+)(\d+):\t(.*)$/.exec(l);
+    const rel = /^\t\t([0-9a-f]{16}):  (R_BPF.*)$/.exec(l);
+    // Local labels (clang's LBB0_4) head no function; xdpc disasm does not print them.
+    if (fn && /^(LBB|\.L)/.test(fn[2]!)) continue;
+    if (fn) {
+      base = parseInt(fn[1]!, 16);
+      out.push(`${hex16(0)} <${fn[2]}>:`);
+    } else if (insn) out.push(stripTargetLabel(`${String(Number(insn[2]) - base / 8).padStart(8)}:\t${insn[3]}`));
+    else if (rel) out.push(`\t\t${hex16(parseInt(rel[1]!, 16) - base)}:  ${rel[2]}`);
+  }
+  return out;
 }
