@@ -2,7 +2,9 @@
 // (the object file's BTF, or the BTF the kernel holds for the map), giving
 // get/set/delete/iterate with JavaScript values (runtime/values.ts).
 // Also: finding the maps of the XDP program attached to an interface.
-import { koffi, library, NativeError, check } from "../native/lib.ts";
+import { koffi, library, NativeError } from "../native/lib.ts";
+import { xdpQuery } from "../native/xdp.ts";
+import { ifNameToIndex } from "../native/netlink.ts";
 import { closeFd } from "../native/bpf.ts";
 import { mapInfo, mapFdById, progFdById, progInfo, type MapInfo as KernelMapInfo } from "../native/info.ts";
 import { mapDelete, mapLookup, mapNextKey, mapUpdate, possibleCpus, BPF_ANY, type LoadedObject } from "../native/object.ts";
@@ -268,11 +270,26 @@ export class TypedMap {
     for (const k of this.rawKeys()) yield this.key.decode(k);
   }
 
-  /** Every entry (decoded; per-CPU values also given per CPU). Entries deleted meanwhile are skipped. */
-  *entries(): Generator<MapEntry> {
+  /**
+   * Every raw entry: with BPF_MAP_LOOKUP_BATCH where the kernel has it for this map
+   * type (arrays, hashes: one syscall per chunk), else key by key.
+   */
+  *rawEntries(): Generator<[Uint8Array, Uint8Array]> {
+    this.live();
+    const batch = lookupBatch(this.fd, this.meta.keySize, this.stride * this.cpus, Math.min(this.meta.maxEntries, 1024));
+    if (batch) {
+      yield* batch;
+      return;
+    }
     for (const k of this.rawKeys()) {
       const raw = this.lookupRaw(k);
-      if (!raw) continue;
+      if (raw) yield [k, raw];
+    }
+  }
+
+  /** Every entry (decoded; per-CPU values also given per CPU). Entries deleted meanwhile are skipped. */
+  *entries(): Generator<MapEntry> {
+    for (const [k, raw] of this.rawEntries()) {
       const key = this.key.decode(k);
       if (this.perCpu) {
         const perCpu = this.decodeCpus(raw);
@@ -285,6 +302,56 @@ export class TypedMap {
     if (this.closed) return;
     this.closed = true;
     if (this.ownsFd) closeFd(this.fd);
+  }
+}
+
+let batchApi: { lookup: (...a: unknown[]) => number; Opts: unknown } | undefined;
+/** Map types whose batch lookup this code has seen fail (ENOTSUPP/EINVAL): not asked again. */
+const noBatch = new Set<number>();
+
+/**
+ * All entries by BPF_MAP_LOOKUP_BATCH, or null when the map type has no batch
+ * support (the caller falls back to get_next_key). Reads the whole map eagerly.
+ */
+function lookupBatch(fd: number, keySize: number, valueSize: number, chunk: number): [Uint8Array, Uint8Array][] | null {
+  const type = mapInfo(fd).type;
+  if (noBatch.has(type) || chunk <= 0) return null;
+  const k = koffi();
+  if (!batchApi) {
+    const Opts = k.struct("xdpc_bpf_map_batch_opts", { sz: "size_t", elem_flags: "uint64_t", flags: "uint64_t" });
+    batchApi = {
+      lookup: library("libbpf.so.1").func(
+        "int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const xdpc_bpf_map_batch_opts *opts)",
+      ),
+      Opts,
+    };
+  }
+  const opts = { sz: k.sizeof(batchApi.Opts as never), elem_flags: 0n, flags: 0n };
+  // The batch cursor is a bucket index for hashes, a key for arrays: room for either.
+  const tokenSize = Math.max(keySize, 8);
+  let inBatch: Buffer | null = null;
+  const out: [Uint8Array, Uint8Array][] = [];
+  for (;;) {
+    const outBatch = Buffer.alloc(tokenSize);
+    const keys = Buffer.alloc(keySize * chunk);
+    const values = Buffer.alloc(valueSize * chunk);
+    const count = [chunk];
+    const ret = batchApi.lookup(fd, inBatch, outBatch, keys, values, count, opts);
+    const n = count[0]!;
+    if (ret < 0 && ret !== -2) {
+      if (out.length === 0 && (ret === -22 || ret === -524 || ret === -95)) {
+        noBatch.add(type);
+        return null;
+      }
+      throw new NativeError("map batch lookup failed", -ret, "bpf_map_lookup_batch");
+    }
+    for (let i = 0; i < n; i++)
+      out.push([
+        new Uint8Array(keys.subarray(i * keySize, (i + 1) * keySize)),
+        new Uint8Array(values.subarray(i * valueSize, (i + 1) * valueSize)),
+      ]);
+    if (ret === -2) return out; // ENOENT: no more entries
+    inBatch = outBatch;
   }
 }
 
@@ -308,32 +375,17 @@ function metaFromKernel(km: KernelMapInfo, btf?: Btf): MapMeta {
 
 // ------------------------------------------------------------------ interfaces → programs → maps
 
-let xdpApi: { query: (ifindex: number, flags: number, id: number[]) => number; nameToIndex: (n: string) => number } | undefined;
-
 /** The ifindex of a network interface, or a NativeError (ENODEV). */
 export function ifindexOf(iface: string): number {
-  bindXdp();
-  const i = xdpApi!.nameToIndex(iface);
+  const i = ifNameToIndex(iface);
   if (!i) throw new NativeError(`no network interface named '${iface}'`, 19, "if_nametoindex");
   return i;
 }
 
-function bindXdp(): void {
-  if (xdpApi) return;
-  const bpf = library("libbpf.so.1");
-  const libc = library("libc.so.6");
-  xdpApi = {
-    query: bpf.func("int bpf_xdp_query_id(int ifindex, int flags, _Out_ uint32_t *prog_id)"),
-    nameToIndex: libc.func("unsigned int if_nametoindex(const char *name)"),
-  };
-}
-
-/** The id of the XDP program attached to an interface (any mode), or 0. */
+/** The id of the XDP program attached to an interface (native before generic), or 0. */
 export function attachedProgramId(iface: string | number): number {
-  const ifindex = typeof iface === "number" ? iface : ifindexOf(iface);
-  const id = [0];
-  check(xdpApi!.query(ifindex, 0, id), `cannot query XDP on ${iface}`, "bpf_xdp_query_id");
-  return id[0]!;
+  const q = xdpQuery(typeof iface === "number" ? iface : ifindexOf(iface));
+  return q.progId || q.drvProgId || q.skbProgId || q.hwProgId;
 }
 
 export interface ProgramMaps {
