@@ -5,14 +5,17 @@
 // drives a legit + attack mix from inside the lab with the live-frames generator,
 // shows per-rule drops live, prints a summary and removes everything it made —
 // also on Ctrl-C, SIGTERM or an error.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { compile, hasErrors } from "../compiler/driver/index.ts";
 import { renderDiagnostic } from "../compiler/diagnostics/render.ts";
-import { mapLookup, mapUpdate, openObject, possibleCpus, type LoadedObject } from "../native/object.ts";
-import { progInfo } from "../native/info.ts";
+import { closeFd } from "../native/bpf.ts";
+import { mapFdById } from "../native/info.ts";
+import { mapLookup, mapUpdate, possibleCpus } from "../native/object.ts";
+import { loadFilter, LoaderError, unloadFilter } from "./loader.ts";
 import { TrafficGenerator, type GenerateProgress, type TrafficTemplate } from "./generator.ts";
-import { attachNative } from "./lab.ts";
 import { bringUpLab, destroyLab, labSpec, onCleanup, type LabSpec } from "./netns.ts";
 import { buildFrame, TCP_ACK, TCP_PSH, TCP_SYN } from "./packets.ts";
 
@@ -29,8 +32,8 @@ export interface DemoRule {
 
 /** The blocklist: two botnets, both inside 198.18.0.0/15 (benchmarking space, never routed). */
 export const DEMO_RULES: DemoRule[] = [
-  { id: 1, prefix: "198.19.66.0/24", label: "botnet A (SYN flood)" },
-  { id: 2, prefix: "198.19.128.0/17", label: "botnet B (UDP flood)" },
+  { id: 1, prefix: "198.19.66.0/24", label: "botnet A: SYN flood" },
+  { id: 2, prefix: "198.19.128.0/17", label: "botnet B: UDP flood" },
 ];
 
 export interface DemoOptions {
@@ -160,25 +163,40 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     undo.push(removeLab);
     say(`lab ${lab.name}: ${lab.peerIf} ${lab.peerAddr} (sender, in netns ${lab.name}) ⇄ ${lab.hostIf} ${lab.hostAddr} (receiver)`);
 
-    // 3. Load with a private pin root and attach to the receiver.
+    // 3. Load and attach to the receiver through the loader (the `xdpc load` path),
+    //    pins under a private root so the demo never touches /sys/fs/bpf/xdpc.
     const pinRoot = mkdtempSync("/sys/fs/bpf/xdpc-demo-");
     undo.push(() => rmSync(pinRoot, { recursive: true, force: true }));
-    const obj: LoadedObject = openObject(built.object, { pinRoot, name: FILTER });
-    undo.push(() => obj.close());
-    obj.load();
-    const progFd = obj.programFd(FILTER);
-    const progId = progInfo(progFd).id;
-    undo.push(attachNative(lab.hostIf, progFd));
-    say(`attached ${FILTER} (program id ${progId}) to ${lab.hostIf} in native mode`);
+    const work = mkdtempSync(join(tmpdir(), "xdpc-demo-"));
+    undo.push(() => rmSync(work, { recursive: true, force: true }));
+    const objPath = join(work, `${FILTER}.o`);
+    writeFileSync(objPath, built.object);
+    let loaded;
+    try {
+      loaded = loadFilter({ iface: lab.hostIf, input: objPath, mode: "native", pinRoot });
+    } catch (e) {
+      if (e instanceof LoaderError) throw new DemoError(`cannot load the demo filter: ${e.message}`);
+      throw e;
+    }
+    undo.push(() => void unloadFilter(lab.hostIf, { pinRoot }));
+    const progId = loaded.progId;
+    say(`attached ${loaded.progName} (program id ${progId}) to ${lab.hostIf} in ${loaded.mode} mode`);
+    const mapFd = (name: string) => {
+      const m = loaded.maps.find((r) => r.name === name);
+      if (!m) throw new DemoError(`the demo filter has no map '${name}'`);
+      const fd = mapFdById(m.id);
+      undo.push(() => closeFd(fd));
+      return fd;
+    };
 
     // 4. Rules.
-    const blocklist = obj.mapFd("blocklist4");
+    const blocklist = mapFd("blocklist4");
     for (const r of DEMO_RULES) {
       mapUpdate(blocklist, lpmKey(r.prefix), new Uint8Array(new Uint32Array([r.id]).buffer));
       say(`  rule ${r.id}: drop ${r.prefix.padEnd(16)} ${r.label}`);
     }
-    const verdictsFd = obj.mapFd("xdpc_verdicts");
-    const statsFd = obj.mapFd("ruleStats");
+    const verdictsFd = mapFd("xdpc_verdicts");
+    const statsFd = mapFd("ruleStats");
     const read = (): Counters => ({
       passed: perCpuSum(verdictsFd, 2, 8),
       dropped: perCpuSum(verdictsFd, 1, 8),
@@ -200,11 +218,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       const dt = Math.max(1e-3, (p.elapsedMs - prev.t) / 1000);
       const rate = (a: number, b: number) => (a - b) / dt;
       if (live) {
+        const rows: [string, number, number][] = [
+          ["passed", c.passed, rate(c.passed, prev.c.passed)],
+          ...DEMO_RULES.map((r, i): [string, number, number] => [`dropped by rule ${r.id} (${r.label})`, c.perRule[i]!, rate(c.perRule[i]!, prev.c.perRule[i]!)]),
+        ];
+        const w = Math.max(...rows.map((r) => r[0].length));
         const lines = [
           `  t=${(p.elapsedMs / 1000).toFixed(1)}s   sent ${fmt(p.sent)}`,
-          `  ${"passed".padEnd(36)} ${fmt(c.passed).padStart(13)}  ${fmt(rate(c.passed, prev.c.passed)).padStart(11)} pps`,
-          ...DEMO_RULES.map((r, i) =>
-            `  ${`dropped by rule ${r.id} (${r.label})`.padEnd(36)} ${fmt(c.perRule[i]!).padStart(13)}  ${fmt(rate(c.perRule[i]!, prev.c.perRule[i]!)).padStart(11)} pps`),
+          `  ${"".padEnd(w)}  ${"packets".padStart(13)}  ${"pps".padStart(11)}`,
+          ...rows.map(([label, n, pps]) => `  ${label.padEnd(w)}  ${fmt(n).padStart(13)}  ${fmt(pps).padStart(11)}`),
         ];
         out.write((drawnLines ? `\x1b[${drawnLines}F` : "") + lines.map((l) => `\x1b[2K${l}`).join("\n") + "\n");
         drawnLines = lines.length;

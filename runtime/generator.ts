@@ -130,6 +130,7 @@ export class TrafficGenerator {
     const chunk = Math.max(1, Math.floor(opts.chunk ?? (opts.pps ? Math.max(1, opts.pps / 10) : DEFAULT_CHUNK)));
     // With a count, the whole run's split is fixed up front so the totals are exact.
     const remaining = opts.count !== undefined ? splitByWeight(opts.count, weights) : undefined;
+    const budget = opts.pps && Number.isFinite(durationMs) ? Math.floor((opts.pps * durationMs) / 1000) : Infinity;
     const perTemplate: Record<string, number> = Object.fromEntries(mix.map((t) => [t.name, 0]));
     const start = performance.now();
     let sent = 0;
@@ -145,7 +146,12 @@ export class TrafficGenerator {
         // This chunk's share of each template, never beyond what is left of it.
         share = splitByWeight(Math.min(chunk, left), weights).map((s, i) => Math.min(s, remaining[i]!));
         if (share.every((s) => s === 0)) share = remaining.map((r) => Math.min(r, chunk));
-      } else share = splitByWeight(chunk, weights);
+      } else {
+        // Rate × duration is the run's budget: timers may wake a little early, never send past it.
+        const n = Math.min(chunk, budget - sent);
+        if (n <= 0) break;
+        share = splitByWeight(n, weights);
+      }
       for (let i = 0; i < mix.length; i++) {
         const n = share[i]!;
         if (n === 0) continue;
