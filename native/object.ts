@@ -118,7 +118,8 @@ function bind(): Api {
   return api;
 }
 
-function withCapture<T>(fn: () => T): { value: T; messages: string[] } {
+/** Runs `fn` with libbpf's messages collected instead of printed (they explain a failed call). */
+export function withCapture<T>(fn: () => T): { value: T; messages: string[] } {
   const prev = captured;
   captured = [];
   try {

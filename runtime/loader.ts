@@ -20,7 +20,7 @@ import { readObject, type ObjectInfo, type ObjectProgram } from "../compiler/elf
 import { closeFd } from "../native/bpf.ts";
 import { mapInfo, objPin, progFdById, progInfo } from "../native/info.ts";
 import { NativeError } from "../native/lib.ts";
-import { LoadError, openObject, type LoadedObject } from "../native/object.ts";
+import { LoadError, openObject, withCapture, type LoadedObject } from "../native/object.ts";
 import { XDP_FLAGS_DRV_MODE, XDP_FLAGS_HW_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST, xdpAttach, xdpDetach } from "../native/xdp.ts";
 import { ensureBpffs } from "./bpffs.ts";
 import { tryLock, type Lock } from "./lock.ts";
@@ -182,6 +182,25 @@ function lockInterface(paths: FilterPaths, iface: string): Lock {
   return r.lock;
 }
 
+/**
+ * Runs a netlink attach/detach with libbpf's messages captured; a failure is
+ * rethrown with the kernel's extended ack ("Kernel error message: …") attached.
+ */
+function netlink(fn: () => void): void {
+  const { value: err, messages } = withCapture(() => {
+    try {
+      fn();
+      return undefined;
+    } catch (e) {
+      return e;
+    }
+  });
+  if (err === undefined) return;
+  const ack = messages.map((m) => /Kernel error message: (.*)/.exec(m)?.[1]).find(Boolean);
+  if (ack && err instanceof NativeError) (err as NativeError & { ack?: string }).ack = ack;
+  throw err;
+}
+
 /** A NativeError from libbpf/netlink → one line the user can act on. */
 function nativeFailure(e: unknown, iface: string, mode: XdpMode): never {
   if (e instanceof LoaderError || !(e instanceof NativeError)) throw e;
@@ -192,7 +211,8 @@ function nativeFailure(e: unknown, iface: string, mode: XdpMode): never {
   if (e.code === "EEXIST")
     throw new LoaderError(`the XDP program on '${iface}' changed during the load (another tool attached one); nothing was replaced`);
   if (e.code === "EBUSY") throw new LoaderError(`'${iface}' already runs an XDP program in another mode; unload it first`);
-  throw new LoaderError(`${e.message.split("\n")[0]} on '${iface}'`);
+  const ack = (e as NativeError & { ack?: string }).ack;
+  throw new LoaderError(`${e.message.split("\n")[0]} on '${iface}'${ack ? ` (kernel: ${ack})` : ""}`);
 }
 
 /** Ids, names and pins of the object's maps after load. */
@@ -333,7 +353,7 @@ export function loadFilter(opts: LoadOptions): LoadResult {
       if (cur) {
         const oldFd = progFdById(cur.progId);
         try {
-          xdpAttach(ifindex, fd, modeFlag(mode), oldFd);
+          netlink(() => xdpAttach(ifindex, fd, modeFlag(mode), oldFd));
         } catch (e) {
           nativeFailure(e, iface, mode);
         } finally {
@@ -342,7 +362,7 @@ export function loadFilter(opts: LoadOptions): LoadResult {
         notices.push(`replaced program id ${cur.progId} on '${iface}' (${mode} mode)`);
       } else {
         try {
-          xdpAttach(ifindex, fd, modeFlag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST);
+          netlink(() => xdpAttach(ifindex, fd, modeFlag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST));
         } catch (e) {
           const unsupported = e instanceof NativeError && (e.code === "EOPNOTSUPP" || e.code === "ENOTSUPP");
           if (!(unsupported && requested === "auto" && mode === "native")) nativeFailure(e, iface, mode);
@@ -350,7 +370,7 @@ export function loadFilter(opts: LoadOptions): LoadResult {
           rec.mode = mode;
           writeAtomic(paths.stateNew, JSON.stringify(rec, null, 2) + "\n");
           try {
-            xdpAttach(ifindex, fd, modeFlag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST);
+            netlink(() => xdpAttach(ifindex, fd, modeFlag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST));
           } catch (e2) {
             nativeFailure(e2, iface, mode);
           }
@@ -410,7 +430,7 @@ export function unloadFilter(iface: string, opts: { pinRoot?: string } = {}): Un
       let fd = -1;
       try {
         fd = progFdById(a.progId);
-        xdpDetach(ifindex, modeFlag(a.mode), fd);
+        netlink(() => xdpDetach(ifindex, modeFlag(a.mode), fd));
       } catch (e) {
         if (!(e instanceof NativeError && (e.code === "ENOENT" || e.code === "EEXIST"))) nativeFailure(e, iface, a.mode === "generic" ? "generic" : "native");
         continue; // detached by someone else meanwhile
