@@ -1,20 +1,8 @@
-// The named lab behind `xdpc lab up|down|status`, and the small XDP attach the lab
-// and the demo need (native mode on the receiving veth end, detached on cleanup).
-import { library, NativeError } from "../native/lib.ts";
+// The named lab behind `xdpc lab up|down|status`, and a plain native-mode XDP attach
+// for tests and tools that drive a lab without the loader's records and pins.
+import { XDP_FLAGS_DRV_MODE, xdpAttach, xdpDetach } from "../native/xdp.ts";
 import { execFileSync } from "node:child_process";
 import { createLab, destroyLab, ifindex, labSpec, linkExists, netnsExists, type LabSpec } from "./netns.ts";
-
-const XDP_FLAGS_DRV_MODE = 1 << 2;
-
-let xdpApi: { attach: (i: number, fd: number, f: number, o: unknown) => number } | undefined;
-function xdp() {
-  xdpApi ??= {
-    attach: library("libbpf.so.1").func(
-      "int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, const void *opts)",
-    ) as (i: number, fd: number, f: number, o: unknown) => number,
-  };
-  return xdpApi;
-}
 
 /**
  * Attaches `progFd` in native (driver) mode to interface IF of the calling thread's
@@ -24,11 +12,16 @@ function xdp() {
  */
 export function attachNative(ifname: string, progFd: number): () => void {
   const index = ifindex(ifname);
-  const ret = xdp().attach(index, progFd, XDP_FLAGS_DRV_MODE, null);
-  if (ret < 0) throw new NativeError(`cannot attach the XDP program to ${ifname}`, -ret, "bpf_xdp_attach");
+  xdpAttach(index, progFd, XDP_FLAGS_DRV_MODE);
   return () => {
-    // The interface may already be gone with its lab; then so is the attachment.
-    if (linkExists(ifname)) xdp().attach(index, -1, XDP_FLAGS_DRV_MODE, null);
+    // The interface may already be gone with its lab; then so is the attachment. Only
+    // this program is detached (a replacement made meanwhile stays).
+    if (!linkExists(ifname)) return;
+    try {
+      xdpDetach(index, XDP_FLAGS_DRV_MODE, progFd);
+    } catch {
+      /* already detached or replaced */
+    }
   };
 }
 

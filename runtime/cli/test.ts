@@ -92,7 +92,7 @@ export const testCommand: CommandDef = {
         const log = e.logs[program] ?? e.log;
         if (log) {
           const v = verifierDiagnostic(log, { program, file, source: obj.source });
-          printDiagnostics([v.diagnostic], v.source, "text");
+          printDiagnostics([v.diagnostic], v.source || undefined, "text");
           return EXIT.failed;
         }
         throw new CliError(`${file}: the kernel refused the object: ${e.message.split("\n").slice(1).join(" ").trim() || e.message}`);

@@ -3,7 +3,8 @@ import { compile } from "../../compiler/driver/index.ts";
 import { mapLookup } from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
-import { attachNative } from "../../runtime/lab.ts";
+import { attachNative, labStatus } from "../../runtime/lab.ts";
+import { progInfo } from "../../native/info.ts";
 import { destroyLab, labSpec, withLab, type LabSpec } from "../../runtime/netns.ts";
 import { DEFAULT_CHUNK, redirectProgram, splitByWeight, TrafficGenerator } from "../../runtime/generator.ts";
 import { buildFrame, TCP_SYN } from "../../runtime/packets.ts";
@@ -123,6 +124,14 @@ describeKernel("traffic generator on a veth pair", () => {
       signal: ac.signal,
     });
     expect(r.sent).toBe(30_000);
+  });
+
+  it("lab status shows the attached program; the detacher removes exactly it", () => {
+    const id = progInfo(sink.programFd()).id;
+    expect(labStatus(name)).toMatchObject({ netns: true, hostIf: true, peerIf: true, xdpProgId: id });
+    detach();
+    expect(labStatus(name).xdpProgId).toBeUndefined();
+    detach(); // twice is harmless
   });
 
   it("refuses frames outside the kernel's limits and bad mixes", async () => {

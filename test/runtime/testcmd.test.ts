@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { describeKernel, describeWithPath } from "../support/kernel.ts";
 import { build, udp4 } from "../support/packets.ts";
 import { readPcap, writePcap, writePcapng, LINKTYPE_RAW } from "../../runtime/pcap.ts";
+import { buildObject } from "../../compiler/elf/object.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bin = join(root, "bin/xdpc.js");
@@ -116,6 +117,25 @@ describeKernel("xdpc test", () => {
     const junk = xdpc("test", f("junk.o"), "--pcap", f("mix.pcap"));
     expect(junk.code).toBe(1);
     expect(junk.err).toMatch(/^xdpc: error: .*junk\.o: not a valid eBPF object: /);
+  });
+
+  it("a verifier rejection is a diagnostic; several programs need --program", () => {
+    const ok = new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]); // r0 = XDP_PASS; exit
+    const bad = new Uint8Array([0xbf, 0x20, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]); // r0 = r2 (never written); exit
+    writeFileSync(f("bad.o"), buildObject({ license: "GPL", programs: [{ name: "bad", section: "xdp", insns: bad }] }));
+    writeFileSync(f("two.o"), buildObject({ license: "GPL", programs: [{ name: "one", section: "xdp", insns: ok }, { name: "two", section: "xdp", insns: ok }] }));
+    expect(xdpc("test", f("bad.o"), "--pcap", f("mix.pcap"))).toEqual({
+      code: 1,
+      out: "",
+      err: `${f("bad.o")}: error XDP5002: the kernel verifier rejected program 'bad': R2 !read_ok\n`,
+    });
+    expect(xdpc("test", f("two.o"), "--pcap", f("mix.pcap"))).toMatchObject({
+      code: 1,
+      err: `xdpc: error: ${f("two.o")}: the object has 2 programs (one, two); pick one with --program\n`,
+    });
+    const two = xdpc("test", f("two.o"), "--pcap", f("mix.pcap"), "--program", "two");
+    expect(two.code).toBe(0);
+    expect(two.out).toContain(`(program two) over ${f("mix.pcap")}: 4 packets`);
   });
 
   it("compile errors are diagnostics (exit 1); a missing --pcap or a bad --set is usage (exit 2)", () => {
