@@ -181,6 +181,7 @@ process.stdout.write(JSON.stringify({ polls, empty, ids: [...ids] }) + "\\n");
   });
 
   it.skipIf(!hasClang)("a verifier rejection is a diagnostic at the source line; the old program stays", () => {
+    if (!attachedId(lab)) ok(["load", "--iface", lab.iface, FW]); // when run alone (-t)
     const old = attachedId(lab);
     const bad = clangObject(
       lab,
@@ -208,6 +209,31 @@ char _license[] SEC("license") = "GPL";
     expect(readdirSync(pinDir()).sort()).toEqual(["maps", "prog"]);
     expect(readdirSync(stateDir()).sort()).toEqual([`filter-${old}.o`, "state.json"]);
   });
+
+  it("a .ts filter the verifier rejects is reported at its own line and column", () => {
+    if (!attachedId(lab)) ok(["load", "--iface", lab.iface, FW]);
+    const old = attachedId(lab);
+    const file = join(lab.tmp, "big.ts");
+    const src = `import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, HashMap, u32, u64 } from "xdpc";
+const seen = new HashMap<u32, u64>({ maxEntries: 1024 });
+export function big(ctx: XdpContext): XdpAction {
+  let n: u32 = 0;
+  for (let i = 0; i < 200000; i++) {
+    if (seen.lookup(i) !== null) n++;
+  }
+  return n > 0 ? XDP_DROP : XDP_PASS;
+}
+`;
+    writeFileSync(file, src);
+    const r = xdpc(lab, ["load", "--iface", lab.iface, file]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.split("\n");
+    expect(lines[0]).toMatch(new RegExp(`^${file.replace(/[.]/g, "\\.")}:6:\\d+: error XDP5001: .*too complex`));
+    expect(lines[2]).toBe("6 |     if (seen.lookup(i) !== null) n++;");
+    expect(lines[3]).toMatch(/^ {2}\| {4,}~+$/);
+    expect(r.stderr.trimEnd().split("\n").pop()).toBe("xdpc: error: the kernel verifier rejected 'big'; nothing was changed");
+    expect(attachedId(lab)).toBe(old);
+  }, 60_000);
 
   it("refuses bad inputs with one line and a non-zero exit, changing nothing", () => {
     const old = attachedId(lab);
