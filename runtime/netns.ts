@@ -9,7 +9,7 @@
 // a child): the mount namespace is untouched, so bpffs pins stay visible — unlike
 // `ip netns exec`, which remounts /sys and hides the host's /sys/fs/bpf.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { closeSync, existsSync, openSync } from "node:fs";
+import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { koffi, library, NativeError } from "../native/lib.ts";
 
 export const DEFAULT_LAB = "xdpclab";
@@ -116,13 +116,15 @@ export function ifindex(ifname: string, ns?: string): number {
 }
 
 function disableIpv6(ifname: string, ns?: string): void {
-  const key = `net.ipv6.conf.${ifname}.disable_ipv6=1`;
-  // Not fatal: a kernel without IPv6 has nothing to silence.
+  // /proc/sys/net shows the opening thread's namespace, so the namespace end is written
+  // from inside it (no sysctl binary needed: procps is not on minimal Debian images).
+  const write = () => writeFileSync(`/proc/sys/net/ipv6/conf/${ifname}/disable_ipv6`, "1");
   try {
-    if (ns) run("nsenter", [`--net=${netnsPath(ns)}`, "sysctl", "-q", "-w", key]);
-    else run("sysctl", ["-q", "-w", key]);
-  } catch {
-    /* no ipv6 */
+    if (ns) runInNetns(ns, write);
+    else write();
+  } catch (e) {
+    // A kernel without IPv6 has nothing to silence.
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new LabError(`cannot disable IPv6 on ${ifname}: ${(e as Error).message}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describeKernel } from "../support/kernel.ts";
 import {
@@ -46,7 +46,9 @@ describeKernel("lab namespaces", () => {
       expect(inside).toContain("link/ether 02:00:c6:12:01:02");
       expect(inside).toMatch(/state UP|LOWER_UP/);
       // IPv6 is off: the kernel sends nothing of its own into the lab.
-      expect(execFileSync("sysctl", ["-n", `net.ipv6.conf.${spec.hostIf}.disable_ipv6`], { encoding: "utf8" }).trim()).toBe("1");
+      expect(readFileSync(`/proc/sys/net/ipv6/conf/${spec.hostIf}/disable_ipv6`, "utf8").trim()).toBe("1");
+      expect(execInNetns(spec.name, "cat", [`/proc/sys/net/ipv6/conf/${spec.peerIf}/disable_ipv6`]).trim()).toBe("1");
+      expect(execInNetns(spec.name, "ip", ["-6", "addr", "show", "dev", spec.peerIf])).toBe("");
       expect(() => createLab(spec)).toThrow(/already exists/);
     } finally {
       expect(destroyLab(spec)).toEqual(["xdpctn10", "netns xdpctn1"]);
