@@ -14,7 +14,7 @@ import {
   type CompileRow,
   type StartupRow,
 } from "./compile.ts";
-import { measureE2e, type E2eResult } from "./e2e.ts";
+import { measureE2e, type E2eInput, type E2eResult } from "./e2e.ts";
 import { benchEnv, type BenchEnv } from "./env.ts";
 import { generateFilter } from "./generate.ts";
 import { measureSpeed, trafficPool, type SpeedRow } from "./speed.ts";
@@ -37,7 +37,9 @@ export interface BenchOptions {
   /** Size of the generated filter for the check-time target. */
   generatedLines: number;
   lab: boolean;
+  /** Seconds of traffic per veth measurement, and filter/bare rounds. */
   e2eSeconds: number;
+  e2eRounds: number;
 }
 
 export const FULL: BenchOptions = {
@@ -50,7 +52,8 @@ export const FULL: BenchOptions = {
   warmRuns: 25,
   generatedLines: 2000,
   lab: true,
-  e2eSeconds: 3,
+  e2eSeconds: 0.5,
+  e2eRounds: 9,
 };
 
 export const SMOKE: BenchOptions = {
@@ -93,10 +96,12 @@ export async function runBench(
     const speed: BenchResult["speed"] = [];
     const compile: CompileRow[] = [];
     const check: CheckRow[] = [];
+    const e2eInputs: E2eInput[] = [];
     for (const pair of pairs) {
       log(`${pair.name}: building both sides`);
       const xdpc = buildXdpc(pair);
       const clang = buildClang(pair);
+      e2eInputs.push({ pair, xdpc, clang });
       log(`${pair.name}: code size`);
       code.push({ name: pair.name, xdpc: codeSize(pair, xdpc), clang: codeSize(pair, clang) });
       log(
@@ -131,7 +136,12 @@ export async function runBench(
     else {
       log("end to end on veth");
       try {
-        e2e = await measureE2e(pairs, { seconds: opts.e2eSeconds });
+        e2e = await measureE2e(e2eInputs, pool, {
+          seconds: opts.e2eSeconds,
+          rounds: opts.e2eRounds,
+          samples: opts.samples,
+          seed: opts.seed,
+        });
       } catch (e) {
         e2e = notMeasured(`lab failed: ${(e as Error).message.split("\n")[0]}`);
       }

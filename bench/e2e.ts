@@ -1,49 +1,238 @@
-// End to end on a veth pair in a lab namespace: packets per second that reach the
-// receiver's XDP program with the filter attached, against a bare XDP_DROP program
-// on the same link, driven by the lab's live-frames generator with generator and
-// receiver on different cores. Built on the lab runtime (runtime/netns.ts,
-// runtime/generator.ts); without it this section says why it was not measured.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { REPO, type Pair } from "./twins.ts";
-import { notMeasured, type Maybe } from "./stats.ts";
+// End to end on a veth pair in a lab namespace (runtime/netns.ts): the lab's
+// live-frames generator (runtime/generator.ts) sends copies of one frame from the
+// namespace's end, as fast as it can; the receiving end runs the filter (native XDP)
+// and the figure is the rate the receiver gets through, read from its rx_packets
+// counter (veth counts every frame its XDP program processed), against a bare
+// `return XDP_DROP` program and the clang twin on the same link. The receiver's NAPI runs as a kthread
+// (threaded NAPI) pinned to one CPU and the generator's thread to another, so the
+// receiver is the bottleneck and the two do not share a core. Only frames the filter
+// drops are sent: a passed frame would enter the host's stack, and the target
+// compares drop paths. Many short rounds rotate xdpc's build, the clang twin and bare (the program is
+// swapped atomically on the live link), so load from elsewhere hits both alike; the
+// ratio is the median of the per-round ratios.
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { closeFd, loadRawProgram, testRun } from "../native/bpf.ts";
+import type { CorpusPacket } from "../test/support/corpus.ts";
+import { XDP_DROP } from "../test/support/xdp.ts";
+import { napiThreads, pinToCpu } from "./affinity.ts";
+import { stratifiedSample } from "./speed.ts";
+import { median, notMeasured, type Maybe } from "./stats.ts";
+import { filterProgramFd, loadSide, type Pair } from "./twins.ts";
 
 export interface E2eRow {
   name: string;
+  /** The frame the generator sent (corpus source; every program here drops it) and its size. */
+  frame: string;
+  frameBytes: number;
   filterPps: number;
+  /** The clang twin on the same frame: how much of the gap is the filter's logic rather than its compiler. */
+  clangPps: number;
   barePps: number;
-  /** filterPps / barePps. */
+  /** Median over rounds of filterPps / barePps. */
   ratio: number;
+  /** Median over rounds of clangPps / barePps. */
+  clangRatio: number;
+  /** Frames the generator offered per second (the receiver is the bottleneck when this is higher). */
+  offeredPps: number;
 }
 
 export interface E2eResult {
-  rows: E2eRow[];
+  rows: { name: string; row: Maybe<E2eRow> }[];
   seconds: number;
-  frameBytes: number;
+  rounds: number;
   generatorCpu: number;
   receiverCpu: number;
 }
 
-export interface E2eOptions {
-  seconds: number;
+export interface E2eInput {
+  pair: Pair;
+  xdpc: Maybe<Uint8Array>;
+  clang: Maybe<Uint8Array>;
 }
 
-const LAB_MODULES = ["runtime/netns.ts", "runtime/generator.ts"];
+export interface E2eOptions {
+  seconds: number;
+  rounds: number;
+  samples: number;
+  seed: number;
+}
+
+const LAB = "xdpcbench";
+const LAB_INDEX = 41; // its own /30 of 198.18.0.0/24, apart from the lab tests' labs
+// mov r0, 1 (XDP_DROP); exit
+const BARE_DROP = Uint8Array.from([0xb7, 0, 0, 0, 1, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+
+type LabApi = {
+  netns: typeof import("../runtime/netns.ts");
+  lab: typeof import("../runtime/lab.ts");
+  generator: typeof import("../runtime/generator.ts");
+};
+
+async function labApi(): Promise<LabApi | string> {
+  try {
+    return {
+      netns: await import("../runtime/netns.ts"),
+      lab: await import("../runtime/lab.ts"),
+      generator: await import("../runtime/generator.ts"),
+    };
+  } catch (e) {
+    return `the lab runtime does not load: ${(e as Error).message.split("\n")[0]}`;
+  }
+}
 
 /** Why the lab cannot run here, or null. */
 export function labUnavailableReason(): string | null {
-  const missing = LAB_MODULES.filter((m) => !existsSync(join(REPO, m)));
-  if (missing.length) return `the lab runtime (${missing.join(", ")}) has not landed yet`;
   if (typeof process.getuid === "function" && process.getuid() !== 0)
     return "needs root (network namespaces, veth)";
+  if (cpus().length < 2) return "needs two CPUs (generator and receiver on different cores)";
   return null;
 }
 
+/**
+ * A frame the filter drops, as live traffic would meet it: each candidate runs a few
+ * times as a fresh copy (stateful filters such as token buckets reach their steady
+ * state), and the last verdict counts. Among dropped frames, the one closest to 64 bytes.
+ */
+function dropFrame(
+  fd: number,
+  candidates: readonly CorpusPacket[],
+  maxFrame: number,
+): CorpusPacket | undefined {
+  const dropped = candidates.filter((p) => {
+    if (p.data.length > maxFrame) return false;
+    let v = -1;
+    for (let i = 0; i < 8; i++) v = testRun(fd, p.data, { repeat: 1 }).retval;
+    return v === XDP_DROP;
+  });
+  return dropped.sort((a, b) => Math.abs(a.data.length - 64) - Math.abs(b.data.length - 64))[0];
+}
+
 export async function measureE2e(
-  _pairs: readonly Pair[],
-  _opts: E2eOptions,
+  inputs: readonly E2eInput[],
+  pool: readonly CorpusPacket[],
+  opts: E2eOptions,
 ): Promise<Maybe<E2eResult>> {
   const why = labUnavailableReason();
   if (why) return notMeasured(why);
-  return notMeasured("the lab runtime is present but the bench does not drive it yet");
+  const api = await labApi();
+  if (typeof api === "string") return notMeasured(api);
+  const generatorCpu = 0;
+  const receiverCpu = 1;
+  const { netns, lab, generator } = api;
+  return netns.withLab(
+    LAB,
+    async (spec) => {
+      const rx = () =>
+        Number(readFileSync(`/sys/class/net/${spec.hostIf}/statistics/rx_packets`, "utf8"));
+      const gen = new generator.TrafficGenerator(spec.name, spec.peerIf);
+      const bare = loadRawProgram(BARE_DROP, { name: "bench_drop" });
+      const unpinSelf = pinToCpu(0, generatorCpu);
+      let detach: (() => void) | undefined;
+      /** Attaches (or atomically replaces) the receiver's program, then pins its NAPI kthread. */
+      const attach = (fd: number) => {
+        const d = lab.attachNative(spec.hostIf, fd);
+        detach ??= d;
+        // veth has NAPI (and so a thread to pin) only while an XDP program is attached.
+        writeFileSync(`/sys/class/net/${spec.hostIf}/threaded`, "1");
+        const threads = napiThreads(spec.hostIf);
+        if (threads.length === 0)
+          throw new Error(`no NAPI thread for ${spec.hostIf} (threaded NAPI unsupported?)`);
+        for (const pid of threads) pinToCpu(pid, receiverCpu);
+      };
+      const measure = async (fd: number, frame: Uint8Array) => {
+        attach(fd);
+        // A short warm-up fills caches and lets the kthread settle on its CPU.
+        await gen.generate({ mix: [{ name: "warm", frame, weight: 1 }], durationMs: 50 });
+        const before = rx();
+        const rep = await gen.generate({
+          mix: [{ name: "frame", frame, weight: 1 }],
+          durationMs: opts.seconds * 1000,
+        });
+        const received = rx() - before;
+        return { pps: (received * 1000) / rep.elapsedMs, offered: rep.pps };
+      };
+      try {
+        const rows: E2eResult["rows"] = [];
+        for (const input of inputs) {
+          const { pair } = input;
+          if (!(input.xdpc instanceof Uint8Array)) {
+            rows.push({ name: pair.name, row: notMeasured(`xdpc: ${input.xdpc.notMeasured}`) });
+            continue;
+          }
+          if (!(input.clang instanceof Uint8Array)) {
+            rows.push({
+              name: pair.name,
+              row: notMeasured(`no reference verdicts: clang: ${input.clang.notMeasured}`),
+            });
+            continue;
+          }
+          const candidates = stratifiedSample(pair, input.clang, pool, opts.samples * 4, opts.seed);
+          const obj = loadSide(pair, input.xdpc);
+          let twin: ReturnType<typeof loadSide> | undefined;
+          try {
+            const fd = filterProgramFd(pair, obj);
+            const frame = dropFrame(fd, candidates, generator.MAX_FRAME);
+            if (!frame) {
+              rows.push({
+                name: pair.name,
+                row: notMeasured(
+                  "the filter drops none of its sampled frames (only dropped frames are sent)",
+                ),
+              });
+              continue;
+            }
+            twin = loadSide(pair, input.clang);
+            const fds = { filter: fd, clang: filterProgramFd(pair, twin), bare: bare.fd };
+            const pps: Record<keyof typeof fds, number[]> = { filter: [], clang: [], bare: [] };
+            const ratio: number[] = [];
+            const clangRatio: number[] = [];
+            const offered: number[] = [];
+            const rotations: (keyof typeof fds)[][] = [
+              ["filter", "clang", "bare"],
+              ["bare", "filter", "clang"],
+              ["clang", "bare", "filter"],
+            ];
+            for (let round = 0; round < opts.rounds; round++) {
+              const got = { filter: 0, clang: 0, bare: 0 };
+              for (const side of rotations[round % 3]!) {
+                const m = await measure(fds[side], frame.data);
+                got[side] = m.pps;
+                pps[side].push(m.pps);
+                offered.push(m.offered);
+              }
+              ratio.push(got.filter / got.bare);
+              clangRatio.push(got.clang / got.bare);
+            }
+            rows.push({
+              name: pair.name,
+              row: {
+                name: pair.name,
+                frame: frame.source,
+                frameBytes: frame.data.length,
+                filterPps: median(pps.filter),
+                clangPps: median(pps.clang),
+                barePps: median(pps.bare),
+                ratio: median(ratio),
+                clangRatio: median(clangRatio),
+                offeredPps: median(offered),
+              },
+            });
+          } finally {
+            // Put the bare program back before the filters' objects go away.
+            if (detach) lab.attachNative(spec.hostIf, bare.fd);
+            twin?.close();
+            obj.close();
+          }
+        }
+        return { rows, seconds: opts.seconds, rounds: opts.rounds, generatorCpu, receiverCpu };
+      } finally {
+        detach?.();
+        unpinSelf();
+        closeFd(bare.fd);
+        gen.close();
+      }
+    },
+    LAB_INDEX,
+  );
 }

@@ -192,14 +192,33 @@ export function tables(r: BenchResult): Table[] {
   if (isMeasured(r.e2e)) {
     const e = r.e2e;
     out.push({
-      title: `End to end on veth (${e.frameBytes}-byte frames, ${e.seconds} s each, generator CPU ${e.generatorCpu}, receiver CPU ${e.receiverCpu})`,
-      head: ["filter", "filter pps", "bare XDP_DROP pps", "ratio"],
-      rows: e.rows.map((x) => [
-        x.name,
-        fmtNum(x.filterPps, 0),
-        fmtNum(x.barePps, 0),
-        fmtRatio(x.ratio),
-      ]),
+      title: `End to end on veth (${e.seconds} s × ${e.rounds} rounds each, generator CPU ${e.generatorCpu}, receiver NAPI CPU ${e.receiverCpu})`,
+      head: [
+        "filter",
+        "dropped frame",
+        "bytes",
+        "xdpc pps",
+        "clang twin pps",
+        "bare XDP_DROP pps",
+        "xdpc / bare",
+        "clang / bare",
+        "offered pps",
+      ],
+      rows: e.rows.map(({ name, row: x }) =>
+        isMeasured(x)
+          ? [
+              name,
+              x.frame,
+              String(x.frameBytes),
+              fmtNum(x.filterPps, 0),
+              fmtNum(x.clangPps, 0),
+              fmtNum(x.barePps, 0),
+              fmtRatio(x.ratio),
+              fmtRatio(x.clangRatio),
+              fmtNum(x.offeredPps, 0),
+            ]
+          : [name, `not measured: ${x.notMeasured}`, "", "", "", "", "", "", ""],
+      ),
     });
   } else {
     out.push({
@@ -236,11 +255,17 @@ export function losses(r: BenchResult): string[] {
         `${s.name}: net program time ${x.xdpcNetNs.toFixed(2)} vs ${x.clangNetNs.toFixed(2)} ns (${fmtRatio(x.netRatio)})`,
       );
     for (const p of x.packets)
-      if (p.xdpcNetNs - p.clangNetNs > 0.5)
+      if (p.xdpcNetNs > p.clangNetNs * 1.1 + 0.3)
         out.push(
           `${s.name} on ${p.source}: net ${p.xdpcNetNs.toFixed(2)} vs ${p.clangNetNs.toFixed(2)} ns (test run ${fmtNum(p.xdpcNs)} vs ${fmtNum(p.clangNs)} ns)`,
         );
   }
+  if (isMeasured(r.e2e))
+    for (const { name, row } of r.e2e.rows)
+      if (isMeasured(row) && row.filterPps < row.clangPps)
+        out.push(
+          `${name}: veth ${fmtNum(row.filterPps, 0)} pps vs the clang twin's ${fmtNum(row.clangPps, 0)} (${fmtRatio(row.filterPps / row.clangPps)})`,
+        );
   for (const c of r.compile) {
     if (loses(c.xdpcColdMs, c.clangMs))
       out.push(

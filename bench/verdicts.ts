@@ -109,7 +109,7 @@ export function verdicts(r: Partial): Verdict[] {
     }),
   );
   const pps = isMeasured(r.e2e)
-    ? over(r.e2e.rows, (x) => x.ratio, "filters")
+    ? over(r.e2e.rows, (x) => (isMeasured(x.row) ? x.row.ratio : x.row), "filters")
     : { value: r.e2e, coverage: undefined };
   out.push(
     judge({
