@@ -15,6 +15,7 @@ import { closeFd } from "../native/bpf.ts";
 import { mapFdById } from "../native/info.ts";
 import { mapLookup, mapUpdate, possibleCpus } from "../native/object.ts";
 import { loadFilter, LoaderError, unloadFilter } from "./loader.ts";
+import { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, effectiveCaps, hasCap } from "./netdev.ts";
 import { TrafficGenerator, type GenerateProgress, type TrafficTemplate } from "./generator.ts";
 import { bringUpLab, destroyLab, labSpec, onCleanup, type LabSpec } from "./netns.ts";
 import { buildFrame, TCP_ACK, TCP_PSH, TCP_SYN } from "./packets.ts";
@@ -128,6 +129,10 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   const pps = opts.pps ?? 1_000_000;
   const refreshMs = opts.refreshMs ?? 500;
   const say = (s: string) => void out.write(s + "\n");
+
+  const caps = effectiveCaps();
+  const missing = ([[CAP_SYS_ADMIN, "CAP_SYS_ADMIN"], [CAP_NET_ADMIN, "CAP_NET_ADMIN"], [CAP_BPF, "CAP_BPF"]] as const).filter(([c]) => !hasCap(c, caps)).map(([, n]) => n);
+  if (missing.length) throw new DemoError(`xdpc demo needs ${missing.join(", ")} (a network namespace, a veth pair and an XDP program; run as root)`);
 
   // 1. Build.
   const path = opts.filterPath ?? defaultFilterPath();

@@ -11,6 +11,7 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { koffi, library, NativeError } from "../native/lib.ts";
+import { CAP_NET_ADMIN, CAP_SYS_ADMIN, effectiveCaps, hasCap } from "./netdev.ts";
 
 export const DEFAULT_LAB = "xdpclab";
 const CLONE_NEWNET = 0x40000000;
@@ -133,6 +134,9 @@ function disableIpv6(ifname: string, ns?: string): void {
  * failure, removes what it made and rethrows. Throws when the lab already exists.
  */
 export function createLab(spec: LabSpec): void {
+  const caps = effectiveCaps();
+  const missing = [CAP_SYS_ADMIN, CAP_NET_ADMIN].filter((c) => !hasCap(c, caps)).map((c) => (c === CAP_SYS_ADMIN ? "CAP_SYS_ADMIN" : "CAP_NET_ADMIN"));
+  if (missing.length) throw new LabError(`a lab needs ${missing.join(" and ")} (namespaces and veth pairs; run as root)`);
   if (netnsExists(spec.name)) throw new LabError(`network namespace '${spec.name}' already exists (run \`xdpc lab down --name ${spec.name}\`)`);
   if (linkExists(spec.hostIf)) throw new LabError(`interface '${spec.hostIf}' already exists`);
   try {

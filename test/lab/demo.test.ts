@@ -67,6 +67,13 @@ describeKernel("xdpc demo", () => {
     expect(progExists(progId)).toBe(false);
   });
 
+  it("without privileges: one line naming the missing capabilities, before building anything", () => {
+    const r = spawnSync("setpriv", ["--bounding-set=-all", "--inh-caps=-all", process.execPath, bin, "demo", "--name", name], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("xdpc: error: xdpc demo needs CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_BPF (a network namespace, a veth pair and an XDP program; run as root)\n");
+  });
+
   it("rejects bad options as usage errors", () => {
     const r = spawnSync(process.execPath, [bin, "demo", "--duration", "0"], { encoding: "utf8" });
     expect(r.status).toBe(2);

@@ -55,6 +55,14 @@ describeKernel("xdpc lab", () => {
     expect(netnsList()).not.toMatch(/xdpctcli/);
   });
 
+  it("without privileges: one line naming the missing capabilities, exit 1, nothing made", () => {
+    // Root with an empty capability bounding set: the files stay readable, the privileges go.
+    const r = spawnSync("setpriv", ["--bounding-set=-all", "--inh-caps=-all", process.execPath, bin, "lab", "up", "--name", name], { encoding: "utf8" });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("xdpc: error: a lab needs CAP_SYS_ADMIN and CAP_NET_ADMIN (namespaces and veth pairs; run as root)\n");
+    expect(netnsList()).not.toMatch(/xdpctcli/);
+  });
+
   it("rejects bad names and actions as usage errors", () => {
     expect(xdpc("lab", "up", "--name", "Bad Name")).toMatchObject({ code: 2 });
     expect(xdpc("lab", "sideways").code).toBe(2);
