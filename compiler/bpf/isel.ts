@@ -133,9 +133,18 @@ class Selector {
     if (isImm(o) && (w === 32 || fitsImm64(o))) return o;
     return this.reg(o, w);
   }
-  private mem(b: Base, off: number): { reg: number; off: number } {
+  /**
+   * Register and 16-bit offset addressing `off` bytes (and the `span` after them) from a
+   * base. Offsets beyond the instruction's signed 16-bit field (fields deep inside a
+   * large map value) are added to a copy of the base first.
+   */
+  private mem(b: Base, off: number, span = 8): { reg: number; off: number } {
     if (isSlot(b)) return { reg: FP, off: this.slotOff.get(b)! + off };
-    return { reg: this.r(b), off };
+    if (off >= -0x8000 && off + span <= 0x7fff) return { reg: this.r(b), off };
+    const t = this.tmp();
+    this.movReg(t, this.r(b), true);
+    this.alu(64, I.BPF_ADD, t, BigInt(off));
+    return { reg: t, off: 0 };
   }
 
   private inst(i: Inst): void {
@@ -285,23 +294,31 @@ class Selector {
 
   /** Chunked copy; chunk size limited by the alignment both sides guarantee (stack accesses must be aligned). */
   private copy(dst: Base, dstOff: number, src: Base, srcOff: number, size: number): void {
-    const d = this.mem(dst, dstOff);
-    const s = this.mem(src, srcOff);
+    const d0 = this.mem(dst, dstOff);
+    const s0 = this.mem(src, srcOff);
+    // Alignment follows the offsets from each base (a rebased address keeps them).
+    const dA = isSlot(dst) ? d0.off : dstOff;
+    const sA = isSlot(src) ? s0.off : srcOff;
     let done = 0;
     while (done < size) {
-      const n = chunk(size - done, this.align(dst, d.off + done), this.align(src, s.off + done));
+      const n = chunk(size - done, this.align(dst, dA + done), this.align(src, sA + done));
+      // Chunks of a large copy may leave the 16-bit offset range of the first address.
+      const d = d0.off + done + n <= 0x7fff ? { reg: d0.reg, off: d0.off + done } : this.mem(dst, dstOff + done, n);
+      const s = s0.off + done + n <= 0x7fff ? { reg: s0.reg, off: s0.off + done } : this.mem(src, srcOff + done, n);
       const t = this.tmp();
-      this.push({ code: I.BPF_LDX | I.BPF_MEM | SIZE[n], dst: t, src: s.reg, off: s.off + done, imm: 0 });
-      this.push({ code: I.BPF_STX | I.BPF_MEM | SIZE[n], dst: d.reg, src: t, off: d.off + done, imm: 0 });
+      this.push({ code: I.BPF_LDX | I.BPF_MEM | SIZE[n], dst: t, src: s.reg, off: s.off, imm: 0 });
+      this.push({ code: I.BPF_STX | I.BPF_MEM | SIZE[n], dst: d.reg, src: t, off: d.off, imm: 0 });
       done += n;
     }
   }
   private zero(base: Base, off: number, size: number): void {
-    const m = this.mem(base, off);
+    const m0 = this.mem(base, off);
+    const a = isSlot(base) ? m0.off : off;
     let done = 0;
     while (done < size) {
-      const n = chunk(size - done, this.align(base, m.off + done), 8);
-      this.push({ code: I.BPF_ST | I.BPF_MEM | SIZE[n], dst: m.reg, src: 0, off: m.off + done, imm: 0 });
+      const n = chunk(size - done, this.align(base, a + done), 8);
+      const m = m0.off + done + n <= 0x7fff ? { reg: m0.reg, off: m0.off + done } : this.mem(base, off + done, n);
+      this.push({ code: I.BPF_ST | I.BPF_MEM | SIZE[n], dst: m.reg, src: 0, off: m.off, imm: 0 });
       done += n;
     }
   }

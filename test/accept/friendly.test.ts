@@ -11,7 +11,7 @@ import { build as packet, udp4, tcp4, tcp6, ipv6, ipv4ToU32, TCP_SYN, TCP_ACK } 
 import { XDP_DROP, XDP_PASS, XDP_REDIRECT } from "../support/xdp.ts";
 import { buildFilter, privatePinRoot, repo, verify } from "./objects.ts";
 
-const FIXTURES = ["zero_bytes", "ihl_ports", "qinq_udp", "ipv6_tcp", "map_array_loop", "nested_helpers", "many_maps"];
+const FIXTURES = ["zero_bytes", "ihl_ports", "qinq_udp", "ipv6_tcp", "map_array_loop", "nested_helpers", "many_maps", "big_value"];
 /** Far below the 1M budget: a regression that multiplies verifier states shows up here. */
 const BUDGET = 20_000;
 
@@ -120,6 +120,18 @@ describeKernel("verifier friendliness: natural code verifies", () => {
     expect(testRun(fd, udp4({ dport: 53 }, { ttl: 1 })).retval).toBe(XDP_DROP);
     expect(testRun(fd, udp4({ dport: 53 })).retval).toBe(XDP_PASS);
     expect(testRun(fd, tcp4({ dport: 8080 })).retval).toBe(XDP_PASS);
+  });
+
+  it("big_value reaches fields beyond the 16-bit load/store offset of a map value", () => {
+    const { obj, fd } = load("big_value");
+    const m = obj.map("hist");
+    expect(m.valueSize).toBe(8192 * 8 + 8 + 8);
+    for (let k = 0; k < 3; k++) expect(testRun(fd, udp4({ dport: 0x1234 })).retval).toBe(XDP_PASS);
+    const v = new DataView(mapLookup(m.fd, u32le(0), m.valueSize)!.buffer);
+    expect(v.getBigUint64(8 * 0x1234, true)).toBe(3n); // byPort[0x1234 & 0x1fff]
+    expect(v.getBigUint64(8192 * 8, true)).toBe(3n); // total, at 64 KiB
+    expect(v.getUint32(8192 * 8 + 8, true)).toBe(0x1234); // last.port
+    expect(v.getUint32(8192 * 8 + 12, true)).toBe(42); // last.len: the frame length
   });
 
   it("many_maps uses twelve maps in one program", () => {
