@@ -53,7 +53,7 @@ export const FULL: BenchOptions = {
   generatedLines: 2000,
   lab: true,
   e2eSeconds: 0.5,
-  e2eRounds: 9,
+  e2eRounds: 8,
 };
 
 export const SMOKE: BenchOptions = {

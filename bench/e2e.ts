@@ -13,6 +13,21 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { closeFd, loadRawProgram, testRun } from "../native/bpf.ts";
+import { encode } from "../compiler/bpf/encode.ts";
+import {
+  BPF_ADD,
+  BPF_ALU64,
+  BPF_B,
+  BPF_EXIT,
+  BPF_JGT,
+  BPF_JMP,
+  BPF_K,
+  BPF_LDX,
+  BPF_MEM,
+  BPF_MOV,
+  BPF_W,
+  BPF_X,
+} from "../compiler/bpf/insn.ts";
 import type { CorpusPacket } from "../test/support/corpus.ts";
 import { XDP_DROP } from "../test/support/xdp.ts";
 import { napiThreads, pinToCpu } from "./affinity.ts";
@@ -33,6 +48,9 @@ export interface E2eRow {
   ratio: number;
   /** Median over rounds of clangPps / barePps. */
   clangRatio: number;
+  /** A program that reads one header byte and drops: the cost of touching the packet at all. */
+  touchPps: number;
+  touchRatio: number;
   /** Frames the generator offered per second (the receiver is the bottleneck when this is higher). */
   offeredPps: number;
 }
@@ -62,6 +80,21 @@ const LAB = "xdpcbench";
 const LAB_INDEX = 41; // its own /30 of 198.18.0.0/24, apart from the lab tests' labs
 // mov r0, 1 (XDP_DROP); exit
 const BARE_DROP = Uint8Array.from([0xb7, 0, 0, 0, 1, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+/**
+ * Reads the EtherType byte, then drops: the bare program plus the first touch of the
+ * packet's memory (which the generator wrote on another CPU). Between bare and this
+ * lies what any filter pays for looking at a packet at all.
+ */
+const TOUCH_DROP = encode([
+  { code: BPF_LDX | BPF_MEM | BPF_W, dst: 2, src: 1, off: 0, imm: 0 }, // r2 = ctx->data
+  { code: BPF_LDX | BPF_MEM | BPF_W, dst: 3, src: 1, off: 4, imm: 0 }, // r3 = ctx->data_end
+  { code: BPF_ALU64 | BPF_MOV | BPF_X, dst: 4, src: 2, off: 0, imm: 0 },
+  { code: BPF_ALU64 | BPF_ADD | BPF_K, dst: 4, src: 0, off: 0, imm: 14 },
+  { code: BPF_JMP | BPF_JGT | BPF_X, dst: 4, src: 3, off: 1, imm: 0 }, // if data + 14 > data_end: drop
+  { code: BPF_LDX | BPF_MEM | BPF_B, dst: 0, src: 2, off: 12, imm: 0 },
+  { code: BPF_ALU64 | BPF_MOV | BPF_K, dst: 0, src: 0, off: 0, imm: 1 },
+  { code: BPF_JMP | BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 },
+]);
 
 type LabApi = {
   netns: typeof import("../runtime/netns.ts");
@@ -127,6 +160,7 @@ export async function measureE2e(
         Number(readFileSync(`/sys/class/net/${spec.hostIf}/statistics/rx_packets`, "utf8"));
       const gen = new generator.TrafficGenerator(spec.name, spec.peerIf);
       const bare = loadRawProgram(BARE_DROP, { name: "bench_drop" });
+      const touch = loadRawProgram(TOUCH_DROP, { name: "bench_touch" });
       const unpinSelf = pinToCpu(0, generatorCpu);
       let detach: (() => void) | undefined;
       /** Attaches (or atomically replaces) the receiver's program, then pins its NAPI kthread. */
@@ -183,25 +217,38 @@ export async function measureE2e(
               continue;
             }
             twin = loadSide(pair, input.clang);
-            const fds = { filter: fd, clang: filterProgramFd(pair, twin), bare: bare.fd };
-            const pps: Record<keyof typeof fds, number[]> = { filter: [], clang: [], bare: [] };
+            const fds = {
+              filter: fd,
+              clang: filterProgramFd(pair, twin),
+              bare: bare.fd,
+              touch: touch.fd,
+            };
+            const pps: Record<keyof typeof fds, number[]> = {
+              filter: [],
+              clang: [],
+              bare: [],
+              touch: [],
+            };
             const ratio: number[] = [];
             const clangRatio: number[] = [];
+            const touchRatio: number[] = [];
             const offered: number[] = [];
             const rotations: (keyof typeof fds)[][] = [
-              ["filter", "clang", "bare"],
-              ["bare", "filter", "clang"],
-              ["clang", "bare", "filter"],
+              ["filter", "clang", "bare", "touch"],
+              ["touch", "filter", "clang", "bare"],
+              ["bare", "touch", "filter", "clang"],
+              ["clang", "bare", "touch", "filter"],
             ];
             for (let round = 0; round < opts.rounds; round++) {
-              const got = { filter: 0, clang: 0, bare: 0 };
-              for (const side of rotations[round % 3]!) {
+              const got = { filter: 0, clang: 0, bare: 0, touch: 0 };
+              for (const side of rotations[round % 4]!) {
                 const m = await measure(fds[side], frame.data);
                 got[side] = m.pps;
                 pps[side].push(m.pps);
                 offered.push(m.offered);
               }
               ratio.push(got.filter / got.bare);
+              touchRatio.push(got.touch / got.bare);
               clangRatio.push(got.clang / got.bare);
             }
             rows.push({
@@ -215,6 +262,8 @@ export async function measureE2e(
                 barePps: median(pps.bare),
                 ratio: median(ratio),
                 clangRatio: median(clangRatio),
+                touchPps: median(pps.touch),
+                touchRatio: median(touchRatio),
                 offeredPps: median(offered),
               },
             });
@@ -229,6 +278,7 @@ export async function measureE2e(
       } finally {
         detach?.();
         unpinSelf();
+        closeFd(touch.fd);
         closeFd(bare.fd);
         gen.close();
       }

@@ -202,6 +202,7 @@ export function tables(r: BenchResult): Table[] {
         "bare XDP_DROP pps",
         "xdpc / bare",
         "clang / bare",
+        "read-1-byte / bare",
         "offered pps",
       ],
       rows: e.rows.map(({ name, row: x }) =>
@@ -215,9 +216,10 @@ export function tables(r: BenchResult): Table[] {
               fmtNum(x.barePps, 0),
               fmtRatio(x.ratio),
               fmtRatio(x.clangRatio),
+              fmtRatio(x.touchRatio),
               fmtNum(x.offeredPps, 0),
             ]
-          : [name, `not measured: ${x.notMeasured}`, "", "", "", "", "", "", ""],
+          : [name, `not measured: ${x.notMeasured}`, "", "", "", "", "", "", "", ""],
       ),
     });
   } else {
