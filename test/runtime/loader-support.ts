@@ -31,6 +31,8 @@ export function makeLab(tag: string): Lab {
   ip("-n", ns, "link", "add", iface, "type", "veth", "peer", "name", peer);
   ip("-n", ns, "addr", "add", "198.18.10.1/30", "dev", iface);
   ip("-n", ns, "addr", "add", "198.18.10.2/30", "dev", peer);
+  // No IPv6 chatter (DAD, MLD, RS): frames counted in tests are exactly the test's.
+  execFileSync("nsenter", [`--net=/run/netns/${ns}`, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]);
   ip("-n", ns, "link", "set", iface, "up");
   ip("-n", ns, "link", "set", peer, "up");
   ip("-n", ns, "link", "set", "lo", "up");
@@ -76,6 +78,22 @@ export function attachedId(lab: Lab, dev = lab.iface): number {
   return link?.xdp?.prog?.id ?? link?.xdp?.attached?.[0]?.prog.id ?? 0;
 }
 
+/**
+ * IPv4 packets the lab namespace's IP stack received (Ip InReceives of its
+ * /proc/net/snmp). A veth's rx_packets is no oracle: it counts frames XDP dropped too.
+ */
+export function ipInReceives(lab: Lab): number {
+  const snmp = execFileSync("nsenter", [`--net=/run/netns/${lab.ns}`, "cat", "/proc/net/snmp"], { encoding: "utf8" });
+  const [names, values] = snmp.split("\n").filter((l) => l.startsWith("Ip: "));
+  const i = names!.split(" ").indexOf("InReceives");
+  return Number(values!.split(" ")[i]);
+}
+
+export function macOf(lab: Lab, dev = lab.iface): string {
+  const out = execFileSync("ip", ["-n", lab.ns, "-j", "link", "show", "dev", dev], { encoding: "utf8" });
+  return (JSON.parse(out) as { address: string }[])[0]!.address;
+}
+
 export function attachedMode(lab: Lab, dev = lab.iface): number {
   const out = execFileSync("ip", ["-n", lab.ns, "-j", "link", "show", "dev", dev], { encoding: "utf8" });
   return (JSON.parse(out) as { xdp?: { mode: number } }[])[0]?.xdp?.mode ?? 0;
@@ -102,6 +120,35 @@ export function clangObject(lab: Lab, name: string, source: string, target = "bp
 
 export function exists(p: string): boolean {
   return existsSync(p);
+}
+
+/**
+ * Writes `source` (TypeScript importing the project by absolute path) and bundles
+ * it like the CLI, since tsx cannot resolve chevrotain's CommonJS internals; run
+ * the result with `node` (NODE_PATH set by runBundled).
+ */
+export async function bundleScript(lab: Lab, name: string, source: string): Promise<string> {
+  const ts = join(lab.tmp, `${name}.ts`);
+  const out = join(lab.tmp, `${name}.mjs`);
+  writeFileSync(ts, source);
+  const { buildSync } = await import("esbuild");
+  buildSync({
+    entryPoints: [ts],
+    outfile: out,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    external: ["koffi", "binaryen", "prom-client"],
+    nodePaths: [join(ROOT, "node_modules")],
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    logLevel: "error",
+  });
+  return out;
+}
+
+/** argv for running a bundled script inside the lab's namespace. */
+export function bundledArgv(lab: Lab, script: string): string[] {
+  return [`--net=/run/netns/${lab.ns}`, "env", `NODE_PATH=${join(ROOT, "node_modules")}`, "node", script];
 }
 
 export function npmBuild(): void {

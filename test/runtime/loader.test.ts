@@ -15,6 +15,7 @@ import {
   attachedId,
   attachedMode,
   buildObject,
+  bundleScript,
   clangObject,
   destroyLab,
   hasClang,
@@ -370,22 +371,8 @@ const leaked = [...fds()].filter(([f, t]) => !seen.has(f) || seen.get(f) !== t).
 process.stdout.write(JSON.stringify({ before, after: count(), leaked }));
 `,
     );
-    // Bundled like the CLI (tsx cannot resolve chevrotain's CommonJS internals).
-    const bundle = join(lab.tmp, "fds.mjs");
-    const { buildSync } = await import("esbuild");
-    buildSync({
-      entryPoints: [script],
-      outfile: bundle,
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      external: ["koffi", "binaryen", "prom-client"],
-      nodePaths: [join(ROOT, "node_modules")],
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-      logLevel: "error",
-    });
-    writeFileSync(join(lab.tmp, "package.json"), "{}");
-    const r = spawnSyncIn(lab, ["node", "--preserve-symlinks", bundle], { NODE_PATH: join(ROOT, "node_modules") });
+    const bundle = await bundleScript(lab, "fds", readFileSync(script, "utf8"));
+    const r = spawnSyncIn(lab, ["node", bundle], { NODE_PATH: join(ROOT, "node_modules") });
     expect(r.stderr).toBe("");
     const { before, after, leaked } = JSON.parse(r.stdout) as { before: number; after: number; leaked: string[] };
     // Every descriptor open now was open before, pointing at the same thing (BPF objects included).
