@@ -79,6 +79,8 @@ export class EventReader extends EventEmitter {
   private cb: unknown;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Inside ring_buffer__consume: close() then defers freeing the ring until it returns. */
+  private consuming = false;
   private readonly waiting: ((r: IteratorResult<RingEvent>) => void)[] = [];
   private readonly queue: RingEvent[] = [];
   private iterating = false;
@@ -97,6 +99,7 @@ export class EventReader extends EventEmitter {
     const k = koffi();
     this.cb = k.register((_ctx: unknown, data: unknown, size: number | bigint) => {
       const n = Number(size);
+      if (this.closed) return -1; // closed by a listener: stop this consume (libbpf returns the error)
       const bytes = new Uint8Array(k.view(data as never, n) as ArrayBuffer).slice();
       this.deliver(this.decode(bytes));
       return 0;
@@ -154,7 +157,17 @@ export class EventReader extends EventEmitter {
   /** Drains every record available now; returns how many were read. */
   consume(): number {
     if (this.closed) return 0;
-    const n = bind().consume(this.rb);
+    this.consuming = true;
+    let n: number;
+    try {
+      n = bind().consume(this.rb);
+    } finally {
+      this.consuming = false;
+    }
+    if (this.closed) {
+      this.release();
+      return Math.max(0, n);
+    }
     if (n < 0) throw new NativeError(`reading ring buffer ${this.name} failed`, -n, "ring_buffer__consume");
     return n;
   }
@@ -189,14 +202,21 @@ export class EventReader extends EventEmitter {
     };
   }
 
+  /** Frees the ring and the callback; never from inside the callback (libbpf is still using them). */
+  private release(): void {
+    if (this.rb === null) return;
+    bind().free(this.rb);
+    this.rb = null;
+    koffi().unregister(this.cb as never);
+    if (this.opts.ownsFd) closeFd(this.fd);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    bind().free(this.rb);
-    koffi().unregister(this.cb as never);
-    if (this.opts.ownsFd) closeFd(this.fd);
+    if (!this.consuming) this.release();
     for (const w of this.waiting.splice(0)) w({ value: undefined, done: true });
     this.emit("close");
   }

@@ -7,6 +7,10 @@ import { loadCommand } from "./load.ts";
 import { unloadCommand } from "./unload.ts";
 import { statusCommand } from "./status.ts";
 import { testCommand } from "./test.ts";
+import { mapCommand } from "./map.ts";
+import { eventsCommand } from "./events.ts";
+import { statsCommand } from "./stats.ts";
+import { traceCommand } from "./trace.ts";
 import { demoCommand } from "./demo.ts";
 
 export interface CommandDef {
@@ -16,4 +20,4 @@ export interface CommandDef {
   run(cmd: Command, args: unknown[]): Promise<number>;
 }
 
-export const commands: CommandDef[] = [checkCommand, buildCommand, disasmCommand, labCommand, testCommand, demoCommand, loadCommand, unloadCommand, statusCommand];
+export const commands: CommandDef[] = [checkCommand, buildCommand, disasmCommand, labCommand, testCommand, demoCommand, loadCommand, unloadCommand, statusCommand, mapCommand, eventsCommand, statsCommand, traceCommand];

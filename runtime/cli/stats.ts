@@ -1,0 +1,105 @@
+// `xdpc stats --iface IF`: live packets per second per verdict and per counter,
+// redrawn in place on a terminal, one JSON line per interval otherwise; optionally
+// also a Prometheus endpoint for the same interface.
+import type { Command } from "commander";
+import { closeFd } from "../../native/bpf.ts";
+import { enableRunTimeStats } from "../../native/info.ts";
+import { attachedProgramId, programMaps, VERDICT_MAP, type ProgramMaps } from "../maps.ts";
+import { filterRegistry, serveMetrics, type MetricsServer } from "../metrics.ts";
+import { formatStatsJson, formatStatsTable, rates, sample, type Snapshot } from "../stats.ts";
+import type { CommandDef } from "./commands.ts";
+import { CliError, EXIT } from "./errors.ts";
+import { cliFailure, openInterface } from "./map.ts";
+
+interface StatsOpts {
+  iface: string;
+  interval: string;
+  json?: boolean;
+  prometheus?: string;
+  count?: string;
+}
+
+export const statsCommand: CommandDef = {
+  name: "stats",
+  description: "live packets per second per verdict and per counter of the filter on an interface",
+  configure(cmd: Command) {
+    cmd
+      .requiredOption("-i, --iface <name>", "network interface")
+      .option("--interval <ms>", "refresh interval in milliseconds", "1000")
+      .option("--json", "one JSON line per interval (the default when stdout is not a terminal)")
+      .option("--prometheus <addr>", "also serve Prometheus metrics at [HOST:]PORT (host defaults to 127.0.0.1)")
+      .option("-n, --count <n>", "stop after n intervals");
+  },
+  async run(cmd) {
+    const o = cmd.opts() as StatsOpts;
+    const interval = Number(o.interval);
+    if (!Number.isFinite(interval) || interval < 10) throw new CliError(`--interval expects milliseconds ≥ 10, got '${o.interval}'`, EXIT.usage);
+    const count = o.count === undefined ? Infinity : Number(o.count);
+    if (!(count >= 1)) throw new CliError(`--count expects a positive number, got '${o.count}'`, EXIT.usage);
+    const tty = process.stdout.isTTY && !o.json;
+
+    let pm: ProgramMaps = openInterface(o.iface);
+    let server: MetricsServer | undefined;
+    let statsFd = -1;
+    try {
+      if (o.prometheus) {
+        try {
+          server = await serveMetrics(filterRegistry([{ iface: o.iface, open: () => openInterface(o.iface) }]), o.prometheus);
+        } catch (e) {
+          throw new CliError(`cannot serve metrics on ${o.prometheus}: ${(e as Error).message}`);
+        }
+        process.stderr.write(`xdpc: Prometheus metrics at ${server.url}\n`);
+      } else {
+        try {
+          statsFd = enableRunTimeStats();
+        } catch {
+          // Without kernel stats the run rate is just not shown.
+        }
+      }
+      let prev: Snapshot | undefined;
+      let stop = false;
+      const onSignal = () => (stop = true);
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        for (let n = 0; n <= count && !stop; n++) {
+          // A replaced filter has a new program and maps: follow it.
+          const id = attachedProgramId(o.iface);
+          if (!id) throw new CliError(`no XDP program is attached to ${o.iface} any more`);
+          if (id !== pm.progId) {
+            pm.close();
+            pm = programMaps(id);
+            prev = undefined;
+          }
+          const cur = sample(pm);
+          // The first sample is the baseline; lines start with the first interval.
+          if (prev) {
+            const line = rates(prev, cur, o.iface);
+            if (tty) {
+              const hasVerdicts = pm.maps.some((m) => m.name === VERDICT_MAP);
+              process.stdout.write(`\x1b[H\x1b[2J${formatStatsTable(line, { verdictStats: hasVerdicts })}\n`);
+            } else process.stdout.write(formatStatsJson(line) + "\n");
+          }
+          prev = cur;
+          if (n < count) await sleepUnless(interval, () => stop);
+        }
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+      return EXIT.ok;
+    } catch (e) {
+      if (e instanceof CliError) throw e;
+      cliFailure(e);
+    } finally {
+      pm.close();
+      await server?.close();
+      if (statsFd >= 0) closeFd(statsFd);
+    }
+  },
+};
+
+async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (!stopped() && Date.now() < end) await new Promise((r) => setTimeout(r, Math.min(100, end - Date.now())));
+}
