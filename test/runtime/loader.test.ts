@@ -341,6 +341,54 @@ export function big(ctx: XdpContext): XdpAction {
     expect(readdirSync(stateDir()).sort()).toEqual([`filter-${id}.o`, "state.json"]);
   }, 120_000);
 
+  it("mounts bpffs at /sys/fs/bpf when it is missing (private mount namespace)", () => {
+    const r = spawnSyncIn(lab, [
+      "unshare",
+      "--mount",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      `umount /sys/fs/bpf && node bin/xdpc.js load --iface lo --mode generic ${VLAN} --pin-root /sys/fs/bpf/xdpc && stat -f -c %T /sys/fs/bpf && ls /sys/fs/bpf/xdpc/lo`,
+    ]);
+    expect(r.stderr).toBe("xdpc: note: mounted bpffs at /sys/fs/bpf\n");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^lo: vlan_filter \(id \d+\) attached in generic mode.*\nbpf_fs\nmaps\nprog\n$/);
+    // The pins died with that mount namespace; the attachment did not, and unload still cleans up.
+    expect(attachedId(lab, "lo")).toBeGreaterThan(0);
+    expect(status().filters.find((f) => f.iface === "lo")!.managed).toBe(true);
+    ok(["unload", "--iface", "lo"]);
+    expect(attachedId(lab, "lo")).toBe(0);
+    expect(existsSync(join(lab.runDir, "filters", "lo"))).toBe(false);
+    expect(fails(["load", "--iface", "lo", VLAN, "--pin-root", lab.tmp], 1)).toBe(
+      `xdpc: error: pin root '${lab.tmp}' is not on a BPF filesystem (mount -t bpf bpf /sys/fs/bpf)`,
+    );
+  });
+
+  it("leaves programs other tools attached alone unless --force; unload removes them with a notice", () => {
+    const obj = buildObject(lab, VLAN, "ip.o");
+    const ip = spawnSyncIn(lab, ["ip", "link", "set", "dev", "lo", "xdpgeneric", "obj", obj, "sec", "xdp"]);
+    expect(ip.code).toBe(0);
+    const foreign = attachedId(lab, "lo");
+    expect(foreign).toBeGreaterThan(0);
+    expect(status().filters.find((f) => f.iface === "lo")).toMatchObject({ progId: foreign, managed: false, progName: "vlan_filter" });
+    expect(fails(["load", "--iface", "lo", FW], 1)).toBe(
+      `xdpc: error: 'lo' runs XDP program id ${foreign} that xdpc did not load; \`xdpc unload --iface lo\` removes it, or pass --force to replace it`,
+    );
+    expect(attachedId(lab, "lo")).toBe(foreign);
+    const forced = xdpc(lab, ["load", "--iface", "lo", FW, "--force"]);
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toBe(`xdpc: note: replaced program id ${foreign} on 'lo' (generic mode)\n`);
+    expect(status().filters.find((f) => f.iface === "lo")!.managed).toBe(true);
+    ok(["unload", "--iface", "lo"]);
+    expect(spawnSyncIn(lab, ["ip", "link", "set", "dev", "lo", "xdpgeneric", "obj", obj, "sec", "xdp"]).code).toBe(0);
+    const again = attachedId(lab, "lo");
+    const r = xdpc(lab, ["unload", "--iface", "lo"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(`xdpc: note: detached XDP program id ${again}, which xdpc did not load\n`);
+    expect(attachedId(lab, "lo")).toBe(0);
+  });
+
   it("unload detaches and removes pins and state; a second unload says nothing is attached", () => {
     const r = ok(["unload", "--iface", lab.iface]);
     expect(r.stdout).toMatch(new RegExp(`^${lab.iface}: detached id \\d+ \\(native\\); removed \\d+ pin/state paths\\n$`));
