@@ -16,7 +16,7 @@ import { mapFdById } from "../native/info.ts";
 import { mapLookup, mapUpdate, possibleCpus } from "../native/object.ts";
 import { loadFilter, LoaderError, unloadFilter } from "./loader.ts";
 import { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, effectiveCaps, hasCap } from "./netdev.ts";
-import { TrafficGenerator, type GenerateProgress, type TrafficTemplate } from "./generator.ts";
+import { BackgroundGenerator, type GenerateProgress, type TrafficTemplate } from "./generator.ts";
 import { bringUpLab, destroyLab, labSpec, onCleanup, type LabSpec } from "./netns.ts";
 import { buildFrame, TCP_ACK, TCP_PSH, TCP_SYN } from "./packets.ts";
 
@@ -208,17 +208,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       perRule: DEMO_RULES.map((r) => perCpuSum(statsFd, r.id, 16, 0)),
     });
 
-    // 5. Traffic, with a live view between chunks.
+    // 5. Traffic, with a live view.
     const mix = demoMix(lab);
-    const gen = new TrafficGenerator(lab.name, lab.peerIf);
-    undo.push(() => gen.close());
     say(`sending ${mix.map((t) => t.name).join(" + ")} at ${mpps(pps)} for ${(durationMs / 1000).toFixed(1)} s${live ? "" : " (one line per update)"}`);
-    let lastDraw = -Infinity;
     let prev = { t: 0, c: read() };
     let drawnLines = 0;
-    const draw = (p: GenerateProgress, final = false) => {
-      if (!final && p.elapsedMs - lastDraw < refreshMs) return;
-      lastDraw = p.elapsedMs;
+    const draw = (p: GenerateProgress) => {
       const c = read();
       const dt = Math.max(1e-3, (p.elapsedMs - prev.t) / 1000);
       const rate = (a: number, b: number) => (a - b) / dt;
@@ -240,8 +235,18 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       }
       prev = { t: p.elapsedMs, c };
     };
-    const report = await gen.generate({ mix, pps, durationMs, chunk: Math.max(1000, Math.floor(pps / 4)), onProgress: (p) => draw(p) });
-    draw(report, true);
+    // The generator runs in a worker thread, so the view refreshes on its own clock.
+    const started = performance.now();
+    const bg = BackgroundGenerator.start(lab.name, lab.peerIf, { mix, pps, durationMs, chunk: Math.max(1000, Math.floor(pps / 4)) });
+    undo.push(() => bg.terminate());
+    const timer = setInterval(() => draw({ ...bg.progress(), elapsedMs: performance.now() - started }), refreshMs);
+    let report;
+    try {
+      report = await bg.done;
+    } finally {
+      clearInterval(timer);
+    }
+    draw(report);
 
     // 6. Summary and the accounting check: every frame sent is in exactly the counter its template belongs to.
     const c = read();

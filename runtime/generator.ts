@@ -8,7 +8,12 @@
 // go out in large chunks; a rate limit spaces chunks in time instead of frames.
 // bpf_redirect resolves the ifindex in the namespace of the calling thread, so every
 // run happens inside the namespace that holds the sending end (setns for the call).
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { pathToFileURL } from "node:url";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { BPF_F_TEST_XDP_LIVE_FRAMES, closeFd, loadRawProgram, testRun } from "../native/bpf.ts";
 import { BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_JMP, BPF_K, BPF_MOV, Helper, type Insn } from "../compiler/bpf/insn.ts";
 import { encode } from "../compiler/bpf/encode.ts";
@@ -177,4 +182,118 @@ export class TrafficGenerator {
     closeFd(this.fd);
     this.fd = -1;
   }
+}
+
+// ---- in the background: the same generator in a worker thread ------------------
+//
+// A test run blocks its thread for the whole chunk, so a caller that must stay
+// responsive meanwhile (a live view, an atomic replace under load, Ctrl-C) runs the
+// generator in a worker: the worker's own thread enters the namespace, the caller's
+// event loop keeps turning. The worker is this very module (also inside the CLI
+// bundle); from TypeScript sources it is bootstrapped through tsx.
+
+const WORKER_TAG = "xdpcTrafficGenerator";
+
+type WorkerJob = { netns: string; ifname: string; opts: Omit<GenerateOptions, "onProgress" | "signal"> };
+type WorkerMessage =
+  | { kind: "progress"; progress: GenerateProgress }
+  | { kind: "done"; report: GenerateReport }
+  | { kind: "error"; message: string; name: string };
+
+function workerUrl(): URL {
+  const self = new URL(import.meta.url);
+  if (!/\.[cm]?ts$/.test(self.pathname)) return self;
+  // Running from sources: register tsx in the worker first (its ESM API entry, from its package.json).
+  const req = createRequire(import.meta.url);
+  const pkgPath = req.resolve("tsx/package.json");
+  const pkg = JSON.parse(readFileSync(pkgPath, "utf8")) as { exports: Record<string, { import: { default: string } }> };
+  const api = pathToFileURL(join(dirname(pkgPath), pkg.exports["./esm/api"]!.import.default)).href;
+  const src = `import { register } from ${JSON.stringify(api)}; register(); await import(${JSON.stringify(self.href)});`;
+  return new URL("data:text/javascript," + encodeURIComponent(src));
+}
+
+/** A generator running in a worker thread; `done` settles with the report (or the error). */
+export class BackgroundGenerator {
+  readonly done: Promise<GenerateReport>;
+  private worker: Worker;
+  private latest: GenerateProgress;
+
+  private constructor(job: WorkerJob, onProgress?: (p: GenerateProgress) => void) {
+    const url = workerUrl();
+    this.latest = { sent: 0, perTemplate: Object.fromEntries(job.opts.mix.map((t) => [t.name, 0])), elapsedMs: 0 };
+    this.worker = new Worker(url, { workerData: { [WORKER_TAG]: job } });
+    this.done = new Promise<GenerateReport>((resolve, reject) => {
+      let settled = false;
+      this.worker.on("message", (m: WorkerMessage) => {
+        if (m.kind === "progress") {
+          this.latest = m.progress;
+          onProgress?.(m.progress);
+        } else if (m.kind === "done") {
+          settled = true;
+          this.latest = m.report;
+          resolve(m.report);
+        } else if (m.kind === "error") {
+          settled = true;
+          reject(m.name === "LabError" ? new LabError(m.message) : new Error(m.message));
+        }
+      });
+      this.worker.on("error", (e) => {
+        settled = true;
+        reject(e);
+      });
+      this.worker.on("exit", (code) => {
+        if (!settled) reject(new Error(`traffic generator worker exited with code ${code}`));
+      });
+    });
+    // Never an unhandled rejection when the caller only stops.
+    this.done.catch(() => {});
+  }
+
+  /** Starts sending from `ifname` inside namespace `netns`. */
+  static start(netns: string, ifname: string, opts: Omit<GenerateOptions, "onProgress" | "signal">, onProgress?: (p: GenerateProgress) => void): BackgroundGenerator {
+    return new BackgroundGenerator({ netns, ifname, opts }, onProgress);
+  }
+
+  /** The most recent progress report (updated after every chunk). */
+  progress(): GenerateProgress {
+    return this.latest;
+  }
+
+  /** Asks the worker to stop after the chunk in flight; `done` then resolves with what was sent. */
+  stop(): void {
+    this.worker.postMessage({ kind: "stop" });
+  }
+
+  /** Ends the worker at once (cleanup paths); `done` rejects unless it had finished. */
+  terminate(): void {
+    void this.worker.terminate();
+  }
+}
+
+async function workerMain(job: WorkerJob): Promise<void> {
+  const port = parentPort!;
+  const ac = new AbortController();
+  port.on("message", (m: { kind: string }) => {
+    if (m.kind === "stop") ac.abort();
+  });
+  let gen: TrafficGenerator | undefined;
+  try {
+    gen = new TrafficGenerator(job.netns, job.ifname);
+    const report = await gen.generate({
+      ...job.opts,
+      signal: ac.signal,
+      onProgress: (progress) => port.postMessage({ kind: "progress", progress } satisfies WorkerMessage),
+    });
+    port.postMessage({ kind: "done", report } satisfies WorkerMessage);
+  } catch (e) {
+    const err = e as Error;
+    port.postMessage({ kind: "error", message: err.message, name: err.name } satisfies WorkerMessage);
+  } finally {
+    gen?.close();
+    port.close();
+  }
+}
+
+if (!isMainThread && workerData && typeof workerData === "object" && WORKER_TAG in workerData) {
+  void workerMain((workerData as Record<string, WorkerJob>)[WORKER_TAG]!);
 }

@@ -6,7 +6,7 @@ import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
 import { attachNative, labStatus } from "../../runtime/lab.ts";
 import { progInfo } from "../../native/info.ts";
 import { destroyLab, labSpec, withLab, type LabSpec } from "../../runtime/netns.ts";
-import { DEFAULT_CHUNK, redirectProgram, splitByWeight, TrafficGenerator } from "../../runtime/generator.ts";
+import { BackgroundGenerator, DEFAULT_CHUNK, redirectProgram, splitByWeight, TrafficGenerator } from "../../runtime/generator.ts";
 import { buildFrame, TCP_SYN } from "../../runtime/packets.ts";
 import { Helper } from "../../compiler/bpf/insn.ts";
 
@@ -124,6 +124,37 @@ describeKernel("traffic generator on a veth pair", () => {
       signal: ac.signal,
     });
     expect(r.sent).toBe(30_000);
+  });
+
+  it("runs in a worker thread while the caller's event loop keeps turning", async () => {
+    const before = counts()[6]!;
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const seen: number[] = [];
+    const bg = BackgroundGenerator.start(lab.name, lab.peerIf, { mix: [{ name: "bg", frame: udp(6), weight: 1 }], count: 3_000_000, chunk: 500_000 }, (p) => seen.push(p.sent));
+    const report = await bg.done;
+    clearInterval(timer);
+    expect(report.sent).toBe(3_000_000);
+    expect(seen).toEqual([500_000, 1_000_000, 1_500_000, 2_000_000, 2_500_000, 3_000_000]);
+    expect(bg.progress().sent).toBe(3_000_000);
+    expect(counts()[6]! - before).toBe(3_000_000);
+    expect(ticks).toBeGreaterThan(3);
+  });
+
+  it("a background run stops on request and reports exactly what it sent", async () => {
+    const before = counts()[7]!;
+    const bg = BackgroundGenerator.start(lab.name, lab.peerIf, { mix: [{ name: "x", frame: udp(7), weight: 1 }], durationMs: 60_000, chunk: 50_000 });
+    await new Promise<void>((r) => { const t = setInterval(() => { if (bg.progress().sent > 0) { clearInterval(t); r(); } }, 5); });
+    bg.stop();
+    const report = await bg.done;
+    expect(report.elapsedMs).toBeLessThan(30_000);
+    expect(report.sent % 50_000).toBe(0);
+    expect(counts()[7]! - before).toBe(report.sent);
+  });
+
+  it("a background run reports errors from the worker", async () => {
+    const bg = BackgroundGenerator.start(lab.name, "nosuchif0", { mix: [{ name: "x", frame: udp(7), weight: 1 }], count: 1 });
+    await expect(bg.done).rejects.toThrow(/nosuchif0/);
   });
 
   it("lab status shows the attached program; the detacher removes exactly it", () => {
