@@ -395,6 +395,7 @@ export function loadFilter(opts: LoadOptions): LoadResult {
         if (!existed && !cur) {
           rmSync(paths.pinDir, { recursive: true, force: true });
           if (!readRecord(paths.state)) rmSync(paths.stateDir, { recursive: true, force: true });
+          removeIfEmpty(pinRoot);
         }
       }
       throw e;
@@ -403,6 +404,16 @@ export function loadFilter(opts: LoadOptions): LoadResult {
     }
   } finally {
     lock.release();
+  }
+}
+
+/** Removes a pin root xdpc no longer uses (never bpffs' own mount point). */
+function removeIfEmpty(dir: string): void {
+  if (dir === "/sys/fs/bpf" || dir === "/") return;
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty, or not ours to remove
   }
 }
 
@@ -444,11 +455,7 @@ export function unloadFilter(iface: string, opts: { pinRoot?: string } = {}): Un
     if (!ifindex && removed.length === 0) throw new LoaderError(`no such interface '${iface}'`);
     if (detached.length === 0 && removed.length === 0) throw new LoaderError(`no XDP program is attached to '${iface}'`);
     if (!ifindex) notices.push(`interface '${iface}' is gone; removed its xdpc pins and state`);
-    try {
-      rmdirSync(paths.pinDir.replace(/\/[^/]+$/, "")); // the pin root, when it is empty now
-    } catch {
-      // not empty, or not ours to remove
-    }
+    removeIfEmpty(paths.pinDir.replace(/\/[^/]+$/, ""));
     return { ifindex, detached, removed, notices };
   } finally {
     lock.release();

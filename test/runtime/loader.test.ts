@@ -239,6 +239,14 @@ export function big(ctx: XdpContext): XdpAction {
   it("refuses bad inputs with one line and a non-zero exit, changing nothing", () => {
     const old = attachedId(lab);
     expect(fails(["load", "--iface", "eth9", FW], 1)).toBe("xdpc: error: no such interface 'eth9'");
+    const typo = join(lab.tmp, "typo.ts");
+    writeFileSync(typo, 'import { XdpContext, XdpAction, XDP_PASS } from "xdpc";\nexport function f(ctx: XdpContext): XdpAction {\n  const x: u16 = ctx.len;\n  return XDP_PASS;\n}\n');
+    const c = xdpc(lab, ["load", "--iface", lab.iface, typo]);
+    expect(c.code).toBe(1);
+    expect(c.stderr).toBe(
+      `${typo}:3:12: error XDP2002: 'u16' is exported by "xdpc"; import it first\n\n3 |   const x: u16 = ctx.len;\n  |            ~~~\n\n` +
+        `Found 1 error in 1 file.\nxdpc: error: ${typo}: 1 compile error; nothing was loaded\n`,
+    );
     expect(fails(["unload", "--iface", "eth9"], 1)).toBe("xdpc: error: no such interface 'eth9'");
     expect(fails(["load", "--iface", lab.iface, "/etc/hostname"], 1)).toBe("xdpc: error: '/etc/hostname' is not an ELF object file");
     expect(fails(["load", "--iface", lab.iface, "nope.o"], 1)).toBe("xdpc: error: cannot read 'nope.o': no such file");
