@@ -4,11 +4,11 @@ import type { Command } from "commander";
 import { EventReader, type RingEvent } from "../events.ts";
 import type { CommandDef } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { cliFailure, openInterface, show } from "./map.ts";
+import { cliFailure, openInterface, resolveIface, show } from "./map.ts";
 import { stringifyJson } from "../values.ts";
 
 interface EventsOpts {
-  iface: string;
+  iface?: string;
   json?: boolean;
   count?: string;
   timeout?: string;
@@ -30,14 +30,16 @@ export const eventsCommand: CommandDef = {
   configure(cmd: Command) {
     cmd
       .argument("[map]", "the RingBuf map (needed when the filter has several)")
-      .requiredOption("-i, --iface <name>", "network interface")
+      .option("-i, --iface <name>", "network interface (default: the only one with XDP attached)")
+      .option("-f, --follow", "keep streaming (the default; accepted for familiarity)")
       .option("--json", "one JSON object per record")
       .option("-n, --count <n>", "stop after n records")
       .option("--timeout <ms>", "stop after this many milliseconds");
   },
   async run(cmd, args) {
     const want = args[0] as string | undefined;
-    const o = cmd.opts() as EventsOpts;
+    const opts = cmd.opts() as EventsOpts;
+    const o = { ...opts, iface: resolveIface(opts.iface) };
     const count = o.count === undefined ? Infinity : Number(o.count);
     if (!(count >= 1)) throw new CliError(`--count expects a positive number, got '${o.count}'`, EXIT.usage);
     const timeout = o.timeout === undefined ? undefined : Number(o.timeout);

@@ -3,7 +3,8 @@
 import type { Command } from "commander";
 import { NativeError } from "../../native/lib.ts";
 import { objGet } from "../../native/info.ts";
-import { findMap, interfaceMaps, mapTypeName, TypedMap, type ProgramMaps } from "../maps.ts";
+import { attachedProgramId, findMap, interfaceMaps, mapTypeName, TypedMap, type ProgramMaps } from "../maps.ts";
+import { listInterfaces } from "../netdev.ts";
 import { stringifyJson, ValueError, type JsValue } from "../values.ts";
 import type { CommandDef } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -13,6 +14,27 @@ export function cliFailure(e: unknown): never {
   if (e instanceof ValueError) throw new CliError(e.message, EXIT.usage);
   if (e instanceof NativeError) throw new CliError(e.message, EXIT.failed);
   throw e;
+}
+
+/**
+ * The interface to observe: the one given, else the only interface of this network
+ * namespace with an XDP program attached.
+ */
+export function resolveIface(given: string | undefined): string {
+  if (given) return given;
+  const attached = listInterfaces().filter((i) => {
+    try {
+      return attachedProgramId(i) !== 0;
+    } catch {
+      return false;
+    }
+  });
+  attached.sort();
+  if (attached.length === 1) return attached[0]!;
+  throw new CliError(
+    attached.length ? `XDP programs are attached to ${attached.join(", ")}: say which with --iface` : "no XDP program is attached in this network namespace (give --iface)",
+    EXIT.usage,
+  );
 }
 
 /** The maps of the filter attached to `iface`, as a one-line error when there is none. */
@@ -49,7 +71,7 @@ export const mapCommand: CommandDef = {
       .argument("[name]", "map name (not with --id/--pinned)")
       .argument("[key]", "key: a number, a JSON object, a dotted IPv4 address or a CIDR prefix")
       .argument("[value]", "value (set): a number or a JSON object")
-      .option("-i, --iface <name>", "the interface whose XDP filter owns the map")
+      .option("-i, --iface <name>", "the interface whose XDP filter owns the map (default: the only one with XDP attached)")
       .option("--id <n>", "a map by kernel id instead of by interface and name")
       .option("--pinned <path>", "a map pinned on bpffs instead of by interface and name")
       .option("--per-cpu", "show per-CPU maps' values per CPU (dump/get)")
@@ -62,7 +84,7 @@ export const mapCommand: CommandDef = {
     if (!(ACTIONS as readonly string[]).includes(action))
       throw new CliError(`unknown map action '${action}' (use ${ACTIONS.join(", ")})`, EXIT.usage);
     const direct = o.id !== undefined || o.pinned !== undefined;
-    if (!direct && !o.iface) throw new CliError("say which map: --iface IF NAME, --id N or --pinned PATH", EXIT.usage);
+    if (!direct) o.iface = resolveIface(o.iface);
     // With --id/--pinned there is no name argument: shift the positionals.
     const pos = direct ? rest.filter((x): x is string => x !== undefined) : rest.slice(1).filter((x): x is string => x !== undefined);
     const name = direct ? undefined : rest[0];

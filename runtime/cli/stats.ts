@@ -9,10 +9,10 @@ import { filterRegistry, serveMetrics, type MetricsServer } from "../metrics.ts"
 import { formatStatsJson, formatStatsTable, rates, sample, type Snapshot } from "../stats.ts";
 import type { CommandDef } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { cliFailure, openInterface } from "./map.ts";
+import { cliFailure, openInterface, resolveIface } from "./map.ts";
 
 interface StatsOpts {
-  iface: string;
+  iface?: string;
   interval: string;
   json?: boolean;
   prometheus?: string;
@@ -24,14 +24,15 @@ export const statsCommand: CommandDef = {
   description: "live packets per second per verdict and per counter of the filter on an interface",
   configure(cmd: Command) {
     cmd
-      .requiredOption("-i, --iface <name>", "network interface")
+      .option("-i, --iface <name>", "network interface (default: the only one with XDP attached)")
       .option("--interval <ms>", "refresh interval in milliseconds", "1000")
       .option("--json", "one JSON line per interval (the default when stdout is not a terminal)")
       .option("--prometheus <addr>", "also serve Prometheus metrics at [HOST:]PORT (host defaults to 127.0.0.1)")
       .option("-n, --count <n>", "stop after n intervals");
   },
   async run(cmd) {
-    const o = cmd.opts() as StatsOpts;
+    const opts = cmd.opts() as StatsOpts;
+    const o = { ...opts, iface: resolveIface(opts.iface) };
     const interval = Number(o.interval);
     if (!Number.isFinite(interval) || interval < 10) throw new CliError(`--interval expects milliseconds ≥ 10, got '${o.interval}'`, EXIT.usage);
     const count = o.count === undefined ? Infinity : Number(o.count);

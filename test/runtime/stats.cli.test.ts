@@ -123,6 +123,9 @@ describeKernel("xdpc map/stats/events/trace CLI in a test namespace", () => {
     expect(noMap.stderr).toMatch(/^xdpc: error: no map 'nope' in the filter on xdpct0 \(maps: .*blocklist4.*\)\n$/);
     const noIf = await xdpc(["map", "list", "--iface", "xdpct9"]);
     expect([noIf.code, noIf.stderr]).toEqual([1, "xdpc: error: no network interface named 'xdpct9': no such network interface [ENODEV]\n"]);
+    // Without --iface: the only interface with XDP, else a usage error naming them.
+    const which = await xdpc(["map", "list"]);
+    expect([which.code, which.stderr]).toEqual([2, "xdpc: error: XDP programs are attached to xdpct0, xdpct1: say which with --iface\n"]);
     const range = await xdpc(["map", "set", "--iface", LPM_IF, "ruleStats", "1", '{"packets":-1}']);
     expect(range.code).toBe(2);
     expect(range.stderr).toMatch(/\.packets: -1 does not fit u64/);
