@@ -1287,8 +1287,10 @@ class Lowerer {
     const j = this.b.block("loadjoin");
     const o64 = this.b.vreg("i64");
     this.b.mov(o64, off);
-    // The verifier needs a bounded offset before it adds it to a packet pointer.
-    this.b.br("ugt", 64, o64, 0xffffn, fail, inr);
+    // The verifier needs a bounded offset before it adds it to a packet pointer, and it
+    // only trusts the guard below when offset + width stays within 0xffff (MAX_PACKET_OFF);
+    // no frame is that long, so a larger offset is out of bounds anyway.
+    this.b.br("ugt", 64, o64, BigInt(0xffff - width), fail, inr);
     this.b.place(inr);
     const p = this.b.ptrAdd(data, o64);
     this.b.guard(p, width, end, good, fail);

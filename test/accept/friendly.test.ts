@@ -11,7 +11,7 @@ import { build as packet, udp4, tcp4, tcp6, ipv6, ipv4ToU32, TCP_SYN, TCP_ACK } 
 import { XDP_DROP, XDP_PASS, XDP_REDIRECT } from "../support/xdp.ts";
 import { buildFilter, privatePinRoot, repo, verify } from "./objects.ts";
 
-const FIXTURES = ["zero_bytes", "ihl_ports", "qinq_udp", "ipv6_tcp", "map_array_loop", "nested_helpers", "many_maps", "big_value"];
+const FIXTURES = ["zero_bytes", "ihl_ports", "qinq_udp", "ipv6_tcp", "map_array_loop", "nested_helpers", "many_maps", "big_value", "raw_offsets"];
 /** Far below the 1M budget: a regression that multiplies verifier states shows up here. */
 const BUDGET = 20_000;
 
@@ -132,6 +132,15 @@ describeKernel("verifier friendliness: natural code verifies", () => {
     expect(v.getBigUint64(8192 * 8, true)).toBe(3n); // total, at 64 KiB
     expect(v.getUint32(8192 * 8 + 8, true)).toBe(0x1234); // last.port
     expect(v.getUint32(8192 * 8 + 12, true)).toBe(42); // last.len: the frame length
+  });
+
+  it("raw_offsets loads at offsets taken from the packet (any u16 to the verifier)", () => {
+    const { fd } = load("raw_offsets");
+    const frame = (at: number, tail: number[]) => udp4({ dport: 9 }, {}, Uint8Array.from([at >> 8, at & 0xff, ...tail]));
+    expect(testRun(fd, frame(44, [0xff])).retval).toBe(XDP_DROP); // byte 44 is the first tail byte
+    expect(testRun(fd, frame(44, [0x01])).retval).toBe(XDP_PASS);
+    expect(testRun(fd, frame(44, [0x01, 0xde, 0xad, 0xbe, 0xef])).retval).toBe(XDP_DROP);
+    expect(testRun(fd, frame(0xfffe, [0xff])).retval).toBe(XDP_PASS); // beyond the frame: null
   });
 
   it("many_maps uses twelve maps in one program", () => {
