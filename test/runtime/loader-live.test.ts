@@ -11,7 +11,7 @@ import { closeFd } from "../../native/bpf.ts";
 import { objGet } from "../../native/info.ts";
 import { mapLookup } from "../../native/object.ts";
 import { spawn } from "node:child_process";
-import { attachedId, bundledArgv, bundleScript, destroyLab, makeLab, macOf, npmBuild, ROOT, ipInReceives, spawnXdpc, xdpc, type Lab } from "./loader-support.ts";
+import { attachedId, bundledArgv, bundleScript, destroyLab, keyOf, makeLab, macOf, npmBuild, ROOT, ipInReceives, spawnXdpc, xdpc, type Lab } from "./loader-support.ts";
 
 const filter = (name: string, verdict: "XDP_DROP" | "XDP_PASS") => `import { XdpContext, XdpAction, ${verdict}, ArrayMap, u64 } from "xdpc";
 const seen = new ArrayMap<u64>({ maxEntries: 1, pinned: true });
@@ -68,7 +68,7 @@ process.stdout.write(JSON.stringify(report));
   };
 
   const seen = () => {
-    const fd = objGet(join(lab.pinRoot, lab.iface, "maps", "seen"));
+    const fd = objGet(join(lab.pinRoot, keyOf(lab), "maps", "seen"));
     try {
       return new DataView(mapLookup(fd, new Uint8Array(4), 8)!.buffer).getBigUint64(0, true);
     } finally {

@@ -2,7 +2,7 @@
 // run inside it (nsenter --net, so bpffs and /run stay shared), private pin and
 // state directories, and iproute2 as the independent oracle of what is attached.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -38,6 +38,19 @@ export function makeLab(tag: string): Lab {
   ip("-n", ns, "link", "set", "lo", "up");
   const env = { ...process.env, XDPC_PIN_ROOT: pinRoot, XDPC_RUN_DIR: runDir };
   return { ns, iface, peer, pinRoot, runDir, tmp, env };
+}
+
+/**
+ * The name xdpc files `dev` under: the interface name, or `name@ns<inode>` when the
+ * loader can tell the lab's namespace from the host's (runtime/netdev.ts interfaceKey).
+ */
+export function keyOf(lab: Lab, dev = lab.iface): string {
+  for (const dir of [lab.pinRoot, join(lab.runDir, "filters")]) {
+    if (!existsSync(dir)) continue;
+    const hit = readdirSync(dir).find((e) => e === dev || e.startsWith(`${dev}@ns`));
+    if (hit) return hit;
+  }
+  return dev;
 }
 
 export function destroyLab(lab: Lab | undefined): void {

@@ -19,6 +19,7 @@ import {
   clangObject,
   destroyLab,
   hasClang,
+  keyOf,
   makeLab,
   npmBuild,
   ROOT,
@@ -49,8 +50,8 @@ describeKernel("xdpc load/unload/status", () => {
     expect(r.code).toBe(0);
     return JSON.parse(r.stdout) as StatusJson;
   };
-  const pinDir = () => join(lab.pinRoot, lab.iface);
-  const stateDir = () => join(lab.runDir, "filters", lab.iface);
+  const pinDir = () => join(lab.pinRoot, keyOf(lab));
+  const stateDir = () => join(lab.runDir, "filters", keyOf(lab));
   const ok = (args: string[]) => {
     const r = xdpc(lab, args);
     expect(r.stderr.replace(/^xdpc: note: .*\n/gm, "")).toBe("");
@@ -309,7 +310,7 @@ export function big(ctx: XdpContext): XdpAction {
     }
     expect(runs.some((r) => r.code === 0)).toBe(true);
     // Deterministically: while this process holds the interface lock, a load is refused and changes nothing.
-    const held = tryLock(join(lab.runDir, "locks"), lab.iface);
+    const held = tryLock(join(lab.runDir, "locks"), keyOf(lab));
     if (!("lock" in held)) throw new Error("lock unexpectedly busy");
     try {
       const id = attachedId(lab);
@@ -357,7 +358,7 @@ export function big(ctx: XdpContext): XdpAction {
       "private",
       "sh",
       "-c",
-      `umount /sys/fs/bpf && node bin/xdpc.js load --iface lo --mode generic ${VLAN} --pin-root /sys/fs/bpf/xdpc && stat -f -c %T /sys/fs/bpf && ls /sys/fs/bpf/xdpc/lo`,
+      `umount /sys/fs/bpf && node bin/xdpc.js load --iface lo --mode generic ${VLAN} --pin-root /sys/fs/bpf/xdpc && stat -f -c %T /sys/fs/bpf && ls /sys/fs/bpf/xdpc/*`,
     ]);
     expect(r.stderr).toBe("xdpc: note: mounted bpffs at /sys/fs/bpf\n");
     expect(r.code).toBe(0);
@@ -367,7 +368,7 @@ export function big(ctx: XdpContext): XdpAction {
     expect(status().filters.find((f) => f.iface === "lo")!.managed).toBe(true);
     ok(["unload", "--iface", "lo"]);
     expect(attachedId(lab, "lo")).toBe(0);
-    expect(existsSync(join(lab.runDir, "filters", "lo"))).toBe(false);
+    expect(readdirSync(join(lab.runDir, "filters")).filter((e) => e === "lo" || e.startsWith("lo@ns"))).toEqual([]);
     expect(fails(["load", "--iface", "lo", VLAN, "--pin-root", lab.tmp], 1)).toBe(
       `xdpc: error: pin root '${lab.tmp}' is not on a BPF filesystem (mount -t bpf bpf /sys/fs/bpf)`,
     );
