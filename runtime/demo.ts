@@ -84,8 +84,9 @@ export function demoMix(lab: LabSpec): TrafficTemplate[] {
   return [
     { name: "legit web", weight: 1, frame: buildFrame({ ...eth, src: lab.peerAddr, l4: { proto: "tcp", sport: 40000, dport: 80, flags: TCP_ACK | TCP_PSH }, payload: new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n") }) },
     { name: "legit dns", weight: 1, frame: buildFrame({ ...eth, src: lab.peerAddr, l4: { proto: "udp", sport: 40001, dport: 53 }, payload: new Uint8Array(29) }) },
-    { name: "SYN flood", weight: 4, frame: buildFrame({ ...eth, src: "198.19.66.6", l4: { proto: "tcp", sport: 6666, dport: 80, flags: TCP_SYN } }) },
-    { name: "UDP flood", weight: 4, frame: buildFrame({ ...eth, src: "198.19.200.13", l4: { proto: "udp", sport: 1900, dport: 53 }, minLength: 512 }) },
+    // Floods from every address of each botnet's prefix (random per frame).
+    { name: "SYN flood", weight: 4, randomSource: DEMO_RULES[0]!.prefix, frame: buildFrame({ ...eth, src: "198.19.66.6", l4: { proto: "tcp", sport: 6666, dport: 80, flags: TCP_SYN } }) },
+    { name: "UDP flood", weight: 4, randomSource: DEMO_RULES[1]!.prefix, frame: buildFrame({ ...eth, src: "198.19.200.13", l4: { proto: "udp", sport: 1900, dport: 53 }, minLength: 512 }) },
   ];
 }
 

@@ -1,6 +1,7 @@
 // The named lab behind `xdpc lab up|down|status`, and a plain native-mode XDP attach
 // for tests and tools that drive a lab without the loader's records and pins.
-import { XDP_FLAGS_DRV_MODE, xdpAttach, xdpDetach } from "../native/xdp.ts";
+import { progInfo } from "../native/info.ts";
+import { XDP_FLAGS_DRV_MODE, xdpAttach, xdpDetach, xdpQuery } from "../native/xdp.ts";
 import { execFileSync } from "node:child_process";
 import { createLab, destroyLab, ifindex, labSpec, linkExists, netnsExists, type LabSpec } from "./netns.ts";
 
@@ -13,14 +14,16 @@ import { createLab, destroyLab, ifindex, labSpec, linkExists, netnsExists, type 
 export function attachNative(ifname: string, progFd: number): () => void {
   const index = ifindex(ifname);
   xdpAttach(index, progFd, XDP_FLAGS_DRV_MODE);
+  const progId = progInfo(progFd).id;
   return () => {
     // The interface may already be gone with its lab; then so is the attachment. Only
     // this program is detached (a replacement made meanwhile stays).
     if (!linkExists(ifname)) return;
     try {
+      if (xdpQuery(index).drvProgId !== progId) return; // already detached or replaced
       xdpDetach(index, XDP_FLAGS_DRV_MODE, progFd);
     } catch {
-      /* already detached or replaced */
+      /* raced with another detach */
     }
   };
 }

@@ -6,8 +6,10 @@ import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
 import { attachNative, labStatus } from "../../runtime/lab.ts";
 import { progInfo } from "../../native/info.ts";
 import { destroyLab, labSpec, withLab, type LabSpec } from "../../runtime/netns.ts";
-import { BackgroundGenerator, DEFAULT_CHUNK, redirectProgram, splitByWeight, TrafficGenerator } from "../../runtime/generator.ts";
-import { buildFrame, TCP_SYN } from "../../runtime/packets.ts";
+import { BackgroundGenerator, DEFAULT_CHUNK, parseCidr, randomSourceProgram, redirectProgram, splitByWeight, TrafficGenerator } from "../../runtime/generator.ts";
+import { buildFrame, inetChecksum, TCP_SYN } from "../../runtime/packets.ts";
+import { closeFd, loadRawProgram, testRun } from "../../native/bpf.ts";
+import { encode } from "../../compiler/bpf/encode.ts";
 import { Helper } from "../../compiler/bpf/insn.ts";
 
 // The receiver: drops everything (so the stack never answers) and counts frames per
@@ -34,6 +36,70 @@ describe("traffic mix split", () => {
     const p = redirectProgram(42);
     expect(p[0]!.imm).toBe(42);
     expect(p[2]!.imm).toBe(Helper.redirect);
+  });
+});
+
+/** Whether the frame's IPv4 header and TCP/UDP checksums verify (ones'-complement sum over them is 0). */
+function checksumsValid(f: Uint8Array): boolean {
+  const ihl = (f[14]! & 15) * 4;
+  const total = (f[16]! << 8) | f[17]!;
+  if (inetChecksum(f.subarray(14, 14 + ihl)) !== 0) return false;
+  const proto = f[23]!;
+  const seg = f.subarray(14 + ihl, 14 + total);
+  if (proto === 1) return inetChecksum(seg) === 0; // ICMP: no pseudo-header
+  if (proto === 17 && seg[6] === 0 && seg[7] === 0) return true;
+  const pseudo = new Uint8Array(12);
+  pseudo.set(f.subarray(26, 34), 0);
+  pseudo[9] = proto;
+  new DataView(pseudo.buffer).setUint16(10, seg.length);
+  return inetChecksum(pseudo, seg) === 0;
+}
+
+describeKernel("random source addresses", () => {
+  const frames = {
+    tcp: buildFrame({ srcMac: "02:00:00:00:00:01", dstMac: "02:00:00:00:00:02", src: "198.18.0.2", dst: "198.18.0.1", l4: { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN } }),
+    udp: buildFrame({ srcMac: "02:00:00:00:00:01", dstMac: "02:00:00:00:00:02", src: "198.18.0.2", dst: "198.18.0.1", l4: { proto: "udp", sport: 1, dport: 53 }, payload: new Uint8Array([1, 2, 3]) }),
+    icmp: buildFrame({ srcMac: "02:00:00:00:00:01", dstMac: "02:00:00:00:00:02", src: "198.18.0.2", dst: "198.18.0.1", l4: { proto: "icmp" } }),
+  };
+  it.each(["tcp", "udp", "icmp"] as const)("rewrites %s frames to random sources in the prefix with valid checksums", (kind) => {
+    expect(checksumsValid(frames[kind])).toBe(true);
+    const broken = new Uint8Array(frames[kind]);
+    broken[27]! ^= 1;
+    expect(checksumsValid(broken)).toBe(false); // the check can fail
+    const l4 = kind === "icmp" ? "other" : kind;
+    const { fd } = loadRawProgram(encode(randomSourceProgram(1, "198.19.128.0/17", l4)), { logLevel: 0 });
+    try {
+      const sources = new Set<string>();
+      let frame = frames[kind];
+      for (let i = 0; i < 300; i++) {
+        // Feed each output back in, as live mode does with a recycled frame.
+        const r = testRun(fd, frame, { repeat: 1 });
+        expect(r.retval).toBe(4); // XDP_REDIRECT
+        frame = r.data;
+        expect(frame[26]).toBe(198);
+        expect(frame[27]).toBe(19);
+        expect(frame[28]! & 0x80).toBe(0x80);
+        expect(checksumsValid(frame)).toBe(true);
+        // Nothing else changes: compare with the address and the checksums blanked.
+        const blank = (f: Uint8Array) => {
+          const c = new Uint8Array(f);
+          for (const o of [24, 25, 26, 27, 28, 29, ...(kind === "tcp" ? [50, 51] : kind === "udp" ? [40, 41] : [])]) c[o] = 0;
+          return c;
+        };
+        expect(blank(frame)).toEqual(blank(frames[kind]));
+        sources.add(frame.subarray(26, 30).join("."));
+      }
+      expect(sources.size).toBeGreaterThan(250);
+    } finally {
+      closeFd(fd);
+    }
+  });
+  it("parses prefixes and refuses bad ones", () => {
+    expect(parseCidr("198.19.128.0/17")).toEqual({ base: 0xc6138000, hostMask: 0x7fff });
+    expect(parseCidr("10.1.2.3/32")).toEqual({ base: 0x0a010203, hostMask: 0 });
+    expect(parseCidr("10.1.2.3/0")).toEqual({ base: 0, hostMask: 0xffffffff });
+    expect(() => parseCidr("10.1.2/8")).toThrow(/bad IPv4 prefix/);
+    expect(() => parseCidr("10.1.2.3/33")).toThrow(/bad IPv4 prefix/);
   });
 });
 
@@ -155,6 +221,15 @@ describeKernel("traffic generator on a veth pair", () => {
   it("a background run reports errors from the worker", async () => {
     const bg = BackgroundGenerator.start(lab.name, "nosuchif0", { mix: [{ name: "x", frame: udp(7), weight: 1 }], count: 1 });
     await expect(bg.done).rejects.toThrow(/nosuchif0/);
+  });
+
+  it("floods from random sources: every frame arrives, from many addresses", async () => {
+    const before = counts()[8]!;
+    const syn = buildFrame({ srcMac: lab.peerMac, dstMac: lab.hostMac, src: lab.peerAddr, dst: lab.hostAddr, l4: { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN } });
+    const r = await gen.generate({ mix: [{ name: "botnet", frame: syn, weight: 1, randomSource: "198.19.0.0/16" }], count: 200_000 });
+    expect(r.sent).toBe(200_000);
+    expect(counts()[8]! - before).toBe(200_000);
+    await expect(gen.generate({ mix: [{ name: "bad", frame: udp(1).subarray(0, 40), weight: 1, randomSource: "198.19.0.0/16" }], count: 1 })).rejects.toThrow(/randomSource needs/);
   });
 
   it("lab status shows the attached program; the detacher removes exactly it", () => {
