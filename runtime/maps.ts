@@ -226,9 +226,9 @@ export class TypedMap {
   }
 
   /**
-   * Sets a value. Per-CPU maps take either one value (written to every CPU... the
-   * usual intent is a reset, so `0` clears all CPUs) or an array of one value per CPU
-   * with `{ perCpu: true }`.
+   * Sets a value. On per-CPU maps one value goes to CPU 0 and the other CPUs get the
+   * type's zero, so that get() — the sum — reads back what was set (and `0` resets
+   * every CPU); `{ perCpu: true }` takes an array with one value per CPU instead.
    */
   set(key: unknown, value: unknown, opts: { flags?: number; perCpu?: boolean } = {}): void {
     this.live();
@@ -239,7 +239,7 @@ export class TypedMap {
         throw new Error(`map ${this.name}: a per-CPU value needs ${this.cpus} elements`);
       value.forEach((v, c) => this.value.encodeInto(v, buf, c * this.stride));
     } else {
-      for (let c = 0; c < this.cpus; c++) this.value.encodeInto(value, buf, c * this.stride);
+      this.value.encodeInto(value, buf, 0);
     }
     mapUpdate(this.fd, k, buf, opts.flags ?? BPF_ANY);
   }
@@ -272,11 +272,11 @@ export class TypedMap {
 
   /**
    * Every raw entry: with BPF_MAP_LOOKUP_BATCH where the kernel has it for this map
-   * type (arrays, hashes: one syscall per chunk), else key by key.
+   * type (arrays, hashes: one syscall per chunk), else key by key (also with batchSize 0).
    */
-  *rawEntries(): Generator<[Uint8Array, Uint8Array]> {
+  *rawEntries(opts: { batchSize?: number } = {}): Generator<[Uint8Array, Uint8Array]> {
     this.live();
-    const batch = lookupBatch(this.fd, this.meta.keySize, this.stride * this.cpus, Math.min(this.meta.maxEntries, 1024));
+    const batch = lookupBatch(this.fd, this.meta.keySize, this.stride * this.cpus, opts.batchSize ?? Math.min(this.meta.maxEntries, 1024));
     if (batch) {
       yield* batch;
       return;
@@ -288,8 +288,8 @@ export class TypedMap {
   }
 
   /** Every entry (decoded; per-CPU values also given per CPU). Entries deleted meanwhile are skipped. */
-  *entries(): Generator<MapEntry> {
-    for (const [k, raw] of this.rawEntries()) {
+  *entries(opts: { batchSize?: number } = {}): Generator<MapEntry> {
+    for (const [k, raw] of this.rawEntries(opts)) {
       const key = this.key.decode(k);
       if (this.perCpu) {
         const perCpu = this.decodeCpus(raw);
@@ -308,6 +308,11 @@ export class TypedMap {
 let batchApi: { lookup: (...a: unknown[]) => number; Opts: unknown } | undefined;
 /** Map types whose batch lookup this code has seen fail (ENOTSUPP/EINVAL): not asked again. */
 const noBatch = new Set<number>();
+
+/** Map types found to lack batch lookups so far (diagnostics and tests). */
+export function batchlessMapTypes(): number[] {
+  return [...noBatch].sort((x, y) => x - y);
+}
 
 /**
  * All entries by BPF_MAP_LOOKUP_BATCH, or null when the map type has no batch
@@ -337,6 +342,11 @@ function lookupBatch(fd: number, keySize: number, valueSize: number, chunk: numb
     const values = Buffer.alloc(valueSize * chunk);
     const count = [chunk];
     const ret = batchApi.lookup(fd, inBatch, outBatch, keys, values, count, opts);
+    if (ret === -28) {
+      // ENOSPC: a hash bucket holds more entries than fit the chunk; retry it bigger.
+      chunk *= 2;
+      continue;
+    }
     const n = count[0]!;
     if (ret < 0 && ret !== -2) {
       if (out.length === 0 && (ret === -22 || ret === -524 || ret === -95)) {

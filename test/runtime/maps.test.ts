@@ -7,7 +7,7 @@ import { compile } from "../../compiler/driver/index.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { testRun } from "../../native/bpf.ts";
 import { possibleCpus } from "../../native/object.ts";
-import { programMaps, TypedMap, findMap } from "../../runtime/maps.ts";
+import { batchlessMapTypes, programMaps, TypedMap, findMap } from "../../runtime/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, checkFdLeaks, type XdpObject } from "../support/xdp.ts";
 import { udp4, udp6, tcp4, ethHeader, concat } from "../support/packets.ts";
@@ -49,6 +49,11 @@ describeKernel("TypedMap on kernel maps (fixture)", () => {
     counts.set(2, Array.from({ length: counts.cpus }, (_, i) => BigInt(i + 1)), { perCpu: true });
     const n = BigInt(counts.cpus);
     expect(counts.get(2)).toBe((n * (n + 1n)) / 2n);
+    // One value: CPU 0 gets it, the others zero, so the sum reads back as set.
+    counts.set(3, 5n);
+    expect(counts.get(3)).toBe(5n);
+    expect(counts.getPerCpu(3)).toEqual([5n, ...Array(counts.cpus - 1).fill(0n)]);
+    counts.set(3, 0n);
     const entries = [...counts.entries()];
     expect(entries.map((e) => e.key)).toEqual([0, 1, 2, 3]);
     expect(entries[1]!.value).toBe(3n);
@@ -103,6 +108,28 @@ describeKernel("TypedMap on kernel maps (fixture)", () => {
     expect(hits.get(3)).toBe(2);
     expect(() => trie.set("198.18.0.0/33", 1)).toThrow(/prefix length 33/);
     expect(() => hits.delete(1)).toThrow(/array/);
+  });
+
+  it("batch dumps equal key-by-key dumps across chunk boundaries", () => {
+    const flows = open("flows");
+    for (const k of [...flows.keys()]) flows.delete(k);
+    for (let i = 0; i < 40; i++)
+      flows.set({ src: 0xc6120000 + i, dst: "198.19.0.1", port: 1000 + i, proto: 17 }, { packets: BigInt(i), bytes: 0n, lastLen: i, udp: true });
+    const byKey = new Map<string, unknown>();
+    for (const k of flows.keys()) byKey.set(JSON.stringify(k), flows.get(k));
+    expect(byKey.size).toBe(40);
+    // batchSize 0 forces the key-by-key path (kernels or map types without batch ops).
+    for (const size of [0, 1, 3, 64]) {
+      const batched = [...flows.entries({ batchSize: size })];
+      expect(batched).toHaveLength(40);
+      for (const e of batched) expect(byKey.get(JSON.stringify(e.key))).toEqual(e.value);
+    }
+    const hits = open("ruleHits");
+    for (let i = 0; i < 8; i++) hits.set(i, i * 11);
+    expect([...hits.entries({ batchSize: 3 })].map((e) => [e.key, e.value])).toEqual(Array.from({ length: 8 }, (_, i) => [i, i * 11]));
+    for (const k of [...flows.keys()]) flows.delete(k);
+    // Hashes and (per-CPU) arrays went through BPF_MAP_LOOKUP_BATCH, not the fallback.
+    for (const t of [1, 2, 6]) expect(batchlessMapTypes()).not.toContain(t);
   });
 
   it("reads the same maps from the kernel's BTF by program id", () => {
