@@ -156,6 +156,14 @@ function pickProgram(info: ObjectInfo, name: string, wanted?: string): ObjectPro
   return progs[0]!;
 }
 
+/**
+ * Fault injection for the crash-safety tests: with XDPC_CRASH_AT=<point> the process
+ * kills itself with SIGKILL there, exactly as `kill -9` would at that moment.
+ */
+function crashPoint(point: "loaded" | "staged" | "attached" | "pin-committed"): void {
+  if (process.env.XDPC_CRASH_AT === point) process.kill(process.pid, "SIGKILL");
+}
+
 const modeFlag = (m: XdpMode | "offload") => (m === "native" ? XDP_FLAGS_DRV_MODE : m === "generic" ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_HW_MODE);
 
 function privilegeCheck(what: string): void {
@@ -325,6 +333,7 @@ export function loadFilter(opts: LoadOptions): LoadResult {
       }
       const fd = obj.programFd(prog.name);
       const progId = progInfo(fd).id;
+      crashPoint("loaded");
       const maps = mapRecords(obj, info, paths.mapPinDir);
       objectCopy = join(paths.stateDir, `filter-${progId}.o`);
       writeFileSync(objectCopy, input.bytes);
@@ -349,6 +358,7 @@ export function loadFilter(opts: LoadOptions): LoadResult {
       writeAtomic(paths.stateNew, JSON.stringify(rec, null, 2) + "\n");
       rmSync(paths.progPinNew, { force: true });
       objPin(fd, paths.progPinNew);
+      crashPoint("staged");
 
       if (cur) {
         const oldFd = progFdById(cur.progId);
@@ -378,8 +388,10 @@ export function loadFilter(opts: LoadOptions): LoadResult {
         }
       }
       attached = true;
+      crashPoint("attached");
       // Commit: the pin first, the record last (reconcile() redoes a torn commit).
       renameSync(paths.progPinNew, paths.progPin);
+      crashPoint("pin-committed");
       renameSync(paths.stateNew, paths.state);
       reconcile(paths, [progId]);
       return { progId, progName: prog.name, mode, ifindex, maps, notices, ...(cur ? { replaced: cur.progId } : {}), record: rec };

@@ -62,6 +62,7 @@ export function destroyLab(lab: Lab | undefined): void {
 
 export interface Run {
   code: number | null;
+  signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -73,7 +74,7 @@ export function xdpc(lab: Lab, args: string[], env: NodeJS.ProcessEnv = {}): Run
     encoding: "utf8",
     timeout: 60_000,
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
 export function spawnXdpc(lab: Lab, args: string[]): ChildProcess {

@@ -398,6 +398,41 @@ export function big(ctx: XdpContext): XdpAction {
     expect(attachedId(lab, "lo")).toBe(0);
   });
 
+  it("a crash at each step of a replace leaves old or new attached, and the next load or unload repairs the files", () => {
+    if (!attachedId(lab)) ok(["load", "--iface", lab.iface, FW]);
+    const cases = [
+      { at: "loaded", attached: "old" },
+      { at: "staged", attached: "old" },
+      { at: "attached", attached: "new" },
+      { at: "pin-committed", attached: "new" },
+    ] as const;
+    for (const [i, c] of cases.entries()) {
+      const old = attachedId(lab);
+      const r = xdpc(lab, ["load", "--iface", lab.iface, VLAN], { XDPC_CRASH_AT: c.at });
+      expect(r.signal ?? r.code).toBe("SIGKILL");
+      const now = attachedId(lab);
+      if (c.attached === "old") expect(now).toBe(old);
+      else expect(now).not.toBe(old);
+      const s = status().filters.find((f) => f.iface === lab.iface)!;
+      expect(s).toMatchObject({ progId: now, managed: true, progName: c.attached === "old" ? "lpm_firewall" : "vlan_filter" });
+      // The crashed load's object copy / pending files are still there...
+      if (c.at !== "loaded") expect(readdirSync(stateDir()).length).toBeGreaterThan(2);
+      // ...until the next load (even cases) or unload (odd cases) reconciles them.
+      if (i % 2 === 0) {
+        ok(["load", "--iface", lab.iface, FW]);
+        const id = attachedId(lab);
+        expect(readdirSync(pinDir()).sort()).toEqual(["maps", "prog"]);
+        expect(readdirSync(stateDir()).sort()).toEqual([`filter-${id}.o`, "state.json"]);
+      } else {
+        ok(["unload", "--iface", lab.iface]);
+        expect(attachedId(lab)).toBe(0);
+        expect(existsSync(pinDir())).toBe(false);
+        expect(existsSync(stateDir())).toBe(false);
+        ok(["load", "--iface", lab.iface, FW]);
+      }
+    }
+  }, 120_000);
+
   it("unload detaches and removes pins and state; a second unload says nothing is attached", () => {
     const r = ok(["unload", "--iface", lab.iface]);
     expect(r.stdout).toMatch(new RegExp(`^${lab.iface}: detached id \\d+ \\(native\\); removed \\d+ pin/state paths\\n$`));
