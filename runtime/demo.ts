@@ -15,6 +15,8 @@ import { closeFd } from "../native/bpf.ts";
 import { mapFdById } from "../native/info.ts";
 import { mapLookup, mapUpdate, possibleCpus } from "../native/object.ts";
 import { loadFilter, LoaderError, unloadFilter } from "./loader.ts";
+import { tryLock } from "./lock.ts";
+import { runDir } from "./status.ts";
 import { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, effectiveCaps, hasCap } from "./netdev.ts";
 import { BackgroundGenerator, type GenerateProgress, type TrafficTemplate } from "./generator.ts";
 import { bringUpLab, destroyLab, labSpec, onCleanup, type LabSpec } from "./netns.ts";
@@ -152,6 +154,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
 
   // Everything below is undone by `cleanup`, in reverse order, whatever happens.
   const undo: (() => void)[] = [];
+  let madeSomething = false;
   const cleanup = onCleanup(() => {
     for (const u of undo.reverse()) {
       try {
@@ -162,11 +165,16 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     }
   });
   try {
-    // 2. Lab (a stale one from a killed run is removed first).
+    // 2. Lab. One demo per lab name at a time (flock: dies with its holder); a lab left
+    //    by a killed run is removed first.
     const lab = labSpec(opts.labName ?? DEMO_LAB, DEMO_LAB_INDEX);
+    const taken = tryLock(join(runDir(), "locks"), `demo-${lab.name}`);
+    if ("busy" in taken) throw new DemoError(`another xdpc demo is running with lab '${lab.name}'${taken.holder ? ` (pid ${taken.holder})` : ""}; wait for it or use --name`);
+    undo.push(() => taken.lock.release());
     destroyLab(lab);
     const removeLab = bringUpLab(lab);
     undo.push(removeLab);
+    madeSomething = true;
     say(`lab ${lab.name}: ${lab.peerIf} ${lab.peerAddr} (sender, in netns ${lab.name}) ⇄ ${lab.hostIf} ${lab.hostAddr} (receiver)`);
 
     // 3. Load and attach to the receiver through the loader (the `xdpc load` path),
@@ -275,6 +283,6 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     return summary;
   } finally {
     cleanup();
-    say(`cleaned up: lab, program, pins`);
+    if (madeSomething) say(`cleaned up: lab, program, pins`);
   }
 }

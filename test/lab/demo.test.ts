@@ -5,6 +5,9 @@ import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describeKernel } from "../support/kernel.ts";
 import { destroyLab, labSpec, linkExists, netnsExists } from "../../runtime/netns.ts";
+import { tryLock } from "../../runtime/lock.ts";
+import { runDir } from "../../runtime/status.ts";
+import { join } from "node:path";
 
 const bin = fileURLToPath(new URL("../../bin/xdpc.js", import.meta.url));
 const demoPins = () => readdirSync("/sys/fs/bpf").filter((n) => n.startsWith("xdpc-demo-")).sort();
@@ -72,6 +75,20 @@ describeKernel("xdpc demo", () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr).toBe("xdpc: error: xdpc demo needs CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_BPF (a network namespace, a veth pair and an XDP program; run as root)\n");
+  });
+
+  it("refuses to run while another demo holds the same lab, and touches nothing", () => {
+    const held = tryLock(join(runDir(), "locks"), `demo-${name}`);
+    if (!("lock" in held)) throw new Error("lock busy before the test");
+    try {
+      const r = spawnSync(process.execPath, [bin, "demo", "--name", name], { encoding: "utf8" });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(`xdpc: error: another xdpc demo is running with lab '${name}' (pid ${process.pid}); wait for it or use --name\n`);
+      expect(r.stdout).not.toContain("cleaned up");
+      expect(netnsExists(name)).toBe(false);
+    } finally {
+      held.lock.release();
+    }
   });
 
   it("rejects bad options as usage errors", () => {
