@@ -7,11 +7,11 @@ import { describeKernel } from "../support/kernel.ts";
 import { compileBpfC } from "../differential/clang.ts";
 import { openObject, mapUpdate, mapLookup, type LoadedObject } from "../../native/object.ts";
 import { testRun } from "../../native/bpf.ts";
-import { build as packet, udp4, tcp4, tcp6, ipv6, ipv4ToU32, TCP_SYN, TCP_ACK } from "../support/packets.ts";
+import { build as packet, udp4, tcp4, tcp6, ipv6, ipv4ToU32, prng, TCP_SYN, TCP_ACK } from "../support/packets.ts";
 import { XDP_DROP, XDP_PASS, XDP_REDIRECT } from "../support/xdp.ts";
 import { buildFilter, privatePinRoot, repo, verify } from "./objects.ts";
 
-const FIXTURES = ["zero_bytes", "ihl_ports", "qinq_udp", "ipv6_tcp", "map_array_loop", "nested_helpers", "many_maps", "big_value", "raw_offsets"];
+const FIXTURES = ["zero_bytes", "ihl_ports", "qinq_udp", "ipv6_tcp", "map_array_loop", "nested_helpers", "many_maps", "big_value", "raw_offsets", "count_bytes"];
 /** Far below the 1M budget: a regression that multiplies verifier states shows up here. */
 const BUDGET = 20_000;
 
@@ -141,6 +141,33 @@ describeKernel("verifier friendliness: natural code verifies", () => {
     expect(testRun(fd, frame(44, [0x01])).retval).toBe(XDP_PASS);
     expect(testRun(fd, frame(44, [0x01, 0xde, 0xad, 0xbe, 0xef])).retval).toBe(XDP_DROP);
     expect(testRun(fd, frame(0xfffe, [0xff])).retval).toBe(XDP_PASS); // beyond the frame: null
+  });
+
+  it("count_bytes: every if-converted comparison counts exactly what the branch would", () => {
+    const { obj, fd } = load("count_bytes");
+    const m = obj.map("counts");
+    const rnd = prng(2026);
+    const edge = [0, 1, 9, 10, 0x1f, 0x20, 0x2f, 0x30, 0x7f, 0x80, 0xfe, 0xff];
+    for (let run = 0; run < 40; run++) {
+      const len = run < 30 ? 32 : Math.floor(rnd() * 40);
+      const payload = Uint8Array.from({ length: len }, () => (rnd() < 0.5 ? edge[Math.floor(rnd() * edge.length)]! : Math.floor(rnd() * 256)));
+      expect(testRun(fd, udp4({ dport: 9 }, {}, payload)).retval).toBe(XDP_PASS);
+      const want = { high: 0, ff: 0, ctrl: 0, digitOrAbove: 0, upTo9: 0, nonZero: 0, rising: 0 };
+      let prev = 0;
+      for (const b of payload.slice(0, 32)) {
+        want.high += b > 0x7f ? 1 : 0;
+        want.ff += b === 0xff ? 1 : 0;
+        want.ctrl += b < 0x20 ? 1 : 0;
+        want.digitOrAbove += b >= 0x30 ? 1 : 0;
+        want.upTo9 += b <= 9 ? 2 : 0;
+        want.nonZero += b !== 0 ? 1 : 0;
+        want.rising += b > prev ? 1 : 0;
+        prev = b;
+      }
+      const v = new DataView(mapLookup(m.fd, u32le(0), m.valueSize)!.buffer);
+      const got = Object.fromEntries(Object.keys(want).map((k, i) => [k, v.getUint32(4 * i, true)]));
+      expect(got, `payload ${Array.from(payload).join(",")}`).toEqual(want);
+    }
   });
 
   it("many_maps uses twelve maps in one program", () => {

@@ -1,10 +1,11 @@
 // Small local rewrites that save instructions or verifier states:
 //  - `br eq/ne (be16 x), C` compares x with the byte-swapped constant instead
 //    (the swap then usually dies), as clang does for `eth->h_proto == htons(…)`.
-//  - if-conversion of `if (x == 0) v += c` (and `x != 0`) into `v += isZero(x) * c`:
-//    branch-free, so a bounded loop over bytes keeps one verifier state per
-//    iteration instead of doubling them.
-import type { Block, Func, Inst, VReg } from "../ir.ts";
+//  - if-conversion of `if (x <cmp> y) v += c` (==, !=, and unsigned <, <=, >, >= on
+//    32-bit values) into `v += flag * c` with a branch-free 0/1 flag: a bounded loop
+//    over bytes then keeps one verifier state per iteration instead of doubling them.
+import type { Block, Cond, Func, Inst, Operand, VReg, Width } from "../ir.ts";
+import type { Span } from "../../diagnostics/span.ts";
 import { isImm, uses, wrap } from "../ir.ts";
 import { definitions, predecessors } from "../cfg.ts";
 import { evalUn } from "../eval.ts";
@@ -45,22 +46,23 @@ function ifConvert(f: Func): boolean {
   const useCounts = countUses(f);
   for (const a of f.blocks) {
     const t = a.term;
-    if (t?.op !== "br" || (t.cc !== "eq" && t.cc !== "ne") || isImm(t.a) || !isImm(t.b) || wrap(t.b, t.w) !== 0n) continue;
-    // The arm that runs when x == 0, and the join.
-    const zeroArm: Block = t.cc === "eq" ? t.then : t.else;
-    const join: Block = t.cc === "eq" ? t.else : t.then;
-    const arm = zeroArm;
-    if (arm === join || preds.get(arm)!.length !== 1 || arm.term?.op !== "jmp" || arm.term.target !== join) continue;
+    if (t?.op !== "br" || t.w !== 32) continue;
+    // One arm does `v += c` and falls into the other, the join.
+    const onTrue = t.then !== t.else && isIncrementArm(t.then, t.else, preds);
+    const arm = onTrue ? t.then : t.else;
+    const join = onTrue ? t.else : t.then;
+    if (!isIncrementArm(arm, join, preds)) continue;
     const i = incrementIn(arm, useCounts);
     if (!i) continue;
-    if (t.a.ty !== "i32") continue; // the cheap isZero needs a zero-extended 32-bit value
-    const x = t.a;
-    const flag: VReg = { id: f.nextVReg++, ty: i.w === 64 ? "i64" : "i32" };
-    const insts: Inst[] = [{ op: "un", kind: "isZero", w: 32, dst: flag, a: x, span: t.span }];
-    let addend: VReg = flag;
+    const cc = onTrue ? t.cc : INVERSE[t.cc];
+    if (!cc) continue;
+    const flag = condFlag(f, cc, t.a, t.b, i.w, t.span);
+    if (!flag) continue;
+    const insts = flag.insts;
+    let addend: VReg = flag.v;
     if (wrap(i.b, i.w) !== 1n) {
-      addend = { id: f.nextVReg++, ty: flag.ty };
-      insts.push({ op: "bin", kind: "mul", w: i.w, dst: addend, a: flag, b: i.b, span: i.span });
+      addend = { id: f.nextVReg++, ty: flag.v.ty };
+      insts.push({ op: "bin", kind: "mul", w: i.w, dst: addend, a: flag.v, b: i.b, span: i.span });
     }
     insts.push({ op: "bin", kind: "add", w: i.w, dst: i.dst, a: i.dst, b: addend, span: i.span });
     a.insts.push(...insts);
@@ -68,6 +70,62 @@ function ifConvert(f: Func): boolean {
     changed = true;
   }
   return changed;
+}
+
+function isIncrementArm(arm: Block, join: Block, preds: Map<Block, Block[]>): boolean {
+  return arm !== join && preds.get(arm)!.length === 1 && arm.term?.op === "jmp" && arm.term.target === join;
+}
+
+const INVERSE: Partial<Record<Cond, Cond>> = { eq: "ne", ne: "eq", ult: "uge", uge: "ult", ugt: "ule", ule: "ugt" };
+
+/**
+ * `cc(a, b)` as 0/1 without a branch, for 32-bit operands (i32 vregs are zero-extended
+ * in their 64-bit registers): x == 0 is isZero(x), x == c is isZero(x ^ c), and an
+ * unsigned x < y is the sign of the 64-bit difference, ((x - y) >> 63).
+ */
+function condFlag(f: Func, cc: Cond, a: Operand, b: Operand, w: Width, span?: Span): { insts: Inst[]; v: VReg } | null {
+  const ok32 = (o: Operand) => (isImm(o) ? o >= 0n && o <= 0xffffffffn : o.ty === "i32");
+  if (!ok32(a) || !ok32(b)) return null;
+  const insts: Inst[] = [];
+  const v = (ty: "i32" | "i64"): VReg => ({ id: f.nextVReg++, ty });
+  const out = v(w === 64 ? "i64" : "i32");
+  if (cc === "eq" || cc === "ne") {
+    let x: Operand = a;
+    if (!(isImm(b) && b === 0n)) {
+      const d = v("i32");
+      insts.push({ op: "bin", kind: "xor", w: 32, dst: d, a, b, span });
+      x = d;
+    }
+    if (cc === "eq") insts.push({ op: "un", kind: "isZero", w: 32, dst: out, a: x, span });
+    else {
+      const z = v(out.ty as "i32" | "i64");
+      insts.push({ op: "un", kind: "isZero", w: 32, dst: z, a: x, span });
+      insts.push({ op: "bin", kind: "xor", w, dst: out, a: z, b: 1n, span });
+    }
+    return { insts, v: out };
+  }
+  // x < y  ⇔  (x - y) >> 63 over 64 bits; >= and <= negate the swapped/straight form.
+  const [x, y, negate] =
+    cc === "ult" ? [a, b, false] : cc === "ugt" ? [b, a, false] : cc === "uge" ? [a, b, true] : cc === "ule" ? [b, a, true] : [];
+  if (x === undefined || y === undefined) return null;
+  const wide = (o: Operand): Operand => {
+    if (isImm(o)) return o;
+    const r = v("i64");
+    insts.push({ op: "mov", dst: r, src: o, span });
+    return r;
+  };
+  const diff = v("i64");
+  insts.push({ op: "bin", kind: "sub", w: 64, dst: diff, a: wide(x), b: wide(y), span });
+  const sign = v("i64");
+  insts.push({ op: "bin", kind: "lshr", w: 64, dst: sign, a: diff, b: 63n, span });
+  let flag = sign;
+  if (negate) {
+    flag = v("i64");
+    insts.push({ op: "bin", kind: "xor", w: 64, dst: flag, a: sign, b: 1n, span });
+  }
+  if (w === 64) return { insts, v: flag };
+  insts.push({ op: "mov", dst: out, src: flag, span });
+  return { insts, v: out };
 }
 
 /**
