@@ -2,7 +2,8 @@
 // live-frames generator (runtime/generator.ts) sends copies of one frame from the
 // namespace's end, as fast as it can; the receiving end runs the filter (native XDP)
 // and the figure is the rate the receiver gets through, read from its rx_packets
-// counter (veth counts every frame its XDP program processed), against a bare
+// counter (veth counts every frame its XDP program processed) per second of the
+// receiver's NAPI thread on its CPU (so CPU taken by other work does not count), against a bare
 // `return XDP_DROP` program and the clang twin on the same link. The receiver's NAPI runs as a kthread
 // (threaded NAPI) pinned to one CPU and the generator's thread to another, so the
 // receiver is the bottleneck and the two do not share a core. Only frames the filter
@@ -30,7 +31,7 @@ import {
 } from "../compiler/bpf/insn.ts";
 import type { CorpusPacket } from "../test/support/corpus.ts";
 import { XDP_DROP } from "../test/support/xdp.ts";
-import { napiThreads, pinToCpu } from "./affinity.ts";
+import { napiThreads, onCpuNs, pinToCpu } from "./affinity.ts";
 import { stratifiedSample } from "./speed.ts";
 import { median, notMeasured, type Maybe } from "./stats.ts";
 import { filterProgramFd, loadSide, type Pair } from "./twins.ts";
@@ -40,17 +41,25 @@ export interface E2eRow {
   /** The frame the generator sent (corpus source; every program here drops it) and its size. */
   frame: string;
   frameBytes: number;
+  /**
+   * Frames per second per receiver core: frames received / on-CPU time of the
+   * receiver's NAPI thread. Unlike wall-clock pps, this does not fall when other work
+   * takes the receiver's CPU away, so it compares programs on a shared machine.
+   */
   filterPps: number;
   /** The clang twin on the same frame: how much of the gap is the filter's logic rather than its compiler. */
   clangPps: number;
   barePps: number;
-  /** Median over rounds of filterPps / barePps. */
-  ratio: number;
-  /** Median over rounds of clangPps / barePps. */
-  clangRatio: number;
   /** A program that reads one header byte and drops: the cost of touching the packet at all. */
   touchPps: number;
+  /** Medians over rounds of each program's per-core pps / the bare program's in that round. */
+  ratio: number;
+  clangRatio: number;
   touchRatio: number;
+  /** The same ratio for xdpc from wall-clock pps (received / elapsed). */
+  wallRatio: number;
+  /** Share of the wall time the receiver's NAPI thread was on its CPU (median over runs). */
+  receiverBusy: number;
   /** Frames the generator offered per second (the receiver is the bottleneck when this is higher). */
   offeredPps: number;
 }
@@ -173,18 +182,26 @@ export async function measureE2e(
         if (threads.length === 0)
           throw new Error(`no NAPI thread for ${spec.hostIf} (threaded NAPI unsupported?)`);
         for (const pid of threads) pinToCpu(pid, receiverCpu);
+        return threads;
       };
       const measure = async (fd: number, frame: Uint8Array) => {
-        attach(fd);
+        const threads = attach(fd);
         // A short warm-up fills caches and lets the kthread settle on its CPU.
         await gen.generate({ mix: [{ name: "warm", frame, weight: 1 }], durationMs: 50 });
         const before = rx();
+        const cpuBefore = onCpuNs(threads);
         const rep = await gen.generate({
           mix: [{ name: "frame", frame, weight: 1 }],
           durationMs: opts.seconds * 1000,
         });
         const received = rx() - before;
-        return { pps: (received * 1000) / rep.elapsedMs, offered: rep.pps };
+        const cpuNs = onCpuNs(threads) - cpuBefore;
+        return {
+          wallPps: (received * 1000) / rep.elapsedMs,
+          corePps: cpuNs > 0 ? (received * 1e9) / cpuNs : NaN,
+          busy: cpuNs / (rep.elapsedMs * 1e6),
+          offered: rep.pps,
+        };
       };
       try {
         const rows: E2eResult["rows"] = [];
@@ -223,33 +240,37 @@ export async function measureE2e(
               bare: bare.fd,
               touch: touch.fd,
             };
-            const pps: Record<keyof typeof fds, number[]> = {
+            type Side = keyof typeof fds;
+            const pps: Record<Side, number[]> = { filter: [], clang: [], bare: [], touch: [] };
+            const ratios: Record<Side | "wall", number[]> = {
               filter: [],
               clang: [],
               bare: [],
               touch: [],
+              wall: [],
             };
-            const ratio: number[] = [];
-            const clangRatio: number[] = [];
-            const touchRatio: number[] = [];
             const offered: number[] = [];
-            const rotations: (keyof typeof fds)[][] = [
+            const busy: number[] = [];
+            const rotations: Side[][] = [
               ["filter", "clang", "bare", "touch"],
               ["touch", "filter", "clang", "bare"],
               ["bare", "touch", "filter", "clang"],
               ["clang", "bare", "touch", "filter"],
             ];
             for (let round = 0; round < opts.rounds; round++) {
-              const got = { filter: 0, clang: 0, bare: 0, touch: 0 };
+              const core = { filter: 0, clang: 0, bare: 0, touch: 0 };
+              const wall = { filter: 0, bare: 0 };
               for (const side of rotations[round % 4]!) {
                 const m = await measure(fds[side], frame.data);
-                got[side] = m.pps;
-                pps[side].push(m.pps);
+                core[side] = m.corePps;
+                if (side === "filter" || side === "bare") wall[side] = m.wallPps;
+                pps[side].push(m.corePps);
                 offered.push(m.offered);
+                busy.push(m.busy);
               }
-              ratio.push(got.filter / got.bare);
-              touchRatio.push(got.touch / got.bare);
-              clangRatio.push(got.clang / got.bare);
+              for (const side of ["filter", "clang", "touch"] as const)
+                ratios[side].push(core[side] / core.bare);
+              ratios.wall.push(wall.filter / wall.bare);
             }
             rows.push({
               name: pair.name,
@@ -260,10 +281,12 @@ export async function measureE2e(
                 filterPps: median(pps.filter),
                 clangPps: median(pps.clang),
                 barePps: median(pps.bare),
-                ratio: median(ratio),
-                clangRatio: median(clangRatio),
                 touchPps: median(pps.touch),
-                touchRatio: median(touchRatio),
+                ratio: median(ratios.filter),
+                clangRatio: median(ratios.clang),
+                touchRatio: median(ratios.touch),
+                wallRatio: median(ratios.wall),
+                receiverBusy: median(busy),
                 offeredPps: median(offered),
               },
             });

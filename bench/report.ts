@@ -197,12 +197,14 @@ export function tables(r: BenchResult): Table[] {
         "filter",
         "dropped frame",
         "bytes",
-        "xdpc pps",
-        "clang twin pps",
-        "bare XDP_DROP pps",
+        "xdpc pps/core",
+        "clang pps/core",
+        "bare pps/core",
         "xdpc / bare",
         "clang / bare",
         "read-1-byte / bare",
+        "xdpc / bare (wall clock)",
+        "receiver busy",
         "offered pps",
       ],
       rows: e.rows.map(({ name, row: x }) =>
@@ -211,15 +213,17 @@ export function tables(r: BenchResult): Table[] {
               name,
               x.frame,
               String(x.frameBytes),
-              fmtNum(x.filterPps, 0),
+              fmtNum(Math.round(x.filterPps), 0),
               fmtNum(x.clangPps, 0),
               fmtNum(x.barePps, 0),
               fmtRatio(x.ratio),
               fmtRatio(x.clangRatio),
               fmtRatio(x.touchRatio),
+              fmtRatio(x.wallRatio),
+              `${(x.receiverBusy * 100).toFixed(0)}%`,
               fmtNum(x.offeredPps, 0),
             ]
-          : [name, `not measured: ${x.notMeasured}`, "", "", "", "", "", "", "", ""],
+          : [name, `not measured: ${x.notMeasured}`, "", "", "", "", "", "", "", "", "", ""],
       ),
     });
   } else {
@@ -266,7 +270,7 @@ export function losses(r: BenchResult): string[] {
     for (const { name, row } of r.e2e.rows)
       if (isMeasured(row) && row.filterPps < row.clangPps)
         out.push(
-          `${name}: veth ${fmtNum(row.filterPps, 0)} pps vs the clang twin's ${fmtNum(row.clangPps, 0)} (${fmtRatio(row.filterPps / row.clangPps)})`,
+          `${name}: veth ${fmtNum(Math.round(row.filterPps), 0)} pps/core vs the clang twin's ${fmtNum(Math.round(row.clangPps), 0)} (${fmtRatio(row.filterPps / row.clangPps)})`,
         );
   for (const c of r.compile) {
     if (loses(c.xdpcColdMs, c.clangMs))
