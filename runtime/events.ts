@@ -1,8 +1,13 @@
-// RingBuf records → JavaScript objects. libbpf's ring_buffer consumes the ring (it
-// mmaps the producer/consumer pages); each record is decoded with the RingBuf<T>
-// record type the compiler writes into BTF (typedef xdpc_record__<map>). Records are
-// drained on a timer with ring_buffer__consume — never a blocking poll, which would
-// stall Node's event loop — and delivered as "event" emissions and via an async iterator.
+// RingBuf records → JavaScript objects. The ring is read the way libbpf's
+// ring_buffer does it — the consumer page mapped read-write, the producer page and the
+// data area (mapped twice, so a record that wraps reads contiguously) read-only — but
+// one record at a time, so that a reader that stops (`--count`) leaves every record it
+// did not deliver in the ring. Each record is decoded with the RingBuf<T> record type
+// the compiler writes into BTF (typedef xdpc_record__<map>). Records are drained on a
+// timer — never a blocking poll, which would stall Node's event loop — and delivered as
+// "event" emissions and through an async iterator.
+// Memory order: plain loads/stores, which are acquire/release on x86-64 (TSO); the
+// busy bit of a record header is checked as the kernel's protocol requires.
 import { EventEmitter } from "node:events";
 import { koffi, library, NativeError } from "../native/lib.ts";
 import { closeFd } from "../native/bpf.ts";
@@ -16,32 +21,96 @@ import { kernelBtf } from "./maps.ts";
 import { ValueCodec, type JsValue } from "./values.ts";
 
 const RINGBUF = 27;
+const BUSY_BIT = 0x80000000;
+const DISCARD_BIT = 0x40000000;
+const HDR_SZ = 8;
 
 type Ptr = unknown;
-let api:
+let libc:
   | {
-      create: (fd: number, cb: unknown, ctx: null, opts: null) => Ptr;
-      consume: (rb: Ptr) => number;
-      free: (rb: Ptr) => void;
-      proto: unknown;
+      mmap: (addr: null, len: number, prot: number, flags: number, fd: number, off: number) => Ptr;
+      munmap: (addr: Ptr, len: number) => number;
+      pageSize: number;
     }
   | undefined;
 
-function bind() {
-  if (api) return api;
-  const k = koffi();
-  const bpf = library("libbpf.so.1");
-  k.opaque("xdpc_ring_buffer");
-  const proto = k.proto("int xdpc_ring_buffer_sample_fn(void *ctx, void *data, size_t size)");
-  api = {
-    create: bpf.func(
-      "xdpc_ring_buffer *ring_buffer__new(int map_fd, xdpc_ring_buffer_sample_fn *cb, void *ctx, void *opts)",
-    ),
-    consume: bpf.func("int ring_buffer__consume(xdpc_ring_buffer *rb)"),
-    free: bpf.func("void ring_buffer__free(xdpc_ring_buffer *rb)"),
-    proto,
+function bindLibc() {
+  if (libc) return libc;
+  const c = library("libc.so.6");
+  const sysconf = c.func("long sysconf(int name)");
+  libc = {
+    mmap: c.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)"),
+    munmap: c.func("int munmap(void *addr, size_t len)"),
+    pageSize: Number(sysconf(30)), // _SC_PAGESIZE
   };
-  return api;
+  return libc;
+}
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+
+/** One mapped BPF ring buffer, consumed a record at a time. */
+export class RingConsumer {
+  private readonly cons: Ptr;
+  private readonly prod: Ptr;
+  private readonly consView: DataView;
+  private readonly prodView: DataView;
+  private readonly data: Uint8Array;
+  private readonly dataView: DataView;
+  private readonly mask: number;
+  private readonly prodLen: number;
+  private open = true;
+
+  constructor(
+    fd: number,
+    readonly size: number,
+  ) {
+    const c = bindLibc();
+    const k = koffi();
+    const failed = (p: Ptr) => !p || BigInt(k.address(p as never) as unknown as bigint) === 0xffffffffffffffffn;
+    this.cons = c.mmap(null, c.pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (failed(this.cons)) throw new NativeError("cannot map the ring buffer's consumer page", k.errno() || 22, "mmap");
+    this.prodLen = c.pageSize + 2 * size;
+    this.prod = c.mmap(null, this.prodLen, PROT_READ, MAP_SHARED, fd, c.pageSize);
+    if (failed(this.prod)) {
+      const errno = k.errno() || 22;
+      c.munmap(this.cons, c.pageSize);
+      throw new NativeError("cannot map the ring buffer's data", errno, "mmap");
+    }
+    this.consView = new DataView(k.view(this.cons as never, 8) as ArrayBuffer);
+    const all = k.view(this.prod as never, this.prodLen) as ArrayBuffer;
+    this.prodView = new DataView(all, 0, 8);
+    this.data = new Uint8Array(all, c.pageSize, 2 * size);
+    this.dataView = new DataView(all, c.pageSize, 2 * size);
+    this.mask = size - 1;
+  }
+
+  /** The next committed record (a copy), skipping discarded ones; null when none is ready. */
+  next(): Uint8Array | null {
+    if (!this.open) return null;
+    for (;;) {
+      const consPos = this.consView.getBigUint64(0, true);
+      const prodPos = this.prodView.getBigUint64(0, true);
+      if (consPos >= prodPos) return null;
+      const off = Number(consPos & BigInt(this.mask));
+      const hdr = this.dataView.getUint32(off, true);
+      if (hdr & BUSY_BIT) return null; // reserved, not committed yet
+      const len = hdr & ~(BUSY_BIT | DISCARD_BIT) & 0xffffffff;
+      const record = hdr & DISCARD_BIT ? null : this.data.slice(off + HDR_SZ, off + HDR_SZ + len);
+      // Release the space: header and record, rounded up to 8 bytes.
+      this.consView.setBigUint64(0, consPos + BigInt((len + HDR_SZ + 7) & ~7), true);
+      if (record) return record;
+    }
+  }
+
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    const c = bindLibc();
+    c.munmap(this.prod, this.prodLen);
+    c.munmap(this.cons, c.pageSize);
+  }
 }
 
 /** The record type of ring buffer `map` from a BTF, when the compiler recorded one. */
@@ -75,12 +144,9 @@ export interface EventReaderOptions {
  */
 export class EventReader extends EventEmitter {
   readonly codec: ValueCodec | null;
-  private rb: Ptr;
-  private cb: unknown;
+  private readonly ring: RingConsumer;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Inside ring_buffer__consume: close() then defers freeing the ring until it returns. */
-  private consuming = false;
   private readonly waiting: ((r: IteratorResult<RingEvent>) => void)[] = [];
   private readonly queue: RingEvent[] = [];
   private iterating = false;
@@ -93,22 +159,9 @@ export class EventReader extends EventEmitter {
   ) {
     super();
     const info = mapInfo(fd);
-    if (info.type !== RINGBUF) throw new NativeError(`map ${name} is not a ring buffer`, 22, "ring_buffer__new");
+    if (info.type !== RINGBUF) throw new NativeError(`map ${name} is not a ring buffer`, 22, "mmap");
     this.codec = record ? new ValueCodec(record) : null;
-    const a = bind();
-    const k = koffi();
-    this.cb = k.register((_ctx: unknown, data: unknown, size: number | bigint) => {
-      const n = Number(size);
-      if (this.closed) return -1; // closed by a listener: stop this consume (libbpf returns the error)
-      const bytes = new Uint8Array(k.view(data as never, n) as ArrayBuffer).slice();
-      this.deliver(this.decode(bytes));
-      return 0;
-    }, k.pointer(a.proto as never));
-    this.rb = a.create(fd, this.cb, null, null);
-    if (!this.rb) {
-      k.unregister(this.cb as never);
-      throw new NativeError(`cannot read ring buffer ${name}`, k.errno() || 22, "ring_buffer__new");
-    }
+    this.ring = new RingConsumer(fd, info.maxEntries);
   }
 
   /** A ring buffer of a loaded object, typed from the object file. */
@@ -154,21 +207,18 @@ export class EventReader extends EventEmitter {
     else this.queue.push(e);
   }
 
-  /** Drains every record available now; returns how many were read. */
-  consume(): number {
-    if (this.closed) return 0;
-    this.consuming = true;
-    let n: number;
-    try {
-      n = bind().consume(this.rb);
-    } finally {
-      this.consuming = false;
+  /**
+   * Delivers the records available now (at most `max`); returns how many. A listener
+   * may close() the reader: the records after the one it got stay in the ring.
+   */
+  consume(max = Infinity): number {
+    let n = 0;
+    while (!this.closed && n < max) {
+      const bytes = this.ring.next();
+      if (!bytes) break;
+      n++;
+      this.deliver(this.decode(bytes));
     }
-    if (this.closed) {
-      this.release();
-      return Math.max(0, n);
-    }
-    if (n < 0) throw new NativeError(`reading ring buffer ${this.name} failed`, -n, "ring_buffer__consume");
     return n;
   }
 
@@ -202,21 +252,13 @@ export class EventReader extends EventEmitter {
     };
   }
 
-  /** Frees the ring and the callback; never from inside the callback (libbpf is still using them). */
-  private release(): void {
-    if (this.rb === null) return;
-    bind().free(this.rb);
-    this.rb = null;
-    koffi().unregister(this.cb as never);
-    if (this.opts.ownsFd) closeFd(this.fd);
-  }
-
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (!this.consuming) this.release();
+    this.ring.close();
+    if (this.opts.ownsFd) closeFd(this.fd);
     for (const w of this.waiting.splice(0)) w({ value: undefined, done: true });
     this.emit("close");
   }

@@ -169,9 +169,12 @@ describeKernel("xdpc map/stats/events/trace CLI in a test namespace", () => {
       expect.objectContaining({ src: "198.18.0.5", dst: "198.19.0.9", srcPort: 40001, dstPort: 443, flags: 2 }),
       expect.objectContaining({ src: "198.19.0.9", dst: "198.18.0.5", srcPort: 22, dstPort: 40001, flags: 4 }),
     ]);
-    send(EVENTS_IF, [tcp4({ sport: 5, dport: 6, flags: 0x02 }, { src: "198.18.0.6" })]);
+    send(EVENTS_IF, [tcp4({ sport: 5, dport: 6, flags: 0x02 }, { src: "198.18.0.6" }), tcp4({ sport: 7, dport: 6, flags: 0x02 })]);
     const text = await xdpc(["events", "--iface", EVENTS_IF, "--count", "1"]);
     expect(text.stdout).toMatch(/^timeNs=\d+ src=198\.18\.0\.6 dst=198\.19\.0\.1 srcPort=5 dstPort=6 ifindex=\d+ flags=2\n$/);
+    // --count took exactly one record: the second is still in the ring for the next reader.
+    const next = await xdpc(["events", "--iface", EVENTS_IF, "--count", "1", "--json"]);
+    expect(JSON.parse(next.stdout)).toMatchObject({ srcPort: 7, dstPort: 6 });
     const none = await xdpc(["events", "--iface", LPM_IF]);
     expect([none.code, none.stderr]).toEqual([2, "xdpc: error: the filter on xdpct0 has no ring buffer\n"]);
   }, 60000);
