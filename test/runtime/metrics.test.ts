@@ -8,7 +8,7 @@ import { progInfo } from "../../native/info.ts";
 import { TypedMap, programMaps } from "../../runtime/maps.ts";
 import { filterRegistry, parseListenAddress, serveMetrics, type MetricsServer } from "../../runtime/metrics.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
+import { checkFdLeaks, loadXdpObject, type XdpObject } from "../support/xdp.ts";
 import { concat, ethHeader, tcp4, udp4 } from "../support/packets.ts";
 
 /** `name{labels} value` lines of the exposition format → a lookup by "name{labels}". */
@@ -49,6 +49,9 @@ describeKernel("Prometheus endpoint", () => {
     await server?.close();
     obj?.close();
   });
+
+  // Every scrape opens the program and its maps by id: none may stay open.
+  checkFdLeaks("each");
 
   it("is bound to 127.0.0.1", () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
