@@ -250,11 +250,12 @@ function loadFailure(e: LoadError, input: Input, info: ObjectInfo, prog: string)
     const { diagnostic, source } = verifierDiagnostic(log, { program: prog, object: info, file: input.file, source: input.source });
     throw new LoaderError(`the kernel verifier rejected '${prog}'; nothing was changed`, "verifier", [diagnostic], source);
   }
-  const reuse = e.messages.find((m) => /couldn't reuse pinned map|failed to reuse/i.test(m));
-  if (reuse) {
-    const map = /map '([^']+)'/.exec(reuse)?.[1];
+  if (e.messages.some((m) => /reuse pinned map|reusing pinned map/i.test(m))) {
+    // libbpf: "couldn't reuse pinned map at '<path>': parameter mismatch"
+    const path = e.messages.map((m) => /reuse pinned map at '([^']+)'/.exec(m)?.[1]).find(Boolean);
+    const map = path ? basename(path) : e.messages.map((m) => /map '([^']+)': error reusing/.exec(m)?.[1]).find(Boolean);
     throw new LoaderError(
-      `pinned map${map ? ` '${map}'` : ""} has a different definition than the one in '${basename(input.file)}'; \`xdpc unload\` first to discard its contents`,
+      `pinned map${map ? ` '${map}'` : ""}${path ? ` (${path})` : ""} has a different definition than the one in '${basename(input.file)}'; \`xdpc unload\` first to discard its contents`,
     );
   }
   if (e.code === "EPERM") throw new LoaderError("permission denied: loading BPF programs needs CAP_BPF (or CAP_SYS_ADMIN)");

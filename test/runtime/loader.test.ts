@@ -280,6 +280,57 @@ export function big(ctx: XdpContext): XdpAction {
     expect(attachedId(lab)).toBe(old);
   });
 
+  it("refuses a pinned map whose definition changed, names the program to pick, and unloads from a vanished interface", () => {
+    const counter = (name: string, n: number) => {
+      const f = join(lab.tmp, `${name}.ts`);
+      writeFileSync(
+        f,
+        `import { XdpContext, XdpAction, XDP_PASS, HashMap, u32, u64 } from "xdpc";
+const counts = new HashMap<u32, u64>({ maxEntries: ${n}, pinned: true });
+export function ${name}(ctx: XdpContext): XdpAction {
+  counts.increment(ctx.len);
+  return XDP_PASS;
+}
+`,
+      );
+      return f;
+    };
+    spawnSyncIn(lab, ["ip", "link", "add", "xdpct2", "type", "veth", "peer", "name", "xdpct3"]);
+    spawnSyncIn(lab, ["ip", "link", "set", "xdpct2", "up"]);
+    spawnSyncIn(lab, ["ip", "link", "set", "xdpct3", "up"]);
+    ok(["load", "--iface", "xdpct2", counter("small", 16)]);
+    const id = attachedId(lab, "xdpct2");
+    const pin = join(lab.pinRoot, keyOf(lab, "xdpct2"), "maps", "counts");
+    expect(fails(["load", "--iface", "xdpct2", counter("large", 32)], 1)).toBe(
+      `xdpc: error: pinned map 'counts' (${pin}) has a different definition than the one in 'large.ts'; \`xdpc unload\` first to discard its contents`,
+    );
+    expect(attachedId(lab, "xdpct2")).toBe(id);
+
+    const two = join(lab.tmp, "two.ts");
+    writeFileSync(
+      two,
+      `import { XdpContext, XdpAction, XDP_PASS, XDP_DROP } from "xdpc";
+export function first(ctx: XdpContext): XdpAction { return XDP_PASS; }
+export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
+`,
+    );
+    expect(fails(["load", "--iface", "xdpct2", two], 2)).toBe(`xdpc: error: '${two}' has 2 XDP programs (first, second); choose one with --program`);
+    expect(fails(["load", "--iface", "xdpct2", two, "--program", "third"], 2)).toBe(
+      `xdpc: error: '${two}' has no XDP program 'third' (programs: first, second)`,
+    );
+    ok(["load", "--iface", "xdpct2", two, "--program", "second"]);
+    expect(status().filters.find((f) => f.iface === "xdpct2")!.progName).toBe("second");
+
+    // The interface disappears with the filter on it: unload still removes pins and state.
+    const key = keyOf(lab, "xdpct2");
+    spawnSyncIn(lab, ["ip", "link", "del", "xdpct2"]);
+    const r = xdpc(lab, ["unload", "--iface", "xdpct2"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("xdpc: note: interface 'xdpct2' is gone; removed its xdpc pins and state\n");
+    expect(existsSync(join(lab.pinRoot, key))).toBe(false);
+    expect(existsSync(join(lab.runDir, "filters", key))).toBe(false);
+  });
+
   it("falls back to generic mode where native is unsupported, with a notice", () => {
     const r = xdpc(lab, ["load", "--iface", "lo", VLAN]);
     expect(r.code).toBe(0);
