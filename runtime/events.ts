@@ -68,9 +68,11 @@ export class RingConsumer {
   ) {
     const c = bindLibc();
     const k = koffi();
-    const failed = (p: Ptr) => !p || BigInt(k.address(p as never) as unknown as bigint) === 0xffffffffffffffffn;
+    const failed = (p: Ptr) =>
+      !p || BigInt(k.address(p as never) as unknown as bigint) === 0xffffffffffffffffn;
     this.cons = c.mmap(null, c.pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (failed(this.cons)) throw new NativeError("cannot map the ring buffer's consumer page", k.errno() || 22, "mmap");
+    if (failed(this.cons))
+      throw new NativeError("cannot map the ring buffer's consumer page", k.errno() || 22, "mmap");
     this.prodLen = c.pageSize + 2 * size;
     this.prod = c.mmap(null, this.prodLen, PROT_READ, MAP_SHARED, fd, c.pageSize);
     if (failed(this.prod)) {
@@ -119,7 +121,9 @@ export function recordTypeFromBtf(btf: Btf, map: string): TypeDesc | undefined {
   const t =
     btf.types.find((x) => x.kind === Kind.TYPEDEF && x.name === RECORD_TYPEDEF_PREFIX + map) ??
     (map.length === 15
-      ? btf.types.find((x) => x.kind === Kind.TYPEDEF && x.name.startsWith(RECORD_TYPEDEF_PREFIX + map))
+      ? btf.types.find(
+          (x) => x.kind === Kind.TYPEDEF && x.name.startsWith(RECORD_TYPEDEF_PREFIX + map),
+        )
       : undefined);
   return t && t.kind === Kind.TYPEDEF ? typeDescFromBtf(btf, t.type) : undefined;
 }
@@ -159,13 +163,19 @@ export class EventReader extends EventEmitter {
   ) {
     super();
     const info = mapInfo(fd);
-    if (info.type !== RINGBUF) throw new NativeError(`map ${name} is not a ring buffer`, 22, "mmap");
+    if (info.type !== RINGBUF)
+      throw new NativeError(`map ${name} is not a ring buffer`, 22, "mmap");
     this.codec = record ? new ValueCodec(record) : null;
     this.ring = new RingConsumer(fd, info.maxEntries);
   }
 
   /** A ring buffer of a loaded object, typed from the object file. */
-  static fromObject(obj: LoadedObject, file: Uint8Array | ObjectInfo, name: string, opts: EventReaderOptions = {}): EventReader {
+  static fromObject(
+    obj: LoadedObject,
+    file: Uint8Array | ObjectInfo,
+    name: string,
+    opts: EventReaderOptions = {},
+  ): EventReader {
     const info = file instanceof Uint8Array ? readObject(file) : file;
     const m = info.maps.find((x) => x.name === name);
     const record = m?.recordType && info.btf ? typeDescFromBtf(info.btf, m.recordType) : undefined;
@@ -195,7 +205,8 @@ export class EventReader extends EventEmitter {
   }
 
   decode(bytes: Uint8Array): RingEvent {
-    if (this.codec && bytes.length >= this.codec.size) return { record: this.codec.decode(bytes), size: bytes.length };
+    if (this.codec && bytes.length >= this.codec.size)
+      return { record: this.codec.decode(bytes), size: bytes.length };
     return { record: { bytes: Buffer.from(bytes).toString("hex") }, size: bytes.length };
   }
 

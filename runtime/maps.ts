@@ -6,8 +6,22 @@ import { koffi, library, NativeError } from "../native/lib.ts";
 import { xdpQuery } from "../native/xdp.ts";
 import { ifNameToIndex } from "../native/netlink.ts";
 import { closeFd } from "../native/bpf.ts";
-import { mapInfo, mapFdById, progFdById, progInfo, type MapInfo as KernelMapInfo } from "../native/info.ts";
-import { mapDelete, mapLookup, mapNextKey, mapUpdate, possibleCpus, BPF_ANY, type LoadedObject } from "../native/object.ts";
+import {
+  mapInfo,
+  mapFdById,
+  progFdById,
+  progInfo,
+  type MapInfo as KernelMapInfo,
+} from "../native/info.ts";
+import {
+  mapDelete,
+  mapLookup,
+  mapNextKey,
+  mapUpdate,
+  possibleCpus,
+  BPF_ANY,
+  type LoadedObject,
+} from "../native/object.ts";
 import { readObject, type ObjectInfo } from "../compiler/elf/object.ts";
 import { typeDescFromBtf, type TypeDesc } from "../compiler/elf/types.ts";
 import { Kind } from "../compiler/btf/kinds.ts";
@@ -76,7 +90,11 @@ export function typeDescOf(btf: Btf, id: number): TypeDesc {
       size: t.size,
       members: t.vars.map((v) => {
         const vt = btf.byId(v.type);
-        return { name: vt && "name" in vt ? vt.name : `off${v.offset}`, type: typeDescFromBtf(btf, v.type), offset: v.offset };
+        return {
+          name: vt && "name" in vt ? vt.name : `off${v.offset}`,
+          type: typeDescFromBtf(btf, v.type),
+          offset: v.offset,
+        };
       }),
     };
   }
@@ -84,7 +102,11 @@ export function typeDescOf(btf: Btf, id: number): TypeDesc {
 }
 
 let btfApi:
-  | { load: (id: number) => unknown; raw: (b: unknown, size: number[]) => unknown; free: (b: unknown) => void }
+  | {
+      load: (id: number) => unknown;
+      raw: (b: unknown, size: number[]) => unknown;
+      free: (b: unknown) => void;
+    }
   | undefined;
 
 /** The BTF object the kernel holds under `id` (a program's or map's), parsed. */
@@ -100,7 +122,12 @@ export function kernelBtf(id: number): Btf {
     };
   }
   const b = btfApi.load(id);
-  if (!b) throw new NativeError(`cannot read BTF object ${id}`, k.errno() || 2, "btf__load_from_kernel_by_id");
+  if (!b)
+    throw new NativeError(
+      `cannot read BTF object ${id}`,
+      k.errno() || 2,
+      "btf__load_from_kernel_by_id",
+    );
   try {
     const size = [0];
     const p = btfApi.raw(b, size);
@@ -136,7 +163,10 @@ export class TypedMap {
     const lpm = meta.type === LPM_TRIE;
     this.key = new ValueCodec(meta.key ?? fallbackType(meta.keySize), { lpmKey: lpm });
     this.value = new ValueCodec(meta.value ?? fallbackType(meta.valueSize));
-    if (meta.type !== RINGBUF && (this.key.size !== meta.keySize || this.value.size !== meta.valueSize))
+    if (
+      meta.type !== RINGBUF &&
+      (this.key.size !== meta.keySize || this.value.size !== meta.valueSize)
+    )
       throw new Error(
         `map ${meta.name}: BTF types are ${this.key.size}/${this.value.size} bytes, the kernel map ${meta.keySize}/${meta.valueSize}`,
       );
@@ -247,7 +277,12 @@ export class TypedMap {
   /** Deletes a key; false when absent. Arrays have no delete (their entries always exist). */
   delete(key: unknown): boolean {
     this.live();
-    if (this.isArray) throw new NativeError(`map ${this.name} is an array: entries cannot be deleted (set them to 0)`, 22, "bpf_map_delete_elem");
+    if (this.isArray)
+      throw new NativeError(
+        `map ${this.name} is an array: entries cannot be deleted (set them to 0)`,
+        22,
+        "bpf_map_delete_elem",
+      );
     return mapDelete(this.fd, this.encodeKey(key));
   }
 
@@ -276,7 +311,12 @@ export class TypedMap {
    */
   *rawEntries(opts: { batchSize?: number } = {}): Generator<[Uint8Array, Uint8Array]> {
     this.live();
-    const batch = lookupBatch(this.fd, this.meta.keySize, this.stride * this.cpus, opts.batchSize ?? Math.min(this.meta.maxEntries, 1024));
+    const batch = lookupBatch(
+      this.fd,
+      this.meta.keySize,
+      this.stride * this.cpus,
+      opts.batchSize ?? Math.min(this.meta.maxEntries, 1024),
+    );
     if (batch) {
       yield* batch;
       return;
@@ -318,12 +358,21 @@ export function batchlessMapTypes(): number[] {
  * All entries by BPF_MAP_LOOKUP_BATCH, or null when the map type has no batch
  * support (the caller falls back to get_next_key). Reads the whole map eagerly.
  */
-function lookupBatch(fd: number, keySize: number, valueSize: number, chunk: number): [Uint8Array, Uint8Array][] | null {
+function lookupBatch(
+  fd: number,
+  keySize: number,
+  valueSize: number,
+  chunk: number,
+): [Uint8Array, Uint8Array][] | null {
   const type = mapInfo(fd).type;
   if (noBatch.has(type) || chunk <= 0) return null;
   const k = koffi();
   if (!batchApi) {
-    const Opts = k.struct("xdpc_bpf_map_batch_opts", { sz: "size_t", elem_flags: "uint64_t", flags: "uint64_t" });
+    const Opts = k.struct("xdpc_bpf_map_batch_opts", {
+      sz: "size_t",
+      elem_flags: "uint64_t",
+      flags: "uint64_t",
+    });
     batchApi = {
       lookup: library("libbpf.so.1").func(
         "int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const xdpc_bpf_map_batch_opts *opts)",

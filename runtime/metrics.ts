@@ -50,7 +50,9 @@ export function filterRegistry(targets: MetricsTarget[]): Registry {
     async collect() {
       this.reset();
       for (const { t, s } of await snapshots())
-        for (const x of s.samples) if (x.kind === "verdict") this.inc({ iface: t.iface, program: s.progName, verdict: x.name }, num(x.value));
+        for (const x of s.samples)
+          if (x.kind === "verdict")
+            this.inc({ iface: t.iface, program: s.progName, verdict: x.name }, num(x.value));
     },
   });
   new Gauge({
@@ -62,7 +64,11 @@ export function filterRegistry(targets: MetricsTarget[]): Registry {
       this.reset();
       for (const { t, s } of await snapshots())
         for (const x of s.samples)
-          if (x.kind === "counter") this.set({ iface: t.iface, program: s.progName, map: x.map, key: x.key, field: x.field }, num(x.value));
+          if (x.kind === "counter")
+            this.set(
+              { iface: t.iface, program: s.progName, map: x.map, key: x.key, field: x.field },
+              num(x.value),
+            );
     },
   });
   new Gauge({
@@ -73,7 +79,9 @@ export function filterRegistry(targets: MetricsTarget[]): Registry {
     async collect() {
       this.reset();
       for (const { t, s } of await snapshots())
-        for (const x of s.samples) if (x.kind === "global") this.set({ iface: t.iface, program: s.progName, name: x.name }, num(x.value));
+        for (const x of s.samples)
+          if (x.kind === "global")
+            this.set({ iface: t.iface, program: s.progName, name: x.name }, num(x.value));
     },
   });
   new Counter({
@@ -83,7 +91,8 @@ export function filterRegistry(targets: MetricsTarget[]): Registry {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const { t, s } of await snapshots()) this.inc({ iface: t.iface, program: s.progName, id: String(s.progId) }, num(s.runCount));
+      for (const { t, s } of await snapshots())
+        this.inc({ iface: t.iface, program: s.progName, id: String(s.progId) }, num(s.runCount));
     },
   });
   new Counter({
@@ -93,7 +102,11 @@ export function filterRegistry(targets: MetricsTarget[]): Registry {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const { t, s } of await snapshots()) this.inc({ iface: t.iface, program: s.progName, id: String(s.progId) }, num(s.runTimeNs) / 1e9);
+      for (const { t, s } of await snapshots())
+        this.inc(
+          { iface: t.iface, program: s.progName, id: String(s.progId) },
+          num(s.runTimeNs) / 1e9,
+        );
     },
   });
   return registry;
@@ -110,7 +123,8 @@ export interface MetricsServer {
 export function parseListenAddress(addr: string): { host: string; port: number } {
   const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d+)$/.exec(addr.trim());
   const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) throw new Error(`bad listen address '${addr}' (expected [HOST:]PORT, e.g. 127.0.0.1:9435)`);
+  if (!m || !(port >= 0 && port <= 65535))
+    throw new Error(`bad listen address '${addr}' (expected [HOST:]PORT, e.g. 127.0.0.1:9435)`);
   return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
 }
 
@@ -118,7 +132,10 @@ export function parseListenAddress(addr: string): { host: string; port: number }
  * Serves GET /metrics. Kernel run-time stats are on while it runs (an
  * enableRunTimeStats fd held until close()); when that is refused the run metrics stay 0.
  */
-export async function serveMetrics(registry: Registry, addr = "127.0.0.1:9435"): Promise<MetricsServer> {
+export async function serveMetrics(
+  registry: Registry,
+  addr = "127.0.0.1:9435",
+): Promise<MetricsServer> {
   const { host, port } = parseListenAddress(addr);
   let statsFd = -1;
   try {
@@ -133,7 +150,8 @@ export async function serveMetrics(registry: Registry, addr = "127.0.0.1:9435"):
     }
     registry.metrics().then(
       (text) => res.writeHead(200, { "content-type": registry.contentType }).end(text),
-      (e: unknown) => res.writeHead(500, { "content-type": "text/plain" }).end(`${(e as Error).message}\n`),
+      (e: unknown) =>
+        res.writeHead(500, { "content-type": "text/plain" }).end(`${(e as Error).message}\n`),
     );
   });
   await new Promise<void>((resolve, reject) => {

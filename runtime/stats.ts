@@ -40,7 +40,9 @@ function intLeaves(v: JsValue, prefix = ""): [string, bigint][] | null {
   if (typeof v === "bigint") return [[prefix, v]];
   if (typeof v === "string" || typeof v === "boolean") return null;
   const out: [string, bigint][] = [];
-  const entries = Array.isArray(v) ? v.map((x, i) => [`${prefix}[${i}]`, x] as const) : Object.entries(v).map(([k, x]) => [prefix ? `${prefix}.${k}` : k, x] as const);
+  const entries = Array.isArray(v)
+    ? v.map((x, i) => [`${prefix}[${i}]`, x] as const)
+    : Object.entries(v).map(([k, x]) => [prefix ? `${prefix}.${k}` : k, x] as const);
   for (const [name, x] of entries) {
     const leaves = intLeaves(x, name);
     if (!leaves) return null;
@@ -60,7 +62,14 @@ export function sample(pm: ProgramMaps): Snapshot {
     if (m.name === VERDICT_MAP && m.meta.type === PERCPU_ARRAY) {
       for (const e of m.entries()) {
         const i = e.key as number;
-        samples.push({ kind: "verdict", name: VERDICT_NAMES[i] ?? `verdict${i}`, map: m.name, key: String(i), field: "", value: BigInt(e.value as bigint) });
+        samples.push({
+          kind: "verdict",
+          name: VERDICT_NAMES[i] ?? `verdict${i}`,
+          map: m.name,
+          key: String(i),
+          field: "",
+          value: BigInt(e.value as bigint),
+        });
       }
       continue;
     }
@@ -69,7 +78,14 @@ export function sample(pm: ProgramMaps): Snapshot {
       if (v && typeof v === "object" && !Array.isArray(v))
         for (const [name, x] of Object.entries(v)) {
           if (typeof x === "bigint" || typeof x === "number")
-            samples.push({ kind: "global", name, map: m.name, key: name, field: "", value: BigInt(x) });
+            samples.push({
+              kind: "global",
+              name,
+              map: m.name,
+              key: name,
+              field: "",
+              value: BigInt(x),
+            });
         }
       continue;
     }
@@ -80,11 +96,25 @@ export function sample(pm: ProgramMaps): Snapshot {
       const leaves = intLeaves(e.value)!;
       if (!dense && leaves.every(([, x]) => x === 0n)) continue;
       for (const [field, value] of leaves)
-        samples.push({ kind: "counter", name: `${m.name}[${String(e.key)}]${field ? "." + field : ""}`, map: m.name, key: String(e.key), field, value });
+        samples.push({
+          kind: "counter",
+          name: `${m.name}[${String(e.key)}]${field ? "." + field : ""}`,
+          map: m.name,
+          key: String(e.key),
+          field,
+          value,
+        });
     }
   }
   const info = progInfo(pm.progFd);
-  return { timeNs: process.hrtime.bigint(), progId: pm.progId, progName: pm.progName, samples, runCount: info.runCnt, runTimeNs: info.runTimeNs };
+  return {
+    timeNs: process.hrtime.bigint(),
+    progId: pm.progId,
+    progName: pm.progName,
+    samples,
+    runCount: info.runCnt,
+    runTimeNs: info.runTimeNs,
+  };
 }
 
 export interface Rate {
@@ -110,8 +140,14 @@ export interface StatsLine {
 export function rates(prev: Snapshot | undefined, cur: Snapshot, iface: string): StatsLine {
   const dt = prev ? Number(cur.timeNs - prev.timeNs) / 1e9 : 0;
   const before = new Map(prev?.samples.map((s) => [`${s.kind}:${s.name}`, s.value]));
-  const rate = (now: bigint, then: bigint | undefined) => (dt > 0 && then !== undefined ? Number(now >= then ? now - then : now) / dt : 0);
-  const all = cur.samples.map((s): Rate => ({ kind: s.kind, name: s.name, total: s.value, perSecond: rate(s.value, before.get(`${s.kind}:${s.name}`)) }));
+  const rate = (now: bigint, then: bigint | undefined) =>
+    dt > 0 && then !== undefined ? Number(now >= then ? now - then : now) / dt : 0;
+  const all = cur.samples.map((s): Rate => ({
+    kind: s.kind,
+    name: s.name,
+    total: s.value,
+    perSecond: rate(s.value, before.get(`${s.kind}:${s.name}`)),
+  }));
   const dRuns = prev ? cur.runCount - prev.runCount : 0n;
   const dTime = prev ? cur.runTimeNs - prev.runTimeNs : 0n;
   return {
@@ -125,7 +161,12 @@ export function rates(prev: Snapshot | undefined, cur: Snapshot, iface: string):
     runs: {
       total: cur.runCount,
       perSecond: rate(cur.runCount, prev?.runCount),
-      nsPerRun: dRuns > 0n ? Number(dTime) / Number(dRuns) : cur.runCount > 0n ? Number(cur.runTimeNs) / Number(cur.runCount) : 0,
+      nsPerRun:
+        dRuns > 0n
+          ? Number(dTime) / Number(dRuns)
+          : cur.runCount > 0n
+            ? Number(cur.runTimeNs) / Number(cur.runCount)
+            : 0,
     },
   };
 }
@@ -133,9 +174,17 @@ export function rates(prev: Snapshot | undefined, cur: Snapshot, iface: string):
 export function formatStatsJson(line: StatsLine): string {
   return stringifyJson({
     ...line,
-    verdicts: Object.fromEntries(line.verdicts.map((r) => [r.name, { total: r.total, pps: round(r.perSecond) }])),
-    counters: Object.fromEntries(line.counters.map((r) => [r.name, { total: r.total, perSecond: round(r.perSecond) }])),
-    runs: { total: line.runs.total, perSecond: round(line.runs.perSecond), nsPerRun: round(line.runs.nsPerRun) },
+    verdicts: Object.fromEntries(
+      line.verdicts.map((r) => [r.name, { total: r.total, pps: round(r.perSecond) }]),
+    ),
+    counters: Object.fromEntries(
+      line.counters.map((r) => [r.name, { total: r.total, perSecond: round(r.perSecond) }]),
+    ),
+    runs: {
+      total: line.runs.total,
+      perSecond: round(line.runs.perSecond),
+      nsPerRun: round(line.runs.nsPerRun),
+    },
   });
 }
 
@@ -151,18 +200,31 @@ function human(x: number): string {
 /** The text table `xdpc stats` redraws on a terminal. */
 export function formatStatsTable(line: StatsLine, opts: { verdictStats: boolean }): string {
   const rows: [string, string, string][] = [];
-  const out: string[] = [`xdpc stats — ${line.iface}: ${line.program} (id ${line.progId})   ${line.time}`, ""];
+  const out: string[] = [
+    `xdpc stats — ${line.iface}: ${line.program} (id ${line.progId})   ${line.time}`,
+    "",
+  ];
   if (line.verdicts.length) {
-    for (const r of line.verdicts) rows.push([`verdict ${r.name}`, `${human(r.perSecond)}/s`, r.total.toString()]);
+    for (const r of line.verdicts)
+      rows.push([`verdict ${r.name}`, `${human(r.perSecond)}/s`, r.total.toString()]);
   }
   for (const r of line.counters) rows.push([r.name, `${human(r.perSecond)}/s`, r.total.toString()]);
   const w0 = Math.max(12, ...rows.map((r) => r[0].length));
   const w1 = Math.max(10, ...rows.map((r) => r[1].length));
   out.push(`${"counter".padEnd(w0)}  ${"rate".padStart(w1)}  total`);
   for (const [a, b, c] of rows) out.push(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
-  if (!opts.verdictStats) out.push("", "(no verdict counters: load with verdict stats — `xdpc load` enables them by default)");
+  if (!opts.verdictStats)
+    out.push(
+      "",
+      "(no verdict counters: load with verdict stats — `xdpc load` enables them by default)",
+    );
   const r = line.runs;
-  out.push("", r.total > 0n ? `program runs: ${human(r.perSecond)}/s, ${r.nsPerRun.toFixed(0)} ns/run (kernel BPF stats)` : "program runs: (kernel BPF stats off)");
+  out.push(
+    "",
+    r.total > 0n
+      ? `program runs: ${human(r.perSecond)}/s, ${r.nsPerRun.toFixed(0)} ns/run (kernel BPF stats)`
+      : "program runs: (kernel BPF stats off)",
+  );
   return out.join("\n");
 }
 

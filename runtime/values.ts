@@ -27,7 +27,8 @@ export class ValueError extends Error {
 }
 
 /** Field names treated as addresses (case-insensitive, whole name or a suffix like `srcAddr`/`dst_ip`). */
-const ADDRESS_NAME = /^(addr|address|ip|ip4|ip6|ipv4|ipv6|src|dst|saddr|daddr|nexthop|gateway|gw)$|(addr|address|ip|ip4|ip6)$/i;
+const ADDRESS_NAME =
+  /^(addr|address|ip|ip4|ip6|ipv4|ipv6|src|dst|saddr|daddr|nexthop|gateway|gw)$|(addr|address|ip|ip4|ip6)$/i;
 
 export function isAddressName(name: string): boolean {
   return ADDRESS_NAME.test(name);
@@ -61,11 +62,24 @@ function strip(t: TypeDesc): TypeDesc {
   return t;
 }
 
-function build(t0: TypeDesc, name: string, be: boolean, addrHint: boolean, opts: CodecOptions, top: boolean): Node {
+function build(
+  t0: TypeDesc,
+  name: string,
+  be: boolean,
+  addrHint: boolean,
+  opts: CodecOptions,
+  top: boolean,
+): Node {
   const t = strip(t0);
   switch (t.kind) {
     case "int":
-      return { k: "int", size: (t.bits / 8) as 1 | 2 | 4 | 8, signed: t.signed, be, addr: t.bits === 32 && !t.signed && addrHint };
+      return {
+        k: "int",
+        size: (t.bits / 8) as 1 | 2 | 4 | 8,
+        signed: t.signed,
+        be,
+        addr: t.bits === 32 && !t.signed && addrHint,
+      };
     case "enum":
       return { k: "int", size: t.size, signed: !!t.signed, be, addr: false };
     case "bool":
@@ -78,7 +92,8 @@ function build(t0: TypeDesc, name: string, be: boolean, addrHint: boolean, opts:
         // LpmTrie: fields after prefixlen (top level only) are big-endian.
         const fieldBe = top && !!opts.lpmKey && i > 0;
         const node = build(m.type, m.name, fieldBe, isAddressName(m.name), opts, false);
-        if (m.bitSize) return { name: m.name, off: 0, node, bitOff: m.bitOffset ?? 0, bits: m.bitSize };
+        if (m.bitSize)
+          return { name: m.name, off: 0, node, bitOff: m.bitOffset ?? 0, bits: m.bitSize };
         const off = m.offset ?? (m.bitOffset ?? 0) / 8;
         return { name: m.name, off, node, bitOff: 0, bits: 0 };
       });
@@ -135,7 +150,8 @@ export function ipv6ToBytes(s: string): number[] {
   const [head, tail] = text.split("::") as [string, string | undefined];
   const hs = head ? head.split(":") : [];
   const ts = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? hs : [...hs, ...Array(8 - hs.length - ts.length).fill("0"), ...ts];
+  const groups =
+    tail === undefined ? hs : [...hs, ...Array(8 - hs.length - ts.length).fill("0"), ...ts];
   return groups.flatMap((g) => {
     const v = parseInt(g, 16);
     return [v >> 8, v & 255];
@@ -147,7 +163,7 @@ export function bytesToIpv6(b: ArrayLike<number>): string {
   // RFC 5952: compress the longest run (≥ 2) of zero groups.
   let best = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (g[i] !== 0) {
       i++;
       continue;
@@ -182,10 +198,16 @@ export class ValueCodec {
     this.size = nodeSize(this.root);
     this.cidr = null;
     const r = this.root;
-    if (options.lpmKey && r.k === "struct" && r.fields.length === 2 && !r.fields.some((f) => f.bits)) {
+    if (
+      options.lpmKey &&
+      r.k === "struct" &&
+      r.fields.length === 2 &&
+      !r.fields.some((f) => f.bits)
+    ) {
       const [p, a] = r.fields as [Field, Field];
       const isU32 = (n: Node) => n.k === "int" && n.size === 4 && !n.signed;
-      const u8s = (n: Node, len: number) => n.k === "array" && n.length === len && n.elem.k === "int" && n.elem.size === 1;
+      const u8s = (n: Node, len: number) =>
+        n.k === "array" && n.length === len && n.elem.k === "int" && n.elem.size === 1;
       if (isU32(p.node)) {
         if (isU32(a.node)) this.cidr = { field: a.name, bits: 32 };
         else if (u8s(a.node, 16)) this.cidr = { field: a.name, bits: 128 };
@@ -249,10 +271,13 @@ export class ValueCodec {
   /** Parses command-line text: JSON (numbers, strings, objects, arrays), a dotted IPv4, a CIDR, or a bare integer. */
   parse(text: string): JsValue {
     const t = text.trim();
-    if (this.cidr && /^[0-9a-fA-F:.]+(\/\d+)?$/.test(t) && (t.includes(".") || t.includes(":"))) return t;
+    if (this.cidr && /^[0-9a-fA-F:.]+(\/\d+)?$/.test(t) && (t.includes(".") || t.includes(":")))
+      return t;
     if (/^-?(0x[0-9a-f]+|\d+)$/i.test(t)) {
       const b = BigInt(t.startsWith("-") ? -BigInt(t.slice(1)) : BigInt(t));
-      return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+      return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(b)
+        : b;
     }
     if (isIPv4(t) || isIPv6(t)) return t;
     if (t === "true" || t === "false") return t === "true";
@@ -350,10 +375,14 @@ function toBigInt(v: unknown, path: string, addr: boolean): bigint {
   if (typeof v === "string") {
     const s = v.trim();
     if (isIPv4(s)) return BigInt(ipv4ToNumber(s));
-    if (/^-?(0x[0-9a-f]+|0b[01]+|\d+)$/i.test(s)) return s.startsWith("-") ? -BigInt(s.slice(1)) : BigInt(s);
+    if (/^-?(0x[0-9a-f]+|0b[01]+|\d+)$/i.test(s))
+      return s.startsWith("-") ? -BigInt(s.slice(1)) : BigInt(s);
     throw new ValueError(`'${v}' is not ${addr ? "an IPv4 address or " : "an "}integer`, path);
   }
-  throw new ValueError(`expected ${addr ? "an IPv4 address or " : "an "}integer, got ${describe(v)}`, path);
+  throw new ValueError(
+    `expected ${addr ? "an IPv4 address or " : "an "}integer, got ${describe(v)}`,
+    path,
+  );
 }
 
 function describe(v: unknown): string {
@@ -365,7 +394,8 @@ function describe(v: unknown): string {
 function checkRange(b: bigint, bits: number, signed: boolean, path: string): bigint {
   const lo = signed ? -(1n << BigInt(bits - 1)) : 0n;
   const hi = signed ? (1n << BigInt(bits - 1)) - 1n : (1n << BigInt(bits)) - 1n;
-  if (b < lo || b > hi) throw new ValueError(`${b} does not fit ${signed ? "i" : "u"}${bits} (${lo}..${hi})`, path);
+  if (b < lo || b > hi)
+    throw new ValueError(`${b} does not fit ${signed ? "i" : "u"}${bits} (${lo}..${hi})`, path);
   return b;
 }
 
@@ -399,11 +429,17 @@ function encodeNode(n: Node, v: unknown, dv: DataView, off: number, path: string
     }
     case "struct": {
       if (typeof v !== "object" || v === null || Array.isArray(v))
-        throw new ValueError(`expected an object with fields ${n.fields.map((f) => f.name).join(", ")}, got ${describe(v)}`, path);
+        throw new ValueError(
+          `expected an object with fields ${n.fields.map((f) => f.name).join(", ")}, got ${describe(v)}`,
+          path,
+        );
       const o = v as Record<string, unknown>;
       const names = new Set(n.fields.map((f) => f.name));
-      for (const k of Object.keys(o)) if (!names.has(k)) throw new ValueError(`no field '${k}' (fields: ${[...names].join(", ")})`, path);
-      if (n.union && Object.keys(o).length > 1) throw new ValueError("a union takes one member", path);
+      for (const k of Object.keys(o))
+        if (!names.has(k))
+          throw new ValueError(`no field '${k}' (fields: ${[...names].join(", ")})`, path);
+      if (n.union && Object.keys(o).length > 1)
+        throw new ValueError("a union takes one member", path);
       // Missing fields stay zero, like a C designated initializer.
       for (const f of n.fields) {
         if (!(f.name in o)) continue;
@@ -422,15 +458,18 @@ function encodeNode(n: Node, v: unknown, dv: DataView, off: number, path: string
         bytes.forEach((x, i) => dv.setUint8(off + i, x));
         return;
       }
-      if (!Array.isArray(v)) throw new ValueError(`expected an array of ${n.length}, got ${describe(v)}`, path);
-      if (v.length > n.length) throw new ValueError(`${v.length} elements for an array of ${n.length}`, path);
+      if (!Array.isArray(v))
+        throw new ValueError(`expected an array of ${n.length}, got ${describe(v)}`, path);
+      if (v.length > n.length)
+        throw new ValueError(`${v.length} elements for an array of ${n.length}`, path);
       v.forEach((x, i) => encodeNode(n.elem, x, dv, off + i * n.stride, `${path}[${i}]`));
       return;
     }
     case "opaque": {
       if (typeof v !== "string" || !/^([0-9a-f]{2})*$/i.test(v) || v.length !== n.size * 2)
         throw new ValueError(`expected ${n.size} bytes as hex`, path);
-      for (let i = 0; i < n.size; i++) dv.setUint8(off + i, parseInt(v.slice(2 * i, 2 * i + 2), 16));
+      for (let i = 0; i < n.size; i++)
+        dv.setUint8(off + i, parseInt(v.slice(2 * i, 2 * i + 2), 16));
       return;
     }
   }
@@ -447,7 +486,11 @@ const BIG = `xdpc-bigint-${Math.random().toString(36).slice(2)}:`;
 
 /** JSON text where bigints are written as plain integers (JSON numbers have no size limit). */
 export function stringifyJson(v: unknown, indent?: number): string {
-  const text = JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? BIG + x.toString() : x), indent);
+  const text = JSON.stringify(
+    v,
+    (_k, x) => (typeof x === "bigint" ? BIG + x.toString() : x),
+    indent,
+  );
   return text.replace(new RegExp(`"${BIG}(-?\\d+)"`, "g"), (_m, digits: string) => digits);
 }
 
@@ -464,7 +507,9 @@ export function parseJson(text: string): JsValue {
 
 function maybeBig(s: string): number | bigint {
   const b = BigInt(s);
-  return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+  return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? Number(b)
+    : b;
 }
 
 /** Sums per-CPU values field by field (integers add, booleans or, addresses and strings keep the first). */
@@ -475,8 +520,10 @@ export function sumValues(values: JsValue[]): JsValue {
   if (typeof first === "bigint") return values.reduce<bigint>((a, b) => a + (b as bigint), 0n);
   if (typeof first === "boolean") return values.some((x) => x === true);
   if (typeof first === "string") return first;
-  if (Array.isArray(first)) return first.map((_, i) => sumValues(values.map((v) => (v as JsValue[])[i]!)));
+  if (Array.isArray(first))
+    return first.map((_, i) => sumValues(values.map((v) => (v as JsValue[])[i]!)));
   const o: { [k: string]: JsValue } = {};
-  for (const k of Object.keys(first)) o[k] = sumValues(values.map((v) => (v as { [k: string]: JsValue })[k]!));
+  for (const k of Object.keys(first))
+    o[k] = sumValues(values.map((v) => (v as { [k: string]: JsValue })[k]!));
   return o;
 }

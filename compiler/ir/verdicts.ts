@@ -45,7 +45,12 @@ export function countVerdicts(f: Func, mapName = VERDICT_MAP): void {
   const p = vreg("mapValue");
   count.insts.push(
     at({ op: "store", size: 4, base: slot, off: 0, src: verdict }),
-    at({ op: "call", helper: BPF_FUNC_map_lookup_elem, dst: p, args: [{ map: mapName }, { slot, off: 0 }] }),
+    at({
+      op: "call",
+      helper: BPF_FUNC_map_lookup_elem,
+      dst: p,
+      args: [{ map: mapName }, { slot, off: 0 }],
+    }),
   );
   count.term = at({ op: "br", cc: "ne", w: 64, a: p, b: 0n, then: hit, else: exit });
   const old = vreg("i64");

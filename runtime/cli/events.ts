@@ -41,19 +41,34 @@ export const eventsCommand: CommandDef = {
     const opts = cmd.opts() as EventsOpts;
     const o = { ...opts, iface: resolveIface(opts.iface) };
     const count = o.count === undefined ? Infinity : Number(o.count);
-    if (!(count >= 1)) throw new CliError(`--count expects a positive number, got '${o.count}'`, EXIT.usage);
+    if (!(count >= 1))
+      throw new CliError(`--count expects a positive number, got '${o.count}'`, EXIT.usage);
     const timeout = o.timeout === undefined ? undefined : Number(o.timeout);
-    if (timeout !== undefined && !(timeout > 0)) throw new CliError(`--timeout expects milliseconds, got '${o.timeout}'`, EXIT.usage);
+    if (timeout !== undefined && !(timeout > 0))
+      throw new CliError(`--timeout expects milliseconds, got '${o.timeout}'`, EXIT.usage);
 
     const pm = openInterface(o.iface);
     let reader: EventReader;
     try {
       const rings = pm.maps.filter((m) => m.typeName === "ringbuf");
-      const ring = want ? rings.find((m) => m.name === want || (want.length > 15 && m.name === want.slice(0, 15))) : rings.length === 1 ? rings[0] : undefined;
+      const ring = want
+        ? rings.find((m) => m.name === want || (want.length > 15 && m.name === want.slice(0, 15)))
+        : rings.length === 1
+          ? rings[0]
+          : undefined;
       if (!ring) {
         const names = rings.map((m) => m.name).join(", ");
-        if (want) throw new CliError(`no ring buffer '${want}' in the filter on ${o.iface} (ring buffers: ${names || "none"})`, EXIT.usage);
-        throw new CliError(rings.length ? `the filter on ${o.iface} has several ring buffers (${names}): name one` : `the filter on ${o.iface} has no ring buffer`, EXIT.usage);
+        if (want)
+          throw new CliError(
+            `no ring buffer '${want}' in the filter on ${o.iface} (ring buffers: ${names || "none"})`,
+            EXIT.usage,
+          );
+        throw new CliError(
+          rings.length
+            ? `the filter on ${o.iface} has several ring buffers (${names}): name one`
+            : `the filter on ${o.iface} has no ring buffer`,
+          EXIT.usage,
+        );
       }
       reader = EventReader.fromId(ring.meta.id!, pm.progId);
     } catch (e) {
@@ -62,7 +77,10 @@ export const eventsCommand: CommandDef = {
     } finally {
       pm.close();
     }
-    if (!reader.codec) process.stderr.write("xdpc: note: no record type in the program's BTF; records are shown as hex bytes\n");
+    if (!reader.codec)
+      process.stderr.write(
+        "xdpc: note: no record type in the program's BTF; records are shown as hex bytes\n",
+      );
     let seen = 0;
     await new Promise<void>((resolve) => {
       const done = () => {

@@ -3,7 +3,14 @@
 import type { Command } from "commander";
 import { NativeError } from "../../native/lib.ts";
 import { objGet } from "../../native/info.ts";
-import { attachedProgramId, findMap, interfaceMaps, mapTypeName, TypedMap, type ProgramMaps } from "../maps.ts";
+import {
+  attachedProgramId,
+  findMap,
+  interfaceMaps,
+  mapTypeName,
+  TypedMap,
+  type ProgramMaps,
+} from "../maps.ts";
 import { listInterfaces } from "../netdev.ts";
 import { stringifyJson, ValueError, type JsValue } from "../values.ts";
 import type { CommandDef } from "./commands.ts";
@@ -32,7 +39,9 @@ export function resolveIface(given: string | undefined): string {
   attached.sort();
   if (attached.length === 1) return attached[0]!;
   throw new CliError(
-    attached.length ? `XDP programs are attached to ${attached.join(", ")}: say which with --iface` : "no XDP program is attached in this network namespace (give --iface)",
+    attached.length
+      ? `XDP programs are attached to ${attached.join(", ")}: say which with --iface`
+      : "no XDP program is attached in this network namespace (give --iface)",
     EXIT.usage,
   );
 }
@@ -64,14 +73,18 @@ const ACTIONS = ["list", "dump", "get", "set", "update", "delete"] as const;
 
 export const mapCommand: CommandDef = {
   name: "map",
-  description: "list, dump, get, set or delete map entries of the filter on an interface (typed: JSON, 198.18.0.1, 198.18.0.0/15)",
+  description:
+    "list, dump, get, set or delete map entries of the filter on an interface (typed: JSON, 198.18.0.1, 198.18.0.0/15)",
   configure(cmd: Command) {
     cmd
       .argument("<action>", `one of ${ACTIONS.join(", ")} (update = set)`)
       .argument("[name]", "map name (not with --id/--pinned)")
       .argument("[key]", "key: a number, a JSON object, a dotted IPv4 address or a CIDR prefix")
       .argument("[value]", "value (set): a number or a JSON object")
-      .option("-i, --iface <name>", "the interface whose XDP filter owns the map (default: the only one with XDP attached)")
+      .option(
+        "-i, --iface <name>",
+        "the interface whose XDP filter owns the map (default: the only one with XDP attached)",
+      )
       .option("--id <n>", "a map by kernel id instead of by interface and name")
       .option("--pinned <path>", "a map pinned on bpffs instead of by interface and name")
       .option("--per-cpu", "show per-CPU maps' values per CPU (dump/get)")
@@ -79,14 +92,21 @@ export const mapCommand: CommandDef = {
       .option("--json", "print JSON");
   },
   async run(cmd, args) {
-    const [action, ...rest] = args.slice(0, 4) as [string, string | undefined, string | undefined, string | undefined];
+    const [action, ...rest] = args.slice(0, 4) as [
+      string,
+      string | undefined,
+      string | undefined,
+      string | undefined,
+    ];
     const o = cmd.opts() as MapOpts;
     if (!(ACTIONS as readonly string[]).includes(action))
       throw new CliError(`unknown map action '${action}' (use ${ACTIONS.join(", ")})`, EXIT.usage);
     const direct = o.id !== undefined || o.pinned !== undefined;
     if (!direct) o.iface = resolveIface(o.iface);
     // With --id/--pinned there is no name argument: shift the positionals.
-    const pos = direct ? rest.filter((x): x is string => x !== undefined) : rest.slice(1).filter((x): x is string => x !== undefined);
+    const pos = direct
+      ? rest.filter((x): x is string => x !== undefined)
+      : rest.slice(1).filter((x): x is string => x !== undefined);
     const name = direct ? undefined : rest[0];
 
     let pm: ProgramMaps | undefined;
@@ -95,7 +115,8 @@ export const mapCommand: CommandDef = {
       let maps: TypedMap[];
       if (direct) {
         if (o.id !== undefined) {
-          if (!/^\d+$/.test(o.id)) throw new CliError(`--id expects a number, got '${o.id}'`, EXIT.usage);
+          if (!/^\d+$/.test(o.id))
+            throw new CliError(`--id expects a number, got '${o.id}'`, EXIT.usage);
           own = TypedMap.fromId(Number(o.id));
         } else {
           const fd = objGet(o.pinned!);
@@ -110,7 +131,12 @@ export const mapCommand: CommandDef = {
       const m = own ?? (name ? findMap(maps, name) : undefined);
       if (!m) {
         const have = maps.map((x) => x.name).join(", ") || "none";
-        throw new CliError(name ? `no map '${name}' in the filter on ${o.iface} (maps: ${have})` : "name a map (xdpc map list shows them)", EXIT.usage);
+        throw new CliError(
+          name
+            ? `no map '${name}' in the filter on ${o.iface} (maps: ${have})`
+            : "name a map (xdpc map list shows them)",
+          EXIT.usage,
+        );
       }
       return run(action, m, pos, o);
     } catch (e) {
@@ -134,12 +160,17 @@ function list(maps: TypedMap[], o: MapOpts, pm?: ProgramMaps): number {
     perCpu: m.perCpu,
   }));
   if (o.json) {
-    process.stdout.write(stringifyJson(pm ? { program: pm.progName, progId: pm.progId, maps: rows } : { maps: rows }) + "\n");
+    process.stdout.write(
+      stringifyJson(pm ? { program: pm.progName, progId: pm.progId, maps: rows } : { maps: rows }) +
+        "\n",
+    );
     return EXIT.ok;
   }
   if (pm) process.stdout.write(`${o.iface}: ${pm.progName} (id ${pm.progId})\n`);
   for (const r of rows)
-    process.stdout.write(`${r.name.padEnd(16)} id ${String(r.id).padEnd(6)} ${r.type.padEnd(16)} key ${r.keySize}B value ${r.valueSize}B max ${r.maxEntries}\n`);
+    process.stdout.write(
+      `${r.name.padEnd(16)} id ${String(r.id).padEnd(6)} ${r.type.padEnd(16)} key ${r.keySize}B value ${r.valueSize}B max ${r.maxEntries}\n`,
+    );
   return EXIT.ok;
 }
 
@@ -151,17 +182,25 @@ function need(pos: string[], n: number, what: string): void {
 const FLAGS: Record<string, number> = { any: 0, noexist: 1, exist: 2 };
 
 function run(action: string, m: TypedMap, pos: string[], o: MapOpts): number {
-  const out = (v: unknown) => process.stdout.write((typeof v === "string" ? v : stringifyJson(v)) + "\n");
+  const out = (v: unknown) =>
+    process.stdout.write((typeof v === "string" ? v : stringifyJson(v)) + "\n");
   switch (action) {
     case "dump": {
       need(pos, 0, "");
-      if (!m.iterable) throw new CliError(`map ${m.name} is a ${mapTypeName(m.meta.type)}: read it with xdpc events`, EXIT.usage);
+      if (!m.iterable)
+        throw new CliError(
+          `map ${m.name} is a ${mapTypeName(m.meta.type)}: read it with xdpc events`,
+          EXIT.usage,
+        );
       const entries = [...m.entries()];
       if (o.json) {
         out(entries.map((e) => (o.perCpu && e.perCpu ? e : { key: e.key, value: e.value })));
         return EXIT.ok;
       }
-      for (const e of entries) out(`${show(e.key)}: ${show(e.value)}${o.perCpu && e.perCpu ? `  per CPU: ${stringifyJson(e.perCpu)}` : ""}`);
+      for (const e of entries)
+        out(
+          `${show(e.key)}: ${show(e.value)}${o.perCpu && e.perCpu ? `  per CPU: ${stringifyJson(e.perCpu)}` : ""}`,
+        );
       return EXIT.ok;
     }
     case "get": {
@@ -170,7 +209,12 @@ function run(action: string, m: TypedMap, pos: string[], o: MapOpts): number {
       const v = m.get(key);
       if (v === null) throw new CliError(`no entry ${pos[0]} in map ${m.name}`, EXIT.failed);
       const per = o.perCpu && m.perCpu ? m.getPerCpu(key) : null;
-      if (o.json) out(per ? { key: m.key.decode(m.encodeKey(key)), value: v, perCpu: per } : { key: m.key.decode(m.encodeKey(key)), value: v });
+      if (o.json)
+        out(
+          per
+            ? { key: m.key.decode(m.encodeKey(key)), value: v, perCpu: per }
+            : { key: m.key.decode(m.encodeKey(key)), value: v },
+        );
       else out(`${show(v)}${per ? `  per CPU: ${stringifyJson(per)}` : ""}`);
       return EXIT.ok;
     }
@@ -178,13 +222,15 @@ function run(action: string, m: TypedMap, pos: string[], o: MapOpts): number {
     case "update": {
       need(pos, 2, "KEY and VALUE");
       const flags = o.flags === undefined ? 0 : FLAGS[o.flags];
-      if (flags === undefined) throw new CliError(`--flags expects any, noexist or exist, got '${o.flags}'`, EXIT.usage);
+      if (flags === undefined)
+        throw new CliError(`--flags expects any, noexist or exist, got '${o.flags}'`, EXIT.usage);
       m.set(m.key.parse(pos[0]!), m.value.parse(pos[1]!), { flags });
       return EXIT.ok;
     }
     case "delete": {
       need(pos, 1, "KEY");
-      if (!m.delete(m.key.parse(pos[0]!))) throw new CliError(`no entry ${pos[0]} in map ${m.name}`, EXIT.failed);
+      if (!m.delete(m.key.parse(pos[0]!)))
+        throw new CliError(`no entry ${pos[0]} in map ${m.name}`, EXIT.failed);
       return EXIT.ok;
     }
   }

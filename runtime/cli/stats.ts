@@ -27,16 +27,21 @@ export const statsCommand: CommandDef = {
       .option("-i, --iface <name>", "network interface (default: the only one with XDP attached)")
       .option("--interval <ms>", "refresh interval in milliseconds", "1000")
       .option("--json", "one JSON line per interval (the default when stdout is not a terminal)")
-      .option("--prometheus <addr>", "also serve Prometheus metrics at [HOST:]PORT (host defaults to 127.0.0.1)")
+      .option(
+        "--prometheus <addr>",
+        "also serve Prometheus metrics at [HOST:]PORT (host defaults to 127.0.0.1)",
+      )
       .option("-n, --count <n>", "stop after n intervals");
   },
   async run(cmd) {
     const opts = cmd.opts() as StatsOpts;
     const o = { ...opts, iface: resolveIface(opts.iface) };
     const interval = Number(o.interval);
-    if (!Number.isFinite(interval) || interval < 10) throw new CliError(`--interval expects milliseconds ≥ 10, got '${o.interval}'`, EXIT.usage);
+    if (!Number.isFinite(interval) || interval < 10)
+      throw new CliError(`--interval expects milliseconds ≥ 10, got '${o.interval}'`, EXIT.usage);
     const count = o.count === undefined ? Infinity : Number(o.count);
-    if (!(count >= 1)) throw new CliError(`--count expects a positive number, got '${o.count}'`, EXIT.usage);
+    if (!(count >= 1))
+      throw new CliError(`--count expects a positive number, got '${o.count}'`, EXIT.usage);
     const tty = process.stdout.isTTY && !o.json;
 
     let pm: ProgramMaps = openInterface(o.iface);
@@ -45,7 +50,10 @@ export const statsCommand: CommandDef = {
     try {
       if (o.prometheus) {
         try {
-          server = await serveMetrics(filterRegistry([{ iface: o.iface, open: () => openInterface(o.iface) }]), o.prometheus);
+          server = await serveMetrics(
+            filterRegistry([{ iface: o.iface, open: () => openInterface(o.iface) }]),
+            o.prometheus,
+          );
         } catch (e) {
           throw new CliError(`cannot serve metrics on ${o.prometheus}: ${(e as Error).message}`);
         }
@@ -78,7 +86,9 @@ export const statsCommand: CommandDef = {
             const line = rates(prev, cur, o.iface);
             if (tty) {
               const hasVerdicts = pm.maps.some((m) => m.name === VERDICT_MAP);
-              process.stdout.write(`\x1b[H\x1b[2J${formatStatsTable(line, { verdictStats: hasVerdicts })}\n`);
+              process.stdout.write(
+                `\x1b[H\x1b[2J${formatStatsTable(line, { verdictStats: hasVerdicts })}\n`,
+              );
             } else process.stdout.write(formatStatsJson(line) + "\n");
           }
           prev = cur;
@@ -102,5 +112,6 @@ export const statsCommand: CommandDef = {
 
 async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
   const end = Date.now() + ms;
-  while (!stopped() && Date.now() < end) await new Promise((r) => setTimeout(r, Math.min(100, end - Date.now())));
+  while (!stopped() && Date.now() < end)
+    await new Promise((r) => setTimeout(r, Math.min(100, end - Date.now())));
 }

@@ -6,19 +6,27 @@ import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
 import type { CommandDef } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
 
-export const TRACE_PIPES = ["/sys/kernel/tracing/trace_pipe", "/sys/kernel/debug/tracing/trace_pipe"];
+export const TRACE_PIPES = [
+  "/sys/kernel/tracing/trace_pipe",
+  "/sys/kernel/debug/tracing/trace_pipe",
+];
 
 /** The trace_pipe path, mounting tracefs on /sys/kernel/tracing when needed. */
 export function tracePipe(): string {
   const found = TRACE_PIPES.find((p) => existsSync(p));
   if (found) return found;
   try {
-    execFileSync("mount", ["-t", "tracefs", "nodev", "/sys/kernel/tracing"], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync("mount", ["-t", "tracefs", "nodev", "/sys/kernel/tracing"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
   } catch (e) {
     const msg = (e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message;
-    throw new CliError(`no trace_pipe, and tracefs cannot be mounted on /sys/kernel/tracing (needs CAP_SYS_ADMIN): ${msg}`);
+    throw new CliError(
+      `no trace_pipe, and tracefs cannot be mounted on /sys/kernel/tracing (needs CAP_SYS_ADMIN): ${msg}`,
+    );
   }
-  if (!existsSync(TRACE_PIPES[0]!)) throw new CliError("tracefs mounted but has no trace_pipe (kernel without CONFIG_TRACING?)");
+  if (!existsSync(TRACE_PIPES[0]!))
+    throw new CliError("tracefs mounted but has no trace_pipe (kernel without CONFIG_TRACING?)");
   return TRACE_PIPES[0]!;
 }
 
@@ -40,7 +48,8 @@ export const traceCommand: CommandDef = {
   async run(cmd) {
     const o = cmd.opts() as { raw?: boolean; count?: string; timeout?: string };
     const count = o.count === undefined ? Infinity : Number(o.count);
-    if (!(count >= 1)) throw new CliError(`--count expects a positive number, got '${o.count}'`, EXIT.usage);
+    if (!(count >= 1))
+      throw new CliError(`--count expects a positive number, got '${o.count}'`, EXIT.usage);
     const path = tracePipe();
     // Non-blocking reads polled on a timer: a blocking read of an idle trace_pipe would
     // pin a libuv thread that even process.exit waits for.
@@ -64,7 +73,8 @@ export const traceCommand: CommandDef = {
         try {
           got = readSync(fd, buf, 0, buf.length, null);
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw new CliError(`cannot read ${path}: ${(e as Error).message}`);
+          if ((e as NodeJS.ErrnoException).code !== "EAGAIN")
+            throw new CliError(`cannot read ${path}: ${(e as Error).message}`);
         }
         if (got === 0) {
           await new Promise((r) => setTimeout(r, 50));

@@ -22,7 +22,10 @@ describeKernel("ring buffer events (filters/tcp_events.ts)", () => {
   let prog: number;
   beforeAll(() => {
     const path = "filters/tcp_events.ts";
-    const out = compile(readFileSync(new URL(`../../${path}`, import.meta.url), "utf8"), { file: path, emit: "object" });
+    const out = compile(readFileSync(new URL(`../../${path}`, import.meta.url), "utf8"), {
+      file: path,
+      emit: "object",
+    });
     bytes = out.object!;
     obj = loadXdpObject(bytes, { name: "tcp_events" });
     prog = obj.programFd();
@@ -41,15 +44,42 @@ describeKernel("ring buffer events (filters/tcp_events.ts)", () => {
     reader.on("event", (e: RingEvent) => got.push(e));
     try {
       const before = process.hrtime.bigint();
-      testRun(prog, tcp4({ sport: 40000, dport: 443, flags: SYN }, { src: "198.18.0.5", dst: "198.19.0.9" }));
-      testRun(prog, tcp4({ sport: 40000, dport: 443, flags: SYN | ACK }, { src: "198.18.0.5", dst: "198.19.0.9" })); // not reported
+      testRun(
+        prog,
+        tcp4({ sport: 40000, dport: 443, flags: SYN }, { src: "198.18.0.5", dst: "198.19.0.9" }),
+      );
+      testRun(
+        prog,
+        tcp4(
+          { sport: 40000, dport: 443, flags: SYN | ACK },
+          { src: "198.18.0.5", dst: "198.19.0.9" },
+        ),
+      ); // not reported
       testRun(prog, udp4({}, {})); // not TCP
-      testRun(prog, tcp4({ sport: 22, dport: 50000, flags: RST | ACK }, { src: "198.19.0.9", dst: "198.18.0.5" }));
+      testRun(
+        prog,
+        tcp4(
+          { sport: 22, dport: 50000, flags: RST | ACK },
+          { src: "198.19.0.9", dst: "198.18.0.5" },
+        ),
+      );
       expect(reader.consume()).toBe(2);
       expect(got.map((e) => e.size)).toEqual([32, 32]);
       const [a, b] = got.map((e) => e.record as Record<string, unknown>);
-      expect(a).toMatchObject({ src: "198.18.0.5", dst: "198.19.0.9", srcPort: 40000, dstPort: 443, flags: SYN });
-      expect(b).toMatchObject({ src: "198.19.0.9", dst: "198.18.0.5", srcPort: 22, dstPort: 50000, flags: RST | ACK });
+      expect(a).toMatchObject({
+        src: "198.18.0.5",
+        dst: "198.19.0.9",
+        srcPort: 40000,
+        dstPort: 443,
+        flags: SYN,
+      });
+      expect(b).toMatchObject({
+        src: "198.19.0.9",
+        dst: "198.18.0.5",
+        srcPort: 22,
+        dstPort: 50000,
+        flags: RST | ACK,
+      });
       // ktime_get_ns (monotonic) and Node's hrtime share CLOCK_MONOTONIC.
       expect(a!.timeNs as bigint).toBeGreaterThanOrEqual(before);
       expect(b!.timeNs as bigint).toBeGreaterThanOrEqual(a!.timeNs as bigint);
@@ -90,7 +120,8 @@ describeKernel("ring buffer events (filters/tcp_events.ts)", () => {
       // 40-byte slots (8-byte header + 32-byte record) in a 256 KiB ring: 6553 fit; write 5000 per round.
       let sent = 0;
       for (let round = 0; round < 5; round++) {
-        for (let i = 0; i < 5000; i++) testRun(prog, tcp4({ sport: (sent++ % 60000) + 1, dport: 80, flags: SYN }));
+        for (let i = 0; i < 5000; i++)
+          testRun(prog, tcp4({ sport: (sent++ % 60000) + 1, dport: 80, flags: SYN }));
         reader.consume();
       }
       expect(ports).toHaveLength(25000);
@@ -127,7 +158,9 @@ describeKernel("ring buffer events (filters/tcp_events.ts)", () => {
         const seen: RingEvent[] = [];
         reader.on("event", (e: RingEvent) => seen.push(e));
         reader.consume();
-        expect(seen.map((e) => e.record)).toEqual([expect.objectContaining({ src: "198.18.1.1", srcPort: 7, dstPort: 8 })]);
+        expect(seen.map((e) => e.record)).toEqual([
+          expect.objectContaining({ src: "198.18.1.1", srcPort: 7, dstPort: 8 }),
+        ]);
       } finally {
         reader.close();
       }
@@ -139,4 +172,3 @@ describeKernel("ring buffer events (filters/tcp_events.ts)", () => {
     }
   });
 });
-

@@ -46,7 +46,11 @@ describeKernel("TypedMap on kernel maps (fixture)", () => {
     expect(per).toHaveLength(possibleCpus());
     expect(per.reduce<bigint>((a, b) => a + (b as bigint), 0n)).toBe(3n);
     // Writing per CPU, then reading the sum.
-    counts.set(2, Array.from({ length: counts.cpus }, (_, i) => BigInt(i + 1)), { perCpu: true });
+    counts.set(
+      2,
+      Array.from({ length: counts.cpus }, (_, i) => BigInt(i + 1)),
+      { perCpu: true },
+    );
     const n = BigInt(counts.cpus);
     expect(counts.get(2)).toBe((n * (n + 1n)) / 2n);
     // One value: CPU 0 gets it, the others zero, so the sum reads back as set.
@@ -75,15 +79,25 @@ describeKernel("TypedMap on kernel maps (fixture)", () => {
       },
     ]);
     // Keys accepted as dotted strings or as numbers.
-    expect(flows.get({ src: 0xc6120007, dst: "198.19.0.1", port: 53, proto: 17 })).toEqual(all[0]!.value);
+    expect(flows.get({ src: 0xc6120007, dst: "198.19.0.1", port: 53, proto: 17 })).toEqual(
+      all[0]!.value,
+    );
     // A value written from userspace is what the program then updates.
-    flows.set({ src: "198.18.0.9", dst: "198.19.0.1", port: 53, proto: 17 }, { packets: 100n, bytes: 0n, lastLen: 0, udp: false });
+    flows.set(
+      { src: "198.18.0.9", dst: "198.19.0.1", port: 53, proto: 17 },
+      { packets: 100n, bytes: 0n, lastLen: 0, udp: false },
+    );
     testRun(prog, udp4({ dport: 53 }, { src: "198.18.0.9", dst: "198.19.0.1" }));
-    expect(flows.get({ src: "198.18.0.9", dst: "198.19.0.1", port: 53, proto: 17 })).toMatchObject({ packets: 101n, udp: false });
+    expect(flows.get({ src: "198.18.0.9", dst: "198.19.0.1", port: 53, proto: 17 })).toMatchObject({
+      packets: 101n,
+      udp: false,
+    });
     expect(flows.delete({ src: "198.18.0.9", dst: "198.19.0.1", port: 53, proto: 17 })).toBe(true);
     expect(flows.delete({ src: "198.18.0.9", dst: "198.19.0.1", port: 53, proto: 17 })).toBe(false);
     expect(flows.get({ src: "198.18.0.9", dst: "198.19.0.1", port: 53, proto: 17 })).toBeNull();
-    expect(() => flows.set({ src: "198.18.0.9", dst: 1, port: 70000, proto: 17 }, { packets: 1n })).toThrow(/\.port: 70000 does not fit u16/);
+    expect(() =>
+      flows.set({ src: "198.18.0.9", dst: 1, port: 70000, proto: 17 }, { packets: 1n }),
+    ).toThrow(/\.port: 70000 does not fit u16/);
   });
 
   it("LpmTrie keys are CIDR strings, stored big-endian so the kernel's prefix match works", () => {
@@ -93,7 +107,10 @@ describeKernel("TypedMap on kernel maps (fixture)", () => {
     trie.set("198.18.0.0/15", 3);
     trie.set("198.18.7.0/24", 5);
     // The raw key is prefixlen (LE) then the address in network order.
-    expect([...trie.rawKeys()].map((k) => Buffer.from(k).toString("hex")).sort()).toEqual(["0f000000c6120000", "18000000c6120700"]);
+    expect([...trie.rawKeys()].map((k) => Buffer.from(k).toString("hex")).sort()).toEqual([
+      "0f000000c6120000",
+      "18000000c6120700",
+    ]);
     expect(new Set(trie.keys())).toEqual(new Set(["198.18.0.0/15", "198.18.7.0/24"]));
     expect(trie.get("198.18.7.0/24")).toBe(5);
     expect(trie.get({ prefixlen: 15, addr: "198.18.0.0" })).toBe(3);
@@ -114,7 +131,10 @@ describeKernel("TypedMap on kernel maps (fixture)", () => {
     const flows = open("flows");
     for (const k of [...flows.keys()]) flows.delete(k);
     for (let i = 0; i < 40; i++)
-      flows.set({ src: 0xc6120000 + i, dst: "198.19.0.1", port: 1000 + i, proto: 17 }, { packets: BigInt(i), bytes: 0n, lastLen: i, udp: true });
+      flows.set(
+        { src: 0xc6120000 + i, dst: "198.19.0.1", port: 1000 + i, proto: 17 },
+        { packets: BigInt(i), bytes: 0n, lastLen: i, udp: true },
+      );
     const byKey = new Map<string, unknown>();
     for (const k of flows.keys()) byKey.set(JSON.stringify(k), flows.get(k));
     expect(byKey.size).toBe(40);
@@ -126,7 +146,9 @@ describeKernel("TypedMap on kernel maps (fixture)", () => {
     }
     const hits = open("ruleHits");
     for (let i = 0; i < 8; i++) hits.set(i, i * 11);
-    expect([...hits.entries({ batchSize: 3 })].map((e) => [e.key, e.value])).toEqual(Array.from({ length: 8 }, (_, i) => [i, i * 11]));
+    expect([...hits.entries({ batchSize: 3 })].map((e) => [e.key, e.value])).toEqual(
+      Array.from({ length: 8 }, (_, i) => [i, i * 11]),
+    );
     for (const k of [...flows.keys()]) flows.delete(k);
     // Hashes and (per-CPU) arrays went through BPF_MAP_LOOKUP_BATCH, not the fallback.
     for (const t of [1, 2, 6]) expect(batchlessMapTypes()).not.toContain(t);

@@ -3,20 +3,34 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { alignOf, sizeOf, type MemberDesc, type TypeDesc } from "../../compiler/elf/types.ts";
-import { ValueCodec, parseJson, stringifyJson, sumValues, bytesToIpv6, ipv6ToBytes, type JsValue } from "../../runtime/values.ts";
+import {
+  ValueCodec,
+  parseJson,
+  stringifyJson,
+  sumValues,
+  bytesToIpv6,
+  ipv6ToBytes,
+  type JsValue,
+} from "../../runtime/values.ts";
 
 const INT_BITS = [8, 16, 32, 64] as const;
 
 /** A random type with C layout (natural alignment, tail padding), nesting bounded. */
 function arbType(depth: number): fc.Arbitrary<TypeDesc> {
-  const int = fc.record({ bits: fc.constantFrom(...INT_BITS), signed: fc.boolean() }).map((x): TypeDesc => ({ kind: "int", ...x }));
+  const int = fc
+    .record({ bits: fc.constantFrom(...INT_BITS), signed: fc.boolean() })
+    .map((x): TypeDesc => ({ kind: "int", ...x }));
   const leaf = fc.oneof(int, int, fc.constant<TypeDesc>({ kind: "bool" }));
   if (depth === 0) return leaf;
   const sub = arbType(depth - 1);
   return fc.oneof(
     leaf,
-    fc.record({ elem: sub, length: fc.integer({ min: 1, max: 4 }) }).map((x): TypeDesc => ({ kind: "array", ...x })),
-    fc.array(fc.tuple(sub, fc.boolean()), { minLength: 1, maxLength: 5 }).map((ms) => layout(ms.map(([t]) => t))),
+    fc
+      .record({ elem: sub, length: fc.integer({ min: 1, max: 4 }) })
+      .map((x): TypeDesc => ({ kind: "array", ...x })),
+    fc
+      .array(fc.tuple(sub, fc.boolean()), { minLength: 1, maxLength: 5 })
+      .map((ms) => layout(ms.map(([t]) => t))),
   );
 }
 
@@ -36,7 +50,10 @@ function layout(types: TypeDesc[]): TypeDesc {
 function arbValue(t: TypeDesc): fc.Arbitrary<JsValue> {
   switch (t.kind) {
     case "int":
-      if (t.bits === 64) return t.signed ? fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n }) : fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+      if (t.bits === 64)
+        return t.signed
+          ? fc.bigInt({ min: -(1n << 63n), max: (1n << 63n) - 1n })
+          : fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
       return t.signed
         ? fc.integer({ min: -(2 ** (t.bits - 1)), max: 2 ** (t.bits - 1) - 1 })
         : fc.integer({ min: 0, max: 2 ** t.bits - 1 });
@@ -69,13 +86,24 @@ describe("ValueCodec round trips", () => {
   it("encode(decode(b)) = b for random bytes of types without padding", () => {
     // Structs of one repeated int type have no padding and no bools, so every byte string is a value.
     const packed = fc
-      .record({ bits: fc.constantFrom(...INT_BITS), signed: fc.boolean(), n: fc.integer({ min: 1, max: 6 }) })
-      .map(({ bits, signed, n }) => layout(Array.from({ length: n }, (): TypeDesc => ({ kind: "int", bits, signed }))));
+      .record({
+        bits: fc.constantFrom(...INT_BITS),
+        signed: fc.boolean(),
+        n: fc.integer({ min: 1, max: 6 }),
+      })
+      .map(({ bits, signed, n }) =>
+        layout(Array.from({ length: n }, (): TypeDesc => ({ kind: "int", bits, signed }))),
+      );
     fc.assert(
-      fc.property(packed.chain((t) => fc.uint8Array({ minLength: sizeOf(t), maxLength: sizeOf(t) }).map((b) => ({ t, b }))), ({ t, b }) => {
-        const c = new ValueCodec(t);
-        expect(c.encode(c.decode(b))).toEqual(b);
-      }),
+      fc.property(
+        packed.chain((t) =>
+          fc.uint8Array({ minLength: sizeOf(t), maxLength: sizeOf(t) }).map((b) => ({ t, b })),
+        ),
+        ({ t, b }) => {
+          const c = new ValueCodec(t);
+          expect(c.encode(c.decode(b))).toEqual(b);
+        },
+      ),
     );
   });
 
@@ -122,7 +150,11 @@ describe("ValueCodec layouts and rules", () => {
     expect(c64.decode(c64.encode(5))).toBe(5n);
     const c32 = new ValueCodec({ kind: "int", bits: 32, signed: false });
     expect(c32.decode(c32.encode("10.0.0.1"))).toBe(0x0a000001);
-    expect(new ValueCodec({ kind: "int", bits: 32, signed: false }, { address: true }).decode(c32.encode(0x0a000001))).toBe("10.0.0.1");
+    expect(
+      new ValueCodec({ kind: "int", bits: 32, signed: false }, { address: true }).decode(
+        c32.encode(0x0a000001),
+      ),
+    ).toBe("10.0.0.1");
   });
 
   it("LpmTrie keys: big-endian after prefixlen, CIDR text both ways", () => {
@@ -136,7 +168,9 @@ describe("ValueCodec layouts and rules", () => {
     };
     const c = new ValueCodec(key, { lpmKey: true });
     expect(Buffer.from(c.encode("198.18.0.0/15")).toString("hex")).toBe("0f000000c6120000");
-    expect(Buffer.from(c.encode({ prefixlen: 24, addr: 0xc6120700 })).toString("hex")).toBe("18000000c6120700");
+    expect(Buffer.from(c.encode({ prefixlen: 24, addr: 0xc6120700 })).toString("hex")).toBe(
+      "18000000c6120700",
+    );
     expect(c.decode(c.encode("198.18.7.0/24"))).toBe("198.18.7.0/24");
     expect(c.decode(c.encode("198.18.7.1"))).toBe("198.18.7.1/32");
     expect(() => c.encode("198.18.0.0/40")).toThrow(/prefix length 40/);
@@ -145,11 +179,17 @@ describe("ValueCodec layouts and rules", () => {
       size: 20,
       members: [
         { name: "prefixlen", type: { kind: "int", bits: 32, signed: false }, offset: 0 },
-        { name: "addr", type: { kind: "array", elem: { kind: "int", bits: 8, signed: false }, length: 16 }, offset: 4 },
+        {
+          name: "addr",
+          type: { kind: "array", elem: { kind: "int", bits: 8, signed: false }, length: 16 },
+          offset: 4,
+        },
       ],
     };
     const c6 = new ValueCodec(v6, { lpmKey: true });
-    expect(Buffer.from(c6.encode("2001:db8::/32")).toString("hex")).toBe("20000000" + "20010db8" + "00".repeat(12));
+    expect(Buffer.from(c6.encode("2001:db8::/32")).toString("hex")).toBe(
+      "20000000" + "20010db8" + "00".repeat(12),
+    );
     expect(c6.decode(c6.encode("2001:db8:0:1::/64"))).toBe("2001:db8:0:1::/64");
     // More than one field after prefixlen: objects, with the integers still big-endian.
     const wide: TypeDesc = {
@@ -163,7 +203,9 @@ describe("ValueCodec layouts and rules", () => {
     };
     const cw = new ValueCodec(wide, { lpmKey: true });
     expect(cw.cidr).toBeNull();
-    expect(Buffer.from(cw.encode({ prefixlen: 48, port: 0x1234, addr: "198.18.0.1" })).toString("hex")).toBe("30000000" + "1234" + "0000" + "c6120001");
+    expect(
+      Buffer.from(cw.encode({ prefixlen: 48, port: 0x1234, addr: "198.18.0.1" })).toString("hex"),
+    ).toBe("30000000" + "1234" + "0000" + "c6120001");
   });
 
   it("bitfields (clang objects) read and write in place", () => {
@@ -178,7 +220,9 @@ describe("ValueCodec layouts and rules", () => {
     };
     const c = new ValueCodec(t);
     const b = c.encode({ a: 5, b: -100, c: 0xabcde });
-    expect(new DataView(b.buffer).getUint32(0, true)).toBe((5 | ((-100 & 0x1ff) << 3) | (0xabcde << 12)) >>> 0);
+    expect(new DataView(b.buffer).getUint32(0, true)).toBe(
+      (5 | ((-100 & 0x1ff) << 3) | (0xabcde << 12)) >>> 0,
+    );
     expect(c.decode(b)).toEqual({ a: 5, b: -100, c: 0xabcde });
     expect(() => c.encode({ a: 8 })).toThrow(/\.a: 8 does not fit u3/);
   });
@@ -199,6 +243,11 @@ describe("ValueCodec layouts and rules", () => {
       }),
     );
     expect(bytesToIpv6(ipv6ToBytes("::ffff:198.18.0.1"))).toBe("::ffff:c612:1");
-    expect(sumValues([{ p: 1n, s: [1, 2], ok: false }, { p: 2n, s: [3, 4], ok: true }])).toEqual({ p: 3n, s: [4, 6], ok: true });
+    expect(
+      sumValues([
+        { p: 1n, s: [1, 2], ok: false },
+        { p: 2n, s: [3, 4], ok: true },
+      ]),
+    ).toEqual({ p: 3n, s: [4, 6], ok: true });
   });
 });

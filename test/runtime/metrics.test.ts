@@ -6,7 +6,12 @@ import { compile } from "../../compiler/driver/index.ts";
 import { testRun } from "../../native/bpf.ts";
 import { progInfo } from "../../native/info.ts";
 import { TypedMap, programMaps } from "../../runtime/maps.ts";
-import { filterRegistry, parseListenAddress, serveMetrics, type MetricsServer } from "../../runtime/metrics.ts";
+import {
+  filterRegistry,
+  parseListenAddress,
+  serveMetrics,
+  type MetricsServer,
+} from "../../runtime/metrics.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { checkFdLeaks, loadXdpObject, type XdpObject } from "../support/xdp.ts";
 import { concat, ethHeader, tcp4, udp4 } from "../support/packets.ts";
@@ -39,11 +44,18 @@ describeKernel("Prometheus endpoint", () => {
   let progId: number;
   beforeAll(async () => {
     const path = "test/runtime/fixtures/observe.ts";
-    const out = compile(readFileSync(new URL(`../../${path}`, import.meta.url), "utf8"), { file: path, emit: "object", verdictStats: true });
+    const out = compile(readFileSync(new URL(`../../${path}`, import.meta.url), "utf8"), {
+      file: path,
+      emit: "object",
+      verdictStats: true,
+    });
     bytes = out.object!;
     obj = loadXdpObject(bytes);
     progId = progInfo(obj.programFd()).id;
-    server = await serveMetrics(filterRegistry([{ iface: "test0", open: () => programMaps(progId) }]), "127.0.0.1:0");
+    server = await serveMetrics(
+      filterRegistry([{ iface: "test0", open: () => programMaps(progId) }]),
+      "127.0.0.1:0",
+    );
   });
   afterAll(async () => {
     await server?.close();
@@ -77,7 +89,9 @@ describeKernel("Prometheus endpoint", () => {
     expect(m.get(`xdpc_map_value{${l},map="ruleHits",key="2",field=""}`)).toBe(3);
     expect(m.get(`xdpc_map_value{${l},map="ruleHits",key="3",field=""}`)).toBe(0);
     // Hash maps and LPM tries are not counters.
-    expect([...m.keys()].some((k) => k.includes('map="flows"') || k.includes('map="blocked"'))).toBe(false);
+    expect(
+      [...m.keys()].some((k) => k.includes('map="flows"') || k.includes('map="blocked"')),
+    ).toBe(false);
     // Kernel BPF stats are on while the endpoint runs: every test run was counted.
     const runs = m.get(`xdpc_program_runs_total{${l},id="${progId}"}`)!;
     expect(BigInt(runs) - before).toBe(BigInt(packets.length));

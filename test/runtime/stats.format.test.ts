@@ -1,16 +1,39 @@
 // Rates and output formats of `xdpc stats`, from hand-made snapshots (no kernel).
 import { describe, expect, it } from "vitest";
-import { formatStatsJson, formatStatsTable, rates, type Sample, type Snapshot } from "../../runtime/stats.ts";
+import {
+  formatStatsJson,
+  formatStatsTable,
+  rates,
+  type Sample,
+  type Snapshot,
+} from "../../runtime/stats.ts";
 
-const s = (kind: Sample["kind"], name: string, value: bigint): Sample => ({ kind, name, map: "m", key: "0", field: "", value });
+const s = (kind: Sample["kind"], name: string, value: bigint): Sample => ({
+  kind,
+  name,
+  map: "m",
+  key: "0",
+  field: "",
+  value,
+});
 
 function snap(timeNs: bigint, samples: Sample[], runCount = 0n, runTimeNs = 0n): Snapshot {
   return { timeNs, progId: 7, progName: "fw", samples, runCount, runTimeNs };
 }
 
 describe("stats rates", () => {
-  const a = snap(1_000_000_000n, [s("verdict", "pass", 100n), s("verdict", "drop", 10n), s("counter", "hits[1]", 5n)], 1000n, 50_000n);
-  const b = snap(1_500_000_000n, [s("verdict", "pass", 600n), s("verdict", "drop", 10n), s("counter", "hits[1]", 2n)], 1500n, 80_000n);
+  const a = snap(
+    1_000_000_000n,
+    [s("verdict", "pass", 100n), s("verdict", "drop", 10n), s("counter", "hits[1]", 5n)],
+    1000n,
+    50_000n,
+  );
+  const b = snap(
+    1_500_000_000n,
+    [s("verdict", "pass", 600n), s("verdict", "drop", 10n), s("counter", "hits[1]", 2n)],
+    1500n,
+    80_000n,
+  );
 
   it("per-second rates over the interval; a counter that went down (reset) counts from zero", () => {
     const line = rates(a, b, "eth0");

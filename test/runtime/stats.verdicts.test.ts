@@ -10,30 +10,45 @@ import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, runXdp, checkFdLeaks, type XdpObject } from "../support/xdp.ts";
 import { craftedCorpus, tcp4 } from "../support/packets.ts";
 
-const FILTERS = readdirSync(new URL("../../filters/", import.meta.url)).filter((f) => f.endsWith(".ts"));
+const FILTERS = readdirSync(new URL("../../filters/", import.meta.url)).filter((f) =>
+  f.endsWith(".ts"),
+);
 
 function build(file: string, opts: { verdictStats?: boolean } = {}): Uint8Array {
   const path = `filters/${file}`;
-  const out = compile(readFileSync(new URL(`../../${path}`, import.meta.url), "utf8"), { file: path, emit: "object", ...opts });
+  const out = compile(readFileSync(new URL(`../../${path}`, import.meta.url), "utf8"), {
+    file: path,
+    emit: "object",
+    ...opts,
+  });
   if (!out.object) throw new Error(out.diagnostics.map((d) => d.message).join("\n"));
   return out.object;
 }
 
 describe("verdictStats off", () => {
-  it.each(FILTERS)("%s: the object is byte-for-byte the normal build, with no hidden map", (file) => {
-    const normal = build(file);
-    expect(build(file, { verdictStats: false })).toEqual(normal);
-    expect(readObject(normal).maps.map((m) => m.name)).not.toContain(VERDICT_MAP);
-  });
+  it.each(FILTERS)(
+    "%s: the object is byte-for-byte the normal build, with no hidden map",
+    (file) => {
+      const normal = build(file);
+      expect(build(file, { verdictStats: false })).toEqual(normal);
+      expect(readObject(normal).maps.map((m) => m.name)).not.toContain(VERDICT_MAP);
+    },
+  );
 
   it("on: adds exactly one map, PerCpuArray<u64> of 5, and keeps the other maps", () => {
     for (const file of FILTERS) {
       const off = readObject(build(file));
       const on = readObject(build(file, { verdictStats: true }));
       // Type ids move (the hidden map's types come first), so compare without them.
-      const plain = (ms: typeof off.maps) => ms.map(({ recordType: _r, keyType: _k, valueType: _v, ...m }) => m);
+      const plain = (ms: typeof off.maps) =>
+        ms.map(({ recordType: _r, keyType: _k, valueType: _v, ...m }) => m);
       expect(plain(on.maps.filter((m) => m.name !== VERDICT_MAP))).toEqual(plain(off.maps));
-      expect(on.maps.find((m) => m.name === VERDICT_MAP)).toMatchObject({ type: 6, keySize: 4, valueSize: 8, maxEntries: 5 });
+      expect(on.maps.find((m) => m.name === VERDICT_MAP)).toMatchObject({
+        type: 6,
+        keySize: 4,
+        valueSize: 8,
+        maxEntries: 5,
+      });
       expect(on.programs.map((p) => p.name)).toEqual(off.programs.map((p) => p.name));
     }
   });
@@ -85,7 +100,9 @@ describeKernel("verdictStats counters under BPF_PROG_TEST_RUN", () => {
         expect([...counters.entries()].map((e) => e.value)).toEqual(expected);
         // The packets must exercise more than one verdict for the check to mean something
         // (tcp_events is an observer: it passes everything).
-        expect(expected.filter((n) => n > 0n).length).toBeGreaterThan(file === "tcp_events.ts" ? 0 : 1);
+        expect(expected.filter((n) => n > 0n).length).toBeGreaterThan(
+          file === "tcp_events.ts" ? 0 : 1,
+        );
         expect(expected.reduce((a, b) => a + b)).toBe(BigInt(packets.length));
       });
     });
