@@ -427,7 +427,20 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
 
   it("leaves programs other tools attached alone unless --force; unload removes them with a notice", () => {
     const obj = buildObject(lab, VLAN, "ip.o");
-    const ip = spawnSyncIn(lab, ["ip", "link", "set", "dev", "lo", "xdpgeneric", "obj", obj, "sec", "xdp"]);
+    // iproute2 makes /sys/fs/bpf/{tc,ip,xdp} on its first object load: give it a
+    // private bpffs in a throwaway mount namespace (the attachment outlives both).
+    const ipAttach = () =>
+      spawnSyncIn(lab, [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        `mount -t bpf bpf /sys/fs/bpf && ip link set dev lo xdpgeneric obj ${obj} sec xdp`,
+      ]);
+    const ip = ipAttach();
+    expect(ip.stderr).toBe("");
     expect(ip.code).toBe(0);
     const foreign = attachedId(lab, "lo");
     expect(foreign).toBeGreaterThan(0);
@@ -441,7 +454,7 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
     expect(forced.stderr).toBe(`xdpc: note: replaced program id ${foreign} on 'lo' (generic mode)\n`);
     expect(status().filters.find((f) => f.iface === "lo")!.managed).toBe(true);
     ok(["unload", "--iface", "lo"]);
-    expect(spawnSyncIn(lab, ["ip", "link", "set", "dev", "lo", "xdpgeneric", "obj", obj, "sec", "xdp"]).code).toBe(0);
+    expect(ipAttach().code).toBe(0);
     const again = attachedId(lab, "lo");
     const r = xdpc(lab, ["unload", "--iface", "lo"]);
     expect(r.code).toBe(0);
