@@ -26,6 +26,7 @@ const ALU_OP: Record<BinOp, { op: number; off: number }> = {
   ashr: { op: I.BPF_ARSH, off: 0 },
 };
 const COMMUTATIVE = new Set<BinOp>(["add", "mul", "and", "or", "xor"]);
+const DIVISIONS = new Set<BinOp>(["udiv", "umod", "sdiv", "smod"]);
 const JMP_OP: Record<Cond, number> = {
   eq: I.BPF_JEQ, ne: I.BPF_JNE, ugt: I.BPF_JGT, uge: I.BPF_JGE, ult: I.BPF_JLT, ule: I.BPF_JLE,
   sgt: I.BPF_JSGT, sge: I.BPF_JSGE, slt: I.BPF_JSLT, sle: I.BPF_JSLE, set: I.BPF_JSET,
@@ -194,6 +195,11 @@ class Selector {
     let a = a0;
     let b = b0;
     const { op, off } = ALU_OP[kind];
+    // The verifier refuses a constant zero divisor; eBPF's own semantics (x / 0 = 0,
+    // x % 0 = x, which the language adopts) are computed here instead.
+    if (isImm(b) && BigInt.asUintN(w, b) === 0n && DIVISIONS.has(kind)) {
+      return this.into(d, kind === "udiv" || kind === "sdiv" ? 0n : a, w);
+    }
     if (isImm(a) && COMMUTATIVE.has(kind)) [a, b] = [b, a];
     if (!isImm(b) && this.r(b) === d && (isImm(a) || this.r(a) !== d)) {
       if (COMMUTATIVE.has(kind) && !isImm(a)) [a, b] = [b, a];

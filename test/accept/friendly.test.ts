@@ -11,7 +11,7 @@ import { build as packet, udp4, tcp4, tcp6, ipv6, ipv4ToU32, prng, TCP_SYN, TCP_
 import { XDP_DROP, XDP_PASS, XDP_REDIRECT } from "../support/xdp.ts";
 import { buildFilter, privatePinRoot, repo, verify } from "./objects.ts";
 
-const FIXTURES = ["zero_bytes", "ihl_ports", "qinq_udp", "ipv6_tcp", "map_array_loop", "nested_helpers", "many_maps", "big_value", "raw_offsets", "count_bytes"];
+const FIXTURES = ["zero_bytes", "ihl_ports", "qinq_udp", "ipv6_tcp", "map_array_loop", "nested_helpers", "many_maps", "big_value", "raw_offsets", "count_bytes", "div_zero"];
 /** Far below the 1M budget: a regression that multiplies verifier states shows up here. */
 const BUDGET = 20_000;
 
@@ -168,6 +168,15 @@ describeKernel("verifier friendliness: natural code verifies", () => {
       const got = Object.fromEntries(Object.keys(want).map((k, i) => [k, v.getUint32(4 * i, true)]));
       expect(got, `payload ${Array.from(payload).join(",")}`).toEqual(want);
     }
+  });
+
+  it("div_zero: x / 0 = 0 and x % 0 = x, for constant and run-time zero divisors", () => {
+    const { obj, fd } = load("div_zero");
+    const frame = udp4({ dport: 9 }); // 42 bytes
+    expect(frame.length).toBe(42);
+    expect(testRun(fd, frame).retval).toBe(XDP_PASS);
+    const got = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => new DataView(mapLookup(obj.mapFd("out"), u32le(k), 8)!.buffer).getBigUint64(0, true));
+    expect(got).toEqual([0n, 1042n, 0n, 1042n, 0n, 42n, 0n, 1042n]);
   });
 
   it("many_maps uses twelve maps in one program", () => {
