@@ -2,7 +2,8 @@
 // run inside it (nsenter --net, so bpffs and /run stay shared), private pin and
 // state directories, and iproute2 as the independent oracle of what is attached.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { flockExclusive, funlock } from "../../native/xdp.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -165,6 +166,33 @@ export function bundledArgv(lab: Lab, script: string): string[] {
   return [`--net=/run/netns/${lab.ns}`, "env", `NODE_PATH=${join(ROOT, "node_modules")}`, "node", script];
 }
 
+/** Newest modification time of the sources the CLI bundle is built from. */
+function newestSource(): number {
+  let newest = 0;
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  for (const d of ["compiler", "runtime", "native", "stdlib"]) if (existsSync(join(ROOT, d))) walk(join(ROOT, d));
+  return newest;
+}
+
+/**
+ * `npm run build` when dist/xdpc.js is older than a source, under an flock so that
+ * test files running side by side never run the CLI while another rewrites it.
+ */
 export function npmBuild(): void {
-  execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "ignore" });
+  const fd = openSync(join(tmpdir(), "xdpc-test-build.lock"), "a");
+  try {
+    flockExclusive(fd, true);
+    const dist = join(ROOT, "dist/xdpc.js");
+    if (existsSync(dist) && statSync(dist).mtimeMs > newestSource()) return;
+    execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "ignore" });
+  } finally {
+    funlock(fd);
+    closeSync(fd);
+  }
 }
