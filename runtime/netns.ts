@@ -3,7 +3,8 @@
 // there with the ordinary tools), `<NAME>1` lives inside NAME (the sender: the traffic
 // generator runs there). Addresses come from 198.18.0.0/15 (RFC 2544 benchmarking),
 // MACs are fixed, IPv6 is off on both ends so the kernel sends nothing of its own
-// (no DAD, MLD or router solicitations) and counters in tests stay exact.
+// (no DAD, MLD or router solicitations) and counters in tests stay exact, and the
+// receiver filters reverse paths strictly so spoofed sources are never answered.
 //
 // Entering a namespace uses setns(2) on the calling thread only (or nsenter --net for
 // a child): the mount namespace is untouched, so bpffs pins stay visible — unlike
@@ -144,6 +145,10 @@ export function createLab(spec: LabSpec): void {
     ip("link", "add", spec.hostIf, "address", spec.hostMac, "type", "veth",
       "peer", "name", spec.peerIf, "address", spec.peerMac, "netns", spec.name);
     disableIpv6(spec.hostIf);
+    // Strict reverse-path filtering on the receiver: a frame from a spoofed source (a
+    // flood from 198.19.0.0/16, say) that a filter passes is dropped by the stack, so the
+    // host never answers it through its default route — lab traffic stays in the lab.
+    writeFileSync(`/proc/sys/net/ipv4/conf/${spec.hostIf}/rp_filter`, "1");
     disableIpv6(spec.peerIf, spec.name);
     ip("addr", "add", `${spec.hostAddr}/${spec.prefixLen}`, "dev", spec.hostIf);
     ip("-n", spec.name, "addr", "add", `${spec.peerAddr}/${spec.prefixLen}`, "dev", spec.peerIf);

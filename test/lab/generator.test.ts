@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import { compile } from "../../compiler/driver/index.ts";
 import { mapLookup } from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
@@ -244,5 +245,40 @@ describeKernel("traffic generator on a veth pair", () => {
     expect(() => gen.send(new Uint8Array(10), 1)).toThrow(/outside the generator's 14..3520/);
     await expect(gen.generate({ mix: [] })).rejects.toThrow(/empty/);
     await expect(gen.generate({ mix: [{ name: "x", frame: udp(6), weight: 1 }], pps: 0, count: 1 })).rejects.toThrow(/bad rate/);
+  });
+});
+
+/** A counter from /proc/net/netstat ("TcpExt", "IPReversePathFilter"), in this namespace. */
+function netstat(group: string, name: string): number {
+  const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const keys = lines[i]!.split(/\s+/);
+    const vals = lines[i + 1]!.split(/\s+/);
+    if (keys[0] === `${group}:`) return Number(vals[keys.indexOf(name)]);
+  }
+  throw new Error(`no ${group} ${name}`);
+}
+
+describeKernel("lab traffic stays in the lab", () => {
+  const name = "xdpctrpf";
+  afterAll(() => void destroyLab(labSpec(name)));
+
+  it("spoofed sources that a filter passes are dropped by the receiver's reverse-path filter, never answered", async () => {
+    await withLab(name, async (lab) => {
+      expect(readFileSync(`/proc/sys/net/ipv4/conf/${lab.hostIf}/rp_filter`, "utf8").trim()).toBe("1");
+      const pass = loadRawProgram(new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), { logLevel: 0 }).fd;
+      const detach = attachNative(lab.hostIf, pass);
+      const gen = new TrafficGenerator(lab.name, lab.peerIf);
+      try {
+        const syn = buildFrame({ srcMac: lab.peerMac, dstMac: lab.hostMac, src: lab.peerAddr, dst: lab.hostAddr, l4: { proto: "tcp", sport: 1, dport: 9, flags: TCP_SYN } });
+        const before = netstat("TcpExt", "IPReversePathFilter");
+        await gen.generate({ mix: [{ name: "spoofed", frame: syn, weight: 1, randomSource: "198.19.0.0/16" }], count: 2000 });
+        expect(netstat("TcpExt", "IPReversePathFilter") - before).toBeGreaterThanOrEqual(2000);
+      } finally {
+        gen.close();
+        detach();
+        closeFd(pass);
+      }
+    }, 6);
   });
 });

@@ -4,6 +4,14 @@ import { spawnSync, execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describeKernel } from "../support/kernel.ts";
 import { destroyLab, labSpec } from "../../runtime/netns.ts";
+import { attachNative } from "../../runtime/lab.ts";
+import { compile } from "../../compiler/driver/index.ts";
+import { mapLookup } from "../../native/object.ts";
+import { loadXdpObject } from "../support/xdp.ts";
+
+const COUNT_ALL = `import { XdpContext, XdpAction, XDP_DROP, ArrayMap, u64 } from "xdpc";
+const seen = new ArrayMap<u64>({ maxEntries: 1 });
+export function count(ctx: XdpContext): XdpAction { seen.increment(0); return XDP_DROP; }`;
 
 const bin = fileURLToPath(new URL("../../bin/xdpc.js", import.meta.url));
 const xdpc = (...args: string[]) => {
@@ -61,6 +69,34 @@ describeKernel("xdpc lab", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toBe("xdpc: error: a lab needs CAP_SYS_ADMIN and CAP_NET_ADMIN (namespaces and veth pairs; run as root)\n");
     expect(netnsList()).not.toMatch(/xdpctcli/);
+  });
+
+  it("send delivers exactly --count frames to the filter on the receiver", () => {
+    const sink = loadXdpObject(compile(COUNT_ALL, { file: "count.ts", emit: "object" }).object!);
+    try {
+      expect(xdpc("lab", "up", "--name", name).code).toBe(0);
+      const none = xdpc("lab", "send", "--name", name, "--count", "10");
+      expect(none.code).toBe(1);
+      expect(none.err).toContain(`nothing would arrive: ${name}0 runs no XDP program`);
+      const detach = attachNative(`${name}0`, sink.programFd());
+      try {
+        const r = xdpc("lab", "send", "--name", name, "--count", "5000", "--proto", "syn", "--from", "198.19.7.0/24", "--size", "128");
+        expect(r.err).toBe("");
+        expect(r.code).toBe(0);
+        expect(r.out).toContain("sending 5000 syn 128-byte frames from 198.19.7.0/24 to 198.18.0.1:9 on xdpctcli1 → xdpctcli0");
+        expect(r.out).toMatch(/^sent 5,000 frames in [\d.]+ s/m);
+        const v = mapLookup(sink.mapFd("seen"), new Uint8Array(4), 8)!;
+        expect(Buffer.from(v).readBigUInt64LE()).toBe(5000n);
+      } finally {
+        detach();
+      }
+      expect(xdpc("lab", "send", "--name", name, "--size", "10")).toMatchObject({ code: 2, err: "xdpc: error: --size must be an integer in 60..1514, got '10'\n" });
+      expect(xdpc("lab", "send", "--name", name, "--from", "1.2.3/8").code).toBe(2);
+    } finally {
+      sink.close();
+      xdpc("lab", "down", "--name", name);
+    }
+    expect(xdpc("lab", "send", "--name", name, "--count", "1")).toMatchObject({ code: 1, err: `xdpc: error: lab ${name} is not up (run \`xdpc lab up --name ${name}\`)\n` });
   });
 
   it("rejects bad names and actions as usage errors", () => {
