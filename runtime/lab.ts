@@ -40,22 +40,45 @@ export interface LabStatus {
   xdpProgId?: number;
 }
 
+/** Address, prefix length and MAC of an interface, from `ip -o` (in namespace NS when given). */
+function readEnd(ifname: string, ns?: string): { addr?: string; prefixLen?: number; mac?: string; xdpProgId?: number } {
+  const ip = (...args: string[]) => execFileSync("ip", ns ? ["-n", ns, ...args] : args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  try {
+    const link = ip("-o", "link", "show", "dev", ifname);
+    const addr = /inet (\d+\.\d+\.\d+\.\d+)\/(\d+)/.exec(ip("-o", "-4", "addr", "show", "dev", ifname));
+    const prog = /prog\/xdp\w* id (\d+)/.exec(link);
+    return {
+      addr: addr?.[1],
+      prefixLen: addr ? Number(addr[2]) : undefined,
+      mac: /link\/ether ([0-9a-f:]{17})/.exec(link)?.[1],
+      xdpProgId: prog ? Number(prog[1]) : undefined,
+    };
+  } catch {
+    return {}; // status is best effort
+  }
+}
+
+/**
+ * What exists of lab NAME. `spec` holds the addresses and MACs the interfaces really
+ * have (a lab made with another index, such as the demo's, reports its own), falling
+ * back to the defaults for parts that are missing.
+ */
 export function labStatus(name?: string): LabStatus {
   const spec = labSpec(name);
   const netns = netnsExists(spec.name);
   const hostIf = linkExists(spec.hostIf);
   const peerIf = netns && linkExists(spec.peerIf, spec.name);
-  let xdpProgId: number | undefined;
-  if (hostIf) {
-    try {
-      const line = execFileSync("ip", ["-o", "link", "show", "dev", spec.hostIf], { encoding: "utf8" });
-      const m = /prog\/xdp\w* id (\d+)/.exec(line);
-      if (m) xdpProgId = Number(m[1]);
-    } catch {
-      /* status is best effort */
-    }
-  }
-  return { spec, netns, hostIf, peerIf, xdpProgId };
+  const host = hostIf ? readEnd(spec.hostIf) : {};
+  const peer = peerIf ? readEnd(spec.peerIf, spec.name) : {};
+  const actual: LabSpec = {
+    ...spec,
+    hostAddr: host.addr ?? spec.hostAddr,
+    peerAddr: peer.addr ?? spec.peerAddr,
+    prefixLen: host.prefixLen ?? spec.prefixLen,
+    hostMac: host.mac ?? spec.hostMac,
+    peerMac: peer.mac ?? spec.peerMac,
+  };
+  return { spec: actual, netns, hostIf, peerIf, xdpProgId: host.xdpProgId };
 }
 
 /** `xdpc lab up`: creates lab NAME (error when it exists). */
