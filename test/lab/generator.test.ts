@@ -236,6 +236,8 @@ describeKernel("traffic generator on a veth pair", () => {
   it("lab status shows the attached program; the detacher removes exactly it", () => {
     const id = progInfo(sink.programFd()).id;
     expect(labStatus(name)).toMatchObject({ netns: true, hostIf: true, peerIf: true, xdpProgId: id });
+    // Made with index 5: status reads the real addresses, not the defaults.
+    expect(labStatus(name).spec).toMatchObject({ hostAddr: "198.18.0.21", peerAddr: "198.18.0.22", prefixLen: 30, hostMac: "02:00:c6:12:05:01", peerMac: "02:00:c6:12:05:02" });
     detach();
     expect(labStatus(name).xdpProgId).toBeUndefined();
     detach(); // twice is harmless
