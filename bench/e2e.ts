@@ -83,10 +83,11 @@ export interface E2eOptions {
   rounds: number;
   samples: number;
   seed: number;
+  /** Lab name and index (default "xdpcbench", 41: its own /30, apart from the lab tests' labs). */
+  lab?: string;
+  labIndex?: number;
 }
 
-const LAB = "xdpcbench";
-const LAB_INDEX = 41; // its own /30 of 198.18.0.0/24, apart from the lab tests' labs
 // mov r0, 1 (XDP_DROP); exit
 const BARE_DROP = Uint8Array.from([0xb7, 0, 0, 0, 1, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
 /**
@@ -163,7 +164,7 @@ export async function measureE2e(
   const receiverCpu = 1;
   const { netns, lab, generator } = api;
   return netns.withLab(
-    LAB,
+    opts.lab ?? "xdpcbench",
     async (spec) => {
       const rx = () =>
         Number(readFileSync(`/sys/class/net/${spec.hostIf}/statistics/rx_packets`, "utf8"));
@@ -187,7 +188,10 @@ export async function measureE2e(
       const measure = async (fd: number, frame: Uint8Array) => {
         const threads = attach(fd);
         // A short warm-up fills caches and lets the kthread settle on its CPU.
-        await gen.generate({ mix: [{ name: "warm", frame, weight: 1 }], durationMs: 50 });
+        await gen.generate({
+          mix: [{ name: "warm", frame, weight: 1 }],
+          durationMs: Math.min(50, opts.seconds * 1000),
+        });
         const before = rx();
         const cpuBefore = onCpuNs(threads);
         const rep = await gen.generate({
@@ -306,6 +310,6 @@ export async function measureE2e(
         gen.close();
       }
     },
-    LAB_INDEX,
+    opts.labIndex ?? 41,
   );
 }

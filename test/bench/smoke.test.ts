@@ -3,9 +3,9 @@
 // figure a positive finite number or an explicit "not measured: <reason>", verdicts
 // for every target, the markdown report with its sections. Timings are never
 // asserted: they belong to `npm run bench`, not to CI.
-import { expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeKernel } from "../support/kernel.ts";
@@ -136,5 +136,50 @@ describeKernel("bench harness (smoke)", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describeKernel("bench harness (smoke): veth end to end", () => {
+  const lab = "xdpctbench";
+  afterAll(() => {
+    // withLab removes the lab even on failure; this is the belt to its braces.
+    spawnSync("ip", ["netns", "del", lab]);
+  });
+
+  it("measures a filter, its twin and the bare programs on a lab veth, and removes the lab", async () => {
+    const { measureE2e } = await import("../../bench/e2e.ts");
+    const { buildClang, buildXdpc, findPairs } = await import("../../bench/twins.ts");
+    const { trafficPool } = await import("../../bench/speed.ts");
+    const { loadCorpus } = await import("../support/corpus.ts");
+    const pair = findPairs(["lpm_firewall"])[0]!;
+    const res = await measureE2e(
+      [{ pair, xdpc: buildXdpc(pair), clang: buildClang(pair) }],
+      trafficPool(loadCorpus({ tcpdump: false }).packets),
+      { seconds: 0.05, rounds: 4, samples: 6, seed: 1, lab, labIndex: 42 },
+    );
+    if ("notMeasured" in res) {
+      expectFigure(res, "e2e");
+      return;
+    }
+    expect(res.rows).toHaveLength(1);
+    const row = res.rows[0]!.row;
+    if ("notMeasured" in row)
+      throw new Error(`lpm_firewall drops blocked sources, yet: ${row.notMeasured}`);
+    expect(row.frameBytes).toBeGreaterThanOrEqual(14);
+    for (const k of [
+      "filterPps",
+      "clangPps",
+      "barePps",
+      "touchPps",
+      "ratio",
+      "clangRatio",
+      "touchRatio",
+      "wallRatio",
+      "receiverBusy",
+      "offeredPps",
+    ] as const) {
+      expectFigure(row[k], k);
+    }
+    expect(existsSync(`/run/netns/${lab}`)).toBe(false);
   });
 });
