@@ -5,9 +5,13 @@ import { ifIndexToName, ifNameToIndex } from "../native/netlink.ts";
 
 export { ifIndexToName, ifNameToIndex };
 
-/** Names of the interfaces of this process's network namespace (/proc/self/net follows setns). */
+// thread-self, not self: a setns() on one thread (the lab's runInNetns) moves only
+// that thread, and /proc/self shows the main thread's namespace.
+const SELF = "/proc/thread-self";
+
+/** Names of the interfaces of the calling thread's network namespace. */
 export function listInterfaces(): string[] {
-  const text = readFileSync("/proc/self/net/dev", "utf8");
+  const text = readFileSync(`${SELF}/net/dev`, "utf8");
   return text
     .split("\n")
     .slice(2)
@@ -15,9 +19,9 @@ export function listInterfaces(): string[] {
     .filter(Boolean);
 }
 
-/** Inode of this process's network namespace (what `ip netns identify` compares). */
+/** Inode of the calling thread's network namespace (what `ip netns identify` compares). */
 export function netnsInode(): number {
-  return statSync("/proc/self/ns/net").ino;
+  return statSync(`${SELF}/ns/net`).ino;
 }
 
 /**
