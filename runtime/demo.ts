@@ -84,16 +84,58 @@ export function defaultFilterPath(): string {
 export function demoMix(lab: LabSpec): TrafficTemplate[] {
   const eth = { srcMac: lab.peerMac, dstMac: lab.hostMac, dst: lab.hostAddr };
   return [
-    { name: "legit web", weight: 1, frame: buildFrame({ ...eth, src: lab.peerAddr, l4: { proto: "tcp", sport: 40000, dport: 80, flags: TCP_ACK | TCP_PSH }, payload: new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n") }) },
-    { name: "legit dns", weight: 1, frame: buildFrame({ ...eth, src: lab.peerAddr, l4: { proto: "udp", sport: 40001, dport: 53 }, payload: new Uint8Array(29) }) },
+    {
+      name: "legit web",
+      weight: 1,
+      frame: buildFrame({
+        ...eth,
+        src: lab.peerAddr,
+        l4: { proto: "tcp", sport: 40000, dport: 80, flags: TCP_ACK | TCP_PSH },
+        payload: new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"),
+      }),
+    },
+    {
+      name: "legit dns",
+      weight: 1,
+      frame: buildFrame({
+        ...eth,
+        src: lab.peerAddr,
+        l4: { proto: "udp", sport: 40001, dport: 53 },
+        payload: new Uint8Array(29),
+      }),
+    },
     // Floods from every address of each botnet's prefix (random per frame).
-    { name: "SYN flood", weight: 4, randomSource: DEMO_RULES[0]!.prefix, frame: buildFrame({ ...eth, src: "198.19.66.6", l4: { proto: "tcp", sport: 6666, dport: 80, flags: TCP_SYN } }) },
-    { name: "UDP flood", weight: 4, randomSource: DEMO_RULES[1]!.prefix, frame: buildFrame({ ...eth, src: "198.19.200.13", l4: { proto: "udp", sport: 1900, dport: 53 }, minLength: 512 }) },
+    {
+      name: "SYN flood",
+      weight: 4,
+      randomSource: DEMO_RULES[0]!.prefix,
+      frame: buildFrame({
+        ...eth,
+        src: "198.19.66.6",
+        l4: { proto: "tcp", sport: 6666, dport: 80, flags: TCP_SYN },
+      }),
+    },
+    {
+      name: "UDP flood",
+      weight: 4,
+      randomSource: DEMO_RULES[1]!.prefix,
+      frame: buildFrame({
+        ...eth,
+        src: "198.19.200.13",
+        l4: { proto: "udp", sport: 1900, dport: 53 },
+        minLength: 512,
+      }),
+    },
   ];
 }
 
 /** Which counter each template must end up in (for the end-of-run accounting check). */
-const expectedRule: Record<string, number | "pass"> = { "legit web": "pass", "legit dns": "pass", "SYN flood": 1, "UDP flood": 2 };
+const expectedRule: Record<string, number | "pass"> = {
+  "legit web": "pass",
+  "legit dns": "pass",
+  "SYN flood": 1,
+  "UDP flood": 2,
+};
 
 function lpmKey(prefix: string): Uint8Array {
   const [addr, len] = prefix.split("/");
@@ -134,8 +176,19 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   const say = (s: string) => void out.write(s + "\n");
 
   const caps = effectiveCaps();
-  const missing = ([[CAP_SYS_ADMIN, "CAP_SYS_ADMIN"], [CAP_NET_ADMIN, "CAP_NET_ADMIN"], [CAP_BPF, "CAP_BPF"]] as const).filter(([c]) => !hasCap(c, caps)).map(([, n]) => n);
-  if (missing.length) throw new DemoError(`xdpc demo needs ${missing.join(", ")} (a network namespace, a veth pair and an XDP program; run as root)`);
+  const missing = (
+    [
+      [CAP_SYS_ADMIN, "CAP_SYS_ADMIN"],
+      [CAP_NET_ADMIN, "CAP_NET_ADMIN"],
+      [CAP_BPF, "CAP_BPF"],
+    ] as const
+  )
+    .filter(([c]) => !hasCap(c, caps))
+    .map(([, n]) => n);
+  if (missing.length)
+    throw new DemoError(
+      `xdpc demo needs ${missing.join(", ")} (a network namespace, a veth pair and an XDP program; run as root)`,
+    );
 
   // 1. Build.
   const path = opts.filterPath ?? defaultFilterPath();
@@ -148,9 +201,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
   const t0 = performance.now();
   const built = compile(source, { file: path, emit: "object", verdictStats: true });
   if (hasErrors(built.diagnostics) || !built.object) {
-    throw new DemoError(`the demo filter does not compile:\n${built.diagnostics.map((d) => renderDiagnostic(d, source)).join("\n")}`);
+    throw new DemoError(
+      `the demo filter does not compile:\n${built.diagnostics.map((d) => renderDiagnostic(d, source)).join("\n")}`,
+    );
   }
-  say(`built ${FILTER}.ts → eBPF (${built.object.length} bytes) in ${(performance.now() - t0).toFixed(0)} ms, no LLVM`);
+  say(
+    `built ${FILTER}.ts → eBPF (${built.object.length} bytes) in ${(performance.now() - t0).toFixed(0)} ms, no LLVM`,
+  );
 
   // Everything below is undone by `cleanup`, in reverse order, whatever happens.
   const undo: (() => void)[] = [];
@@ -169,13 +226,18 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     //    by a killed run is removed first.
     const lab = labSpec(opts.labName ?? DEMO_LAB, DEMO_LAB_INDEX);
     const taken = tryLock(join(runDir(), "locks"), `demo-${lab.name}`);
-    if ("busy" in taken) throw new DemoError(`another xdpc demo is running with lab '${lab.name}'${taken.holder ? ` (pid ${taken.holder})` : ""}; wait for it or use --name`);
+    if ("busy" in taken)
+      throw new DemoError(
+        `another xdpc demo is running with lab '${lab.name}'${taken.holder ? ` (pid ${taken.holder})` : ""}; wait for it or use --name`,
+      );
     undo.push(() => taken.lock.release());
     destroyLab(lab);
     const removeLab = bringUpLab(lab);
     undo.push(removeLab);
     madeSomething = true;
-    say(`lab ${lab.name}: ${lab.peerIf} ${lab.peerAddr} (sender, in netns ${lab.name}) ⇄ ${lab.hostIf} ${lab.hostAddr} (receiver)`);
+    say(
+      `lab ${lab.name}: ${lab.peerIf} ${lab.peerAddr} (sender, in netns ${lab.name}) ⇄ ${lab.hostIf} ${lab.hostAddr} (receiver)`,
+    );
 
     // 3. Load and attach to the receiver through the loader (the `xdpc load` path),
     //    pins under a private root so the demo never touches /sys/fs/bpf/xdpc.
@@ -189,12 +251,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     try {
       loaded = loadFilter({ iface: lab.hostIf, input: objPath, mode: "native", pinRoot });
     } catch (e) {
-      if (e instanceof LoaderError) throw new DemoError(`cannot load the demo filter: ${e.message}`);
+      if (e instanceof LoaderError)
+        throw new DemoError(`cannot load the demo filter: ${e.message}`);
       throw e;
     }
     undo.push(() => void unloadFilter(lab.hostIf, { pinRoot }));
     const progId = loaded.progId;
-    say(`attached ${loaded.progName} (program id ${progId}) to ${lab.hostIf} in ${loaded.mode} mode`);
+    say(
+      `attached ${loaded.progName} (program id ${progId}) to ${lab.hostIf} in ${loaded.mode} mode`,
+    );
     const mapFd = (name: string) => {
       const m = loaded.maps.find((r) => r.name === name);
       if (!m) throw new DemoError(`the demo filter has no map '${name}'`);
@@ -219,7 +284,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
 
     // 5. Traffic, with a live view.
     const mix = demoMix(lab);
-    say(`sending ${mix.map((t) => t.name).join(" + ")} at ${mpps(pps)} for ${(durationMs / 1000).toFixed(1)} s${live ? "" : " (one line per update)"}`);
+    say(
+      `sending ${mix.map((t) => t.name).join(" + ")} at ${mpps(pps)} for ${(durationMs / 1000).toFixed(1)} s${live ? "" : " (one line per update)"}`,
+    );
     let prev = { t: 0, c: read() };
     let drawnLines = 0;
     const draw = (p: GenerateProgress) => {
@@ -229,26 +296,47 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       if (live) {
         const rows: [string, number, number][] = [
           ["passed", c.passed, rate(c.passed, prev.c.passed)],
-          ...DEMO_RULES.map((r, i): [string, number, number] => [`dropped by rule ${r.id} (${r.label})`, c.perRule[i]!, rate(c.perRule[i]!, prev.c.perRule[i]!)]),
+          ...DEMO_RULES.map((r, i): [string, number, number] => [
+            `dropped by rule ${r.id} (${r.label})`,
+            c.perRule[i]!,
+            rate(c.perRule[i]!, prev.c.perRule[i]!),
+          ]),
         ];
         const w = Math.max(...rows.map((r) => r[0].length));
         const lines = [
           `  t=${(p.elapsedMs / 1000).toFixed(1)}s   sent ${fmt(p.sent)}`,
           `  ${"".padEnd(w)}  ${"packets".padStart(13)}  ${"pps".padStart(11)}`,
-          ...rows.map(([label, n, pps]) => `  ${label.padEnd(w)}  ${fmt(n).padStart(13)}  ${fmt(pps).padStart(11)}`),
+          ...rows.map(
+            ([label, n, pps]) =>
+              `  ${label.padEnd(w)}  ${fmt(n).padStart(13)}  ${fmt(pps).padStart(11)}`,
+          ),
         ];
-        out.write((drawnLines ? `\x1b[${drawnLines}F` : "") + lines.map((l) => `\x1b[2K${l}`).join("\n") + "\n");
+        out.write(
+          (drawnLines ? `\x1b[${drawnLines}F` : "") +
+            lines.map((l) => `\x1b[2K${l}`).join("\n") +
+            "\n",
+        );
         drawnLines = lines.length;
       } else {
-        say(`t=${(p.elapsedMs / 1000).toFixed(1)}s sent=${p.sent} passed=${c.passed} ${DEMO_RULES.map((r, i) => `rule${r.id}=${c.perRule[i]}`).join(" ")}`);
+        say(
+          `t=${(p.elapsedMs / 1000).toFixed(1)}s sent=${p.sent} passed=${c.passed} ${DEMO_RULES.map((r, i) => `rule${r.id}=${c.perRule[i]}`).join(" ")}`,
+        );
       }
       prev = { t: p.elapsedMs, c };
     };
     // The generator runs in a worker thread, so the view refreshes on its own clock.
     const started = performance.now();
-    const bg = BackgroundGenerator.start(lab.name, lab.peerIf, { mix, pps, durationMs, chunk: Math.max(1000, Math.floor(pps / 4)) });
+    const bg = BackgroundGenerator.start(lab.name, lab.peerIf, {
+      mix,
+      pps,
+      durationMs,
+      chunk: Math.max(1000, Math.floor(pps / 4)),
+    });
     undo.push(() => bg.terminate());
-    const timer = setInterval(() => draw({ ...bg.progress(), elapsedMs: performance.now() - started }), refreshMs);
+    const timer = setInterval(
+      () => draw({ ...bg.progress(), elapsedMs: performance.now() - started }),
+      refreshMs,
+    );
     let report;
     try {
       report = await bg.done;
@@ -259,9 +347,18 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
 
     // 6. Summary and the accounting check: every frame sent is in exactly the counter its template belongs to.
     const c = read();
-    const expectPass = Object.entries(report.perTemplate).filter(([n]) => expectedRule[n] === "pass").reduce((a, [, v]) => a + v, 0);
-    const expectRule = DEMO_RULES.map((r) => Object.entries(report.perTemplate).filter(([n]) => expectedRule[n] === r.id).reduce((a, [, v]) => a + v, 0));
-    const accounted = c.passed === expectPass && expectRule.every((v, i) => v === c.perRule[i]) && c.passed + c.dropped === report.sent;
+    const expectPass = Object.entries(report.perTemplate)
+      .filter(([n]) => expectedRule[n] === "pass")
+      .reduce((a, [, v]) => a + v, 0);
+    const expectRule = DEMO_RULES.map((r) =>
+      Object.entries(report.perTemplate)
+        .filter(([n]) => expectedRule[n] === r.id)
+        .reduce((a, [, v]) => a + v, 0),
+    );
+    const accounted =
+      c.passed === expectPass &&
+      expectRule.every((v, i) => v === c.perRule[i]) &&
+      c.passed + c.dropped === report.sent;
     const summary: DemoSummary = {
       elapsedMs: report.elapsedMs,
       sent: report.sent,
@@ -274,12 +371,25 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
       accounted,
     };
     say("");
-    say(`summary (${(report.elapsedMs / 1000).toFixed(1)} s, ${mpps(summary.pps)} through the filter)`);
-    say(`  sent     ${fmt(report.sent).padStart(13)}   ${Object.entries(report.perTemplate).map(([n, v]) => `${n} ${fmt(v)}`).join(", ")}`);
+    say(
+      `summary (${(report.elapsedMs / 1000).toFixed(1)} s, ${mpps(summary.pps)} through the filter)`,
+    );
+    say(
+      `  sent     ${fmt(report.sent).padStart(13)}   ${Object.entries(report.perTemplate)
+        .map(([n, v]) => `${n} ${fmt(v)}`)
+        .join(", ")}`,
+    );
     say(`  passed   ${fmt(c.passed).padStart(13)}`);
     say(`  dropped  ${fmt(c.dropped).padStart(13)}`);
-    for (const { rule, packets } of summary.perRule) say(`    rule ${rule.id} ${rule.prefix.padEnd(16)} ${fmt(packets).padStart(13)}   ${rule.label}`);
-    say(accounted ? "  every frame accounted for: legit traffic passed, each attack dropped by its rule" : "  WARNING: counters do not add up to the frames sent (another program or traffic on the lab?)");
+    for (const { rule, packets } of summary.perRule)
+      say(
+        `    rule ${rule.id} ${rule.prefix.padEnd(16)} ${fmt(packets).padStart(13)}   ${rule.label}`,
+      );
+    say(
+      accounted
+        ? "  every frame accounted for: legit traffic passed, each attack dropped by its rule"
+        : "  WARNING: counters do not add up to the frames sent (another program or traffic on the lab?)",
+    );
     return summary;
   } finally {
     cleanup();

@@ -16,8 +16,31 @@ import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { BPF_F_TEST_XDP_LIVE_FRAMES, closeFd, loadRawProgram, testRun } from "../native/bpf.ts";
 import {
-  BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_CALL, BPF_END, BPF_EXIT, BPF_H, BPF_JEQ, BPF_JGT, BPF_JMP, BPF_JNE, BPF_K,
-  BPF_LDX, BPF_MEM, BPF_MOV, BPF_OR, BPF_RSH, BPF_STX, BPF_TO_BE, BPF_W, BPF_X, BPF_XOR, Helper, type Insn,
+  BPF_ADD,
+  BPF_ALU,
+  BPF_ALU64,
+  BPF_AND,
+  BPF_CALL,
+  BPF_END,
+  BPF_EXIT,
+  BPF_H,
+  BPF_JEQ,
+  BPF_JGT,
+  BPF_JMP,
+  BPF_JNE,
+  BPF_K,
+  BPF_LDX,
+  BPF_MEM,
+  BPF_MOV,
+  BPF_OR,
+  BPF_RSH,
+  BPF_STX,
+  BPF_TO_BE,
+  BPF_W,
+  BPF_X,
+  BPF_XOR,
+  Helper,
+  type Insn,
 } from "../compiler/bpf/insn.ts";
 import { encode } from "../compiler/bpf/encode.ts";
 import { ifindex, LabError, runInNetns } from "./netns.ts";
@@ -39,21 +62,64 @@ export function redirectProgram(ifindex: number): Insn[] {
   ];
 }
 
-const alu64 = (op: number, dst: number, imm: number): Insn => ({ code: BPF_ALU64 | op | BPF_K, dst, src: 0, off: 0, imm });
-const alu64x = (op: number, dst: number, src: number): Insn => ({ code: BPF_ALU64 | op | BPF_X, dst, src, off: 0, imm: 0 });
-const ldx = (size: number, dst: number, src: number, off: number): Insn => ({ code: BPF_LDX | BPF_MEM | size, dst, src, off, imm: 0 });
-const stx = (size: number, dst: number, src: number, off: number): Insn => ({ code: BPF_STX | BPF_MEM | size, dst, src, off, imm: 0 });
-const jmp = (op: number, dst: number, imm: number, off: number): Insn => ({ code: BPF_JMP | op | BPF_K, dst, src: 0, off, imm });
-const jmpx = (op: number, dst: number, src: number, off: number): Insn => ({ code: BPF_JMP | op | BPF_X, dst, src, off, imm: 0 });
-const call = (helper: number): Insn => ({ code: BPF_JMP | BPF_CALL, dst: 0, src: 0, off: 0, imm: helper });
+const alu64 = (op: number, dst: number, imm: number): Insn => ({
+  code: BPF_ALU64 | op | BPF_K,
+  dst,
+  src: 0,
+  off: 0,
+  imm,
+});
+const alu64x = (op: number, dst: number, src: number): Insn => ({
+  code: BPF_ALU64 | op | BPF_X,
+  dst,
+  src,
+  off: 0,
+  imm: 0,
+});
+const ldx = (size: number, dst: number, src: number, off: number): Insn => ({
+  code: BPF_LDX | BPF_MEM | size,
+  dst,
+  src,
+  off,
+  imm: 0,
+});
+const stx = (size: number, dst: number, src: number, off: number): Insn => ({
+  code: BPF_STX | BPF_MEM | size,
+  dst,
+  src,
+  off,
+  imm: 0,
+});
+const jmp = (op: number, dst: number, imm: number, off: number): Insn => ({
+  code: BPF_JMP | op | BPF_K,
+  dst,
+  src: 0,
+  off,
+  imm,
+});
+const jmpx = (op: number, dst: number, src: number, off: number): Insn => ({
+  code: BPF_JMP | op | BPF_X,
+  dst,
+  src,
+  off,
+  imm: 0,
+});
+const call = (helper: number): Insn => ({
+  code: BPF_JMP | BPF_CALL,
+  dst: 0,
+  src: 0,
+  off: 0,
+  imm: helper,
+});
 
 /** Parses "a.b.c.d/len" into a host-order base and the mask of its host bits. */
 export function parseCidr(cidr: string): { base: number; hostMask: number } {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
   const octets = m ? m.slice(1, 5).map(Number) : [];
   const len = m ? Number(m[5]) : -1;
-  if (!m || octets.some((o) => o > 255) || len < 0 || len > 32) throw new LabError(`bad IPv4 prefix '${cidr}' (a.b.c.d/len)`);
-  const hostMask = len === 0 ? 0xffffffff : len === 32 ? 0 : (2 ** (32 - len) - 1);
+  if (!m || octets.some((o) => o > 255) || len < 0 || len > 32)
+    throw new LabError(`bad IPv4 prefix '${cidr}' (a.b.c.d/len)`);
+  const hostMask = len === 0 ? 0xffffffff : len === 32 ? 0 : 2 ** (32 - len) - 1;
   const addr = ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
   return { base: (addr & ~hostMask) >>> 0, hostMask };
 }
@@ -69,8 +135,14 @@ function fixChecksum(off: number, udp: boolean): Insn[] {
     alu64(BPF_XOR, 2, 0xffff),
     alu64x(BPF_ADD, 2, 9),
     // fold twice: at most 5 × 0xffff before the first fold
-    alu64x(BPF_MOV, 3, 2), alu64(BPF_RSH, 3, 16), alu64(BPF_AND, 2, 0xffff), alu64x(BPF_ADD, 2, 3),
-    alu64x(BPF_MOV, 3, 2), alu64(BPF_RSH, 3, 16), alu64(BPF_AND, 2, 0xffff), alu64x(BPF_ADD, 2, 3),
+    alu64x(BPF_MOV, 3, 2),
+    alu64(BPF_RSH, 3, 16),
+    alu64(BPF_AND, 2, 0xffff),
+    alu64x(BPF_ADD, 2, 3),
+    alu64x(BPF_MOV, 3, 2),
+    alu64(BPF_RSH, 3, 16),
+    alu64(BPF_AND, 2, 0xffff),
+    alu64x(BPF_ADD, 2, 3),
     alu64(BPF_XOR, 2, 0xffff),
   ];
   if (udp) body.push(jmp(BPF_JNE, 2, 0, 1), alu64(BPF_MOV, 2, 0xffff));
@@ -86,7 +158,11 @@ function fixChecksum(off: number, udp: boolean): Insn[] {
  * Live-frames mode keeps a frame's data between runs, so each run rewrites the
  * address it finds, with checksums kept right incrementally.
  */
-export function randomSourceProgram(ifindex: number, cidr: string, l4: "tcp" | "udp" | "other"): Insn[] {
+export function randomSourceProgram(
+  ifindex: number,
+  cidr: string,
+  l4: "tcp" | "udp" | "other",
+): Insn[] {
   const { base, hostMask } = parseCidr(cidr);
   const tail: Insn[] = [
     alu64(BPF_MOV, 1, ifindex),
@@ -104,9 +180,16 @@ export function randomSourceProgram(ifindex: number, cidr: string, l4: "tcp" | "
     stx(BPF_W, 6, 0, 26),
     // r9 = ~old_lo + ~old_hi + new_lo + new_hi (16-bit words of the raw values)
     { code: BPF_ALU | BPF_XOR | BPF_K, dst: 8, src: 0, off: 0, imm: -1 },
-    alu64x(BPF_MOV, 9, 8), alu64(BPF_AND, 9, 0xffff), alu64(BPF_RSH, 8, 16), alu64x(BPF_ADD, 9, 8),
-    alu64x(BPF_MOV, 8, 0), alu64(BPF_AND, 8, 0xffff), alu64x(BPF_ADD, 9, 8),
-    alu64x(BPF_MOV, 8, 0), alu64(BPF_RSH, 8, 16), alu64x(BPF_ADD, 9, 8),
+    alu64x(BPF_MOV, 9, 8),
+    alu64(BPF_AND, 9, 0xffff),
+    alu64(BPF_RSH, 8, 16),
+    alu64x(BPF_ADD, 9, 8),
+    alu64x(BPF_MOV, 8, 0),
+    alu64(BPF_AND, 8, 0xffff),
+    alu64x(BPF_ADD, 9, 8),
+    alu64x(BPF_MOV, 8, 0),
+    alu64(BPF_RSH, 8, 16),
+    alu64x(BPF_ADD, 9, 8),
     ...fixChecksum(24, false),
     ...(l4 === "tcp" ? fixChecksum(50, false) : l4 === "udp" ? fixChecksum(40, true) : []),
   ];
@@ -172,7 +255,9 @@ export function splitByWeight(total: number, weights: readonly number[]): number
   const exact = weights.map((w) => (total * w) / sum);
   const out = exact.map(Math.floor);
   let left = total - out.reduce((a, b) => a + b, 0);
-  const order = exact.map((e, i) => [e - Math.floor(e), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  const order = exact
+    .map((e, i) => [e - Math.floor(e), i] as const)
+    .sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   for (const [, i] of order) {
     if (left <= 0) break;
     out[i]! += 1;
@@ -194,7 +279,10 @@ export class TrafficGenerator {
     readonly ifname: string,
   ) {
     this.ifindex = ifindex(ifname, netns);
-    this.fd = loadRawProgram(encode(redirectProgram(this.ifindex)), { name: "xdpc_trafficgen", logLevel: 0 }).fd;
+    this.fd = loadRawProgram(encode(redirectProgram(this.ifindex)), {
+      name: "xdpc_trafficgen",
+      logLevel: 0,
+    }).fd;
   }
 
   private randomizers = new Map<string, number>();
@@ -203,12 +291,17 @@ export class TrafficGenerator {
   private programFor(frame: Uint8Array, randomSource?: string): number {
     if (!randomSource) return this.fd;
     if (frame.length < 54 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[14] !== 0x45)
-      throw new LabError("randomSource needs an Ethernet + IPv4 frame without VLAN tags or IP options, at least 54 bytes");
+      throw new LabError(
+        "randomSource needs an Ethernet + IPv4 frame without VLAN tags or IP options, at least 54 bytes",
+      );
     const l4 = frame[23] === 6 ? "tcp" : frame[23] === 17 ? "udp" : "other";
     const key = `${randomSource}|${l4}`;
     let fd = this.randomizers.get(key);
     if (fd === undefined) {
-      fd = loadRawProgram(encode(randomSourceProgram(this.ifindex, randomSource, l4)), { name: "xdpc_trafficgen", logLevel: 0 }).fd;
+      fd = loadRawProgram(encode(randomSourceProgram(this.ifindex, randomSource, l4)), {
+        name: "xdpc_trafficgen",
+        logLevel: 0,
+      }).fd;
       this.randomizers.set(key, fd);
     }
     return fd;
@@ -221,8 +314,11 @@ export class TrafficGenerator {
   send(frame: Uint8Array, n: number, randomSource?: string): number {
     if (this.fd < 0) throw new LabError("traffic generator is closed");
     if (frame.length < MIN_FRAME || frame.length > MAX_FRAME)
-      throw new LabError(`frame of ${frame.length} bytes is outside the generator's ${MIN_FRAME}..${MAX_FRAME}`);
-    if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new RangeError(`bad frame count ${n}`);
+      throw new LabError(
+        `frame of ${frame.length} bytes is outside the generator's ${MIN_FRAME}..${MAX_FRAME}`,
+      );
+    if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff)
+      throw new RangeError(`bad frame count ${n}`);
     if (n === 0) return 0;
     const fd = this.programFor(frame, randomSource);
     const r = runInNetns(this.netns, () =>
@@ -238,16 +334,24 @@ export class TrafficGenerator {
     for (const t of mix) {
       if (!(t.weight >= 0)) throw new LabError(`template '${t.name}' has a bad weight ${t.weight}`);
       if (t.frame.length < MIN_FRAME || t.frame.length > MAX_FRAME)
-        throw new LabError(`template '${t.name}' is ${t.frame.length} bytes, outside ${MIN_FRAME}..${MAX_FRAME}`);
+        throw new LabError(
+          `template '${t.name}' is ${t.frame.length} bytes, outside ${MIN_FRAME}..${MAX_FRAME}`,
+        );
       if (t.randomSource) this.programFor(t.frame, t.randomSource);
     }
     if (opts.pps !== undefined && !(opts.pps > 0)) throw new LabError(`bad rate ${opts.pps} pps`);
     const weights = mix.map((t) => t.weight);
     const durationMs = opts.durationMs ?? (opts.count === undefined ? 1000 : Infinity);
-    const chunk = Math.max(1, Math.floor(opts.chunk ?? (opts.pps ? Math.max(1, opts.pps / 10) : DEFAULT_CHUNK)));
+    const chunk = Math.max(
+      1,
+      Math.floor(opts.chunk ?? (opts.pps ? Math.max(1, opts.pps / 10) : DEFAULT_CHUNK)),
+    );
     // With a count, the whole run's split is fixed up front so the totals are exact.
     const remaining = opts.count !== undefined ? splitByWeight(opts.count, weights) : undefined;
-    const budget = opts.pps && Number.isFinite(durationMs) ? Math.floor((opts.pps * durationMs) / 1000) : Infinity;
+    const budget =
+      opts.pps && Number.isFinite(durationMs)
+        ? Math.floor((opts.pps * durationMs) / 1000)
+        : Infinity;
     const perTemplate: Record<string, number> = Object.fromEntries(mix.map((t) => [t.name, 0]));
     const start = performance.now();
     let sent = 0;
@@ -261,7 +365,9 @@ export class TrafficGenerator {
         const left = remaining.reduce((a, b) => a + b, 0);
         if (left === 0) break;
         // This chunk's share of each template, never beyond what is left of it.
-        share = splitByWeight(Math.min(chunk, left), weights).map((s, i) => Math.min(s, remaining[i]!));
+        share = splitByWeight(Math.min(chunk, left), weights).map((s, i) =>
+          Math.min(s, remaining[i]!),
+        );
         if (share.every((s) => s === 0)) share = remaining.map((r) => Math.min(r, chunk));
       } else {
         // Rate × duration is the run's budget: timers may wake a little early, never send past it.
@@ -287,7 +393,14 @@ export class TrafficGenerator {
       } else await sleep(0); // let timers and signal handlers run between chunks
     }
     const ms = elapsed();
-    return { sent, perTemplate, elapsedMs: ms, pps: ms > 0 ? (sent * 1000) / ms : 0, runs, kernelNs };
+    return {
+      sent,
+      perTemplate,
+      elapsedMs: ms,
+      pps: ms > 0 ? (sent * 1000) / ms : 0,
+      runs,
+      kernelNs,
+    };
   }
 
   close(): void {
@@ -308,7 +421,11 @@ export class TrafficGenerator {
 
 const WORKER_TAG = "xdpcTrafficGenerator";
 
-type WorkerJob = { netns: string; ifname: string; opts: Omit<GenerateOptions, "onProgress" | "signal"> };
+type WorkerJob = {
+  netns: string;
+  ifname: string;
+  opts: Omit<GenerateOptions, "onProgress" | "signal">;
+};
 type WorkerMessage =
   | { kind: "progress"; progress: GenerateProgress }
   | { kind: "done"; report: GenerateReport }
@@ -320,7 +437,9 @@ function workerUrl(): URL {
   // Running from sources: register tsx in the worker first (its ESM API entry, from its package.json).
   const req = createRequire(import.meta.url);
   const pkgPath = req.resolve("tsx/package.json");
-  const pkg = JSON.parse(readFileSync(pkgPath, "utf8")) as { exports: Record<string, { import: { default: string } }> };
+  const pkg = JSON.parse(readFileSync(pkgPath, "utf8")) as {
+    exports: Record<string, { import: { default: string } }>;
+  };
   const api = pathToFileURL(join(dirname(pkgPath), pkg.exports["./esm/api"]!.import.default)).href;
   const src = `import { register } from ${JSON.stringify(api)}; register(); await import(${JSON.stringify(self.href)});`;
   return new URL("data:text/javascript," + encodeURIComponent(src));
@@ -334,7 +453,11 @@ export class BackgroundGenerator {
 
   private constructor(job: WorkerJob, onProgress?: (p: GenerateProgress) => void) {
     const url = workerUrl();
-    this.latest = { sent: 0, perTemplate: Object.fromEntries(job.opts.mix.map((t) => [t.name, 0])), elapsedMs: 0 };
+    this.latest = {
+      sent: 0,
+      perTemplate: Object.fromEntries(job.opts.mix.map((t) => [t.name, 0])),
+      elapsedMs: 0,
+    };
     this.worker = new Worker(url, { workerData: { [WORKER_TAG]: job } });
     this.done = new Promise<GenerateReport>((resolve, reject) => {
       let settled = false;
@@ -364,7 +487,12 @@ export class BackgroundGenerator {
   }
 
   /** Starts sending from `ifname` inside namespace `netns`. */
-  static start(netns: string, ifname: string, opts: Omit<GenerateOptions, "onProgress" | "signal">, onProgress?: (p: GenerateProgress) => void): BackgroundGenerator {
+  static start(
+    netns: string,
+    ifname: string,
+    opts: Omit<GenerateOptions, "onProgress" | "signal">,
+    onProgress?: (p: GenerateProgress) => void,
+  ): BackgroundGenerator {
     return new BackgroundGenerator({ netns, ifname, opts }, onProgress);
   }
 
@@ -396,12 +524,17 @@ async function workerMain(job: WorkerJob): Promise<void> {
     const report = await gen.generate({
       ...job.opts,
       signal: ac.signal,
-      onProgress: (progress) => port.postMessage({ kind: "progress", progress } satisfies WorkerMessage),
+      onProgress: (progress) =>
+        port.postMessage({ kind: "progress", progress } satisfies WorkerMessage),
     });
     port.postMessage({ kind: "done", report } satisfies WorkerMessage);
   } catch (e) {
     const err = e as Error;
-    port.postMessage({ kind: "error", message: err.message, name: err.name } satisfies WorkerMessage);
+    port.postMessage({
+      kind: "error",
+      message: err.message,
+      name: err.name,
+    } satisfies WorkerMessage);
   } finally {
     gen?.close();
     port.close();

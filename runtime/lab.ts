@@ -3,7 +3,15 @@
 import { progInfo } from "../native/info.ts";
 import { XDP_FLAGS_DRV_MODE, xdpAttach, xdpDetach, xdpQuery } from "../native/xdp.ts";
 import { execFileSync } from "node:child_process";
-import { createLab, destroyLab, ifindex, labSpec, linkExists, netnsExists, type LabSpec } from "./netns.ts";
+import {
+  createLab,
+  destroyLab,
+  ifindex,
+  labSpec,
+  linkExists,
+  netnsExists,
+  type LabSpec,
+} from "./netns.ts";
 
 /**
  * Attaches `progFd` in native (driver) mode to interface IF of the calling thread's
@@ -41,11 +49,20 @@ export interface LabStatus {
 }
 
 /** Address, prefix length and MAC of an interface, from `ip -o` (in namespace NS when given). */
-function readEnd(ifname: string, ns?: string): { addr?: string; prefixLen?: number; mac?: string; xdpProgId?: number } {
-  const ip = (...args: string[]) => execFileSync("ip", ns ? ["-n", ns, ...args] : args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+function readEnd(
+  ifname: string,
+  ns?: string,
+): { addr?: string; prefixLen?: number; mac?: string; xdpProgId?: number } {
+  const ip = (...args: string[]) =>
+    execFileSync("ip", ns ? ["-n", ns, ...args] : args, {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
   try {
     const link = ip("-o", "link", "show", "dev", ifname);
-    const addr = /inet (\d+\.\d+\.\d+\.\d+)\/(\d+)/.exec(ip("-o", "-4", "addr", "show", "dev", ifname));
+    const addr = /inet (\d+\.\d+\.\d+\.\d+)\/(\d+)/.exec(
+      ip("-o", "-4", "addr", "show", "dev", ifname),
+    );
     const prog = /prog\/xdp\w* id (\d+)/.exec(link);
     return {
       addr: addr?.[1],

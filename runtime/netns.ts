@@ -41,8 +41,12 @@ export function validLabName(name: string): boolean {
  * and distinct MACs, so tests can run several labs side by side.
  */
 export function labSpec(name = DEFAULT_LAB, index = 0): LabSpec {
-  if (!validLabName(name)) throw new LabError(`invalid lab name '${name}' (lowercase letters, digits, '-' or '_', at most 14)`);
-  if (!Number.isInteger(index) || index < 0 || index > 63) throw new LabError(`lab index ${index} outside 0..63`);
+  if (!validLabName(name))
+    throw new LabError(
+      `invalid lab name '${name}' (lowercase letters, digits, '-' or '_', at most 14)`,
+    );
+  if (!Number.isInteger(index) || index < 0 || index > 63)
+    throw new LabError(`lab index ${index} outside 0..63`);
   const base = index * 4;
   const hex = index.toString(16).padStart(2, "0");
   return {
@@ -70,7 +74,8 @@ function run(cmd: string, args: string[]): string {
     return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {
     const err = e as { stderr?: string; code?: string; message: string };
-    if (err.code === "ENOENT") throw new LabError(`${cmd} not found (install iproute2 / util-linux)`);
+    if (err.code === "ENOENT")
+      throw new LabError(`${cmd} not found (install iproute2 / util-linux)`);
     const text = (err.stderr ?? "").trim() || err.message;
     throw new LabError(`${cmd} ${args.join(" ")}: ${text.split("\n")[0]}`);
   }
@@ -89,7 +94,9 @@ export function netnsExists(name: string): boolean {
 let nameToIndex: ((name: string) => number) | undefined;
 /** if_nametoindex(3): asks the calling thread's namespace (sysfs shows the mounting namespace's). */
 function nametoindex(ifname: string): number {
-  nameToIndex ??= library("libc.so.6").func("unsigned int if_nametoindex(const char *name)") as (n: string) => number;
+  nameToIndex ??= library("libc.so.6").func("unsigned int if_nametoindex(const char *name)") as (
+    n: string,
+  ) => number;
   return nameToIndex(ifname);
 }
 
@@ -126,7 +133,8 @@ function disableIpv6(ifname: string, ns?: string): void {
     else write();
   } catch (e) {
     // A kernel without IPv6 has nothing to silence.
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new LabError(`cannot disable IPv6 on ${ifname}: ${(e as Error).message}`);
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new LabError(`cannot disable IPv6 on ${ifname}: ${(e as Error).message}`);
   }
 }
 
@@ -136,14 +144,36 @@ function disableIpv6(ifname: string, ns?: string): void {
  */
 export function createLab(spec: LabSpec): void {
   const caps = effectiveCaps();
-  const missing = [CAP_SYS_ADMIN, CAP_NET_ADMIN].filter((c) => !hasCap(c, caps)).map((c) => (c === CAP_SYS_ADMIN ? "CAP_SYS_ADMIN" : "CAP_NET_ADMIN"));
-  if (missing.length) throw new LabError(`a lab needs ${missing.join(" and ")} (namespaces and veth pairs; run as root)`);
-  if (netnsExists(spec.name)) throw new LabError(`network namespace '${spec.name}' already exists (run \`xdpc lab down --name ${spec.name}\`)`);
+  const missing = [CAP_SYS_ADMIN, CAP_NET_ADMIN]
+    .filter((c) => !hasCap(c, caps))
+    .map((c) => (c === CAP_SYS_ADMIN ? "CAP_SYS_ADMIN" : "CAP_NET_ADMIN"));
+  if (missing.length)
+    throw new LabError(
+      `a lab needs ${missing.join(" and ")} (namespaces and veth pairs; run as root)`,
+    );
+  if (netnsExists(spec.name))
+    throw new LabError(
+      `network namespace '${spec.name}' already exists (run \`xdpc lab down --name ${spec.name}\`)`,
+    );
   if (linkExists(spec.hostIf)) throw new LabError(`interface '${spec.hostIf}' already exists`);
   try {
     ip("netns", "add", spec.name);
-    ip("link", "add", spec.hostIf, "address", spec.hostMac, "type", "veth",
-      "peer", "name", spec.peerIf, "address", spec.peerMac, "netns", spec.name);
+    ip(
+      "link",
+      "add",
+      spec.hostIf,
+      "address",
+      spec.hostMac,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      spec.peerIf,
+      "address",
+      spec.peerMac,
+      "netns",
+      spec.name,
+    );
     disableIpv6(spec.hostIf);
     // Strict reverse-path filtering on the receiver: a frame from a spoofed source (a
     // flood from 198.19.0.0/16, say) that a filter passes is dropped by the stack, so the
@@ -153,8 +183,30 @@ export function createLab(spec: LabSpec): void {
     ip("addr", "add", `${spec.hostAddr}/${spec.prefixLen}`, "dev", spec.hostIf);
     ip("-n", spec.name, "addr", "add", `${spec.peerAddr}/${spec.prefixLen}`, "dev", spec.peerIf);
     // Static neighbours: no ARP traffic of the kernel's own on the wire.
-    ip("neigh", "replace", spec.peerAddr, "lladdr", spec.peerMac, "dev", spec.hostIf, "nud", "permanent");
-    ip("-n", spec.name, "neigh", "replace", spec.hostAddr, "lladdr", spec.hostMac, "dev", spec.peerIf, "nud", "permanent");
+    ip(
+      "neigh",
+      "replace",
+      spec.peerAddr,
+      "lladdr",
+      spec.peerMac,
+      "dev",
+      spec.hostIf,
+      "nud",
+      "permanent",
+    );
+    ip(
+      "-n",
+      spec.name,
+      "neigh",
+      "replace",
+      spec.hostAddr,
+      "lladdr",
+      spec.hostMac,
+      "dev",
+      spec.peerIf,
+      "nud",
+      "permanent",
+    );
     ip("-n", spec.name, "link", "set", "lo", "up");
     ip("-n", spec.name, "link", "set", spec.peerIf, "up");
     ip("link", "set", spec.hostIf, "up");
@@ -193,8 +245,12 @@ export function destroyLab(spec: Pick<LabSpec, "name" | "hostIf">): string[] {
 
 let setnsFn: ((fd: number, nstype: number) => number) | undefined;
 function setns(fd: number, what: string): void {
-  setnsFn ??= library("libc.so.6").func("int setns(int fd, int nstype)") as (fd: number, t: number) => number;
-  if (setnsFn(fd, CLONE_NEWNET) !== 0) throw new NativeError(`cannot enter network namespace ${what}`, koffi().errno(), "setns");
+  setnsFn ??= library("libc.so.6").func("int setns(int fd, int nstype)") as (
+    fd: number,
+    t: number,
+  ) => number;
+  if (setnsFn(fd, CLONE_NEWNET) !== 0)
+    throw new NativeError(`cannot enter network namespace ${what}`, koffi().errno(), "setns");
 }
 
 /**
@@ -221,7 +277,12 @@ export function runInNetns<T>(name: string, fn: () => T): T {
 }
 
 /** Spawns `cmd args` inside namespace NAME through nsenter --net (same mount namespace, bpffs shared). */
-export function spawnInNetns(name: string, cmd: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+export function spawnInNetns(
+  name: string,
+  cmd: string,
+  args: string[],
+  opts: SpawnOptions = {},
+): ChildProcess {
   if (!netnsExists(name)) throw new LabError(`no network namespace '${name}'`);
   return spawn("nsenter", [`--net=${netnsPath(name)}`, "--", cmd, ...args], opts);
 }
@@ -287,7 +348,11 @@ export function bringUpLab(spec: LabSpec): () => void {
  * when `fn` throws, and on SIGINT/SIGTERM). A stale lab of the same name from a crashed
  * run is removed first.
  */
-export async function withLab<T>(name: string, fn: (lab: LabSpec) => T | Promise<T>, index = 0): Promise<T> {
+export async function withLab<T>(
+  name: string,
+  fn: (lab: LabSpec) => T | Promise<T>,
+  index = 0,
+): Promise<T> {
   const spec = labSpec(name, index);
   destroyLab(spec);
   const remove = bringUpLab(spec);

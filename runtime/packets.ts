@@ -13,13 +13,15 @@ export const TCP_ACK = 0x10;
 
 export function parseMac(s: string): Uint8Array {
   const parts = s.split(":");
-  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p))) throw new Error(`bad MAC address '${s}'`);
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{1,2}$/.test(p)))
+    throw new Error(`bad MAC address '${s}'`);
   return new Uint8Array(parts.map((p) => parseInt(p, 16)));
 }
 
 export function parseIpv4(s: string): Uint8Array {
   const parts = s.split(".");
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new Error(`bad IPv4 address '${s}'`);
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255))
+    throw new Error(`bad IPv4 address '${s}'`);
   return new Uint8Array(parts.map(Number));
 }
 
@@ -43,7 +45,15 @@ export interface FrameSpec {
   /** IPv4 identification (default 0). */
   id?: number;
   l4:
-    | { proto: "tcp"; sport: number; dport: number; flags: number; seq?: number; ack?: number; window?: number }
+    | {
+        proto: "tcp";
+        sport: number;
+        dport: number;
+        flags: number;
+        seq?: number;
+        ack?: number;
+        window?: number;
+      }
     | { proto: "udp"; sport: number; dport: number }
     | { proto: "icmp"; type?: number; code?: number; id?: number; seq?: number };
   payload?: Uint8Array;
@@ -51,7 +61,12 @@ export interface FrameSpec {
   minLength?: number;
 }
 
-function l4Header(spec: FrameSpec, payloadLen: number, src: Uint8Array, dst: Uint8Array): { proto: number; bytes: Uint8Array } {
+function l4Header(
+  spec: FrameSpec,
+  payloadLen: number,
+  src: Uint8Array,
+  dst: Uint8Array,
+): { proto: number; bytes: Uint8Array } {
   const l4 = spec.l4;
   let proto: number;
   let h: Uint8Array;

@@ -10,7 +10,13 @@ import { readObject } from "../compiler/elf/object.ts";
 import { applyParams, paramsOf } from "./params.ts";
 import type { PcapPacket } from "./pcap.ts";
 
-export const VERDICT_NAMES = ["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"] as const;
+export const VERDICT_NAMES = [
+  "XDP_ABORTED",
+  "XDP_DROP",
+  "XDP_PASS",
+  "XDP_TX",
+  "XDP_REDIRECT",
+] as const;
 export const XDP_PASS = 2;
 export const XDP_TX = 3;
 export const XDP_REDIRECT = 4;
@@ -49,7 +55,10 @@ export interface TestProgram {
  * applied to `.rodata`, one program picked (`program`, or the only one). Verifier
  * rejections come back as LoadError (native/object.ts) for the caller to render.
  */
-export function loadForTest(bytes: Uint8Array, opts: { program?: string; sets?: Record<string, string>; name?: string } = {}): TestProgram {
+export function loadForTest(
+  bytes: Uint8Array,
+  opts: { program?: string; sets?: Record<string, string>; name?: string } = {},
+): TestProgram {
   let info;
   try {
     info = readObject(bytes);
@@ -59,8 +68,12 @@ export function loadForTest(bytes: Uint8Array, opts: { program?: string; sets?: 
   const names = info.programs.map((p) => p.name);
   if (names.length === 0) throw new TestRunError("the object has no programs");
   const program = opts.program ?? (names.length === 1 ? names[0]! : undefined);
-  if (program === undefined) throw new TestRunError(`the object has ${names.length} programs (${names.join(", ")}); pick one with --program`);
-  if (!names.includes(program)) throw new TestRunError(`no program named '${program}' (programs: ${names.join(", ")})`);
+  if (program === undefined)
+    throw new TestRunError(
+      `the object has ${names.length} programs (${names.join(", ")}); pick one with --program`,
+    );
+  if (!names.includes(program))
+    throw new TestRunError(`no program named '${program}' (programs: ${names.join(", ")})`);
 
   const rodata = info.globals.filter((g) => g.section === ".rodata");
   const initial = new Uint8Array(rodata.reduce((n, g) => Math.max(n, g.offset + g.size), 0));
@@ -87,7 +100,10 @@ export function loadForTest(bytes: Uint8Array, opts: { program?: string; sets?: 
     object = openObject(bytes, { pinRoot, name: opts.name });
   } catch (e) {
     removePins();
-    if (e instanceof NativeError) throw new TestRunError(`libbpf cannot open the object: ${e.message.split("\n").slice(1).join(" ").trim() || e.message}`);
+    if (e instanceof NativeError)
+      throw new TestRunError(
+        `libbpf cannot open the object: ${e.message.split("\n").slice(1).join(" ").trim() || e.message}`,
+      );
     throw e;
   }
   try {
@@ -134,15 +150,26 @@ export interface PacketOutcome {
 }
 
 function sizeRefusal(len: number): string | undefined {
-  if (len < MIN_TEST_PACKET) return `not run: ${len} bytes is shorter than an Ethernet header (${MIN_TEST_PACKET}), which the kernel refuses`;
-  if (len > MAX_TEST_PACKET) return `not run: ${len} bytes is longer than the kernel's test-run limit (${MAX_TEST_PACKET})`;
+  if (len < MIN_TEST_PACKET)
+    return `not run: ${len} bytes is shorter than an Ethernet header (${MIN_TEST_PACKET}), which the kernel refuses`;
+  if (len > MAX_TEST_PACKET)
+    return `not run: ${len} bytes is longer than the kernel's test-run limit (${MAX_TEST_PACKET})`;
   return undefined;
 }
 
 /** Runs each packet once, in order. Kernel refusals are outcomes, not exceptions. */
-export function runPackets(fd: number, packets: readonly Pick<PcapPacket, "data" | "origLen" | "ts">[]): PacketOutcome[] {
+export function runPackets(
+  fd: number,
+  packets: readonly Pick<PcapPacket, "data" | "origLen" | "ts">[],
+): PacketOutcome[] {
   return packets.map((p, i) => {
-    const base = { index: i + 1, length: p.data.length, origLen: p.origLen, ts: p.ts, changedBytes: 0 };
+    const base = {
+      index: i + 1,
+      length: p.data.length,
+      origLen: p.origLen,
+      ts: p.ts,
+      changedBytes: 0,
+    };
     // Known to fail: say why without asking the kernel.
     const tooBig = sizeRefusal(p.data.length);
     if (tooBig) return { ...base, error: tooBig };
@@ -180,7 +207,9 @@ export function summarize(outcomes: readonly PacketOutcome[]): TestSummary {
     counts.set(o.verdict, (counts.get(o.verdict) ?? 0) + 1);
     if (o.changedBytes > 0 || o.data!.length !== o.length) rewritten++;
   }
-  const verdicts = [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([v, n]) => [verdictName(v), n] as [string, number]);
+  const verdicts = [...counts.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([v, n]) => [verdictName(v), n] as [string, number]);
   return { total: outcomes.length, verdicts, refused, rewritten };
 }
 
@@ -196,7 +225,8 @@ export function formatOutcome(o: PacketOutcome, width = 5): string {
   if (o.verdict === undefined) return `${head}  ${"not run".padEnd(12)} ${o.error}${cut}`;
   const notes: string[] = [];
   if (o.data!.length !== o.length) notes.push(`length ${o.length} → ${o.data!.length}`);
-  if (o.changedBytes) notes.push(`changed ${o.changedBytes} byte${o.changedBytes === 1 ? "" : "s"}`);
+  if (o.changedBytes)
+    notes.push(`changed ${o.changedBytes} byte${o.changedBytes === 1 ? "" : "s"}`);
   return `${head}  ${verdictName(o.verdict).padEnd(12)} ${notes.join(", ")}${cut}`.trimEnd();
 }
 
@@ -208,7 +238,8 @@ export function formatSummary(s: TestSummary): string {
   const w = Math.max(7, ...rows.map((r) => r[0].length));
   const nw = Math.max(7, String(s.total).length);
   const lines = [`  ${"verdict".padEnd(w)}  ${"packets".padStart(nw)}  ${"share".padStart(6)}`];
-  for (const [name, n] of rows) lines.push(`  ${name.padEnd(w)}  ${String(n).padStart(nw)}  ${pct(n).padStart(6)}`);
+  for (const [name, n] of rows)
+    lines.push(`  ${name.padEnd(w)}  ${String(n).padStart(nw)}  ${pct(n).padStart(6)}`);
   lines.push(`  ${"total".padEnd(w)}  ${String(s.total).padStart(nw)}`);
   lines.push(`rewritten by the program: ${s.rewritten} packet${s.rewritten === 1 ? "" : "s"}`);
   return lines.join("\n");

@@ -11,13 +11,15 @@ import { CliError, EXIT } from "./errors.ts";
 
 function positive(name: string, text: string, max: number): number {
   const v = Number(text);
-  if (!Number.isFinite(v) || v <= 0 || v > max) throw new CliError(`--${name} must be a number in (0, ${max}], got '${text}'`, EXIT.usage);
+  if (!Number.isFinite(v) || v <= 0 || v > max)
+    throw new CliError(`--${name} must be a number in (0, ${max}], got '${text}'`, EXIT.usage);
   return v;
 }
 
 export const demoCommand: CommandDef = {
   name: "demo",
-  description: "build the LPM firewall, attach it in a lab, drive legit + attack traffic through it and show drops per rule",
+  description:
+    "build the LPM firewall, attach it in a lab, drive legit + attack traffic through it and show drops per rule",
   configure(cmd: Command) {
     cmd
       .option("--duration <seconds>", "how long to send traffic", "5")
@@ -31,11 +33,17 @@ export const demoCommand: CommandDef = {
     const pps = Math.floor(positive("pps", o.pps, 100_000_000));
     if (!validLabName(o.name)) throw new CliError(`invalid lab name '${o.name}'`, EXIT.usage);
     try {
-      const s = await runDemo({ durationMs, pps, labName: o.name, live: o.live && !!process.stdout.isTTY });
+      const s = await runDemo({
+        durationMs,
+        pps,
+        labName: o.name,
+        live: o.live && !!process.stdout.isTTY,
+      });
       return s.accounted ? EXIT.ok : EXIT.failed;
     } catch (e) {
       if (e instanceof DemoError || e instanceof LabError) throw new CliError(e.message);
-      if (e instanceof LoadError) throw new CliError(`the kernel rejected the demo filter: ${e.message.split("\n")[0]}`);
+      if (e instanceof LoadError)
+        throw new CliError(`the kernel rejected the demo filter: ${e.message.split("\n")[0]}`);
       if (e instanceof NativeError) throw new CliError(e.message.split("\n")[0]!);
       throw e;
     }

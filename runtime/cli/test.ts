@@ -6,7 +6,15 @@ import { compile, hasErrors } from "../../compiler/driver/index.ts";
 import { LoadError } from "../../native/object.ts";
 import { NativeError } from "../../native/lib.ts";
 import { LINKTYPE_ETHERNET, PcapError, packetsOfLinkType, readPcap, writePcap } from "../pcap.ts";
-import { formatOutcome, formatSummary, leavesProgram, loadForTest, runPackets, summarize, TestRunError } from "../testrun.ts";
+import {
+  formatOutcome,
+  formatSummary,
+  leavesProgram,
+  loadForTest,
+  runPackets,
+  summarize,
+  TestRunError,
+} from "../testrun.ts";
 import { splitAssignment } from "../params.ts";
 import { verifierDiagnostic } from "../verifier.ts";
 import { readSource } from "./check.ts";
@@ -51,7 +59,9 @@ function readCapture(path: string) {
     bytes = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    throw new CliError(
+      `cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    );
   }
   try {
     const file = readPcap(bytes);
@@ -64,15 +74,24 @@ function readCapture(path: string) {
 
 export const testCommand: CommandDef = {
   name: "test",
-  description: "run every packet of a pcap/pcapng capture through a filter (BPF_PROG_TEST_RUN) and show the verdicts",
+  description:
+    "run every packet of a pcap/pcapng capture through a filter (BPF_PROG_TEST_RUN) and show the verdicts",
   configure(cmd: Command) {
     cmd
       .argument("<file>", "filter source (.ts) or eBPF object (.o)")
       .requiredOption("--pcap <file>", "capture to run (pcap or pcapng, Ethernet)")
-      .option("--out <file>", "write the packets that leave the program (PASS, TX, REDIRECT), as rewritten, to this pcap")
+      .option(
+        "--out <file>",
+        "write the packets that leave the program (PASS, TX, REDIRECT), as rewritten, to this pcap",
+      )
       .option("--verbose", "one line per packet: index, length, verdict, changes")
       .option("--program <name>", "program to run when the object has several")
-      .option("--set <name=value>", "set a load-time parameter (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[]);
+      .option(
+        "--set <name=value>",
+        "set a load-time parameter (repeatable)",
+        (v: string, acc: string[]) => [...acc, v],
+        [] as string[],
+      );
   },
   async run(cmd, args) {
     const file = args[0] as string;
@@ -95,7 +114,9 @@ export const testCommand: CommandDef = {
           printDiagnostics([v.diagnostic], v.source || undefined, "text");
           return EXIT.failed;
         }
-        throw new CliError(`${file}: the kernel refused the object: ${e.message.split("\n").slice(1).join(" ").trim() || e.message}`);
+        throw new CliError(
+          `${file}: the kernel refused the object: ${e.message.split("\n").slice(1).join(" ").trim() || e.message}`,
+        );
       }
       if (e instanceof NativeError) throw new CliError(`${file}: ${e.message.split("\n")[0]}`);
       throw e;
@@ -104,8 +125,11 @@ export const testCommand: CommandDef = {
     try {
       const outcomes = runPackets(prog.fd, packets);
       const width = String(outcomes.length).length;
-      if (opts.verbose) for (const o of outcomes) process.stdout.write(formatOutcome(o, width) + "\n");
-      process.stdout.write(`${file} (program ${prog.program}) over ${opts.pcap}: ${outcomes.length} packet${outcomes.length === 1 ? "" : "s"}\n`);
+      if (opts.verbose)
+        for (const o of outcomes) process.stdout.write(formatOutcome(o, width) + "\n");
+      process.stdout.write(
+        `${file} (program ${prog.program}) over ${opts.pcap}: ${outcomes.length} packet${outcomes.length === 1 ? "" : "s"}\n`,
+      );
       process.stdout.write(formatSummary(summarize(outcomes)) + "\n");
       if (opts.out) {
         const kept = outcomes.filter(leavesProgram);
@@ -114,7 +138,9 @@ export const testCommand: CommandDef = {
         } catch (e) {
           throw new CliError(`cannot write '${opts.out}': ${(e as Error).message}`);
         }
-        process.stdout.write(`wrote ${kept.length} packet${kept.length === 1 ? "" : "s"} to ${opts.out}\n`);
+        process.stdout.write(
+          `wrote ${kept.length} packet${kept.length === 1 ? "" : "s"} to ${opts.out}\n`,
+        );
       }
       return EXIT.ok;
     } finally {

@@ -10,8 +10,12 @@ import { runDir } from "../../runtime/status.ts";
 import { join } from "node:path";
 
 const bin = fileURLToPath(new URL("../../bin/xdpc.js", import.meta.url));
-const demoPins = () => readdirSync("/sys/fs/bpf").filter((n) => n.startsWith("xdpc-demo-")).sort();
-const progExists = (id: number) => spawnSync("bpftool", ["prog", "show", "id", String(id)]).status === 0;
+const demoPins = () =>
+  readdirSync("/sys/fs/bpf")
+    .filter((n) => n.startsWith("xdpc-demo-"))
+    .sort();
+const progExists = (id: number) =>
+  spawnSync("bpftool", ["prog", "show", "id", String(id)]).status === 0;
 const num = (s: string) => Number(s.replace(/,/g, ""));
 
 describeKernel("xdpc demo", () => {
@@ -20,7 +24,11 @@ describeKernel("xdpc demo", () => {
 
   it("runs end to end, accounts for every frame and leaves nothing behind", () => {
     const pinsBefore = demoPins();
-    const r = spawnSync(process.execPath, [bin, "demo", "--duration", "1", "--pps", "200000", "--name", name], { encoding: "utf8" });
+    const r = spawnSync(
+      process.execPath,
+      [bin, "demo", "--duration", "1", "--pps", "200000", "--name", name],
+      { encoding: "utf8" },
+    );
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     const out = r.stdout;
@@ -50,7 +58,11 @@ describeKernel("xdpc demo", () => {
 
   it("cleans up on SIGINT in the middle of the traffic", async () => {
     const pinsBefore = demoPins();
-    const child = spawn(process.execPath, [bin, "demo", "--duration", "60", "--pps", "100000", "--name", name], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [bin, "demo", "--duration", "60", "--pps", "100000", "--name", name],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let out = "";
     await new Promise<void>((resolve, reject) => {
       child.stdout!.on("data", (d: Buffer) => {
@@ -71,10 +83,16 @@ describeKernel("xdpc demo", () => {
   });
 
   it("without privileges: one line naming the missing capabilities, before building anything", () => {
-    const r = spawnSync("setpriv", ["--bounding-set=-all", "--inh-caps=-all", process.execPath, bin, "demo", "--name", name], { encoding: "utf8" });
+    const r = spawnSync(
+      "setpriv",
+      ["--bounding-set=-all", "--inh-caps=-all", process.execPath, bin, "demo", "--name", name],
+      { encoding: "utf8" },
+    );
     expect(r.status).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toBe("xdpc: error: xdpc demo needs CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_BPF (a network namespace, a veth pair and an XDP program; run as root)\n");
+    expect(r.stderr).toBe(
+      "xdpc: error: xdpc demo needs CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_BPF (a network namespace, a veth pair and an XDP program; run as root)\n",
+    );
   });
 
   it("refuses to run while another demo holds the same lab, and touches nothing", () => {
@@ -83,7 +101,9 @@ describeKernel("xdpc demo", () => {
     try {
       const r = spawnSync(process.execPath, [bin, "demo", "--name", name], { encoding: "utf8" });
       expect(r.status).toBe(1);
-      expect(r.stderr).toBe(`xdpc: error: another xdpc demo is running with lab '${name}' (pid ${process.pid}); wait for it or use --name\n`);
+      expect(r.stderr).toBe(
+        `xdpc: error: another xdpc demo is running with lab '${name}' (pid ${process.pid}); wait for it or use --name\n`,
+      );
       expect(r.stdout).not.toContain("cleaned up");
       expect(netnsExists(name)).toBe(false);
     } finally {

@@ -7,7 +7,15 @@ import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
 import { attachNative, labStatus } from "../../runtime/lab.ts";
 import { progInfo } from "../../native/info.ts";
 import { destroyLab, labSpec, withLab, type LabSpec } from "../../runtime/netns.ts";
-import { BackgroundGenerator, DEFAULT_CHUNK, parseCidr, randomSourceProgram, redirectProgram, splitByWeight, TrafficGenerator } from "../../runtime/generator.ts";
+import {
+  BackgroundGenerator,
+  DEFAULT_CHUNK,
+  parseCidr,
+  randomSourceProgram,
+  redirectProgram,
+  splitByWeight,
+  TrafficGenerator,
+} from "../../runtime/generator.ts";
 import { buildFrame, inetChecksum, TCP_SYN } from "../../runtime/packets.ts";
 import { closeFd, loadRawProgram, testRun } from "../../native/bpf.ts";
 import { encode } from "../../compiler/bpf/encode.ts";
@@ -30,7 +38,8 @@ describe("traffic mix split", () => {
     expect(splitByWeight(1000, [9, 1])).toEqual([900, 100]);
     expect(splitByWeight(7, [0, 2, 5])).toEqual([0, 2, 5]);
     expect(splitByWeight(0, [1, 2])).toEqual([0, 0]);
-    for (const total of [1, 17, 999, 123457]) expect(splitByWeight(total, [3, 5, 0.5, 11]).reduce((a, b) => a + b)).toBe(total);
+    for (const total of [1, 17, 999, 123457])
+      expect(splitByWeight(total, [3, 5, 0.5, 11]).reduce((a, b) => a + b)).toBe(total);
     expect(() => splitByWeight(5, [0, 0])).toThrow(/positive weight/);
   });
   it("the generator program is bpf_redirect(ifindex, 0)", () => {
@@ -58,43 +67,76 @@ function checksumsValid(f: Uint8Array): boolean {
 
 describeKernel("random source addresses", () => {
   const frames = {
-    tcp: buildFrame({ srcMac: "02:00:00:00:00:01", dstMac: "02:00:00:00:00:02", src: "198.18.0.2", dst: "198.18.0.1", l4: { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN } }),
-    udp: buildFrame({ srcMac: "02:00:00:00:00:01", dstMac: "02:00:00:00:00:02", src: "198.18.0.2", dst: "198.18.0.1", l4: { proto: "udp", sport: 1, dport: 53 }, payload: new Uint8Array([1, 2, 3]) }),
-    icmp: buildFrame({ srcMac: "02:00:00:00:00:01", dstMac: "02:00:00:00:00:02", src: "198.18.0.2", dst: "198.18.0.1", l4: { proto: "icmp" } }),
+    tcp: buildFrame({
+      srcMac: "02:00:00:00:00:01",
+      dstMac: "02:00:00:00:00:02",
+      src: "198.18.0.2",
+      dst: "198.18.0.1",
+      l4: { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN },
+    }),
+    udp: buildFrame({
+      srcMac: "02:00:00:00:00:01",
+      dstMac: "02:00:00:00:00:02",
+      src: "198.18.0.2",
+      dst: "198.18.0.1",
+      l4: { proto: "udp", sport: 1, dport: 53 },
+      payload: new Uint8Array([1, 2, 3]),
+    }),
+    icmp: buildFrame({
+      srcMac: "02:00:00:00:00:01",
+      dstMac: "02:00:00:00:00:02",
+      src: "198.18.0.2",
+      dst: "198.18.0.1",
+      l4: { proto: "icmp" },
+    }),
   };
-  it.each(["tcp", "udp", "icmp"] as const)("rewrites %s frames to random sources in the prefix with valid checksums", (kind) => {
-    expect(checksumsValid(frames[kind])).toBe(true);
-    const broken = new Uint8Array(frames[kind]);
-    broken[27]! ^= 1;
-    expect(checksumsValid(broken)).toBe(false); // the check can fail
-    const l4 = kind === "icmp" ? "other" : kind;
-    const { fd } = loadRawProgram(encode(randomSourceProgram(1, "198.19.128.0/17", l4)), { logLevel: 0 });
-    try {
-      const sources = new Set<string>();
-      let frame = frames[kind];
-      for (let i = 0; i < 300; i++) {
-        // Feed each output back in, as live mode does with a recycled frame.
-        const r = testRun(fd, frame, { repeat: 1 });
-        expect(r.retval).toBe(4); // XDP_REDIRECT
-        frame = r.data;
-        expect(frame[26]).toBe(198);
-        expect(frame[27]).toBe(19);
-        expect(frame[28]! & 0x80).toBe(0x80);
-        expect(checksumsValid(frame)).toBe(true);
-        // Nothing else changes: compare with the address and the checksums blanked.
-        const blank = (f: Uint8Array) => {
-          const c = new Uint8Array(f);
-          for (const o of [24, 25, 26, 27, 28, 29, ...(kind === "tcp" ? [50, 51] : kind === "udp" ? [40, 41] : [])]) c[o] = 0;
-          return c;
-        };
-        expect(blank(frame)).toEqual(blank(frames[kind]));
-        sources.add(frame.subarray(26, 30).join("."));
+  it.each(["tcp", "udp", "icmp"] as const)(
+    "rewrites %s frames to random sources in the prefix with valid checksums",
+    (kind) => {
+      expect(checksumsValid(frames[kind])).toBe(true);
+      const broken = new Uint8Array(frames[kind]);
+      broken[27]! ^= 1;
+      expect(checksumsValid(broken)).toBe(false); // the check can fail
+      const l4 = kind === "icmp" ? "other" : kind;
+      const { fd } = loadRawProgram(encode(randomSourceProgram(1, "198.19.128.0/17", l4)), {
+        logLevel: 0,
+      });
+      try {
+        const sources = new Set<string>();
+        let frame = frames[kind];
+        for (let i = 0; i < 300; i++) {
+          // Feed each output back in, as live mode does with a recycled frame.
+          const r = testRun(fd, frame, { repeat: 1 });
+          expect(r.retval).toBe(4); // XDP_REDIRECT
+          frame = r.data;
+          expect(frame[26]).toBe(198);
+          expect(frame[27]).toBe(19);
+          expect(frame[28]! & 0x80).toBe(0x80);
+          expect(checksumsValid(frame)).toBe(true);
+          // Nothing else changes: compare with the address and the checksums blanked.
+          const blank = (f: Uint8Array) => {
+            const c = new Uint8Array(f);
+            for (const o of [
+              24,
+              25,
+              26,
+              27,
+              28,
+              29,
+              ...(kind === "tcp" ? [50, 51] : kind === "udp" ? [40, 41] : []),
+            ])
+              c[o] = 0;
+            return c;
+          };
+          expect(blank(frame)).toEqual(blank(frames[kind]));
+          sources.add(frame.subarray(26, 30).join("."));
+        }
+        expect(sources.size).toBeGreaterThan(250);
+      } finally {
+        closeFd(fd);
       }
-      expect(sources.size).toBeGreaterThan(250);
-    } finally {
-      closeFd(fd);
-    }
-  });
+    },
+  );
   it("parses prefixes and refuses bad ones", () => {
     expect(parseCidr("198.19.128.0/17")).toEqual({ base: 0xc6138000, hostMask: 0x7fff });
     expect(parseCidr("10.1.2.3/32")).toEqual({ base: 0x0a010203, hostMask: 0 });
@@ -119,7 +161,14 @@ describeKernel("traffic generator on a veth pair", () => {
       return Number(Buffer.from(v).readBigUInt64LE());
     });
   const udp = (dport: number, len = 60) =>
-    buildFrame({ srcMac: lab.peerMac, dstMac: lab.hostMac, src: lab.peerAddr, dst: lab.hostAddr, l4: { proto: "udp", sport: 4000, dport }, minLength: len });
+    buildFrame({
+      srcMac: lab.peerMac,
+      dstMac: lab.hostMac,
+      src: lab.peerAddr,
+      dst: lab.hostAddr,
+      l4: { proto: "udp", sport: 4000, dport },
+      minLength: len,
+    });
 
   beforeAll(async () => {
     const out = compile(SINK, { file: "sink.ts", emit: "object" });
@@ -127,13 +176,17 @@ describeKernel("traffic generator on a veth pair", () => {
     sink = loadXdpObject(out.object!);
     // Keep the lab up for the whole file: withLab's callback waits on `release`.
     await new Promise<void>((ready) => {
-      release = withLab(name, (spec) => {
-        lab = spec;
-        detach = attachNative(spec.hostIf, sink.programFd());
-        gen = new TrafficGenerator(spec.name, spec.peerIf);
-        ready();
-        return new Promise<void>((r) => (done = r));
-      }, 5);
+      release = withLab(
+        name,
+        (spec) => {
+          lab = spec;
+          detach = attachNative(spec.hostIf, sink.programFd());
+          gen = new TrafficGenerator(spec.name, spec.peerIf);
+          ready();
+          return new Promise<void>((r) => (done = r));
+        },
+        5,
+      );
     });
   });
   afterAll(async () => {
@@ -151,7 +204,17 @@ describeKernel("traffic generator on a veth pair", () => {
       mix: [
         { name: "a", frame: udp(1), weight: 3 },
         { name: "b", frame: udp(2, 1000), weight: 1 },
-        { name: "syn", frame: buildFrame({ srcMac: lab.peerMac, dstMac: lab.hostMac, src: lab.peerAddr, dst: lab.hostAddr, l4: { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN } }), weight: 1 },
+        {
+          name: "syn",
+          frame: buildFrame({
+            srcMac: lab.peerMac,
+            dstMac: lab.hostMac,
+            src: lab.peerAddr,
+            dst: lab.hostAddr,
+            l4: { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN },
+          }),
+          weight: 1,
+        },
       ],
       count: 100_003,
       chunk: 40_000,
@@ -174,7 +237,11 @@ describeKernel("traffic generator on a veth pair", () => {
 
   it("keeps to a rate limit over a duration", async () => {
     const before = counts()[4]!;
-    const r = await gen.generate({ mix: [{ name: "slow", frame: udp(4), weight: 1 }], pps: 50_000, durationMs: 600 });
+    const r = await gen.generate({
+      mix: [{ name: "slow", frame: udp(4), weight: 1 }],
+      pps: 50_000,
+      durationMs: 600,
+    });
     // 600 ms at 50 kpps: 30 000 frames, sent in 5 000-frame chunks ahead of the schedule.
     expect(r.sent).toBeGreaterThanOrEqual(25_000);
     expect(r.sent).toBeLessThanOrEqual(35_000);
@@ -187,7 +254,9 @@ describeKernel("traffic generator on a veth pair", () => {
       mix: [{ name: "x", frame: udp(5), weight: 1 }],
       count: 1_000_000,
       chunk: 10_000,
-      onProgress: (p) => { if (p.sent >= 30_000) ac.abort(); },
+      onProgress: (p) => {
+        if (p.sent >= 30_000) ac.abort();
+      },
       signal: ac.signal,
     });
     expect(r.sent).toBe(30_000);
@@ -198,7 +267,12 @@ describeKernel("traffic generator on a veth pair", () => {
     let ticks = 0;
     const timer = setInterval(() => ticks++, 5);
     const seen: number[] = [];
-    const bg = BackgroundGenerator.start(lab.name, lab.peerIf, { mix: [{ name: "bg", frame: udp(6), weight: 1 }], count: 3_000_000, chunk: 500_000 }, (p) => seen.push(p.sent));
+    const bg = BackgroundGenerator.start(
+      lab.name,
+      lab.peerIf,
+      { mix: [{ name: "bg", frame: udp(6), weight: 1 }], count: 3_000_000, chunk: 500_000 },
+      (p) => seen.push(p.sent),
+    );
     const report = await bg.done;
     clearInterval(timer);
     expect(report.sent).toBe(3_000_000);
@@ -210,8 +284,19 @@ describeKernel("traffic generator on a veth pair", () => {
 
   it("a background run stops on request and reports exactly what it sent", async () => {
     const before = counts()[7]!;
-    const bg = BackgroundGenerator.start(lab.name, lab.peerIf, { mix: [{ name: "x", frame: udp(7), weight: 1 }], durationMs: 60_000, chunk: 50_000 });
-    await new Promise<void>((r) => { const t = setInterval(() => { if (bg.progress().sent > 0) { clearInterval(t); r(); } }, 5); });
+    const bg = BackgroundGenerator.start(lab.name, lab.peerIf, {
+      mix: [{ name: "x", frame: udp(7), weight: 1 }],
+      durationMs: 60_000,
+      chunk: 50_000,
+    });
+    await new Promise<void>((r) => {
+      const t = setInterval(() => {
+        if (bg.progress().sent > 0) {
+          clearInterval(t);
+          r();
+        }
+      }, 5);
+    });
     bg.stop();
     const report = await bg.done;
     expect(report.elapsedMs).toBeLessThan(30_000);
@@ -220,24 +305,54 @@ describeKernel("traffic generator on a veth pair", () => {
   });
 
   it("a background run reports errors from the worker", async () => {
-    const bg = BackgroundGenerator.start(lab.name, "nosuchif0", { mix: [{ name: "x", frame: udp(7), weight: 1 }], count: 1 });
+    const bg = BackgroundGenerator.start(lab.name, "nosuchif0", {
+      mix: [{ name: "x", frame: udp(7), weight: 1 }],
+      count: 1,
+    });
     await expect(bg.done).rejects.toThrow(/nosuchif0/);
   });
 
   it("floods from random sources: every frame arrives, from many addresses", async () => {
     const before = counts()[8]!;
-    const syn = buildFrame({ srcMac: lab.peerMac, dstMac: lab.hostMac, src: lab.peerAddr, dst: lab.hostAddr, l4: { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN } });
-    const r = await gen.generate({ mix: [{ name: "botnet", frame: syn, weight: 1, randomSource: "198.19.0.0/16" }], count: 200_000 });
+    const syn = buildFrame({
+      srcMac: lab.peerMac,
+      dstMac: lab.hostMac,
+      src: lab.peerAddr,
+      dst: lab.hostAddr,
+      l4: { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN },
+    });
+    const r = await gen.generate({
+      mix: [{ name: "botnet", frame: syn, weight: 1, randomSource: "198.19.0.0/16" }],
+      count: 200_000,
+    });
     expect(r.sent).toBe(200_000);
     expect(counts()[8]! - before).toBe(200_000);
-    await expect(gen.generate({ mix: [{ name: "bad", frame: udp(1).subarray(0, 40), weight: 1, randomSource: "198.19.0.0/16" }], count: 1 })).rejects.toThrow(/randomSource needs/);
+    await expect(
+      gen.generate({
+        mix: [
+          { name: "bad", frame: udp(1).subarray(0, 40), weight: 1, randomSource: "198.19.0.0/16" },
+        ],
+        count: 1,
+      }),
+    ).rejects.toThrow(/randomSource needs/);
   });
 
   it("lab status shows the attached program; the detacher removes exactly it", () => {
     const id = progInfo(sink.programFd()).id;
-    expect(labStatus(name)).toMatchObject({ netns: true, hostIf: true, peerIf: true, xdpProgId: id });
+    expect(labStatus(name)).toMatchObject({
+      netns: true,
+      hostIf: true,
+      peerIf: true,
+      xdpProgId: id,
+    });
     // Made with index 5: status reads the real addresses, not the defaults.
-    expect(labStatus(name).spec).toMatchObject({ hostAddr: "198.18.0.21", peerAddr: "198.18.0.22", prefixLen: 30, hostMac: "02:00:c6:12:05:01", peerMac: "02:00:c6:12:05:02" });
+    expect(labStatus(name).spec).toMatchObject({
+      hostAddr: "198.18.0.21",
+      peerAddr: "198.18.0.22",
+      prefixLen: 30,
+      hostMac: "02:00:c6:12:05:01",
+      peerMac: "02:00:c6:12:05:02",
+    });
     detach();
     expect(labStatus(name).xdpProgId).toBeUndefined();
     detach(); // twice is harmless
@@ -246,7 +361,9 @@ describeKernel("traffic generator on a veth pair", () => {
   it("refuses frames outside the kernel's limits and bad mixes", async () => {
     expect(() => gen.send(new Uint8Array(10), 1)).toThrow(/outside the generator's 14..3520/);
     await expect(gen.generate({ mix: [] })).rejects.toThrow(/empty/);
-    await expect(gen.generate({ mix: [{ name: "x", frame: udp(6), weight: 1 }], pps: 0, count: 1 })).rejects.toThrow(/bad rate/);
+    await expect(
+      gen.generate({ mix: [{ name: "x", frame: udp(6), weight: 1 }], pps: 0, count: 1 }),
+    ).rejects.toThrow(/bad rate/);
   });
 });
 
@@ -266,21 +383,39 @@ describeKernel("lab traffic stays in the lab", () => {
   afterAll(() => void destroyLab(labSpec(name)));
 
   it("spoofed sources that a filter passes are dropped by the receiver's reverse-path filter, never answered", async () => {
-    await withLab(name, async (lab) => {
-      expect(readFileSync(`/proc/sys/net/ipv4/conf/${lab.hostIf}/rp_filter`, "utf8").trim()).toBe("1");
-      const pass = loadRawProgram(new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), { logLevel: 0 }).fd;
-      const detach = attachNative(lab.hostIf, pass);
-      const gen = new TrafficGenerator(lab.name, lab.peerIf);
-      try {
-        const syn = buildFrame({ srcMac: lab.peerMac, dstMac: lab.hostMac, src: lab.peerAddr, dst: lab.hostAddr, l4: { proto: "tcp", sport: 1, dport: 9, flags: TCP_SYN } });
-        const before = netstat("TcpExt", "IPReversePathFilter");
-        await gen.generate({ mix: [{ name: "spoofed", frame: syn, weight: 1, randomSource: "198.19.0.0/16" }], count: 2000 });
-        expect(netstat("TcpExt", "IPReversePathFilter") - before).toBeGreaterThanOrEqual(2000);
-      } finally {
-        gen.close();
-        detach();
-        closeFd(pass);
-      }
-    }, 6);
+    await withLab(
+      name,
+      async (lab) => {
+        expect(readFileSync(`/proc/sys/net/ipv4/conf/${lab.hostIf}/rp_filter`, "utf8").trim()).toBe(
+          "1",
+        );
+        const pass = loadRawProgram(
+          new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]),
+          { logLevel: 0 },
+        ).fd;
+        const detach = attachNative(lab.hostIf, pass);
+        const gen = new TrafficGenerator(lab.name, lab.peerIf);
+        try {
+          const syn = buildFrame({
+            srcMac: lab.peerMac,
+            dstMac: lab.hostMac,
+            src: lab.peerAddr,
+            dst: lab.hostAddr,
+            l4: { proto: "tcp", sport: 1, dport: 9, flags: TCP_SYN },
+          });
+          const before = netstat("TcpExt", "IPReversePathFilter");
+          await gen.generate({
+            mix: [{ name: "spoofed", frame: syn, weight: 1, randomSource: "198.19.0.0/16" }],
+            count: 2000,
+          });
+          expect(netstat("TcpExt", "IPReversePathFilter") - before).toBeGreaterThanOrEqual(2000);
+        } finally {
+          gen.close();
+          detach();
+          closeFd(pass);
+        }
+      },
+      6,
+    );
   });
 });

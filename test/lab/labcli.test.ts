@@ -42,7 +42,9 @@ describeKernel("xdpc lab", () => {
 
     const again = xdpc("lab", "up", "--name", name);
     expect(again.code).toBe(1);
-    expect(again.err).toBe("xdpc: error: network namespace 'xdpctcli' already exists (run `xdpc lab down --name xdpctcli`)\n");
+    expect(again.err).toBe(
+      "xdpc: error: network namespace 'xdpctcli' already exists (run `xdpc lab down --name xdpctcli`)\n",
+    );
 
     const down = xdpc("lab", "down", "--name", name);
     expect(down.code).toBe(0);
@@ -50,8 +52,14 @@ describeKernel("xdpc lab", () => {
     expect(netnsList()).not.toMatch(/xdpctcli/);
     expect(links()).not.toMatch(/xdpctcli/);
 
-    expect(xdpc("lab", "status", "--name", name)).toMatchObject({ code: 1, out: "lab xdpctcli is down\n" });
-    expect(xdpc("lab", "down", "--name", name)).toMatchObject({ code: 0, out: "lab xdpctcli was not up; nothing to remove\n" });
+    expect(xdpc("lab", "status", "--name", name)).toMatchObject({
+      code: 1,
+      out: "lab xdpctcli is down\n",
+    });
+    expect(xdpc("lab", "down", "--name", name)).toMatchObject({
+      code: 0,
+      out: "lab xdpctcli was not up; nothing to remove\n",
+    });
   });
 
   it("reports a half-made lab as broken and down removes it", () => {
@@ -65,9 +73,24 @@ describeKernel("xdpc lab", () => {
 
   it("without privileges: one line naming the missing capabilities, exit 1, nothing made", () => {
     // Root with an empty capability bounding set: the files stay readable, the privileges go.
-    const r = spawnSync("setpriv", ["--bounding-set=-all", "--inh-caps=-all", process.execPath, bin, "lab", "up", "--name", name], { encoding: "utf8" });
+    const r = spawnSync(
+      "setpriv",
+      [
+        "--bounding-set=-all",
+        "--inh-caps=-all",
+        process.execPath,
+        bin,
+        "lab",
+        "up",
+        "--name",
+        name,
+      ],
+      { encoding: "utf8" },
+    );
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe("xdpc: error: a lab needs CAP_SYS_ADMIN and CAP_NET_ADMIN (namespaces and veth pairs; run as root)\n");
+    expect(r.stderr).toBe(
+      "xdpc: error: a lab needs CAP_SYS_ADMIN and CAP_NET_ADMIN (namespaces and veth pairs; run as root)\n",
+    );
     expect(netnsList()).not.toMatch(/xdpctcli/);
   });
 
@@ -80,23 +103,44 @@ describeKernel("xdpc lab", () => {
       expect(none.err).toContain(`nothing would arrive: ${name}0 runs no XDP program`);
       const detach = attachNative(`${name}0`, sink.programFd());
       try {
-        const r = xdpc("lab", "send", "--name", name, "--count", "5000", "--proto", "syn", "--from", "198.19.7.0/24", "--size", "128");
+        const r = xdpc(
+          "lab",
+          "send",
+          "--name",
+          name,
+          "--count",
+          "5000",
+          "--proto",
+          "syn",
+          "--from",
+          "198.19.7.0/24",
+          "--size",
+          "128",
+        );
         expect(r.err).toBe("");
         expect(r.code).toBe(0);
-        expect(r.out).toContain("sending 5000 syn 128-byte frames from 198.19.7.0/24 to 198.18.0.1:9 on xdpctcli1 → xdpctcli0");
+        expect(r.out).toContain(
+          "sending 5000 syn 128-byte frames from 198.19.7.0/24 to 198.18.0.1:9 on xdpctcli1 → xdpctcli0",
+        );
         expect(r.out).toMatch(/^sent 5,000 frames in [\d.]+ s/m);
         const v = mapLookup(sink.mapFd("seen"), new Uint8Array(4), 8)!;
         expect(Buffer.from(v).readBigUInt64LE()).toBe(5000n);
       } finally {
         detach();
       }
-      expect(xdpc("lab", "send", "--name", name, "--size", "10")).toMatchObject({ code: 2, err: "xdpc: error: --size must be an integer in 60..1514, got '10'\n" });
+      expect(xdpc("lab", "send", "--name", name, "--size", "10")).toMatchObject({
+        code: 2,
+        err: "xdpc: error: --size must be an integer in 60..1514, got '10'\n",
+      });
       expect(xdpc("lab", "send", "--name", name, "--from", "1.2.3/8").code).toBe(2);
     } finally {
       sink.close();
       xdpc("lab", "down", "--name", name);
     }
-    expect(xdpc("lab", "send", "--name", name, "--count", "1")).toMatchObject({ code: 1, err: `xdpc: error: lab ${name} is not up (run \`xdpc lab up --name ${name}\`)\n` });
+    expect(xdpc("lab", "send", "--name", name, "--count", "1")).toMatchObject({
+      code: 1,
+      err: `xdpc: error: lab ${name} is not up (run \`xdpc lab up --name ${name}\`)\n`,
+    });
   });
 
   it("rejects bad names and actions as usage errors", () => {

@@ -31,9 +31,18 @@ describeKernel("xdpc test", () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "xdpct-test-"));
     const packets = [echo, udp, new Uint8Array(10), new Uint8Array(80_000)];
-    writeFileSync(f("mix.pcap"), writePcap(packets.map((data, i) => ({ data, ts: BigInt(i + 1) * 1_000_000_000n })), { snapLen: 262144 }));
+    writeFileSync(
+      f("mix.pcap"),
+      writePcap(
+        packets.map((data, i) => ({ data, ts: BigInt(i + 1) * 1_000_000_000n })),
+        { snapLen: 262144 },
+      ),
+    );
     writeFileSync(f("mix.pcapng"), writePcapng(packets.map((data) => ({ data }))));
-    writeFileSync(f("raw.pcap"), writePcap([{ data: udp.subarray(14) }], { linkType: LINKTYPE_RAW }));
+    writeFileSync(
+      f("raw.pcap"),
+      writePcap([{ data: udp.subarray(14) }], { linkType: LINKTYPE_RAW }),
+    );
     const whole = writePcap([{ data: echo }, { data: udp }]);
     writeFileSync(f("cut.pcap"), whole.subarray(0, whole.length - 10));
     writeFileSync(f("untagged.pcap"), writePcap([{ data: udp }]));
@@ -70,14 +79,29 @@ describeKernel("xdpc test", () => {
     const lines = r.out.split("\n");
     expect(lines[0]).toMatch(/^#1 +\d+ B  XDP_TX +changed \d+ bytes$/);
     expect(lines[1]).toMatch(/^#2 +\d+ B  XDP_PASS$/);
-    expect(lines[2]).toBe("#3     10 B  not run      not run: 10 bytes is shorter than an Ethernet header (14), which the kernel refuses");
-    expect(lines[3]).toBe("#4  80000 B  not run      not run: 80000 bytes is longer than the kernel's test-run limit (73152)");
+    expect(lines[2]).toBe(
+      "#3     10 B  not run      not run: 10 bytes is shorter than an Ethernet header (14), which the kernel refuses",
+    );
+    expect(lines[3]).toBe(
+      "#4  80000 B  not run      not run: 80000 bytes is longer than the kernel's test-run limit (73152)",
+    );
     expect(r.out).toContain("  XDP_TX          1   25.0%\n");
   });
 
   it("applies --set parameters and runs .o files", () => {
-    expect(xdpc("test", "filters/vlan_filter.ts", "--pcap", f("untagged.pcap")).out).toContain("  XDP_PASS        1  100.0%");
-    expect(xdpc("test", "filters/vlan_filter.ts", "--pcap", f("untagged.pcap"), "--set", "allowUntagged=false").out).toContain("  XDP_DROP        1  100.0%");
+    expect(xdpc("test", "filters/vlan_filter.ts", "--pcap", f("untagged.pcap")).out).toContain(
+      "  XDP_PASS        1  100.0%",
+    );
+    expect(
+      xdpc(
+        "test",
+        "filters/vlan_filter.ts",
+        "--pcap",
+        f("untagged.pcap"),
+        "--set",
+        "allowUntagged=false",
+      ).out,
+    ).toContain("  XDP_DROP        1  100.0%");
     expect(xdpc("build", "filters/icmp_echo.ts", "-o", f("echo.o")).code).toBe(0);
     const r = xdpc("test", f("echo.o"), "--pcap", f("mix.pcap"), "--program", "icmp_echo");
     expect(r.code).toBe(0);
@@ -101,12 +125,33 @@ describeKernel("xdpc test", () => {
     });
     const cut = xdpc("test", "filters/icmp_echo.ts", "--pcap", f("cut.pcap"));
     expect(cut.code).toBe(1);
-    expect(cut.err).toMatch(new RegExp(`^xdpc: error: ${f("cut.pcap")}: .*truncated.* \\(at byte offset \\d+\\)\\n$`));
-    expect(xdpc("test", "filters/icmp_echo.ts", "--pcap", f("missing.pcap"))).toMatchObject({ code: 1, err: `xdpc: error: cannot read '${f("missing.pcap")}': no such file\n` });
-    const bad = xdpc("test", "filters/vlan_filter.ts", "--pcap", f("untagged.pcap"), "--set", "nope=1");
+    expect(cut.err).toMatch(
+      new RegExp(`^xdpc: error: ${f("cut.pcap")}: .*truncated.* \\(at byte offset \\d+\\)\\n$`),
+    );
+    expect(xdpc("test", "filters/icmp_echo.ts", "--pcap", f("missing.pcap"))).toMatchObject({
+      code: 1,
+      err: `xdpc: error: cannot read '${f("missing.pcap")}': no such file\n`,
+    });
+    const bad = xdpc(
+      "test",
+      "filters/vlan_filter.ts",
+      "--pcap",
+      f("untagged.pcap"),
+      "--set",
+      "nope=1",
+    );
     expect(bad.code).toBe(1);
-    expect(bad.err).toMatch(/^xdpc: error: filters\/vlan_filter.ts: unknown parameter 'nope' \(parameters: .*vid: u16 = 100.*\)\n$/);
-    const range = xdpc("test", "filters/vlan_filter.ts", "--pcap", f("untagged.pcap"), "--set", "vid=70000");
+    expect(bad.err).toMatch(
+      /^xdpc: error: filters\/vlan_filter.ts: unknown parameter 'nope' \(parameters: .*vid: u16 = 100.*\)\n$/,
+    );
+    const range = xdpc(
+      "test",
+      "filters/vlan_filter.ts",
+      "--pcap",
+      f("untagged.pcap"),
+      "--set",
+      "vid=70000",
+    );
     expect(range).toMatchObject({ code: 1 });
     expect(range.err).toContain("out of range for parameter 'vid: u16 = 100'");
     expect(xdpc("test", f("echo.o"), "--pcap", f("mix.pcap"), "--program", "other")).toMatchObject({
@@ -122,8 +167,20 @@ describeKernel("xdpc test", () => {
   it("a verifier rejection is a diagnostic; several programs need --program", () => {
     const ok = new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]); // r0 = XDP_PASS; exit
     const bad = new Uint8Array([0xbf, 0x20, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]); // r0 = r2 (never written); exit
-    writeFileSync(f("bad.o"), buildObject({ license: "GPL", programs: [{ name: "bad", section: "xdp", insns: bad }] }));
-    writeFileSync(f("two.o"), buildObject({ license: "GPL", programs: [{ name: "one", section: "xdp", insns: ok }, { name: "two", section: "xdp", insns: ok }] }));
+    writeFileSync(
+      f("bad.o"),
+      buildObject({ license: "GPL", programs: [{ name: "bad", section: "xdp", insns: bad }] }),
+    );
+    writeFileSync(
+      f("two.o"),
+      buildObject({
+        license: "GPL",
+        programs: [
+          { name: "one", section: "xdp", insns: ok },
+          { name: "two", section: "xdp", insns: ok },
+        ],
+      }),
+    );
     expect(xdpc("test", f("bad.o"), "--pcap", f("mix.pcap"))).toEqual({
       code: 1,
       out: "",
@@ -144,38 +201,73 @@ describeKernel("xdpc test", () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/broken\.ts:1:\d+: error XDP\d{4}/);
     expect(xdpc("test", "filters/icmp_echo.ts").code).toBe(2);
-    expect(xdpc("test", "filters/icmp_echo.ts", "--pcap", f("mix.pcap"), "--set", "novalue")).toMatchObject({ code: 2, err: "xdpc: error: --set expects name=value, got 'novalue'\n" });
+    expect(
+      xdpc("test", "filters/icmp_echo.ts", "--pcap", f("mix.pcap"), "--set", "novalue"),
+    ).toMatchObject({ code: 2, err: "xdpc: error: --set expects name=value, got 'novalue'\n" });
   });
 });
 
-describeWithPath("xdpc test over the tcpdump corpus", join(root, "../shared/corpus/tcpdump"), () => {
-  const corpus = join(root, "../shared/corpus/tcpdump");
-  let dir: string;
-  beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), "xdpct-test-"))));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+describeWithPath(
+  "xdpc test over the tcpdump corpus",
+  join(root, "../shared/corpus/tcpdump"),
+  () => {
+    const corpus = join(root, "../shared/corpus/tcpdump");
+    let dir: string;
+    beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), "xdpct-test-"))));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("answers the echo requests of a DHCP capture and passes the rest", () => {
-    const out = join(dir, "dhcp.pcap");
-    const r = xdpc("test", "filters/icmp_echo.ts", "--pcap", join(corpus, "dhcp-rfc4388.pcap"), "--out", out, "--verbose");
-    expect(r.code).toBe(0);
-    expect(r.out).toContain("  XDP_PASS       51   94.4%\n  XDP_TX          3    5.6%\n  total          54\n");
-    expect(r.out.split("\n").filter((l) => /XDP_TX/.test(l) && l.startsWith("#")).map((l) => l.split(/\s+/)[0])).toEqual(["#2", "#12", "#32"]);
-    const written = readPcap(readFileSync(out)).packets;
-    expect(written).toHaveLength(54);
-    expect(written.filter((p) => p.data[23] === 1 && p.data[34] === 0)).toHaveLength(3); // echo replies
-  });
+    it("answers the echo requests of a DHCP capture and passes the rest", () => {
+      const out = join(dir, "dhcp.pcap");
+      const r = xdpc(
+        "test",
+        "filters/icmp_echo.ts",
+        "--pcap",
+        join(corpus, "dhcp-rfc4388.pcap"),
+        "--out",
+        out,
+        "--verbose",
+      );
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(
+        "  XDP_PASS       51   94.4%\n  XDP_TX          3    5.6%\n  total          54\n",
+      );
+      expect(
+        r.out
+          .split("\n")
+          .filter((l) => /XDP_TX/.test(l) && l.startsWith("#"))
+          .map((l) => l.split(/\s+/)[0]),
+      ).toEqual(["#2", "#12", "#32"]);
+      const written = readPcap(readFileSync(out)).packets;
+      expect(written).toHaveLength(54);
+      expect(written.filter((p) => p.data[23] === 1 && p.data[34] === 0)).toHaveLength(3); // echo replies
+    });
 
-  it("reports a BIG TCP packet beyond the kernel's limit instead of failing", () => {
-    const r = xdpc("test", "filters/lpm_firewall.ts", "--pcap", join(corpus, "bigtcp-ipv4.pcap"), "--verbose");
-    expect(r.code).toBe(0);
-    expect(r.out).toContain("#1  80066 B  not run      not run: 80066 bytes is longer than the kernel's test-run limit (73152)");
-    expect(r.out).toContain("  not run        1  100.0%");
-  });
+    it("reports a BIG TCP packet beyond the kernel's limit instead of failing", () => {
+      const r = xdpc(
+        "test",
+        "filters/lpm_firewall.ts",
+        "--pcap",
+        join(corpus, "bigtcp-ipv4.pcap"),
+        "--verbose",
+      );
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(
+        "#1  80066 B  not run      not run: 80066 bytes is longer than the kernel's test-run limit (73152)",
+      );
+      expect(r.out).toContain("  not run        1  100.0%");
+    });
 
-  it("runs packets cut by the capture's snaplen and says so", () => {
-    const r = xdpc("test", "filters/lpm_firewall.ts", "--pcap", join(corpus, "pim-packet-assortment.pcap"), "--verbose");
-    expect(r.code).toBe(0);
-    expect(r.out).toContain("(captured 65535 of 65549)");
-    expect(r.out).toContain("  XDP_PASS      245  100.0%");
-  });
-});
+    it("runs packets cut by the capture's snaplen and says so", () => {
+      const r = xdpc(
+        "test",
+        "filters/lpm_firewall.ts",
+        "--pcap",
+        join(corpus, "pim-packet-assortment.pcap"),
+        "--verbose",
+      );
+      expect(r.code).toBe(0);
+      expect(r.out).toContain("(captured 65535 of 65549)");
+      expect(r.out).toContain("  XDP_PASS      245  100.0%");
+    });
+  },
+);
