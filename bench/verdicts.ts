@@ -113,7 +113,7 @@ export function verdicts(r: Partial): Verdict[] {
     : { value: r.e2e, coverage: undefined };
   out.push(
     judge({
-      target: "veth pps through the filter / bare XDP_DROP, geomean",
+      target: "veth pps per receiver core through the filter / bare XDP_DROP, geomean",
       ...pps,
       unit: "×",
       direction: "min",
