@@ -46,8 +46,12 @@ function bind() {
     attach: bpf.func(
       "int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, const xdpc_bpf_xdp_attach_opts *opts)",
     ),
-    detach: bpf.func("int bpf_xdp_detach(int ifindex, uint32_t flags, const xdpc_bpf_xdp_attach_opts *opts)"),
-    query: bpf.func("int bpf_xdp_query(int ifindex, int flags, _Inout_ xdpc_bpf_xdp_query_opts *opts)"),
+    detach: bpf.func(
+      "int bpf_xdp_detach(int ifindex, uint32_t flags, const xdpc_bpf_xdp_attach_opts *opts)",
+    ),
+    query: bpf.func(
+      "int bpf_xdp_query(int ifindex, int flags, _Inout_ xdpc_bpf_xdp_query_opts *opts)",
+    ),
     flock: libc.func("int flock(int fd, int op)"),
     AttachOpts,
     QueryOpts,
@@ -57,14 +61,21 @@ function bind() {
 
 function attachOpts(oldProgFd: number | undefined) {
   const a = bind();
-  return oldProgFd === undefined ? null : { sz: koffi().sizeof(a.AttachOpts as never), old_prog_fd: oldProgFd };
+  return oldProgFd === undefined
+    ? null
+    : { sz: koffi().sizeof(a.AttachOpts as never), old_prog_fd: oldProgFd };
 }
 
 /**
  * Attaches `progFd` to `ifindex`. With `oldProgFd`, XDP_FLAGS_REPLACE is added: the
  * kernel swaps only if that program is the one attached (EEXIST otherwise).
  */
-export function xdpAttach(ifindex: number, progFd: number, flags: number, oldProgFd?: number): void {
+export function xdpAttach(
+  ifindex: number,
+  progFd: number,
+  flags: number,
+  oldProgFd?: number,
+): void {
   const f = oldProgFd === undefined ? flags : flags | XDP_FLAGS_REPLACE;
   const ret = bind().attach(ifindex, progFd, f, attachOpts(oldProgFd));
   if (ret < 0) throw new NativeError("cannot attach the XDP program", -ret, "bpf_xdp_attach");

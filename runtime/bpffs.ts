@@ -20,18 +20,28 @@ export function isBpffs(path: string): boolean {
  * mounting bpffs at /sys/fs/bpf when that is where it should be and nothing is
  * mounted. Returns a notice when it mounted, or an error message.
  */
-export function ensureBpffs(path: string, mountPoint = BPFFS): { mounted: boolean; error?: string } {
+export function ensureBpffs(
+  path: string,
+  mountPoint = BPFFS,
+): { mounted: boolean; error?: string } {
   let probe = path;
   while (!existsSync(probe) && probe !== "/") probe = probe.replace(/\/[^/]*$/, "") || "/";
   if (isBpffs(probe)) return { mounted: false };
   if (!(path === mountPoint || path.startsWith(mountPoint + "/"))) {
-    return { mounted: false, error: `pin root '${path}' is not on a BPF filesystem (mount -t bpf bpf ${mountPoint})` };
+    return {
+      mounted: false,
+      error: `pin root '${path}' is not on a BPF filesystem (mount -t bpf bpf ${mountPoint})`,
+    };
   }
   try {
     mkdirSync(mountPoint, { recursive: true });
-    execFileSync("mount", ["-t", "bpf", "bpf", mountPoint], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync("mount", ["-t", "bpf", "bpf", mountPoint], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
   } catch (e) {
-    const msg = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message).trim().split("\n")[0];
+    const msg = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message)
+      .trim()
+      .split("\n")[0];
     return { mounted: false, error: `cannot mount bpffs at ${mountPoint}: ${msg}` };
   }
   return isBpffs(mountPoint)

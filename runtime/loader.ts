@@ -12,7 +12,15 @@
 // `state.json.new`, a copy of the object) is written before the attach and renamed
 // into place after it; the next load/unload (under the same lock) finishes or rolls
 // back an interrupted one by comparing those with what the kernel says is attached.
-import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { compile, hasErrors } from "../compiler/driver/index.ts";
 import type { Diagnostic } from "../compiler/diagnostics/diagnostic.ts";
@@ -21,7 +29,14 @@ import { closeFd } from "../native/bpf.ts";
 import { mapInfo, objPin, progFdById, progInfo } from "../native/info.ts";
 import { NativeError } from "../native/lib.ts";
 import { LoadError, openObject, withCapture, type LoadedObject } from "../native/object.ts";
-import { XDP_FLAGS_DRV_MODE, XDP_FLAGS_HW_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST, xdpAttach, xdpDetach } from "../native/xdp.ts";
+import {
+  XDP_FLAGS_DRV_MODE,
+  XDP_FLAGS_HW_MODE,
+  XDP_FLAGS_SKB_MODE,
+  XDP_FLAGS_UPDATE_IF_NOEXIST,
+  xdpAttach,
+  xdpDetach,
+} from "../native/xdp.ts";
 import { ensureBpffs } from "./bpffs.ts";
 import { tryLock, type Lock } from "./lock.ts";
 import { ifNameToIndex, missingCaps, netnsAlive, netnsInode } from "./netdev.ts";
@@ -44,7 +59,15 @@ import {
 } from "./status.ts";
 import { verifierDiagnostic } from "./verifier.ts";
 
-export { filterStatus, findFilter, filterPaths, type FilterStatus, type FilterRecord, type MapRecord, type XdpMode } from "./status.ts";
+export {
+  filterStatus,
+  findFilter,
+  filterPaths,
+  type FilterStatus,
+  type FilterRecord,
+  type MapRecord,
+  type XdpMode,
+} from "./status.ts";
 
 export type ModeOption = XdpMode | "auto";
 
@@ -95,7 +118,16 @@ export class LoaderError extends Error {
 }
 
 const EM_BPF = 247;
-const MACHINES: Record<number, string> = { 3: "x86", 40: "ARM", 62: "x86-64", 183: "AArch64", 243: "RISC-V", 8: "MIPS", 21: "PowerPC64", 22: "s390" };
+const MACHINES: Record<number, string> = {
+  3: "x86",
+  40: "ARM",
+  62: "x86-64",
+  183: "AArch64",
+  243: "RISC-V",
+  8: "MIPS",
+  21: "PowerPC64",
+  22: "s390",
+};
 
 interface Input {
   bytes: Uint8Array;
@@ -110,14 +142,21 @@ function readInput(input: string): Input {
     data = readFileSync(input);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new LoaderError(`cannot read '${input}': ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message}`);
+    throw new LoaderError(
+      `cannot read '${input}': ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message}`,
+    );
   }
   if (!/\.[cm]?ts$/.test(input)) return { bytes: new Uint8Array(data), file: input };
   const source = data.toString("utf8");
   const out = compile(source, { file: input, emit: "object" });
   if (hasErrors(out.diagnostics) || !out.object) {
     const n = out.diagnostics.filter((d) => d.severity === "error").length;
-    throw new LoaderError(`${input}: ${n} compile error${n === 1 ? "" : "s"}; nothing was loaded`, "compile", out.diagnostics, source);
+    throw new LoaderError(
+      `${input}: ${n} compile error${n === 1 ? "" : "s"}; nothing was loaded`,
+      "compile",
+      out.diagnostics,
+      source,
+    );
   }
   return { bytes: out.object, source, file: input };
 }
@@ -125,33 +164,49 @@ function readInput(input: string): Input {
 /** Refuses non-ELF, non-eBPF and corrupt objects with one line each. */
 export function inspectObject(bytes: Uint8Array, name: string): ObjectInfo {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46) throw new LoaderError(`'${name}' is not an ELF object file`);
+  if (b.length < 64 || b.readUInt32BE(0) !== 0x7f454c46)
+    throw new LoaderError(`'${name}' is not an ELF object file`);
   const machine = b[5] === 2 ? b.readUInt16BE(18) : b.readUInt16LE(18);
   if (machine !== EM_BPF) {
-    throw new LoaderError(`'${name}' is an ELF object for ${MACHINES[machine] ?? `machine ${machine}`}, not eBPF`);
+    throw new LoaderError(
+      `'${name}' is an ELF object for ${MACHINES[machine] ?? `machine ${machine}`}, not eBPF`,
+    );
   }
-  if (b[4] !== 2 || b[5] !== 1) throw new LoaderError(`'${name}' is not a little-endian 64-bit eBPF object`);
+  if (b[4] !== 2 || b[5] !== 1)
+    throw new LoaderError(`'${name}' is not a little-endian 64-bit eBPF object`);
   try {
     return readObject(bytes);
   } catch (e) {
-    throw new LoaderError(`'${name}' is a corrupt eBPF object: ${(e as Error).message.split("\n")[0]}`);
+    throw new LoaderError(
+      `'${name}' is a corrupt eBPF object: ${(e as Error).message.split("\n")[0]}`,
+    );
   }
 }
 
 function xdpPrograms(info: ObjectInfo): ObjectProgram[] {
-  return info.programs.filter((p) => p.global && /^xdp($|[/.])/.test(p.section) && !/^xdp[/.](devmap|cpumap)/.test(p.section));
+  return info.programs.filter(
+    (p) => p.global && /^xdp($|[/.])/.test(p.section) && !/^xdp[/.](devmap|cpumap)/.test(p.section),
+  );
 }
 
 function pickProgram(info: ObjectInfo, name: string, wanted?: string): ObjectProgram {
   const progs = xdpPrograms(info);
   if (wanted) {
     const p = progs.find((q) => q.name === wanted);
-    if (!p) throw new LoaderError(`'${name}' has no XDP program '${wanted}' (programs: ${progs.map((q) => q.name).join(", ") || "none"})`, "usage");
+    if (!p)
+      throw new LoaderError(
+        `'${name}' has no XDP program '${wanted}' (programs: ${progs.map((q) => q.name).join(", ") || "none"})`,
+        "usage",
+      );
     return p;
   }
-  if (progs.length === 0) throw new LoaderError(`'${name}' has no XDP program (no function in an ELF section named xdp)`);
+  if (progs.length === 0)
+    throw new LoaderError(`'${name}' has no XDP program (no function in an ELF section named xdp)`);
   if (progs.length > 1) {
-    throw new LoaderError(`'${name}' has ${progs.length} XDP programs (${progs.map((q) => q.name).join(", ")}); choose one with --program`, "usage");
+    throw new LoaderError(
+      `'${name}' has ${progs.length} XDP programs (${progs.map((q) => q.name).join(", ")}); choose one with --program`,
+      "usage",
+    );
   }
   return progs[0]!;
 }
@@ -164,11 +219,15 @@ function crashPoint(point: "loaded" | "staged" | "attached" | "pin-committed"): 
   if (process.env.XDPC_CRASH_AT === point) process.kill(process.pid, "SIGKILL");
 }
 
-const modeFlag = (m: XdpMode | "offload") => (m === "native" ? XDP_FLAGS_DRV_MODE : m === "generic" ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_HW_MODE);
+const modeFlag = (m: XdpMode | "offload") =>
+  m === "native" ? XDP_FLAGS_DRV_MODE : m === "generic" ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_HW_MODE;
 
 function privilegeCheck(what: string): void {
   const missing = missingCaps();
-  if (missing.length) throw new LoaderError(`${what} needs ${missing.join(" and ")} (run as root, or grant ${missing.join(", ")})`);
+  if (missing.length)
+    throw new LoaderError(
+      `${what} needs ${missing.join(" and ")} (run as root, or grant ${missing.join(", ")})`,
+    );
 }
 
 /**
@@ -178,7 +237,9 @@ function privilegeCheck(what: string): void {
 function lockInterface(paths: FilterPaths, iface: string): Lock {
   const r = tryLock(paths.lockDir, paths.key);
   if ("busy" in r) {
-    throw new LoaderError(`another xdpc load or unload is running on '${iface}'${r.holder ? ` (pid ${r.holder})` : ""}; try again when it has finished`);
+    throw new LoaderError(
+      `another xdpc load or unload is running on '${iface}'${r.holder ? ` (pid ${r.holder})` : ""}; try again when it has finished`,
+    );
   }
   const owner = readRecord(paths.state) ?? readRecord(paths.stateNew);
   if (owner && owner.netns !== netnsInode() && netnsAlive(owner.netns)) {
@@ -212,15 +273,27 @@ function netlink(fn: () => void): void {
 /** A NativeError from libbpf/netlink → one line the user can act on. */
 function nativeFailure(e: unknown, iface: string, mode: XdpMode): never {
   if (e instanceof LoaderError || !(e instanceof NativeError)) throw e;
-  if (e.code === "EPERM") throw new LoaderError(`permission denied: attaching XDP programs needs CAP_NET_ADMIN and loading them CAP_BPF`);
+  if (e.code === "EPERM")
+    throw new LoaderError(
+      `permission denied: attaching XDP programs needs CAP_NET_ADMIN and loading them CAP_BPF`,
+    );
   if (e.code === "ENODEV") throw new LoaderError(`no such interface '${iface}'`);
   if (e.code === "EOPNOTSUPP" || e.code === "ENOTSUPP")
-    throw new LoaderError(`'${iface}' does not support XDP in ${mode} mode${mode === "native" ? " (its driver has no native XDP); use --mode generic" : ""}`);
+    throw new LoaderError(
+      `'${iface}' does not support XDP in ${mode} mode${mode === "native" ? " (its driver has no native XDP); use --mode generic" : ""}`,
+    );
   if (e.code === "EEXIST")
-    throw new LoaderError(`the XDP program on '${iface}' changed during the load (another tool attached one); nothing was replaced`);
-  if (e.code === "EBUSY") throw new LoaderError(`'${iface}' already runs an XDP program in another mode; unload it first`);
+    throw new LoaderError(
+      `the XDP program on '${iface}' changed during the load (another tool attached one); nothing was replaced`,
+    );
+  if (e.code === "EBUSY")
+    throw new LoaderError(
+      `'${iface}' already runs an XDP program in another mode; unload it first`,
+    );
   const ack = (e as NativeError & { ack?: string }).ack;
-  throw new LoaderError(`${e.message.split("\n")[0]} on '${iface}'${ack ? ` (kernel: ${ack})` : ""}`);
+  throw new LoaderError(
+    `${e.message.split("\n")[0]} on '${iface}'${ack ? ` (kernel: ${ack})` : ""}`,
+  );
 }
 
 /** Ids, names and pins of the object's maps after load. */
@@ -247,20 +320,38 @@ function mapRecords(obj: LoadedObject, info: ObjectInfo, mapPinDir: string): Map
 function loadFailure(e: LoadError, input: Input, info: ObjectInfo, prog: string): never {
   const log = e.logs[prog] ?? e.log;
   if (log.trim()) {
-    const { diagnostic, source } = verifierDiagnostic(log, { program: prog, object: info, file: input.file, source: input.source });
-    throw new LoaderError(`the kernel verifier rejected '${prog}'; nothing was changed`, "verifier", [diagnostic], source);
+    const { diagnostic, source } = verifierDiagnostic(log, {
+      program: prog,
+      object: info,
+      file: input.file,
+      source: input.source,
+    });
+    throw new LoaderError(
+      `the kernel verifier rejected '${prog}'; nothing was changed`,
+      "verifier",
+      [diagnostic],
+      source,
+    );
   }
   if (e.messages.some((m) => /reuse pinned map|reusing pinned map/i.test(m))) {
     // libbpf: "couldn't reuse pinned map at '<path>': parameter mismatch"
     const path = e.messages.map((m) => /reuse pinned map at '([^']+)'/.exec(m)?.[1]).find(Boolean);
-    const map = path ? basename(path) : e.messages.map((m) => /map '([^']+)': error reusing/.exec(m)?.[1]).find(Boolean);
+    const map = path
+      ? basename(path)
+      : e.messages.map((m) => /map '([^']+)': error reusing/.exec(m)?.[1]).find(Boolean);
     throw new LoaderError(
       `pinned map${map ? ` '${map}'` : ""}${path ? ` (${path})` : ""} has a different definition than the one in '${basename(input.file)}'; \`xdpc unload\` first to discard its contents`,
     );
   }
-  if (e.code === "EPERM") throw new LoaderError("permission denied: loading BPF programs needs CAP_BPF (or CAP_SYS_ADMIN)");
-  const why = e.messages.filter((m) => !/failed to load object/.test(m)).pop() ?? e.message.split("\n")[0];
-  throw new LoaderError(`the kernel refused '${basename(input.file)}': ${why!.replace(/^libbpf: /, "")}`);
+  if (e.code === "EPERM")
+    throw new LoaderError(
+      "permission denied: loading BPF programs needs CAP_BPF (or CAP_SYS_ADMIN)",
+    );
+  const why =
+    e.messages.filter((m) => !/failed to load object/.test(m)).pop() ?? e.message.split("\n")[0];
+  throw new LoaderError(
+    `the kernel refused '${basename(input.file)}': ${why!.replace(/^libbpf: /, "")}`,
+  );
 }
 
 /** Loads `input` and attaches it to `iface`, atomically replacing an xdpc program that runs there. */
@@ -289,7 +380,10 @@ export function loadFilter(opts: LoadOptions): LoadResult {
   const lock = lockInterface(paths, iface);
   try {
     const current = attachments(ifindex);
-    const record = reconcile(paths, current.map((a) => a.progId));
+    const record = reconcile(
+      paths,
+      current.map((a) => a.progId),
+    );
     const cur: Attachment | undefined = current.find((a) => a.mode !== "offload") ?? current[0];
     let mode: XdpMode;
     if (cur) {
@@ -299,7 +393,8 @@ export function loadFilter(opts: LoadOptions): LoadResult {
           `'${iface}' runs XDP program id ${cur.progId} that xdpc did not load; \`xdpc unload --iface ${iface}\` removes it, or pass --force to replace it`,
         );
       }
-      if (cur.mode === "offload") throw new LoaderError(`'${iface}' runs an offloaded XDP program; unload it first`);
+      if (cur.mode === "offload")
+        throw new LoaderError(`'${iface}' runs an offloaded XDP program; unload it first`);
       if (requested !== "auto" && requested !== cur.mode) {
         throw new LoaderError(
           `'${iface}' runs its XDP program in ${cur.mode} mode and a switch to ${requested} mode cannot be atomic; unload first, or load with --mode ${cur.mode}`,
@@ -322,7 +417,12 @@ export function loadFilter(opts: LoadOptions): LoadResult {
         obj = openObject(input.bytes, { pinRoot: paths.mapPinDir, name: "xdpc" });
       } catch (e) {
         if (!(e instanceof NativeError)) throw e;
-        const detail = e.message.split("\n").slice(1).find(Boolean)?.replace(/^libbpf: /, "") ?? e.code;
+        const detail =
+          e.message
+            .split("\n")
+            .slice(1)
+            .find(Boolean)
+            ?.replace(/^libbpf: /, "") ?? e.code;
         throw new LoaderError(`'${opts.input}' is a corrupt eBPF object: ${detail}`);
       }
       if (Object.keys(opts.params ?? {}).length) obj.setInitialValue(".rodata", applied.bytes);
@@ -375,8 +475,10 @@ export function loadFilter(opts: LoadOptions): LoadResult {
         try {
           netlink(() => xdpAttach(ifindex, fd, modeFlag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST));
         } catch (e) {
-          const unsupported = e instanceof NativeError && (e.code === "EOPNOTSUPP" || e.code === "ENOTSUPP");
-          if (!(unsupported && requested === "auto" && mode === "native")) nativeFailure(e, iface, mode);
+          const unsupported =
+            e instanceof NativeError && (e.code === "EOPNOTSUPP" || e.code === "ENOTSUPP");
+          if (!(unsupported && requested === "auto" && mode === "native"))
+            nativeFailure(e, iface, mode);
           mode = "generic";
           rec.mode = mode;
           writeAtomic(paths.stateNew, JSON.stringify(rec, null, 2) + "\n");
@@ -395,7 +497,16 @@ export function loadFilter(opts: LoadOptions): LoadResult {
       crashPoint("pin-committed");
       renameSync(paths.stateNew, paths.state);
       reconcile(paths, [progId]);
-      return { progId, progName: prog.name, mode, ifindex, maps, notices, ...(cur ? { replaced: cur.progId } : {}), record: rec };
+      return {
+        progId,
+        progName: prog.name,
+        mode,
+        ifindex,
+        maps,
+        notices,
+        ...(cur ? { replaced: cur.progId } : {}),
+        record: rec,
+      };
     } catch (e) {
       if (!attached) {
         // Leave the old program and its files exactly as they were.
@@ -403,7 +514,8 @@ export function loadFilter(opts: LoadOptions): LoadResult {
         rmSync(paths.stateNew, { force: true });
         if (objectCopy && objectCopy !== record?.object) rmSync(objectCopy, { force: true });
         if (existsSync(paths.mapPinDir)) {
-          for (const f of readdirSync(paths.mapPinDir)) if (!pinsBefore.has(f)) rmSync(join(paths.mapPinDir, f), { force: true });
+          for (const f of readdirSync(paths.mapPinDir))
+            if (!pinsBefore.has(f)) rmSync(join(paths.mapPinDir, f), { force: true });
         }
         if (!existed && !cur) {
           rmSync(paths.pinDir, { recursive: true, force: true });
@@ -447,7 +559,12 @@ export function unloadFilter(iface: string, opts: { pinRoot?: string } = {}): Un
   const lock = lockInterface(paths, iface);
   try {
     const current = ifindex ? attachments(ifindex) : [];
-    const record = ifindex ? reconcile(paths, current.map((a) => a.progId)) : readRecord(paths.state);
+    const record = ifindex
+      ? reconcile(
+          paths,
+          current.map((a) => a.progId),
+        )
+      : readRecord(paths.state);
     const detached: UnloadResult["detached"] = [];
     for (const a of current) {
       const managed = record?.progId === a.progId || pinnedProgId(paths.progPin) === a.progId;
@@ -456,7 +573,8 @@ export function unloadFilter(iface: string, opts: { pinRoot?: string } = {}): Un
         fd = progFdById(a.progId);
         netlink(() => xdpDetach(ifindex, modeFlag(a.mode), fd));
       } catch (e) {
-        if (!(e instanceof NativeError && (e.code === "ENOENT" || e.code === "EEXIST"))) nativeFailure(e, iface, a.mode === "generic" ? "generic" : "native");
+        if (!(e instanceof NativeError && (e.code === "ENOENT" || e.code === "EEXIST")))
+          nativeFailure(e, iface, a.mode === "generic" ? "generic" : "native");
         continue; // detached by someone else meanwhile
       } finally {
         closeFd(fd);
@@ -466,7 +584,8 @@ export function unloadFilter(iface: string, opts: { pinRoot?: string } = {}): Un
     }
     const removed = removeFilterFiles(paths, record);
     if (!ifindex && removed.length === 0) throw new LoaderError(`no such interface '${iface}'`);
-    if (detached.length === 0 && removed.length === 0) throw new LoaderError(`no XDP program is attached to '${iface}'`);
+    if (detached.length === 0 && removed.length === 0)
+      throw new LoaderError(`no XDP program is attached to '${iface}'`);
     if (!ifindex) notices.push(`interface '${iface}' is gone; removed its xdpc pins and state`);
     removeIfEmpty(paths.pinDir.replace(/\/[^/]+$/, ""));
     return { ifindex, detached, removed, notices };

@@ -79,7 +79,8 @@ export function netnsAlive(ino: number): boolean {
   } catch {
     // no named namespaces
   }
-  for (const pid of readdirSync("/proc")) if (/^\d+$/.test(pid)) candidates.push(`/proc/${pid}/ns/net`);
+  for (const pid of readdirSync("/proc"))
+    if (/^\d+$/.test(pid)) candidates.push(`/proc/${pid}/ns/net`);
   for (const p of candidates) {
     try {
       if (statSync(p).ino === ino) return true;

@@ -26,7 +26,10 @@ function scalar(t: TypeDesc): { kind: "int" | "bool"; bits: number; signed: bool
   return undefined;
 }
 
-function readValue(bytes: Uint8Array, p: Pick<ParamDef, "offset" | "bits" | "signed" | "kind">): string {
+function readValue(
+  bytes: Uint8Array,
+  p: Pick<ParamDef, "offset" | "bits" | "signed" | "kind">,
+): string {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (p.offset + p.bits / 8 > bytes.byteLength) return "0";
   if (p.kind === "bool") return dv.getUint8(p.offset) ? "true" : "false";
@@ -116,19 +119,26 @@ export function applyParams(
     }
     if (p.kind === "bool") {
       const b = /^(true|1)$/i.test(text) ? 1 : /^(false|0)$/i.test(text) ? 0 : -1;
-      if (b < 0) return { error: `invalid value '${text}' for parameter '${describe(p)}': expected true or false` };
+      if (b < 0)
+        return {
+          error: `invalid value '${text}' for parameter '${describe(p)}': expected true or false`,
+        };
       dv.setUint8(p.offset, b);
       values[name] = b ? "true" : "false";
       continue;
     }
     const v = parseInteger(text);
     if (v === undefined) {
-      return { error: `invalid value '${text}' for parameter '${describe(p)}': expected an integer (decimal or 0x hex)` };
+      return {
+        error: `invalid value '${text}' for parameter '${describe(p)}': expected an integer (decimal or 0x hex)`,
+      };
     }
     const lo = p.signed ? -(1n << BigInt(p.bits - 1)) : 0n;
     const hi = p.signed ? (1n << BigInt(p.bits - 1)) - 1n : (1n << BigInt(p.bits)) - 1n;
     if (v < lo || v > hi) {
-      return { error: `value ${text} is out of range for parameter '${describe(p)}' (${lo}..${hi})` };
+      return {
+        error: `value ${text} is out of range for parameter '${describe(p)}' (${lo}..${hi})`,
+      };
     }
     const u = BigInt.asUintN(p.bits, v);
     for (let i = 0; i < p.bits / 8; i++) bytes[p.offset + i] = Number((u >> BigInt(8 * i)) & 0xffn);

@@ -16,7 +16,16 @@
 // override them); key is the interface name, or `name@ns<inode>` outside the host
 // network namespace (bpffs refuses names with dots, so a '.' in an interface name
 // becomes '%2e' in pin paths).
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { closeFd } from "../native/bpf.ts";
 import { NativeError } from "../native/lib.ts";
@@ -157,7 +166,10 @@ export function attachments(ifindex: number): Attachment[] {
  * whose program is the one attached is committed, anything else `.new` is removed,
  * as are objects no record refers to. Run under the interface lock.
  */
-export function reconcile(paths: FilterPaths, attachedIds: readonly number[]): FilterRecord | undefined {
+export function reconcile(
+  paths: FilterPaths,
+  attachedIds: readonly number[],
+): FilterRecord | undefined {
   const pending = readRecord(paths.stateNew);
   if (pending && attachedIds.includes(pending.progId)) {
     if (existsSync(paths.progPinNew)) renameSync(paths.progPinNew, paths.progPin);
@@ -169,7 +181,9 @@ export function reconcile(paths: FilterPaths, attachedIds: readonly number[]): F
   const record = readRecord(paths.state);
   if (existsSync(paths.stateDir)) {
     for (const f of readdirSync(paths.stateDir)) {
-      const stale = (/^filter-\d+\.o$/.test(f) && join(paths.stateDir, f) !== record?.object) || /\.tmp\d+$/.test(f);
+      const stale =
+        (/^filter-\d+\.o$/.test(f) && join(paths.stateDir, f) !== record?.object) ||
+        /\.tmp\d+$/.test(f);
       if (stale) rmSync(join(paths.stateDir, f), { force: true });
     }
   }
@@ -273,7 +287,12 @@ export function findFilter(iface: string, pinRoot?: string): FilterStatus | unde
   return a ? describeAttachment(iface, ifindex, a, pinRoot) : undefined;
 }
 
-export function describeAttachment(iface: string, ifindex: number, a: Attachment, pinRoot?: string): FilterStatus | undefined {
+export function describeAttachment(
+  iface: string,
+  ifindex: number,
+  a: Attachment,
+  pinRoot?: string,
+): FilterStatus | undefined {
   const paths = filterPaths(iface, pinRoot);
   let fd = -1;
   try {
@@ -286,7 +305,9 @@ export function describeAttachment(iface: string, ifindex: number, a: Attachment
     const info = progInfo(fd);
     const record = recordFor(paths, a.progId);
     const managed =
-      record !== undefined || pinnedProgId(paths.progPin) === a.progId || pinnedProgId(paths.progPinNew) === a.progId;
+      record !== undefined ||
+      pinnedProgId(paths.progPin) === a.progId ||
+      pinnedProgId(paths.progPinNew) === a.progId;
     return {
       iface,
       ifindex,

@@ -60,10 +60,18 @@ export function parseVerifierLog(log: string): VerifierReport {
   }
   // Without any instruction (a program too large to walk, a bad BTF), the whole tail is the message.
   if (!msgs.length) {
-    const tail = lines.filter((l) => l.trim() && !/^processed \d+ insns|^verification time/.test(l));
+    const tail = lines.filter(
+      (l) => l.trim() && !/^processed \d+ insns|^verification time/.test(l),
+    );
     if (tail.length) msgs.push(tail[tail.length - 1]!.trim());
   }
-  return { message: msgs.join("; ") || "rejected (the kernel gave no message)", insn, file, line, lineText };
+  return {
+    message: msgs.join("; ") || "rejected (the kernel gave no message)",
+    insn,
+    file,
+    line,
+    lineText,
+  };
 }
 
 export interface VerifierDiagnostic {
@@ -85,20 +93,31 @@ export function verifierDiagnostic(
   const r = parseVerifierLog(log);
   const prog = opts.object?.programs.find((p) => p.name === opts.program);
   // Prefer the object's line info for the rejected instruction (it carries the column).
-  let li = prog && r.insn !== undefined ? [...prog.lineInfo].reverse().find((l) => l.insnIndex <= r.insn!) : undefined;
+  let li =
+    prog && r.insn !== undefined
+      ? [...prog.lineInfo].reverse().find((l) => l.insnIndex <= r.insn!)
+      : undefined;
   if (li && r.line !== undefined && li.line !== r.line) {
-    li = prog!.lineInfo.find((l) => l.line === r.line && (!r.file || l.file === r.file)) ?? undefined;
+    li =
+      prog!.lineInfo.find((l) => l.line === r.line && (!r.file || l.file === r.file)) ?? undefined;
   }
   const file = li?.file ?? r.file;
   const line = li?.line ?? r.line;
   if (file === undefined || line === undefined) {
-    const d = diag("VerifierRejectedNoLine", opts.file ?? "<object>", { start: 0, length: 0 }, [opts.program, r.message]);
+    const d = diag("VerifierRejectedNoLine", opts.file ?? "<object>", { start: 0, length: 0 }, [
+      opts.program,
+      r.message,
+    ]);
     return { diagnostic: d, source: "" };
   }
   const lineText = li?.lineText || r.lineText || "";
   const shownFile = opts.file && sameFile(opts.file, file) ? opts.file : file;
-  const given = opts.source !== undefined && sameFile(opts.file ?? "", file) ? opts.source : undefined;
-  const source = given !== undefined && given.split("\n").length >= line ? given : "\n".repeat(line - 1) + lineText + "\n";
+  const given =
+    opts.source !== undefined && sameFile(opts.file ?? "", file) ? opts.source : undefined;
+  const source =
+    given !== undefined && given.split("\n").length >= line
+      ? given
+      : "\n".repeat(line - 1) + lineText + "\n";
   const text = source.split("\n")[line - 1] ?? "";
   let start = 0;
   for (let i = 0; i < line - 1; i++) start = source.indexOf("\n", start) + 1;

@@ -12,7 +12,9 @@ export function loaderFailure(e: unknown): never {
   if (!(e instanceof LoaderError)) throw e;
   if (e.diagnostics.length) printDiagnostics(e.diagnostics, e.source, "text");
   if (e.kind === "compile") {
-    process.stderr.write(summary(1, e.diagnostics.filter((d) => d.severity === "error").length) + "\n");
+    process.stderr.write(
+      summary(1, e.diagnostics.filter((d) => d.severity === "error").length) + "\n",
+    );
   }
   throw new CliError(e.message, e.kind === "usage" ? EXIT.usage : EXIT.failed);
 }
@@ -23,17 +25,26 @@ export function note(msg: string): void {
 
 export const loadCommand: CommandDef = {
   name: "load",
-  description: "compile (or read) a filter and attach it to an interface, atomically replacing the xdpc filter there",
+  description:
+    "compile (or read) a filter and attach it to an interface, atomically replacing the xdpc filter there",
   configure(cmd: Command) {
     cmd
       .argument("<file>", "filter source (.ts) or eBPF object (.o)")
       .requiredOption("-i, --iface <name>", "network interface")
       .addOption(
-        new Option("-m, --mode <mode>", "XDP mode: native (driver), generic (skb), auto = native, else generic")
+        new Option(
+          "-m, --mode <mode>",
+          "XDP mode: native (driver), generic (skb), auto = native, else generic",
+        )
           .choices(["native", "generic", "auto"])
           .default("auto"),
       )
-      .option("-s, --set <name=value>", "set a load-time parameter (repeatable)", collect, [] as string[])
+      .option(
+        "-s, --set <name=value>",
+        "set a load-time parameter (repeatable)",
+        collect,
+        [] as string[],
+      )
       .option("-p, --program <name>", "the XDP program to attach when the object has several")
       .option("--pin-root <dir>", "bpffs directory for pins (default /sys/fs/bpf/xdpc)")
       .option("--force", "replace an XDP program that xdpc did not load")
@@ -41,7 +52,15 @@ export const loadCommand: CommandDef = {
   },
   async run(cmd, args) {
     const file = args[0] as string;
-    const o = cmd.opts() as { iface: string; mode: ModeOption; set: string[]; program?: string; pinRoot?: string; force?: boolean; json?: boolean };
+    const o = cmd.opts() as {
+      iface: string;
+      mode: ModeOption;
+      set: string[];
+      program?: string;
+      pinRoot?: string;
+      force?: boolean;
+      json?: boolean;
+    };
     const params: Record<string, string> = {};
     for (const s of o.set) {
       const kv = splitAssignment(s);
@@ -50,18 +69,32 @@ export const loadCommand: CommandDef = {
     }
     let r;
     try {
-      r = loadFilter({ iface: o.iface, input: file, mode: o.mode, params, program: o.program, pinRoot: o.pinRoot, force: o.force });
+      r = loadFilter({
+        iface: o.iface,
+        input: file,
+        mode: o.mode,
+        params,
+        program: o.program,
+        pinRoot: o.pinRoot,
+        force: o.force,
+      });
     } catch (e) {
       loaderFailure(e);
     }
     for (const n of r.notices) note(n);
     if (o.json) {
       const { record, ...rest } = r;
-      process.stdout.write(JSON.stringify({ iface: o.iface, ...rest, pinDir: record.pinDir }) + "\n");
-    } else {
-      const maps = r.maps.map((m) => `${m.name} (id ${m.id}${m.pinned ? `, pinned ${m.pinned}` : ""})`).join(", ");
       process.stdout.write(
-        `${o.iface}: ${r.progName} (id ${r.progId}) attached in ${r.mode} mode` + (maps ? `; maps: ${maps}` : "") + "\n",
+        JSON.stringify({ iface: o.iface, ...rest, pinDir: record.pinDir }) + "\n",
+      );
+    } else {
+      const maps = r.maps
+        .map((m) => `${m.name} (id ${m.id}${m.pinned ? `, pinned ${m.pinned}` : ""})`)
+        .join(", ");
+      process.stdout.write(
+        `${o.iface}: ${r.progName} (id ${r.progId}) attached in ${r.mode} mode` +
+          (maps ? `; maps: ${maps}` : "") +
+          "\n",
       );
     }
     return EXIT.ok;

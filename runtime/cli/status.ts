@@ -7,7 +7,9 @@ export const statusCommand: CommandDef = {
   name: "status",
   description: "show the XDP programs attached in this network namespace, their modes and maps",
   configure(cmd: Command) {
-    cmd.option("--json", "print JSON").option("--pin-root <dir>", "bpffs directory for pins (default /sys/fs/bpf/xdpc)");
+    cmd
+      .option("--json", "print JSON")
+      .option("--pin-root <dir>", "bpffs directory for pins (default /sys/fs/bpf/xdpc)");
   },
   async run(cmd) {
     const o = cmd.opts() as { json?: boolean; pinRoot?: string };
@@ -22,10 +24,19 @@ export const statusCommand: CommandDef = {
     }
     for (const s of all) {
       const origin = s.managed ? (s.source ? `from ${s.source}` : "xdpc") : "not loaded by xdpc";
-      const params = s.params && Object.keys(s.params).length ? ` params ${Object.entries(s.params).map(([k, v]) => `${k}=${v}`).join(",")}` : "";
-      process.stdout.write(`${s.iface} (ifindex ${s.ifindex}): ${s.progName} id ${s.progId} ${s.mode} — ${origin}${params}\n`);
+      const params =
+        s.params && Object.keys(s.params).length
+          ? ` params ${Object.entries(s.params)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(",")}`
+          : "";
+      process.stdout.write(
+        `${s.iface} (ifindex ${s.ifindex}): ${s.progName} id ${s.progId} ${s.mode} — ${origin}${params}\n`,
+      );
       for (const m of s.maps) {
-        process.stdout.write(`  map ${m.name} id ${m.id} ${m.typeName} key ${m.keySize}B value ${m.valueSize}B max ${m.maxEntries}${m.pinned ? ` pinned ${m.pinned}` : ""}\n`);
+        process.stdout.write(
+          `  map ${m.name} id ${m.id} ${m.typeName} key ${m.keySize}B value ${m.valueSize}B max ${m.maxEntries}${m.pinned ? ` pinned ${m.pinned}` : ""}\n`,
+        );
       }
     }
     return EXIT.ok;

@@ -11,9 +11,26 @@ import { closeFd } from "../../native/bpf.ts";
 import { objGet } from "../../native/info.ts";
 import { mapLookup } from "../../native/object.ts";
 import { spawn } from "node:child_process";
-import { attachedId, bundledArgv, bundleScript, destroyLab, keyOf, makeLab, macOf, npmBuild, ROOT, ipInReceives, spawnXdpc, xdpc, type Lab } from "./loader-support.ts";
+import {
+  attachedId,
+  bundledArgv,
+  bundleScript,
+  destroyLab,
+  keyOf,
+  makeLab,
+  macOf,
+  npmBuild,
+  ROOT,
+  ipInReceives,
+  spawnXdpc,
+  xdpc,
+  type Lab,
+} from "./loader-support.ts";
 
-const filter = (name: string, verdict: "XDP_DROP" | "XDP_PASS") => `import { XdpContext, XdpAction, ${verdict}, ArrayMap, u64 } from "xdpc";
+const filter = (
+  name: string,
+  verdict: "XDP_DROP" | "XDP_PASS",
+) => `import { XdpContext, XdpAction, ${verdict}, ArrayMap, u64 } from "xdpc";
 const seen = new ArrayMap<u64>({ maxEntries: 1, pinned: true });
 export function ${name}(ctx: XdpContext): XdpAction {
   seen.increment(0);
@@ -28,7 +45,11 @@ describeKernel("replace under live traffic", () => {
   beforeAll(() => {
     npmBuild();
     lab = makeLab("lv");
-    for (const [n, v] of [["dropa", "XDP_DROP"], ["dropb", "XDP_DROP"], ["passall", "XDP_PASS"]] as const) {
+    for (const [n, v] of [
+      ["dropa", "XDP_DROP"],
+      ["dropb", "XDP_DROP"],
+      ["passall", "XDP_PASS"],
+    ] as const) {
       files[n] = join(lab.tmp, `${n}.ts`);
       writeFileSync(files[n]!, filter(n, v));
     }
@@ -57,9 +78,20 @@ process.stdout.write(JSON.stringify(report));
     }
     // The generator enters the namespace itself (setns), so it runs from the host side.
     const argv = bundledArgv(lab, genScript).slice(1);
-    const p = spawn(argv[0]!, [...argv.slice(1), lab.ns, lab.peer, macOf(lab, lab.peer), macOf(lab, lab.iface), JSON.stringify(opts)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const p = spawn(
+      argv[0]!,
+      [
+        ...argv.slice(1),
+        lab.ns,
+        lab.peer,
+        macOf(lab, lab.peer),
+        macOf(lab, lab.iface),
+        JSON.stringify(opts),
+      ],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     p.stdout!.on("data", (d) => (out += d));
     const code = await new Promise((r) => p.on("exit", r));
@@ -76,10 +108,11 @@ process.stdout.write(JSON.stringify(report));
     }
   };
   const load = (file: string) =>
-    new Promise<number | null>((resolve) => spawnXdpc(lab, ["load", "--iface", lab.iface, file]).on("exit", resolve));
+    new Promise<number | null>((resolve) =>
+      spawnXdpc(lab, ["load", "--iface", lab.iface, file]).on("exit", resolve),
+    );
 
   it("no frame reaches the stack and none misses a program while filters are swapped", async () => {
-
     // Control: with a pass-everything filter the stack sees every frame.
     expect(xdpc(lab, ["load", "--iface", lab.iface, files.passall!]).code).toBe(0);
     const rx0 = ipInReceives(lab);

@@ -44,14 +44,33 @@ describe("load-time parameters", () => {
   });
 
   const set = (sets: Record<string, string>) => applyParams(defs, rodata, sets);
-  const valueOf = (bytes: Uint8Array, d: ParamDef) => paramsOf(info.btf, bytes).find((x) => x.name === d.name)!.defaultValue;
+  const valueOf = (bytes: Uint8Array, d: ParamDef) =>
+    paramsOf(info.btf, bytes).find((x) => x.name === d.name)!.defaultValue;
 
   it("writes decimal, hex, binary, underscores, negatives and bools at the right offsets", () => {
-    const r = set({ port: "0x14e9", delta: "-128", offset: "-2_147_483_648", limit: "18446744073709551615", strict: "TRUE" });
+    const r = set({
+      port: "0x14e9",
+      delta: "-128",
+      offset: "-2_147_483_648",
+      limit: "18446744073709551615",
+      strict: "TRUE",
+    });
     if ("error" in r) throw new Error(r.error);
-    expect(r.values).toEqual({ port: "5353", delta: "-128", offset: "-2147483648", limit: "18446744073709551615", strict: "true" });
+    expect(r.values).toEqual({
+      port: "5353",
+      delta: "-128",
+      offset: "-2147483648",
+      limit: "18446744073709551615",
+      strict: "true",
+    });
     const got = Object.fromEntries(defs.map((d) => [d.name, valueOf(r.bytes, d)]));
-    expect(got).toEqual({ port: "5353", delta: "-128", offset: "-2147483648", limit: "18446744073709551615", strict: "true" });
+    expect(got).toEqual({
+      port: "5353",
+      delta: "-128",
+      offset: "-2147483648",
+      limit: "18446744073709551615",
+      strict: "true",
+    });
     // Untouched input.
     expect(paramsOf(info.btf, rodata).find((d) => d.name === "port")!.defaultValue).toBe("53");
     const b = set({ port: "0b101", strict: "0" });
@@ -60,19 +79,30 @@ describe("load-time parameters", () => {
   });
 
   it("refuses out-of-range values, bad syntax and unknown names with one line", () => {
-    const err = (s: Record<string, string>) => ("error" in set(s) ? (set(s) as { error: string }).error : "accepted");
+    const err = (s: Record<string, string>) =>
+      "error" in set(s) ? (set(s) as { error: string }).error : "accepted";
     expect(err({ port: "65535" })).toBe("accepted");
-    expect(err({ port: "65536" })).toBe("value 65536 is out of range for parameter 'port: u16 = 53' (0..65535)");
-    expect(err({ port: "-1" })).toBe("value -1 is out of range for parameter 'port: u16 = 53' (0..65535)");
+    expect(err({ port: "65536" })).toBe(
+      "value 65536 is out of range for parameter 'port: u16 = 53' (0..65535)",
+    );
+    expect(err({ port: "-1" })).toBe(
+      "value -1 is out of range for parameter 'port: u16 = 53' (0..65535)",
+    );
     expect(err({ delta: "127" })).toBe("accepted");
-    expect(err({ delta: "128" })).toBe("value 128 is out of range for parameter 'delta: i8 = -3' (-128..127)");
+    expect(err({ delta: "128" })).toBe(
+      "value 128 is out of range for parameter 'delta: i8 = -3' (-128..127)",
+    );
     expect(err({ limit: "18446744073709551616" })).toBe(
       "value 18446744073709551616 is out of range for parameter 'limit: u64 = 4294967296' (0..18446744073709551615)",
     );
-    expect(err({ port: "53x" })).toBe("invalid value '53x' for parameter 'port: u16 = 53': expected an integer (decimal or 0x hex)");
+    expect(err({ port: "53x" })).toBe(
+      "invalid value '53x' for parameter 'port: u16 = 53': expected an integer (decimal or 0x hex)",
+    );
     expect(err({ port: "1__0" })).toMatch(/^invalid value '1__0'/);
     expect(err({ port: "" })).toMatch(/^invalid value ''/);
-    expect(err({ strict: "yes" })).toBe("invalid value 'yes' for parameter 'strict: bool = false': expected true or false");
+    expect(err({ strict: "yes" })).toBe(
+      "invalid value 'yes' for parameter 'strict: bool = false': expected true or false",
+    );
     expect(err({ prot: "1" })).toBe(
       "unknown parameter 'prot' (parameters: port: u16 = 53, delta: i8 = -3, offset: i32 = 100000, limit: u64 = 4294967296, strict: bool = false)",
     );
@@ -98,7 +128,8 @@ processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_stat
 describe("verifier log", () => {
   it("finds the rejected instruction, its source line and the verifier's message", () => {
     expect(parseVerifierLog(LOG)).toEqual({
-      message: "invalid access to packet, off=12 size=1, R1(id=0,off=12,r=0); R1 offset is outside of the packet",
+      message:
+        "invalid access to packet, off=12 size=1, R1(id=0,off=12,r=0); R1 offset is outside of the packet",
       insn: 1,
       file: "bad.c",
       line: 7,
@@ -116,18 +147,45 @@ describe("verifier log", () => {
 
   it("uses the filter text and the object's line-info column for .ts inputs", () => {
     const src = "line1\nline2\n  const x = ctx.load8(99);\n";
-    const log = "; const x = ctx.load8(99); @ f.ts:3\n5: (71) r1 = *(u8 *)(r1 +99)\ninvalid access to packet\nprocessed 6 insns\n";
+    const log =
+      "; const x = ctx.load8(99); @ f.ts:3\n5: (71) r1 = *(u8 *)(r1 +99)\ninvalid access to packet\nprocessed 6 insns\n";
     const object = {
-      programs: [{ name: "f", lineInfo: [{ insnIndex: 0, file: "f.ts", line: 1, col: 1, lineText: "line1" }, { insnIndex: 4, file: "f.ts", line: 3, col: 13, lineText: "  const x = ctx.load8(99);" }] }],
+      programs: [
+        {
+          name: "f",
+          lineInfo: [
+            { insnIndex: 0, file: "f.ts", line: 1, col: 1, lineText: "line1" },
+            {
+              insnIndex: 4,
+              file: "f.ts",
+              line: 3,
+              col: 13,
+              lineText: "  const x = ctx.load8(99);",
+            },
+          ],
+        },
+      ],
     } as never;
-    const { diagnostic, source } = verifierDiagnostic(log, { program: "f", object, file: "dir/f.ts", source: src });
+    const { diagnostic, source } = verifierDiagnostic(log, {
+      program: "f",
+      object,
+      file: "dir/f.ts",
+      source: src,
+    });
     expect(source).toBe(src);
-    expect(renderDiagnostic(diagnostic, source).split("\n")[0]).toBe("dir/f.ts:3:13: error XDP5001: invalid access to packet");
+    expect(renderDiagnostic(diagnostic, source).split("\n")[0]).toBe(
+      "dir/f.ts:3:13: error XDP5001: invalid access to packet",
+    );
   });
 
   it("without line info, names the program (XDP5002)", () => {
-    const { diagnostic } = verifierDiagnostic("0: (95) exit\nR0 !read_ok\nprocessed 1 insns\n", { program: "p", file: "x.o" });
-    expect(renderDiagnostic(diagnostic, undefined)).toBe("x.o: error XDP5002: the kernel verifier rejected program 'p': R0 !read_ok");
+    const { diagnostic } = verifierDiagnostic("0: (95) exit\nR0 !read_ok\nprocessed 1 insns\n", {
+      program: "p",
+      file: "x.o",
+    });
+    expect(renderDiagnostic(diagnostic, undefined)).toBe(
+      "x.o: error XDP5002: the kernel verifier rejected program 'p': R0 !read_ok",
+    );
   });
 });
 

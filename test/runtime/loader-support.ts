@@ -2,7 +2,17 @@
 // run inside it (nsenter --net, so bpffs and /run stay shared), private pin and
 // state directories, and iproute2 as the independent oracle of what is attached.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { flockExclusive, funlock } from "../../native/xdp.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,7 +43,13 @@ export function makeLab(tag: string): Lab {
   ip("-n", ns, "addr", "add", "198.18.10.1/30", "dev", iface);
   ip("-n", ns, "addr", "add", "198.18.10.2/30", "dev", peer);
   // No IPv6 chatter (DAD, MLD, RS): frames counted in tests are exactly the test's.
-  execFileSync("nsenter", [`--net=/run/netns/${ns}`, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]);
+  execFileSync("nsenter", [
+    `--net=/run/netns/${ns}`,
+    "sysctl",
+    "-qw",
+    "net.ipv6.conf.all.disable_ipv6=1",
+    "net.ipv6.conf.default.disable_ipv6=1",
+  ]);
   ip("-n", ns, "link", "set", iface, "up");
   ip("-n", ns, "link", "set", peer, "up");
   ip("-n", ns, "link", "set", "lo", "up");
@@ -69,27 +85,39 @@ export interface Run {
 }
 
 export function xdpc(lab: Lab, args: string[], env: NodeJS.ProcessEnv = {}): Run {
-  const r = spawnSync("nsenter", [`--net=/run/netns/${lab.ns}`, "node", join(ROOT, "bin/xdpc.js"), ...args], {
-    cwd: ROOT,
-    env: { ...lab.env, ...env },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
+  const r = spawnSync(
+    "nsenter",
+    [`--net=/run/netns/${lab.ns}`, "node", join(ROOT, "bin/xdpc.js"), ...args],
+    {
+      cwd: ROOT,
+      env: { ...lab.env, ...env },
+      encoding: "utf8",
+      timeout: 60_000,
+    },
+  );
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
 export function spawnXdpc(lab: Lab, args: string[]): ChildProcess {
-  return spawn("nsenter", [`--net=/run/netns/${lab.ns}`, "node", join(ROOT, "bin/xdpc.js"), ...args], {
-    cwd: ROOT,
-    env: lab.env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  return spawn(
+    "nsenter",
+    [`--net=/run/netns/${lab.ns}`, "node", join(ROOT, "bin/xdpc.js"), ...args],
+    {
+      cwd: ROOT,
+      env: lab.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
 }
 
 /** The XDP program id iproute2 reports for `dev` in the lab (0 when none). */
 export function attachedId(lab: Lab, dev = lab.iface): number {
-  const out = execFileSync("ip", ["-n", lab.ns, "-j", "link", "show", "dev", dev], { encoding: "utf8" });
-  const link = (JSON.parse(out) as { xdp?: { prog?: { id: number }; attached?: { prog: { id: number } }[] } }[])[0];
+  const out = execFileSync("ip", ["-n", lab.ns, "-j", "link", "show", "dev", dev], {
+    encoding: "utf8",
+  });
+  const link = (
+    JSON.parse(out) as { xdp?: { prog?: { id: number }; attached?: { prog: { id: number } }[] } }[]
+  )[0];
   return link?.xdp?.prog?.id ?? link?.xdp?.attached?.[0]?.prog.id ?? 0;
 }
 
@@ -98,26 +126,35 @@ export function attachedId(lab: Lab, dev = lab.iface): number {
  * /proc/net/snmp). A veth's rx_packets is no oracle: it counts frames XDP dropped too.
  */
 export function ipInReceives(lab: Lab): number {
-  const snmp = execFileSync("nsenter", [`--net=/run/netns/${lab.ns}`, "cat", "/proc/net/snmp"], { encoding: "utf8" });
+  const snmp = execFileSync("nsenter", [`--net=/run/netns/${lab.ns}`, "cat", "/proc/net/snmp"], {
+    encoding: "utf8",
+  });
   const [names, values] = snmp.split("\n").filter((l) => l.startsWith("Ip: "));
   const i = names!.split(" ").indexOf("InReceives");
   return Number(values!.split(" ")[i]);
 }
 
 export function macOf(lab: Lab, dev = lab.iface): string {
-  const out = execFileSync("ip", ["-n", lab.ns, "-j", "link", "show", "dev", dev], { encoding: "utf8" });
+  const out = execFileSync("ip", ["-n", lab.ns, "-j", "link", "show", "dev", dev], {
+    encoding: "utf8",
+  });
   return (JSON.parse(out) as { address: string }[])[0]!.address;
 }
 
 export function attachedMode(lab: Lab, dev = lab.iface): number {
-  const out = execFileSync("ip", ["-n", lab.ns, "-j", "link", "show", "dev", dev], { encoding: "utf8" });
+  const out = execFileSync("ip", ["-n", lab.ns, "-j", "link", "show", "dev", dev], {
+    encoding: "utf8",
+  });
   return (JSON.parse(out) as { xdp?: { mode: number } }[])[0]?.xdp?.mode ?? 0;
 }
 
 /** Builds a filter into an object with the CLI (`xdpc build -o`). */
 export function buildObject(lab: Lab, source: string, name: string): string {
   const out = join(lab.tmp, name);
-  const r = spawnSync("node", [join(ROOT, "bin/xdpc.js"), "build", "-o", out, source], { cwd: ROOT, encoding: "utf8" });
+  const r = spawnSync("node", [join(ROOT, "bin/xdpc.js"), "build", "-o", out, source], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`xdpc build failed: ${r.stderr}`);
   return out;
 }
@@ -129,7 +166,17 @@ export function clangObject(lab: Lab, name: string, source: string, target = "bp
   const c = join(lab.tmp, `${name}.c`);
   const o = join(lab.tmp, `${name}.o`);
   writeFileSync(c, source);
-  execFileSync("clang", ["-g", "-O2", `-target`, target, "-I/usr/include/x86_64-linux-gnu", "-c", c, "-o", o]);
+  execFileSync("clang", [
+    "-g",
+    "-O2",
+    `-target`,
+    target,
+    "-I/usr/include/x86_64-linux-gnu",
+    "-c",
+    c,
+    "-o",
+    o,
+  ]);
   return o;
 }
 
@@ -155,7 +202,9 @@ export async function bundleScript(lab: Lab, name: string, source: string): Prom
     format: "esm",
     external: ["koffi", "binaryen", "prom-client"],
     nodePaths: [join(ROOT, "node_modules")],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+    },
     logLevel: "error",
   });
   return out;
@@ -163,7 +212,13 @@ export async function bundleScript(lab: Lab, name: string, source: string): Prom
 
 /** argv for running a bundled script inside the lab's namespace. */
 export function bundledArgv(lab: Lab, script: string): string[] {
-  return [`--net=/run/netns/${lab.ns}`, "env", `NODE_PATH=${join(ROOT, "node_modules")}`, "node", script];
+  return [
+    `--net=/run/netns/${lab.ns}`,
+    "env",
+    `NODE_PATH=${join(ROOT, "node_modules")}`,
+    "node",
+    script,
+  ];
 }
 
 /** Newest modification time of the sources the CLI bundle is built from. */
@@ -176,7 +231,8 @@ function newestSource(): number {
       else if (e.name.endsWith(".ts")) newest = Math.max(newest, statSync(p).mtimeMs);
     }
   };
-  for (const d of ["compiler", "runtime", "native", "stdlib"]) if (existsSync(join(ROOT, d))) walk(join(ROOT, d));
+  for (const d of ["compiler", "runtime", "native", "stdlib"])
+    if (existsSync(join(ROOT, d))) walk(join(ROOT, d));
   return newest;
 }
 

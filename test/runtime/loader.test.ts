@@ -80,9 +80,17 @@ describeKernel("xdpc load/unload/status", () => {
     expect(r.stdout).toContain(`${lab.iface}: lpm_firewall (id ${id}) attached in native mode`);
     const s = status().filters;
     expect(s).toHaveLength(1);
-    expect(s[0]).toMatchObject({ iface: lab.iface, progId: id, progName: "lpm_firewall", mode: "native", managed: true });
+    expect(s[0]).toMatchObject({
+      iface: lab.iface,
+      progId: id,
+      progName: "lpm_firewall",
+      mode: "native",
+      managed: true,
+    });
     expect(s[0]!.maps.map((m) => m.name).sort()).toEqual(["blocklist4", "blocklist6", "ruleStats"]);
-    expect(s[0]!.maps.find((m) => m.name === "blocklist4")!.pinned).toBe(join(pinDir(), "maps", "blocklist4"));
+    expect(s[0]!.maps.find((m) => m.name === "blocklist4")!.pinned).toBe(
+      join(pinDir(), "maps", "blocklist4"),
+    );
     expect(readdirSync(pinDir()).sort()).toEqual(["maps", "prog"]);
     expect(readdirSync(join(pinDir(), "maps")).sort()).toEqual(["blocklist4", "blocklist6"]);
     expect(readdirSync(stateDir()).sort()).toEqual([`filter-${id}.o`, "state.json"]);
@@ -117,10 +125,14 @@ while (!existsSync(process.argv[3])) { const q = xdpQuery(idx); polls++; if (!q.
 process.stdout.write(JSON.stringify({ polls, empty, ids: [...ids] }) + "\\n");
 `,
     );
-    const poller = spawn("nsenter", [`--net=/run/netns/${lab.ns}`, "node", "--import", "tsx", pollerSrc, lab.iface, stop], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const poller = spawn(
+      "nsenter",
+      [`--net=/run/netns/${lab.ns}`, "node", "--import", "tsx", pollerSrc, lab.iface, stop],
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     let out = "";
     poller.stdout!.on("data", (d) => (out += d));
     const done = new Promise((r) => poller.on("exit", r));
@@ -129,7 +141,11 @@ process.stdout.write(JSON.stringify({ polls, empty, ids: [...ids] }) + "\\n");
     for (const input of [FW, obj, FW]) ok(["load", "--iface", lab.iface, input]);
     writeFileSync(stop, "");
     await done;
-    const result = JSON.parse(out.split("\n")[1]!) as { polls: number; empty: number; ids: number[] };
+    const result = JSON.parse(out.split("\n")[1]!) as {
+      polls: number;
+      empty: number;
+      ids: number[];
+    };
     const after = attachedId(lab);
     expect(after).not.toBe(before);
     expect(result.polls).toBeGreaterThan(100);
@@ -160,7 +176,9 @@ process.stdout.write(JSON.stringify({ polls, empty, ids: [...ids] }) + "\\n");
     expect(fails(["load", "--iface", lab.iface, VLAN, "--set", "allowUntagged=maybe"], 2)).toBe(
       "xdpc: error: invalid value 'maybe' for parameter 'allowUntagged: bool = true': expected true or false",
     );
-    expect(fails(["load", "--iface", lab.iface, VLAN, "--set", "vid"], 2)).toBe("xdpc: error: --set expects name=value, got 'vid'");
+    expect(fails(["load", "--iface", lab.iface, VLAN, "--set", "vid"], 2)).toBe(
+      "xdpc: error: --set expects name=value, got 'vid'",
+    );
     expect(fails(["load", "--iface", lab.iface, FW, "--set", "x=1"], 2)).toBe(
       "xdpc: error: unknown parameter 'x': this filter has no parameters",
     );
@@ -182,13 +200,15 @@ process.stdout.write(JSON.stringify({ polls, empty, ids: [...ids] }) + "\\n");
     ok(["load", "--iface", lab.iface, FW]);
   });
 
-  it.skipIf(!hasClang)("a verifier rejection is a diagnostic at the source line; the old program stays", () => {
-    if (!attachedId(lab)) ok(["load", "--iface", lab.iface, FW]); // when run alone (-t)
-    const old = attachedId(lab);
-    const bad = clangObject(
-      lab,
-      "bad",
-      `#include <linux/bpf.h>
+  it.skipIf(!hasClang)(
+    "a verifier rejection is a diagnostic at the source line; the old program stays",
+    () => {
+      if (!attachedId(lab)) ok(["load", "--iface", lab.iface, FW]); // when run alone (-t)
+      const old = attachedId(lab);
+      const bad = clangObject(
+        lab,
+        "bad",
+        `#include <linux/bpf.h>
 #define SEC(x) __attribute__((section(x), used))
 SEC("xdp")
 int bad(struct xdp_md *ctx)
@@ -200,17 +220,22 @@ int bad(struct xdp_md *ctx)
 }
 char _license[] SEC("license") = "GPL";
 `,
-    );
-    const r = xdpc(lab, ["load", "--iface", lab.iface, bad]);
-    expect(r.code).toBe(1);
-    const lines = r.stderr.split("\n");
-    expect(lines[0]).toMatch(/bad\.c:7:\d+: error XDP5001: invalid access to packet, off=12 size=1, .*R1 offset is outside of the packet$/);
-    expect(r.stderr).toContain("7 | \tif (data[12] == 0x08)");
-    expect(r.stderr.trimEnd().split("\n").pop()).toBe("xdpc: error: the kernel verifier rejected 'bad'; nothing was changed");
-    expect(attachedId(lab)).toBe(old);
-    expect(readdirSync(pinDir()).sort()).toEqual(["maps", "prog"]);
-    expect(readdirSync(stateDir()).sort()).toEqual([`filter-${old}.o`, "state.json"]);
-  });
+      );
+      const r = xdpc(lab, ["load", "--iface", lab.iface, bad]);
+      expect(r.code).toBe(1);
+      const lines = r.stderr.split("\n");
+      expect(lines[0]).toMatch(
+        /bad\.c:7:\d+: error XDP5001: invalid access to packet, off=12 size=1, .*R1 offset is outside of the packet$/,
+      );
+      expect(r.stderr).toContain("7 | \tif (data[12] == 0x08)");
+      expect(r.stderr.trimEnd().split("\n").pop()).toBe(
+        "xdpc: error: the kernel verifier rejected 'bad'; nothing was changed",
+      );
+      expect(attachedId(lab)).toBe(old);
+      expect(readdirSync(pinDir()).sort()).toEqual(["maps", "prog"]);
+      expect(readdirSync(stateDir()).sort()).toEqual([`filter-${old}.o`, "state.json"]);
+    },
+  );
 
   it("a .ts filter the verifier rejects is reported at its own line and column", () => {
     if (!attachedId(lab)) ok(["load", "--iface", lab.iface, FW]);
@@ -230,10 +255,14 @@ export function big(ctx: XdpContext): XdpAction {
     const r = xdpc(lab, ["load", "--iface", lab.iface, file]);
     expect(r.code).toBe(1);
     const lines = r.stderr.split("\n");
-    expect(lines[0]).toMatch(new RegExp(`^${file.replace(/[.]/g, "\\.")}:6:\\d+: error XDP5001: .*too complex`));
+    expect(lines[0]).toMatch(
+      new RegExp(`^${file.replace(/[.]/g, "\\.")}:6:\\d+: error XDP5001: .*too complex`),
+    );
     expect(lines[2]).toBe("6 |     if (seen.lookup(i) !== null) n++;");
     expect(lines[3]).toMatch(/^ {2}\| {4,}~+$/);
-    expect(r.stderr.trimEnd().split("\n").pop()).toBe("xdpc: error: the kernel verifier rejected 'big'; nothing was changed");
+    expect(r.stderr.trimEnd().split("\n").pop()).toBe(
+      "xdpc: error: the kernel verifier rejected 'big'; nothing was changed",
+    );
     expect(attachedId(lab)).toBe(old);
   }, 60_000);
 
@@ -241,7 +270,10 @@ export function big(ctx: XdpContext): XdpAction {
     const old = attachedId(lab);
     expect(fails(["load", "--iface", "eth9", FW], 1)).toBe("xdpc: error: no such interface 'eth9'");
     const typo = join(lab.tmp, "typo.ts");
-    writeFileSync(typo, 'import { XdpContext, XdpAction, XDP_PASS } from "xdpc";\nexport function f(ctx: XdpContext): XdpAction {\n  const x: u16 = ctx.len;\n  return XDP_PASS;\n}\n');
+    writeFileSync(
+      typo,
+      'import { XdpContext, XdpAction, XDP_PASS } from "xdpc";\nexport function f(ctx: XdpContext): XdpAction {\n  const x: u16 = ctx.len;\n  return XDP_PASS;\n}\n',
+    );
     const c = xdpc(lab, ["load", "--iface", lab.iface, typo]);
     expect(c.code).toBe(1);
     expect(c.stderr).toBe(
@@ -249,15 +281,23 @@ export function big(ctx: XdpContext): XdpAction {
         `Found 1 error in 1 file.\nxdpc: error: ${typo}: 1 compile error; nothing was loaded\n`,
     );
     expect(fails(["unload", "--iface", "eth9"], 1)).toBe("xdpc: error: no such interface 'eth9'");
-    expect(fails(["load", "--iface", lab.iface, "/etc/hostname"], 1)).toBe("xdpc: error: '/etc/hostname' is not an ELF object file");
-    expect(fails(["load", "--iface", lab.iface, "nope.o"], 1)).toBe("xdpc: error: cannot read 'nope.o': no such file");
+    expect(fails(["load", "--iface", lab.iface, "/etc/hostname"], 1)).toBe(
+      "xdpc: error: '/etc/hostname' is not an ELF object file",
+    );
+    expect(fails(["load", "--iface", lab.iface, "nope.o"], 1)).toBe(
+      "xdpc: error: cannot read 'nope.o': no such file",
+    );
     const full = readFileSync(buildObject(lab, FW, "whole.o"));
     const cut = join(lab.tmp, "cut.o");
     writeFileSync(cut, full.subarray(0, Math.floor(full.length / 2)));
-    expect(fails(["load", "--iface", lab.iface, cut], 1)).toMatch(/^xdpc: error: '.*cut\.o' is a corrupt eBPF object: /);
+    expect(fails(["load", "--iface", lab.iface, cut], 1)).toMatch(
+      /^xdpc: error: '.*cut\.o' is a corrupt eBPF object: /,
+    );
     if (hasClang) {
       const x86 = clangObject(lab, "host", "int f(void) { return 1; }\n", "x86_64-linux-gnu");
-      expect(fails(["load", "--iface", lab.iface, x86], 1)).toBe(`xdpc: error: '${x86}' is an ELF object for x86-64, not eBPF`);
+      expect(fails(["load", "--iface", lab.iface, x86], 1)).toBe(
+        `xdpc: error: '${x86}' is an ELF object for x86-64, not eBPF`,
+      );
     }
     // lo has no native XDP: explicit native fails, the default falls back with a notice.
     expect(fails(["load", "--iface", "lo", FW, "--mode", "native"], 1)).toBe(
@@ -270,13 +310,23 @@ export function big(ctx: XdpContext): XdpAction {
     );
     // Privilege: name the capability that is missing.
     const capsh = (drop: string) =>
-      spawnSyncIn(lab, ["capsh", `--drop=${drop}`, "--", "-c", `node bin/xdpc.js load --iface ${lab.iface} ${FW}`]);
+      spawnSyncIn(lab, [
+        "capsh",
+        `--drop=${drop}`,
+        "--",
+        "-c",
+        `node bin/xdpc.js load --iface ${lab.iface} ${FW}`,
+      ]);
     const noBpf = capsh("cap_bpf,cap_sys_admin");
     expect(noBpf.code).toBe(1);
-    expect(noBpf.stderr).toBe("xdpc: error: loading an XDP program needs CAP_BPF (run as root, or grant CAP_BPF)\n");
+    expect(noBpf.stderr).toBe(
+      "xdpc: error: loading an XDP program needs CAP_BPF (run as root, or grant CAP_BPF)\n",
+    );
     const noNet = capsh("cap_net_admin");
     expect(noNet.code).toBe(1);
-    expect(noNet.stderr).toBe("xdpc: error: loading an XDP program needs CAP_NET_ADMIN (run as root, or grant CAP_NET_ADMIN)\n");
+    expect(noNet.stderr).toBe(
+      "xdpc: error: loading an XDP program needs CAP_NET_ADMIN (run as root, or grant CAP_NET_ADMIN)\n",
+    );
     expect(attachedId(lab)).toBe(old);
   });
 
@@ -314,7 +364,9 @@ export function first(ctx: XdpContext): XdpAction { return XDP_PASS; }
 export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
 `,
     );
-    expect(fails(["load", "--iface", "xdpct2", two], 2)).toBe(`xdpc: error: '${two}' has 2 XDP programs (first, second); choose one with --program`);
+    expect(fails(["load", "--iface", "xdpct2", two], 2)).toBe(
+      `xdpc: error: '${two}' has 2 XDP programs (first, second); choose one with --program`,
+    );
     expect(fails(["load", "--iface", "xdpct2", two, "--program", "third"], 2)).toBe(
       `xdpc: error: '${two}' has no XDP program 'third' (programs: first, second)`,
     );
@@ -326,7 +378,9 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
     spawnSyncIn(lab, ["ip", "link", "del", "xdpct2"]);
     const r = xdpc(lab, ["unload", "--iface", "xdpct2"]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe("xdpc: note: interface 'xdpct2' is gone; removed its xdpc pins and state\n");
+    expect(r.stderr).toBe(
+      "xdpc: note: interface 'xdpct2' is gone; removed its xdpc pins and state\n",
+    );
     expect(existsSync(join(lab.pinRoot, key))).toBe(false);
     expect(existsSync(join(lab.runDir, "filters", key))).toBe(false);
   });
@@ -334,9 +388,15 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
   it("falls back to generic mode where native is unsupported, with a notice", () => {
     const r = xdpc(lab, ["load", "--iface", "lo", VLAN]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe("xdpc: note: 'lo' has no native XDP support; attached in generic (skb) mode\n");
+    expect(r.stderr).toBe(
+      "xdpc: note: 'lo' has no native XDP support; attached in generic (skb) mode\n",
+    );
     expect(attachedMode(lab, "lo")).toBe(2); // XDP_ATTACHED_SKB
-    expect(status().filters.map((f) => [f.iface, f.mode]).sort()).toEqual([
+    expect(
+      status()
+        .filters.map((f) => [f.iface, f.mode])
+        .sort(),
+    ).toEqual([
       ["lo", "generic"],
       [lab.iface, "native"],
     ]);
@@ -350,13 +410,17 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
         const p = spawnXdpc(lab, ["load", "--iface", lab.iface, FW]);
         let err = "";
         p.stderr!.on("data", (d) => (err += d));
-        return new Promise<{ code: number | null; err: string }>((r) => p.on("exit", (code) => r({ code, err })));
+        return new Promise<{ code: number | null; err: string }>((r) =>
+          p.on("exit", (code) => r({ code, err })),
+        );
       }),
     );
     for (const r of runs) {
       if (r.code !== 0) {
         expect(r.code).toBe(1);
-        expect(r.err).toMatch(/^xdpc: error: another xdpc load or unload is running on 'xdpct0'( \(pid \d+\))?; try again when it has finished\n$/);
+        expect(r.err).toMatch(
+          /^xdpc: error: another xdpc load or unload is running on 'xdpct0'( \(pid \d+\))?; try again when it has finished\n$/,
+        );
       }
     }
     expect(runs.some((r) => r.code === 0)).toBe(true);
@@ -368,7 +432,9 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
       expect(fails(["load", "--iface", lab.iface, VLAN], 1)).toBe(
         `xdpc: error: another xdpc load or unload is running on '${lab.iface}' (pid ${process.pid}); try again when it has finished`,
       );
-      expect(fails(["unload", "--iface", lab.iface], 1)).toContain("another xdpc load or unload is running");
+      expect(fails(["unload", "--iface", lab.iface], 1)).toContain(
+        "another xdpc load or unload is running",
+      );
       expect(attachedId(lab)).toBe(id);
     } finally {
       held.lock.release();
@@ -413,13 +479,17 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
     ]);
     expect(r.stderr).toBe("xdpc: note: mounted bpffs at /sys/fs/bpf\n");
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^lo: vlan_filter \(id \d+\) attached in generic mode.*\nbpf_fs\nmaps\nprog\n$/);
+    expect(r.stdout).toMatch(
+      /^lo: vlan_filter \(id \d+\) attached in generic mode.*\nbpf_fs\nmaps\nprog\n$/,
+    );
     // The pins died with that mount namespace; the attachment did not, and unload still cleans up.
     expect(attachedId(lab, "lo")).toBeGreaterThan(0);
     expect(status().filters.find((f) => f.iface === "lo")!.managed).toBe(true);
     ok(["unload", "--iface", "lo"]);
     expect(attachedId(lab, "lo")).toBe(0);
-    expect(readdirSync(join(lab.runDir, "filters")).filter((e) => e === "lo" || e.startsWith("lo@ns"))).toEqual([]);
+    expect(
+      readdirSync(join(lab.runDir, "filters")).filter((e) => e === "lo" || e.startsWith("lo@ns")),
+    ).toEqual([]);
     expect(fails(["load", "--iface", "lo", VLAN, "--pin-root", lab.tmp], 1)).toBe(
       `xdpc: error: pin root '${lab.tmp}' is not on a BPF filesystem (mount -t bpf bpf /sys/fs/bpf)`,
     );
@@ -444,21 +514,29 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
     expect(ip.code).toBe(0);
     const foreign = attachedId(lab, "lo");
     expect(foreign).toBeGreaterThan(0);
-    expect(status().filters.find((f) => f.iface === "lo")).toMatchObject({ progId: foreign, managed: false, progName: "vlan_filter" });
+    expect(status().filters.find((f) => f.iface === "lo")).toMatchObject({
+      progId: foreign,
+      managed: false,
+      progName: "vlan_filter",
+    });
     expect(fails(["load", "--iface", "lo", FW], 1)).toBe(
       `xdpc: error: 'lo' runs XDP program id ${foreign} that xdpc did not load; \`xdpc unload --iface lo\` removes it, or pass --force to replace it`,
     );
     expect(attachedId(lab, "lo")).toBe(foreign);
     const forced = xdpc(lab, ["load", "--iface", "lo", FW, "--force"]);
     expect(forced.code).toBe(0);
-    expect(forced.stderr).toBe(`xdpc: note: replaced program id ${foreign} on 'lo' (generic mode)\n`);
+    expect(forced.stderr).toBe(
+      `xdpc: note: replaced program id ${foreign} on 'lo' (generic mode)\n`,
+    );
     expect(status().filters.find((f) => f.iface === "lo")!.managed).toBe(true);
     ok(["unload", "--iface", "lo"]);
     expect(ipAttach().code).toBe(0);
     const again = attachedId(lab, "lo");
     const r = xdpc(lab, ["unload", "--iface", "lo"]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe(`xdpc: note: detached XDP program id ${again}, which xdpc did not load\n`);
+    expect(r.stderr).toBe(
+      `xdpc: note: detached XDP program id ${again}, which xdpc did not load\n`,
+    );
     expect(attachedId(lab, "lo")).toBe(0);
   });
 
@@ -478,7 +556,11 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
       if (c.attached === "old") expect(now).toBe(old);
       else expect(now).not.toBe(old);
       const s = status().filters.find((f) => f.iface === lab.iface)!;
-      expect(s).toMatchObject({ progId: now, managed: true, progName: c.attached === "old" ? "lpm_firewall" : "vlan_filter" });
+      expect(s).toMatchObject({
+        progId: now,
+        managed: true,
+        progName: c.attached === "old" ? "lpm_firewall" : "vlan_filter",
+      });
       // The crashed load's object copy / pending files are still there...
       if (c.at !== "loaded") expect(readdirSync(stateDir()).length).toBeGreaterThan(2);
       // ...until the next load (even cases) or unload (odd cases) reconciles them.
@@ -499,12 +581,16 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
 
   it("unload detaches and removes pins and state; a second unload says nothing is attached", () => {
     const r = ok(["unload", "--iface", lab.iface]);
-    expect(r.stdout).toMatch(new RegExp(`^${lab.iface}: detached id \\d+ \\(native\\); removed \\d+ pin/state paths\\n$`));
+    expect(r.stdout).toMatch(
+      new RegExp(`^${lab.iface}: detached id \\d+ \\(native\\); removed \\d+ pin/state paths\\n$`),
+    );
     expect(attachedId(lab)).toBe(0);
     expect(existsSync(pinDir())).toBe(false);
     expect(existsSync(stateDir())).toBe(false);
     expect(status().filters).toEqual([]);
-    expect(fails(["unload", "--iface", lab.iface], 1)).toBe(`xdpc: error: no XDP program is attached to '${lab.iface}'`);
+    expect(fails(["unload", "--iface", lab.iface], 1)).toBe(
+      `xdpc: error: no XDP program is attached to '${lab.iface}'`,
+    );
   });
 
   it("leaks no file descriptors across load, replace and unload in one process", async () => {
@@ -530,7 +616,11 @@ process.stdout.write(JSON.stringify({ before, after: count(), leaked }));
     const bundle = await bundleScript(lab, "fds", readFileSync(script, "utf8"));
     const r = spawnSyncIn(lab, ["node", bundle], { NODE_PATH: join(ROOT, "node_modules") });
     expect(r.stderr).toBe("");
-    const { before, after, leaked } = JSON.parse(r.stdout) as { before: number; after: number; leaked: string[] };
+    const { before, after, leaked } = JSON.parse(r.stdout) as {
+      before: number;
+      after: number;
+      leaked: string[];
+    };
     // Every descriptor open now was open before, pointing at the same thing (BPF objects included).
     expect(leaked).toEqual([]);
     expect(after).toBeGreaterThan(0);
@@ -541,6 +631,11 @@ process.stdout.write(JSON.stringify({ before, after: count(), leaked }));
 
 /** Runs a command inside the lab's namespace with the lab's environment. */
 function spawnSyncIn(lab: Lab, argv: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync("nsenter", [`--net=/run/netns/${lab.ns}`, ...argv], { cwd: ROOT, env: { ...lab.env, ...env }, encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync("nsenter", [`--net=/run/netns/${lab.ns}`, ...argv], {
+    cwd: ROOT,
+    env: { ...lab.env, ...env },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
