@@ -19,7 +19,7 @@ import { benchEnv, type BenchEnv } from "./env.ts";
 import { generateFilter } from "./generate.ts";
 import { measureSpeed, trafficPool, type SpeedRow } from "./speed.ts";
 import { notMeasured, type Maybe } from "./stats.ts";
-import { buildClang, buildXdpc, findPairs } from "./twins.ts";
+import { buildClang, buildXdpc, filtersWithoutTwin, findPairs } from "./twins.ts";
 import { verdicts, type Verdict } from "./verdicts.ts";
 
 export interface BenchOptions {
@@ -72,6 +72,8 @@ export interface BenchResult {
   env: BenchEnv;
   options: BenchOptions;
   corpus: { packets: number; pool: number; tcpdump: boolean };
+  /** Example filters without a C twin (not benchmarked). */
+  withoutTwin: string[];
   code: CodeRow[];
   speed: { name: string; row: Maybe<SpeedRow> }[];
   compile: CompileRow[];
@@ -150,6 +152,7 @@ export async function runBench(
       env,
       options: opts,
       corpus: { packets: corpus.packets.length, pool: pool.length, tcpdump: corpus.tcpdump },
+      withoutTwin: filtersWithoutTwin(),
       code,
       speed,
       compile,

@@ -300,6 +300,8 @@ export function renderTerminal(r: BenchResult): string {
   const lines = [
     `xdpc benchmarks — ${r.env.date} — ${r.env.kernel} — ${r.env.cpu} (${r.env.cpus} CPUs) — node ${r.env.node} — ${r.env.clang}`,
   ];
+  if (r.withoutTwin.length)
+    lines.push(`filters without a C twin, not benchmarked: ${r.withoutTwin.join(", ")}`);
   for (const t of tables(r)) {
     lines.push(
       "",
@@ -348,6 +350,7 @@ export function renderMarkdown(r: BenchResult, analysis?: string): string {
     `| node | ${e.node} |`,
     `| clang | ${e.clang} |`,
     `| command | \`${e.command}\` |`,
+    `| filters | ${r.code.map((c) => c.name).join(", ")}${r.withoutTwin.length ? `; without a C twin, not benchmarked: ${r.withoutTwin.join(", ")}` : ""} |`,
     `| corpus | ${r.corpus.packets} packets (${r.corpus.tcpdump ? "crafted + ../shared/corpus/tcpdump" : "crafted only: ../shared/corpus/tcpdump absent"}); sampling pool ${r.corpus.pool} |`,
   ];
   for (const t of tables(r)) lines.push("", `## ${t.title}`, "", ...mdTable(t));

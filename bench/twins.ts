@@ -22,6 +22,15 @@ export interface Pair {
   twin: string;
 }
 
+/** Example filters with no C twin: nothing to compare them against, so the bench names and skips them. */
+export function filtersWithoutTwin(): string[] {
+  return readdirSync(FILTERS_DIR)
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts") && !f.endsWith(".d.ts"))
+    .map((f) => f.slice(0, -3))
+    .filter((n) => !existsSync(join(TWINS_DIR, `${n}.c`)))
+    .sort();
+}
+
 /** Every example filter that has a C twin, by name; `only` restricts to those names. */
 export function findPairs(only?: readonly string[]): Pair[] {
   const names = readdirSync(FILTERS_DIR)

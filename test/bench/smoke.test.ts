@@ -56,6 +56,7 @@ describeKernel("bench harness (smoke)", () => {
       for (const k of ["date", "kernel", "cpu", "node", "clang", "command"] as const)
         expect(res.env[k], k).toMatch(/\S/);
       expect(res.env.command).toContain("--smoke");
+      expect(Array.isArray(res.withoutTwin)).toBe(true);
 
       // One filter, both sides in every per-filter section.
       expect(res.code.map((c) => c.name)).toEqual(["vlan_filter"]);
