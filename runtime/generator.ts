@@ -43,7 +43,7 @@ import {
   type Insn,
 } from "../compiler/bpf/insn.ts";
 import { encode } from "../compiler/bpf/encode.ts";
-import { ifindex, LabError, runInNetns } from "./netns.ts";
+import { ifindex, LabError, runInNetns, withSignalsBlocked } from "./netns.ts";
 
 /** The kernel's smallest and largest frame for a live test run (ETH_HLEN; one page minus headroom and skb_shared_info). */
 export const MIN_FRAME = 14;
@@ -321,8 +321,11 @@ export class TrafficGenerator {
       throw new RangeError(`bad frame count ${n}`);
     if (n === 0) return 0;
     const fd = this.programFor(frame, randomSource);
-    const r = runInNetns(this.netns, () =>
-      testRun(fd, frame, { repeat: n, flags: BPF_F_TEST_XDP_LIVE_FRAMES, outSize: 0 }),
+    // A signal mid-run would end it with EINTR and an unknown count: hold signals off.
+    const r = withSignalsBlocked(() =>
+      runInNetns(this.netns, () =>
+        testRun(fd, frame, { repeat: n, flags: BPF_F_TEST_XDP_LIVE_FRAMES, outSize: 0 }),
+      ),
     );
     return r.duration * n;
   }

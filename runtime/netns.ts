@@ -253,6 +253,30 @@ function setns(fd: number, what: string): void {
     throw new NativeError(`cannot enter network namespace ${what}`, koffi().errno(), "setns");
 }
 
+let sigmaskFn: ((how: number, set: Uint8Array, old: Uint8Array) => number) | undefined;
+const SIG_BLOCK = 0;
+const SIG_SETMASK = 2;
+const SIGSET_BYTES = 128; // glibc sigset_t
+
+/**
+ * Runs a synchronous function with every signal blocked on the calling thread, then
+ * restores the mask (pending signals are delivered then). For kernel work that a
+ * signal would abort with EINTR and no way to resume, such as a live-frames test run
+ * (Node gets SIGCHLD for every child that exits).
+ */
+export function withSignalsBlocked<T>(fn: () => T): T {
+  sigmaskFn ??= library("libc.so.6").func(
+    "int pthread_sigmask(int how, const uint8_t *set, _Out_ uint8_t *oldset)",
+  ) as (how: number, set: Uint8Array, old: Uint8Array) => number;
+  const old = new Uint8Array(SIGSET_BYTES);
+  if (sigmaskFn(SIG_BLOCK, new Uint8Array(SIGSET_BYTES).fill(0xff), old) !== 0) return fn();
+  try {
+    return fn();
+  } finally {
+    sigmaskFn(SIG_SETMASK, old, new Uint8Array(SIGSET_BYTES));
+  }
+}
+
 /**
  * Runs a synchronous function with the calling thread inside namespace NAME and
  * switches back afterwards, also when it throws. Only synchronous work belongs here:

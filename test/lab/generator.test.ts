@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { compile } from "../../compiler/driver/index.ts";
 import { mapLookup } from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
@@ -233,6 +234,17 @@ describeKernel("traffic generator on a veth pair", () => {
     gen.send(udp(3), 1);
     gen.send(udp(3), DEFAULT_CHUNK);
     expect(counts()[3]! - before).toBe(DEFAULT_CHUNK + 1);
+  });
+
+  it("a signal during a run (SIGCHLD from a child) neither interrupts it nor loses frames", async () => {
+    const before = counts()[3]!;
+    // Children exiting while the kernel transmits: SIGCHLD lands on this thread mid-run.
+    const children = Array.from({ length: 4 }, (_, i) => spawn("sleep", [String(0.02 * (i + 1))]));
+    gen.send(udp(3), 1 << 22);
+    await Promise.all(
+      children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on("exit", r)))),
+    );
+    expect(counts()[3]! - before).toBe(1 << 22);
   });
 
   it("keeps to a rate limit over a duration", async () => {
