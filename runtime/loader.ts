@@ -85,6 +85,11 @@ export interface LoadOptions {
   program?: string;
   /** Replace an XDP program that xdpc did not load. */
   force?: boolean;
+  /**
+   * .ts inputs: count every returned verdict in the hidden `xdpc_verdicts` map, so that
+   * `xdpc stats` can show pps per verdict (default true; costs ~1 ns per packet).
+   */
+  verdictStats?: boolean;
 }
 
 export interface LoadResult {
@@ -136,7 +141,7 @@ interface Input {
   file: string;
 }
 
-function readInput(input: string): Input {
+function readInput(input: string, verdictStats: boolean): Input {
   let data: Buffer;
   try {
     data = readFileSync(input);
@@ -148,7 +153,7 @@ function readInput(input: string): Input {
   }
   if (!/\.[cm]?ts$/.test(input)) return { bytes: new Uint8Array(data), file: input };
   const source = data.toString("utf8");
-  const out = compile(source, { file: input, emit: "object" });
+  const out = compile(source, { file: input, emit: "object", verdictStats });
   if (hasErrors(out.diagnostics) || !out.object) {
     const n = out.diagnostics.filter((d) => d.severity === "error").length;
     throw new LoaderError(
@@ -363,7 +368,7 @@ export function loadFilter(opts: LoadOptions): LoadResult {
   if (!ifindex) throw new LoaderError(`no such interface '${iface}'`);
   privilegeCheck("loading an XDP program");
 
-  const input = readInput(opts.input);
+  const input = readInput(opts.input, opts.verdictStats ?? true);
   const info = inspectObject(input.bytes, opts.input);
   const prog = pickProgram(info, opts.input, opts.program);
   const rodata = info.elf.section(".rodata")?.data ?? new Uint8Array(0);

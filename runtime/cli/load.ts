@@ -48,6 +48,7 @@ export const loadCommand: CommandDef = {
       .option("-p, --program <name>", "the XDP program to attach when the object has several")
       .option("--pin-root <dir>", "bpffs directory for pins (default /sys/fs/bpf/xdpc)")
       .option("--force", "replace an XDP program that xdpc did not load")
+      .option("--no-verdict-stats", "do not count verdicts in the hidden xdpc_verdicts map (.ts inputs)")
       .option("--json", "print the result as JSON");
   },
   async run(cmd, args) {
@@ -59,6 +60,7 @@ export const loadCommand: CommandDef = {
       program?: string;
       pinRoot?: string;
       force?: boolean;
+      verdictStats: boolean;
       json?: boolean;
     };
     const params: Record<string, string> = {};
@@ -77,6 +79,7 @@ export const loadCommand: CommandDef = {
         program: o.program,
         pinRoot: o.pinRoot,
         force: o.force,
+        verdictStats: o.verdictStats,
       });
     } catch (e) {
       loaderFailure(e);

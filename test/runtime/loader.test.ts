@@ -87,7 +87,8 @@ describeKernel("xdpc load/unload/status", () => {
       mode: "native",
       managed: true,
     });
-    expect(s[0]!.maps.map((m) => m.name).sort()).toEqual(["blocklist4", "blocklist6", "ruleStats"]);
+    // xdpc_verdicts: `load` builds .ts inputs with verdict counters by default.
+    expect(s[0]!.maps.map((m) => m.name).sort()).toEqual(["blocklist4", "blocklist6", "ruleStats", "xdpc_verdicts"]);
     expect(s[0]!.maps.find((m) => m.name === "blocklist4")!.pinned).toBe(
       join(pinDir(), "maps", "blocklist4"),
     );
@@ -97,6 +98,11 @@ describeKernel("xdpc load/unload/status", () => {
     const text = xdpc(lab, ["status"]).stdout;
     expect(text).toContain(`${lab.iface} (ifindex `);
     expect(text).toMatch(/map blocklist4 id \d+ lpm_trie key 8B value 4B max 65536 pinned /);
+  });
+
+  it("--no-verdict-stats builds without the hidden verdict map", () => {
+    ok(["load", "--iface", lab.iface, "--no-verdict-stats", FW]);
+    expect(status().filters[0]!.maps.map((m) => m.name).sort()).toEqual(["blocklist4", "blocklist6", "ruleStats"]);
   });
 
   it("replaces atomically: the poller never sees the interface without a program, pinned contents survive", async () => {
