@@ -14,6 +14,7 @@ import {
   runPackets,
   summarize,
   TestRunError,
+  verdictName,
 } from "../testrun.ts";
 import { splitAssignment } from "../params.ts";
 import { verifierDiagnostic } from "../verifier.ts";
@@ -29,6 +30,7 @@ interface TestOpts {
   verbose?: boolean;
   program?: string;
   set: string[];
+  json?: boolean;
 }
 
 /** Object bytes of a .ts (compiled here, diagnostics printed) or a .o; undefined after compile errors. */
@@ -86,6 +88,7 @@ export const testCommand: CommandDef = {
       )
       .option("--verbose", "one line per packet: index, length, verdict, changes")
       .option("--program <name>", "program to run when the object has several")
+      .option("--json", "print the summary (and with --verbose every packet) as one JSON object")
       .option(
         "--set <name=value>",
         "set a load-time parameter (repeatable)",
@@ -124,13 +127,9 @@ export const testCommand: CommandDef = {
 
     try {
       const outcomes = runPackets(prog.fd, packets);
+      const summary = summarize(outcomes);
       const width = String(outcomes.length).length;
-      if (opts.verbose)
-        for (const o of outcomes) process.stdout.write(formatOutcome(o, width) + "\n");
-      process.stdout.write(
-        `${file} (program ${prog.program}) over ${opts.pcap}: ${outcomes.length} packet${outcomes.length === 1 ? "" : "s"}\n`,
-      );
-      process.stdout.write(formatSummary(summarize(outcomes)) + "\n");
+      let written: number | undefined;
       if (opts.out) {
         const kept = outcomes.filter(leavesProgram);
         try {
@@ -138,10 +137,46 @@ export const testCommand: CommandDef = {
         } catch (e) {
           throw new CliError(`cannot write '${opts.out}': ${(e as Error).message}`);
         }
-        process.stdout.write(
-          `wrote ${kept.length} packet${kept.length === 1 ? "" : "s"} to ${opts.out}\n`,
-        );
+        written = kept.length;
       }
+      if (opts.json) {
+        const doc = {
+          file,
+          program: prog.program,
+          pcap: opts.pcap,
+          packets: summary.total,
+          verdicts: Object.fromEntries(summary.verdicts),
+          notRun: summary.refused,
+          rewritten: summary.rewritten,
+          ...(opts.out ? { out: { path: opts.out, packets: written } } : {}),
+          ...(opts.verbose
+            ? {
+                results: outcomes.map((o) => ({
+                  index: o.index,
+                  length: o.length,
+                  origLen: o.origLen,
+                  ...(o.verdict !== undefined
+                    ? {
+                        verdict: verdictName(o.verdict),
+                        outLength: o.data!.length,
+                        changedBytes: o.changedBytes,
+                      }
+                    : { error: o.error }),
+                })),
+              }
+            : {}),
+        };
+        process.stdout.write(JSON.stringify(doc) + "\n");
+        return EXIT.ok;
+      }
+      if (opts.verbose)
+        for (const o of outcomes) process.stdout.write(formatOutcome(o, width) + "\n");
+      process.stdout.write(
+        `${file} (program ${prog.program}) over ${opts.pcap}: ${outcomes.length} packet${outcomes.length === 1 ? "" : "s"}\n`,
+      );
+      process.stdout.write(formatSummary(summary) + "\n");
+      if (opts.out)
+        process.stdout.write(`wrote ${written} packet${written === 1 ? "" : "s"} to ${opts.out}\n`);
       return EXIT.ok;
     } finally {
       prog.close();

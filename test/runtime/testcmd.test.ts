@@ -88,6 +88,42 @@ describeKernel("xdpc test", () => {
     expect(r.out).toContain("  XDP_TX          1   25.0%\n");
   });
 
+  it("--json prints one object with the summary, and every packet with --verbose", () => {
+    const r = xdpc(
+      "test",
+      "filters/icmp_echo.ts",
+      "--pcap",
+      f("mix.pcap"),
+      "--json",
+      "--verbose",
+      "--out",
+      f("j.pcap"),
+    );
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.out);
+    expect(doc).toMatchObject({
+      file: "filters/icmp_echo.ts",
+      program: "icmp_echo",
+      packets: 4,
+      verdicts: { XDP_TX: 1, XDP_PASS: 1 },
+      notRun: 2,
+      rewritten: 1,
+      out: { path: f("j.pcap"), packets: 2 },
+    });
+    expect(doc.results[0]).toMatchObject({ index: 1, verdict: "XDP_TX", outLength: echo.length });
+    expect(doc.results[0].changedBytes).toBeGreaterThan(0);
+    expect(doc.results[1]).toEqual({
+      index: 2,
+      length: udp.length,
+      origLen: udp.length,
+      verdict: "XDP_PASS",
+      outLength: udp.length,
+      changedBytes: 0,
+    });
+    expect(doc.results[2].error).toMatch(/^not run: 10 bytes/);
+    expect(r.out.trim().split("\n")).toHaveLength(1);
+  });
+
   it("applies --set parameters and runs .o files", () => {
     expect(xdpc("test", "filters/vlan_filter.ts", "--pcap", f("untagged.pcap")).out).toContain(
       "  XDP_PASS        1  100.0%",
