@@ -98,9 +98,9 @@ export function labStatus(name?: string): LabStatus {
   return { spec: actual, netns, hostIf, peerIf, xdpProgId: host.xdpProgId };
 }
 
-/** `xdpc lab up`: creates lab NAME (error when it exists). */
-export function labUp(name?: string): LabSpec {
-  const spec = labSpec(name);
+/** `xdpc lab up`: creates lab NAME with the addresses of `index` (error when it exists). */
+export function labUp(name?: string, index = 0): LabSpec {
+  const spec = labSpec(name, index);
   createLab(spec);
   return spec;
 }

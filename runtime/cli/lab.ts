@@ -125,6 +125,11 @@ export const labCommand: CommandDef = {
     cmd
       .addArgument(new Argument("<action>", "what to do").choices(["up", "down", "status", "send"]))
       .option("--name <name>", "lab name (namespace; interfaces are NAME0 and NAME1)", DEFAULT_LAB)
+      .option(
+        "--index <n>",
+        "up: address block 0..63 (198.18.0.4n+1/30), for labs side by side",
+        "0",
+      )
       .addOption(
         new Option("--proto <proto>", "send: what to send")
           .choices(["udp", "syn", "tcp", "icmp"])
@@ -154,7 +159,10 @@ export const labCommand: CommandDef = {
     try {
       if (action === "send") return await send(name, cmd.opts() as SendOpts);
       if (action === "up") {
-        const spec = labUp(name);
+        const spec = labUp(
+          name,
+          intOption("index", (cmd.opts() as { index: string }).index, 0, 63),
+        );
         process.stdout.write(`lab ${spec.name} is up\n${describeLab(spec)}\n`);
         return EXIT.ok;
       }

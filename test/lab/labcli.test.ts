@@ -143,6 +143,23 @@ describeKernel("xdpc lab", () => {
     });
   });
 
+  it("--index gives a lab its own addresses, and status reports them", () => {
+    try {
+      const up = xdpc("lab", "up", "--name", name, "--index", "7");
+      expect(up.code).toBe(0);
+      expect(up.out).toMatch(/receiver\s+xdpctcli0\s+198\.18\.0\.29\/30\s+02:00:c6:12:07:01/);
+      expect(xdpc("lab", "status", "--name", name).out).toMatch(
+        /sender\s+xdpctcli1\s+198\.18\.0\.30\/30\s+02:00:c6:12:07:02/,
+      );
+      expect(xdpc("lab", "up", "--name", "xdpctcli2", "--index", "64")).toMatchObject({
+        code: 2,
+        err: "xdpc: error: --index must be an integer in 0..63, got '64'\n",
+      });
+    } finally {
+      xdpc("lab", "down", "--name", name);
+    }
+  });
+
   it("rejects bad names and actions as usage errors", () => {
     expect(xdpc("lab", "up", "--name", "Bad Name")).toMatchObject({ code: 2 });
     expect(xdpc("lab", "sideways").code).toBe(2);
