@@ -23,20 +23,31 @@ export function readObjectFile(path: string): { bytes: Uint8Array; info: ObjectI
   }
 }
 
-/** The listing of every program, with relocations and the filter's source lines. */
-export function disassembleObject(info: ObjectInfo): string {
+/** The listing of every program, grouped by section, with relocations and the filter's source lines. */
+export function disassembleObject(info: ObjectInfo, path = "object"): string {
   const out: string[] = [];
+  let section: string | undefined;
   for (const p of info.programs) {
-    const insns = decode(p.insns);
+    let insns;
+    try {
+      insns = decode(p.insns);
+    } catch (e) {
+      throw new CliError(`${path}: program ${p.name}: malformed instructions: ${(e as Error).message}`);
+    }
     const relocations = new Map<number, ListingRelocation>(
       p.relocations.map((r) => [r.insnIndex, { type: r.kind === "call" ? "R_BPF_64_32" : "R_BPF_64_64", symbol: r.target }]),
     );
     const source = new Map<number, string>();
-    for (const l of p.lineInfo) source.set(l.insnIndex, `${l.file}:${l.line}: ${l.lineText.trim()}`);
-    out.push(`Disassembly of section ${p.section}:`, "");
-    out.push(...formatListing(insns, { symbols: new Map([[0, p.name]]), relocations, source }), "");
+    // Line 0 marks compiler-generated code (clang emits it); there is no line to show.
+    for (const l of p.lineInfo) if (l.line > 0) source.set(l.insnIndex, `${l.file}:${l.line}: ${l.lineText.trim()}`);
+    if (p.section !== section) {
+      if (section !== undefined) out.push("");
+      out.push(`Disassembly of section ${p.section}:`);
+      section = p.section;
+    }
+    out.push("", ...formatListing(insns, { symbols: new Map([[0, p.name]]), relocations, source }));
   }
-  return out.join("\n");
+  return out.join("\n") + "\n";
 }
 
 export const disasmCommand: CommandDef = {
@@ -48,7 +59,7 @@ export const disasmCommand: CommandDef = {
   async run(_cmd, args) {
     const { info } = readObjectFile(args[0] as string);
     if (info.programs.length === 0) throw new CliError(`${args[0]}: no programs in this object`);
-    process.stdout.write(disassembleObject(info));
+    process.stdout.write(disassembleObject(info, args[0] as string));
     return EXIT.ok;
   },
 };

@@ -44,8 +44,8 @@ export async function main(argv: string[]): Promise<number> {
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (e instanceof CliError) {
+      // A user error is one line, with or without --debug: its stack would only point at us.
       process.stderr.write(`xdpc: error: ${e.message}\n`);
-      if (debug && e.stack) process.stderr.write(e.stack + "\n");
       return e.exitCode;
     }
     const err = e as Error;

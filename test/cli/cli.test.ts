@@ -200,10 +200,7 @@ describe("xdpc disasm", () => {
     expect(oneLine(missing.stderr)).toBe(`xdpc: error: cannot read '${join(dir, "none.o")}': no such file`);
   });
 
-  // Known bug (runtime/cli/disasm.ts): decode()'s InsnError escapes disassembleObject,
-  // so an object whose code ends in half an lddw is an internal error (exit 3) instead
-  // of a one-line user error. Remove `.fails` once disasm catches it.
-  it.fails("an object with a malformed instruction stream is a one-line error, not an internal error", () => {
+  it("an object with a malformed instruction stream is a one-line error, not an internal error", () => {
     const bytes = Uint8Array.from(readFileSync(join(dir, "d.o")));
     const sec = readObject(bytes).elf.section("xdp")!;
     bytes[sec.offset + sec.size - 8] = 0x18; // the final exit becomes the first half of an lddw
