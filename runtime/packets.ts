@@ -61,12 +61,8 @@ export interface FrameSpec {
   minLength?: number;
 }
 
-function l4Header(
-  spec: FrameSpec,
-  payloadLen: number,
-  src: Uint8Array,
-  dst: Uint8Array,
-): { proto: number; bytes: Uint8Array } {
+/** The L4 header with a zero checksum (buildFrame fills it in). */
+function l4Header(spec: FrameSpec, payloadLen: number): { proto: number; bytes: Uint8Array } {
   const l4 = spec.l4;
   let proto: number;
   let h: Uint8Array;
@@ -105,7 +101,7 @@ export function buildFrame(spec: FrameSpec): Uint8Array {
   const payload = spec.payload ?? new Uint8Array(0);
   const src = parseIpv4(spec.src);
   const dst = parseIpv4(spec.dst);
-  const { proto, bytes: l4 } = l4Header(spec, payload.length, src, dst);
+  const { proto, bytes: l4 } = l4Header(spec, payload.length);
   const segLen = l4.length + payload.length;
   const seg = new Uint8Array(segLen);
   seg.set(l4);
