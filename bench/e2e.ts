@@ -30,7 +30,9 @@ import {
   BPF_X,
 } from "../compiler/bpf/insn.ts";
 import type { CorpusPacket } from "../test/support/corpus.ts";
-import { XDP_DROP } from "../test/support/xdp.ts";
+import { loadXdpObject, XDP_DROP, type XdpObject } from "../test/support/xdp.ts";
+import { compile } from "../compiler/driver/index.ts";
+import { mapUpdate } from "../native/object.ts";
 import { napiThreads, onCpuNs, pinToCpu } from "./affinity.ts";
 import { stratifiedSample } from "./speed.ts";
 import { median, notMeasured, type Maybe } from "./stats.ts";
@@ -56,6 +58,8 @@ export interface E2eRow {
   ratio: number;
   clangRatio: number;
   touchRatio: number;
+  /** A program that does one hash-map lookup (a hit) and drops: the cost of one map access on this link (NaN when not run). */
+  lookupRatio: number;
   /** The same ratio for xdpc from wall-clock pps (received / elapsed). */
   wallRatio: number;
   /** Share of the wall time the receiver's NAPI thread was on its CPU (median over runs). */
@@ -105,6 +109,29 @@ const TOUCH_DROP = encode([
   { code: BPF_ALU64 | BPF_MOV | BPF_K, dst: 0, src: 0, off: 0, imm: 1 },
   { code: BPF_JMP | BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 },
 ]);
+
+type Side = "filter" | "clang" | "bare" | "touch" | "lookup";
+
+/** A filter that does one hash-map lookup keyed by the frame's length and drops on a hit; compiled by xdpc. */
+const LOOKUP_PROBE = `import { XdpContext, XdpAction, XDP_DROP, XDP_PASS, HashMap, u32, u8 } from "xdpc";
+const probe = new HashMap<u32, u8>({ maxEntries: 64 });
+export function bench_lookup(ctx: XdpContext): XdpAction {
+  if (probe.lookup(ctx.len) !== null) return XDP_DROP;
+  return XDP_PASS;
+}
+`;
+
+function loadLookupProbe(): XdpObject | undefined {
+  const out = compile(LOOKUP_PROBE, { file: "bench_lookup.ts", emit: "object" });
+  if (!out.object) return undefined;
+  try {
+    return loadXdpObject(out.object, { name: "bench_probe" });
+  } catch {
+    return undefined;
+  }
+}
+
+const u32le = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
 
 type LabApi = {
   netns: typeof import("../runtime/netns.ts");
@@ -171,6 +198,7 @@ export async function measureE2e(
       const gen = new generator.TrafficGenerator(spec.name, spec.peerIf);
       const bare = loadRawProgram(BARE_DROP, { name: "bench_drop" });
       const touch = loadRawProgram(TOUCH_DROP, { name: "bench_touch" });
+      const probe = loadLookupProbe();
       const unpinSelf = pinToCpu(0, generatorCpu);
       let detach: (() => void) | undefined;
       /** Attaches (or atomically replaces) the receiver's program, then pins its NAPI kthread. */
@@ -238,43 +266,51 @@ export async function measureE2e(
               continue;
             }
             twin = loadSide(pair, input.clang);
-            const fds = {
+            // The probe hits on the frame's length, so it drops it like everything else here.
+            if (probe) mapUpdate(probe.mapFd("probe"), u32le(frame.data.length), Uint8Array.of(1));
+            const probeDrops =
+              probe !== undefined && testRun(probe.programFd(), frame.data).retval === XDP_DROP;
+            const fds: Partial<Record<Side, number>> = {
               filter: fd,
               clang: filterProgramFd(pair, twin),
               bare: bare.fd,
               touch: touch.fd,
+              ...(probeDrops ? { lookup: probe!.programFd() } : {}),
             };
-            type Side = keyof typeof fds;
-            const pps: Record<Side, number[]> = { filter: [], clang: [], bare: [], touch: [] };
+            const sides = Object.keys(fds) as Side[];
+            const pps: Record<Side, number[]> = {
+              filter: [],
+              clang: [],
+              bare: [],
+              touch: [],
+              lookup: [],
+            };
             const ratios: Record<Side | "wall", number[]> = {
               filter: [],
               clang: [],
               bare: [],
               touch: [],
+              lookup: [],
               wall: [],
             };
             const offered: number[] = [];
             const busy: number[] = [];
-            const rotations: Side[][] = [
-              ["filter", "clang", "bare", "touch"],
-              ["touch", "filter", "clang", "bare"],
-              ["bare", "touch", "filter", "clang"],
-              ["clang", "bare", "touch", "filter"],
-            ];
             for (let round = 0; round < opts.rounds; round++) {
-              const core = { filter: 0, clang: 0, bare: 0, touch: 0 };
-              const wall = { filter: 0, bare: 0 };
-              for (const side of rotations[round % 4]!) {
-                const m = await measure(fds[side], frame.data);
+              const core: Partial<Record<Side, number>> = {};
+              const wall: Partial<Record<Side, number>> = {};
+              // Rotate the order by one each round, so no program always follows another.
+              const order = sides.map((_, i) => sides[(i + round) % sides.length]!);
+              for (const side of order) {
+                const m = await measure(fds[side]!, frame.data);
                 core[side] = m.corePps;
-                if (side === "filter" || side === "bare") wall[side] = m.wallPps;
+                wall[side] = m.wallPps;
                 pps[side].push(m.corePps);
                 offered.push(m.offered);
                 busy.push(m.busy);
               }
-              for (const side of ["filter", "clang", "touch"] as const)
-                ratios[side].push(core[side] / core.bare);
-              ratios.wall.push(wall.filter / wall.bare);
+              for (const side of sides)
+                if (side !== "bare") ratios[side].push(core[side]! / core.bare!);
+              ratios.wall.push(wall.filter! / wall.bare!);
             }
             rows.push({
               name: pair.name,
@@ -289,6 +325,7 @@ export async function measureE2e(
                 ratio: median(ratios.filter),
                 clangRatio: median(ratios.clang),
                 touchRatio: median(ratios.touch),
+                lookupRatio: probeDrops ? median(ratios.lookup) : NaN,
                 wallRatio: median(ratios.wall),
                 receiverBusy: median(busy),
                 offeredPps: median(offered),
@@ -305,6 +342,7 @@ export async function measureE2e(
       } finally {
         detach?.();
         unpinSelf();
+        probe?.close();
         closeFd(touch.fd);
         closeFd(bare.fd);
         gen.close();

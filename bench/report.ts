@@ -203,6 +203,7 @@ export function tables(r: BenchResult): Table[] {
         "xdpc / bare",
         "clang / bare",
         "read-1-byte / bare",
+        "1 hash lookup / bare",
         "xdpc / bare (wall clock)",
         "receiver busy",
         "offered pps",
@@ -219,11 +220,12 @@ export function tables(r: BenchResult): Table[] {
               fmtRatio(x.ratio),
               fmtRatio(x.clangRatio),
               fmtRatio(x.touchRatio),
+              fmtRatio(x.lookupRatio),
               fmtRatio(x.wallRatio),
               `${(x.receiverBusy * 100).toFixed(0)}%`,
               fmtNum(x.offeredPps, 0),
             ]
-          : [name, `not measured: ${x.notMeasured}`, "", "", "", "", "", "", "", "", "", ""],
+          : [name, `not measured: ${x.notMeasured}`, "", "", "", "", "", "", "", "", "", "", ""],
       ),
     });
   } else {

@@ -175,6 +175,7 @@ describeKernel("bench harness (smoke): veth end to end", () => {
       "ratio",
       "clangRatio",
       "touchRatio",
+      "lookupRatio",
       "wallRatio",
       "receiverBusy",
       "offeredPps",
