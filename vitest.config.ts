@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Kernel tests share the XDP dispatcher and bpffs; keep files in one process at a time.
     fileParallelism: false,
+    globalSetup: ["test/support/hygiene.ts"],
   },
 });

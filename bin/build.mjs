@@ -11,6 +11,8 @@ await build({
   target: "node20",
   sourcemap: "linked",
   external: ["koffi", "binaryen", "prom-client"],
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
   logLevel: "warning",
 });

@@ -53,7 +53,11 @@ const PROG_INFO_SIZE = 232;
 export function progInfo(fd: number): ProgInfo {
   const a = bind();
   const first = Buffer.alloc(PROG_INFO_SIZE);
-  check(a.infoByFd(fd, first, [first.length]), "cannot read program info", "bpf_obj_get_info_by_fd");
+  check(
+    a.infoByFd(fd, first, [first.length]),
+    "cannot read program info",
+    "bpf_obj_get_info_by_fd",
+  );
   const nMaps = first.readUInt32LE(52);
   const ids = Buffer.alloc(Math.max(4, nMaps * 4));
   const info = Buffer.alloc(PROG_INFO_SIZE);
@@ -69,7 +73,9 @@ export function progInfo(fd: number): ProgInfo {
     jitedLen: info.readUInt32LE(16),
     xlatedInsns: info.readUInt32LE(20) / 8,
     loadTime: info.readBigUInt64LE(40),
-    mapIds: Array.from({ length: Math.min(nMaps, info.readUInt32LE(52)) }, (_, i) => ids.readUInt32LE(i * 4)),
+    mapIds: Array.from({ length: Math.min(nMaps, info.readUInt32LE(52)) }, (_, i) =>
+      ids.readUInt32LE(i * 4),
+    ),
     btfId: info.readUInt32LE(128),
     runTimeNs: info.readBigUInt64LE(192),
     runCnt: info.readBigUInt64LE(200),
@@ -147,5 +153,9 @@ export const BPF_STATS_RUN_TIME = 0;
  * the returned fd stays open (close it with closeFd from native/bpf.ts).
  */
 export function enableRunTimeStats(): number {
-  return check(bind().enableStats(BPF_STATS_RUN_TIME), "cannot enable BPF run-time stats", "bpf_enable_stats");
+  return check(
+    bind().enableStats(BPF_STATS_RUN_TIME),
+    "cannot enable BPF run-time stats",
+    "bpf_enable_stats",
+  );
 }

@@ -13,13 +13,19 @@ export function koffi(): Koffi {
 }
 
 const libs = new Map<string, ReturnType<Koffi["load"]>>();
-export function library(name: "libbpf.so.1" | "libxdp.so.1" | "libc.so.6"): ReturnType<Koffi["load"]> {
+export function library(
+  name: "libbpf.so.1" | "libxdp.so.1" | "libc.so.6",
+): ReturnType<Koffi["load"]> {
   let lib = libs.get(name);
   if (!lib) {
     try {
       lib = koffi().load(name);
     } catch (e) {
-      throw new NativeError(`cannot load ${name} (install the Debian package ${name.startsWith("libbpf") ? "libbpf1" : name.startsWith("libxdp") ? "libxdp1" : "libc6"})`, 0, "load");
+      throw new NativeError(
+        `cannot load ${name} (install the Debian package ${name.startsWith("libbpf") ? "libbpf1" : name.startsWith("libxdp") ? "libxdp1" : "libc6"})`,
+        0,
+        "load",
+      );
     }
     libs.set(name, lib);
   }

@@ -70,7 +70,8 @@ function view(bytes: Uint8Array): DataView {
 
 /** Parses a whole capture file held in memory. */
 export function readPcap(bytes: Uint8Array): PcapFile {
-  if (bytes.length < 4) throw new PcapError(`file too short for a magic number: ${bytes.length} bytes`, 0);
+  if (bytes.length < 4)
+    throw new PcapError(`file too short for a magic number: ${bytes.length} bytes`, 0);
   const dv = view(bytes);
   if (dv.getUint32(0, false) === PCAPNG_SHB) return readPcapng(bytes, dv);
   return readClassic(bytes, dv);
@@ -90,9 +91,11 @@ function readClassic(bytes: Uint8Array, dv: DataView): PcapFile {
       0,
     );
   }
-  if (bytes.length < 24) throw new PcapError(`truncated file header: ${bytes.length} of 24 bytes`, bytes.length);
+  if (bytes.length < 24)
+    throw new PcapError(`truncated file header: ${bytes.length} of 24 bytes`, bytes.length);
   const major = dv.getUint16(4, littleEndian);
-  if (major !== 2) throw new PcapError(`unsupported pcap version ${major}.${dv.getUint16(6, littleEndian)}`, 4);
+  if (major !== 2)
+    throw new PcapError(`unsupported pcap version ${major}.${dv.getUint16(6, littleEndian)}`, 4);
   const snapLen = dv.getUint32(16, littleEndian);
   const linkType = linkTypeOf(dv.getUint32(20, littleEndian));
   // libpcap's pcap_adjust_snapshot: a zero or oversized snaplen means the maximum.
@@ -103,14 +106,21 @@ function readClassic(bytes: Uint8Array, dv: DataView): PcapFile {
   let off = 24;
   while (off < bytes.length) {
     if (bytes.length - off < recHeader) {
-      throw new PcapError(`truncated record header: ${bytes.length - off} of ${recHeader} bytes`, off);
+      throw new PcapError(
+        `truncated record header: ${bytes.length - off} of ${recHeader} bytes`,
+        off,
+      );
     }
     const sec = dv.getUint32(off, littleEndian);
     const frac = dv.getUint32(off + 4, littleEndian);
     const capLen = dv.getUint32(off + 8, littleEndian);
     const origLen = dv.getUint32(off + 12, littleEndian);
     const start = off + recHeader;
-    if (capLen > MAX_CAPLEN) throw new PcapError(`implausible captured length ${capLen} in packet ${packets.length + 1}`, off + 8);
+    if (capLen > MAX_CAPLEN)
+      throw new PcapError(
+        `implausible captured length ${capLen} in packet ${packets.length + 1}`,
+        off + 8,
+      );
     if (capLen > bytes.length - start) {
       throw new PcapError(
         `truncated packet ${packets.length + 1}: captured length ${capLen} but only ${bytes.length - start} bytes remain`,
@@ -149,7 +159,8 @@ function readPcapng(bytes: Uint8Array, dv: DataView): PcapFile {
   let off = 0;
   let sawShb = false;
   while (off < bytes.length) {
-    if (bytes.length - off < 12) throw new PcapError(`truncated block header: ${bytes.length - off} of 12 bytes`, off);
+    if (bytes.length - off < 12)
+      throw new PcapError(`truncated block header: ${bytes.length - off} of 12 bytes`, off);
     const rawType = dv.getUint32(off, false);
     if (rawType === PCAPNG_SHB) {
       // The byte-order magic decides how this whole section is read.
@@ -169,23 +180,37 @@ function readPcapng(bytes: Uint8Array, dv: DataView): PcapFile {
     const type = dv.getUint32(off, little);
     const total = dv.getUint32(off + 4, little);
     if (total < 12 || total % 4 !== 0) {
-      throw new PcapError(`bad block length ${total} (must be a multiple of 4 and at least 12)`, off + 4);
+      throw new PcapError(
+        `bad block length ${total} (must be a multiple of 4 and at least 12)`,
+        off + 4,
+      );
     }
     if (total > bytes.length - off) {
-      throw new PcapError(`truncated block: length ${total} but only ${bytes.length - off} bytes remain`, off);
+      throw new PcapError(
+        `truncated block: length ${total} but only ${bytes.length - off} bytes remain`,
+        off,
+      );
     }
     const trailer = dv.getUint32(off + total - 4, little);
     if (trailer !== total) {
-      throw new PcapError(`block trailing length ${trailer} does not match leading length ${total}`, off + total - 4);
+      throw new PcapError(
+        `block trailing length ${trailer} does not match leading length ${total}`,
+        off + total - 4,
+      );
     }
     const body = off + 8;
     const bodyEnd = off + total - 4;
     const need = (n: number, what: string) => {
-      if (bodyEnd - body < n) throw new PcapError(`${what} block too short: ${bodyEnd - body} of ${n} body bytes`, off);
+      if (bodyEnd - body < n)
+        throw new PcapError(`${what} block too short: ${bodyEnd - body} of ${n} body bytes`, off);
     };
     const iface = (id: number, at: number): Interface => {
       const i = interfaces[id];
-      if (!i) throw new PcapError(`packet refers to interface ${id} but only ${interfaces.length} are defined`, at);
+      if (!i)
+        throw new PcapError(
+          `packet refers to interface ${id} but only ${interfaces.length} are defined`,
+          at,
+        );
       return i;
     };
     switch (type) {
@@ -213,14 +238,25 @@ function readPcapng(bytes: Uint8Array, dv: DataView): PcapFile {
         need(20, type === BLOCK_EPB ? "enhanced packet" : "packet");
         const id = type === BLOCK_EPB ? dv.getUint32(body, little) : dv.getUint16(body, little);
         const i = iface(id, body);
-        const ts = (BigInt(dv.getUint32(body + 4, little)) << 32n) | BigInt(dv.getUint32(body + 8, little));
+        const ts =
+          (BigInt(dv.getUint32(body + 4, little)) << 32n) | BigInt(dv.getUint32(body + 8, little));
         const capLen = dv.getUint32(body + 12, little);
         const origLen = dv.getUint32(body + 16, little);
         const start = body + 20;
         if (capLen > bodyEnd - start) {
-          throw new PcapError(`captured length ${capLen} exceeds its block (${bodyEnd - start} bytes)`, body + 12);
+          throw new PcapError(
+            `captured length ${capLen} exceeds its block (${bodyEnd - start} bytes)`,
+            body + 12,
+          );
         }
-        packets.push({ data: bytes.slice(start, start + capLen), origLen, ts: toNs(ts, i), linkType: i.linkType, interfaceId: id, offset: off });
+        packets.push({
+          data: bytes.slice(start, start + capLen),
+          origLen,
+          ts: toNs(ts, i),
+          linkType: i.linkType,
+          interfaceId: id,
+          offset: off,
+        });
         break;
       }
       case BLOCK_SPB: {
@@ -230,7 +266,14 @@ function readPcapng(bytes: Uint8Array, dv: DataView): PcapFile {
         // An SPB's captured length is implied: the original length, cut by snaplen and the block.
         let capLen = Math.min(origLen, bodyEnd - body - 4);
         if (i.snapLen > 0) capLen = Math.min(capLen, i.snapLen);
-        packets.push({ data: bytes.slice(body + 4, body + 4 + capLen), origLen, ts: 0n, linkType: i.linkType, interfaceId: 0, offset: off });
+        packets.push({
+          data: bytes.slice(body + 4, body + 4 + capLen),
+          origLen,
+          ts: 0n,
+          linkType: i.linkType,
+          interfaceId: 0,
+          offset: off,
+        });
         break;
       }
       default:
@@ -238,10 +281,25 @@ function readPcapng(bytes: Uint8Array, dv: DataView): PcapFile {
     }
     off += total;
   }
-  return { format: "pcapng", littleEndian: fileLittle, linkType: firstLinkType, nanosecond: false, snapLen: firstSnap, packets };
+  return {
+    format: "pcapng",
+    littleEndian: fileLittle,
+    linkType: firstLinkType,
+    nanosecond: false,
+    snapLen: firstSnap,
+    packets,
+  };
 }
 
-const LINKTYPE_NAMES: Record<number, string> = { 0: "BSD loopback", 1: "Ethernet", 101: "raw IP", 105: "802.11", 113: "Linux cooked (SLL)", 127: "802.11 radiotap", 276: "Linux cooked v2 (SLL2)" };
+const LINKTYPE_NAMES: Record<number, string> = {
+  0: "BSD loopback",
+  1: "Ethernet",
+  101: "raw IP",
+  105: "802.11",
+  113: "Linux cooked (SLL)",
+  127: "802.11 radiotap",
+  276: "Linux cooked v2 (SLL2)",
+};
 
 /**
  * The packets, when all of them have `linkType` (Ethernet by default); otherwise a
@@ -253,7 +311,10 @@ export function packetsOfLinkType(file: PcapFile, linkType = LINKTYPE_ETHERNET):
   if (i >= 0) {
     const p = file.packets[i]!;
     const name = (t: number) => `${LINKTYPE_NAMES[t] ?? "link type"} (LINKTYPE ${t})`;
-    throw new PcapError(`packet ${i + 1} has unsupported link type ${name(p.linkType)}; expected ${name(linkType)}`, p.offset);
+    throw new PcapError(
+      `packet ${i + 1} has unsupported link type ${name(p.linkType)}; expected ${name(linkType)}`,
+      p.offset,
+    );
   }
   return file.packets;
 }
@@ -274,7 +335,8 @@ function readOptions(
     const code = dv.getUint16(at, little);
     const len = dv.getUint16(at + 2, little);
     if (code === OPT_END) return;
-    if (len > end - at - 4) throw new PcapError(`option ${code} of length ${len} overruns its block`, at);
+    if (len > end - at - 4)
+      throw new PcapError(`option ${code} of length ${len} overruns its block`, at);
     fn(code, at + 4, len);
     at += 4 + ((len + 3) & ~3);
   }
@@ -297,7 +359,10 @@ export interface WritePcapOptions {
 }
 
 /** Serialises packets as a classic pcap file (the format `xdpc test --out` writes). */
-export function writePcap(packets: readonly WritePacket[], opts: WritePcapOptions = {}): Uint8Array {
+export function writePcap(
+  packets: readonly WritePacket[],
+  opts: WritePcapOptions = {},
+): Uint8Array {
   const le = opts.littleEndian ?? true;
   const ns = opts.nanosecond ?? false;
   const size = 24 + packets.reduce((s, p) => s + 16 + p.data.length, 0);
@@ -313,7 +378,8 @@ export function writePcap(packets: readonly WritePacket[], opts: WritePcapOption
     const ts = p.ts ?? 0n;
     const sec = ts / 1_000_000_000n;
     const frac = ts % 1_000_000_000n;
-    if (ts < 0n || sec > 0xffffffffn) throw new RangeError(`timestamp ${ts} ns does not fit a pcap record`);
+    if (ts < 0n || sec > 0xffffffffn)
+      throw new RangeError(`timestamp ${ts} ns does not fit a pcap record`);
     dv.setUint32(off, Number(sec), le);
     dv.setUint32(off + 4, Number(ns ? frac : frac / 1000n), le);
     dv.setUint32(off + 8, p.data.length, le);

@@ -50,7 +50,8 @@ export declare const XDP_TX = 3;
 export declare const XDP_REDIRECT = 4;
 
 /** A fallback verdict for a map redirect when the key has no entry (the kernel allows only these four). */
-export type RedirectFallback = typeof XDP_ABORTED | typeof XDP_DROP | typeof XDP_PASS | typeof XDP_TX;
+export type RedirectFallback =
+  typeof XDP_ABORTED | typeof XDP_DROP | typeof XDP_PASS | typeof XDP_TX;
 
 /** The verdict of an AF_XDP handler: XSK_DROP or XSK_TX (a u32). */
 export type XskVerdict = u32;

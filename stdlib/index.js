@@ -63,14 +63,30 @@ export const ICMPV6_ECHO_REQUEST = 128;
 export const ICMPV6_ECHO_REPLY = 129;
 
 // Helpers: kernel-only.
-export function ktimeNs() { return notCompiled("ktimeNs()"); }
-export function randomU32() { return notCompiled("randomU32()"); }
-export function cpuId() { return notCompiled("cpuId()"); }
-export function atomicAdd() { return notCompiled("atomicAdd()"); }
-export function trace() { return notCompiled("trace()"); }
-export function redirect() { return notCompiled("redirect()"); }
-export function fibLookup() { return notCompiled("fibLookup()"); }
-export function zeroed() { return notCompiled("zeroed()"); }
+export function ktimeNs() {
+  return notCompiled("ktimeNs()");
+}
+export function randomU32() {
+  return notCompiled("randomU32()");
+}
+export function cpuId() {
+  return notCompiled("cpuId()");
+}
+export function atomicAdd() {
+  return notCompiled("atomicAdd()");
+}
+export function trace() {
+  return notCompiled("trace()");
+}
+export function redirect() {
+  return notCompiled("redirect()");
+}
+export function fibLookup() {
+  return notCompiled("fibLookup()");
+}
+export function zeroed() {
+  return notCompiled("zeroed()");
+}
 
 /** Outside xdpc a parameter simply has its default value. */
 export function param(name, def) {

@@ -138,13 +138,7 @@ export interface Unsupported {
 }
 
 export type TopItem =
-  | ImportDecl
-  | InterfaceDecl
-  | TypeAliasDecl
-  | EnumDecl
-  | VarDecl
-  | FunctionDecl
-  | Unsupported;
+  ImportDecl | InterfaceDecl | TypeAliasDecl | EnumDecl | VarDecl | FunctionDecl | Unsupported;
 
 export interface Program {
   kind: "Program";
@@ -287,11 +281,27 @@ export interface Unary {
   operand: Expr;
 }
 export type BinaryOp =
-  | "+" | "-" | "*" | "/" | "%"
-  | "<<" | ">>" | ">>>"
-  | "&" | "|" | "^"
-  | "==" | "!=" | "===" | "!==" | "<" | "<=" | ">" | ">="
-  | "&&" | "||";
+  | "+"
+  | "-"
+  | "*"
+  | "/"
+  | "%"
+  | "<<"
+  | ">>"
+  | ">>>"
+  | "&"
+  | "|"
+  | "^"
+  | "=="
+  | "!="
+  | "==="
+  | "!=="
+  | "<"
+  | "<="
+  | ">"
+  | ">="
+  | "&&"
+  | "||";
 export interface Binary {
   kind: "Binary";
   span: Span;
@@ -300,7 +310,7 @@ export interface Binary {
   right: Expr;
 }
 export type AssignOp =
-  | "=" | "+=" | "-=" | "*=" | "/=" | "%=" | "<<=" | ">>=" | ">>>=" | "&=" | "|=" | "^=";
+  "=" | "+=" | "-=" | "*=" | "/=" | "%=" | "<<=" | ">>=" | ">>>=" | "&=" | "|=" | "^=";
 export interface Assign {
   kind: "Assign";
   span: Span;

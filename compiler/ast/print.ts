@@ -4,11 +4,27 @@
 import type { Block, Expr, FieldDecl, Program, Stmt, TopItem, TypeNode } from "./nodes.ts";
 
 const BINARY_PREC: Record<string, number> = {
-  "||": 5, "&&": 6, "|": 7, "^": 8, "&": 9,
-  "==": 10, "!=": 10, "===": 10, "!==": 10,
-  "<": 11, ">": 11, "<=": 11, ">=": 11,
-  "<<": 12, ">>": 12, ">>>": 12,
-  "+": 13, "-": 13, "*": 14, "/": 14, "%": 14,
+  "||": 5,
+  "&&": 6,
+  "|": 7,
+  "^": 8,
+  "&": 9,
+  "==": 10,
+  "!=": 10,
+  "===": 10,
+  "!==": 10,
+  "<": 11,
+  ">": 11,
+  "<=": 11,
+  ">=": 11,
+  "<<": 12,
+  ">>": 12,
+  ">>>": 12,
+  "+": 13,
+  "-": 13,
+  "*": 14,
+  "/": 14,
+  "%": 14,
 };
 const AS_PREC = 11;
 const ASSIGN = 1;
@@ -47,7 +63,10 @@ function printItem(item: TopItem): string {
   switch (item.kind) {
     case "ImportDecl": {
       const specs = item.specifiers.map((s) => {
-        const name = s.imported.name === s.local.name ? s.imported.name : `${s.imported.name} as ${s.local.name}`;
+        const name =
+          s.imported.name === s.local.name
+            ? s.imported.name
+            : `${s.imported.name} as ${s.local.name}`;
         return s.typeOnly ? `type ${name}` : name;
       });
       return `import ${item.typeOnly ? "type " : ""}{ ${specs.join(", ")} } from ${str(item.source.value)};`;
@@ -57,7 +76,9 @@ function printItem(item: TopItem): string {
     case "TypeAliasDecl":
       return `${exp(item.exported)}type ${item.name.name} = ${printType(item.type, "")};`;
     case "EnumDecl": {
-      const members = item.members.map((m) => `  ${m.name.name}${m.init ? ` = ${printExpr(m.init, 0)}` : ""},`);
+      const members = item.members.map(
+        (m) => `  ${m.name.name}${m.init ? ` = ${printExpr(m.init, 0)}` : ""},`,
+      );
       return `${exp(item.exported)}${item.isConst ? "const " : ""}enum ${item.name.name} {\n${members.join("\n")}\n}`;
     }
     default:
@@ -68,14 +89,18 @@ function printItem(item: TopItem): string {
 function printFields(fields: FieldDecl[], indent: string): string {
   if (fields.length === 0) return "{}";
   const inner = indent + "  ";
-  const lines = fields.map((f) => `${inner}${f.name.name}${f.optional ? "?" : ""}: ${printType(f.type, inner)};`);
+  const lines = fields.map(
+    (f) => `${inner}${f.name.name}${f.optional ? "?" : ""}: ${printType(f.type, inner)};`,
+  );
   return `{\n${lines.join("\n")}\n${indent}}`;
 }
 
 export function printType(t: TypeNode, indent = ""): string {
   switch (t.kind) {
     case "TypeRef":
-      return t.args.length ? `${t.name.name}<${t.args.map((a) => printType(a, indent)).join(", ")}>` : t.name.name;
+      return t.args.length
+        ? `${t.name.name}<${t.args.map((a) => printType(a, indent)).join(", ")}>`
+        : t.name.name;
     case "TypeLiteral":
       return printFields(t.fields, indent);
     case "UnionType":
@@ -95,7 +120,9 @@ function printBlock(b: Block, indent: string): string {
 
 /** A statement body after `if (…)`, `else` or `for (…)`. */
 function printBody(s: Stmt, indent: string): string {
-  return s.kind === "Block" ? ` ${printBlock(s, indent)}` : `\n${indent}  ${printStmt(s, indent + "  ")}`;
+  return s.kind === "Block"
+    ? ` ${printBlock(s, indent)}`
+    : `\n${indent}  ${printStmt(s, indent + "  ")}`;
 }
 
 function printStmt(s: Stmt, indent: string): string {
@@ -103,7 +130,9 @@ function printStmt(s: Stmt, indent: string): string {
     case "VarDecl":
       return `${exp(s.exported)}${printVarDecl(s)};`;
     case "FunctionDecl": {
-      const params = s.params.map((p) => (p.type ? `${p.name.name}: ${printType(p.type, indent)}` : p.name.name));
+      const params = s.params.map((p) =>
+        p.type ? `${p.name.name}: ${printType(p.type, indent)}` : p.name.name,
+      );
       const ret = s.returnType ? `: ${printType(s.returnType, indent)}` : "";
       return `${exp(s.exported)}function ${s.name.name}(${params.join(", ")})${ret} ${printBlock(s.body, indent)}`;
     }
@@ -118,9 +147,12 @@ function printStmt(s: Stmt, indent: string): string {
       const head = `if (${printExpr(s.test, 0)})`;
       if (!s.else) return head + printBody(s.then, indent);
       // An else after an open inner `if` would attach to it: brace (hand-built trees only).
-      const then = endsWithOpenIf(s.then) ? ` {\n${indent}  ${printStmt(s.then, indent + "  ")}\n${indent}}` : printBody(s.then, indent);
+      const then = endsWithOpenIf(s.then)
+        ? ` {\n${indent}  ${printStmt(s.then, indent + "  ")}\n${indent}}`
+        : printBody(s.then, indent);
       const sep = then.endsWith("}") ? " " : `\n${indent}`;
-      const els = s.else.kind === "IfStmt" ? ` ${printStmt(s.else, indent)}` : printBody(s.else, indent);
+      const els =
+        s.else.kind === "IfStmt" ? ` ${printStmt(s.else, indent)}` : printBody(s.else, indent);
       return `${head}${then}${sep}else${els}`;
     }
     case "SwitchStmt": {
@@ -132,7 +164,12 @@ function printStmt(s: Stmt, indent: string): string {
       return `switch (${printExpr(s.discriminant, 0)}) {\n${cases.join("\n")}\n${indent}}`;
     }
     case "ForStmt": {
-      const init = s.init === null ? "" : s.init.kind === "VarDecl" ? printVarDecl(s.init) : printExpr(s.init, 0);
+      const init =
+        s.init === null
+          ? ""
+          : s.init.kind === "VarDecl"
+            ? printVarDecl(s.init)
+            : printExpr(s.init, 0);
       const test = s.test ? ` ${printExpr(s.test, 0)}` : "";
       const update = s.update ? ` ${printExpr(s.update, 0)}` : "";
       return `for (${init};${test};${update})${printBody(s.body, indent)}`;
@@ -156,14 +193,21 @@ function endsWithOpenIf(s: Stmt): boolean {
   return false;
 }
 
-function printVarDecl(d: { declKind: string; name: { name: string }; type: TypeNode | null; init: Expr | null }): string {
+function printVarDecl(d: {
+  declKind: string;
+  name: { name: string };
+  type: TypeNode | null;
+  init: Expr | null;
+}): string {
   const type = d.type ? `: ${printType(d.type)}` : "";
   const init = d.init ? ` = ${printExpr(d.init, 0)}` : "";
   return `${d.declKind} ${d.name.name}${type}${init}`;
 }
 
 function str(value: string): string {
-  return JSON.stringify(value).replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
+  return JSON.stringify(value)
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
 }
 
 /**
@@ -220,7 +264,9 @@ export function printExpr(e: Expr, min: number): string {
     case "Paren":
       return `(${printExpr(e.expr, 0)})`;
     case "ObjectLit":
-      return e.props.length === 0 ? "{}" : `{ ${e.props.map((pr) => (pr.value.kind === "Name" && pr.value.name === pr.name.name && pr.value.span === pr.name.span ? pr.name.name : `${pr.name.name}: ${printExpr(pr.value, 0)}`)).join(", ")} }`;
+      return e.props.length === 0
+        ? "{}"
+        : `{ ${e.props.map((pr) => (pr.value.kind === "Name" && pr.value.name === pr.name.name && pr.value.span === pr.name.span ? pr.name.name : `${pr.name.name}: ${printExpr(pr.value, 0)}`)).join(", ")} }`;
     case "Unsupported":
       return `/* unsupported: ${e.what} */`;
   }

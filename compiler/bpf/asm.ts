@@ -10,26 +10,55 @@ import { type Insn, isLddw, slots } from "./insn.ts";
 import { lddwValue } from "./encode.ts";
 
 export class AsmError extends Error {
-  constructor(message: string, readonly line: number) {
+  constructor(
+    message: string,
+    readonly line: number,
+  ) {
     super(`line ${line}: ${message}`);
     this.name = "AsmError";
   }
 }
 
 const ALU_OPS: Record<string, number> = {
-  add: I.BPF_ADD, sub: I.BPF_SUB, mul: I.BPF_MUL, div: I.BPF_DIV, sdiv: I.BPF_DIV, or: I.BPF_OR,
-  and: I.BPF_AND, lsh: I.BPF_LSH, rsh: I.BPF_RSH, neg: I.BPF_NEG, mod: I.BPF_MOD, smod: I.BPF_MOD,
-  xor: I.BPF_XOR, mov: I.BPF_MOV, arsh: I.BPF_ARSH,
+  add: I.BPF_ADD,
+  sub: I.BPF_SUB,
+  mul: I.BPF_MUL,
+  div: I.BPF_DIV,
+  sdiv: I.BPF_DIV,
+  or: I.BPF_OR,
+  and: I.BPF_AND,
+  lsh: I.BPF_LSH,
+  rsh: I.BPF_RSH,
+  neg: I.BPF_NEG,
+  mod: I.BPF_MOD,
+  smod: I.BPF_MOD,
+  xor: I.BPF_XOR,
+  mov: I.BPF_MOV,
+  arsh: I.BPF_ARSH,
 };
 
 const JMP_OPS: Record<string, number> = {
-  jeq: I.BPF_JEQ, jgt: I.BPF_JGT, jge: I.BPF_JGE, jset: I.BPF_JSET, jne: I.BPF_JNE, jsgt: I.BPF_JSGT,
-  jsge: I.BPF_JSGE, jlt: I.BPF_JLT, jle: I.BPF_JLE, jslt: I.BPF_JSLT, jsle: I.BPF_JSLE,
+  jeq: I.BPF_JEQ,
+  jgt: I.BPF_JGT,
+  jge: I.BPF_JGE,
+  jset: I.BPF_JSET,
+  jne: I.BPF_JNE,
+  jsgt: I.BPF_JSGT,
+  jsge: I.BPF_JSGE,
+  jlt: I.BPF_JLT,
+  jle: I.BPF_JLE,
+  jslt: I.BPF_JSLT,
+  jsle: I.BPF_JSLE,
 };
 
 const SIZES: Record<string, number> = { b: I.BPF_B, h: I.BPF_H, w: I.BPF_W, dw: I.BPF_DW };
 
-const ATOMIC_OPS: Record<string, number> = { add: I.BPF_ADD, and: I.BPF_AND, or: I.BPF_OR, xor: I.BPF_XOR };
+const ATOMIC_OPS: Record<string, number> = {
+  add: I.BPF_ADD,
+  and: I.BPF_AND,
+  or: I.BPF_OR,
+  xor: I.BPF_XOR,
+};
 
 interface Pending {
   insn: Insn;
@@ -77,7 +106,8 @@ class LineAsm {
 
   imm64(tok: string | undefined): bigint {
     const { value } = this.int(tok, "immediate");
-    if (value < -(1n << 63n) || value > (1n << 64n) - 1n) this.fail(`Immediate out of 64-bit range: ${tok}`);
+    if (value < -(1n << 63n) || value > (1n << 64n) - 1n)
+      this.fail(`Immediate out of 64-bit range: ${tok}`);
     return BigInt.asUintN(64, value);
   }
 
@@ -135,7 +165,8 @@ function assembleLine(a: LineAsm, mnemonic: string, ops: string[]): Pending {
   }
   if (mnemonic === "call") {
     const code = I.BPF_JMP | I.BPF_CALL;
-    if (ops.length === 1 && ops[0]!.startsWith("%")) return set(insn(code | I.BPF_X, a.reg(ops[0])));
+    if (ops.length === 1 && ops[0]!.startsWith("%"))
+      return set(insn(code | I.BPF_X, a.reg(ops[0])));
     if (ops.length === 1) return set(insn(code, 0, 0, 0, a.imm32(ops[0])));
     a.count(ops, 2, mnemonic);
     if (ops[0] === "helper") return set(insn(code, 0, 0, 0, a.imm32(ops[1])));
@@ -165,14 +196,20 @@ function assembleLine(a: LineAsm, mnemonic: string, ops: string[]): Pending {
   if (mnemonic === "lddw") {
     a.count(ops, 2, mnemonic);
     const v = a.imm64(ops[1]);
-    return set({ ...insn(I.BPF_LD | I.BPF_IMM | I.BPF_DW, a.reg(ops[0])), imm: Number(BigInt.asIntN(32, v)), imm64: v });
+    return set({
+      ...insn(I.BPF_LD | I.BPF_IMM | I.BPF_DW, a.reg(ops[0])),
+      imm: Number(BigInt.asIntN(32, v)),
+      imm64: v,
+    });
   }
   let m = /^ldx(s?)(b|h|w|dw)$/.exec(mnemonic);
   if (m) {
     a.count(ops, 2, mnemonic);
     if (m[1] && m[2] === "dw") a.fail(`Invalid mnemonic: ${mnemonic}`);
     const { reg, off } = a.memRef(ops[1]);
-    return set(insn(I.BPF_LDX | (m[1] ? I.BPF_MEMSX : I.BPF_MEM) | SIZES[m[2]!]!, a.reg(ops[0]), reg, off));
+    return set(
+      insn(I.BPF_LDX | (m[1] ? I.BPF_MEMSX : I.BPF_MEM) | SIZES[m[2]!]!, a.reg(ops[0]), reg, off),
+    );
   }
   m = /^st(x?)(b|h|w|dw)$/.exec(mnemonic);
   if (m) {
@@ -185,9 +222,11 @@ function assembleLine(a: LineAsm, mnemonic: string, ops: string[]): Pending {
   if (m) {
     a.count(ops, 1, mnemonic);
     const code =
-      m[1] === "le" ? I.BPF_ALU | I.BPF_END | I.BPF_TO_LE
-      : m[1] === "be" ? I.BPF_ALU | I.BPF_END | I.BPF_TO_BE
-      : I.BPF_ALU64 | I.BPF_END | I.BPF_TO_LE;
+      m[1] === "le"
+        ? I.BPF_ALU | I.BPF_END | I.BPF_TO_LE
+        : m[1] === "be"
+          ? I.BPF_ALU | I.BPF_END | I.BPF_TO_BE
+          : I.BPF_ALU64 | I.BPF_END | I.BPF_TO_LE;
     return set(insn(code, a.reg(ops[0]), 0, 0, Number(m[2])));
   }
   m = /^movsx(8|16|32)(32|64)$/.exec(mnemonic);
@@ -216,7 +255,8 @@ function assembleLine(a: LineAsm, mnemonic: string, ops: string[]): Pending {
     const cls = m[2] === "32" ? I.BPF_JMP32 : I.BPF_JMP;
     const op = JMP_OPS[m[1]!]!;
     const dst = a.reg(ops[0]);
-    if (ops[1]!.startsWith("%")) return set(insn(cls | op | I.BPF_X, dst, a.reg(ops[1]), jumpTarget(a, ops[2], p)));
+    if (ops[1]!.startsWith("%"))
+      return set(insn(cls | op | I.BPF_X, dst, a.reg(ops[1]), jumpTarget(a, ops[2], p)));
     const imm = a.imm32(ops[1]);
     return set(insn(cls | op | I.BPF_K, dst, 0, jumpTarget(a, ops[2], p), imm));
   }
@@ -250,7 +290,8 @@ export function assemble(text: string): Insn[] {
       const t = labels.get(p.label);
       if (t === undefined) throw new AsmError(`Invalid label: ${p.label}`, p.line);
       const rel = t - at - 1;
-      if (p.field === "off" && (rel < -0x8000 || rel > 0x7fff)) throw new AsmError(`jump too far: ${p.label}`, p.line);
+      if (p.field === "off" && (rel < -0x8000 || rel > 0x7fff))
+        throw new AsmError(`jump too far: ${p.label}`, p.line);
       p.insn[p.field] = rel;
     }
     at += slots(p.insn);
@@ -258,8 +299,17 @@ export function assemble(text: string): Insn[] {
   return pending.map((p) => p.insn);
 }
 
-const SIZE_SUFFIX: Record<number, string> = { [I.BPF_B]: "b", [I.BPF_H]: "h", [I.BPF_W]: "w", [I.BPF_DW]: "dw" };
-const ALU_NAMES = Object.fromEntries(Object.entries(ALU_OPS).filter(([k]) => k !== "sdiv" && k !== "smod").map(([k, v]) => [v, k]));
+const SIZE_SUFFIX: Record<number, string> = {
+  [I.BPF_B]: "b",
+  [I.BPF_H]: "h",
+  [I.BPF_W]: "w",
+  [I.BPF_DW]: "dw",
+};
+const ALU_NAMES = Object.fromEntries(
+  Object.entries(ALU_OPS)
+    .filter(([k]) => k !== "sdiv" && k !== "smod")
+    .map(([k, v]) => [v, k]),
+);
 const JMP_NAMES = Object.fromEntries(Object.entries(JMP_OPS).map(([k, v]) => [v, k]));
 
 function memText(reg: number, off: number): string {
@@ -287,7 +337,8 @@ export function toAsmLine(i: Insn): string | undefined {
         return kind && [16, 32, 64].includes(i.imm) ? `${kind}${i.imm} %r${i.dst}` : undefined;
       }
       if (op === I.BPF_NEG) return `neg${sfx} %r${i.dst}`;
-      if (op === I.BPF_MOV && x && i.off !== 0) return `movsx${i.off}${cls === I.BPF_ALU ? "32" : "64"} %r${i.dst}, %r${i.src}`;
+      if (op === I.BPF_MOV && x && i.off !== 0)
+        return `movsx${i.off}${cls === I.BPF_ALU ? "32" : "64"} %r${i.dst}, %r${i.src}`;
       let name = ALU_NAMES[op];
       if (name === undefined) return undefined;
       if ((op === I.BPF_DIV || op === I.BPF_MOD) && i.off === 1) name = "s" + name;
@@ -314,7 +365,9 @@ export function toAsmLine(i: Insn): string | undefined {
       if (mode !== I.BPF_MEM && mode !== I.BPF_MEMSX) return undefined;
       return `ldx${mode === I.BPF_MEMSX ? "s" : ""}${SIZE_SUFFIX[size]} %r${i.dst}, ${memText(i.src, i.off)}`;
     case I.BPF_ST:
-      return mode === I.BPF_MEM ? `st${SIZE_SUFFIX[size]} ${memText(i.dst, i.off)}, ${i.imm}` : undefined;
+      return mode === I.BPF_MEM
+        ? `st${SIZE_SUFFIX[size]} ${memText(i.dst, i.off)}, ${i.imm}`
+        : undefined;
     case I.BPF_STX: {
       if (mode === I.BPF_MEM) return `stx${SIZE_SUFFIX[size]} ${memText(i.dst, i.off)}, %r${i.src}`;
       if (mode !== I.BPF_ATOMIC || (size !== I.BPF_W && size !== I.BPF_DW)) return undefined;
@@ -335,7 +388,11 @@ export function toAsm(insns: readonly Insn[]): string {
   return insns
     .map((i, n) => {
       const line = toAsmLine(i);
-      if (line === undefined) throw new AsmError(`instruction has no assembly form (code 0x${i.code.toString(16)})`, n + 1);
+      if (line === undefined)
+        throw new AsmError(
+          `instruction has no assembly form (code 0x${i.code.toString(16)})`,
+          n + 1,
+        );
       return line;
     })
     .join("\n");

@@ -4,7 +4,14 @@
 // line info from the source spans.
 import type { CheckResult, CheckedModule, MapInfo } from "../check/result.ts";
 import type { Type } from "../check/types.ts";
-import type { GlobalSpec, LineInfoSpec, MapSpec, ObjectSpec, ProgramSpec, RelocationSpec } from "../elf/object.ts";
+import type {
+  GlobalSpec,
+  LineInfoSpec,
+  MapSpec,
+  ObjectSpec,
+  ProgramSpec,
+  RelocationSpec,
+} from "../elf/object.ts";
 import type { TypeDesc } from "../elf/types.ts";
 import { diag, type Diagnostic } from "../diagnostics/diagnostic.ts";
 import { LineMap } from "../diagnostics/span.ts";
@@ -41,7 +48,10 @@ export interface ObjectSpecResult {
 
 const DATA_SECTIONS = new Set([".rodata", ".bss", ".data"]);
 
-export function compileToObjectSpec(result: CheckResult, opts: CompileObjectOptions): ObjectSpecResult {
+export function compileToObjectSpec(
+  result: CheckResult,
+  opts: CompileObjectOptions,
+): ObjectSpecResult {
   const m = result.module;
   const diagnostics: Diagnostic[] = [];
   const lines = new LineMap(opts.source);
@@ -93,11 +103,22 @@ export function compileToObjectSpec(result: CheckResult, opts: CompileObjectOpti
       const lc = lines.lineCol(start);
       const prev = lineInfo[lineInfo.length - 1];
       if (prev && prev.line === lc.line && prev.col === lc.col) return;
-      lineInfo.push({ insnIndex: slot, line: lc.line, col: lc.col, lineText: lines.lineText(lc.line) });
+      lineInfo.push({
+        insnIndex: slot,
+        line: lc.line,
+        col: lc.col,
+        lineText: lines.lineText(lc.line),
+      });
     };
     if (!emitted.lines.length || emitted.lines[0]!.slot !== 0) push(0, fn.decl.span.start);
     for (const l of emitted.lines) push(l.slot, l.span.start);
-    programs.push({ name: fn.name, section: "xdp", insns: encode(emitted.insns), relocations, lineInfo });
+    programs.push({
+      name: fn.name,
+      section: "xdp",
+      insns: encode(emitted.insns),
+      relocations,
+      lineInfo,
+    });
   }
   if (diagnostics.length) return { spec: null, programs: compiled, diagnostics };
   return {
@@ -144,7 +165,13 @@ const verdictMapSpec: MapSpec = {
 };
 
 function mapSpec(x: MapInfo): MapSpec {
-  const base = { name: x.name, type: x.bpfType, maxEntries: x.maxEntries, flags: x.flags, pinning: x.pinned ? 1 : 0 };
+  const base = {
+    name: x.name,
+    type: x.bpfType,
+    maxEntries: x.maxEntries,
+    flags: x.flags,
+    pinning: x.pinned ? 1 : 0,
+  };
   switch (x.kind) {
     case "DevMap":
     case "CpuMap":
@@ -174,12 +201,23 @@ function sizeOfScalar(t: Type): number {
 function globalSpecs(m: CheckedModule): GlobalSpec[] {
   const out: GlobalSpec[] = [];
   for (const p of m.params) {
-    out.push({ name: paramSymbol(p), section: ".rodata", type: typeDesc(p.type), bytes: bytesOf(p.default, sizeOfScalar(p.type)) });
+    out.push({
+      name: paramSymbol(p),
+      section: ".rodata",
+      type: typeDesc(p.type),
+      bytes: bytesOf(p.default, sizeOfScalar(p.type)),
+    });
   }
   for (const g of m.globals) {
     const size = sizeOfScalar(g.type);
     if (g.init === 0n) out.push({ name: g.name, section: ".bss", type: typeDesc(g.type) });
-    else out.push({ name: g.name, section: ".data", type: typeDesc(g.type), bytes: bytesOf(g.init, size) });
+    else
+      out.push({
+        name: g.name,
+        section: ".data",
+        type: typeDesc(g.type),
+        bytes: bytesOf(g.init, size),
+      });
   }
   return out;
 }

@@ -12,18 +12,40 @@ export interface DisasmOptions {
 }
 
 const ALU_SYM: Record<number, string> = {
-  [I.BPF_ADD]: "+=", [I.BPF_SUB]: "-=", [I.BPF_MUL]: "*=", [I.BPF_DIV]: "/=", [I.BPF_OR]: "|=",
-  [I.BPF_AND]: "&=", [I.BPF_LSH]: "<<=", [I.BPF_RSH]: ">>=", [I.BPF_MOD]: "%=", [I.BPF_XOR]: "^=",
-  [I.BPF_MOV]: "=", [I.BPF_ARSH]: "s>>=",
+  [I.BPF_ADD]: "+=",
+  [I.BPF_SUB]: "-=",
+  [I.BPF_MUL]: "*=",
+  [I.BPF_DIV]: "/=",
+  [I.BPF_OR]: "|=",
+  [I.BPF_AND]: "&=",
+  [I.BPF_LSH]: "<<=",
+  [I.BPF_RSH]: ">>=",
+  [I.BPF_MOD]: "%=",
+  [I.BPF_XOR]: "^=",
+  [I.BPF_MOV]: "=",
+  [I.BPF_ARSH]: "s>>=",
 };
 
 const JMP_SYM: Record<number, string> = {
-  [I.BPF_JEQ]: "==", [I.BPF_JGT]: ">", [I.BPF_JGE]: ">=", [I.BPF_JSET]: "&", [I.BPF_JNE]: "!=",
-  [I.BPF_JSGT]: "s>", [I.BPF_JSGE]: "s>=", [I.BPF_JLT]: "<", [I.BPF_JLE]: "<=", [I.BPF_JSLT]: "s<",
+  [I.BPF_JEQ]: "==",
+  [I.BPF_JGT]: ">",
+  [I.BPF_JGE]: ">=",
+  [I.BPF_JSET]: "&",
+  [I.BPF_JNE]: "!=",
+  [I.BPF_JSGT]: "s>",
+  [I.BPF_JSGE]: "s>=",
+  [I.BPF_JLT]: "<",
+  [I.BPF_JLE]: "<=",
+  [I.BPF_JSLT]: "s<",
   [I.BPF_JSLE]: "s<=",
 };
 
-const SIZE_NAME: Record<number, string> = { [I.BPF_W]: "32", [I.BPF_H]: "16", [I.BPF_B]: "8", [I.BPF_DW]: "64" };
+const SIZE_NAME: Record<number, string> = {
+  [I.BPF_W]: "32",
+  [I.BPF_H]: "16",
+  [I.BPF_B]: "8",
+  [I.BPF_DW]: "64",
+};
 
 const UNKNOWN = "<unknown>";
 
@@ -93,7 +115,10 @@ function atomic(i: Insn): string {
   if (i.imm === I.BPF_XCHG) return `${src} = xchg${sfx}(${bare}, ${src})`;
   if (i.imm === I.BPF_CMPXCHG) return `${r}0 = cmpxchg${sfx}(${bare}, ${r}0, ${src})`;
   const names: Record<number, [string, string]> = {
-    [I.BPF_ADD]: ["+=", "add"], [I.BPF_AND]: ["&=", "and"], [I.BPF_OR]: ["|=", "or"], [I.BPF_XOR]: ["^=", "xor"],
+    [I.BPF_ADD]: ["+=", "add"],
+    [I.BPF_AND]: ["&=", "and"],
+    [I.BPF_OR]: ["|=", "or"],
+    [I.BPF_XOR]: ["^=", "xor"],
   };
   const n = names[i.imm & ~I.BPF_FETCH];
   if (!n) return UNKNOWN;
@@ -117,7 +142,8 @@ export function formatInsn(i: Insn, slot = 0, opts: DisasmOptions = {}): string 
       return jmp(i, slot, opts);
     case I.BPF_LD:
       if (isLddw(i)) {
-        if (i.src !== 0) return `ld_pseudo\tr${i.dst}, ${i.src}, ${BigInt.asIntN(64, lddwValue(i))}`;
+        if (i.src !== 0)
+          return `ld_pseudo\tr${i.dst}, ${i.src}, ${BigInt.asIntN(64, lddwValue(i))}`;
         return `r${i.dst} = ${BigInt.asIntN(64, lddwValue(i))} ll`;
       }
       if (mode === I.BPF_ABS) return `r0 = *(u${SIZE_NAME[size]} *)skb[${i.imm}]`;
@@ -125,7 +151,8 @@ export function formatInsn(i: Insn, slot = 0, opts: DisasmOptions = {}): string 
       return UNKNOWN;
     case I.BPF_LDX:
       if (mode === I.BPF_MEM) return `r${i.dst} = *(u${SIZE_NAME[size]} *)${mem(i.src, i.off)}`;
-      if (mode === I.BPF_MEMSX && size !== I.BPF_DW) return `r${i.dst} = *(s${SIZE_NAME[size]} *)${mem(i.src, i.off)}`;
+      if (mode === I.BPF_MEMSX && size !== I.BPF_DW)
+        return `r${i.dst} = *(s${SIZE_NAME[size]} *)${mem(i.src, i.off)}`;
       return UNKNOWN;
     case I.BPF_ST:
       if (mode === I.BPF_MEM) return `*(u${SIZE_NAME[size]} *)${mem(i.dst, i.off)} = ${i.imm}`;

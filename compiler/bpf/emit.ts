@@ -48,7 +48,8 @@ export function emitProgram(mf: MFunc): EmittedProgram {
   slot = 0;
   let lastSpan: Span | undefined;
   for (const m of all) {
-    if (isVirtual(m.dst) || isVirtual(m.src)) throw new EmitError(`unallocated register in ${mf.name}`);
+    if (isVirtual(m.dst) || isVirtual(m.src))
+      throw new EmitError(`unallocated register in ${mf.name}`);
     const insn: Insn = { code: m.code, dst: m.dst, src: m.src, off: m.off, imm: m.imm };
     if (m.imm64 !== undefined) insn.imm64 = m.imm64;
     if (m.target) {
@@ -57,7 +58,10 @@ export function emitProgram(mf: MFunc): EmittedProgram {
       insn.off = off;
     }
     if (m.reloc) relocations.push({ insn: insns.length, slot, symbol: m.reloc });
-    if (m.span && (!lastSpan || lastSpan.start !== m.span.start || lastSpan.length !== m.span.length)) {
+    if (
+      m.span &&
+      (!lastSpan || lastSpan.start !== m.span.start || lastSpan.length !== m.span.length)
+    ) {
       lines.push({ slot, span: m.span });
       lastSpan = m.span;
     }

@@ -5,7 +5,10 @@ import { type Insn, isLddw, slots } from "./insn.ts";
 
 /** A malformed instruction reached the encoder or decoder: a compiler bug, never a user error. */
 export class InsnError extends Error {
-  constructor(message: string, readonly index?: number) {
+  constructor(
+    message: string,
+    readonly index?: number,
+  ) {
     super(index === undefined ? message : `insn ${index}: ${message}`);
     this.name = "InsnError";
   }
@@ -35,7 +38,8 @@ export function validateInsn(i: Insn, index = 0): void {
   } else {
     checkField(isInt(i.imm, INT32_MIN, INT32_MAX), "imm", i.imm, index);
   }
-  if (!isLddw(i) && i.imm64 !== undefined) throw new InsnError("imm64 on an instruction that is not lddw", index);
+  if (!isLddw(i) && i.imm64 !== undefined)
+    throw new InsnError("imm64 on an instruction that is not lddw", index);
 }
 
 /** The 64-bit immediate of an lddw as an unsigned value (imm64 wins over imm when both are set). */
@@ -43,7 +47,15 @@ export function lddwValue(i: Insn): bigint {
   return BigInt.asUintN(64, i.imm64 ?? BigInt(i.imm));
 }
 
-function put(dv: DataView, at: number, code: number, dst: number, src: number, off: number, imm: number): void {
+function put(
+  dv: DataView,
+  at: number,
+  code: number,
+  dst: number,
+  src: number,
+  off: number,
+  imm: number,
+): void {
   dv.setUint8(at, code);
   dv.setUint8(at + 1, ((src & 0xf) << 4) | (dst & 0xf));
   dv.setInt16(at + 2, off, true);

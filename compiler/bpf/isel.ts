@@ -3,7 +3,21 @@
 // stays zero, which the branch-free isZero relies on); pointers and i64 use ALU64.
 // Packet guards become `t = ptr + n; if t > end goto fail` so the compared and the
 // accessed pointer share the verifier's id.
-import type { Arg, Base, BinOp, Block, Cond, Func, Inst, Operand, Size, Slot, Term, VReg, Width } from "../ir/ir.ts";
+import type {
+  Arg,
+  Base,
+  BinOp,
+  Block,
+  Cond,
+  Func,
+  Inst,
+  Operand,
+  Size,
+  Slot,
+  Term,
+  VReg,
+  Width,
+} from "../ir/ir.ts";
 import { isImm, isSlot, widthOf } from "../ir/ir.ts";
 import type { Span } from "../diagnostics/span.ts";
 import * as I from "./insn.ts";
@@ -28,14 +42,42 @@ const ALU_OP: Record<BinOp, { op: number; off: number }> = {
 const COMMUTATIVE = new Set<BinOp>(["add", "mul", "and", "or", "xor"]);
 const DIVISIONS = new Set<BinOp>(["udiv", "umod", "sdiv", "smod"]);
 const JMP_OP: Record<Cond, number> = {
-  eq: I.BPF_JEQ, ne: I.BPF_JNE, ugt: I.BPF_JGT, uge: I.BPF_JGE, ult: I.BPF_JLT, ule: I.BPF_JLE,
-  sgt: I.BPF_JSGT, sge: I.BPF_JSGE, slt: I.BPF_JSLT, sle: I.BPF_JSLE, set: I.BPF_JSET,
+  eq: I.BPF_JEQ,
+  ne: I.BPF_JNE,
+  ugt: I.BPF_JGT,
+  uge: I.BPF_JGE,
+  ult: I.BPF_JLT,
+  ule: I.BPF_JLE,
+  sgt: I.BPF_JSGT,
+  sge: I.BPF_JSGE,
+  slt: I.BPF_JSLT,
+  sle: I.BPF_JSLE,
+  set: I.BPF_JSET,
 };
 const INVERSE: Partial<Record<Cond, Cond>> = {
-  eq: "ne", ne: "eq", ugt: "ule", uge: "ult", ult: "uge", ule: "ugt", sgt: "sle", sge: "slt", slt: "sge", sle: "sgt",
+  eq: "ne",
+  ne: "eq",
+  ugt: "ule",
+  uge: "ult",
+  ult: "uge",
+  ule: "ugt",
+  sgt: "sle",
+  sge: "slt",
+  slt: "sge",
+  sle: "sgt",
 };
 const SWAPPED: Record<Cond, Cond> = {
-  eq: "eq", ne: "ne", ugt: "ult", uge: "ule", ult: "ugt", ule: "uge", sgt: "slt", sge: "sle", slt: "sgt", sle: "sge", set: "set",
+  eq: "eq",
+  ne: "ne",
+  ugt: "ult",
+  uge: "ule",
+  ult: "ugt",
+  ule: "uge",
+  sgt: "slt",
+  sge: "sle",
+  slt: "sgt",
+  sle: "sge",
+  set: "set",
 };
 
 /** Does v fit the sign-extended 32-bit immediate of a 64-bit operation? */
@@ -72,7 +114,8 @@ class Selector {
       this.frame = Math.ceil((this.frame + s.size) / 8) * 8;
       this.slotOff.set(s, -this.frame);
     }
-    for (const b of this.f.blocks) this.blocks.set(b, { id: b.id, label: `${b.label}${b.id}`, insts: [], succs: [] });
+    for (const b of this.f.blocks)
+      this.blocks.set(b, { id: b.id, label: `${b.label}${b.id}`, insts: [], succs: [] });
     this.f.blocks.forEach((b, k) => {
       const mb = this.blocks.get(b)!;
       this.out = mb.insts;
@@ -85,7 +128,12 @@ class Selector {
       if (b.term) this.term(b.term, this.f.blocks[k + 1]);
       mb.succs = b.term ? succsOf(b.term).map((s) => this.blocks.get(s)!) : [];
     });
-    return { name: this.f.name, blocks: this.f.blocks.map((b) => this.blocks.get(b)!), frameSize: this.frame, nextVreg: this.nextVreg };
+    return {
+      name: this.f.name,
+      blocks: this.f.blocks.map((b) => this.blocks.get(b)!),
+      frameSize: this.frame,
+      nextVreg: this.nextVreg,
+    };
   }
 
   private r(v: VReg): number {
@@ -100,20 +148,37 @@ class Selector {
   }
   private alu(w: Width, op: number, dst: number, src: number | bigint, off = 0): void {
     const cls = w === 32 ? I.BPF_ALU : I.BPF_ALU64;
-    if (typeof src === "bigint") this.push({ code: cls | op | I.BPF_K, dst, src: 0, off, imm: imm32(src) });
+    if (typeof src === "bigint")
+      this.push({ code: cls | op | I.BPF_K, dst, src: 0, off, imm: imm32(src) });
     else this.push({ code: cls | op | I.BPF_X, dst, src, off, imm: 0 });
   }
   private movReg(dst: number, src: number, wide: boolean, trunc = false): void {
     if (dst === src && !trunc) return;
-    this.push({ code: (wide ? I.BPF_ALU64 : I.BPF_ALU) | I.BPF_MOV | I.BPF_X, dst, src, off: 0, imm: 0, trunc: trunc || undefined });
+    this.push({
+      code: (wide ? I.BPF_ALU64 : I.BPF_ALU) | I.BPF_MOV | I.BPF_X,
+      dst,
+      src,
+      off: 0,
+      imm: 0,
+      trunc: trunc || undefined,
+    });
   }
   private movImm(dst: number, v: bigint, w: Width): void {
-    if (w === 32) this.push({ code: I.BPF_ALU | I.BPF_MOV | I.BPF_K, dst, src: 0, off: 0, imm: imm32(v) });
-    else if (fitsImm64(v)) this.push({ code: I.BPF_ALU64 | I.BPF_MOV | I.BPF_K, dst, src: 0, off: 0, imm: imm32(v) });
+    if (w === 32)
+      this.push({ code: I.BPF_ALU | I.BPF_MOV | I.BPF_K, dst, src: 0, off: 0, imm: imm32(v) });
+    else if (fitsImm64(v))
+      this.push({ code: I.BPF_ALU64 | I.BPF_MOV | I.BPF_K, dst, src: 0, off: 0, imm: imm32(v) });
     else this.lddw(dst, BigInt.asUintN(64, v));
   }
   private lddw(dst: number, v: bigint, reloc?: string): void {
-    const m: MInst = { code: I.BPF_LD | I.BPF_IMM | I.BPF_DW, dst, src: 0, off: 0, imm: 0, imm64: v };
+    const m: MInst = {
+      code: I.BPF_LD | I.BPF_IMM | I.BPF_DW,
+      dst,
+      src: 0,
+      off: 0,
+      imm: 0,
+      imm64: v,
+    };
     if (reloc) m.reloc = reloc;
     this.push(m);
   }
@@ -158,14 +223,26 @@ class Selector {
         return this.un(i);
       case "load": {
         const m = this.mem(i.base, i.off);
-        return this.push({ code: I.BPF_LDX | I.BPF_MEM | SIZE[i.size], dst: this.r(i.dst), src: m.reg, off: m.off, imm: 0 });
+        return this.push({
+          code: I.BPF_LDX | I.BPF_MEM | SIZE[i.size],
+          dst: this.r(i.dst),
+          src: m.reg,
+          off: m.off,
+          imm: 0,
+        });
       }
       case "store":
         return this.store(i.size, i.base, i.off, i.src);
       case "atomicAdd": {
         const m = this.mem(i.base, i.off);
         const s = this.reg(i.src, i.size === 8 ? 64 : 32);
-        return this.push({ code: I.BPF_STX | I.BPF_ATOMIC | SIZE[i.size], dst: m.reg, src: s, off: m.off, imm: I.BPF_ADD });
+        return this.push({
+          code: I.BPF_STX | I.BPF_ATOMIC | SIZE[i.size],
+          dst: m.reg,
+          src: s,
+          off: m.off,
+          imm: I.BPF_ADD,
+        });
       }
       case "call":
         return this.call(i.helper, i.args, i.dst);
@@ -216,7 +293,8 @@ class Selector {
   }
   private shiftSrc(kind: BinOp, b: Operand, w: Width): number | bigint {
     // The verifier rejects immediate shifts ≥ the width; the language masks them.
-    if (isImm(b) && (kind === "shl" || kind === "lshr" || kind === "ashr")) return b & BigInt(w - 1);
+    if (isImm(b) && (kind === "shl" || kind === "lshr" || kind === "ashr"))
+      return b & BigInt(w - 1);
     return this.src(b, w);
   }
 
@@ -226,7 +304,13 @@ class Selector {
     switch (i.kind) {
       case "neg":
         this.into(d, i.a, w);
-        return this.push({ code: (w === 32 ? I.BPF_ALU : I.BPF_ALU64) | I.BPF_NEG, dst: d, src: 0, off: 0, imm: 0 });
+        return this.push({
+          code: (w === 32 ? I.BPF_ALU : I.BPF_ALU64) | I.BPF_NEG,
+          dst: d,
+          src: 0,
+          off: 0,
+          imm: 0,
+        });
       case "not":
         this.into(d, i.a, w);
         return this.alu(w, I.BPF_XOR, d, -1n);
@@ -234,7 +318,13 @@ class Selector {
       case "be32":
       case "be64":
         this.into(d, i.a, w);
-        return this.push({ code: I.BPF_ALU | I.BPF_END | I.BPF_TO_BE, dst: d, src: 0, off: 0, imm: Number(i.kind.slice(2)) });
+        return this.push({
+          code: I.BPF_ALU | I.BPF_END | I.BPF_TO_BE,
+          dst: d,
+          src: 0,
+          off: 0,
+          imm: Number(i.kind.slice(2)),
+        });
       case "zext8":
         this.into(d, i.a, w);
         return this.alu(w, I.BPF_AND, d, 0xffn);
@@ -275,7 +365,13 @@ class Selector {
   private store(size: Size, base: Base, off: number, v: Operand): void {
     const m = this.mem(base, off);
     if (isImm(v) && (size < 8 || fitsImm64(v))) {
-      return this.push({ code: I.BPF_ST | I.BPF_MEM | SIZE[size], dst: m.reg, src: 0, off: m.off, imm: imm32(v) });
+      return this.push({
+        code: I.BPF_ST | I.BPF_MEM | SIZE[size],
+        dst: m.reg,
+        src: 0,
+        off: m.off,
+        imm: imm32(v),
+      });
     }
     const s = this.reg(v, size === 8 ? 64 : 32);
     this.push({ code: I.BPF_STX | I.BPF_MEM | SIZE[size], dst: m.reg, src: s, off: m.off, imm: 0 });
@@ -294,7 +390,14 @@ class Selector {
       if (typeof a === "bigint" || "ty" in a) return this.into(r, a, isImm(a) ? 64 : widthOf(a.ty));
       this.addr(r, a);
     });
-    this.push({ code: I.BPF_JMP | I.BPF_CALL, dst: 0, src: 0, off: 0, imm: helper, nargs: args.length });
+    this.push({
+      code: I.BPF_JMP | I.BPF_CALL,
+      dst: 0,
+      src: 0,
+      off: 0,
+      imm: helper,
+      nargs: args.length,
+    });
     if (dst) this.movReg(this.r(dst), 0, dst.ty !== "i32", dst.ty === "i32");
   }
 
@@ -309,8 +412,14 @@ class Selector {
     while (done < size) {
       const n = chunk(size - done, this.align(dst, dA + done), this.align(src, sA + done));
       // Chunks of a large copy may leave the 16-bit offset range of the first address.
-      const d = d0.off + done + n <= 0x7fff ? { reg: d0.reg, off: d0.off + done } : this.mem(dst, dstOff + done, n);
-      const s = s0.off + done + n <= 0x7fff ? { reg: s0.reg, off: s0.off + done } : this.mem(src, srcOff + done, n);
+      const d =
+        d0.off + done + n <= 0x7fff
+          ? { reg: d0.reg, off: d0.off + done }
+          : this.mem(dst, dstOff + done, n);
+      const s =
+        s0.off + done + n <= 0x7fff
+          ? { reg: s0.reg, off: s0.off + done }
+          : this.mem(src, srcOff + done, n);
       const t = this.tmp();
       this.push({ code: I.BPF_LDX | I.BPF_MEM | SIZE[n], dst: t, src: s.reg, off: s.off, imm: 0 });
       this.push({ code: I.BPF_STX | I.BPF_MEM | SIZE[n], dst: d.reg, src: t, off: d.off, imm: 0 });
@@ -323,7 +432,10 @@ class Selector {
     let done = 0;
     while (done < size) {
       const n = chunk(size - done, this.align(base, a + done), 8);
-      const m = m0.off + done + n <= 0x7fff ? { reg: m0.reg, off: m0.off + done } : this.mem(base, off + done, n);
+      const m =
+        m0.off + done + n <= 0x7fff
+          ? { reg: m0.reg, off: m0.off + done }
+          : this.mem(base, off + done, n);
       this.push({ code: I.BPF_ST | I.BPF_MEM | SIZE[n], dst: m.reg, src: 0, off: m.off, imm: 0 });
       done += n;
     }
@@ -352,7 +464,14 @@ class Selector {
         const p = this.tmp();
         this.movReg(p, this.r(t.ptr), true);
         if (t.n !== 0) this.alu(64, I.BPF_ADD, p, BigInt(t.n));
-        this.push({ code: I.BPF_JMP | I.BPF_JGT | I.BPF_X, dst: p, src: this.r(t.end), off: 0, imm: 0, target: label(t.fail) });
+        this.push({
+          code: I.BPF_JMP | I.BPF_JGT | I.BPF_X,
+          dst: p,
+          src: this.r(t.end),
+          off: 0,
+          imm: 0,
+          target: label(t.fail),
+        });
         if (t.ok !== next) this.ja(label(t.ok));
         return;
       }
@@ -370,8 +489,24 @@ class Selector {
         const cls = t.w === 32 ? I.BPF_JMP32 : I.BPF_JMP;
         const ra = this.reg(a, t.w);
         const sb = isImm(b) && (t.w === 32 || fitsImm64(b)) ? b : this.reg(b, t.w);
-        if (typeof sb === "bigint") this.push({ code: cls | JMP_OP[cc] | I.BPF_K, dst: ra, src: 0, off: 0, imm: imm32(sb), target: label(then) });
-        else this.push({ code: cls | JMP_OP[cc] | I.BPF_X, dst: ra, src: sb, off: 0, imm: 0, target: label(then) });
+        if (typeof sb === "bigint")
+          this.push({
+            code: cls | JMP_OP[cc] | I.BPF_K,
+            dst: ra,
+            src: 0,
+            off: 0,
+            imm: imm32(sb),
+            target: label(then),
+          });
+        else
+          this.push({
+            code: cls | JMP_OP[cc] | I.BPF_X,
+            dst: ra,
+            src: sb,
+            off: 0,
+            imm: 0,
+            target: label(then),
+          });
         if (els !== next) this.ja(label(els));
         return;
       }

@@ -25,7 +25,8 @@ export function allocateRegisters(mf: MFunc): void {
     const victim = tryAllocate(mf, noSpill);
     if (victim === null) return;
     spill(mf, victim, noSpill);
-    if (mf.frameSize > STACK_LIMIT) throw new RegallocError(`stack frame of ${mf.name} exceeds ${STACK_LIMIT} bytes`);
+    if (mf.frameSize > STACK_LIMIT)
+      throw new RegallocError(`stack frame of ${mf.name} exceeds ${STACK_LIMIT} bytes`);
   }
   throw new RegallocError(`register allocation of ${mf.name} did not converge`);
 }
@@ -57,7 +58,7 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>): number | null {
   }
   const liveIn = new Map<MBlock, Set<number>>(mf.blocks.map((b) => [b, new Set<number>()]));
   const liveOut = new Map<MBlock, Set<number>>(mf.blocks.map((b) => [b, new Set<number>()]));
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (let k = mf.blocks.length - 1; k >= 0; k--) {
       const b = mf.blocks[k]!;
@@ -98,7 +99,8 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>): number | null {
       for (const u of uses) {
         if (isVirtual(u)) touch(u, at);
         else {
-          const r = open[u] ?? (fixed[u]!.push([start.get(b)!, at]), fixed[u]![fixed[u]!.length - 1]!);
+          const r =
+            open[u] ?? (fixed[u]!.push([start.get(b)!, at]), fixed[u]![fixed[u]!.length - 1]!);
           r[1] = at;
           open[u] = r;
         }
@@ -120,8 +122,11 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>): number | null {
   const assign = new Map<number, number>();
   for (const x of sorted) {
     const free = (r: number) =>
-      !fixed[r]!.some(([s, e]) => overlaps(x.start, x.end, s, e)) && !byReg[r]!.some((y) => overlaps(x.start, x.end, y.start, y.end));
-    const prefs = (hints.get(x.reg) ?? []).map((h) => (isVirtual(h) ? assign.get(h) : h)).filter((r): r is number => r !== undefined && r < 10);
+      !fixed[r]!.some(([s, e]) => overlaps(x.start, x.end, s, e)) &&
+      !byReg[r]!.some((y) => overlaps(x.start, x.end, y.start, y.end));
+    const prefs = (hints.get(x.reg) ?? [])
+      .map((h) => (isVirtual(h) ? assign.get(h) : h))
+      .filter((r): r is number => r !== undefined && r < 10);
     const r = [...prefs, ...ORDER].find(free);
     if (r !== undefined) {
       assign.set(x.reg, r);
@@ -134,11 +139,16 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>): number | null {
     let victim: Interval | null = noSpill.has(x.reg) ? null : x;
     for (let q = 0; q < 10; q++)
       for (const y of byReg[q]!)
-        if (!noSpill.has(y.reg) && overlaps(x.start, x.end, y.start, y.end) && (!victim || cost(y) < cost(victim))) victim = y;
+        if (
+          !noSpill.has(y.reg) &&
+          overlaps(x.start, x.end, y.start, y.end) &&
+          (!victim || cost(y) < cost(victim))
+        )
+          victim = y;
     if (!victim) throw new RegallocError(`no register left in ${mf.name} and nothing to spill`);
     return victim.reg;
   }
-  const map = (r: number) => (isVirtual(r) ? assign.get(r) ?? 0 : r);
+  const map = (r: number) => (isVirtual(r) ? (assign.get(r) ?? 0) : r);
   for (const b of mf.blocks) {
     b.insts = b.insts.filter((m) => {
       const { defs, uses } = regsOf(m);
@@ -155,7 +165,13 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>): number | null {
 /** A plain register copy (not a truncating mov32, not movsx). */
 function isRegMove(m: MInst): boolean {
   const cls = m.code & 0x07;
-  return (cls === I.BPF_ALU || cls === I.BPF_ALU64) && (m.code & 0xf0) === I.BPF_MOV && (m.code & I.BPF_X) !== 0 && !m.trunc && m.off === 0;
+  return (
+    (cls === I.BPF_ALU || cls === I.BPF_ALU64) &&
+    (m.code & 0xf0) === I.BPF_MOV &&
+    (m.code & I.BPF_X) !== 0 &&
+    !m.trunc &&
+    m.off === 0
+  );
 }
 
 function spill(mf: MFunc, v: number, noSpill: Set<number>): void {
@@ -172,17 +188,45 @@ function spill(mf: MFunc, v: number, noSpill: Set<number>): void {
       // A spilled constant is stored directly (st imm), no register needed. ST DW
       // sign-extends its imm like mov64 does; a mov32 imm must be non-negative to match.
       const cls = m.code & 0x07;
-      if (m.dst === v && (m.code & 0xf0) === I.BPF_MOV && (m.code & I.BPF_X) === 0 && (cls === I.BPF_ALU64 || (cls === I.BPF_ALU && m.imm >= 0))) {
-        out.push({ code: I.BPF_ST | I.BPF_MEM | I.BPF_DW, dst: FP, src: 0, off, imm: m.imm, span: m.span });
+      if (
+        m.dst === v &&
+        (m.code & 0xf0) === I.BPF_MOV &&
+        (m.code & I.BPF_X) === 0 &&
+        (cls === I.BPF_ALU64 || (cls === I.BPF_ALU && m.imm >= 0))
+      ) {
+        out.push({
+          code: I.BPF_ST | I.BPF_MEM | I.BPF_DW,
+          dst: FP,
+          src: 0,
+          off,
+          imm: m.imm,
+          span: m.span,
+        });
         continue;
       }
       const t = 16 + mf.nextVreg++;
       noSpill.add(t);
-      if (uses.includes(v)) out.push({ code: I.BPF_LDX | I.BPF_MEM | I.BPF_DW, dst: t, src: FP, off, imm: 0, span: m.span });
+      if (uses.includes(v))
+        out.push({
+          code: I.BPF_LDX | I.BPF_MEM | I.BPF_DW,
+          dst: t,
+          src: FP,
+          off,
+          imm: 0,
+          span: m.span,
+        });
       if (m.dst === v) m.dst = t;
       if (m.src === v && (m.code & 0x07) !== I.BPF_LD) m.src = t;
       out.push(m);
-      if (defs.includes(v)) out.push({ code: I.BPF_STX | I.BPF_MEM | I.BPF_DW, dst: FP, src: t, off, imm: 0, span: m.span });
+      if (defs.includes(v))
+        out.push({
+          code: I.BPF_STX | I.BPF_MEM | I.BPF_DW,
+          dst: FP,
+          src: t,
+          off,
+          imm: 0,
+          span: m.span,
+        });
     }
     b.insts = out;
   }

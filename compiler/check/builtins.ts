@@ -34,7 +34,12 @@ export type Builtin =
   | { kind: "typeOnly" };
 
 /** struct bpf_fib_lookup (64 bytes). Network-order fields carry a `wire` description; unions alias. */
-function fibField(name: string, type: Type, offset: number, net?: HeaderField["width"]): StructField {
+function fibField(
+  name: string,
+  type: Type,
+  offset: number,
+  net?: HeaderField["width"],
+): StructField {
   const size = sizeAlign(type).size;
   const wire: HeaderField | undefined = net
     ? { name, type, offset, width: net, shift: 0, mask: null, writable: true }
@@ -155,7 +160,17 @@ konst("ICMP_TIME_EXCEEDED", u32, 11);
 konst("ICMPV6_ECHO_REQUEST", u32, 128);
 konst("ICMPV6_ECHO_REPLY", u32, 129);
 
-for (const n of ["ktimeNs", "randomU32", "cpuId", "atomicAdd", "trace", "fibLookup", "redirect", "param", "zeroed"] as const)
+for (const n of [
+  "ktimeNs",
+  "randomU32",
+  "cpuId",
+  "atomicAdd",
+  "trace",
+  "fibLookup",
+  "redirect",
+  "param",
+  "zeroed",
+] as const)
   table.set(n, { kind: "fn", name: n });
 
 type("FibLookupParams", fibLookupParamsType);

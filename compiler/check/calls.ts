@@ -51,7 +51,8 @@ export abstract class CallChecker extends ExprChecker {
         else if (ot.kind === "context" || ot.kind === "xskPacket") {
           this.noTypeArgs(e, callee.property.name);
           return this.packetMethod(e, ot.kind === "context" ? "ctx" : "xsk", callee.property);
-        } else this.error("UnknownMethod", callee.property.span, typeToString(ot), callee.property.name);
+        } else
+          this.error("UnknownMethod", callee.property.span, typeToString(ot), callee.property.name);
       }
       this.args(e);
       return errorType;
@@ -127,7 +128,8 @@ export abstract class CallChecker extends ExprChecker {
   /** Marks every packet view held so far as dead: adjustHead/Tail may move packet data. */
   invalidateViews(what: string): void {
     for (const s of this.viewSyms) if (!this.flow.dead.has(s.id)) this.flow.dead.set(s.id, what);
-    for (const acc of this.deadAccumulators) for (const s of this.viewSyms) if (!acc.has(s.id)) acc.set(s.id, what);
+    for (const acc of this.deadAccumulators)
+      for (const s of this.viewSyms) if (!acc.has(s.id)) acc.set(s.id, what);
   }
 
   /** Invalidations inside loops/switches, merged after them (see StmtChecker). */
@@ -254,7 +256,11 @@ export abstract class CallChecker extends ExprChecker {
         this.args(e);
         let t: Type | null = null;
         if (e.typeArgs.length === 1) t = this.resolveType(e.typeArgs[0]!);
-        else if (e.typeArgs.length === 0 && (expected?.kind === "struct" || expected?.kind === "fixedArray")) t = expected;
+        else if (
+          e.typeArgs.length === 0 &&
+          (expected?.kind === "struct" || expected?.kind === "fixedArray")
+        )
+          t = expected;
         if (!t) {
           this.error("ZeroedType", e.span);
           return errorType;
@@ -289,9 +295,15 @@ export abstract class CallChecker extends ExprChecker {
   private userCall(e: ast.Call, fn: FunctionInfo): Type {
     this.m.calls.set(e, { kind: "function", fn });
     if (fn.kind !== "helper") {
-      this.error("UnsupportedHere", e.callee.span, `calling ${fn.kind === "xdp" ? "an XDP program" : "an AF_XDP handler"}`, "; move the shared code into a helper function");
+      this.error(
+        "UnsupportedHere",
+        e.callee.span,
+        `calling ${fn.kind === "xdp" ? "an XDP program" : "an AF_XDP handler"}`,
+        "; move the shared code into a helper function",
+      );
     }
-    if (this.arity(e, fn.name, fn.params.length)) fn.params.forEach((p, i) => this.arg(e, i, p.type));
+    if (this.arity(e, fn.name, fn.params.length))
+      fn.params.forEach((p, i) => this.arg(e, i, p.type));
     else this.args(e);
     const caller = this.fn;
     if (caller) {

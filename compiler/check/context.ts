@@ -141,7 +141,13 @@ export class CheckerBase {
     if (b) {
       if (b.kind === "const") return { kind: "builtinConst", name, type: b.type, value: b.value };
       if (b.kind === "fn") return { kind: "builtinFn", name: b.name };
-      this.error("NotAValue", at, name, b.kind === "mapClass" ? "a map class" : "a type", b.kind === "mapClass" ? "; declare a map with 'new' at top level" : "");
+      this.error(
+        "NotAValue",
+        at,
+        name,
+        b.kind === "mapClass" ? "a map class" : "a type",
+        b.kind === "mapClass" ? "; declare a map with 'new' at top level" : "",
+      );
       return null;
     }
     if (this.topTypes.has(name)) {
@@ -161,7 +167,12 @@ export class CheckerBase {
       case "TypeRef":
         return this.resolveTypeRef(n);
       case "TypeLiteral":
-        this.error("UnsupportedHere", n.span, "inline object types", "; declare an interface and use its name");
+        this.error(
+          "UnsupportedHere",
+          n.span,
+          "inline object types",
+          "; declare an interface and use its name",
+        );
         return null;
       case "UnionType": {
         const nonNull = n.types.filter((t) => t.kind !== "NullType");
@@ -222,13 +233,23 @@ export class CheckerBase {
         }
         if (!elem) return null;
         if (!["int", "bool", "struct", "fixedArray"].includes(elem.kind)) {
-          this.error("TypeNotAllowedHere", n.args[0]!.span, typeToString(elem), "a FixedArray element type");
+          this.error(
+            "TypeNotAllowedHere",
+            n.args[0]!.span,
+            typeToString(elem),
+            "a FixedArray element type",
+          );
           return null;
         }
         return fixedArray(elem, Number(len.value));
       }
       case "mapClass":
-        this.error("TypeNotAllowedHere", n.span, `map class '${name}'`, "a type; maps are declared with 'new' at top level");
+        this.error(
+          "TypeNotAllowedHere",
+          n.span,
+          `map class '${name}'`,
+          "a type; maps are declared with 'new' at top level",
+        );
         return null;
       case "typeOnly":
         this.error("UnsupportedType", n.span, name, "");
@@ -251,7 +272,10 @@ export class CheckerBase {
     const d = e.decl;
     if (d.kind === "InterfaceDecl") t = this.resolveStruct(name, d.fields);
     else if (d.kind === "TypeAliasDecl")
-      t = d.type.kind === "TypeLiteral" ? this.resolveStruct(name, d.type.fields) : this.resolveType(d.type);
+      t =
+        d.type.kind === "TypeLiteral"
+          ? this.resolveStruct(name, d.type.fields)
+          : this.resolveType(d.type);
     else t = this.enumType(d);
     if (e.state === "resolving") {
       e.type = t;
@@ -282,7 +306,12 @@ export class CheckerBase {
         continue;
       }
       if (!["int", "bool", "struct", "fixedArray"].includes(t.kind)) {
-        this.error("TypeNotAllowedHere", f.type.span, typeToString(t), "a struct field type (integers, bool, structs and FixedArray)");
+        this.error(
+          "TypeNotAllowedHere",
+          f.type.span,
+          typeToString(t),
+          "a struct field type (integers, bool, structs and FixedArray)",
+        );
         ok = false;
         continue;
       }

@@ -39,7 +39,16 @@ import {
 } from "./types.ts";
 import { walk } from "./walk.ts";
 
-const paramTypeKinds = new Set(["int", "bool", "struct", "fixedArray", "header", "context", "xskPacket", "action"]);
+const paramTypeKinds = new Set([
+  "int",
+  "bool",
+  "struct",
+  "fixedArray",
+  "header",
+  "context",
+  "xskPacket",
+  "action",
+]);
 const returnTypeKinds = new Set(["int", "bool", "void", "action"]);
 const mapArgKinds = new Set(["int", "bool", "struct", "fixedArray"]);
 
@@ -136,7 +145,8 @@ export class Checker extends StmtChecker {
 
   override enumType(d: ast.EnumDecl): IntType | null {
     const sym: EnumSym = { kind: "enum", name: d.name.name, type: u32, members: new Map() };
-    if (!this.topValues.has(d.name.name)) this.topValues.set(d.name.name, { sym, span: d.name.span });
+    if (!this.topValues.has(d.name.name))
+      this.topValues.set(d.name.name, { sym, span: d.name.span });
     const values: { m: ast.EnumMember; v: bigint }[] = [];
     let next = 0n;
     for (const m of d.members) {
@@ -145,14 +155,21 @@ export class Checker extends StmtChecker {
         const t = this.expr(m.init);
         const c = this.m.constValues.get(m.init);
         if (c === undefined || t.kind !== "int") {
-          if (t !== errorType) this.error("NotConstant", m.init.span, `enum member '${m.name.name}'`);
+          if (t !== errorType)
+            this.error("NotConstant", m.init.span, `enum member '${m.name.name}'`);
         } else v = c;
       }
-      if (values.some((x) => x.m.name.name === m.name.name)) this.error("DuplicateDeclaration", m.name.span, m.name.name);
+      if (values.some((x) => x.m.name.name === m.name.name))
+        this.error("DuplicateDeclaration", m.name.span, m.name.name);
       values.push({ m, v });
       next = v + 1n;
       // Later members may refer to earlier ones as `E.A`.
-      const provisional: ConstInfo = { name: `${d.name.name}.${m.name.name}`, type: u32, value: v, decl: m };
+      const provisional: ConstInfo = {
+        name: `${d.name.name}.${m.name.name}`,
+        type: u32,
+        value: v,
+        decl: m,
+      };
       sym.members.set(m.name.name, provisional);
     }
     const all = values.map((x) => x.v);
@@ -178,7 +195,8 @@ export class Checker extends StmtChecker {
       if (!p.type) this.error("MissingParamType", p.name.span, p.name.name);
       else {
         const t = this.resolveType(p.type);
-        if (t && !paramTypeKinds.has(t.kind)) this.error("TypeNotAllowedHere", p.type.span, typeToString(t), "a parameter type");
+        if (t && !paramTypeKinds.has(t.kind))
+          this.error("TypeNotAllowedHere", p.type.span, typeToString(t), "a parameter type");
         else if (t) type = t;
       }
       return { kind: "param", id: this.nextId++, name: p.name.name, type, index, decl: p };
@@ -186,7 +204,13 @@ export class Checker extends StmtChecker {
     let returnType: Type = errorType;
     if (d.returnType) {
       const t = this.resolveType(d.returnType);
-      if (t && !returnTypeKinds.has(t.kind)) this.error("TypeNotAllowedHere", d.returnType.span, typeToString(t), "a return type (integers, bool, verdicts or void)");
+      if (t && !returnTypeKinds.has(t.kind))
+        this.error(
+          "TypeNotAllowedHere",
+          d.returnType.span,
+          typeToString(t),
+          "a return type (integers, bool, verdicts or void)",
+        );
       else if (t) returnType = t;
     } else {
       let returnsValue = false;
@@ -199,11 +223,21 @@ export class Checker extends StmtChecker {
     let kind: FunctionKind = "helper";
     if (d.exported) {
       const p0 = params.length === 1 ? params[0]!.type : null;
-      if (p0 === contextType && returnType.kind === "action" && returnType.of === "xdp") kind = "xdp";
-      else if (p0 === xskPacketType && returnType.kind === "action" && returnType.of === "xsk") kind = "handler";
+      if (p0 === contextType && returnType.kind === "action" && returnType.of === "xdp")
+        kind = "xdp";
+      else if (p0 === xskPacketType && returnType.kind === "action" && returnType.of === "xsk")
+        kind = "handler";
       else this.error("ExportedSignature", d.name.span, d.name.name);
     }
-    const info: FunctionInfo = { name: d.name.name, kind, decl: d, params, returnType, callees: [], adjustsPacket: false };
+    const info: FunctionInfo = {
+      name: d.name.name,
+      kind,
+      decl: d,
+      params,
+      returnType,
+      callees: [],
+      adjustsPacket: false,
+    };
     this.functions.set(d, info);
     this.m.functions.push(info);
     if (!this.topValues.has(info.name) && this.valueDecls.get(info.name) === d.name.span)
@@ -218,12 +252,16 @@ export class Checker extends StmtChecker {
       walk(info.decl.body, (n) => {
         if (n.kind !== "Call") return;
         const c = n.callee;
-        if (c.kind === "Member" && (c.property.name === "adjustHead" || c.property.name === "adjustTail")) info.adjustsPacket = true;
+        if (
+          c.kind === "Member" &&
+          (c.property.name === "adjustHead" || c.property.name === "adjustTail")
+        )
+          info.adjustsPacket = true;
         if (c.kind === "Name") names.add(c.name);
       });
       calls.set(info, names);
     }
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
       changed = false;
       for (const info of this.m.functions) {
         if (info.adjustsPacket) continue;
@@ -248,7 +286,8 @@ export class Checker extends StmtChecker {
     this.deadAccumulators = [];
     for (const p of info.params) this.declareLocal(p, p.decl.name.span);
     const completes = this.block(info.decl.body.body);
-    if (completes && info.returnType.kind !== "void") this.error("MissingReturn", info.decl.name.span, info.name);
+    if (completes && info.returnType.kind !== "void")
+      this.error("MissingReturn", info.decl.name.span, info.name);
     this.fn = null;
     this.scopes = [];
   }
@@ -293,7 +332,9 @@ export class Checker extends StmtChecker {
       const seen = new Set([first]);
       let cur = first;
       for (;;) {
-        const next = cur.callees.find((c) => c === first) ?? cur.callees.find((c) => members.has(c) && !seen.has(c));
+        const next =
+          cur.callees.find((c) => c === first) ??
+          cur.callees.find((c) => members.has(c) && !seen.has(c));
         if (!next) break;
         if (next === first) {
           const at = this.callSites.get(cur)?.get(first) ?? first.decl.name.span;
@@ -318,7 +359,12 @@ export class Checker extends StmtChecker {
     };
     const init = d.init && unwrapParens(d.init);
     if (init?.kind === "New") return this.mapDecl(d, init, register);
-    if (init?.kind === "Call" && init.callee.kind === "Name" && init.callee.name === "param" && this.imports.get("param")?.kind === "fn")
+    if (
+      init?.kind === "Call" &&
+      init.callee.kind === "Name" &&
+      init.callee.name === "param" &&
+      this.imports.get("param")?.kind === "fn"
+    )
       return this.loadParam(d, init, register);
     let declT: Type | null = null;
     if (d.type) declT = this.resolveType(d.type);
@@ -329,14 +375,21 @@ export class Checker extends StmtChecker {
       }
       const t = this.expr(d.init, declT ?? undefined);
       const type = declT ?? t;
-      if (declT && !this.coerce(d.init, declT)) return register({ kind: "const", info: { name, type: declT, value: 0n, decl: d } });
+      if (declT && !this.coerce(d.init, declT))
+        return register({ kind: "const", info: { name, type: declT, value: 0n, decl: d } });
       const v = this.m.constValues.get(d.init);
       if (v === undefined || !["int", "bool", "action"].includes(type.kind)) {
         if (t !== errorType) this.error("TopLevelInit", d.init.span, name);
-        if (type.kind === "int" || type.kind === "bool") register({ kind: "const", info: { name, type, value: 0n, decl: d } });
+        if (type.kind === "int" || type.kind === "bool")
+          register({ kind: "const", info: { name, type, value: 0n, decl: d } });
         return;
       }
-      const info: ConstInfo = { name, type, value: type.kind === "int" ? wrap(v, type) : v, decl: d };
+      const info: ConstInfo = {
+        name,
+        type,
+        value: type.kind === "int" ? wrap(v, type) : v,
+        decl: d,
+      };
       this.m.consts.push(info);
       return register({ kind: "const", info });
     }
@@ -353,7 +406,8 @@ export class Checker extends StmtChecker {
       else if (t !== errorType) type = t;
       const v = this.m.constValues.get(d.init);
       if (v === undefined) {
-        if (t !== errorType) this.error("NotConstant", d.init.span, "the initial value of a global variable");
+        if (t !== errorType)
+          this.error("NotConstant", d.init.span, "the initial value of a global variable");
       } else value = v;
     } else if (!declT) this.error("CannotInferType", d.name.span, name);
     if (!type) return;
@@ -382,7 +436,8 @@ export class Checker extends StmtChecker {
     }
     if (type && d.type) {
       const declT = this.resolveType(d.type);
-      if (declT && !sameType(declT, type)) this.error("TypeMismatch", call.span, typeToString(type), typeToString(declT));
+      if (declT && !sameType(declT, type))
+        this.error("TypeMismatch", call.span, typeToString(type), typeToString(declT));
     }
     this.m.types.set(call, type ?? errorType);
     if (call.args.length !== 2) {
@@ -392,7 +447,8 @@ export class Checker extends StmtChecker {
     }
     const [keyArg, defArg] = call.args as [ast.Expr, ast.Expr];
     let key: string | null = null;
-    if (keyArg.kind === "StringLit" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(keyArg.value)) key = keyArg.value;
+    if (keyArg.kind === "StringLit" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(keyArg.value))
+      key = keyArg.value;
     else this.error("ParamName", keyArg.span);
     const dt = this.expr(defArg, type ?? undefined);
     let def = 0n;
@@ -400,7 +456,8 @@ export class Checker extends StmtChecker {
       const v = this.m.constValues.get(defArg);
       if (v === undefined) this.error("NotConstant", defArg.span, "the default of a param()");
       else def = type.kind === "int" ? wrap(v, type) : v;
-    } else if (dt !== errorType && type && !this.m.constValues.has(defArg)) this.error("NotConstant", defArg.span, "the default of a param()");
+    } else if (dt !== errorType && type && !this.m.constValues.has(defArg))
+      this.error("NotConstant", defArg.span, "the default of a param()");
     if (!type) return;
     if (key !== null && this.m.params.some((p) => p.key === key)) {
       this.error("ParamDuplicate", keyArg.span, key);
@@ -417,14 +474,27 @@ export class Checker extends StmtChecker {
     const cls = n.callee.name;
     const b = this.imports.get(cls);
     if (!b || b.kind !== "mapClass") {
-      if (!b && builtins.get(cls)?.kind === "mapClass") this.error("NotImported", n.callee.span, cls);
+      if (!b && builtins.get(cls)?.kind === "mapClass")
+        this.error("NotImported", n.callee.span, cls);
       else if (!b && !this.topTypes.has(cls)) this.error("CannotFindName", n.callee.span, cls);
-      else this.error("UnsupportedHere", n.span, `'new ${cls}'`, "; only the xdpc map classes can be constructed");
+      else
+        this.error(
+          "UnsupportedHere",
+          n.span,
+          `'new ${cls}'`,
+          "; only the xdpc map classes can be constructed",
+        );
       return;
     }
     const kind = b.mapKind;
     if (n.typeArgs.length !== b.typeArgs) {
-      this.error("TypeArgCount", n.typeArgs.length ? n.typeArgs[0]!.span : n.callee.span, cls, b.typeArgs, n.typeArgs.length);
+      this.error(
+        "TypeArgCount",
+        n.typeArgs.length ? n.typeArgs[0]!.span : n.callee.span,
+        cls,
+        b.typeArgs,
+        n.typeArgs.length,
+      );
       return;
     }
     const arg = (i: number, which: string): Type | null => {
@@ -455,7 +525,13 @@ export class Checker extends StmtChecker {
     if (!value) ok = false;
     if (kind === "LpmTrie" && key) {
       const f0 = key.kind === "struct" ? key.fields[0] : undefined;
-      if (!f0 || f0.name !== "prefixlen" || f0.type !== u32 || key.kind !== "struct" || key.fields.length < 2) {
+      if (
+        !f0 ||
+        f0.name !== "prefixlen" ||
+        f0.type !== u32 ||
+        key.kind !== "struct" ||
+        key.fields.length < 2
+      ) {
         this.error("LpmKey", n.typeArgs[0]!.span, typeToString(key));
         ok = false;
       }
@@ -477,14 +553,19 @@ export class Checker extends StmtChecker {
           const v = this.m.constValues.get(p.value);
           if (t === errorType) ok = false;
           else if (t.kind !== "int" || v === undefined || v <= 0n || v > 0xffffffffn) {
-            this.error("MapMaxEntriesInvalid", p.value.span, v === undefined ? "a value that is not a constant" : String(v));
+            this.error(
+              "MapMaxEntriesInvalid",
+              p.value.span,
+              v === undefined ? "a value that is not a constant" : String(v),
+            );
             ok = false;
           } else maxEntries = Number(v);
         } else if (key === "pinned") {
           const t = this.expr(p.value);
           const v = this.m.constValues.get(p.value);
           if (t.kind !== "bool" || v === undefined) {
-            if (t !== errorType) this.error("NotConstant", p.value.span, "'pinned' (true or false)");
+            if (t !== errorType)
+              this.error("NotConstant", p.value.span, "'pinned' (true or false)");
           } else pinned = v === 1n;
         } else if (key === "handler" && kind === "XskMap") {
           const v = unwrapParens(p.value);
@@ -498,16 +579,32 @@ export class Checker extends StmtChecker {
         } else this.error("MapOptionUnknown", p.name.span, key, cls);
       }
     }
-    if (maxEntries === null && ok && !(opts && opts.kind === "ObjectLit" && opts.props.some((p) => p.name.name === "maxEntries"))) {
+    if (
+      maxEntries === null &&
+      ok &&
+      !(opts && opts.kind === "ObjectLit" && opts.props.some((p) => p.name.name === "maxEntries"))
+    ) {
       this.error("MapMaxEntries", n.span, name);
       ok = false;
     }
-    if (kind === "RingBuf" && maxEntries !== null && (maxEntries < 4096 || (maxEntries & (maxEntries - 1)) !== 0)) {
+    if (
+      kind === "RingBuf" &&
+      maxEntries !== null &&
+      (maxEntries < 4096 || (maxEntries & (maxEntries - 1)) !== 0)
+    ) {
       this.error("RingBufSize", n.span, maxEntries);
       ok = false;
     }
     if (!value) value = u32;
-    const type: MapType = { kind: "map", mapKind: kind, key, value, maxEntries: maxEntries ?? 0, pinned, handler: handler?.name ?? null };
+    const type: MapType = {
+      kind: "map",
+      mapKind: kind,
+      key,
+      value,
+      maxEntries: maxEntries ?? 0,
+      pinned,
+      handler: handler?.name ?? null,
+    };
     this.m.types.set(n, type);
     const info: MapInfo = {
       name,

@@ -76,30 +76,60 @@ export function foldArith(op: string, a: bigint, b: bigint, w: IntType | null): 
   const bits = w ? BigInt(w.bits) : 64n;
   let r: bigint;
   switch (op) {
-    case "+": r = a + b; break;
-    case "-": r = a - b; break;
-    case "*": r = a * b; break;
-    case "/": r = b === 0n ? 0n : a / b; break;
-    case "%": r = b === 0n ? 0n : a % b; break;
-    case "&": r = a & b; break;
-    case "|": r = a | b; break;
-    case "^": r = a ^ b; break;
-    case "<<": r = w ? a << (b & (bits - 1n)) : a << b; break;
-    case ">>": r = w ? (w.signed ? a : BigInt.asUintN(w.bits, a)) >> (b & (bits - 1n)) : a >> b; break;
-    case ">>>": r = (w ? BigInt.asUintN(w.bits, a) : a) >> (w ? b & (bits - 1n) : b); break;
-    default: throw new Error(`not arithmetic: ${op}`);
+    case "+":
+      r = a + b;
+      break;
+    case "-":
+      r = a - b;
+      break;
+    case "*":
+      r = a * b;
+      break;
+    case "/":
+      r = b === 0n ? 0n : a / b;
+      break;
+    case "%":
+      r = b === 0n ? 0n : a % b;
+      break;
+    case "&":
+      r = a & b;
+      break;
+    case "|":
+      r = a | b;
+      break;
+    case "^":
+      r = a ^ b;
+      break;
+    case "<<":
+      r = w ? a << (b & (bits - 1n)) : a << b;
+      break;
+    case ">>":
+      r = w ? (w.signed ? a : BigInt.asUintN(w.bits, a)) >> (b & (bits - 1n)) : a >> b;
+      break;
+    case ">>>":
+      r = (w ? BigInt.asUintN(w.bits, a) : a) >> (w ? b & (bits - 1n) : b);
+      break;
+    default:
+      throw new Error(`not arithmetic: ${op}`);
   }
   return w ? wrap(r, w) : r;
 }
 
 function foldCompare(op: string, a: bigint, b: bigint): boolean {
   switch (op) {
-    case "<": return a < b;
-    case "<=": return a <= b;
-    case ">": return a > b;
-    case ">=": return a >= b;
-    case "==": case "===": return a === b;
-    default: return a !== b;
+    case "<":
+      return a < b;
+    case "<=":
+      return a <= b;
+    case ">":
+      return a > b;
+    case ">=":
+      return a >= b;
+    case "==":
+    case "===":
+      return a === b;
+    default:
+      return a !== b;
   }
 }
 
@@ -278,7 +308,11 @@ export abstract class ExprChecker extends CheckerBase {
       case "context":
       case "xskPacket": {
         if (prop === "len" || prop === "rxQueue" || (prop === "ifindex" && ot.kind === "context")) {
-          this.m.members.set(e, { kind: "contextField", name: prop, on: ot.kind === "context" ? "ctx" : "xsk" });
+          this.m.members.set(e, {
+            kind: "contextField",
+            name: prop,
+            on: ot.kind === "context" ? "ctx" : "xsk",
+          });
           return contextFields[prop];
         }
         break;
@@ -308,7 +342,8 @@ export abstract class ExprChecker extends CheckerBase {
       return errorType;
     }
     if (it !== errorType) {
-      if (it.kind !== "int") this.error("IntegerRequired", e.index.span, "an index", typeToString(it));
+      if (it.kind !== "int")
+        this.error("IntegerRequired", e.index.span, "an index", typeToString(it));
       else {
         const v = this.m.constValues.get(e.index);
         if (v !== undefined && (v < 0n || v >= BigInt(ot.length)))
@@ -322,7 +357,10 @@ export abstract class ExprChecker extends CheckerBase {
 
   /** `x === null` and friends (either side a null literal). */
   nullComparison(e: ast.Binary): boolean {
-    return equalityOps.has(e.op) && (unwrapParens(e.left).kind === "NullLit" || unwrapParens(e.right).kind === "NullLit");
+    return (
+      equalityOps.has(e.op) &&
+      (unwrapParens(e.left).kind === "NullLit" || unwrapParens(e.right).kind === "NullLit")
+    );
   }
 
   /** The narrowable symbol an expression names (a nullable local or parameter). */
@@ -330,7 +368,9 @@ export abstract class ExprChecker extends CheckerBase {
     const u = unwrapParens(e);
     if (u.kind !== "Name") return null;
     const s = this.m.names.get(u);
-    return s && (s.kind === "local" || s.kind === "param") && s.type.kind === "nullable" ? s.id : null;
+    return s && (s.kind === "local" || s.kind === "param") && s.type.kind === "nullable"
+      ? s.id
+      : null;
   }
 
   /** Types a condition and returns the nullable facts that hold when it is true / false. */
@@ -363,7 +403,9 @@ export abstract class ExprChecker extends CheckerBase {
         const r = e.op === "&&" ? va !== 0n && vb !== 0n : va !== 0n || vb !== 0n;
         this.m.constValues.set(e, r ? 1n : 0n);
       }
-      return e.op === "&&" ? { t: b.t, f: intersect(a.f, b.f) } : { t: intersect(a.t, b.t), f: b.f };
+      return e.op === "&&"
+        ? { t: b.t, f: intersect(a.f, b.f) }
+        : { t: intersect(a.t, b.t), f: b.f };
     }
     if (e.kind === "Binary" && this.nullComparison(e)) return this.nullTest(e);
     const t = this.expr(e);
@@ -375,7 +417,8 @@ export abstract class ExprChecker extends CheckerBase {
 
   private testConversion(e: ast.Expr, t: Type): void {
     if (t === errorType || t.kind === "bool") return;
-    if (t.kind === "int" || t.kind === "nullable") this.m.conversions.set(e, { kind: "test", from: t, to: boolType });
+    if (t.kind === "int" || t.kind === "nullable")
+      this.m.conversions.set(e, { kind: "test", from: t, to: boolType });
     else this.error("ConditionType", e.span, typeToString(t));
   }
 
@@ -422,7 +465,8 @@ export abstract class ExprChecker extends CheckerBase {
     }
     const w = promote(t);
     this.convert(e.operand, t, w);
-    if (v !== undefined) this.m.constValues.set(e, wrap(e.op === "-" ? -v : e.op === "~" ? ~v : v, w));
+    if (v !== undefined)
+      this.m.constValues.set(e, wrap(e.op === "-" ? -v : e.op === "~" ? ~v : v, w));
     return w;
   }
 
@@ -436,14 +480,22 @@ export abstract class ExprChecker extends CheckerBase {
    * Types `left op right` given the operand types, recording conversions on the
    * operands and the folded value on `node` (a Binary, or an Assign for `op=`).
    */
-  binaryTyped(node: ast.Expr, op: string, left: ast.Expr, right: ast.Expr, lt: Type, rt: Type): Type {
+  binaryTyped(
+    node: ast.Expr,
+    op: string,
+    left: ast.Expr,
+    right: ast.Expr,
+    lt: Type,
+    rt: Type,
+  ): Type {
     if (lt === errorType || rt === errorType) return errorType;
     if (lt.kind === "void" || rt.kind === "void") {
       this.error("VoidValue", (lt.kind === "void" ? left : right).span);
       return errorType;
     }
     const isCompare = !arithOps.has(op);
-    if (isCompare && (lt.kind !== "int" || rt.kind !== "int")) return this.compareOther(node as ast.Binary, op, left, right, lt, rt);
+    if (isCompare && (lt.kind !== "int" || rt.kind !== "int"))
+      return this.compareOther(node as ast.Binary, op, left, right, lt, rt);
     if (lt.kind !== "int" || rt.kind !== "int") {
       this.error("OperatorTypes", node.span, op, typeToString(lt), typeToString(rt));
       return errorType;
@@ -458,7 +510,8 @@ export abstract class ExprChecker extends CheckerBase {
       const w = promote(lt);
       this.convert(left, lt, w);
       if (!ru && rt.bits !== w.bits) this.convertRaw(right, rt, intType(w.bits, rt.signed));
-      if (lv !== undefined && rv !== undefined) this.m.constValues.set(node, foldArith(op, lv, rv, w));
+      if (lv !== undefined && rv !== undefined)
+        this.m.constValues.set(node, foldArith(op, lv, rv, w));
       return w;
     }
     if (lu && ru) return this.foldUntyped(node, op, lv!, rv!, isCompare);
@@ -490,7 +543,8 @@ export abstract class ExprChecker extends CheckerBase {
     }
     if (isCompare) {
       this.m.compareTypes.set(node as ast.Binary, w);
-      if (lc && rc) this.m.constValues.set(node, foldCompare(op, wrap(lv, w), wrap(rv, w)) ? 1n : 0n);
+      if (lc && rc)
+        this.m.constValues.set(node, foldCompare(op, wrap(lv, w), wrap(rv, w)) ? 1n : 0n);
       return boolType;
     }
     if (lc && rc) this.m.constValues.set(node, foldArith(op, wrap(lv, w), wrap(rv, w), w));
@@ -527,7 +581,17 @@ export abstract class ExprChecker extends CheckerBase {
       return false;
     }
     if (!sameType(t, w) || this.untyped.has(e))
-      this.m.conversions.set(e, { kind: this.untyped.has(e) ? "literal" : t.bits < w.bits ? "widen" : t.bits > w.bits ? "truncate" : "sign", from: t, to: w });
+      this.m.conversions.set(e, {
+        kind: this.untyped.has(e)
+          ? "literal"
+          : t.bits < w.bits
+            ? "widen"
+            : t.bits > w.bits
+              ? "truncate"
+              : "sign",
+        from: t,
+        to: w,
+      });
     return true;
   }
 
@@ -543,12 +607,20 @@ export abstract class ExprChecker extends CheckerBase {
 
   private convertRaw(e: ast.Expr, from: IntType, to: IntType): void {
     if (sameType(from, to)) return;
-    const kind: Conversion["kind"] = from.bits < to.bits ? "widen" : from.bits > to.bits ? "truncate" : "sign";
+    const kind: Conversion["kind"] =
+      from.bits < to.bits ? "widen" : from.bits > to.bits ? "truncate" : "sign";
     this.m.conversions.set(e, { kind, from, to });
   }
 
   /** Comparisons of non-integers: bool and verdict equality. */
-  private compareOther(e: ast.Binary, op: string, left: ast.Expr, right: ast.Expr, lt: Type, rt: Type): Type {
+  private compareOther(
+    e: ast.Binary,
+    op: string,
+    left: ast.Expr,
+    right: ast.Expr,
+    lt: Type,
+    rt: Type,
+  ): Type {
     const eq = equalityOps.has(op);
     let ok = false;
     let at: Type = lt;
@@ -567,7 +639,8 @@ export abstract class ExprChecker extends CheckerBase {
     this.m.compareTypes.set(e, at);
     const lv = this.m.constValues.get(left);
     const rv = this.m.constValues.get(right);
-    if (lv !== undefined && rv !== undefined) this.m.constValues.set(e, foldCompare(op, lv, rv) ? 1n : 0n);
+    if (lv !== undefined && rv !== undefined)
+      this.m.constValues.set(e, foldCompare(op, lv, rv) ? 1n : 0n);
     return boolType;
   }
 
@@ -612,7 +685,10 @@ export abstract class ExprChecker extends CheckerBase {
     const st = this.expr(e.expr);
     if (!target || st === errorType) return errorType;
     const v = this.m.constValues.get(e.expr);
-    if (target.kind === "int" && (st.kind === "int" || st.kind === "bool" || st.kind === "action")) {
+    if (
+      target.kind === "int" &&
+      (st.kind === "int" || st.kind === "bool" || st.kind === "action")
+    ) {
       if (v !== undefined) this.m.constValues.set(e, wrap(v, target));
       return target;
     }
@@ -630,7 +706,8 @@ export abstract class ExprChecker extends CheckerBase {
 
   private objectLit(e: ast.ObjectLit, expected: Type | undefined): Type {
     if (!expected || expected.kind !== "struct") {
-      if (expected === undefined || expected !== errorType) this.error("StructLiteralNeedsType", e.span);
+      if (expected === undefined || expected !== errorType)
+        this.error("StructLiteralNeedsType", e.span);
       for (const p of e.props) this.expr(p.value);
       return errorType;
     }
@@ -649,7 +726,8 @@ export abstract class ExprChecker extends CheckerBase {
     }
     // Built-in kernel structs have union members: unset fields are zero.
     if (expected !== fibLookupParamsType)
-      for (const f of expected.fields) if (!seen.has(f.name)) this.error("MissingStructField", e.span, f.name, expected.name);
+      for (const f of expected.fields)
+        if (!seen.has(f.name)) this.error("MissingStructField", e.span, f.name, expected.name);
     return expected;
   }
 
@@ -685,7 +763,8 @@ export abstract class ExprChecker extends CheckerBase {
             return false;
           }
           if (this.untyped.has(e)) {
-            if (!sameType(t, target)) this.m.conversions.set(e, { kind: "literal", from: t, to: target });
+            if (!sameType(t, target))
+              this.m.conversions.set(e, { kind: "literal", from: t, to: target });
           } else this.convertRaw(e, t, target);
           return true;
         }
@@ -729,7 +808,10 @@ export abstract class ExprChecker extends CheckerBase {
    */
   narrowArithmetic(e: ast.Expr, target: IntType): boolean {
     const u = unwrapParens(e);
-    const arith = (u.kind === "Binary" && arithOps.has(u.op)) || (u.kind === "Unary" && u.op !== "!") || u.kind === "Conditional";
+    const arith =
+      (u.kind === "Binary" && arithOps.has(u.op)) ||
+      (u.kind === "Unary" && u.op !== "!") ||
+      u.kind === "Conditional";
     return arith && this.leavesFit(u, target);
   }
 
@@ -741,7 +823,9 @@ export abstract class ExprChecker extends CheckerBase {
         return this.leavesFit(e.expr, target);
       case "Binary":
         if (!arithOps.has(e.op)) return false;
-        return this.leavesFit(e.left, target) && (shiftOps.has(e.op) || this.leavesFit(e.right, target));
+        return (
+          this.leavesFit(e.left, target) && (shiftOps.has(e.op) || this.leavesFit(e.right, target))
+        );
       case "Unary":
         return e.op !== "!" && this.leavesFit(e.operand, target);
       case "Conditional":

@@ -25,7 +25,15 @@ function f(
   bits?: { shift: number; mask: number },
   writable = true,
 ): HeaderField {
-  return { name, type, offset, width, shift: bits?.shift ?? 0, mask: bits ? BigInt(bits.mask) : null, writable };
+  return {
+    name,
+    type,
+    offset,
+    width,
+    shift: bits?.shift ?? 0,
+    mask: bits ? BigInt(bits.mask) : null,
+    writable,
+  };
 }
 
 function header(header: HeaderKind, name: string, size: number, fields: HeaderField[]): HeaderType {
@@ -45,7 +53,11 @@ const icmpFields = (): HeaderField[] => [
 const icmpHeader = header("icmp", "IcmpHeader", 8, icmpFields());
 
 export const headerTypes: Record<HeaderKind, HeaderType> = {
-  eth: header("eth", "EthHeader", 14, [f("dst", u64, 0, 6), f("src", u64, 6, 6), f("proto", u16, 12, 2)]),
+  eth: header("eth", "EthHeader", 14, [
+    f("dst", u64, 0, 6),
+    f("src", u64, 6, 6),
+    f("proto", u16, 12, 2),
+  ]),
   vlan: header("vlan", "VlanHeader", 4, [
     f("tci", u16, 0, 2),
     f("vid", u16, 0, 2, { shift: 0, mask: 0x0fff }),

@@ -3,7 +3,10 @@
 // alignment, struct alignment = max field alignment, size rounded up to it.
 import { sizeAlign, type StructField, type StructType, type Type } from "./types.ts";
 
-export function layoutStruct(name: string, fields: readonly { name: string; type: Type }[]): StructType {
+export function layoutStruct(
+  name: string,
+  fields: readonly { name: string; type: Type }[],
+): StructType {
   let offset = 0;
   let align = 1;
   const out: StructField[] = [];

@@ -6,16 +6,17 @@ import { CallChecker } from "./calls.ts";
 import { errorType, intersect, unwrapParens } from "./exprs.ts";
 import type { LocalSym } from "./result.ts";
 import { walk } from "./walk.ts";
-import {
-  defaultIntType,
-  fits,
-  typeToString,
-  wrap,
-  type IntType,
-  type Type,
-} from "./types.ts";
+import { defaultIntType, fits, typeToString, wrap, type IntType, type Type } from "./types.ts";
 
-const localTypeKinds = new Set(["int", "bool", "struct", "fixedArray", "header", "nullable", "action"]);
+const localTypeKinds = new Set([
+  "int",
+  "bool",
+  "struct",
+  "fixedArray",
+  "header",
+  "nullable",
+  "action",
+]);
 
 export abstract class StmtChecker extends CallChecker {
   /** Checks statements in order; returns whether control can reach their end. */
@@ -56,7 +57,8 @@ export abstract class StmtChecker extends CallChecker {
         return false;
       }
       case "ContinueStmt":
-        if (!this.breakables.some((b) => b.kind === "loop")) this.error("BreakOutside", s.span, "continue", "");
+        if (!this.breakables.some((b) => b.kind === "loop"))
+          this.error("BreakOutside", s.span, "continue", "");
         return false;
       case "ReturnStmt":
         this.returnStmt(s);
@@ -88,7 +90,13 @@ export abstract class StmtChecker extends CallChecker {
     let initType: Type | null = null;
     if (d.init) {
       const init = unwrapParens(d.init);
-      if (init.kind === "Call" && init.callee.kind === "Name" && init.callee.name === "param" && this.peekValue("param") === undefined && this.imports.get("param")?.kind === "fn") {
+      if (
+        init.kind === "Call" &&
+        init.callee.kind === "Name" &&
+        init.callee.name === "param" &&
+        this.peekValue("param") === undefined &&
+        this.imports.get("param")?.kind === "fn"
+      ) {
         this.error("ParamMisplaced", d.init.span);
       } else {
         initType = this.expr(d.init, declT ?? undefined);
@@ -96,21 +104,34 @@ export abstract class StmtChecker extends CallChecker {
         else if (initType === errorType) type = errorType;
         else if (initType.kind === "null") this.error("CannotInferType", d.name.span, d.name.name);
         else if (initType.kind === "void") this.error("VoidValue", d.init.span);
-        else if (!localTypeKinds.has(initType.kind)) this.error("TypeNotAllowedHere", d.init.span, typeToString(initType), "a variable type");
+        else if (!localTypeKinds.has(initType.kind))
+          this.error("TypeNotAllowedHere", d.init.span, typeToString(initType), "a variable type");
         else type = initType;
       }
     } else {
       if (d.declKind === "const") this.error("ConstNeedsInit", d.name.span, d.name.name);
       else if (!declT) this.error("CannotInferType", d.name.span, d.name.name);
     }
-    const sym: LocalSym = { kind: "local", id: this.nextId++, name: d.name.name, type, mutable: d.declKind === "let", decl: d };
+    const sym: LocalSym = {
+      kind: "local",
+      id: this.nextId++,
+      name: d.name.name,
+      type,
+      mutable: d.declKind === "let",
+      decl: d,
+    };
     this.m.locals.set(d, sym);
     this.declareLocal(sym, d.name.span);
     if (d.init && d.declKind === "const" && (type.kind === "int" || type.kind === "bool")) {
       const v = this.m.constValues.get(d.init);
       if (v !== undefined) this.localConsts.set(sym.id, type.kind === "int" ? wrap(v, type) : v);
     }
-    if (type.kind === "nullable" && initType && initType.kind !== "nullable" && initType.kind !== "null")
+    if (
+      type.kind === "nullable" &&
+      initType &&
+      initType.kind !== "nullable" &&
+      initType.kind !== "null"
+    )
       this.flow.nonNull = new Set(this.flow.nonNull).add(sym.id);
     if (type.kind === "fixedArray" && d.init && this.rootIsPacket(d.init)) this.viewSyms.push(sym);
     return sym;
@@ -156,8 +177,18 @@ export abstract class StmtChecker extends CallChecker {
       const ty = this.expr(u);
       if (ty === errorType) return null;
       const m = this.m.members.get(u);
-      if (m && (m.kind === "contextField" || m.kind === "arrayLength" || m.kind === "enumMember" || (m.kind === "headerField" && !m.field.writable))) {
-        this.error("ReadOnlyField", u.span, m.kind === "headerField" ? `${m.header}.${m.field.name}` : u.property.name);
+      if (
+        m &&
+        (m.kind === "contextField" ||
+          m.kind === "arrayLength" ||
+          m.kind === "enumMember" ||
+          (m.kind === "headerField" && !m.field.writable))
+      ) {
+        this.error(
+          "ReadOnlyField",
+          u.span,
+          m.kind === "headerField" ? `${m.header}.${m.field.name}` : u.property.name,
+        );
         return null;
       }
       return ty;
@@ -196,10 +227,14 @@ export abstract class StmtChecker extends CallChecker {
     if (w === errorType || w.kind !== "int") return;
     if (w.bits > tt.bits || w.signed !== tt.signed) {
       const v = this.m.constValues.get(a.value);
-      const ok = v !== undefined ? fits(v, tt) : this.narrowArithmetic(a.value, tt) || this.leavesFitValue(a.value, tt);
+      const ok =
+        v !== undefined
+          ? fits(v, tt)
+          : this.narrowArithmetic(a.value, tt) || this.leavesFitValue(a.value, tt);
       if (!ok) {
         const vi = vt.kind === "int" ? vt : w;
-        if (vi.signed !== tt.signed) this.error("SignednessNeedsCast", a.value.span, vi.name, tt.name);
+        if (vi.signed !== tt.signed)
+          this.error("SignednessNeedsCast", a.value.span, vi.name, tt.name);
         else this.error("NarrowingNeedsCast", a.value.span, vi.name, tt.name);
         return;
       }
@@ -270,18 +305,25 @@ export abstract class StmtChecker extends CallChecker {
   }
 
   /** Runs `body` as a loop or switch region: flow after it is conservative. */
-  private region(root: ast.Node, kind: "loop" | "switch", body: () => boolean): { completes: boolean; broken: boolean } {
+  private region(
+    root: ast.Node,
+    kind: "loop" | "switch",
+    body: () => boolean,
+  ): { completes: boolean; broken: boolean } {
     const assigned = this.assignedIds(root);
     const entryNonNull = new Set([...this.flow.nonNull].filter((x) => !assigned.has(x)));
     const acc = new Map<number, string>(this.flow.dead);
-    if (kind === "loop" && this.mayAdjust(root)) for (const s of this.viewSyms) if (!acc.has(s.id)) acc.set(s.id, "an adjustHead/adjustTail later in this loop");
+    if (kind === "loop" && this.mayAdjust(root))
+      for (const s of this.viewSyms)
+        if (!acc.has(s.id)) acc.set(s.id, "an adjustHead/adjustTail later in this loop");
     this.flow = { nonNull: entryNonNull, dead: new Map(acc) };
     this.deadAccumulators.push(acc);
     this.breakables.push({ kind, broken: false });
     const completes = body();
     const b = this.breakables.pop()!;
     this.deadAccumulators.pop();
-    for (const [k, v] of acc) for (const outer of this.deadAccumulators) if (!outer.has(k)) outer.set(k, v);
+    for (const [k, v] of acc)
+      for (const outer of this.deadAccumulators) if (!outer.has(k)) outer.set(k, v);
     this.flow = { nonNull: entryNonNull, dead: acc };
     return { completes, broken: b.broken };
   }
@@ -293,7 +335,11 @@ export abstract class StmtChecker extends CallChecker {
       if (found) return false;
       if (node.kind === "Call") {
         const c = node.callee;
-        if (c.kind === "Member" && (c.property.name === "adjustHead" || c.property.name === "adjustTail")) found = true;
+        if (
+          c.kind === "Member" &&
+          (c.property.name === "adjustHead" || c.property.name === "adjustTail")
+        )
+          found = true;
         if (c.kind === "Name") {
           const s = this.peekValue(c.name);
           if (s?.kind === "function" && s.info.adjustsPacket) found = true;
@@ -327,9 +373,13 @@ export abstract class StmtChecker extends CallChecker {
             this.m.caseValues.set(c, cv);
           }
         }
-        this.flow = { nonNull: regionFlow.nonNull, dead: new Map(this.deadAccumulators[this.deadAccumulators.length - 1]!) };
+        this.flow = {
+          nonNull: regionFlow.nonNull,
+          dead: new Map(this.deadAccumulators[this.deadAccumulators.length - 1]!),
+        };
         const completes = this.block(c.body);
-        if (completes && c.body.length > 0 && i < s.cases.length - 1) this.error("SwitchFallthrough", c.span);
+        if (completes && c.body.length > 0 && i < s.cases.length - 1)
+          this.error("SwitchFallthrough", c.span);
         if (i === s.cases.length - 1) lastCompletes = completes;
       });
       return lastCompletes;
@@ -357,9 +407,11 @@ export abstract class StmtChecker extends CallChecker {
       if (init.type) {
         const t = this.resolveType(init.type);
         if (t && t.kind === "int") ctype = t;
-        else if (t) this.error("IntegerRequired", init.type.span, "a loop counter", typeToString(t));
+        else if (t)
+          this.error("IntegerRequired", init.type.span, "a loop counter", typeToString(t));
       } else if (bt.kind === "int") ctype = this.untyped.has(bound) ? defaultIntType(bv ?? 0n) : bt;
-      if (bt !== errorType && bv === undefined) this.error("NotConstant", bound.span, "the loop bound");
+      if (bt !== errorType && bv === undefined)
+        this.error("NotConstant", bound.span, "the loop bound");
       if (ctype && bv !== undefined) {
         this.coerce(bound, ctype);
         counter = this.localVarTyped(init, ctype);
@@ -386,7 +438,12 @@ export abstract class StmtChecker extends CallChecker {
     if (counter) {
       const c = counter;
       walk(s.body, (n) => {
-        if ((n.kind === "Assign" || n.kind === "Update") && n.target.kind === "Name" && n.target.name === c.name && this.peekValue(c.name) === c)
+        if (
+          (n.kind === "Assign" || n.kind === "Update") &&
+          n.target.kind === "Name" &&
+          n.target.name === c.name &&
+          this.peekValue(c.name) === c
+        )
           this.error("LoopCounterAssigned", n.span, c.name);
       });
     }
@@ -403,24 +460,46 @@ export abstract class StmtChecker extends CallChecker {
       this.expr(d.init, t);
       this.coerce(d.init, t);
     }
-    const sym: LocalSym = { kind: "local", id: this.nextId++, name: d.name.name, type: t, mutable: true, decl: d };
+    const sym: LocalSym = {
+      kind: "local",
+      id: this.nextId++,
+      name: d.name.name,
+      type: t,
+      mutable: true,
+      decl: d,
+    };
     this.m.locals.set(d, sym);
     this.declareLocal(sym, d.name.span);
     return sym;
   }
 
   /** The accepted loop form, or why the loop is rejected. */
-  private loopShape(s: ast.ForStmt): { init: ast.VarDecl; test: ast.Binary; bound: ast.Expr; step: bigint } | string {
+  private loopShape(
+    s: ast.ForStmt,
+  ): { init: ast.VarDecl; test: ast.Binary; bound: ast.Expr; step: bigint } | string {
     const init = s.init;
-    if (!init || init.kind !== "VarDecl" || init.declKind !== "let" || !init.init) return "the loop must declare its counter with 'let i = <constant>'";
+    if (!init || init.kind !== "VarDecl" || init.declKind !== "let" || !init.init)
+      return "the loop must declare its counter with 'let i = <constant>'";
     const name = init.name.name;
     const test = s.test && unwrapParens(s.test);
-    if (!test || test.kind !== "Binary" || (test.op !== "<" && test.op !== "<=") || unwrapParens(test.left).kind !== "Name" || (unwrapParens(test.left) as ast.Name).name !== name)
+    if (
+      !test ||
+      test.kind !== "Binary" ||
+      (test.op !== "<" && test.op !== "<=") ||
+      unwrapParens(test.left).kind !== "Name" ||
+      (unwrapParens(test.left) as ast.Name).name !== name
+    )
       return `the condition must be '${name} < <constant>' or '${name} <= <constant>'`;
     const u = s.update;
     let step: bigint | null = null;
-    if (u?.kind === "Update" && u.op === "++" && u.target.kind === "Name" && u.target.name === name) step = 1n;
-    if (u?.kind === "Assign" && u.op === "+=" && u.target.kind === "Name" && u.target.name === name) {
+    if (u?.kind === "Update" && u.op === "++" && u.target.kind === "Name" && u.target.name === name)
+      step = 1n;
+    if (
+      u?.kind === "Assign" &&
+      u.op === "+=" &&
+      u.target.kind === "Name" &&
+      u.target.name === name
+    ) {
       const v = unwrapParens(u.value);
       if (v.kind === "NumberLit" && v.value > 0n) step = v.value;
     }

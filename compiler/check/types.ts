@@ -209,7 +209,9 @@ export function isInt(t: Type): t is IntType {
 /** Range of values an integer type holds. */
 export function intRange(t: IntType): { min: bigint; max: bigint } {
   const b = BigInt(t.bits);
-  return t.signed ? { min: -(1n << (b - 1n)), max: (1n << (b - 1n)) - 1n } : { min: 0n, max: (1n << b) - 1n };
+  return t.signed
+    ? { min: -(1n << (b - 1n)), max: (1n << (b - 1n)) - 1n }
+    : { min: 0n, max: (1n << b) - 1n };
 }
 
 export function fits(value: bigint, t: IntType): boolean {
@@ -259,7 +261,9 @@ export function sameType(a: Type, b: Type): boolean {
     case "int":
       return a.bits === (b as IntType).bits && a.signed === (b as IntType).signed;
     case "fixedArray":
-      return a.length === (b as FixedArrayType).length && sameType(a.elem, (b as FixedArrayType).elem);
+      return (
+        a.length === (b as FixedArrayType).length && sameType(a.elem, (b as FixedArrayType).elem)
+      );
     case "nullable":
       return sameType(a.inner, (b as NullableType).inner);
     case "header":

@@ -2,14 +2,19 @@ import { formatCode, type Diagnostic } from "./diagnostic.ts";
 import { LineMap, spanEnd } from "./span.ts";
 
 /** `path:line:col: error XDPnnnn: message`, the source line, and a caret span — as tsc prints. */
-export function renderDiagnostic(d: Diagnostic, source: string | undefined, lines?: LineMap): string {
+export function renderDiagnostic(
+  d: Diagnostic,
+  source: string | undefined,
+  lines?: LineMap,
+): string {
   const map = lines ?? (source !== undefined ? new LineMap(source) : undefined);
   if (!map) return `${d.file}: ${d.severity} ${formatCode(d.code)}: ${d.message}`;
   const { line, col } = map.lineCol(d.span.start);
   const head = `${d.file}:${line}:${col}: ${d.severity} ${formatCode(d.code)}: ${d.message}`;
   const text = map.lineText(line);
   const end = map.lineCol(spanEnd(d.span));
-  const caretLen = end.line === line ? Math.max(1, end.col - col) : Math.max(1, text.length - col + 1);
+  const caretLen =
+    end.line === line ? Math.max(1, end.col - col) : Math.max(1, text.length - col + 1);
   const gutter = String(line);
   const pad = " ".repeat(gutter.length);
   // Tabs keep their width in the caret line so the carets line up.

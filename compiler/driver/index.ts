@@ -38,7 +38,11 @@ export function compile(source: string, options: CompileOptions): CompileOutput 
   diagnostics.push(...checked.diagnostics);
   const out: CompileOutput = { diagnostics, program: parsed.program, checked };
   if (options.emit === "check" || hasErrors(diagnostics)) return out;
-  const backend = compileToObjectSpec(checked, { source, keepIr: options.keepIr, verdictStats: options.verdictStats });
+  const backend = compileToObjectSpec(checked, {
+    source,
+    keepIr: options.keepIr,
+    verdictStats: options.verdictStats,
+  });
   diagnostics.push(...backend.diagnostics);
   out.programs = backend.programs;
   if (backend.spec && !hasErrors(diagnostics)) out.object = buildObject(backend.spec);

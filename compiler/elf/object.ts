@@ -443,7 +443,8 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
   }
 
   // Ring buffer record types last, so that every other type keeps its id.
-  for (const m of maps) if (m.record) btf.addTypedef(RECORD_TYPEDEF_PREFIX + m.name, types.id(m.record));
+  for (const m of maps)
+    if (m.record) btf.addTypedef(RECORD_TYPEDEF_PREFIX + m.name, types.id(m.record));
 
   const extBytes = ext.encode(); // adds its strings to the .BTF string table first
   elf.addSection({ name: ".BTF", type: SHT_PROGBITS, flags: 0, data: btf.encode(), align: 4 });
@@ -659,7 +660,9 @@ export function readObject(bytes: Uint8Array): ObjectInfo {
     // A symbol must lie inside its section: a corrupt size would otherwise make us
     // allocate (and print) gigabytes for one variable.
     if (s.value + s.size > sec.size)
-      throw new Error(`symbol ${s.name} (${s.value}+${s.size}) overruns section ${sec.name} of ${sec.size} bytes`);
+      throw new Error(
+        `symbol ${s.name} (${s.value}+${s.size}) overruns section ${sec.name} of ${sec.size} bytes`,
+      );
     if (sec.type === SHT_NOBITS && sec.size > MAX_DATA_SECTION)
       throw new Error(`section ${sec.name} of ${sec.size} bytes exceeds ${MAX_DATA_SECTION} bytes`);
     const data =
@@ -736,7 +739,9 @@ function readMaps(elf: ElfFile, btf: Btf): ObjectMap[] {
           break;
       }
     }
-    const rec = btf.types.find((t) => t.kind === Kind.TYPEDEF && t.name === RECORD_TYPEDEF_PREFIX + m.name);
+    const rec = btf.types.find(
+      (t) => t.kind === Kind.TYPEDEF && t.name === RECORD_TYPEDEF_PREFIX + m.name,
+    );
     if (rec) m.recordType = rec.id;
     maps.push(m);
   }

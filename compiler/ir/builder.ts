@@ -2,7 +2,23 @@
 // instructions to it, and a terminator closes it. Appending after a terminator
 // opens an unreachable block, so lowering code after `return` needs no special case.
 import type { Span } from "../diagnostics/span.ts";
-import type { Arg, Base, BinOp, Block, Cond, Func, Inst, Operand, Size, Slot, Term, Ty, UnOp, VReg, Width } from "./ir.ts";
+import type {
+  Arg,
+  Base,
+  BinOp,
+  Block,
+  Cond,
+  Func,
+  Inst,
+  Operand,
+  Size,
+  Slot,
+  Term,
+  Ty,
+  UnOp,
+  VReg,
+  Width,
+} from "./ir.ts";
 
 export class Builder {
   readonly fn: Func;
@@ -17,7 +33,9 @@ export class Builder {
   }
 
   vreg(ty: Ty, name?: string): VReg {
-    return name === undefined ? { id: this.fn.nextVReg++, ty } : { id: this.fn.nextVReg++, ty, name };
+    return name === undefined
+      ? { id: this.fn.nextVReg++, ty }
+      : { id: this.fn.nextVReg++, ty, name };
   }
 
   param(ty: Ty, name?: string): VReg {
@@ -27,7 +45,10 @@ export class Builder {
   }
 
   slot(size: number, align: number, name?: string): Slot {
-    const s: Slot = name === undefined ? { id: this.fn.nextSlot++, size, align } : { id: this.fn.nextSlot++, size, align, name };
+    const s: Slot =
+      name === undefined
+        ? { id: this.fn.nextSlot++, size, align }
+        : { id: this.fn.nextSlot++, size, align, name };
     this.fn.slots.push(s);
     return s;
   }
@@ -67,7 +88,13 @@ export class Builder {
   const(ty: "i32" | "i64", v: bigint, name?: string): VReg {
     return this.mov(this.vreg(ty, name), v);
   }
-  bin(kind: BinOp, w: Width, a: Operand, b: Operand, dst: VReg = this.vreg(w === 32 ? "i32" : "i64")): VReg {
+  bin(
+    kind: BinOp,
+    w: Width,
+    a: Operand,
+    b: Operand,
+    dst: VReg = this.vreg(w === 32 ? "i32" : "i64"),
+  ): VReg {
     this.emit({ op: "bin", kind, w, dst, a, b });
     return dst;
   }
@@ -75,7 +102,13 @@ export class Builder {
     this.emit({ op: "un", kind, w, dst, a });
     return dst;
   }
-  load(size: Size, base: Base, off: number, ty: Ty = size === 8 ? "i64" : "i32", dst: VReg = this.vreg(ty)): VReg {
+  load(
+    size: Size,
+    base: Base,
+    off: number,
+    ty: Ty = size === 8 ? "i64" : "i32",
+    dst: VReg = this.vreg(ty),
+  ): VReg {
     this.emit({ op: "load", size, dst, base, off });
     return dst;
   }

@@ -84,7 +84,10 @@ export function dominates(idom: Map<Block, Block>, a: Block, b: Block): boolean 
 }
 
 /** Live-in sets of vreg ids per block (backward dataflow to a fixpoint). */
-export function liveness(f: Func): { liveIn: Map<Block, Set<number>>; liveOut: Map<Block, Set<number>> } {
+export function liveness(f: Func): {
+  liveIn: Map<Block, Set<number>>;
+  liveOut: Map<Block, Set<number>>;
+} {
   const gen = new Map<Block, Set<number>>();
   const kill = new Map<Block, Set<number>>();
   for (const b of f.blocks) {

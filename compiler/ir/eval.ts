@@ -110,8 +110,17 @@ export function evalCond(cc: Cond, w: Width, a0: bigint, b0: bigint): boolean {
 /** The condition that holds when `cc` does not. */
 export function negate(cc: Cond): Cond | null {
   const m: Record<Cond, Cond | null> = {
-    eq: "ne", ne: "eq", ugt: "ule", uge: "ult", ult: "uge", ule: "ugt",
-    sgt: "sle", sge: "slt", slt: "sge", sle: "sgt", set: null,
+    eq: "ne",
+    ne: "eq",
+    ugt: "ule",
+    uge: "ult",
+    ult: "uge",
+    ule: "ugt",
+    sgt: "sle",
+    sge: "slt",
+    slt: "sge",
+    sle: "sgt",
+    set: null,
   };
   return m[cc];
 }
@@ -119,8 +128,17 @@ export function negate(cc: Cond): Cond | null {
 /** The condition with operands swapped (a cc b  ⇔  b swap(cc) a). */
 export function swapCond(cc: Cond): Cond {
   const m: Record<Cond, Cond> = {
-    eq: "eq", ne: "ne", ugt: "ult", uge: "ule", ult: "ugt", ule: "uge",
-    sgt: "slt", sge: "sle", slt: "sgt", sle: "sge", set: "set",
+    eq: "eq",
+    ne: "ne",
+    ugt: "ult",
+    uge: "ule",
+    ult: "ugt",
+    ule: "uge",
+    sgt: "slt",
+    sge: "sle",
+    slt: "sgt",
+    sle: "sge",
+    set: "set",
   };
   return m[cc];
 }

@@ -55,16 +55,43 @@ export function isSlot(b: Base): b is Slot {
 }
 
 /** A helper argument: an operand, a map reference, or the address of a stack slot. */
-export type Arg = Operand | { map: string } | { slot: Slot; off: number } | { global: string; off: number };
+export type Arg =
+  Operand | { map: string } | { slot: Slot; off: number } | { global: string; off: number };
 
-export type BinOp = "add" | "sub" | "mul" | "udiv" | "umod" | "sdiv" | "smod" | "and" | "or" | "xor" | "shl" | "lshr" | "ashr";
+export type BinOp =
+  | "add"
+  | "sub"
+  | "mul"
+  | "udiv"
+  | "umod"
+  | "sdiv"
+  | "smod"
+  | "and"
+  | "or"
+  | "xor"
+  | "shl"
+  | "lshr"
+  | "ashr";
 /**
  * Unary ops. `be16/32/64` swap between host and network order (BPF_END TO_BE);
  * `zext8/16/32` truncate to the low bits; `sext8/16` sign-extend them; `isZero`
  * yields 1 when the operand is 0 else 0 (branch-free on eBPF).
  */
-export type UnOp = "neg" | "not" | "be16" | "be32" | "be64" | "zext8" | "zext16" | "zext32" | "sext8" | "sext16" | "sext32" | "isZero";
-export type Cond = "eq" | "ne" | "ugt" | "uge" | "ult" | "ule" | "sgt" | "sge" | "slt" | "sle" | "set";
+export type UnOp =
+  | "neg"
+  | "not"
+  | "be16"
+  | "be32"
+  | "be64"
+  | "zext8"
+  | "zext16"
+  | "zext32"
+  | "sext8"
+  | "sext16"
+  | "sext32"
+  | "isZero";
+export type Cond =
+  "eq" | "ne" | "ugt" | "uge" | "ult" | "ule" | "sgt" | "sge" | "slt" | "sle" | "set";
 
 export type Inst =
   | { op: "mov"; dst: VReg; src: Operand; span?: Span }
@@ -74,7 +101,12 @@ export type Inst =
   | { op: "store"; size: Size; base: Base; off: number; src: Operand; span?: Span }
   | { op: "atomicAdd"; size: 4 | 8; base: Base; off: number; src: Operand; span?: Span }
   | { op: "call"; helper: number; dst: VReg | null; args: Arg[]; span?: Span }
-  | { op: "addr"; dst: VReg; of: { slot: Slot; off: number } | { global: string; off: number } | { map: string }; span?: Span }
+  | {
+      op: "addr";
+      dst: VReg;
+      of: { slot: Slot; off: number } | { global: string; off: number } | { map: string };
+      span?: Span;
+    }
   /** dst = base + off, for pointer arithmetic (packet headers at variable offsets). */
   | { op: "ptrAdd"; dst: VReg; base: VReg; off: Operand; span?: Span }
   /** Struct copy of `size` bytes (size a multiple of nothing in particular). */

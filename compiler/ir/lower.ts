@@ -16,8 +16,19 @@ import { isImm, isSlot } from "./ir.ts";
 
 // Helper ids (include/uapi/linux/bpf.h); kept here so compiler/ir stays free of compiler/bpf.
 const H = {
-  lookup: 1, update: 2, delete: 3, ktime: 5, trace: 6, random: 7, cpu: 8, redirect: 23,
-  adjustHead: 44, redirectMap: 51, adjustTail: 65, fibLookup: 69, ringbufOutput: 130,
+  lookup: 1,
+  update: 2,
+  delete: 3,
+  ktime: 5,
+  trace: 6,
+  random: 7,
+  cpu: 8,
+  redirect: 23,
+  adjustHead: 44,
+  redirectMap: 51,
+  adjustTail: 65,
+  fibLookup: 69,
+  ringbufOutput: 130,
 };
 const BPF_NOEXIST = 1n;
 
@@ -261,7 +272,8 @@ class Lowerer {
       else if (v.k === "ref") this.b.mov(r.value, this.addrOf(v));
       // A nullable integer the checker has narrowed (`if (x === null) return 0; return x;`).
       else if (v.k === "nint" && r.type.kind !== "nullable") this.b.mov(r.value, v.v);
-      else if (v.k === "nint") this.fail("returning a nullable integer from a function is not supported yet", s);
+      else if (v.k === "nint")
+        this.fail("returning a nullable integer from a function is not supported yet", s);
     } else if (s.value) this.expr(s.value);
     this.b.jmp(r.block);
   }
@@ -324,7 +336,8 @@ class Lowerer {
       nodes++;
       if ((node.kind === "Assign" || node.kind === "Update") && node.target?.kind === "Name") {
         const sym = this.m.names.get(node.target);
-        if (sym && (sym.kind === "local" || sym.kind === "param") && sym.id === counter) assigns = true;
+        if (sym && (sym.kind === "local" || sym.kind === "param") && sym.id === counter)
+          assigns = true;
       }
       for (const [k, v] of Object.entries(n)) if (k !== "span") walk(v);
     };
@@ -429,12 +442,20 @@ class Lowerer {
       : ne
         ? "ne"
         : e.op === "<"
-          ? signed ? "slt" : "ult"
+          ? signed
+            ? "slt"
+            : "ult"
           : e.op === "<="
-            ? signed ? "sle" : "ule"
+            ? signed
+              ? "sle"
+              : "ule"
             : e.op === ">"
-              ? signed ? "sgt" : "ugt"
-              : signed ? "sge" : "uge";
+              ? signed
+                ? "sgt"
+                : "ugt"
+              : signed
+                ? "sge"
+                : "uge";
     return { cc, w, a: this.scalar(a, e.left), b: this.scalar(b, e.right) };
   }
 
@@ -463,7 +484,8 @@ class Lowerer {
     const c = this.m.constValues.get(e);
     if (c !== undefined && (!conv || conv.kind !== "test")) {
       const t = conv ? conv.to : this.m.types.get(e);
-      if (t && isScalar(t)) return { k: "int", v: BigInt.asUintN(widthOfType(t), c), w: widthOfType(t) };
+      if (t && isScalar(t))
+        return { k: "int", v: BigInt.asUintN(widthOfType(t), c), w: widthOfType(t) };
     }
     const v = this.expr(e);
     if (!conv) return v;
@@ -496,7 +518,8 @@ class Lowerer {
     const fromBits = f?.bits ?? 32;
     if (t.bits === 64) {
       if (v.w === 64) return v;
-      if (fromSigned && isImm(v.v)) return { k: "int", v: BigInt.asUintN(64, BigInt.asIntN(32, v.v)), w: 64 };
+      if (fromSigned && isImm(v.v))
+        return { k: "int", v: BigInt.asUintN(64, BigInt.asIntN(32, v.v)), w: 64 };
       if (fromSigned) return { k: "int", v: this.b.un("sext32", 64, this.widenReg(v.v)), w: 64 };
       const r = this.b.vreg("i64");
       this.b.mov(r, v.v);
@@ -529,7 +552,8 @@ class Lowerer {
     this.at(e);
     const t = this.m.types.get(e);
     const c = this.m.constValues.get(e);
-    if (c !== undefined && t && isScalar(t)) return { k: "int", v: BigInt.asUintN(widthOfType(t), c), w: widthOfType(t) };
+    if (c !== undefined && t && isScalar(t))
+      return { k: "int", v: BigInt.asUintN(widthOfType(t), c), w: widthOfType(t) };
     switch (e.kind) {
       case "NumberLit":
         return { k: "int", v: e.value, w: t ? widthOfType(t) : 32 };
@@ -588,9 +612,17 @@ class Lowerer {
         return v;
       }
       case "const":
-        return { k: "int", v: BigInt.asUintN(widthOfType(sym.info.type), sym.info.value), w: widthOfType(sym.info.type) };
+        return {
+          k: "int",
+          v: BigInt.asUintN(widthOfType(sym.info.type), sym.info.value),
+          w: widthOfType(sym.info.type),
+        };
       case "builtinConst":
-        return { k: "int", v: BigInt.asUintN(widthOfType(sym.type), sym.value), w: widthOfType(sym.type) };
+        return {
+          k: "int",
+          v: BigInt.asUintN(widthOfType(sym.type), sym.value),
+          w: widthOfType(sym.type),
+        };
       case "loadParam": {
         const t = sym.info.type;
         const p = this.b.addrOfGlobal(paramSymbol(sym.info), 0);
@@ -621,7 +653,8 @@ class Lowerer {
     const w = widthOfType(t);
     const r = this.b.load(SIZES[size]!, base, off, w === 64 ? "i64" : "i32");
     const it = intOf(t);
-    if (it?.signed && it.bits < 32) return { k: "int", v: this.b.un(it.bits === 8 ? "sext8" : "sext16", 32, r), w: 32 };
+    if (it?.signed && it.bits < 32)
+      return { k: "int", v: this.b.un(it.bits === 8 ? "sext8" : "sext16", 32, r), w: 32 };
     return { k: "int", v: r, w };
   }
 
@@ -644,7 +677,8 @@ class Lowerer {
       // Padding is zeroed: hash maps hash every byte of a key.
       for (const [s, x] of gaps) this.b.zero(dest.base, dest.off + s, x - s);
       const given = new Set(e.props.map((p) => p.name.name));
-      for (const f of t.fields) if (!given.has(f.name)) this.b.zero(dest.base, dest.off + f.offset, f.size);
+      for (const f of t.fields)
+        if (!given.has(f.name)) this.b.zero(dest.base, dest.off + f.offset, f.size);
       for (const p of e.props) {
         const f = t.fields.find((x) => x.name === p.name.name);
         if (!f) this.fail(`unknown field ${p.name.name}`, p);
@@ -674,7 +708,11 @@ class Lowerer {
     if (!tgt) this.fail(`unresolved member ${e.property.name}`, e);
     switch (tgt.kind) {
       case "enumMember":
-        return { k: "int", v: BigInt.asUintN(widthOfType(tgt.info.type), tgt.info.value), w: widthOfType(tgt.info.type) };
+        return {
+          k: "int",
+          v: BigInt.asUintN(widthOfType(tgt.info.type), tgt.info.value),
+          w: widthOfType(tgt.info.type),
+        };
       case "arrayLength":
         return { k: "int", v: BigInt(tgt.length), w: 32 };
       case "contextField":
@@ -731,7 +769,12 @@ class Lowerer {
     return { k: "int", v, w: 32 };
   }
 
-  private writeHeaderField(obj: { base: Base; off: number }, f: HeaderField, v: Value, n: ast.Node): void {
+  private writeHeaderField(
+    obj: { base: Base; off: number },
+    f: HeaderField,
+    v: Value,
+    n: ast.Node,
+  ): void {
     const off = obj.off + f.offset;
     if (f.width === 16) {
       if (v.k !== "ref") this.fail("expected an address", n);
@@ -746,7 +789,8 @@ class Lowerer {
       this.b.store(4, obj.base, off + 2, lo);
       return;
     }
-    const swap = (o: Operand): Operand => (f.width === 2 ? this.b.un("be16", 32, o) : f.width === 4 ? this.b.un("be32", 32, o) : o);
+    const swap = (o: Operand): Operand =>
+      f.width === 2 ? this.b.un("be16", 32, o) : f.width === 4 ? this.b.un("be32", 32, o) : o;
     let val: Operand = x;
     if (f.mask !== null) {
       const m = f.mask << BigInt(f.shift);
@@ -783,7 +827,9 @@ class Lowerer {
     this.b.br("uge", 64, idx, BigInt(t.length), oob, inb);
     this.b.place(inb);
     const scaled = es === 1 ? idx : this.b.bin("mul", 64, idx, BigInt(es));
-    const base = isSlot(arr.base) ? this.b.addrOfSlot(arr.base, arr.off) : this.b.ptrAdd(arr.base, BigInt(arr.off));
+    const base = isSlot(arr.base)
+      ? this.b.addrOfSlot(arr.base, arr.off)
+      : this.b.ptrAdd(arr.base, BigInt(arr.off));
     const p = this.b.ptrAdd(base, scaled);
     if (p.ty === "pkt") {
       // A packet pointer with a variable offset has a fresh verifier id: re-prove its bytes.
@@ -897,7 +943,14 @@ class Lowerer {
       const it = intOf(t);
       const a = this.scalar(cur(), e.target);
       const b = this.scalar(this.use(e.value), e.value);
-      return { k: "int", v: this.narrow(this.b.bin(binOp(e.op.slice(0, -1) as ast.BinaryOp, it?.signed ?? false), w, a, b), t), w };
+      return {
+        k: "int",
+        v: this.narrow(
+          this.b.bin(binOp(e.op.slice(0, -1) as ast.BinaryOp, it?.signed ?? false), w, a, b),
+          t,
+        ),
+        w,
+      };
     };
     return this.writeTo(e.target, rhs, e);
   }
@@ -910,7 +963,10 @@ class Lowerer {
         const t = this.m.types.get(e.target)!;
         const w = widthOfType(t);
         const c = cur();
-        saved.old = c.k === "int" && !e.prefix ? { k: "int", v: this.b.mov(this.b.vreg(w === 64 ? "i64" : "i32"), c.v), w } : null;
+        saved.old =
+          c.k === "int" && !e.prefix
+            ? { k: "int", v: this.b.mov(this.b.vreg(w === 64 ? "i64" : "i32"), c.v), w }
+            : null;
         const v = this.b.bin(e.op === "++" ? "add" : "sub", w, this.scalar(c, e), 1n);
         return { k: "int", v: this.narrow(v, t), w };
       },
@@ -934,7 +990,8 @@ class Lowerer {
           this.b.mov(cur.v as VReg, v.v);
           this.b.mov(cur.ok as VReg, v.ok);
         } else if (cur.k === "ref" && v.k === "ref") {
-          if (isSlot(cur.base) && tt) this.b.copy(cur.base, cur.off, v.base, v.off, sizeAlign(inner(tt)).size);
+          if (isSlot(cur.base) && tt)
+            this.b.copy(cur.base, cur.off, v.base, v.off, sizeAlign(inner(tt)).size);
           else if (!isSlot(cur.base)) this.b.mov(cur.base, this.addrOf(v));
         } else if (cur.k === "ref" && v.k === "nint" && !isSlot(cur.base)) this.b.mov(cur.base, 0n);
         return v;
@@ -966,7 +1023,9 @@ class Lowerer {
         const obj = this.ref(target.object);
         const off = obj.off + tgt.field.offset;
         const ft = tgt.field.type;
-        const v = value(() => (isScalar(ft) ? this.loadScalar(obj.base, off, ft) : { k: "ref", base: obj.base, off }));
+        const v = value(() =>
+          isScalar(ft) ? this.loadScalar(obj.base, off, ft) : { k: "ref", base: obj.base, off },
+        );
         this.storeValue({ base: obj.base, off }, ft, v, n);
         return v;
       }
@@ -976,7 +1035,9 @@ class Lowerer {
       const t = tt!;
       if (this.m.constValues.get(target.index) !== undefined) {
         const a = this.element(target, null);
-        const v = value(() => (isScalar(t) ? this.loadScalar(a.base, a.off, t) : { k: "ref", ...a }));
+        const v = value(() =>
+          isScalar(t) ? this.loadScalar(a.base, a.off, t) : { k: "ref", ...a },
+        );
         this.storeValue(a, t, v, n);
         return v;
       }
@@ -1005,7 +1066,11 @@ class Lowerer {
         return this.rawLoad(tgt.width, e);
       case "adjust": {
         const delta = this.scalar(this.use(e.args[0]!), e.args[0]!);
-        const r = this.b.call(tgt.which === "head" ? H.adjustHead : H.adjustTail, [this.ctx, delta], "i64")!;
+        const r = this.b.call(
+          tgt.which === "head" ? H.adjustHead : H.adjustTail,
+          [this.ctx, delta],
+          "i64",
+        )!;
         for (const m of this.memo) m.clear();
         return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
       }
@@ -1038,19 +1103,32 @@ class Lowerer {
           const n = this.scalar(this.use(e.args[1]!), e.args[1]!);
           const p = this.b.addrOfGlobal(gsym.info.name, 0);
           if (size === 4 || size === 8) this.b.atomicAdd(size, p, 0, n);
-          else this.storeScalar(p, 0, gsym.info.type, this.b.bin("add", 32, this.scalar(this.loadScalar(p, 0, gsym.info.type), e), n));
+          else
+            this.storeScalar(
+              p,
+              0,
+              gsym.info.type,
+              this.b.bin("add", 32, this.scalar(this.loadScalar(p, 0, gsym.info.type), e), n),
+            );
           return { k: "void" };
         }
-        if (target.kind !== "Member") this.fail("atomicAdd needs a struct field or a global", target);
+        if (target.kind !== "Member")
+          this.fail("atomicAdd needs a struct field or a global", target);
         const tgt = this.m.members.get(target);
         if (tgt?.kind !== "structField") this.fail("atomicAdd needs a struct field", target);
         const obj = this.ref(target.object);
         const size = sizeAlign(tgt.field.type).size;
         const n = this.scalar(this.use(e.args[1]!), e.args[1]!);
-        if (size === 4 || size === 8) this.b.atomicAdd(size, obj.base, obj.off + tgt.field.offset, n);
+        if (size === 4 || size === 8)
+          this.b.atomicAdd(size, obj.base, obj.off + tgt.field.offset, n);
         else {
           const cur = this.loadScalar(obj.base, obj.off + tgt.field.offset, tgt.field.type);
-          this.storeScalar(obj.base, obj.off + tgt.field.offset, tgt.field.type, this.b.bin("add", 32, this.scalar(cur, e), n));
+          this.storeScalar(
+            obj.base,
+            obj.off + tgt.field.offset,
+            tgt.field.type,
+            this.b.bin("add", 32, this.scalar(cur, e), n),
+          );
         }
         return { k: "void" };
       }
@@ -1092,7 +1170,11 @@ class Lowerer {
         if (params.k !== "ref" || !pt) this.fail("fibLookup needs a FibLookupParams value", e);
         const mem = this.inMemory(params, pt, e, "fib");
         const flags = e.args[2] ? this.scalar(this.use(e.args[2]), e) : 0n;
-        return { k: "int", v: this.b.call(H.fibLookup, [this.ctx, mem, BigInt(sizeAlign(pt).size), flags], "i32")!, w: 32 };
+        return {
+          k: "int",
+          v: this.b.call(H.fibLookup, [this.ctx, mem, BigInt(sizeAlign(pt).size), flags], "i32")!,
+          w: 32,
+        };
       }
       default:
         this.fail(`helper ${name} is not supported by the eBPF backend yet`, e);
@@ -1100,10 +1182,16 @@ class Lowerer {
   }
 
   /** Puts a key/value in memory the helper may read: a stack slot (copying when needed). */
-  private inMemory(v: Value, t: Type, n: ast.Node, name: string): { slot: Slot; off: number } | VReg {
+  private inMemory(
+    v: Value,
+    t: Type,
+    n: ast.Node,
+    name: string,
+  ): { slot: Slot; off: number } | VReg {
     if (v.k === "ref") {
       if (isSlot(v.base)) return { slot: v.base, off: v.off };
-      if (v.base.ty === "mapValue" || v.base.ty === "stack") return v.off === 0 ? v.base : this.b.ptrAdd(v.base, BigInt(v.off));
+      if (v.base.ty === "mapValue" || v.base.ty === "stack")
+        return v.off === 0 ? v.base : this.b.ptrAdd(v.base, BigInt(v.off));
       const size = sizeAlign(t).size;
       const s = this.b.slot(size, 8, name);
       this.b.copy(s, 0, v.base, v.off, size);
@@ -1118,7 +1206,8 @@ class Lowerer {
   /** The key argument of a map call: LpmTrie keys get their integer fields after prefixlen in network order. */
   private key(map: MapInfo, e: ast.Expr, n: ast.Node): { slot: Slot; off: number } | VReg {
     const keyT = map.key!;
-    if (map.kind !== "LpmTrie" || keyT.kind !== "struct") return this.inMemory(this.use(e), keyT, n, "key");
+    if (map.kind !== "LpmTrie" || keyT.kind !== "struct")
+      return this.inMemory(this.use(e), keyT, n, "key");
     const slot = this.b.slot(keyT.size, 8, "lpmkey");
     if (e.kind === "ObjectLit") this.storeInto({ base: slot, off: 0 }, keyT, e);
     else this.storeValue({ base: slot, off: 0 }, keyT, this.use(e), n);
@@ -1128,7 +1217,12 @@ class Lowerer {
       const size = SIZES[it.bits / 8]!;
       const x = this.b.load(size, slot, f.offset, it.bits === 64 ? "i64" : "i32");
       const w: Width = it.bits === 64 ? 64 : 32;
-      this.b.store(size, slot, f.offset, this.b.un(it.bits === 16 ? "be16" : it.bits === 32 ? "be32" : "be64", w, x));
+      this.b.store(
+        size,
+        slot,
+        f.offset,
+        this.b.un(it.bits === 16 ? "be16" : it.bits === 32 ? "be32" : "be64", w, x),
+      );
     }
     return { slot, off: 0 };
   }
@@ -1175,7 +1269,11 @@ class Lowerer {
       case "output": {
         const t = map.value;
         const rec = this.inMemory(this.use(e.args[0]!), t, e, "record");
-        const r = this.b.call(H.ringbufOutput, [mapArg, rec, BigInt(sizeAlign(t).size), 0n], "i64")!;
+        const r = this.b.call(
+          H.ringbufOutput,
+          [mapArg, rec, BigInt(sizeAlign(t).size), 0n],
+          "i64",
+        )!;
         return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
       }
       case "redirect": {
@@ -1195,7 +1293,8 @@ class Lowerer {
     const w = widthOfType(vt);
     let by: Operand = e.args[1] ? this.scalar(this.use(e.args[1]), e) : 1n;
     if (w === 32 && !isImm(by) && by.ty === "i64") by = this.b.un("zext32", 32, by);
-    const perCpu = map.kind === "PerCpuArray" || map.kind === "PerCpuHash" || map.kind === "LruPerCpuHash";
+    const perCpu =
+      map.kind === "PerCpuArray" || map.kind === "PerCpuHash" || map.kind === "LruPerCpuHash";
     const hash = map.kind !== "ArrayMap" && map.kind !== "PerCpuArray";
     const p = this.b.call(H.lookup, [{ map: map.name }, key], "mapValue")!;
     const hit = this.b.block("inc");
@@ -1209,7 +1308,11 @@ class Lowerer {
       this.b.place(miss);
       const val = this.b.slot(size, 8, "init");
       this.b.store(SIZES[size]!, val, 0, by);
-      const r = this.b.call(H.update, [{ map: map.name }, key, { slot: val, off: 0 }, BPF_NOEXIST], "i64")!;
+      const r = this.b.call(
+        H.update,
+        [{ map: map.name }, key, { slot: val, off: 0 }, BPF_NOEXIST],
+        "i64",
+      )!;
       // Lost a race with another CPU inserting the key: add to its entry instead.
       const raced = this.b.block("incrace");
       this.b.br("ne", 64, r, 0n, raced, done);

@@ -10,7 +10,11 @@ function defn(v: VReg): string {
   return `${vregName(v)}:${v.ty}`;
 }
 function imm(v: bigint): string {
-  return v < 0n || v > 0xffffn ? (v < 0n ? `-0x${(-v).toString(16)}` : `0x${v.toString(16)}`) : String(v);
+  return v < 0n || v > 0xffffn
+    ? v < 0n
+      ? `-0x${(-v).toString(16)}`
+      : `0x${v.toString(16)}`
+    : String(v);
 }
 export function operand(o: Operand): string {
   return typeof o === "bigint" ? imm(o) : vregName(o);

@@ -118,8 +118,19 @@ export class Cursor {
 
   /** Reports a construct outside the subset, naming it. */
   unsupported(what: string, at: Span, opts: UnsupportedOptions = {}): void {
-    if (opts.hint !== undefined) this.report(opts.singular ? "UnsupportedConstructSingularHint" : "UnsupportedConstructHint", at, what, opts.hint);
-    else this.report(opts.singular ? "UnsupportedConstructSingular" : "UnsupportedConstruct", at, what);
+    if (opts.hint !== undefined)
+      this.report(
+        opts.singular ? "UnsupportedConstructSingularHint" : "UnsupportedConstructHint",
+        at,
+        what,
+        opts.hint,
+      );
+    else
+      this.report(
+        opts.singular ? "UnsupportedConstructSingular" : "UnsupportedConstruct",
+        at,
+        what,
+      );
   }
 
   node(what: string, start: number): Unsupported {
@@ -313,10 +324,39 @@ function canEnd(t: Tok): boolean {
 }
 
 export const STATEMENT_START = new Set([
-  "const", "let", "var", "if", "for", "while", "do", "switch", "return", "break", "continue",
-  "function", "class", "try", "throw", "export", "import", "interface", "enum",
+  "const",
+  "let",
+  "var",
+  "if",
+  "for",
+  "while",
+  "do",
+  "switch",
+  "return",
+  "break",
+  "continue",
+  "function",
+  "class",
+  "try",
+  "throw",
+  "export",
+  "import",
+  "interface",
+  "enum",
 ]);
 export const ITEM_START = new Set([
-  "import", "export", "function", "const", "let", "var", "interface", "type", "enum", "class",
-  "declare", "namespace", "async", "abstract",
+  "import",
+  "export",
+  "function",
+  "const",
+  "let",
+  "var",
+  "interface",
+  "type",
+  "enum",
+  "class",
+  "declare",
+  "namespace",
+  "async",
+  "abstract",
 ]);

@@ -1,5 +1,14 @@
 // Declarations that do not contain statements: imports, interfaces, type aliases, enums.
-import type { EnumDecl, EnumMember, ImportDecl, ImportSpecifier, InterfaceDecl, StringLit, TypeAliasDecl, Unsupported } from "../ast/nodes.ts";
+import type {
+  EnumDecl,
+  EnumMember,
+  ImportDecl,
+  ImportSpecifier,
+  InterfaceDecl,
+  StringLit,
+  TypeAliasDecl,
+  Unsupported,
+} from "../ast/nodes.ts";
 import { span } from "../diagnostics/span.ts";
 import { Cursor } from "./cursor.ts";
 import { parseAssignment } from "./expressions.ts";
@@ -13,7 +22,10 @@ const NAMED_IMPORTS = 'use named imports: import { … } from "xdpc"';
 export function parseImport(p: Cursor): ImportDecl | Unsupported {
   const start = p.next().start;
   let typeOnly = false;
-  if (p.isK("type") && (p.isP("{", 1) || p.isP("*", 1) || (p.peek().t === T.Ident && !p.isK("from", 1)))) {
+  if (
+    p.isK("type") &&
+    (p.isP("{", 1) || p.isP("*", 1) || (p.peek().t === T.Ident && !p.isK("from", 1)))
+  ) {
     p.next();
     typeOnly = true;
   }
@@ -109,7 +121,10 @@ export function parseInterface(p: Cursor, start: number, exported: boolean): Int
   typeParams(p, "generic types");
   if (p.isK("extends")) {
     const e = p.next();
-    p.unsupported("interface inheritance", span(e.start, e.end), { singular: true, hint: "repeat the fields or nest a struct" });
+    p.unsupported("interface inheritance", span(e.start, e.end), {
+      singular: true,
+      hint: "repeat the fields or nest a struct",
+    });
     p.muted(() => {
       while (!p.isP("{") && !p.atEOF && !p.isP(";")) {
         if (p.isP("<")) p.skipAngles();

@@ -16,15 +16,47 @@ export const PREC: Readonly<Record<string, number>> = {
   "|": 7,
   "^": 8,
   "&": 9,
-  "==": 10, "!=": 10, "===": 10, "!==": 10,
-  "<": 11, ">": 11, "<=": 11, ">=": 11, instanceof: 11, in: 11, as: 11, satisfies: 11,
-  "<<": 12, ">>": 12, ">>>": 12,
-  "+": 13, "-": 13,
-  "*": 14, "/": 14, "%": 14,
+  "==": 10,
+  "!=": 10,
+  "===": 10,
+  "!==": 10,
+  "<": 11,
+  ">": 11,
+  "<=": 11,
+  ">=": 11,
+  instanceof: 11,
+  in: 11,
+  as: 11,
+  satisfies: 11,
+  "<<": 12,
+  ">>": 12,
+  ">>>": 12,
+  "+": 13,
+  "-": 13,
+  "*": 14,
+  "/": 14,
+  "%": 14,
   "**": 15,
 };
 
-const ASSIGN_OPS = new Set(["=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", ">>>=", "&=", "|=", "^=", "**=", "&&=", "||=", "??="]);
+const ASSIGN_OPS = new Set([
+  "=",
+  "+=",
+  "-=",
+  "*=",
+  "/=",
+  "%=",
+  "<<=",
+  ">>=",
+  ">>>=",
+  "&=",
+  "|=",
+  "^=",
+  "**=",
+  "&&=",
+  "||=",
+  "??=",
+]);
 const UNSUPPORTED_ASSIGN: Record<string, string> = {
   "**=": "the '**=' operator",
   "&&=": "the '&&=' operator",
@@ -49,7 +81,8 @@ interface Op {
 export function peekOp(p: Cursor): Op | null {
   const t = p.tok;
   if (t.t === T.Ident) {
-    if (t.image === "as" || t.image === "satisfies" || t.image === "in" || t.image === "instanceof") return { op: t.image, n: 1, end: t.end };
+    if (t.image === "as" || t.image === "satisfies" || t.image === "in" || t.image === "instanceof")
+      return { op: t.image, n: 1, end: t.end };
     return null;
   }
   if (t.t !== T.Punct) return null;
@@ -119,12 +152,14 @@ function tryArrow(p: Cursor): Unsupported | null {
     else if (p.isP("(", 1)) headLen = parenArrowHead(p, 1);
   } else if (p.isBindingIdent() && p.isP("=>", 1)) headLen = 2;
   else if (p.isP("(")) headLen = parenArrowHead(p, 0);
-  else if (p.isP("<") && (p.peek().t === T.Ident)) {
+  else if (p.isP("<") && p.peek().t === T.Ident) {
     // `<T>(x: T) => x` — a generic arrow; `<T>x` (a type assertion) is handled in parseUnary.
-    if (p.lookahead(() => {
-      p.skipAngles();
-      return p.isP("(") && parenArrowHead(p, 0) > 0;
-    })) {
+    if (
+      p.lookahead(() => {
+        p.skipAngles();
+        return p.isP("(") && parenArrowHead(p, 0) > 0;
+      })
+    ) {
       const s = p.tok.start;
       p.unsupported("arrow functions", span(s, p.tok.end), { hint: "use a top-level function" });
       p.muted(() => {
@@ -136,7 +171,9 @@ function tryArrow(p: Cursor): Unsupported | null {
   }
   if (headLen === 0) return null;
   // Report on the head `(a, b) =>`, not the whole body.
-  p.unsupported("arrow functions", span(start, p.peek(headLen - 1).end), { hint: "use a top-level function" });
+  p.unsupported("arrow functions", span(start, p.peek(headLen - 1).end), {
+    hint: "use a top-level function",
+  });
   p.muted(() => skipArrowRest(p, headLen));
   return p.node("arrow functions", start);
 }
@@ -257,7 +294,9 @@ function parseUnary(p: Cursor): Expr {
           return { kind: "Update", span: p.spanFrom(start), op: t.image, prefix: true, target };
         }
         case "<":
-          p.unsupported("angle-bracket type assertions", span(t.start, t.end), { hint: "write 'x as T'" });
+          p.unsupported("angle-bracket type assertions", span(t.start, t.end), {
+            hint: "write 'x as T'",
+          });
           p.muted(() => {
             p.next();
             parseType(p);
@@ -301,7 +340,8 @@ function unsupportedPrefix(p: Cursor, what: string, singular: boolean): Unsuppor
 function startsExpression(p: Cursor): boolean {
   const t = p.tok;
   if (t.t === T.EOF) return false;
-  if (t.t === T.Punct) return ["(", "[", "{", "!", "~", "-", "+", "++", "--", "<"].includes(t.image);
+  if (t.t === T.Punct)
+    return ["(", "[", "{", "!", "~", "-", "+", "++", "--", "<"].includes(t.image);
   return true;
 }
 
@@ -332,7 +372,11 @@ function parseLeftHandSide(p: Cursor): Expr {
         continue;
       }
       if (t.image === "?.") {
-        if (!optional) p.unsupported("optional chaining", span(t.start, t.end), { singular: true, hint: "test for null explicitly" });
+        if (!optional)
+          p.unsupported("optional chaining", span(t.start, t.end), {
+            singular: true,
+            hint: "test for null explicitly",
+          });
         optional = true;
         p.next();
         if (p.isP("(")) parseArguments(p);
@@ -413,16 +457,29 @@ function parsePrimary(p: Cursor): Expr {
       const at = span(t.start, t.end);
       if (c.kind === "int") return { kind: "NumberLit", span: at, value: c.value, raw: t.image };
       if (c.kind === "float") p.unsupported("floating-point numbers", at);
-      else if (c.kind === "bigint") p.unsupported("bigint literals", at, { hint: "integer literals take the type their context needs, up to u64" });
+      else if (c.kind === "bigint")
+        p.unsupported("bigint literals", at, {
+          hint: "integer literals take the type their context needs, up to u64",
+        });
       else p.report("InvalidNumber", at, t.image);
-      return p.node(c.kind === "invalid" ? "invalid numeric literals" : c.kind === "float" ? "floating-point numbers" : "bigint literals", start);
+      return p.node(
+        c.kind === "invalid"
+          ? "invalid numeric literals"
+          : c.kind === "float"
+            ? "floating-point numbers"
+            : "bigint literals",
+        start,
+      );
     }
     case T.String:
       p.next();
       return { kind: "StringLit", span: span(t.start, t.end), value: decodeString(t.image) };
     case T.Template:
       p.next();
-      if (!t.bad) p.unsupported("template literals", span(t.start, t.end), { hint: "use a plain string literal" });
+      if (!t.bad)
+        p.unsupported("template literals", span(t.start, t.end), {
+          hint: "use a plain string literal",
+        });
       return p.node("template literals", start);
     case T.Regex:
       p.next();
@@ -441,7 +498,9 @@ function parsePrimary(p: Cursor): Expr {
         case "{":
           return parseObjectLiteral(p);
         case "[":
-          p.unsupported("array literals", span(t.start, t.end), { hint: "use a FixedArray field of a struct" });
+          p.unsupported("array literals", span(t.start, t.end), {
+            hint: "use a FixedArray field of a struct",
+          });
           p.muted(() => p.skipBalanced());
           return p.node("array literals", start);
       }
@@ -473,7 +532,9 @@ function parseWordPrimary(p: Cursor): Expr {
       p.muted(() => skipFunctionLike(p));
       return p.node("function expressions", start);
     case "class":
-      p.unsupported("classes", at, { hint: "use interfaces for data and top-level functions for code" });
+      p.unsupported("classes", at, {
+        hint: "use interfaces for data and top-level functions for code",
+      });
       p.muted(() => skipClass(p));
       return p.node("classes", start);
     case "import":
@@ -553,7 +614,12 @@ function parseObjectLiteral(p: Cursor): Expr {
   p.expectP("{");
   const props: ObjectProp[] = [];
   let bad: string | null = null;
-  const drop = (what: string, at: { start: number; end: number }, skip: () => void, hint?: string): void => {
+  const drop = (
+    what: string,
+    at: { start: number; end: number },
+    skip: () => void,
+    hint?: string,
+  ): void => {
     p.unsupported(what, span(at.start, at.end), hint !== undefined ? { hint } : {});
     p.muted(skip);
     bad ??= what;
@@ -576,7 +642,12 @@ function parseObjectLiteral(p: Cursor): Expr {
         p.next();
         skipPropertyRest(p);
       });
-    } else if ((t.image === "get" || t.image === "set" || t.image === "async") && t.t === T.Ident && p.peek().t === T.Ident && !p.peek().nl) {
+    } else if (
+      (t.image === "get" || t.image === "set" || t.image === "async") &&
+      t.t === T.Ident &&
+      p.peek().t === T.Ident &&
+      !p.peek().nl
+    ) {
       drop("methods in object literals", t, () => {
         p.next();
         p.next();
@@ -591,7 +662,12 @@ function parseObjectLiteral(p: Cursor): Expr {
         drop("methods in object literals", p.tok, () => skipPropertyRest(p));
       } else if (p.isP(",") || p.isP("}")) {
         if (KEYWORDS.has(name.name)) p.fail("':'");
-        props.push({ kind: "ObjectProp", span: name.span, name, value: { kind: "Name", span: name.span, name: name.name } });
+        props.push({
+          kind: "ObjectProp",
+          span: name.span,
+          name,
+          value: { kind: "Name", span: name.span, name: name.name },
+        });
       } else p.fail("':'");
     }
     if (!p.eatP(",")) break;

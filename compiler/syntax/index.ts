@@ -31,4 +31,3 @@ export function parse(source: string, file: string): ParseResult {
   const diagnostics = [...bag.items].sort((a, b) => a.span.start - b.span.start);
   return { program, diagnostics };
 }
-

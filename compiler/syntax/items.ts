@@ -3,10 +3,22 @@
 import type { Program, Stmt, TopItem } from "../ast/nodes.ts";
 import { span } from "../diagnostics/span.ts";
 import { Cursor, ParseError } from "./cursor.ts";
-import { parseEnum, parseImport, parseInterface, parseStringLit, parseTypeAlias } from "./declarations.ts";
+import {
+  parseEnum,
+  parseImport,
+  parseInterface,
+  parseStringLit,
+  parseTypeAlias,
+} from "./declarations.ts";
 import { parseAssignment } from "./expressions.ts";
 import { T } from "./lexer.ts";
-import { parseClass, parseFunction, parseStatementInto, parseVarDecls, skipDecorators } from "./statements.ts";
+import {
+  parseClass,
+  parseFunction,
+  parseStatementInto,
+  parseVarDecls,
+  skipDecorators,
+} from "./statements.ts";
 
 export function parseProgram(p: Cursor, file: string): Program {
   const items: TopItem[] = [];
@@ -113,7 +125,9 @@ function declaration(p: Cursor, start: number, isExported: boolean, out: TopItem
       return true;
     case "declare":
       if (next.t !== T.Ident || !sameLine) return false;
-      p.unsupported("ambient declarations ('declare')", span(t.start, t.end), { hint: "xdpc declares the built-ins for you" });
+      p.unsupported("ambient declarations ('declare')", span(t.start, t.end), {
+        hint: "xdpc declares the built-ins for you",
+      });
       p.muted(() => {
         p.next();
         p.skipDeclaration();

@@ -37,7 +37,8 @@ const DIVISION_AFTER_KEYWORDS = new Set(["this", "super", "true", "false", "null
 function regexAllowed(prev: IToken | undefined): boolean {
   if (!prev) return true;
   const ty = prev.tokenType;
-  if (ty === Identifier) return KEYWORDS.has(prev.image) && !DIVISION_AFTER_KEYWORDS.has(prev.image);
+  if (ty === Identifier)
+    return KEYWORDS.has(prev.image) && !DIVISION_AFTER_KEYWORDS.has(prev.image);
   if (ty === Punct) return !(prev.image === ")" || prev.image === "]" || prev.image === "}");
   return false;
 }
@@ -63,8 +64,17 @@ function scanRegex(text: string, offset: number): number {
   return 0;
 }
 
-const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n\f\v\u00a0\ufeff\u2028\u2029]+/, group: Lexer.SKIPPED, line_breaks: true });
-const LineComment = createToken({ name: "LineComment", pattern: /\/\/[^\n\r\u2028\u2029]*/, group: Lexer.SKIPPED });
+const WhiteSpace = createToken({
+  name: "WhiteSpace",
+  pattern: /[ \t\r\n\f\v\u00a0\ufeff\u2028\u2029]+/,
+  group: Lexer.SKIPPED,
+  line_breaks: true,
+});
+const LineComment = createToken({
+  name: "LineComment",
+  pattern: /\/\/[^\n\r\u2028\u2029]*/,
+  group: Lexer.SKIPPED,
+});
 // An unterminated block comment runs to the end of the input.
 const BlockComment = createToken({
   name: "BlockComment",
@@ -81,14 +91,24 @@ const BlockComment = createToken({
 });
 const Hashbang = createToken({
   name: "Hashbang",
-  pattern: { exec: (text, offset) => (offset === 0 && text.startsWith("#!") ? matched(text, 0, /^#![^\n]*/.exec(text)![0].length) : null) },
+  pattern: {
+    exec: (text, offset) =>
+      offset === 0 && text.startsWith("#!")
+        ? matched(text, 0, /^#![^\n]*/.exec(text)![0].length)
+        : null,
+  },
   start_chars_hint: ["#"],
   group: Lexer.SKIPPED,
   line_breaks: false,
 });
 const Template = createToken({
   name: "Template",
-  pattern: { exec: (text, offset) => (text.charCodeAt(offset) === 96 ? matched(text, offset, scanTemplate(text, offset).length) : null) },
+  pattern: {
+    exec: (text, offset) =>
+      text.charCodeAt(offset) === 96
+        ? matched(text, offset, scanTemplate(text, offset).length)
+        : null,
+  },
   start_chars_hint: ["`"],
   line_breaks: true,
 });
@@ -131,18 +151,70 @@ const Punct = createToken({
 });
 const Unknown = createToken({ name: "Unknown", pattern: /[\s\S]/, line_breaks: true });
 
-const allTokens: TokenType[] = [WhiteSpace, LineComment, BlockComment, Hashbang, Template, Str, Num, Regex, Identifier, Punct, Unknown];
+const allTokens: TokenType[] = [
+  WhiteSpace,
+  LineComment,
+  BlockComment,
+  Hashbang,
+  Template,
+  Str,
+  Num,
+  Regex,
+  Identifier,
+  Punct,
+  Unknown,
+];
 
 // Built once: chevrotain analyses the token set in the constructor.
 const lexer = new Lexer(allTokens, { positionTracking: "onlyOffset", ensureOptimizations: false });
 
 /** Reserved words: never a binding or a plain name, always allowed as a property name. */
 export const KEYWORDS = new Set([
-  "break", "case", "catch", "class", "const", "continue", "debugger", "default", "delete", "do",
-  "else", "enum", "export", "extends", "false", "finally", "for", "function", "if", "import", "in",
-  "instanceof", "new", "null", "return", "super", "switch", "this", "throw", "true", "try", "typeof",
-  "var", "void", "while", "with", "let", "yield", "await", "implements", "package", "private",
-  "protected", "public", "static",
+  "break",
+  "case",
+  "catch",
+  "class",
+  "const",
+  "continue",
+  "debugger",
+  "default",
+  "delete",
+  "do",
+  "else",
+  "enum",
+  "export",
+  "extends",
+  "false",
+  "finally",
+  "for",
+  "function",
+  "if",
+  "import",
+  "in",
+  "instanceof",
+  "new",
+  "null",
+  "return",
+  "super",
+  "switch",
+  "this",
+  "throw",
+  "true",
+  "try",
+  "typeof",
+  "var",
+  "void",
+  "while",
+  "with",
+  "let",
+  "yield",
+  "await",
+  "implements",
+  "package",
+  "private",
+  "protected",
+  "public",
+  "static",
 ]);
 
 const KIND = new Map<TokenType, T>([
@@ -166,7 +238,8 @@ function hasLineBreak(text: string, from: number, to: number): boolean {
 export function lex(source: string, bag: DiagnosticBag): Tok[] {
   const result = lexer.tokenize(source);
   for (const c of result.groups["comments"] ?? []) {
-    if (c.image.length < 4 || !c.image.endsWith("*/")) bag.add("UnterminatedComment", span(c.startOffset, c.startOffset + 2));
+    if (c.image.length < 4 || !c.image.endsWith("*/"))
+      bag.add("UnterminatedComment", span(c.startOffset, c.startOffset + 2));
   }
   const out: Tok[] = [];
   let prevEnd = 0;
@@ -181,7 +254,13 @@ export function lex(source: string, bag: DiagnosticBag): Tok[] {
       bad.push([start, end]);
       continue;
     }
-    const t: Tok = { t: kind, image: tok.image, start, end, nl: hasLineBreak(source, prevEnd, start) };
+    const t: Tok = {
+      t: kind,
+      image: tok.image,
+      start,
+      end,
+      nl: hasLineBreak(source, prevEnd, start),
+    };
     if (kind === T.String) {
       if (!scanString(source, start).terminated) {
         t.bad = true;
@@ -195,12 +274,18 @@ export function lex(source: string, bag: DiagnosticBag): Tok[] {
     prevEnd = end;
   }
   bad.sort((a, b) => a[0] - b[0]);
-  for (let k = 0; k < bad.length; ) {
+  for (let k = 0; k < bad.length;) {
     const s0 = bad[k]![0];
     let e0 = bad[k]![1];
     while (++k < bad.length && bad[k]![0] <= e0) e0 = Math.max(e0, bad[k]![1]);
     bag.add("InvalidCharacter", span(s0, e0), source.slice(s0, e0));
   }
-  out.push({ t: T.EOF, image: "", start: source.length, end: source.length, nl: hasLineBreak(source, prevEnd, source.length) });
+  out.push({
+    t: T.EOF,
+    image: "",
+    start: source.length,
+    end: source.length,
+    nl: hasLineBreak(source, prevEnd, source.length),
+  });
   return out;
 }

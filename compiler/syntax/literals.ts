@@ -2,10 +2,7 @@
 // text: the lexer uses the scanners, the parser the decoders.
 
 export type NumberClass =
-  | { kind: "int"; value: bigint }
-  | { kind: "float" }
-  | { kind: "bigint" }
-  | { kind: "invalid" };
+  { kind: "int"; value: bigint } | { kind: "float" } | { kind: "bigint" } | { kind: "invalid" };
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isWordChar = (c: number): boolean =>
@@ -23,7 +20,8 @@ export function scanNumber(text: string, offset: number): number {
     if (!isDigit(text.charCodeAt(i + 1))) return 0;
   } else if (!isDigit(c0)) return 0;
   const c1 = text.charCodeAt(i + 1);
-  const prefixed = c0 === 48 && (c1 === 120 || c1 === 88 || c1 === 98 || c1 === 66 || c1 === 111 || c1 === 79);
+  const prefixed =
+    c0 === 48 && (c1 === 120 || c1 === 88 || c1 === 98 || c1 === 66 || c1 === 111 || c1 === 79);
   if (prefixed) {
     i += 2;
     while (isWordChar(text.charCodeAt(i))) i++;
@@ -95,9 +93,14 @@ export function scanString(text: string, offset: number): { length: number; term
 }
 
 /** Length of the template literal at `offset`, following `${ … }` nesting. */
-export function scanTemplate(text: string, offset: number): { length: number; terminated: boolean } {
+export function scanTemplate(
+  text: string,
+  offset: number,
+): { length: number; terminated: boolean } {
   const end = templateEnd(text, offset + 1);
-  return end < 0 ? { length: text.length - offset, terminated: false } : { length: end - offset, terminated: true };
+  return end < 0
+    ? { length: text.length - offset, terminated: false }
+    : { length: end - offset, terminated: true };
 }
 
 // Returns the offset after the closing backtick, or -1.
@@ -163,7 +166,8 @@ export function decodeString(raw: string): string {
       continue;
     }
     const e = body[++i]!;
-    if (e in SIMPLE_ESCAPES && !(e === "0" && /\d/.test(body[i + 1] ?? ""))) out += SIMPLE_ESCAPES[e];
+    if (e in SIMPLE_ESCAPES && !(e === "0" && /\d/.test(body[i + 1] ?? "")))
+      out += SIMPLE_ESCAPES[e];
     else if (e === "\r") {
       if (body[i + 1] === "\n") i++;
     } else if (e === "\n" || e === "\u2028" || e === "\u2029") {

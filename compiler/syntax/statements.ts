@@ -1,7 +1,18 @@
 // Statements, blocks, variable and function declarations. Each statement is a
 // recovery point: a syntax error inside it is reported once, the tokens up to the
 // next statement are skipped and an Unsupported node takes its place.
-import type { Block, Expr, ForStmt, FunctionDecl, Param, Stmt, SwitchCase, TypeNode, Unsupported, VarDecl } from "../ast/nodes.ts";
+import type {
+  Block,
+  Expr,
+  ForStmt,
+  FunctionDecl,
+  Param,
+  Stmt,
+  SwitchCase,
+  TypeNode,
+  Unsupported,
+  VarDecl,
+} from "../ast/nodes.ts";
 import { span } from "../diagnostics/span.ts";
 import { Cursor, ParseError } from "./cursor.ts";
 import { parseEnum, parseImport, parseInterface, parseTypeAlias } from "./declarations.ts";
@@ -35,7 +46,10 @@ export function parseSingleStatement(p: Cursor): Stmt {
   const out: Stmt[] = [];
   parseStatementInto(p, out);
   if (out.length === 1) return out[0]!;
-  p.unsupported("several declarations here", span(start, p.lastEnd), { singular: true, hint: "wrap them in braces" });
+  p.unsupported("several declarations here", span(start, p.lastEnd), {
+    singular: true,
+    hint: "wrap them in braces",
+  });
   return p.node("several declarations here", start);
 }
 
@@ -131,7 +145,9 @@ function statementInner(p: Cursor): Stmt[] {
         });
         return [p.node("exceptions (try/catch)", start)];
       case "throw":
-        p.unsupported("exceptions (throw)", span(t.start, t.end), { hint: "return a verdict instead" });
+        p.unsupported("exceptions (throw)", span(t.start, t.end), {
+          hint: "return a verdict instead",
+        });
         p.muted(() => {
           p.next();
           parseExpression(p);
@@ -144,15 +160,18 @@ function statementInner(p: Cursor): Stmt[] {
         if (p.isK("class", 1) && nextSameLine) return [parseClass(p, start)];
         break;
       case "interface":
-        if (p.peek().t === T.Ident) return [misplaced(p, "interfaces", () => parseInterface(p, start, false))];
+        if (p.peek().t === T.Ident)
+          return [misplaced(p, "interfaces", () => parseInterface(p, start, false))];
         break;
       case "type":
-        if (p.peek().t === T.Ident && nextSameLine) return [misplaced(p, "type aliases", () => parseTypeAlias(p, start, false))];
+        if (p.peek().t === T.Ident && nextSameLine)
+          return [misplaced(p, "type aliases", () => parseTypeAlias(p, start, false))];
         break;
       case "enum":
         return [misplaced(p, "enums", () => parseEnum(p, start, false))];
       case "import":
-        if (!p.isP("(", 1) && !p.isP(".", 1)) return [misplaced(p, "imports", () => parseImport(p))];
+        if (!p.isP("(", 1) && !p.isP(".", 1))
+          return [misplaced(p, "imports", () => parseImport(p))];
         break;
       case "export":
         p.report("MisplacedDeclaration", span(t.start, t.end), "exports");
@@ -216,7 +235,9 @@ export function skipDecorators(p: Cursor): void {
 
 export function parseClass(p: Cursor, start: number): Unsupported {
   const t = p.tok;
-  p.unsupported("classes", span(t.start, p.isK("abstract") ? p.peek().end : t.end), { hint: "use interfaces for data and top-level functions for code" });
+  p.unsupported("classes", span(t.start, p.isK("abstract") ? p.peek().end : t.end), {
+    hint: "use interfaces for data and top-level functions for code",
+  });
   p.muted(() => {
     p.eatK("abstract");
     skipClass(p);
@@ -229,22 +250,29 @@ export function parseBlock(p: Cursor): Block {
   const body: Stmt[] = [];
   while (!p.isP("}") && !p.atEOF) {
     // A top-level keyword at the start of a line means this block's `}` is missing.
-    if (p.tok.nl && (p.isK("export") || (p.isK("import") && !p.isP("(", 1) && !p.isP(".", 1)))) break;
+    if (p.tok.nl && (p.isK("export") || (p.isK("import") && !p.isP("(", 1) && !p.isP(".", 1))))
+      break;
     const before = p.i;
     parseStatementInto(p, body);
     if (p.i === before) p.next();
   }
   // A missing `}` is reported but keeps the block: the function stays usable for the checker.
-  if (!p.eatP("}")) p.report("UnexpectedToken", span(p.tok.start, p.tok.end), p.describe(p.tok), "'}'");
+  if (!p.eatP("}"))
+    p.report("UnexpectedToken", span(p.tok.start, p.tok.end), p.describe(p.tok), "'}'");
   return { kind: "Block", span: p.spanFrom(start), body };
 }
 
 // ------------------------------------------------------------------ declarations
 
 /** `const|let|var a: T = e, b = f`; the cursor is at the keyword (after any `export`). */
-export function parseVarDecls(p: Cursor, start: number, exported: boolean): (VarDecl | Unsupported)[] {
+export function parseVarDecls(
+  p: Cursor,
+  start: number,
+  exported: boolean,
+): (VarDecl | Unsupported)[] {
   const kw = p.next();
-  if (kw.image === "var") p.unsupported("'var' declarations", span(kw.start, kw.end), { hint: "use 'let' or 'const'" });
+  if (kw.image === "var")
+    p.unsupported("'var' declarations", span(kw.start, kw.end), { hint: "use 'let' or 'const'" });
   const declKind = kw.image === "const" ? "const" : "let";
   const out: (VarDecl | Unsupported)[] = [];
   let first = true;
@@ -259,7 +287,12 @@ export function parseVarDecls(p: Cursor, start: number, exported: boolean): (Var
   return out;
 }
 
-function parseDeclarator(p: Cursor, start: number, declKind: "const" | "let", exported: boolean): VarDecl | Unsupported {
+function parseDeclarator(
+  p: Cursor,
+  start: number,
+  declKind: "const" | "let",
+  exported: boolean,
+): VarDecl | Unsupported {
   if (p.isP("{") || p.isP("[")) {
     const t = p.tok;
     p.unsupported("destructuring", span(t.start, t.end), { singular: true });
@@ -281,7 +314,11 @@ function parseDeclarator(p: Cursor, start: number, declKind: "const" | "let", ex
 }
 
 /** `[async] function [*] name(params): T { body }`; the cursor is at `async` or `function`. */
-export function parseFunction(p: Cursor, start: number, exported: boolean): FunctionDecl | Unsupported {
+export function parseFunction(
+  p: Cursor,
+  start: number,
+  exported: boolean,
+): FunctionDecl | Unsupported {
   if (p.isK("async")) {
     const a = p.tok;
     p.unsupported("async functions", span(a.start, p.peek().end));
@@ -304,7 +341,11 @@ export function parseFunction(p: Cursor, start: number, exported: boolean): Func
   return parseFunctionRest(p, start, exported);
 }
 
-function parseFunctionRest(p: Cursor, start: number, exported: boolean): FunctionDecl | Unsupported {
+function parseFunctionRest(
+  p: Cursor,
+  start: number,
+  exported: boolean,
+): FunctionDecl | Unsupported {
   const name = p.expectIdent();
   if (p.isP("<")) {
     const s = p.tok.start;
@@ -315,14 +356,24 @@ function parseFunctionRest(p: Cursor, start: number, exported: boolean): Functio
   const returnType = p.eatP(":") ? parseType(p) : null;
   if (!p.isP("{")) {
     if (p.isP(";") || p.tok.nl || p.atEOF || p.isP("}")) {
-      p.unsupported("function declarations without a body", name.span, { hint: "overloads are not supported" });
+      p.unsupported("function declarations without a body", name.span, {
+        hint: "overloads are not supported",
+      });
       p.eatP(";");
       return p.node("function declarations without a body", start);
     }
     p.fail("'{'");
   }
   const body = parseBlock(p);
-  return { kind: "FunctionDecl", span: p.spanFrom(start), name, params, returnType, body, exported };
+  return {
+    kind: "FunctionDecl",
+    span: p.spanFrom(start),
+    name,
+    params,
+    returnType,
+    body,
+    exported,
+  };
 }
 
 function parseParams(p: Cursor): Param[] {
@@ -348,7 +399,11 @@ function parseParam(p: Cursor): Param | null {
   const start = p.tok.start;
   if (p.isP("@")) skipDecorators(p);
   const t = p.tok;
-  if (t.t === T.Ident && ["public", "private", "protected", "readonly", "override"].includes(t.image) && p.peek().t === T.Ident) {
+  if (
+    t.t === T.Ident &&
+    ["public", "private", "protected", "readonly", "override"].includes(t.image) &&
+    p.peek().t === T.Ident
+  ) {
     p.next();
     p.unsupported("parameter properties", span(t.start, t.end));
   }
@@ -471,7 +526,8 @@ function forEachKind(p: Cursor): "of" | "in" | null {
       else if (t.image === ")" || t.image === "]" || t.image === "}") {
         if (--depth < 0) return null;
       } else if (t.image === ";" && depth === 0) return null;
-    } else if (depth === 0 && t.t === T.Ident && (t.image === "of" || t.image === "in")) return t.image;
+    } else if (depth === 0 && t.t === T.Ident && (t.image === "of" || t.image === "in"))
+      return t.image;
   }
 }
 
@@ -507,11 +563,16 @@ function parseFor(p: Cursor): Stmt {
     if (p.isK("const") || p.isK("let") || p.isK("var")) {
       const istart = p.tok.start;
       const kw = p.next();
-      if (kw.image === "var") p.unsupported("'var' declarations", span(kw.start, kw.end), { hint: "use 'let' or 'const'" });
+      if (kw.image === "var")
+        p.unsupported("'var' declarations", span(kw.start, kw.end), {
+          hint: "use 'let' or 'const'",
+        });
       const d = parseDeclarator(p, istart, kw.image === "const" ? "const" : "let", false);
       if (p.isP(",")) {
         const c = p.tok;
-        p.unsupported("several loop variables", span(c.start, c.end), { hint: "declare the others before the loop" });
+        p.unsupported("several loop variables", span(c.start, c.end), {
+          hint: "declare the others before the loop",
+        });
         p.muted(() => {
           while (p.eatP(",")) parseDeclarator(p, p.tok.start, "let", false);
         });

@@ -23,10 +23,22 @@ export function parseType(p: Cursor): TypeNode {
 /** A TypeRef standing for reported, unsupported type syntax; later phases stay silent about it. */
 function recovered(p: Cursor, start: number): TypeRef {
   const s = p.spanFrom(start);
-  return { kind: "TypeRef", span: s, name: { kind: "Ident", span: s, name: p.text(s) }, args: [], recovered: true };
+  return {
+    kind: "TypeRef",
+    span: s,
+    name: { kind: "Ident", span: s, name: p.text(s) },
+    args: [],
+    recovered: true,
+  };
 }
 
-function unsupportedType(p: Cursor, what: string, start: number, skip: () => void, opts?: UnsupportedOptions): TypeRef {
+function unsupportedType(
+  p: Cursor,
+  what: string,
+  start: number,
+  skip: () => void,
+  opts?: UnsupportedOptions,
+): TypeRef {
   const headEnd = p.tok.end;
   p.unsupported(what, span(start, headEnd), opts);
   p.muted(skip);
@@ -51,7 +63,9 @@ function parsePostfixType(p: Cursor): TypeNode {
   while (p.isP("[") && !p.tok.nl) {
     const open = p.tok;
     if (p.isP("]", 1)) {
-      p.unsupported("array types", span(open.start, p.peek().end), { hint: "use FixedArray<T, N>" });
+      p.unsupported("array types", span(open.start, p.peek().end), {
+        hint: "use FixedArray<T, N>",
+      });
       p.next();
       p.next();
     } else {
@@ -83,7 +97,8 @@ function parsePrimaryType(p: Cursor): TypeNode {
     case T.Number: {
       p.next();
       const c = classifyNumber(t.image);
-      if (c.kind === "int") return { kind: "LiteralType", span: span(t.start, t.end), value: c.value };
+      if (c.kind === "int")
+        return { kind: "LiteralType", span: span(t.start, t.end), value: c.value };
       p.report("InvalidNumber", span(t.start, t.end), t.image);
       return recovered(p, start);
     }
@@ -102,7 +117,8 @@ function parsePrimaryType(p: Cursor): TypeNode {
         case "{":
           return { kind: "TypeLiteral", fields: parseTypeMembers(p), span: p.spanFrom(start) };
         case "(":
-          if (isFunctionType(p)) return unsupportedType(p, "function types", start, () => skipFunctionType(p));
+          if (isFunctionType(p))
+            return unsupportedType(p, "function types", start, () => skipFunctionType(p));
           p.next();
           {
             // TypeNode has no parenthesized form: the inner type stands for it.
@@ -276,7 +292,9 @@ function parseMember(p: Cursor): FieldDecl | null {
   const name = p.expectIdentName();
   const optional = p.eatP("?");
   if (p.isP("(") || p.isP("<")) {
-    p.unsupported("methods", span(start, p.lastEnd), { hint: "use a struct field or a top-level function" });
+    p.unsupported("methods", span(start, p.lastEnd), {
+      hint: "use a struct field or a top-level function",
+    });
     p.muted(() => skipMethodRest(p));
     return null;
   }

@@ -20,17 +20,31 @@ export const buildCommand: CommandDef = {
       .argument("<files...>", "filter sources (.ts)")
       .option("-o, --output <file>", "output object (only with a single input)")
       .option("--dump-ir", "print each program's optimised IR to stdout")
-      .option("--verdict-stats", "count returned verdicts in a hidden xdpc_verdicts map (for xdpc stats)")
+      .option(
+        "--verdict-stats",
+        "count returned verdicts in a hidden xdpc_verdicts map (for xdpc stats)",
+      )
       .addOption(formatOption());
   },
   async run(cmd, args) {
     const files = args[0] as string[];
-    const opts = cmd.opts() as { output?: string; dumpIr?: boolean; verdictStats?: boolean; format: Format };
-    if (opts.output && files.length > 1) throw new CliError("-o/--output needs exactly one input file", EXIT.usage);
+    const opts = cmd.opts() as {
+      output?: string;
+      dumpIr?: boolean;
+      verdictStats?: boolean;
+      format: Format;
+    };
+    if (opts.output && files.length > 1)
+      throw new CliError("-o/--output needs exactly one input file", EXIT.usage);
     let errors = 0;
     for (const file of files) {
       const source = readSource(file);
-      const out = compile(source, { file, emit: "object", keepIr: opts.dumpIr, verdictStats: opts.verdictStats });
+      const out = compile(source, {
+        file,
+        emit: "object",
+        keepIr: opts.dumpIr,
+        verdictStats: opts.verdictStats,
+      });
       printDiagnostics(out.diagnostics, source, opts.format);
       if (hasErrors(out.diagnostics) || !out.object) {
         errors += Math.max(1, out.diagnostics.filter((d) => d.severity === "error").length);
@@ -44,11 +58,14 @@ export const buildCommand: CommandDef = {
         throw new CliError(`cannot write '${target}': ${(e as Error).message}`);
       }
       if (opts.format === "text") {
-        const progs = (out.programs ?? []).map((p) => `${p.name} (${p.emitted.insns.reduce((n, i) => n + slots(i), 0)} insns)`).join(", ");
+        const progs = (out.programs ?? [])
+          .map((p) => `${p.name} (${p.emitted.insns.reduce((n, i) => n + slots(i), 0)} insns)`)
+          .join(", ");
         process.stderr.write(`${file} → ${target}: ${progs}\n`);
       }
     }
-    if (errors && opts.format === "text") process.stderr.write(summary(files.length, errors) + "\n");
+    if (errors && opts.format === "text")
+      process.stderr.write(summary(files.length, errors) + "\n");
     return errors ? EXIT.failed : EXIT.ok;
   },
 };

@@ -10,12 +10,16 @@ export function readSource(path: string): string {
     return readFileSync(path, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    throw new CliError(
+      `cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    );
   }
 }
 
 export const formatOption = () =>
-  new Option("--format <format>", "diagnostic output format").choices(["text", "json"]).default("text");
+  new Option("--format <format>", "diagnostic output format")
+    .choices(["text", "json"])
+    .default("text");
 
 export const checkCommand: CommandDef = {
   name: "check",

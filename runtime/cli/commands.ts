@@ -20,4 +20,18 @@ export interface CommandDef {
   run(cmd: Command, args: unknown[]): Promise<number>;
 }
 
-export const commands: CommandDef[] = [checkCommand, buildCommand, disasmCommand, labCommand, testCommand, demoCommand, loadCommand, unloadCommand, statusCommand, mapCommand, eventsCommand, statsCommand, traceCommand];
+export const commands: CommandDef[] = [
+  checkCommand,
+  buildCommand,
+  disasmCommand,
+  labCommand,
+  testCommand,
+  demoCommand,
+  loadCommand,
+  unloadCommand,
+  statusCommand,
+  mapCommand,
+  eventsCommand,
+  statsCommand,
+  traceCommand,
+];

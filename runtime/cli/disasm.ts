@@ -14,7 +14,9 @@ export function readObjectFile(path: string): { bytes: Uint8Array; info: ObjectI
     bytes = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(`cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`);
+    throw new CliError(
+      `cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    );
   }
   try {
     return { bytes, info: readObject(bytes) };
@@ -32,14 +34,20 @@ export function disassembleObject(info: ObjectInfo, path = "object"): string {
     try {
       insns = decode(p.insns);
     } catch (e) {
-      throw new CliError(`${path}: program ${p.name}: malformed instructions: ${(e as Error).message}`);
+      throw new CliError(
+        `${path}: program ${p.name}: malformed instructions: ${(e as Error).message}`,
+      );
     }
     const relocations = new Map<number, ListingRelocation>(
-      p.relocations.map((r) => [r.insnIndex, { type: r.kind === "call" ? "R_BPF_64_32" : "R_BPF_64_64", symbol: r.target }]),
+      p.relocations.map((r) => [
+        r.insnIndex,
+        { type: r.kind === "call" ? "R_BPF_64_32" : "R_BPF_64_64", symbol: r.target },
+      ]),
     );
     const source = new Map<number, string>();
     // Line 0 marks compiler-generated code (clang emits it); there is no line to show.
-    for (const l of p.lineInfo) if (l.line > 0) source.set(l.insnIndex, `${l.file}:${l.line}: ${l.lineText.trim()}`);
+    for (const l of p.lineInfo)
+      if (l.line > 0) source.set(l.insnIndex, `${l.file}:${l.line}: ${l.lineText.trim()}`);
     if (p.section !== section) {
       if (section !== undefined) out.push("");
       out.push(`Disassembly of section ${p.section}:`);
@@ -52,7 +60,8 @@ export function disassembleObject(info: ObjectInfo, path = "object"): string {
 
 export const disasmCommand: CommandDef = {
   name: "disasm",
-  description: "disassemble an eBPF object (ours or clang's), with filter source lines from BTF line info",
+  description:
+    "disassemble an eBPF object (ours or clang's), with filter source lines from BTF line info",
   configure(cmd: Command) {
     cmd.argument("<object>", "eBPF ELF object (.o)");
   },

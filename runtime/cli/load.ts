@@ -48,7 +48,10 @@ export const loadCommand: CommandDef = {
       .option("-p, --program <name>", "the XDP program to attach when the object has several")
       .option("--pin-root <dir>", "bpffs directory for pins (default /sys/fs/bpf/xdpc)")
       .option("--force", "replace an XDP program that xdpc did not load")
-      .option("--no-verdict-stats", "do not count verdicts in the hidden xdpc_verdicts map (.ts inputs)")
+      .option(
+        "--no-verdict-stats",
+        "do not count verdicts in the hidden xdpc_verdicts map (.ts inputs)",
+      )
       .option("--json", "print the result as JSON");
   },
   async run(cmd, args) {

@@ -8,7 +8,9 @@ import { CliError, EXIT } from "./errors.ts";
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8"));
+    const pkg = JSON.parse(
+      readFileSync(fileURLToPath(new URL("../package.json", import.meta.url)), "utf8"),
+    );
     return pkg.version as string;
   } catch {
     return "0.0.0";

@@ -5,7 +5,11 @@ import { LineMap } from "../../compiler/diagnostics/span.ts";
 
 export type Format = "text" | "json";
 
-export function printDiagnostics(diags: readonly Diagnostic[], source: string | undefined, format: Format): void {
+export function printDiagnostics(
+  diags: readonly Diagnostic[],
+  source: string | undefined,
+  format: Format,
+): void {
   if (diags.length === 0) return;
   const lines = source !== undefined ? new LineMap(source) : undefined;
   const sorted = [...diags].sort((a, b) => a.span.start - b.span.start);

@@ -7,11 +7,33 @@ import { describeKernel } from "../support/kernel.ts";
 import { compileBpfC } from "../differential/clang.ts";
 import { openObject, mapUpdate, mapLookup, type LoadedObject } from "../../native/object.ts";
 import { testRun } from "../../native/bpf.ts";
-import { build as packet, udp4, tcp4, tcp6, ipv6, ipv4ToU32, prng, TCP_SYN, TCP_ACK } from "../support/packets.ts";
+import {
+  build as packet,
+  udp4,
+  tcp4,
+  tcp6,
+  ipv6,
+  ipv4ToU32,
+  prng,
+  TCP_SYN,
+  TCP_ACK,
+} from "../support/packets.ts";
 import { XDP_DROP, XDP_PASS, XDP_REDIRECT } from "../support/xdp.ts";
 import { buildFilter, privatePinRoot, repo, verify } from "./objects.ts";
 
-const FIXTURES = ["zero_bytes", "ihl_ports", "qinq_udp", "ipv6_tcp", "map_array_loop", "nested_helpers", "many_maps", "big_value", "raw_offsets", "count_bytes", "div_zero"];
+const FIXTURES = [
+  "zero_bytes",
+  "ihl_ports",
+  "qinq_udp",
+  "ipv6_tcp",
+  "map_array_loop",
+  "nested_helpers",
+  "many_maps",
+  "big_value",
+  "raw_offsets",
+  "count_bytes",
+  "div_zero",
+];
 /** Far below the 1M budget: a regression that multiplies verifier states shows up here. */
 const BUDGET = 20_000;
 
@@ -29,7 +51,10 @@ describeKernel("verifier friendliness: natural code verifies", () => {
     pins.remove();
   });
   const load = (name: string) => {
-    const obj = openObject(buildFilter(`test/accept/fixtures/${name}.ts`).object, { name: "xdpct", pinRoot: pins.dir });
+    const obj = openObject(buildFilter(`test/accept/fixtures/${name}.ts`).object, {
+      name: "xdpct",
+      pinRoot: pins.dir,
+    });
     open.push(obj);
     obj.load();
     return { obj, fd: obj.programFd(name) };
@@ -47,9 +72,17 @@ describeKernel("verifier friendliness: natural code verifies", () => {
   }
 
   it("zero_bytes: ours verifies, clang -O2's C twin exceeds the 1M-instruction budget", () => {
-    const ours = verify(buildFilter("test/accept/fixtures/zero_bytes.ts").object, pins.dir).zero_bytes!;
-    const theirs = verify(compileBpfC({ path: join(repo, "test/accept/fixtures/zero_bytes.c") }), pins.dir).zero_bytes!;
-    console.log(`[verifier] zero_bytes: xdpc ${ours.processed} insns processed (accepted); clang -O2 ${theirs.processed} (rejected)`);
+    const ours = verify(
+      buildFilter("test/accept/fixtures/zero_bytes.ts").object,
+      pins.dir,
+    ).zero_bytes!;
+    const theirs = verify(
+      compileBpfC({ path: join(repo, "test/accept/fixtures/zero_bytes.c") }),
+      pins.dir,
+    ).zero_bytes!;
+    console.log(
+      `[verifier] zero_bytes: xdpc ${ours.processed} insns processed (accepted); clang -O2 ${theirs.processed} (rejected)`,
+    );
     expect(ours.accepted).toBe(true);
     expect(ours.processed).toBeLessThan(10_000);
     expect(theirs.accepted).toBe(false);
@@ -59,7 +92,12 @@ describeKernel("verifier friendliness: natural code verifies", () => {
 
   it("zero_bytes counts zero payload bytes", () => {
     const { fd } = load("zero_bytes");
-    const zeros = (n: number, len = 32) => udp4({ dport: 9 }, {}, Uint8Array.from({ length: len }, (_, i) => (i < n ? 0 : 0x55)));
+    const zeros = (n: number, len = 32) =>
+      udp4(
+        { dport: 9 },
+        {},
+        Uint8Array.from({ length: len }, (_, i) => (i < n ? 0 : 0x55)),
+      );
     expect(testRun(fd, zeros(32)).retval).toBe(XDP_DROP);
     expect(testRun(fd, zeros(17)).retval).toBe(XDP_DROP);
     expect(testRun(fd, zeros(16)).retval).toBe(XDP_PASS);
@@ -76,14 +114,20 @@ describeKernel("verifier friendliness: natural code verifies", () => {
     expect(testRun(fd, udp4({ dport: 80 }, { options: opts })).retval).toBe(XDP_DROP);
     expect(testRun(fd, tcp4({ dport: 80 })).retval).toBe(XDP_DROP);
     expect(testRun(fd, tcp4({ dport: 81 }, { options: opts })).retval).toBe(XDP_PASS);
-    expect(testRun(fd, tcp4({ dport: 80 }, { options: opts, fragOffset: 8 })).retval).toBe(XDP_PASS);
+    expect(testRun(fd, tcp4({ dport: 80 }, { options: opts, fragOffset: 8 })).retval).toBe(
+      XDP_PASS,
+    );
   });
 
   it("qinq_udp applies the inner VLAN's policy", () => {
     const { obj, fd } = load("qinq_udp");
     mapUpdate(obj.mapFd("policy"), u32le(42), Uint8Array.of(53, 0, 1, 0)); // dropPort 53, enabled
     const qinq = (inner: number, dport: number) =>
-      packet({ eth: { vlans: [{ tpid: 0x88a8, vid: 7 }, { vid: inner }] }, l3: { kind: "ipv4" }, l4: { kind: "udp", dport } });
+      packet({
+        eth: { vlans: [{ tpid: 0x88a8, vid: 7 }, { vid: inner }] },
+        l3: { kind: "ipv4" },
+        l4: { kind: "udp", dport },
+      });
     expect(testRun(fd, qinq(42, 53)).retval).toBe(XDP_DROP);
     expect(testRun(fd, qinq(42, 54)).retval).toBe(XDP_PASS);
     expect(testRun(fd, qinq(43, 53)).retval).toBe(XDP_PASS);
@@ -93,10 +137,18 @@ describeKernel("verifier friendliness: natural code verifies", () => {
   it("ipv6_tcp drops SYNs to port 22 from a blocked /64", () => {
     const { obj, fd } = load("ipv6_tcp");
     mapUpdate(obj.mapFd("blockedNets"), ipv6("2001:db8::").slice(0, 8), Uint8Array.of(1));
-    expect(testRun(fd, tcp6({ dport: 22, flags: TCP_SYN }, { src: "2001:db8::9" })).retval).toBe(XDP_DROP);
-    expect(testRun(fd, tcp6({ dport: 22, flags: TCP_SYN | TCP_ACK }, { src: "2001:db8::9" })).retval).toBe(XDP_PASS);
-    expect(testRun(fd, tcp6({ dport: 22, flags: TCP_SYN }, { src: "2001:db9::9" })).retval).toBe(XDP_PASS);
-    expect(testRun(fd, tcp6({ dport: 23, flags: TCP_SYN }, { src: "2001:db8::9" })).retval).toBe(XDP_PASS);
+    expect(testRun(fd, tcp6({ dport: 22, flags: TCP_SYN }, { src: "2001:db8::9" })).retval).toBe(
+      XDP_DROP,
+    );
+    expect(
+      testRun(fd, tcp6({ dport: 22, flags: TCP_SYN | TCP_ACK }, { src: "2001:db8::9" })).retval,
+    ).toBe(XDP_PASS);
+    expect(testRun(fd, tcp6({ dport: 22, flags: TCP_SYN }, { src: "2001:db9::9" })).retval).toBe(
+      XDP_PASS,
+    );
+    expect(testRun(fd, tcp6({ dport: 23, flags: TCP_SYN }, { src: "2001:db8::9" })).retval).toBe(
+      XDP_PASS,
+    );
   });
 
   it("map_array_loop scans a FixedArray in a map value and counts hits", () => {
@@ -136,7 +188,8 @@ describeKernel("verifier friendliness: natural code verifies", () => {
 
   it("raw_offsets loads at offsets taken from the packet (any u16 to the verifier)", () => {
     const { fd } = load("raw_offsets");
-    const frame = (at: number, tail: number[]) => udp4({ dport: 9 }, {}, Uint8Array.from([at >> 8, at & 0xff, ...tail]));
+    const frame = (at: number, tail: number[]) =>
+      udp4({ dport: 9 }, {}, Uint8Array.from([at >> 8, at & 0xff, ...tail]));
     expect(testRun(fd, frame(44, [0xff])).retval).toBe(XDP_DROP); // byte 44 is the first tail byte
     expect(testRun(fd, frame(44, [0x01])).retval).toBe(XDP_PASS);
     expect(testRun(fd, frame(44, [0x01, 0xde, 0xad, 0xbe, 0xef])).retval).toBe(XDP_DROP);
@@ -150,7 +203,9 @@ describeKernel("verifier friendliness: natural code verifies", () => {
     const edge = [0, 1, 9, 10, 0x1f, 0x20, 0x2f, 0x30, 0x7f, 0x80, 0xfe, 0xff];
     for (let run = 0; run < 40; run++) {
       const len = run < 30 ? 32 : Math.floor(rnd() * 40);
-      const payload = Uint8Array.from({ length: len }, () => (rnd() < 0.5 ? edge[Math.floor(rnd() * edge.length)]! : Math.floor(rnd() * 256)));
+      const payload = Uint8Array.from({ length: len }, () =>
+        rnd() < 0.5 ? edge[Math.floor(rnd() * edge.length)]! : Math.floor(rnd() * 256),
+      );
       expect(testRun(fd, udp4({ dport: 9 }, {}, payload)).retval).toBe(XDP_PASS);
       const want = { high: 0, ff: 0, ctrl: 0, digitOrAbove: 0, upTo9: 0, nonZero: 0, rising: 0 };
       let prev = 0;
@@ -165,7 +220,9 @@ describeKernel("verifier friendliness: natural code verifies", () => {
         prev = b;
       }
       const v = new DataView(mapLookup(m.fd, u32le(0), m.valueSize)!.buffer);
-      const got = Object.fromEntries(Object.keys(want).map((k, i) => [k, v.getUint32(4 * i, true)]));
+      const got = Object.fromEntries(
+        Object.keys(want).map((k, i) => [k, v.getUint32(4 * i, true)]),
+      );
       expect(got, `payload ${Array.from(payload).join(",")}`).toEqual(want);
     }
   });
@@ -175,7 +232,9 @@ describeKernel("verifier friendliness: natural code verifies", () => {
     const frame = udp4({ dport: 9 }); // 42 bytes
     expect(frame.length).toBe(42);
     expect(testRun(fd, frame).retval).toBe(XDP_PASS);
-    const got = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => new DataView(mapLookup(obj.mapFd("out"), u32le(k), 8)!.buffer).getBigUint64(0, true));
+    const got = [0, 1, 2, 3, 4, 5, 6, 7].map((k) =>
+      new DataView(mapLookup(obj.mapFd("out"), u32le(k), 8)!.buffer).getBigUint64(0, true),
+    );
     expect(got).toEqual([0n, 1042n, 0n, 1042n, 0n, 42n, 0n, 1042n]);
   });
 

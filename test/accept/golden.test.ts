@@ -22,7 +22,9 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("xdpc disasm golden listings (CLI format, with source lines)", () => {
-  const files = acceptanceSources().filter((f) => f.startsWith("filters/") || f.startsWith("test/accept/fixtures/"));
+  const files = acceptanceSources().filter(
+    (f) => f.startsWith("filters/") || f.startsWith("test/accept/fixtures/"),
+  );
   for (const file of files) {
     it(file, async () => {
       const out = join(dir, basename(file, ".ts") + ".o");
@@ -32,34 +34,44 @@ describe("xdpc disasm golden listings (CLI format, with source lines)", () => {
       expect(d.status, d.stderr).toBe(0);
       expect(d.stderr).toBe("");
       expect(d.stdout).toMatch(new RegExp(`^; ${file.replace(/\./g, "\\.")}:\\d+: `, "m"));
-      await expect(d.stdout).toMatchFileSnapshot(`__snapshots__/${basename(file, ".ts")}.disasm.txt`);
+      await expect(d.stdout).toMatchFileSnapshot(
+        `__snapshots__/${basename(file, ".ts")}.disasm.txt`,
+      );
     });
   }
 });
 
 const twinsDir = join(repo, "test/twins");
-describeWithPath("xdpc disasm agrees with llvm-objdump on the clang-built C twins", "/usr/bin/llvm-objdump", () => {
-  const twins = readdirSync(twinsDir).filter((f) => f.endsWith(".c")).sort();
-  it("has the twins", () => expect(twins.length).toBeGreaterThanOrEqual(6));
-  for (const c of twins) {
-    it(c, () => {
-      const path = join(dir, c.replace(/\.c$/, ".o"));
-      writeFileSync(path, compileBpfC({ path: join(twinsDir, c) }));
-      const theirs = rows(ok(run("llvm-objdump", ["-d", "-r", "--no-show-raw-insn", path]), "llvm-objdump").stdout);
-      const cli = xdpc(["disasm", path]);
-      expect(cli.status, cli.stderr).toBe(0);
-      const ours = rows(cli.stdout);
-      expect(ours.length).toBeGreaterThan(10);
-      expect(ours).toEqual(theirs);
-      // Source lines come from clang's BTF line info and are the twin's own lines.
-      const source = readFileSync(join(twinsDir, c), "utf8").split("\n");
-      const shown = [...cli.stdout.matchAll(/^; (\S+):(\d+): (.*)$/gm)];
-      expect(shown.length).toBeGreaterThan(0);
-      for (const [, f, line, text] of shown) {
-        if (!f!.endsWith(c) || line === "0") continue; // the shared header's lines; clang's line-0 entries
-        expect(text).toBe(source[Number(line) - 1]!.trim());
-      }
-      expect(shown.some(([, f]) => f!.endsWith(c))).toBe(true);
-    });
-  }
-});
+describeWithPath(
+  "xdpc disasm agrees with llvm-objdump on the clang-built C twins",
+  "/usr/bin/llvm-objdump",
+  () => {
+    const twins = readdirSync(twinsDir)
+      .filter((f) => f.endsWith(".c"))
+      .sort();
+    it("has the twins", () => expect(twins.length).toBeGreaterThanOrEqual(6));
+    for (const c of twins) {
+      it(c, () => {
+        const path = join(dir, c.replace(/\.c$/, ".o"));
+        writeFileSync(path, compileBpfC({ path: join(twinsDir, c) }));
+        const theirs = rows(
+          ok(run("llvm-objdump", ["-d", "-r", "--no-show-raw-insn", path]), "llvm-objdump").stdout,
+        );
+        const cli = xdpc(["disasm", path]);
+        expect(cli.status, cli.stderr).toBe(0);
+        const ours = rows(cli.stdout);
+        expect(ours.length).toBeGreaterThan(10);
+        expect(ours).toEqual(theirs);
+        // Source lines come from clang's BTF line info and are the twin's own lines.
+        const source = readFileSync(join(twinsDir, c), "utf8").split("\n");
+        const shown = [...cli.stdout.matchAll(/^; (\S+):(\d+): (.*)$/gm)];
+        expect(shown.length).toBeGreaterThan(0);
+        for (const [, f, line, text] of shown) {
+          if (!f!.endsWith(c) || line === "0") continue; // the shared header's lines; clang's line-0 entries
+          expect(text).toBe(source[Number(line) - 1]!.trim());
+        }
+        expect(shown.some(([, f]) => f!.endsWith(c))).toBe(true);
+      });
+    }
+  },
+);

@@ -16,7 +16,11 @@ const tsIn = (dir: string) =>
 
 /** Repo-relative paths of every filter source xdpc must build into an accepted object. */
 export function acceptanceSources(): string[] {
-  return [...tsIn("filters"), ...tsIn("test/check/fixtures/valid"), ...tsIn("test/accept/fixtures")];
+  return [
+    ...tsIn("filters"),
+    ...tsIn("test/check/fixtures/valid"),
+    ...tsIn("test/accept/fixtures"),
+  ];
 }
 
 export interface BuiltObject {
@@ -30,7 +34,9 @@ export function buildFilter(file: string): BuiltObject {
   const source = readFileSync(join(repo, file), "utf8");
   const out = compile(source, { file, emit: "object" });
   if (hasErrors(out.diagnostics) || !out.object) {
-    throw new Error(`${file} does not build:\n${out.diagnostics.map((d) => renderDiagnostic(d, source)).join("\n")}`);
+    throw new Error(
+      `${file} does not build:\n${out.diagnostics.map((d) => renderDiagnostic(d, source)).join("\n")}`,
+    );
   }
   return { file, object: out.object, programs: (out.programs ?? []).map((p) => p.name) };
 }
@@ -64,14 +70,22 @@ export function verify(object: Uint8Array, pinRoot: string): Record<string, Veri
     const out: Record<string, VerifyStats> = {};
     for (const n of obj.programNames()) {
       const log = obj.programLog(n);
-      out[n] = { accepted: true, processed: processedIn(log), tail: log.trim().split("\n").slice(-3).join("\n") };
+      out[n] = {
+        accepted: true,
+        processed: processedIn(log),
+        tail: log.trim().split("\n").slice(-3).join("\n"),
+      };
     }
     return out;
   } catch (e) {
     if (!(e instanceof LoadError)) throw e;
     const out: Record<string, VerifyStats> = {};
     for (const [n, log] of Object.entries(e.logs)) {
-      out[n] = { accepted: false, processed: processedIn(log), tail: log.trim().split("\n").slice(-6).join("\n") };
+      out[n] = {
+        accepted: false,
+        processed: processedIn(log),
+        tail: log.trim().split("\n").slice(-6).join("\n"),
+      };
     }
     return out;
   } finally {

@@ -12,7 +12,14 @@ import { compileBpfC } from "../differential/clang.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { formatBtf } from "../../compiler/btf/reader.ts";
 import { xdpc } from "../cli/run.ts";
-import { acceptanceSources, buildFilter, privatePinRoot, repo, verify, type BuiltObject } from "./objects.ts";
+import {
+  acceptanceSources,
+  buildFilter,
+  privatePinRoot,
+  repo,
+  verify,
+  type BuiltObject,
+} from "./objects.ts";
 import { ok, rows, run, toolsMissing, VethLab, withPrivateBpffs } from "./tools.ts";
 
 const sources = acceptanceSources();
@@ -23,7 +30,9 @@ const describeTools = (name: string, fn: () => void) =>
     ? describeKernel(name, fn)
     : requireKernel
       ? describe(name, () => {
-          throw new Error(`XDPC_REQUIRE_KERNEL=1 but ${missing} (apt-get install bpftool llvm iproute2 xdp-tools)`);
+          throw new Error(
+            `XDPC_REQUIRE_KERNEL=1 but ${missing} (apt-get install bpftool llvm iproute2 xdp-tools)`,
+          );
         })
       : describe.skip(`${name} [skipped: ${missing}]`, fn);
 
@@ -35,7 +44,6 @@ function linumLines(dump: string): { text: string; file: string; line: number }[
   }
   return out;
 }
-
 
 describeTools("standard tools accept every xdpc object", () => {
   let dir: string;
@@ -58,7 +66,9 @@ describeTools("standard tools accept every xdpc object", () => {
 
   it("covers the example filters and the fixtures", () => {
     expect(sources.filter((s) => s.startsWith("filters/")).length).toBeGreaterThanOrEqual(6);
-    expect(sources.filter((s) => s.startsWith("test/accept/fixtures/")).length).toBeGreaterThanOrEqual(7);
+    expect(
+      sources.filter((s) => s.startsWith("test/accept/fixtures/")).length,
+    ).toBeGreaterThanOrEqual(7);
   });
 
   for (const file of sources) {
@@ -68,7 +78,8 @@ describeTools("standard tools accept every xdpc object", () => {
       it("loads through libbpf (bpf_object__open_mem + load)", () => {
         const stats = verify(obj().object, pins.dir);
         expect(Object.keys(stats).sort()).toEqual([...obj().programs].sort());
-        for (const [name, s] of Object.entries(stats)) expect(s.accepted, `${name}: ${s.tail}`).toBe(true);
+        for (const [name, s] of Object.entries(stats))
+          expect(s.accepted, `${name}: ${s.tail}`).toBe(true);
       });
 
       it("bpftool prog load pins it, dump xlated linum shows our lines, prog loadall pins every program", () => {
@@ -94,14 +105,21 @@ describeTools("standard tools accept every xdpc object", () => {
       });
 
       it("bpftool btf dump file agrees with our BTF formatter", () => {
-        const theirs = ok(run("bpftool", ["btf", "dump", "file", obj().path]), "bpftool btf dump").stdout;
+        const theirs = ok(
+          run("bpftool", ["btf", "dump", "file", obj().path]),
+          "bpftool btf dump",
+        ).stdout;
         const btf = readObject(obj().object).btf!;
         expect(formatBtf(btf)).toBe(theirs);
-        for (const p of obj().programs) expect(theirs).toMatch(new RegExp(`FUNC '${p}' type_id=\\d+ linkage=global`));
+        for (const p of obj().programs)
+          expect(theirs).toMatch(new RegExp(`FUNC '${p}' type_id=\\d+ linkage=global`));
       });
 
       it("llvm-objdump -d -r agrees with `xdpc disasm` instruction for instruction", () => {
-        const theirs = rows(ok(run("llvm-objdump", ["-d", "-r", "--no-show-raw-insn", obj().path]), "llvm-objdump").stdout);
+        const theirs = rows(
+          ok(run("llvm-objdump", ["-d", "-r", "--no-show-raw-insn", obj().path]), "llvm-objdump")
+            .stdout,
+        );
         const cli = xdpc(["disasm", obj().path]);
         expect(cli.status, cli.stderr).toBe(0);
         const ours = rows(cli.stdout);
@@ -110,9 +128,10 @@ describeTools("standard tools accept every xdpc object", () => {
           // LLVM 14 cannot decode BPF_ST (store immediate), 32-bit mod or jset; ours prints
           // them as later LLVM releases do.
           if (theirs[k]!.endsWith("\t<unknown>")) {
-            expect(ours[k]).toMatch(/^\s+\d+:\t(\*\(u(8|16|32|64) \*\)\(r\d+ [+-] \d+\) = -?\d+|[rw]\d+ s?%= [rw]?\d+|if [rw]\d+ & [rw]?\d+ goto [+-]\d+)$/);
-          }
-          else expect(ours[k], `row ${k}`).toBe(theirs[k]);
+            expect(ours[k]).toMatch(
+              /^\s+\d+:\t(\*\(u(8|16|32|64) \*\)\(r\d+ [+-] \d+\) = -?\d+|[rw]\d+ s?%= [rw]?\d+|if [rw]\d+ & [rw]?\d+ goto [+-]\d+)$/,
+            );
+          } else expect(ours[k], `row ${k}`).toBe(theirs[k]);
         }
       });
 
@@ -127,7 +146,8 @@ describeTools("standard tools accept every xdpc object", () => {
         for (const sec of sections) {
           expect(r.stdout).toMatch(new RegExp(`\\] ${sec.replace(/\./g, "\\.")}\\s`));
         }
-        for (const p of obj().programs) expect(r.stdout).toMatch(new RegExp(`FUNC\\s+GLOBAL\\s+DEFAULT\\s+\\d+ ${p}$`, "m"));
+        for (const p of obj().programs)
+          expect(r.stdout).toMatch(new RegExp(`FUNC\\s+GLOBAL\\s+DEFAULT\\s+\\d+ ${p}$`, "m"));
       });
     });
   }
@@ -145,11 +165,15 @@ describeTools("standard tools accept every xdpc object", () => {
       const twin = join(dir, "dns_policy_clang.o");
       writeFileSync(twin, compileBpfC({ path: join(repo, "test/twins/dns_policy.c") }));
       const ours = built.get("filters/dns_policy.ts")!.path;
-      const script = 'nsenter --net="$1" xdp-loader load -v -m skb "$2" "$3" 2>&1; nsenter --net="$1" xdp-loader unload "$2" --all';
+      const script =
+        'nsenter --net="$1" xdp-loader load -v -m skb "$2" "$3" 2>&1; nsenter --net="$1" xdp-loader unload "$2" --all';
       const dispatcherLines = (obj: string) => {
         const r = withPrivateBpffs(script, [lab.netns, lab.dev, obj]);
         expect(r.status, r.stdout + r.stderr).toBe(0);
-        return r.stdout.split("\n").filter((l) => /dispatcher/i.test(l)).map((l) => l.trim());
+        return r.stdout
+          .split("\n")
+          .filter((l) => /dispatcher/i.test(l))
+          .map((l) => l.trim());
       };
       const theirs = dispatcherLines(twin);
       expect(dispatcherLines(ours)).toEqual(theirs);
@@ -183,7 +207,9 @@ describeTools("standard tools accept every xdpc object", () => {
           if (r.status !== 0) lab.exec("ip", ["link", "set", "dev", lab.dev, "xdp", "off"]);
           expect(r.status, r.stderr + r.stdout).toBe(0);
           const status = r.stdout.split("=== status")[1]!;
-          expect(status).toMatch(new RegExp(`\\b${o.programs[0]!.slice(0, 15)}\\s+${mode}\\s+\\d+`));
+          expect(status).toMatch(
+            new RegExp(`\\b${o.programs[0]!.slice(0, 15)}\\s+${mode}\\s+\\d+`),
+          );
           expect(lab.attached()).toBeNull();
         });
       }

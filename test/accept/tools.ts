@@ -30,12 +30,29 @@ export function ok(r: Run, what: string): Run {
  * the mount disappears with the namespace in any case.
  */
 export function withPrivateBpffs(script: string, args: string[]): Run {
-  return run("unshare", ["--mount", "--propagation", "private", "sh", "-ec", `mount -t bpf bpf /sys/fs/bpf\n${script}`, "sh", ...args]);
+  return run("unshare", [
+    "--mount",
+    "--propagation",
+    "private",
+    "sh",
+    "-ec",
+    `mount -t bpf bpf /sys/fs/bpf\n${script}`,
+    "sh",
+    ...args,
+  ]);
 }
 
 /** Why the tool tests cannot run here, or null. */
 export function toolsMissing(): string | null {
-  for (const t of ["bpftool", "llvm-objdump", "llvm-readelf", "ip", "xdp-loader", "unshare", "nsenter"]) {
+  for (const t of [
+    "bpftool",
+    "llvm-objdump",
+    "llvm-readelf",
+    "ip",
+    "xdp-loader",
+    "unshare",
+    "nsenter",
+  ]) {
     if (run("sh", ["-c", `command -v ${t}`]).status !== 0) return `${t} is not installed`;
   }
   return null;
@@ -58,7 +75,10 @@ export class VethLab {
   }
   create(): void {
     ok(run("ip", ["netns", "add", this.ns]), "ip netns add");
-    ok(this.exec("ip", ["link", "add", this.dev, "type", "veth", "peer", "name", this.peer]), "ip link add veth");
+    ok(
+      this.exec("ip", ["link", "add", this.dev, "type", "veth", "peer", "name", this.peer]),
+      "ip link add veth",
+    );
     ok(this.exec("ip", ["addr", "add", "198.18.0.1/30", "dev", this.dev]), "ip addr add");
     ok(this.exec("ip", ["addr", "add", "198.18.0.2/30", "dev", this.peer]), "ip addr add");
     ok(this.exec("ip", ["link", "set", this.dev, "up"]), "ip link set up");
@@ -66,7 +86,9 @@ export class VethLab {
   }
   /** The XDP program attached to `dev`: { id, name, mode } or null (from `ip -j -d link show`). */
   attached(): { id: number; name: string; mode: string } | null {
-    const j = JSON.parse(ok(this.exec("ip", ["-j", "-d", "link", "show", "dev", this.dev]), "ip link show").stdout);
+    const j = JSON.parse(
+      ok(this.exec("ip", ["-j", "-d", "link", "show", "dev", this.dev]), "ip link show").stdout,
+    );
     const x = j[0]?.xdp;
     if (!x) return null;
     const prog = x.prog ?? x.attached?.[0]?.prog;
@@ -98,7 +120,8 @@ export function rows(listing: string): string[] {
     if (fn) {
       base = parseInt(fn[1]!, 16);
       out.push(`${hex16(0)} <${fn[2]}>:`);
-    } else if (insn) out.push(stripTargetLabel(`${String(Number(insn[2]) - base / 8).padStart(8)}:\t${insn[3]}`));
+    } else if (insn)
+      out.push(stripTargetLabel(`${String(Number(insn[2]) - base / 8).padStart(8)}:\t${insn[3]}`));
     else if (rel) out.push(`\t\t${hex16(parseInt(rel[1]!, 16) - base)}:  ${rel[2]}`);
   }
   return out;

@@ -61,7 +61,12 @@ describeKernel("verifier rejections name the filter's source line", () => {
 
   it("renders as file:line:col: error XDP5001 with the verifier's message and a code frame", () => {
     const log = rejectionLog(bad);
-    const { diagnostic, source: text } = verifierDiagnostic(log, { program: "zero_bytes", object: readObject(bad), file: FILE, source });
+    const { diagnostic, source: text } = verifierDiagnostic(log, {
+      program: "zero_bytes",
+      object: readObject(bad),
+      file: FILE,
+      source,
+    });
     const out = renderDiagnostic(diagnostic, text);
     const col = source.split("\n")[GUARDED_LINE - 1]!.indexOf("ctx.udp()") + 1;
     expect(out.split("\n")[0]).toBe(
@@ -73,9 +78,15 @@ describeKernel("verifier rejections name the filter's source line", () => {
 
   it("for an object file, the code frame comes from the object's own line info", () => {
     const log = rejectionLog(bad);
-    const { diagnostic, source: text } = verifierDiagnostic(log, { program: "zero_bytes", object: readObject(bad), file: "zero_bytes.o" });
+    const { diagnostic, source: text } = verifierDiagnostic(log, {
+      program: "zero_bytes",
+      object: readObject(bad),
+      file: "zero_bytes.o",
+    });
     const out = renderDiagnostic(diagnostic, text);
-    expect(out).toMatch(new RegExp(`^${FILE}:${GUARDED_LINE}:\\d+: error XDP5001: invalid access to packet`));
+    expect(out).toMatch(
+      new RegExp(`^${FILE}:${GUARDED_LINE}:\\d+: error XDP5001: invalid access to packet`),
+    );
     expect(out).toContain("const udp = ctx.udp();");
   });
 
@@ -96,9 +107,18 @@ describeKernel("verifier rejections name the filter's source line", () => {
       writeFileSync(path, bad);
       // The loader's state goes to a private run dir; its pins to the private bpffs.
       const script = 'XDPC_RUN_DIR="$6" nsenter --net="$1" "$2" "$3" load --iface "$4" "$5"';
-      const r = withPrivateBpffs(script, [lab.netns, process.execPath, join(repo, "bin/xdpc.js"), lab.dev, path, join(dir, "run")]);
+      const r = withPrivateBpffs(script, [
+        lab.netns,
+        process.execPath,
+        join(repo, "bin/xdpc.js"),
+        lab.dev,
+        path,
+        join(dir, "run"),
+      ]);
       expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`^${FILE}:${GUARDED_LINE}:\\d+: error XDP5001: invalid access to packet`, "m"));
+      expect(r.stderr).toMatch(
+        new RegExp(`^${FILE}:${GUARDED_LINE}:\\d+: error XDP5001: invalid access to packet`, "m"),
+      );
       expect(r.stderr).toContain(`${GUARDED_LINE} |   const udp = ctx.udp();`);
       expect(r.stderr).toMatch(/^xdpc: error: the kernel verifier rejected 'zero_bytes'/m);
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace

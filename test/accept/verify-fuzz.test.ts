@@ -22,8 +22,14 @@ describeKernel("every object xdpc emits verifies (mutated filters)", () => {
   afterAll(() => pins.remove());
 
   it("no verifier rejection other than the loop budget", () => {
-    const corpus = acceptanceSources().map((f) => ({ file: f, source: readFileSync(join(repo, f), "utf8") }));
-    const samples = fc.sample(fc.tuple(fc.nat(), fc.array(arbMutation, { minLength: 1, maxLength: 3 })), { numRuns: 500, seed: 11 });
+    const corpus = acceptanceSources().map((f) => ({
+      file: f,
+      source: readFileSync(join(repo, f), "utf8"),
+    }));
+    const samples = fc.sample(
+      fc.tuple(fc.nat(), fc.array(arbMutation, { minLength: 1, maxLength: 3 })),
+      { numRuns: 500, seed: 11 },
+    );
     let loaded = 0;
     let budget = 0;
     const bugs: string[] = [];
@@ -39,7 +45,9 @@ describeKernel("every object xdpc emits verifies (mutated filters)", () => {
         else bugs.push(`${file} ${prog} ${JSON.stringify(ms)}:\n${s.tail}`);
       }
     }
-    console.log(`[verify-fuzz] ${loaded} mutant objects loaded, ${budget} over the verifier budget, ${bugs.length} rejected`);
+    console.log(
+      `[verify-fuzz] ${loaded} mutant objects loaded, ${budget} over the verifier budget, ${bugs.length} rejected`,
+    );
     expect(loaded).toBeGreaterThan(100);
     expect(bugs).toEqual([]);
   });

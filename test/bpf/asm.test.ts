@@ -4,7 +4,10 @@ import { assemble, AsmError, toAsm } from "../../compiler/bpf/asm.ts";
 import { encode } from "../../compiler/bpf/encode.ts";
 import { disassemble } from "../../compiler/bpf/disasm.ts";
 
-const hex = (text: string) => Buffer.from(encode(assemble(text))).toString("hex").match(/.{16}/g);
+const hex = (text: string) =>
+  Buffer.from(encode(assemble(text)))
+    .toString("hex")
+    .match(/.{16}/g);
 
 describe("assemble", () => {
   it.each([
@@ -29,7 +32,11 @@ describe("assemble", () => {
     ["ja32 +5", "0600000005000000", "gotol +5"],
     ["call 5", "8500000005000000", "call 5"],
     ["call %r2", "8d02000000000000", "callx r2"],
-    ["lock fetch add32 [%r10-4], %r1", "c31afcff01000000", "w1 = atomic_fetch_add((u32 *)(r10 - 4), w1)"],
+    [
+      "lock fetch add32 [%r10-4], %r1",
+      "c31afcff01000000",
+      "w1 = atomic_fetch_add((u32 *)(r10 - 4), w1)",
+    ],
     ["lock xor [%r10-8], %r1", "db1af8ffa0000000", "lock *(u64 *)(r10 - 8) ^= r1"],
     ["lock cmpxchg [%r10-8], %r1", "db1af8fff1000000", "r0 = cmpxchg_64(r10 - 8, r0, r1)"],
     ["lock xchg32 [%r10-8], %r1", "c31af8ffe1000000", "w1 = xchg32_32(r10 - 8, w1)"],
@@ -49,7 +56,15 @@ describe("assemble", () => {
       exit
       fn:
       exit`);
-    expect(insns.map((i) => [i.off, i.imm])).toEqual([[4, 0], [0, 0], [2, 0], [0, 2], [0, 1], [0, 0], [0, 0]]);
+    expect(insns.map((i) => [i.off, i.imm])).toEqual([
+      [4, 0],
+      [0, 0],
+      [2, 0],
+      [0, 2],
+      [0, 1],
+      [0, 0],
+      [0, 0],
+    ]);
     expect(insns[1]!.imm64).toBe(0x100000000n);
   });
 
@@ -74,8 +89,12 @@ describe("assemble", () => {
   });
 
   it("prints back to text that assembles to the same instructions", () => {
-    const insns = assemble("mov %r1, 5\nlddw %r2, 0xffffffffffffffff\njslt32 %r1, %r2, +1\nlock fetch or [%r10-8], %r3\nexit");
-    expect(toAsm(insns)).toBe("mov %r1, 5\nlddw %r2, 0xffffffffffffffff\njslt32 %r1, %r2, +1\nlock fetch or [%r10-8], %r3\nexit");
+    const insns = assemble(
+      "mov %r1, 5\nlddw %r2, 0xffffffffffffffff\njslt32 %r1, %r2, +1\nlock fetch or [%r10-8], %r3\nexit",
+    );
+    expect(toAsm(insns)).toBe(
+      "mov %r1, 5\nlddw %r2, 0xffffffffffffffff\njslt32 %r1, %r2, +1\nlock fetch or [%r10-8], %r3\nexit",
+    );
     expect(assemble(toAsm(insns))).toEqual(insns);
   });
 });

@@ -5,11 +5,19 @@ import { decode } from "../../compiler/bpf/decode.ts";
 import { encode, InsnError } from "../../compiler/bpf/encode.ts";
 import type { Insn } from "../../compiler/bpf/insn.ts";
 
-const bytes = (s: string) => Uint8Array.from(s.trim().split(/\s+/).map((b) => parseInt(b, 16)));
+const bytes = (s: string) =>
+  Uint8Array.from(
+    s
+      .trim()
+      .split(/\s+/)
+      .map((b) => parseInt(b, 16)),
+  );
 
 describe("encode", () => {
   it("lays out one slot little-endian with dst in the low nibble", () => {
-    expect(encode([{ code: 0x61, dst: 1, src: 10, off: -4, imm: 0x01020304 }])).toEqual(bytes("61 a1 fc ff 04 03 02 01"));
+    expect(encode([{ code: 0x61, dst: 1, src: 10, off: -4, imm: 0x01020304 }])).toEqual(
+      bytes("61 a1 fc ff 04 03 02 01"),
+    );
   });
 
   it("splits lddw's 64-bit immediate over two slots", () => {
@@ -21,7 +29,9 @@ describe("encode", () => {
   });
 
   it("takes lddw's value from imm when imm64 is absent, sign-extended", () => {
-    expect(encode([{ code: 0x18, dst: 2, src: 1, off: 0, imm: -1 }])).toEqual(bytes("18 12 00 00 ff ff ff ff 00 00 00 00 ff ff ff ff"));
+    expect(encode([{ code: 0x18, dst: 2, src: 1, off: 0, imm: -1 }])).toEqual(
+      bytes("18 12 00 00 ff ff ff ff 00 00 00 00 ff ff ff ff"),
+    );
   });
 
   it.each([
@@ -48,7 +58,9 @@ describe("decode", () => {
   it("rejects truncated input and a malformed lddw second slot", () => {
     expect(() => decode(bytes("b7 00 00 00"))).toThrow(InsnError);
     expect(() => decode(bytes("18 01 00 00 00 00 00 00"))).toThrow(/second slot/);
-    expect(() => decode(bytes("18 01 00 00 00 00 00 00 95 00 00 00 00 00 00 00"))).toThrow(/second slot/);
+    expect(() => decode(bytes("18 01 00 00 00 00 00 00 95 00 00 00 00 00 00 00"))).toThrow(
+      /second slot/,
+    );
   });
 
   const insn = fc.oneof(
@@ -59,13 +71,15 @@ describe("decode", () => {
       off: fc.integer({ min: -0x8000, max: 0x7fff }),
       imm: fc.integer({ min: -0x80000000, max: 0x7fffffff }),
     }),
-    fc.record({
-      code: fc.constant(0x18),
-      dst: fc.integer({ min: 0, max: 15 }),
-      src: fc.integer({ min: 0, max: 15 }),
-      off: fc.integer({ min: -0x8000, max: 0x7fff }),
-      imm64: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
-    }).map((r) => ({ ...r, imm: Number(BigInt.asIntN(32, r.imm64)) })),
+    fc
+      .record({
+        code: fc.constant(0x18),
+        dst: fc.integer({ min: 0, max: 15 }),
+        src: fc.integer({ min: 0, max: 15 }),
+        off: fc.integer({ min: -0x8000, max: 0x7fff }),
+        imm64: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+      })
+      .map((r) => ({ ...r, imm: Number(BigInt.asIntN(32, r.imm64)) })),
   );
 
   it("decode(encode(x)) == x for canonical instructions", () => {

@@ -48,7 +48,10 @@ export function parseConformance(path: string, text = readFileSync(path, "utf8")
   const mem = body("mem");
   const raw = body("raw");
   return {
-    name: path.split("/").pop()!.replace(/\.data$/, ""),
+    name: path
+      .split("/")
+      .pop()!
+      .replace(/\.data$/, ""),
     path,
     asm: body("asm"),
     raw: raw === undefined ? undefined : hexBytes(raw, "raw"),

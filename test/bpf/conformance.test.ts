@@ -25,7 +25,8 @@ const PASS_FLOOR = 300;
 const EXPECTED_REFUSALS = [/^invalid shift -?\d+$/, /^unknown opcode 8d$/];
 
 function program(c: ConformanceCase): Insn[] {
-  if (c.unknownSections.length) throw new Error(`unknown section(s): ${c.unknownSections.join(", ")}`);
+  if (c.unknownSections.length)
+    throw new Error(`unknown section(s): ${c.unknownSections.join(", ")}`);
   if (c.raw) return decode(c.raw);
   if (c.asm === undefined) throw new Error("no -- asm or -- raw section");
   const insns = assemble(c.asm);
@@ -38,7 +39,11 @@ type Outcome =
   | { kind: "refused"; reason: string }
   | { kind: "wrong"; value: bigint; retval: number };
 
-async function runInKernel(body: Insn[], mem: Uint8Array, expected: bigint | undefined): Promise<Outcome> {
+async function runInKernel(
+  body: Insn[],
+  mem: Uint8Array,
+  expected: bigint | undefined,
+): Promise<Outcome> {
   const { loadRawProgram, testRun, closeFd } = await import("../../native/bpf.ts");
   const w = wrapForXdp(body, mem);
   let fd: number;
@@ -46,7 +51,10 @@ async function runInKernel(body: Insn[], mem: Uint8Array, expected: bigint | und
     fd = loadRawProgram(encode(w.insns)).fd;
   } catch (e) {
     const log = (e as { log?: string }).log;
-    return { kind: "refused", reason: log ? verifierReason(log) : (e as Error).message.split("\n")[0]! };
+    return {
+      kind: "refused",
+      reason: log ? verifierReason(log) : (e as Error).message.split("\n")[0]!,
+    };
   }
   try {
     const r = testRun(fd, w.packet);
@@ -59,26 +67,30 @@ async function runInKernel(body: Insn[], mem: Uint8Array, expected: bigint | und
   }
 }
 
-describeWithPath("conformance programs: assembler, codec and disassembler round trips", TESTS, () => {
-  const cases = loadConformanceDir(TESTS);
+describeWithPath(
+  "conformance programs: assembler, codec and disassembler round trips",
+  TESTS,
+  () => {
+    const cases = loadConformanceDir(TESTS);
 
-  it("finds the suite", () => {
-    expect(cases.length).toBeGreaterThan(300);
-  });
+    it("finds the suite", () => {
+      expect(cases.length).toBeGreaterThan(300);
+    });
 
-  it.each(cases.map((c) => [c.name, c] as const))("%s", (_name, c) => {
-    const insns = program(c);
-    if (c.raw && c.asm) expect(Buffer.from(encode(assemble(c.asm)))).toEqual(Buffer.from(c.raw));
-    const bytes = encode(insns);
-    expect(decode(bytes)).toEqual(insns);
-    expect(encode(decode(bytes))).toEqual(bytes);
-    // asm → insns → asm text → the same insns, and the disassembly is stable through the codec.
-    expect(assemble(toAsm(insns))).toEqual(insns);
-    const listing = disassemble(insns);
-    expect(listing).not.toContain("<unknown>");
-    expect(disassemble(decode(bytes))).toEqual(listing);
-  });
-});
+    it.each(cases.map((c) => [c.name, c] as const))("%s", (_name, c) => {
+      const insns = program(c);
+      if (c.raw && c.asm) expect(Buffer.from(encode(assemble(c.asm)))).toEqual(Buffer.from(c.raw));
+      const bytes = encode(insns);
+      expect(decode(bytes)).toEqual(insns);
+      expect(encode(decode(bytes))).toEqual(bytes);
+      // asm → insns → asm text → the same insns, and the disassembly is stable through the codec.
+      expect(assemble(toAsm(insns))).toEqual(insns);
+      const listing = disassemble(insns);
+      expect(listing).not.toContain("<unknown>");
+      expect(disassemble(decode(bytes))).toEqual(listing);
+    });
+  },
+);
 
 describeWithPath("bpf_conformance suite in the kernel", ROOT, () => {
   describeKernel("tests/*.data", () => {
@@ -94,10 +106,15 @@ describeWithPath("bpf_conformance suite in the kernel", ROOT, () => {
       else if (out.kind === "refused") {
         refused.push([name, out.reason]);
         // A refusal is not a pass; an unexplained one is a failure of our encoding or wrapper.
-        expect(EXPECTED_REFUSALS.some((re) => re.test(out.reason)), `${name}: ${out.reason}`).toBe(true);
+        expect(
+          EXPECTED_REFUSALS.some((re) => re.test(out.reason)),
+          `${name}: ${out.reason}`,
+        ).toBe(true);
       } else {
         failed.push(name);
-        expect.fail(`${name}: r0 = 0x${out.value.toString(16)} (retval ${out.retval}), expected 0x${c.result!.toString(16)}`);
+        expect.fail(
+          `${name}: r0 = 0x${out.value.toString(16)} (retval ${out.retval}), expected 0x${c.result!.toString(16)}`,
+        );
       }
     });
 
@@ -134,9 +151,13 @@ describeWithPath("bpf_conformance suite in the kernel", ROOT, () => {
       }
       const out = await runInKernel(insns, c.mem, c.result);
       expect(out.kind, `${name} unexpectedly passed`).not.toBe("pass");
-      how.push(`  ${name}: ${out.kind === "refused" ? `kernel: ${out.reason}` : `result differs: 0x${out.value.toString(16)}`}`);
+      how.push(
+        `  ${name}: ${out.kind === "refused" ? `kernel: ${out.reason}` : `result differs: 0x${out.value.toString(16)}`}`,
+      );
     });
 
-    afterAll(() => console.log(`bpf_conformance negative cases (${how.length}):\n${how.join("\n")}`));
+    afterAll(() =>
+      console.log(`bpf_conformance negative cases (${how.length}):\n${how.join("\n")}`),
+    );
   });
 });

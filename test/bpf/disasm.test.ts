@@ -10,14 +10,29 @@ import { assemble } from "../../compiler/bpf/asm.ts";
 import { parseElf } from "../../compiler/elf/index.ts";
 import { describeWithPath } from "../support/kernel.ts";
 import { loadConformanceDir } from "./conformance-data.ts";
-import { clang, objdump, objectFor, OBJDUMP, sectionAnnotations, sectionBlock, stripTargetLabel, withTemp } from "./objdump.ts";
+import {
+  clang,
+  objdump,
+  objectFor,
+  OBJDUMP,
+  sectionAnnotations,
+  sectionBlock,
+  stripTargetLabel,
+  withTemp,
+} from "./objdump.ts";
 
 const C_DIR = join(import.meta.dirname, "c");
 const CONFORMANCE = join(import.meta.dirname, "../../../shared/corpus/bpf_conformance/tests");
 /** CPU versions each C program compiles for (32-bit atomics need v3). */
 const CPUS: Record<string, string[]> = { "maps.c": ["v3"] };
 
-const hex = (s: string) => Uint8Array.from(s.trim().split(/\s+/).map((b) => parseInt(b, 16)));
+const hex = (s: string) =>
+  Uint8Array.from(
+    s
+      .trim()
+      .split(/\s+/)
+      .map((b) => parseInt(b, 16)),
+  );
 const one = (bytes: string) => formatInsn(decode(hex(bytes))[0]!);
 
 describe("disassembler syntax", () => {
@@ -74,9 +89,16 @@ describe("disassembler syntax", () => {
   });
 
   it("formats a listing with symbols, relocations and source lines like llvm-objdump -dr -S", () => {
-    const insns = decode(hex("bf 16 00 00 00 00 00 00  18 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00  15 06 01 00 00 00 00 00  b7 00 00 00 02 00 00 00  95 00 00 00 00 00 00 00"));
+    const insns = decode(
+      hex(
+        "bf 16 00 00 00 00 00 00  18 01 00 00 00 00 00 00 00 00 00 00 00 00 00 00  15 06 01 00 00 00 00 00  b7 00 00 00 02 00 00 00  95 00 00 00 00 00 00 00",
+      ),
+    );
     const listing = formatListing(insns, {
-      symbols: new Map([[0, "f"], [5, "LBB0_2"]]),
+      symbols: new Map([
+        [0, "f"],
+        [5, "LBB0_2"],
+      ]),
       relocations: new Map([[1, { type: "R_BPF_64_64", symbol: "m" }]]),
       source: new Map([[1, "  long *v = lookup(&m, &k);"]]),
     });
@@ -117,7 +139,10 @@ describeWithPath("disassembler agrees with llvm-objdump 14 on clang objects", OB
           const next = theirs.slice(k + 1).find((x) => /^\s+\d+:\t/.test(x));
           if (next) source.set(Number(next.trim().split(":")[0]), l.slice(2));
         });
-        const ours = formatListing(decode(sec.data), { ...sectionAnnotations(elf, sec.name), source });
+        const ours = formatListing(decode(sec.data), {
+          ...sectionAnnotations(elf, sec.name),
+          source,
+        });
         expect(ours.length).toBe(theirs.length);
         ours.forEach((line, k) => {
           if (theirs[k]!.endsWith("<unknown>")) return; // LLVM 14 cannot decode it (e.g. 32-bit atomic fetch)
@@ -130,37 +155,43 @@ describeWithPath("disassembler agrees with llvm-objdump 14 on clang objects", OB
   });
 });
 
-describeWithPath("disassembler agrees with llvm-objdump 14 on the conformance programs", CONFORMANCE, () => {
-  it("every instruction LLVM 14 can decode prints identically", () => {
-    const cases = loadConformanceDir(CONFORMANCE);
-    const all = cases.map((c) => (c.raw ? decode(c.raw) : assemble(c.asm!)));
-    // One object, one function per program, laid out back to back.
-    const code = encode(all.flat());
-    const ours = disassemble(all.flat());
-    const theirs = withTemp((dir) => sectionBlock(objdump(dir, objectFor(code), ["-d"]), ".text"))
-      .filter((l) => /^\s+\d+:\t/.test(l))
-      .map((l) => stripTargetLabel(l.replace(/^\s+\d+:\t/, "")));
-    expect(theirs.length).toBe(ours.length);
-    let compared = 0;
-    let newer = 0;
-    ours.forEach((line, k) => {
-      if (theirs[k] === "<unknown>") {
-        expect(line, `insn ${k}`).not.toBe("<unknown>");
-        newer++;
-        return;
-      }
-      if (line !== theirs[k] && knownLlvm14Misprint(all.flat()[k]!)) {
-        newer++;
-        return;
-      }
-      expect(line, `insn ${k}`).toBe(theirs[k]);
-      compared++;
+describeWithPath(
+  "disassembler agrees with llvm-objdump 14 on the conformance programs",
+  CONFORMANCE,
+  () => {
+    it("every instruction LLVM 14 can decode prints identically", () => {
+      const cases = loadConformanceDir(CONFORMANCE);
+      const all = cases.map((c) => (c.raw ? decode(c.raw) : assemble(c.asm!)));
+      // One object, one function per program, laid out back to back.
+      const code = encode(all.flat());
+      const ours = disassemble(all.flat());
+      const theirs = withTemp((dir) => sectionBlock(objdump(dir, objectFor(code), ["-d"]), ".text"))
+        .filter((l) => /^\s+\d+:\t/.test(l))
+        .map((l) => stripTargetLabel(l.replace(/^\s+\d+:\t/, "")));
+      expect(theirs.length).toBe(ours.length);
+      let compared = 0;
+      let newer = 0;
+      ours.forEach((line, k) => {
+        if (theirs[k] === "<unknown>") {
+          expect(line, `insn ${k}`).not.toBe("<unknown>");
+          newer++;
+          return;
+        }
+        if (line !== theirs[k] && knownLlvm14Misprint(all.flat()[k]!)) {
+          newer++;
+          return;
+        }
+        expect(line, `insn ${k}`).toBe(theirs[k]);
+        compared++;
+      });
+      console.log(
+        `conformance disassembly: ${compared} identical to llvm-objdump 14, ${newer} newer than LLVM 14`,
+      );
+      expect(compared).toBeGreaterThanOrEqual(2457);
+      expect(newer).toBeGreaterThan(0);
     });
-    console.log(`conformance disassembly: ${compared} identical to llvm-objdump 14, ${newer} newer than LLVM 14`);
-    expect(compared).toBeGreaterThanOrEqual(2457);
-    expect(newer).toBeGreaterThan(0);
-  });
-});
+  },
+);
 
 /**
  * Encodings LLVM 14 decodes with an older meaning: v4 sdiv/smod/movsx as their base form

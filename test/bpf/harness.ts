@@ -14,10 +14,19 @@ export const RESULT_SLOT = 8;
 const MIN_FRAME = 14;
 const SENTINEL = 0xa5;
 
-const ins = (code: number, dst = 0, src = 0, off = 0, imm = 0): Insn => ({ code, dst, src, off, imm });
-const ldxw = (dst: number, src: number, off: number) => ins(I.BPF_LDX | I.BPF_MEM | I.BPF_W, dst, src, off);
-const ldxdw = (dst: number, src: number, off: number) => ins(I.BPF_LDX | I.BPF_MEM | I.BPF_DW, dst, src, off);
-const stxdw = (dst: number, src: number, off: number) => ins(I.BPF_STX | I.BPF_MEM | I.BPF_DW, dst, src, off);
+const ins = (code: number, dst = 0, src = 0, off = 0, imm = 0): Insn => ({
+  code,
+  dst,
+  src,
+  off,
+  imm,
+});
+const ldxw = (dst: number, src: number, off: number) =>
+  ins(I.BPF_LDX | I.BPF_MEM | I.BPF_W, dst, src, off);
+const ldxdw = (dst: number, src: number, off: number) =>
+  ins(I.BPF_LDX | I.BPF_MEM | I.BPF_DW, dst, src, off);
+const stxdw = (dst: number, src: number, off: number) =>
+  ins(I.BPF_STX | I.BPF_MEM | I.BPF_DW, dst, src, off);
 const movReg = (dst: number, src: number) => ins(I.BPF_ALU64 | I.BPF_MOV | I.BPF_X, dst, src);
 const movImm = (dst: number, imm: number) => ins(I.BPF_ALU64 | I.BPF_MOV | I.BPF_K, dst, 0, 0, imm);
 const addImm = (dst: number, imm: number) => ins(I.BPF_ALU64 | I.BPF_ADD | I.BPF_K, dst, 0, 0, imm);
@@ -30,7 +39,8 @@ function targetField(i: Insn): "off" | "imm" | undefined {
   const op = i.code & 0xf0;
   if (cls === I.BPF_JMP32) return op === I.BPF_JA ? "imm" : "off";
   if (cls !== I.BPF_JMP) return undefined;
-  if (op === I.BPF_CALL) return i.src === I.BPF_PSEUDO_CALL && (i.code & I.BPF_X) === 0 ? "imm" : undefined;
+  if (op === I.BPF_CALL)
+    return i.src === I.BPF_PSEUDO_CALL && (i.code & I.BPF_X) === 0 ? "imm" : undefined;
   return op === I.BPF_EXIT ? undefined : "off";
 }
 
@@ -60,7 +70,8 @@ export function wrapForXdp(body: Insn[], mem: Uint8Array): Wrapped {
   }
   let mainEnd = n;
   body.forEach((i, k) => {
-    if (targetField(i) === "imm" && I.insnClass(i.code) === I.BPF_JMP) mainEnd = Math.min(mainEnd, at[k]! + 1 + i.imm);
+    if (targetField(i) === "imm" && I.insnClass(i.code) === I.BPF_JMP)
+      mainEnd = Math.min(mainEnd, at[k]! + 1 + i.imm);
   });
   if (mainEnd <= 0) mainEnd = n;
 
@@ -99,7 +110,12 @@ export function wrapForXdp(body: Insn[], mem: Uint8Array): Wrapped {
   body.forEach((i, k) => {
     const here = newSlot(at[k]!);
     // Only a well-formed exit is redirected; one with reserved fields set stays for the verifier to judge.
-    const exit = i.code === (I.BPF_JMP | I.BPF_EXIT) && i.dst === 0 && i.src === 0 && i.off === 0 && i.imm === 0;
+    const exit =
+      i.code === (I.BPF_JMP | I.BPF_EXIT) &&
+      i.dst === 0 &&
+      i.src === 0 &&
+      i.off === 0 &&
+      i.imm === 0;
     if (at[k]! < mainEnd && exit) {
       out.push(ins(I.BPF_JMP | I.BPF_JA, 0, 0, epilogueSlot - here - 1));
     } else {

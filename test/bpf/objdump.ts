@@ -4,8 +4,21 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  ElfWriter, parseElf, EM_BPF, R_BPF_64_32, R_BPF_64_64, R_BPF_64_ABS32, R_BPF_64_ABS64, R_BPF_64_NODYLD32,
-  SHF_ALLOC, SHF_EXECINSTR, SHT_PROGBITS, STB_GLOBAL, STT_FUNC, STT_SECTION, type ElfFile,
+  ElfWriter,
+  parseElf,
+  EM_BPF,
+  R_BPF_64_32,
+  R_BPF_64_64,
+  R_BPF_64_ABS32,
+  R_BPF_64_ABS64,
+  R_BPF_64_NODYLD32,
+  SHF_ALLOC,
+  SHF_EXECINSTR,
+  SHT_PROGBITS,
+  STB_GLOBAL,
+  STT_FUNC,
+  STT_SECTION,
+  type ElfFile,
 } from "../../compiler/elf/index.ts";
 import type { ListingRelocation } from "../../compiler/bpf/disasm.ts";
 
@@ -22,9 +35,24 @@ export function withTemp<T>(fn: (dir: string) => T): T {
 
 export function clang(dir: string, source: string, cpu: string): Uint8Array {
   const out = join(dir, `${cpu}.o`);
-  execFileSync("clang", ["-O2", "-g", "-target", "bpf", `-mcpu=${cpu}`, "-I/usr/include/x86_64-linux-gnu", "-c", source, "-o", out], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  execFileSync(
+    "clang",
+    [
+      "-O2",
+      "-g",
+      "-target",
+      "bpf",
+      `-mcpu=${cpu}`,
+      "-I/usr/include/x86_64-linux-gnu",
+      "-c",
+      source,
+      "-o",
+      out,
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   return new Uint8Array(readFileSync(out));
 }
 
@@ -50,8 +78,11 @@ export function sectionBlock(text: string, section: string): string[] {
 }
 
 const RELOC_NAMES: Record<number, string> = {
-  [R_BPF_64_64]: "R_BPF_64_64", [R_BPF_64_ABS64]: "R_BPF_64_ABS64", [R_BPF_64_ABS32]: "R_BPF_64_ABS32",
-  [R_BPF_64_NODYLD32]: "R_BPF_64_NODYLD32", [R_BPF_64_32]: "R_BPF_64_32",
+  [R_BPF_64_64]: "R_BPF_64_64",
+  [R_BPF_64_ABS64]: "R_BPF_64_ABS64",
+  [R_BPF_64_ABS32]: "R_BPF_64_ABS32",
+  [R_BPF_64_NODYLD32]: "R_BPF_64_NODYLD32",
+  [R_BPF_64_32]: "R_BPF_64_32",
 };
 
 /** Symbols (by slot) and relocations (by slot) of one code section, as llvm-objdump names them. */
@@ -73,8 +104,21 @@ export function sectionAnnotations(elf: ElfFile, section: string) {
 /** A relocatable BPF object with one function `prog` in `.text` holding the given bytes. */
 export function objectFor(code: Uint8Array): Uint8Array {
   const w = new ElfWriter();
-  const text = w.addSection({ name: ".text", type: SHT_PROGBITS, flags: SHF_ALLOC | SHF_EXECINSTR, data: code, align: 8 });
-  w.addSymbol({ name: "prog", value: 0, size: code.length, type: STT_FUNC, bind: STB_GLOBAL, section: text });
+  const text = w.addSection({
+    name: ".text",
+    type: SHT_PROGBITS,
+    flags: SHF_ALLOC | SHF_EXECINSTR,
+    data: code,
+    align: 8,
+  });
+  w.addSymbol({
+    name: "prog",
+    value: 0,
+    size: code.length,
+    type: STT_FUNC,
+    bind: STB_GLOBAL,
+    section: text,
+  });
   const bytes = w.encode();
   if (parseElf(bytes).machine !== EM_BPF) throw new Error("ElfWriter did not produce a BPF object");
   return bytes;

@@ -6,7 +6,11 @@ import { describe, expect, it } from "vitest";
 import { parse } from "../../compiler/syntax/index.ts";
 import { check } from "../../compiler/check/index.ts";
 
-const dirs = [new URL("../../filters/", import.meta.url), new URL("./fixtures/valid/", import.meta.url), new URL("./fixtures/invalid/", import.meta.url)];
+const dirs = [
+  new URL("../../filters/", import.meta.url),
+  new URL("./fixtures/valid/", import.meta.url),
+  new URL("./fixtures/invalid/", import.meta.url),
+];
 const corpus = dirs.flatMap((d) =>
   readdirSync(d)
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
@@ -18,7 +22,26 @@ const mutation = fc.record({
   at: fc.nat(),
   len: fc.integer({ min: 1, max: 40 }),
   op: fc.constantFrom("delete", "duplicate", "swap", "insert"),
-  text: fc.constantFrom("null", "!", "as u8", "(", ")", "{", "}", ";", "0", "-1", "x", "ctx", ".", "=", "return", "i++", "for", "const"),
+  text: fc.constantFrom(
+    "null",
+    "!",
+    "as u8",
+    "(",
+    ")",
+    "{",
+    "}",
+    ";",
+    "0",
+    "-1",
+    "x",
+    "ctx",
+    ".",
+    "=",
+    "return",
+    "i++",
+    "for",
+    "const",
+  ),
 });
 
 function mutate(src: string, m: { at: number; len: number; op: string; text: string }): string {

@@ -6,7 +6,9 @@ import { describe, expect, it } from "vitest";
 import { checkSource, render } from "./helpers.ts";
 
 const dir = new URL("./fixtures/invalid/", import.meta.url);
-const files = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith(".ts"))
+  .sort();
 
 describe("checker: invalid programs", () => {
   it("has at least 30 fixtures", () => {
@@ -19,8 +21,11 @@ describe("checker: invalid programs", () => {
       // Fixtures are syntactically valid: every diagnostic comes from the checker.
       expect(render(r.parseDiagnostics, source)).toBe("");
       expect(r.diagnostics.length).toBeGreaterThan(0);
-      for (const d of r.diagnostics) expect(d.code).toBeGreaterThanOrEqual(2000), expect(d.code).toBeLessThan(4000);
-      await expect(render(r.diagnostics, source)).toMatchFileSnapshot(`./__snapshots__/invalid/${f.replace(/\.ts$/, ".txt")}`);
+      for (const d of r.diagnostics)
+        (expect(d.code).toBeGreaterThanOrEqual(2000), expect(d.code).toBeLessThan(4000));
+      await expect(render(r.diagnostics, source)).toMatchFileSnapshot(
+        `./__snapshots__/invalid/${f.replace(/\.ts$/, ".txt")}`,
+      );
     });
   }
 });

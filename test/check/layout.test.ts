@@ -30,7 +30,14 @@ function cField(t: Type, name: string): string {
     dims += `[${t.length}]`;
     t = t.elem;
   }
-  const base = t.kind === "int" ? cScalar[t.name]! : t.kind === "bool" ? "_Bool" : t.kind === "struct" ? `struct ${t.name}` : "?";
+  const base =
+    t.kind === "int"
+      ? cScalar[t.name]!
+      : t.kind === "bool"
+        ? "_Bool"
+        : t.kind === "struct"
+          ? `struct ${t.name}`
+          : "?";
   return `${base} ${name}${dims};`;
 }
 
@@ -41,7 +48,9 @@ function cProgram(structs: readonly StructType[]): string {
     out.push(`_Static_assert(sizeof(struct ${s.name}) == ${s.size}, "sizeof ${s.name}");`);
     out.push(`_Static_assert(_Alignof(struct ${s.name}) == ${s.align}, "alignof ${s.name}");`);
     for (const f of s.fields)
-      out.push(`_Static_assert(offsetof(struct ${s.name}, ${f.name}) == ${f.offset}, "offsetof ${s.name}.${f.name}");`);
+      out.push(
+        `_Static_assert(offsetof(struct ${s.name}, ${f.name}) == ${f.offset}, "offsetof ${s.name}.${f.name}");`,
+      );
   }
   return out.join("\n") + "\n";
 }
@@ -100,7 +109,8 @@ function randomStructs(count: number, seed: number): string {
       const roll = r();
       if (i > 0 && roll < 0.2) t = `R${Math.floor(r() * i)}`;
       else if (roll < 0.35) t = `FixedArray<${t}, ${1 + Math.floor(r() * 7)}>`;
-      else if (i > 0 && roll < 0.4) t = `FixedArray<R${Math.floor(r() * i)}, ${1 + Math.floor(r() * 3)}>`;
+      else if (i > 0 && roll < 0.4)
+        t = `FixedArray<R${Math.floor(r() * i)}, ${1 + Math.floor(r() * 3)}>`;
       fields.push(`f${j}: ${t}`);
     }
     lines.push(`interface R${i} { ${fields.join("; ")} }`);

@@ -51,11 +51,28 @@ function expectComplete(r: Checked): void {
     });
   }
   function checkExpr(n: ast.Node): void {
-    const exprKinds = ["NumberLit", "BoolLit", "NullLit", "Name", "Member", "Index", "Call", "Unary", "Binary", "Assign", "Update", "Conditional", "As", "Paren", "ObjectLit"];
+    const exprKinds = [
+      "NumberLit",
+      "BoolLit",
+      "NullLit",
+      "Name",
+      "Member",
+      "Index",
+      "Call",
+      "Unary",
+      "Binary",
+      "Assign",
+      "Update",
+      "Conditional",
+      "As",
+      "Paren",
+      "ObjectLit",
+    ];
     // Names of maps, functions and enums are not values and carry no type (result.ts).
     const sym = n.kind === "Name" ? m.names.get(n) : undefined;
     if (sym && ["map", "function", "builtinFn", "enum"].includes(sym.kind)) return;
-    if (exprKinds.includes(n.kind) && !m.types.has(n as ast.Expr)) missing.push(`type ${n.kind}@${n.span.start}`);
+    if (exprKinds.includes(n.kind) && !m.types.has(n as ast.Expr))
+      missing.push(`type ${n.kind}@${n.span.start}`);
   }
   expect(missing).toEqual([]);
 }
@@ -64,10 +81,15 @@ describe("checker: valid programs", () => {
   it("finds the example filters", () => {
     expect(filters.length).toBeGreaterThan(0);
   });
-  for (const f of [...filters.map((x) => ({ ...x, name: `filters/${x.name}` })), ...fixtures.map((x) => ({ ...x, name: `valid/${x.name}` }))]) {
+  for (const f of [
+    ...filters.map((x) => ({ ...x, name: `filters/${x.name}` })),
+    ...fixtures.map((x) => ({ ...x, name: `valid/${x.name}` })),
+  ]) {
     it(`${f.name} checks with zero diagnostics and complete tables`, () => {
       const r = checkOk(f.text, f.name);
-      expect(r.module.functions.some((fn) => fn.kind === "xdp" || fn.kind === "handler")).toBe(true);
+      expect(r.module.functions.some((fn) => fn.kind === "xdp" || fn.kind === "handler")).toBe(
+        true,
+      );
       expectComplete(r);
     });
   }

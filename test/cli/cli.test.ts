@@ -3,13 +3,27 @@
 // diagnostics or failed operation, 2 usage, 3 internal error), text and JSON
 // diagnostics, one-line errors without stack traces, and where build writes objects.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readObject } from "../../compiler/elf/object.ts";
 import { repo, xdpc } from "./run.ts";
 
-const FILTERS = ["dns_policy", "icmp_echo", "lpm_firewall", "syn_guard", "tcp_events", "vlan_filter"].map((n) => `filters/${n}.ts`);
+const FILTERS = [
+  "dns_policy",
+  "icmp_echo",
+  "lpm_firewall",
+  "syn_guard",
+  "tcp_events",
+  "vlan_filter",
+].map((n) => `filters/${n}.ts`);
 /** Four independent errors on four lines: the checker must report them all in one run. */
 const BAD = `import type { XdpContext, XdpAction, u8 } from "xdpc";
 import { XDP_PASS } from "xdpc";
@@ -43,7 +57,8 @@ describe("xdpc: help and version", () => {
     const r = xdpc(["--help"]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^Usage: xdpc \[options\] \[command\]/);
-    for (const c of ["check", "build", "disasm"]) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
+    for (const c of ["check", "build", "disasm"])
+      expect(r.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
     expect(r.stderr).toBe("");
   });
   it("--help of a command shows its options", () => {
@@ -85,7 +100,10 @@ describe("xdpc check", () => {
     const r = xdpc(["check", "--format", "json", join(dir, "bad.ts")]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe("");
-    const diags = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const diags = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(diags.length).toBe([...text.stderr.matchAll(/: error XDP/g)].length);
     const source = BAD.split("\n");
     for (const d of diags) {
@@ -93,8 +111,12 @@ describe("xdpc check", () => {
       expect(d.code).toMatch(/^XDP\d{4}$/);
       expect(typeof d.message).toBe("string");
       // line/column (1-based) point at the same text as start (0-based offset).
-      expect(BAD.slice(d.start, d.start + d.length)).toBe(source[d.line - 1]!.slice(d.column - 1, d.column - 1 + d.length));
-      expect(text.stderr).toContain(`${d.file}:${d.line}:${d.column}: error ${d.code}: ${d.message}`);
+      expect(BAD.slice(d.start, d.start + d.length)).toBe(
+        source[d.line - 1]!.slice(d.column - 1, d.column - 1 + d.length),
+      );
+      expect(text.stderr).toContain(
+        `${d.file}:${d.line}:${d.column}: error ${d.code}: ${d.message}`,
+      );
     }
   });
 
@@ -105,7 +127,13 @@ describe("xdpc check", () => {
   });
 
   it("usage errors exit 2 with a one-line message", () => {
-    for (const args of [["check"], ["--bogus"], ["check", "--bogus", "x.ts"], ["check", "--format", "xml", "x.ts"], ["nosuchcommand"]]) {
+    for (const args of [
+      ["check"],
+      ["--bogus"],
+      ["check", "--bogus", "x.ts"],
+      ["check", "--format", "xml", "x.ts"],
+      ["nosuchcommand"],
+    ]) {
       const r = xdpc(args);
       expect(r.status, args.join(" ")).toBe(2);
       expect(oneLine(r.stderr)).toMatch(/^error: /);
@@ -115,7 +143,9 @@ describe("xdpc check", () => {
   it("a missing file exits 1 with a one-line message", () => {
     const r = xdpc(["check", join(dir, "nope.ts")]);
     expect(r.status).toBe(1);
-    expect(oneLine(r.stderr)).toBe(`xdpc: error: cannot read '${join(dir, "nope.ts")}': no such file`);
+    expect(oneLine(r.stderr)).toBe(
+      `xdpc: error: cannot read '${join(dir, "nope.ts")}': no such file`,
+    );
   });
 });
 
@@ -142,7 +172,8 @@ describe("xdpc build", () => {
     const r = xdpc(["build", "--format", "json", ...copies]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe("");
-    for (const c of copies) expect(readObject(readFileSync(c.replace(/\.ts$/, ".o"))).programs.length).toBe(1);
+    for (const c of copies)
+      expect(readObject(readFileSync(c.replace(/\.ts$/, ".o"))).programs.length).toBe(1);
   });
 
   it("build errors are diagnostics with exit 1 and no object", () => {
@@ -152,7 +183,12 @@ describe("xdpc build", () => {
     expect(existsSync(join(dir, "bad.o"))).toBe(false);
     const j = xdpc(["build", "--format", "json", join(dir, "bad.ts")]);
     expect(j.status).toBe(1);
-    expect(j.stdout.trim().split("\n").map((l) => JSON.parse(l).code).length).toBeGreaterThanOrEqual(4);
+    expect(
+      j.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).code).length,
+    ).toBeGreaterThanOrEqual(4);
   });
 
   it("-o with several inputs is a usage error; an unwritable output a one-line error", () => {
@@ -161,7 +197,9 @@ describe("xdpc build", () => {
     expect(oneLine(r.stderr)).toBe("xdpc: error: -o/--output needs exactly one input file");
     const w = xdpc(["build", join(dir, "good.ts"), "-o", join(dir, "no/such/dir/x.o")]);
     expect(w.status).toBe(1);
-    expect(oneLine(w.stderr.replace(/^.*→.*\n/m, ""))).toMatch(/^xdpc: error: cannot write '.*x\.o'/);
+    expect(oneLine(w.stderr.replace(/^.*→.*\n/m, ""))).toMatch(
+      /^xdpc: error: cannot write '.*x\.o'/,
+    );
   });
 });
 
@@ -197,7 +235,9 @@ describe("xdpc disasm", () => {
     expect(oneLine(foreign.stderr)).toMatch(/^xdpc: error: /);
     const missing = xdpc(["disasm", join(dir, "none.o")]);
     expect(missing.status).toBe(1);
-    expect(oneLine(missing.stderr)).toBe(`xdpc: error: cannot read '${join(dir, "none.o")}': no such file`);
+    expect(oneLine(missing.stderr)).toBe(
+      `xdpc: error: cannot read '${join(dir, "none.o")}': no such file`,
+    );
   });
 
   it("an object with a malformed instruction stream is a one-line error, not an internal error", () => {
@@ -251,11 +291,17 @@ describe("internal errors", () => {
     const r = await runMain(["--debug", "__explode"]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/^xdpc: internal compiler error: /);
-    expect(r.stderr).toMatch(/TypeError: cannot read properties of undefined \(reading 'slot'\)\n\s+at /);
+    expect(r.stderr).toMatch(
+      /TypeError: cannot read properties of undefined \(reading 'slot'\)\n\s+at /,
+    );
   });
 
   it("user errors never print a stack, even the unusual ones", () => {
-    for (const args of [["check", join(dir, "nope.ts")], ["disasm", join(dir, "text.o")], ["build", join(dir, "bad.ts")]]) {
+    for (const args of [
+      ["check", join(dir, "nope.ts")],
+      ["disasm", join(dir, "text.o")],
+      ["build", join(dir, "bad.ts")],
+    ]) {
       expect(xdpc(args).stderr).not.toMatch(/\n\s+at /);
     }
   });

@@ -10,7 +10,10 @@ import { compile, hasErrors } from "../../compiler/driver/index.ts";
 import { acceptanceSources, repo } from "../accept/objects.ts";
 import { applyMutation, arbMutation } from "./mutate.ts";
 
-const corpus = acceptanceSources().map((f) => ({ file: f, source: readFileSync(join(repo, f), "utf8") }));
+const corpus = acceptanceSources().map((f) => ({
+  file: f,
+  source: readFileSync(join(repo, f), "utf8"),
+}));
 
 describe("compiler robustness: mutated filters through to objects", () => {
   it("never throws, ends in an object or diagnostics, within a second", () => {

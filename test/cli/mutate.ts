@@ -13,16 +13,42 @@ export type Mutation =
   | { kind: "dupLine"; nth: number }
   | { kind: "swapLines"; nth: number };
 
-const LITERALS = ["0", "1", "2", "7", "255", "256", "0xffff", "65536", "0xffffffff", "0x1_0000_0000", "64", "1500", "(0 - 1)"];
+const LITERALS = [
+  "0",
+  "1",
+  "2",
+  "7",
+  "255",
+  "256",
+  "0xffff",
+  "65536",
+  "0xffffffff",
+  "0x1_0000_0000",
+  "64",
+  "1500",
+  "(0 - 1)",
+];
 const COMPARE = ["===", "!==", "<", "<=", ">", ">="];
 const ARITH = ["+", "-", "*", "/", "%", "&", "|", "^", "<<", ">>"];
 const VERDICTS = ["XDP_PASS", "XDP_DROP", "XDP_TX", "XDP_ABORTED", "XDP_REDIRECT"];
 
 export const arbMutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant("literal" as const), nth: fc.nat(), value: fc.constantFrom(...LITERALS) }),
-  fc.record({ kind: fc.constant("compare" as const), nth: fc.nat(), op: fc.constantFrom(...COMPARE) }),
+  fc.record({
+    kind: fc.constant("literal" as const),
+    nth: fc.nat(),
+    value: fc.constantFrom(...LITERALS),
+  }),
+  fc.record({
+    kind: fc.constant("compare" as const),
+    nth: fc.nat(),
+    op: fc.constantFrom(...COMPARE),
+  }),
   fc.record({ kind: fc.constant("arith" as const), nth: fc.nat(), op: fc.constantFrom(...ARITH) }),
-  fc.record({ kind: fc.constant("verdict" as const), nth: fc.nat(), value: fc.constantFrom(...VERDICTS) }),
+  fc.record({
+    kind: fc.constant("verdict" as const),
+    nth: fc.nat(),
+    value: fc.constantFrom(...VERDICTS),
+  }),
   fc.record({ kind: fc.constant("negate" as const), nth: fc.nat() }),
   fc.record({ kind: fc.constant("dropLine" as const), nth: fc.nat() }),
   fc.record({ kind: fc.constant("dupLine" as const), nth: fc.nat() }),
@@ -30,7 +56,12 @@ export const arbMutation: fc.Arbitrary<Mutation> = fc.oneof(
 );
 
 /** Replaces the (nth mod count)-th match of `re` in the code part of `src` (after the imports). */
-function replaceNth(src: string, re: RegExp, nth: number, by: (m: RegExpExecArray) => string): string {
+function replaceNth(
+  src: string,
+  re: RegExp,
+  nth: number,
+  by: (m: RegExpExecArray) => string,
+): string {
   const body = src.indexOf('from "xdpc";');
   const from = body < 0 ? 0 : body + 12;
   const ms = [...src.slice(from).matchAll(new RegExp(re.source, "g"))];
@@ -42,7 +73,9 @@ function replaceNth(src: string, re: RegExp, nth: number, by: (m: RegExpExecArra
 
 function lines(src: string, nth: number, f: (ls: string[], i: number) => void): string {
   const ls = src.split("\n");
-  const code = ls.map((l, i) => [l, i] as const).filter(([l]) => /;\s*$/.test(l) && !/^\s*import|from "xdpc"/.test(l));
+  const code = ls
+    .map((l, i) => [l, i] as const)
+    .filter(([l]) => /;\s*$/.test(l) && !/^\s*import|from "xdpc"/.test(l));
   if (!code.length) return src;
   f(ls, code[nth % code.length]![1]);
   return ls.join("\n");
@@ -53,7 +86,12 @@ export function applyMutation(src: string, m: Mutation): string {
     case "literal":
       return replaceNth(src, /(?<![\w.])(0x[0-9a-fA-F_]+|\d[\d_]*)(?![\w.])/, m.nth, () => m.value);
     case "compare":
-      return replaceNth(src, /(===|!==|<=|>=|(?<![<=])<(?![<=])|(?<![>=])>(?![>=]))/, m.nth, () => m.op);
+      return replaceNth(
+        src,
+        /(===|!==|<=|>=|(?<![<=])<(?![<=])|(?<![>=])>(?![>=]))/,
+        m.nth,
+        () => m.op,
+      );
     case "arith":
       return replaceNth(src, / (\+|-|\*|\/|%|&|\||\^|<<|>>) /, m.nth, () => ` ${m.op} `);
     case "verdict":

@@ -13,8 +13,12 @@ export interface CliRun {
 }
 
 /** `node bin/xdpc.js ...args`; the bundle must exist (`npm run build`, which `npm test` runs first). */
-export function xdpc(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): CliRun {
-  if (!existsSync(resolve(repo, "dist/xdpc.js"))) throw new Error("dist/xdpc.js is missing: run `npm run build` first");
+export function xdpc(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): CliRun {
+  if (!existsSync(resolve(repo, "dist/xdpc.js")))
+    throw new Error("dist/xdpc.js is missing: run `npm run build` first");
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: opts.cwd ?? repo,
     encoding: "utf8",

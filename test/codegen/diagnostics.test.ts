@@ -19,5 +19,7 @@ export function big(ctx: XdpContext): XdpAction {
   expect(checked.diagnostics).toEqual([]);
   const r = compileToObjectSpec(checked, { source });
   expect(r.spec).toBeNull();
-  expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([[4002, "'big' needs more than 512 bytes of stack"]]);
+  expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([
+    [4002, "'big' needs more than 512 bytes of stack"],
+  ]);
 });

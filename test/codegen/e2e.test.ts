@@ -17,7 +17,8 @@ function prog(source: string, name?: string): { fd: number; obj: LoadedObject } 
   open.push(obj);
   return { fd: obj.programFd(name ?? obj.programNames()[0]!), obj };
 }
-const u32le = (v: number) => Uint8Array.of(v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff);
+const u32le = (v: number) =>
+  Uint8Array.of(v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff);
 /** Sum of a per-CPU u64 slot (values are 8-byte aligned per CPU). */
 function perCpuSum(obj: LoadedObject, map: string, key: Uint8Array, off = 0): bigint {
   const m = obj.map(map);
@@ -30,10 +31,23 @@ function perCpuSum(obj: LoadedObject, map: string, key: Uint8Array, off = 0): bi
   return s;
 }
 
-const udp = (dport: number, extra: Partial<{ src: string; ttl: number; vlans: { vid: number; tpid?: number }[]; frag: number }> = {}) =>
+const udp = (
+  dport: number,
+  extra: Partial<{
+    src: string;
+    ttl: number;
+    vlans: { vid: number; tpid?: number }[];
+    frag: number;
+  }> = {},
+) =>
   packet({
     eth: { vlans: extra.vlans },
-    l3: { kind: "ipv4", src: extra.src ?? "198.18.0.1", ttl: extra.ttl ?? 64, fragOffset: extra.frag },
+    l3: {
+      kind: "ipv4",
+      src: extra.src ?? "198.18.0.1",
+      ttl: extra.ttl ?? 64,
+      fragOffset: extra.frag,
+    },
     l4: { kind: "udp", sport: 1234, dport },
     payload: new Uint8Array(8),
   });
@@ -83,7 +97,8 @@ export function firewall(ctx: XdpContext): XdpAction {
   });
 
   it("writes header fields: TTL decrement with an incremental checksum update", () => {
-    const { fd } = prog(`import { XdpContext, XdpAction, XDP_PASS, XDP_TX, u32 } from "xdpc";
+    const { fd } = prog(
+      `import { XdpContext, XdpAction, XDP_PASS, XDP_TX, u32 } from "xdpc";
 export function ttl(ctx: XdpContext): XdpAction {
   const ip = ctx.ipv4();
   if (ip === null) return XDP_PASS;
@@ -93,7 +108,8 @@ export function ttl(ctx: XdpContext): XdpAction {
   sum = (sum & 0xffff) + (sum >> 16);
   ip.checksum = sum as u16;
   return XDP_TX;
-}`.replace("u32 }", "u32, u16 }"));
+}`.replace("u32 }", "u32, u16 }"),
+    );
     const pkt = udp(9, { ttl: 64 });
     const r = testRun(fd, pkt);
     expect(r.retval).toBe(3);
@@ -104,7 +120,8 @@ export function ttl(ctx: XdpContext): XdpAction {
   });
 
   it("keys a hash map by a struct literal and counts with increment", () => {
-    const { fd, obj } = prog(`import { XdpContext, XdpAction, XDP_PASS, HashMap, u16, u32, u64 } from "xdpc";
+    const { fd, obj } =
+      prog(`import { XdpContext, XdpAction, XDP_PASS, HashMap, u16, u32, u64 } from "xdpc";
 interface Flow { src: u32; dport: u16; proto: u16 }
 const flows = new HashMap<Flow, u64>({ maxEntries: 64 });
 let seen: u64 = 0;
@@ -127,7 +144,8 @@ export function count(ctx: XdpContext): XdpAction {
   });
 
   it("counts zero bytes in a bounded loop with a load-time parameter", () => {
-    const { fd } = prog(`import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, param, u32 } from "xdpc";
+    const { fd } =
+      prog(`import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, param, u32 } from "xdpc";
 const limit = param<u32>("limit", 4);
 export function zeros(ctx: XdpContext): XdpAction {
   let n: u32 = 0;
@@ -145,7 +163,8 @@ export function zeros(ctx: XdpContext): XdpAction {
   });
 
   it("keeps a long loop as a bounded loop (not unrolled) and sums bytes through a FixedArray copy", () => {
-    const { fd, obj } = prog(`import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, ArrayMap, FixedArray, u8, u32 } from "xdpc";
+    const { fd, obj } =
+      prog(`import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, ArrayMap, FixedArray, u8, u32 } from "xdpc";
 interface Buf { bytes: FixedArray<u8, 40> }
 const out = new ArrayMap<Buf>({ maxEntries: 1 });
 export function sum(ctx: XdpContext): XdpAction {
@@ -169,7 +188,8 @@ export function sum(ctx: XdpContext): XdpAction {
   });
 
   it("redirects through a DevMap with a fallback verdict and through redirect(ifindex)", () => {
-    const { fd } = prog(`import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, DevMap, redirect } from "xdpc";
+    const { fd } =
+      prog(`import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, DevMap, redirect } from "xdpc";
 const devs = new DevMap({ maxEntries: 4 });
 export function fwd(ctx: XdpContext): XdpAction {
   const ip = ctx.ipv4();
@@ -201,7 +221,8 @@ export function strip(ctx: XdpContext): XdpAction {
   });
 
   it("follows the language's integer semantics (widths, signedness, division by zero, shifts, switch, ?:)", () => {
-    const { fd, obj } = prog(`import { XdpContext, XdpAction, XDP_PASS, ArrayMap, u8, u16, u32, u64, i8, i32, i64 } from "xdpc";
+    const { fd, obj } =
+      prog(`import { XdpContext, XdpAction, XDP_PASS, ArrayMap, u8, u16, u32, u64, i8, i32, i64 } from "xdpc";
 const res = new ArrayMap<u64>({ maxEntries: 16 });
 function put(k: u32, v: u64): void { res.update(k, v); }
 export function ints(ctx: XdpContext): XdpAction {
@@ -234,8 +255,21 @@ export function ints(ctx: XdpContext): XdpAction {
   return XDP_PASS;
 }`);
     expect(testRun(fd, udp(1)).retval).toBe(2);
-    const get = (k: number) => new DataView(mapLookup(obj.map("res").fd, u32le(k), 8)!.buffer).getBigUint64(0, true);
+    const get = (k: number) =>
+      new DataView(mapLookup(obj.map("res").fd, u32le(k), 8)!.buffer).getBigUint64(0, true);
     const M = (v: bigint) => BigInt.asUintN(64, v);
-    expect([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(get)).toEqual([4n, 0n, M(-3n), M(-4n), 0n, 100n, M(-1n), 2n, 50n, 1n, 0x3_0000_0000n]);
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(get)).toEqual([
+      4n,
+      0n,
+      M(-3n),
+      M(-4n),
+      0n,
+      100n,
+      M(-1n),
+      2n,
+      50n,
+      1n,
+      0x3_0000_0000n,
+    ]);
   });
 });

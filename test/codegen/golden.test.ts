@@ -9,7 +9,14 @@ import { LineMap } from "../../compiler/diagnostics/span.ts";
 import { build } from "./harness.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
-const FILTERS = ["lpm_firewall", "vlan_filter", "syn_guard", "dns_policy", "icmp_echo", "tcp_events"];
+const FILTERS = [
+  "lpm_firewall",
+  "vlan_filter",
+  "syn_guard",
+  "dns_policy",
+  "icmp_echo",
+  "tcp_events",
+];
 
 describe("backend golden output", () => {
   for (const name of FILTERS) {
@@ -20,13 +27,25 @@ describe("backend golden output", () => {
       const lines = new LineMap(source);
       for (const p of built.programs) {
         await expect(p.ir).toMatchFileSnapshot(`__snapshots__/${name}.${p.name}.ir.txt`);
-        const src = new Map(p.emitted.lines.map((l) => {
-          const lc = lines.lineCol(l.span.start);
-          return [l.slot, `${file}:${lc.line}: ${lines.lineText(lc.line).trim()}`] as const;
-        }));
-        const relocations = new Map(p.emitted.relocations.map((r) => [r.slot, { type: "R_BPF_64_64", symbol: r.symbol }] as const));
-        const listing = formatListing(p.emitted.insns, { symbols: new Map([[0, p.name]]), source: src, relocations });
-        await expect(`${p.emitted.insns.length} instructions\n${listing.join("\n")}\n`).toMatchFileSnapshot(`__snapshots__/${name}.${p.name}.bpf.txt`);
+        const src = new Map(
+          p.emitted.lines.map((l) => {
+            const lc = lines.lineCol(l.span.start);
+            return [l.slot, `${file}:${lc.line}: ${lines.lineText(lc.line).trim()}`] as const;
+          }),
+        );
+        const relocations = new Map(
+          p.emitted.relocations.map(
+            (r) => [r.slot, { type: "R_BPF_64_64", symbol: r.symbol }] as const,
+          ),
+        );
+        const listing = formatListing(p.emitted.insns, {
+          symbols: new Map([[0, p.name]]),
+          source: src,
+          relocations,
+        });
+        await expect(
+          `${p.emitted.insns.length} instructions\n${listing.join("\n")}\n`,
+        ).toMatchFileSnapshot(`__snapshots__/${name}.${p.name}.bpf.txt`);
       }
     });
   }

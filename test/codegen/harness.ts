@@ -32,7 +32,9 @@ export function load(source: string, file = "filter.ts"): { obj: LoadedObject; b
     obj.load();
   } catch (e) {
     obj.close();
-    const listing = built.programs.map((p) => `${p.name}:\n${p.ir ?? ""}\n${disassemble(p.emitted.insns).join("\n")}`).join("\n");
+    const listing = built.programs
+      .map((p) => `${p.name}:\n${p.ir ?? ""}\n${disassemble(p.emitted.insns).join("\n")}`)
+      .join("\n");
     (e as Error).message += "\n" + listing;
     throw e;
   }

@@ -8,7 +8,11 @@ import { rawBytes } from "./raw.ts";
 import { printFunc } from "../../compiler/ir/print.ts";
 import type { Func } from "../../compiler/ir/ir.ts";
 
-function run(f: Func, packets: Uint8Array[], optimize = true): { retvals: number[]; data: Uint8Array[]; count: number } {
+function run(
+  f: Func,
+  packets: Uint8Array[],
+  optimize = true,
+): { retvals: number[]; data: Uint8Array[]; count: number } {
   const p = generate(f, { optimize });
   let fd = -1;
   try {
@@ -75,7 +79,12 @@ function filter(port: number): Func {
 
 describeKernel("backend on hand-built IR: the verifier accepts and the kernel runs it", () => {
   it("parses eth/ipv4/udp with a variable header length, drops one port, rewrites TTL", () => {
-    const r = run(filter(53), [udpPacket(64, 53), udpPacket(64, 54), udpPacket(1, 80).slice(0, 30), new Uint8Array(14)]);
+    const r = run(filter(53), [
+      udpPacket(64, 53),
+      udpPacket(64, 54),
+      udpPacket(1, 80).slice(0, 30),
+      new Uint8Array(14),
+    ]);
     expect(r.retvals).toEqual([1, 2, 2, 2]);
     expect(r.data[1]![22]).toBe(63);
   });

@@ -12,7 +12,14 @@ import { build } from "./harness.ts";
 import { twinBeforeLoad, twinSetups } from "../support/twin-setups.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
-const FILTERS = ["lpm_firewall", "vlan_filter", "syn_guard", "dns_policy", "icmp_echo", "tcp_events"];
+const FILTERS = [
+  "lpm_firewall",
+  "vlan_filter",
+  "syn_guard",
+  "dns_policy",
+  "icmp_echo",
+  "tcp_events",
+];
 
 describeKernel("xdpc output agrees with clang -O2 on the C twins", () => {
   const corpus = craftedCorpus({ minLength: 14 }).map((p) => ({ data: p.data, source: p.name }));
@@ -31,7 +38,8 @@ describeKernel("xdpc output agrees with clang -O2 on the C twins", () => {
       expect(r.packets).toBeGreaterThan(50);
       // The corpus must exercise more than one outcome, or the comparison proves little.
       // (tcp_events always passes; its output is ring-buffer records.)
-      if (name !== "tcp_events") expect(Object.keys(r.histogramA).length, JSON.stringify(r.histogramA)).toBeGreaterThan(1);
+      if (name !== "tcp_events")
+        expect(Object.keys(r.histogramA).length, JSON.stringify(r.histogramA)).toBeGreaterThan(1);
     });
   }
 });

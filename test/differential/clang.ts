@@ -30,7 +30,10 @@ function multiarchInclude(): string[] {
  * object in a temporary directory and returns its bytes. Throws with clang's
  * diagnostics on failure.
  */
-export function compileBpfC(input: { path: string } | { source: string; name?: string }, extraArgs: string[] = []): Uint8Array {
+export function compileBpfC(
+  input: { path: string } | { source: string; name?: string },
+  extraArgs: string[] = [],
+): Uint8Array {
   const dir = mkdtempSync(join(tmpdir(), "xdpc-clang-"));
   try {
     let src: string;
@@ -44,9 +47,25 @@ export function compileBpfC(input: { path: string } | { source: string; name?: s
     }
     const out = join(dir, `${basename(src, ".c")}.o`);
     try {
-      execFileSync("clang", ["-O2", "-g", "-target", "bpf", ...multiarchInclude(), ...includes, ...extraArgs, "-c", src, "-o", out], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      execFileSync(
+        "clang",
+        [
+          "-O2",
+          "-g",
+          "-target",
+          "bpf",
+          ...multiarchInclude(),
+          ...includes,
+          ...extraArgs,
+          "-c",
+          src,
+          "-o",
+          out,
+        ],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
     } catch (e) {
       const err = e as { stderr?: Buffer };
       throw new Error(`clang failed on ${src}:\n${err.stderr?.toString() ?? String(e)}`);

@@ -14,7 +14,13 @@
 // time-dependent logic (token buckets) needs to agree; logic with a sharper time
 // edge than that is not deterministic, and `selfCheck` below tells which twins are.
 import { hex } from "../support/packets.ts";
-import { loadXdpObject, runXdp, verdictHistogram, type XdpObject, type XdpResult } from "../support/xdp.ts";
+import {
+  loadXdpObject,
+  runXdp,
+  verdictHistogram,
+  type XdpObject,
+  type XdpResult,
+} from "../support/xdp.ts";
 import { mapLookup, mapNextKey, possibleCpus, type LoadedObject } from "../../native/object.ts";
 
 export interface DiffPacket {
@@ -58,9 +64,17 @@ export interface DiffResult {
 /** libbpf names internal maps (.bss, .data, .rodata) after the object; give both sides the same name. */
 const OBJECT_NAME = "diff";
 
-export function diffObjects(aBytes: Uint8Array, bBytes: Uint8Array, packets: readonly (Uint8Array | DiffPacket)[], opts: DiffOptions = {}): DiffResult {
+export function diffObjects(
+  aBytes: Uint8Array,
+  bBytes: Uint8Array,
+  packets: readonly (Uint8Array | DiffPacket)[],
+  opts: DiffOptions = {},
+): DiffResult {
   const list = packets.map((p) => (p instanceof Uint8Array ? { data: p } : p));
-  const a = loadXdpObject(aBytes, { name: OBJECT_NAME, beforeLoad: (o) => opts.beforeLoad?.(o, "a") });
+  const a = loadXdpObject(aBytes, {
+    name: OBJECT_NAME,
+    beforeLoad: (o) => opts.beforeLoad?.(o, "a"),
+  });
   let b: XdpObject | undefined;
   try {
     b = loadXdpObject(bBytes, { name: OBJECT_NAME, beforeLoad: (o) => opts.beforeLoad?.(o, "b") });
@@ -111,19 +125,38 @@ export function diffObjects(aBytes: Uint8Array, bBytes: Uint8Array, packets: rea
 
 /** A readable summary of a diff for assertion messages. */
 export function formatDiff(r: DiffResult): string {
-  const lines = [`${r.mismatchCount} of ${r.packets} packets differ; maps differing: ${r.mapMismatches.length}`];
+  const lines = [
+    `${r.mismatchCount} of ${r.packets} packets differ; maps differing: ${r.mapMismatches.length}`,
+  ];
   for (const m of r.mismatches) {
-    lines.push(`  #${m.index}${m.source ? ` (${m.source})` : ""}: ${m.what}: A ${m.a.verdict} vs B ${m.b.verdict}`);
+    lines.push(
+      `  #${m.index}${m.source ? ` (${m.source})` : ""}: ${m.what}: A ${m.a.verdict} vs B ${m.b.verdict}`,
+    );
     lines.push(`    packet ${m.packet.slice(0, 160)}${m.packet.length > 160 ? "…" : ""}`);
-    if (m.what !== "verdict") lines.push(`    A out ${m.a.data.slice(0, 160)}\n    B out ${m.b.data.slice(0, 160)}`);
+    if (m.what !== "verdict")
+      lines.push(`    A out ${m.a.data.slice(0, 160)}\n    B out ${m.b.data.slice(0, 160)}`);
   }
   for (const m of r.mapMismatches) lines.push(`  map ${m}`);
   return lines.join("\n");
 }
 
 // Map types whose contents userspace can iterate and compare by value.
-const HASH = 1, ARRAY = 2, PERCPU_HASH = 5, PERCPU_ARRAY = 6, LRU_HASH = 9, LRU_PERCPU_HASH = 10, LPM_TRIE = 11;
-const COMPARABLE = new Set([HASH, ARRAY, PERCPU_HASH, PERCPU_ARRAY, LRU_HASH, LRU_PERCPU_HASH, LPM_TRIE]);
+const HASH = 1,
+  ARRAY = 2,
+  PERCPU_HASH = 5,
+  PERCPU_ARRAY = 6,
+  LRU_HASH = 9,
+  LRU_PERCPU_HASH = 10,
+  LPM_TRIE = 11;
+const COMPARABLE = new Set([
+  HASH,
+  ARRAY,
+  PERCPU_HASH,
+  PERCPU_ARRAY,
+  LRU_HASH,
+  LRU_PERCPU_HASH,
+  LPM_TRIE,
+]);
 const PERCPU = new Set([PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH]);
 
 function compareMaps(a: XdpObject, b: XdpObject): string[] {
@@ -133,8 +166,15 @@ function compareMaps(a: XdpObject, b: XdpObject): string[] {
     if (!namesB.has(name)) continue;
     const ma = a.object.map(name);
     const mb = b.object.map(name);
-    if (ma.type !== mb.type || ma.keySize !== mb.keySize || ma.valueSize !== mb.valueSize || ma.maxEntries !== mb.maxEntries) {
-      out.push(`${name}: shape differs (type/key/value/max ${ma.type}/${ma.keySize}/${ma.valueSize}/${ma.maxEntries} vs ${mb.type}/${mb.keySize}/${mb.valueSize}/${mb.maxEntries})`);
+    if (
+      ma.type !== mb.type ||
+      ma.keySize !== mb.keySize ||
+      ma.valueSize !== mb.valueSize ||
+      ma.maxEntries !== mb.maxEntries
+    ) {
+      out.push(
+        `${name}: shape differs (type/key/value/max ${ma.type}/${ma.keySize}/${ma.valueSize}/${ma.maxEntries} vs ${mb.type}/${mb.keySize}/${mb.valueSize}/${mb.maxEntries})`,
+      );
       continue;
     }
     if (!COMPARABLE.has(ma.type)) continue;
@@ -144,7 +184,8 @@ function compareMaps(a: XdpObject, b: XdpObject): string[] {
     let n = 0;
     for (const k of [...keys].sort()) {
       if (da.get(k) === db.get(k)) continue;
-      if (n++ < 5) out.push(`${name}[${k}]: A ${da.get(k) ?? "(absent)"} vs B ${db.get(k) ?? "(absent)"}`);
+      if (n++ < 5)
+        out.push(`${name}[${k}]: A ${da.get(k) ?? "(absent)"} vs B ${db.get(k) ?? "(absent)"}`);
     }
     if (n > 5) out.push(`${name}: ${n - 5} more differing entries`);
   }
@@ -156,7 +197,12 @@ function compareMaps(a: XdpObject, b: XdpObject): string[] {
  * BPF_PROG_TEST_RUN may run the two sides on different CPUs. Array entries that are
  * all zero are left out so that large arrays compare quickly and sparsely.
  */
-export function dumpMap(fd: number, type: number, keySize: number, valueSize: number): Map<string, string> {
+export function dumpMap(
+  fd: number,
+  type: number,
+  keySize: number,
+  valueSize: number,
+): Map<string, string> {
   const percpu = PERCPU.has(type);
   const slot = (valueSize + 7) & ~7;
   const cpus = percpu ? possibleCpus() : 1;
@@ -179,8 +225,10 @@ function sumPerCpu(raw: Uint8Array, valueSize: number, slot: number, cpus: numbe
   for (let c = 0; c < cpus; c++) {
     for (let i = 0; i < valueSize; i += lane) {
       const at = c * slot + i;
-      if (lane === 8) dv.setBigUint64(i, dv.getBigUint64(i, true) + src.getBigUint64(at, true), true);
-      else if (lane === 4) dv.setUint32(i, (dv.getUint32(i, true) + src.getUint32(at, true)) >>> 0, true);
+      if (lane === 8)
+        dv.setBigUint64(i, dv.getBigUint64(i, true) + src.getBigUint64(at, true), true);
+      else if (lane === 4)
+        dv.setUint32(i, (dv.getUint32(i, true) + src.getUint32(at, true)) >>> 0, true);
       else sum[i] = (sum[i]! + raw[at]!) & 0xff;
     }
   }
@@ -192,6 +240,10 @@ function sumPerCpu(raw: Uint8Array, valueSize: number, slot: number, cpus: numbe
  * mismatch means the program is not deterministic under test (time, randomness,
  * per-CPU effects), so a differential comparison of it needs care.
  */
-export function selfCheck(bytes: Uint8Array, packets: readonly (Uint8Array | DiffPacket)[], opts: DiffOptions = {}): DiffResult {
+export function selfCheck(
+  bytes: Uint8Array,
+  packets: readonly (Uint8Array | DiffPacket)[],
+  opts: DiffOptions = {},
+): DiffResult {
   return diffObjects(bytes, bytes, packets, opts);
 }

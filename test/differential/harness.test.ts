@@ -34,21 +34,23 @@ const COUNTERS = `
 struct { __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, __u64); } counts SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 64); __type(key, __u32); __type(value, __u64); } bylen SEC(".maps");
 `;
-const count = (filter: string) => prog(
-  `__u32 k = 0; __u32 len = end - d;
+const count = (filter: string) =>
+  prog(
+    `__u32 k = 0; __u32 len = end - d;
   if (${filter}) {
     __u64 *c = bpf_map_lookup_elem(&counts, &k); if (c) *c += 1;
     __u64 one = 1, *v = bpf_map_lookup_elem(&bylen, &len);
     if (v) *v += 1; else bpf_map_update_elem(&bylen, &len, &one, BPF_ANY);
   }
   return XDP_PASS;`,
-  COUNTERS,
-);
+    COUNTERS,
+  );
 
 describeKernel("differential harness", () => {
   checkFdLeaks("all");
   const corpus = craftedCorpus().map((p) => ({ data: p.data, source: `crafted:${p.name}` }));
-  const isUdp4 = (p: Uint8Array) => p.length >= 24 && p[12] === 0x08 && p[13] === 0x00 && p[23] === 17;
+  const isUdp4 = (p: Uint8Array) =>
+    p.length >= 24 && p[12] === 0x08 && p[13] === 0x00 && p[23] === 17;
 
   it("finds no mismatch between identical programs", () => {
     const bytes = compileBpfC({ source: DROP_UDP4 });
@@ -60,28 +62,53 @@ describeKernel("differential harness", () => {
   });
 
   it("finds no mismatch between different builds of the same program (-O2 vs -O1)", () => {
-    const r = diffObjects(compileBpfC({ source: DROP_UDP4 }), compileBpfC({ source: DROP_UDP4 }, ["-O1"]), corpus);
+    const r = diffObjects(
+      compileBpfC({ source: DROP_UDP4 }),
+      compileBpfC({ source: DROP_UDP4 }, ["-O1"]),
+      corpus,
+    );
     expect(r.mismatchCount, formatDiff(r)).toBe(0);
   });
 
   it("reports every packet whose verdict differs, with its index, source and bytes", () => {
-    const r = diffObjects(compileBpfC({ source: PASS_ALL }), compileBpfC({ source: DROP_UDP4 }), corpus, { maxMismatches: 3 });
+    const r = diffObjects(
+      compileBpfC({ source: PASS_ALL }),
+      compileBpfC({ source: DROP_UDP4 }),
+      corpus,
+      { maxMismatches: 3 },
+    );
     const expected = corpus.map((p, i) => (isUdp4(p.data) ? i : -1)).filter((i) => i >= 0);
     expect(expected.length).toBeGreaterThan(50);
     expect(r.mismatchCount).toBe(expected.length);
     expect(r.mismatches.length).toBe(3);
     const m = r.mismatches[0]!;
-    expect(m).toMatchObject({ index: expected[0], what: "verdict", a: { verdict: "XDP_PASS" }, b: { verdict: "XDP_DROP" } });
+    expect(m).toMatchObject({
+      index: expected[0],
+      what: "verdict",
+      a: { verdict: "XDP_PASS" },
+      b: { verdict: "XDP_DROP" },
+    });
     expect(m.source).toBe(corpus[expected[0]!]!.source);
     expect(m.packet).toBe(Buffer.from(corpus[expected[0]!]!.data).toString("hex"));
-    expect(formatDiff(r)).toContain(`#${expected[0]} (${m.source}): verdict: A XDP_PASS vs B XDP_DROP`);
+    expect(formatDiff(r)).toContain(
+      `#${expected[0]} (${m.source}): verdict: A XDP_PASS vs B XDP_DROP`,
+    );
   });
 
   it("reports output bytes that differ under the same verdict", () => {
-    const ttl = prog(`if (d + 23 > end) return XDP_PASS; if (d[12] == 0x08) d[22] -= 1; return XDP_PASS;`);
-    const r = diffObjects(compileBpfC({ source: PASS_ALL }), compileBpfC({ source: ttl }), [udp6(), udp4(), tcp4()]);
+    const ttl = prog(
+      `if (d + 23 > end) return XDP_PASS; if (d[12] == 0x08) d[22] -= 1; return XDP_PASS;`,
+    );
+    const r = diffObjects(compileBpfC({ source: PASS_ALL }), compileBpfC({ source: ttl }), [
+      udp6(),
+      udp4(),
+      tcp4(),
+    ]);
     expect(r.mismatchCount).toBe(2);
-    expect(r.mismatches.map((m) => [m.index, m.what])).toEqual([[1, "data"], [2, "data"]]);
+    expect(r.mismatches.map((m) => [m.index, m.what])).toEqual([
+      [1, "data"],
+      [2, "data"],
+    ]);
     expect(r.mismatches[0]!.b.data.slice(44, 46)).toBe("3f"); // TTL 64 → 63
   });
 
@@ -116,12 +143,17 @@ char LICENSE[] SEC("license") = "GPL";`;
     const r = diffObjects(bytes, bytes, pkts, {
       setup: (o, side) => {
         if (side === "b") {
-          mapUpdate(o.mapFd("deny"), new Uint8Array(new Uint32Array([53]).buffer), new Uint8Array(4));
+          mapUpdate(
+            o.mapFd("deny"),
+            new Uint8Array(new Uint32Array([53]).buffer),
+            new Uint8Array(4),
+          );
         }
       },
     });
-    expect(r.mismatches.map((m) => [m.index, m.a.verdict, m.b.verdict])).toEqual([[0, "XDP_PASS", "XDP_DROP"]]);
+    expect(r.mismatches.map((m) => [m.index, m.a.verdict, m.b.verdict])).toEqual([
+      [0, "XDP_PASS", "XDP_DROP"],
+    ]);
     expect(r.mapMismatches.length).toBe(1);
   });
 });
-

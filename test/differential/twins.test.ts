@@ -8,7 +8,13 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { describeKernel } from "../support/kernel.ts";
-import { checkFdLeaks, loadXdpObject, runXdp, verdictHistogram, type XdpObject } from "../support/xdp.ts";
+import {
+  checkFdLeaks,
+  loadXdpObject,
+  runXdp,
+  verdictHistogram,
+  type XdpObject,
+} from "../support/xdp.ts";
 import { loadCorpus } from "../support/corpus.ts";
 import { concat, ipv4, ipv6 } from "../support/packets.ts";
 import { mapUpdate, type LoadedObject } from "../../native/object.ts";
@@ -17,7 +23,9 @@ import { diffObjects, formatDiff } from "./diff.ts";
 
 const twinsDir = fileURLToPath(new URL("../twins", import.meta.url));
 const filtersDir = fileURLToPath(new URL("../../filters", import.meta.url));
-const twins = readdirSync(twinsDir).filter((f) => f.endsWith(".c")).sort();
+const twins = readdirSync(twinsDir)
+  .filter((f) => f.endsWith(".c"))
+  .sort();
 
 const le32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
 const le16 = (n: number) => new Uint8Array(new Uint16Array([n]).buffer);
@@ -52,9 +60,10 @@ const params: Record<string, (o: LoadedObject) => void> = {
 
 // Imported dynamically: while the compiler is under construction, a broken import
 // must not take the twin runs down with it.
-const driver: typeof import("../../compiler/driver/index.ts") | { reason: string } = await import(
-  "../../compiler/driver/index.ts"
-).catch((e: Error) => ({ reason: `compiler does not load: ${e.message.split("\n")[0]}` }));
+const driver: typeof import("../../compiler/driver/index.ts") | { reason: string } =
+  await import("../../compiler/driver/index.ts").catch((e: Error) => ({
+    reason: `compiler does not load: ${e.message.split("\n")[0]}`,
+  }));
 
 /**
  * The xdpc build of filters/<name>.ts, or why there is none yet. Decided when the
@@ -66,10 +75,15 @@ function xdpcBuild(name: string): { bytes: Uint8Array } | { reason: string } {
   const path = join(filtersDir, `${name}.ts`);
   if (!existsSync(path)) return { reason: `no filters/${name}.ts` };
   try {
-    const out = driver.compile(readFileSync(path, "utf8"), { file: `filters/${name}.ts`, emit: "object" });
+    const out = driver.compile(readFileSync(path, "utf8"), {
+      file: `filters/${name}.ts`,
+      emit: "object",
+    });
     if (out.object) return { bytes: out.object };
     const err = out.diagnostics.find((d) => d.severity === "error");
-    return { reason: err ? `xdpc reports ${err.code}: ${err.message}` : "xdpc does not emit objects yet" };
+    return {
+      reason: err ? `xdpc reports ${err.code}: ${err.message}` : "xdpc does not emit objects yet",
+    };
   } catch (e) {
     return { reason: `xdpc internal error: ${(e as Error).message.split("\n")[0]}` };
   }
@@ -86,7 +100,9 @@ describeKernel("C twins over the packet corpus", () => {
       expect(corpus.stats.tcpdumpPackets).toBe(7987);
       expect(corpus.stats.unreadable).toEqual([]);
     }
-    expect(new Set(packets.map((p) => Buffer.from(p.data).toString("hex"))).size).toBe(packets.length);
+    expect(new Set(packets.map((p) => Buffer.from(p.data).toString("hex"))).size).toBe(
+      packets.length,
+    );
   });
 
   it("found the twins", () => {
@@ -103,7 +119,10 @@ describeKernel("C twins over the packet corpus", () => {
       const obj = loadXdpObject(bytes, { name: "diff", beforeLoad: params[name] });
       try {
         setups[name]?.(obj);
-        const results = runXdp(obj.programFd(), packets.map((p) => p.data));
+        const results = runXdp(
+          obj.programFd(),
+          packets.map((p) => p.data),
+        );
         const histogram = verdictHistogram(results);
         console.log(`[twins] ${name}: ${JSON.stringify(histogram)} over ${packets.length} packets`);
         expect(Object.values(histogram).reduce((a, b) => a + b, 0)).toBe(packets.length);
@@ -125,7 +144,9 @@ describeKernel("C twins over the packet corpus", () => {
           beforeLoad: (o) => params[name]?.(o),
           setup: (o) => setups[name]?.(o),
         });
-        console.log(`[twins] ${name} xdpc vs clang: ${r.mismatchCount} mismatches, xdpc ${JSON.stringify(r.histogramA)}`);
+        console.log(
+          `[twins] ${name} xdpc vs clang: ${r.mismatchCount} mismatches, xdpc ${JSON.stringify(r.histogramA)}`,
+        );
         expect(r.mismatchCount, formatDiff(r)).toBe(0);
         // Map contents hold timestamps in clock-reading filters; only verdicts and bytes must agree there.
         if (!readsClock) expect(r.mapMismatches, formatDiff(r)).toEqual([]);
@@ -136,9 +157,13 @@ describeKernel("C twins over the packet corpus", () => {
 
     it(`${name}: two fresh loads agree on every packet and map${readsClock ? " (reads the clock: differences reported, not failed)" : ""}`, () => {
       const bytes = compileBpfC({ path: join(twinsDir, file) });
-      const r = diffObjects(bytes, bytes, packets, { beforeLoad: (o) => params[name]?.(o), setup: (o) => setups[name]?.(o) });
+      const r = diffObjects(bytes, bytes, packets, {
+        beforeLoad: (o) => params[name]?.(o),
+        setup: (o) => setups[name]?.(o),
+      });
       if (readsClock) {
-        if (r.mismatchCount || r.mapMismatches.length) console.log(`[twins] ${name} is time-dependent under test:\n${formatDiff(r)}`);
+        if (r.mismatchCount || r.mapMismatches.length)
+          console.log(`[twins] ${name} is time-dependent under test:\n${formatDiff(r)}`);
         expect(r.histogramA.XDP_PASS ?? 0).toBeGreaterThan(0);
       } else {
         expect(r.mismatchCount, formatDiff(r)).toBe(0);

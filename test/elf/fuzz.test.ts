@@ -36,7 +36,12 @@ describe("readObject on corrupt input", () => {
 
   it("rejects a data symbol whose size overruns its section (found by this fuzzer: gigabyte allocation)", () => {
     const b = seeds[1]!.slice();
-    for (const [at, v] of [[1326, 59], [1330, 201], [686, 186]] as const) b[at] = v;
+    for (const [at, v] of [
+      [1326, 59],
+      [1330, 201],
+      [686, 186],
+    ] as const)
+      b[at] = v;
     const before = process.memoryUsage().heapUsed;
     readOrThrow(b);
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(50e6);

@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { Builder } from "../../compiler/ir/builder.ts";
 import { printFunc } from "../../compiler/ir/print.ts";
-import { optimize, foldConstants, eliminateDeadCode, simplifyCfg, mergeGuards } from "../../compiler/ir/passes/index.ts";
+import {
+  optimize,
+  foldConstants,
+  eliminateDeadCode,
+  simplifyCfg,
+  mergeGuards,
+} from "../../compiler/ir/passes/index.ts";
 import { evalBin, evalCond, evalUn } from "../../compiler/ir/eval.ts";
 
 /** eth → ipv4 → udp parse at constant offsets, each failing to `ret 2`. */

@@ -5,7 +5,9 @@ import { NativeError } from "../../native/lib.ts";
 
 describeKernel("native bpf: raw load and BPF_PROG_TEST_RUN", () => {
   it("runs r0 = XDP_PASS and returns the packet unchanged", () => {
-    const { fd } = loadRawProgram(new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]));
+    const { fd } = loadRawProgram(
+      new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]),
+    );
     try {
       const pkt = Uint8Array.from({ length: 60 }, (_, i) => i);
       const r = testRun(fd, pkt);

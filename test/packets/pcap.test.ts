@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { LINKTYPE_ETHERNET, LINKTYPE_RAW, PcapError, packetsOfLinkType, readPcap, writePcap, writePcapng } from "../../runtime/pcap.ts";
+import {
+  LINKTYPE_ETHERNET,
+  LINKTYPE_RAW,
+  PcapError,
+  packetsOfLinkType,
+  readPcap,
+  writePcap,
+  writePcapng,
+} from "../../runtime/pcap.ts";
 import { arbPacket, fromHex, udp4 } from "../support/packets.ts";
 
 const pkts = [
@@ -28,7 +36,13 @@ describe("pcap reader/writer", () => {
         const expected = nanosecond ? 0xa1b23c4d : 0xa1b2c3d4;
         expect(magic).toBe(littleEndian ? Number(swap32(expected)) : expected);
         const r = readPcap(file);
-        expect(r).toMatchObject({ format: "pcap", littleEndian, nanosecond, linkType: LINKTYPE_ETHERNET, snapLen: 262144 });
+        expect(r).toMatchObject({
+          format: "pcap",
+          littleEndian,
+          nanosecond,
+          linkType: LINKTYPE_ETHERNET,
+          snapLen: 262144,
+        });
         expect(r.packets.map((p) => [p.data, p.origLen, p.ts, p.linkType])).toEqual(
           pkts.map((p) => [p.data, p.origLen ?? p.data.length, p.ts, LINKTYPE_ETHERNET]),
         );
@@ -42,7 +56,13 @@ describe("pcap reader/writer", () => {
       const r = readPcap(file);
       expect(r).toMatchObject({ format: "pcapng", littleEndian, linkType: LINKTYPE_ETHERNET });
       expect(r.packets.map((p) => [p.data, p.origLen, p.ts, p.linkType, p.interfaceId])).toEqual(
-        pkts.map((p, i) => [p.data, p.origLen ?? p.data.length, p.ts, i % 2 ? LINKTYPE_RAW : LINKTYPE_ETHERNET, i % 2]),
+        pkts.map((p, i) => [
+          p.data,
+          p.origLen ?? p.data.length,
+          p.ts,
+          i % 2 ? LINKTYPE_RAW : LINKTYPE_ETHERNET,
+          i % 2,
+        ]),
       );
     });
   }
@@ -60,11 +80,20 @@ describe("pcap reader/writer", () => {
   it("property: any packets round-trip through both formats and byte orders", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(arbPacket({ truncate: true }), fc.bigInt({ min: 0n, max: 0xffffffffn * 1_000_000_000n })), { maxLength: 8 }),
+        fc.array(
+          fc.tuple(
+            arbPacket({ truncate: true }),
+            fc.bigInt({ min: 0n, max: 0xffffffffn * 1_000_000_000n }),
+          ),
+          { maxLength: 8 },
+        ),
         fc.boolean(),
         (list, le) => {
           const input = list.map(([data, ts]) => ({ data, ts }));
-          for (const file of [writePcap(input, { littleEndian: le, nanosecond: true }), writePcapng(input, { littleEndian: le })]) {
+          for (const file of [
+            writePcap(input, { littleEndian: le, nanosecond: true }),
+            writePcapng(input, { littleEndian: le }),
+          ]) {
             const r = readPcap(file);
             expect(r.packets.map((p) => [p.data, p.ts])).toEqual(input.map((p) => [p.data, p.ts]));
           }
@@ -78,8 +107,13 @@ describe("pcap reader/writer", () => {
     expect(packetsOfLinkType(readPcap(writePcap(pkts))).length).toBe(3);
     const raw = readPcap(writePcap(pkts, { linkType: 113 }));
     const e = errorOf(() => packetsOfLinkType(raw));
-    expect(e.message).toBe("packet 1 has unsupported link type Linux cooked (SLL) (LINKTYPE 113); expected Ethernet (LINKTYPE 1) (at byte offset 24)");
-    const mixedBytes = writePcapng(pkts.map((p, i) => ({ ...p, interfaceId: i === 2 ? 1 : 0 })), { linkTypes: [1, 101] });
+    expect(e.message).toBe(
+      "packet 1 has unsupported link type Linux cooked (SLL) (LINKTYPE 113); expected Ethernet (LINKTYPE 1) (at byte offset 24)",
+    );
+    const mixedBytes = writePcapng(
+      pkts.map((p, i) => ({ ...p, interfaceId: i === 2 ? 1 : 0 })),
+      { linkTypes: [1, 101] },
+    );
     const mixed = readPcap(mixedBytes);
     const m = errorOf(() => packetsOfLinkType(mixed));
     expect(m.message).toMatch(/^packet 3 has unsupported link type raw IP \(LINKTYPE 101\)/);
@@ -117,9 +151,40 @@ describe("pcap reader/writer", () => {
     };
     const u32 = (v: number) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >>> 24];
     const u16 = (v: number) => [v & 0xff, v >> 8];
-    block(0x0a0d0d0a, [...u32(0x1a2b3c4d), ...u16(1), ...u16(0), ...u32(0xffffffff), ...u32(0xffffffff)]);
+    block(0x0a0d0d0a, [
+      ...u32(0x1a2b3c4d),
+      ...u16(1),
+      ...u16(0),
+      ...u32(0xffffffff),
+      ...u32(0xffffffff),
+    ]);
     // IDB: Ethernet, snaplen 4, if_tsresol = 2^-10, if_tsoffset = 100 s
-    block(1, [...u16(1), 0, 0, ...u32(4), ...u16(9), ...u16(1), 0x8a, 0, 0, 0, ...u16(14), ...u16(8), 100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    block(1, [
+      ...u16(1),
+      0,
+      0,
+      ...u32(4),
+      ...u16(9),
+      ...u16(1),
+      0x8a,
+      0,
+      0,
+      0,
+      ...u16(14),
+      ...u16(8),
+      100,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ]);
     block(0x0bad, [1, 2, 3, 4]); // unknown block type
     block(3, [...u32(6), 1, 2, 3, 4, 5, 6, 0, 0]); // SPB: orig 6, snaplen cuts to 4
     block(2, [...u16(0), ...u16(0), ...u32(0), ...u32(1024), ...u32(2), ...u32(2), 9, 8, 0, 0]); // OPB
@@ -157,14 +222,17 @@ describe("pcap reader/writer", () => {
         const e = errorOf(() => readPcap(cut));
         expect(e.offset).toBeLessThanOrEqual(n);
         expect(e.message).toMatch(/truncated|too short/);
-        if (n > 24) expect(recordStarts.some((s) => e.offset === s || e.offset === s + 16)).toBe(true);
+        if (n > 24)
+          expect(recordStarts.some((s) => e.offset === s || e.offset === s + 16)).toBe(true);
       }
     });
 
     it("truncated packet data names the packet and the offset of its data", () => {
       const e = errorOf(() => readPcap(good.slice(0, good.length - 3)));
       expect(e.offset).toBe(24 + 16 + pkts[0]!.data.length + 16);
-      expect(e.message).toMatch(/truncated packet 2: captured length 14 but only 11 bytes remain \(at byte offset \d+\)/);
+      expect(e.message).toMatch(
+        /truncated packet 2: captured length 14 but only 11 bytes remain \(at byte offset \d+\)/,
+      );
     });
 
     it("unsupported pcap version", () => {
@@ -209,15 +277,19 @@ describe("pcap reader/writer", () => {
     it("property: random corruption never crashes the reader", () => {
       const files = [good, writePcapng(pkts), writePcapng(pkts, { littleEndian: false })];
       fc.assert(
-        fc.property(fc.nat(2), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 6 }), (which, edits) => {
-          const f = files[which]!.slice();
-          for (const [at, v] of edits) f[at % f.length] = v;
-          try {
-            readPcap(f);
-          } catch (e) {
-            expect(e).toBeInstanceOf(PcapError);
-          }
-        }),
+        fc.property(
+          fc.nat(2),
+          fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 6 }),
+          (which, edits) => {
+            const f = files[which]!.slice();
+            for (const [at, v] of edits) f[at % f.length] = v;
+            try {
+              readPcap(f);
+            } catch (e) {
+              expect(e).toBeInstanceOf(PcapError);
+            }
+          },
+        ),
         { numRuns: 500 },
       );
     });

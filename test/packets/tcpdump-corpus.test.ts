@@ -21,7 +21,9 @@ const oracle = new Map(
 );
 
 describeWithPath("tcpdump capture corpus", dir, () => {
-  const files = readdirSync(dir).filter((f) => f.endsWith(".pcap")).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".pcap"))
+    .sort();
 
   it("has the 402 files the corpus README promises, and the oracle covers each", () => {
     expect(files.length).toBe(402);
@@ -36,7 +38,8 @@ describeWithPath("tcpdump capture corpus", dir, () => {
       const want = oracle.get(f)!;
       total += r.packets.length;
       expect(r.linkType, f).toBe(LINKTYPE_ETHERNET);
-      if (r.packets.length !== want.count) mismatches.push(`${f}: ${r.packets.length} != tcpdump ${want.count}`);
+      if (r.packets.length !== want.count)
+        mismatches.push(`${f}: ${r.packets.length} != tcpdump ${want.count}`);
       const first = r.packets[0];
       if (first && want.ts !== null) {
         const us = first.ts / 1000n;
@@ -55,7 +58,8 @@ describeWithPath("tcpdump capture corpus", dir, () => {
   it("captures that were cut short (origLen > captured) are kept with both lengths", () => {
     let cut = 0;
     for (const f of files) {
-      for (const p of readPcap(new Uint8Array(readFileSync(join(dir, f)))).packets) if (p.origLen > p.data.length) cut++;
+      for (const p of readPcap(new Uint8Array(readFileSync(join(dir, f)))).packets)
+        if (p.origLen > p.data.length) cut++;
     }
     // The suite deliberately contains snaplen-truncated packets; make sure they survive.
     expect(cut).toBeGreaterThan(0);

@@ -18,7 +18,8 @@ import { compileBpfC } from "../differential/clang.ts";
 import { tcp4, udp4 } from "../support/packets.ts";
 
 /** r0 = n; exit */
-const retProg = (n: number) => new Uint8Array([0xb7, 0, 0, 0, n, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+const retProg = (n: number) =>
+  new Uint8Array([0xb7, 0, 0, 0, n, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
 
 const C_PINNED = `
 #include <linux/bpf.h>
@@ -47,7 +48,14 @@ describeKernel("xdp test wrapper", () => {
   checkFdLeaks("each");
 
   it("names verdicts", () => {
-    expect([0, 1, 2, 3, 4, 9].map(verdictName)).toEqual(["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT", "XDP_9"]);
+    expect([0, 1, 2, 3, 4, 9].map(verdictName)).toEqual([
+      "XDP_ABORTED",
+      "XDP_DROP",
+      "XDP_PASS",
+      "XDP_TX",
+      "XDP_REDIRECT",
+      "XDP_9",
+    ]);
   });
 
   it("runs a program over packets and returns verdicts and data; refused packets are reported", () => {
@@ -67,14 +75,16 @@ describeKernel("xdp test wrapper", () => {
     const bytes = compileBpfC({ source: C_PINNED });
     const a = loadXdpObject(bytes);
     const b = loadXdpObject(bytes);
-    const pinDirs = () => readdirSync("/sys/fs/bpf").filter((n) => n.startsWith(`xdpc-test-${process.pid}-`));
+    const pinDirs = () =>
+      readdirSync("/sys/fs/bpf").filter((n) => n.startsWith(`xdpc-test-${process.pid}-`));
     try {
       expect(pinDirs().length).toBe(2);
       const r = runXdp(a.programFd(), [udp4(), udp4()]);
       expect(r.map((x) => x.name)).toEqual(["XDP_PASS", "XDP_PASS"]);
       expect(r[0]!.data[0]).toBe(0xee);
       const key = new Uint8Array(4);
-      const count = (o: typeof a) => new DataView(mapLookup(o.mapFd("xdpc_test_counter"), key, 8)!.buffer).getBigUint64(0, true);
+      const count = (o: typeof a) =>
+        new DataView(mapLookup(o.mapFd("xdpc_test_counter"), key, 8)!.buffer).getBigUint64(0, true);
       expect(count(a)).toBe(2n);
       expect(count(b)).toBe(0n);
       mapUpdate(b.mapFd("xdpc_test_counter"), key, new Uint8Array(8).fill(1));
@@ -99,8 +109,12 @@ describeKernel("xdp test wrapper", () => {
 
   it("a rejected object load closes what it opened", () => {
     // Writes the packet without the bounds check: the verifier must refuse it.
-    const bad = compileBpfC({ source: C_PINNED.replace("if ((void *)(d + 1) <= (void *)(long)ctx->data_end) ", "") });
+    const bad = compileBpfC({
+      source: C_PINNED.replace("if ((void *)(d + 1) <= (void *)(long)ctx->data_end) ", ""),
+    });
     expect(() => loadXdpObject(bad)).toThrow(/invalid access to packet/);
-    expect(readdirSync("/sys/fs/bpf").filter((n) => n.startsWith(`xdpc-test-${process.pid}-`))).toEqual([]);
+    expect(
+      readdirSync("/sys/fs/bpf").filter((n) => n.startsWith(`xdpc-test-${process.pid}-`)),
+    ).toEqual([]);
   });
 });

@@ -88,7 +88,12 @@ describeKernel("xdpc load/unload/status", () => {
       managed: true,
     });
     // xdpc_verdicts: `load` builds .ts inputs with verdict counters by default.
-    expect(s[0]!.maps.map((m) => m.name).sort()).toEqual(["blocklist4", "blocklist6", "ruleStats", "xdpc_verdicts"]);
+    expect(s[0]!.maps.map((m) => m.name).sort()).toEqual([
+      "blocklist4",
+      "blocklist6",
+      "ruleStats",
+      "xdpc_verdicts",
+    ]);
     expect(s[0]!.maps.find((m) => m.name === "blocklist4")!.pinned).toBe(
       join(pinDir(), "maps", "blocklist4"),
     );
@@ -102,7 +107,11 @@ describeKernel("xdpc load/unload/status", () => {
 
   it("--no-verdict-stats builds without the hidden verdict map", () => {
     ok(["load", "--iface", lab.iface, "--no-verdict-stats", FW]);
-    expect(status().filters[0]!.maps.map((m) => m.name).sort()).toEqual(["blocklist4", "blocklist6", "ruleStats"]);
+    expect(
+      status()
+        .filters[0]!.maps.map((m) => m.name)
+        .sort(),
+    ).toEqual(["blocklist4", "blocklist6", "ruleStats"]);
   });
 
   it("replaces atomically: the poller never sees the interface without a program, pinned contents survive", async () => {

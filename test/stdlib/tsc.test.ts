@@ -3,13 +3,24 @@
 // and tsc rejects a filter that misuses the declarations.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const repo = resolve(import.meta.dirname, "../..");
 const tsc = join(repo, "node_modules/typescript/bin/tsc");
-const filterFiles = readdirSync(join(repo, "filters")).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"));
+const filterFiles = readdirSync(join(repo, "filters")).filter(
+  (f) => f.endsWith(".ts") && !f.endsWith(".test.ts"),
+);
 
 let project = "";
 
@@ -18,8 +29,20 @@ function runTsc(files: string[], extra: string[] = []): { status: number; output
   try {
     const output = execFileSync(
       process.execPath,
-      [tsc, "--noEmit", "--strict", "--noUnusedLocals", "--module", "nodenext", "--moduleResolution", "nodenext",
-        "--target", "es2022", ...extra, ...files],
+      [
+        tsc,
+        "--noEmit",
+        "--strict",
+        "--noUnusedLocals",
+        "--module",
+        "nodenext",
+        "--moduleResolution",
+        "nodenext",
+        "--target",
+        "es2022",
+        ...extra,
+        ...files,
+      ],
       { cwd: project, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
     );
     return { status: 0, output };
@@ -33,7 +56,10 @@ beforeAll(() => {
   project = mkdtempSync(join(tmpdir(), "xdpc-user-"));
   mkdirSync(join(project, "node_modules"));
   symlinkSync(repo, join(project, "node_modules/xdpc"), "dir");
-  writeFileSync(join(project, "package.json"), JSON.stringify({ type: "module", dependencies: { xdpc: "*" } }));
+  writeFileSync(
+    join(project, "package.json"),
+    JSON.stringify({ type: "module", dependencies: { xdpc: "*" } }),
+  );
   for (const f of filterFiles) copyFileSync(join(repo, "filters", f), join(project, f));
 });
 
@@ -53,7 +79,10 @@ describe("stdlib declarations under tsc --strict", () => {
   });
 
   it("also resolves with the legacy node10 and bundler resolutions (package.json types / exports)", () => {
-    for (const [mod, res] of [["commonjs", "node10"], ["esnext", "bundler"]]) {
+    for (const [mod, res] of [
+      ["commonjs", "node10"],
+      ["esnext", "bundler"],
+    ]) {
       const r = runTsc(filterFiles, ["--module", mod!, "--moduleResolution", res!]);
       expect(r.output, res).toBe("");
       expect(r.status, res).toBe(0);
@@ -81,7 +110,9 @@ describe("stdlib declarations under tsc --strict", () => {
     );
     const r = runTsc(["bad.ts"]);
     expect(r.status).not.toBe(0);
-    expect(r.output).toContain("bad.ts(8,10): error TS2339: Property 'source' does not exist on type 'Ipv4Header'");
+    expect(r.output).toContain(
+      "bad.ts(8,10): error TS2339: Property 'source' does not exist on type 'Ipv4Header'",
+    );
     expect(r.output).toContain("bad.ts(9,6): error TS2540"); // ihl is read-only
     expect(r.output).toContain("bad.ts(10,3): error TS2684"); // increment needs an integer value
     expect(r.output).toMatch(/bad\.ts\(4,\d+\): error TS2344/); // LpmTrie key without prefixlen
@@ -106,11 +137,15 @@ describe("stdlib runtime module (stdlib/index.js)", () => {
     expect(classes).toHaveLength(11);
     for (const name of [...fns, ...classes]) expect(typeof mod[name], name).toBe("function");
     for (const name of fns.filter((f) => f !== "param")) {
-      expect(() => (mod[name] as () => unknown)(), name).toThrow(/only inside a filter compiled by xdpc/);
+      expect(() => (mod[name] as () => unknown)(), name).toThrow(
+        /only inside a filter compiled by xdpc/,
+      );
     }
     expect((mod.param as (n: string, d: number) => number)("port", 53)).toBe(53);
     const HashMap = mod.HashMap as new (o: object) => { lookup(k: number): unknown };
     const m = new HashMap({ maxEntries: 1 });
-    expect(() => m.lookup(1)).toThrow("xdpc: HashMap.lookup() runs only inside a filter compiled by xdpc");
+    expect(() => m.lookup(1)).toThrow(
+      "xdpc: HashMap.lookup() runs only inside a filter compiled by xdpc",
+    );
   });
 });

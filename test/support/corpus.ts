@@ -9,7 +9,9 @@ import { fileURLToPath } from "node:url";
 import { LINKTYPE_ETHERNET, PcapError, readPcap } from "../../runtime/pcap.ts";
 import { craftedCorpus, hex, prng } from "./packets.ts";
 
-export const TCPDUMP_DIR = fileURLToPath(new URL("../../../shared/corpus/tcpdump", import.meta.url));
+export const TCPDUMP_DIR = fileURLToPath(
+  new URL("../../../shared/corpus/tcpdump", import.meta.url),
+);
 export const MIN_XDP_PACKET = 14;
 /** Linear part (4096 - 256 headroom - 320 skb_shared_info) + MAX_SKB_FRAGS (17) pages, on x86_64. */
 export const MAX_XDP_TEST_PACKET = 3520 + 17 * 4096;
@@ -95,7 +97,9 @@ function build(opts: CorpusOptions): Corpus {
 
   const useTcpdump = (opts.tcpdump ?? true) && existsSync(dir);
   if (useTcpdump) {
-    for (const f of readdirSync(dir).filter((n) => /\.pcap(ng)?$/.test(n)).sort()) {
+    for (const f of readdirSync(dir)
+      .filter((n) => /\.pcap(ng)?$/.test(n))
+      .sort()) {
       stats.tcpdumpFiles++;
       let file;
       try {

@@ -38,7 +38,9 @@ export async function kernelLoadReason(): Promise<string | null> {
   if (r) return r;
   try {
     const { loadRawProgram, closeFd } = await import("../../native/bpf.ts");
-    const { fd } = loadRawProgram(new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]));
+    const { fd } = loadRawProgram(
+      new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]),
+    );
     closeFd(fd);
     return null;
   } catch (e) {

@@ -16,7 +16,13 @@ export const XDP_DROP = 1;
 export const XDP_PASS = 2;
 export const XDP_TX = 3;
 export const XDP_REDIRECT = 4;
-export const XDP_VERDICT_NAMES = ["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"] as const;
+export const XDP_VERDICT_NAMES = [
+  "XDP_ABORTED",
+  "XDP_DROP",
+  "XDP_PASS",
+  "XDP_TX",
+  "XDP_REDIRECT",
+] as const;
 
 /** "XDP_PASS" for 2; unknown return codes (the kernel treats them as aborts) as "XDP_<n>". */
 export function verdictName(v: number): string {
@@ -112,7 +118,10 @@ export function loadXdpObject(
     programs,
     programFd(name) {
       if (name === undefined) {
-        if (programs.length !== 1) throw new Error(`object has ${programs.length} programs (${programs.join(", ")}); name one`);
+        if (programs.length !== 1)
+          throw new Error(
+            `object has ${programs.length} programs (${programs.join(", ")}); name one`,
+          );
         name = programs[0]!;
       }
       return object.programFd(name);
@@ -148,7 +157,10 @@ export const isBpfFd = (target: string) => /^anon_inode:(bpf[-_]|btf|\[bpf)/.tes
  * `filter`). Descriptors the runtime itself opens lazily (Node's libuv, vitest's
  * pipes) come and go, so the default filter looks at BPF objects only.
  */
-export function leakedFds(before: Map<number, string>, filter: (target: string) => boolean = isBpfFd): string[] {
+export function leakedFds(
+  before: Map<number, string>,
+  filter: (target: string) => boolean = isBpfFd,
+): string[] {
   const leaks: string[] = [];
   for (const [fd, target] of openFds()) {
     if (before.get(fd) !== target && filter(target)) leaks.push(`fd ${fd} -> ${target}`);
@@ -164,7 +176,10 @@ export class FdLeakError extends Error {
 }
 
 /** Throws FdLeakError when descriptors were opened since `before` and not closed. */
-export function assertNoFdLeaks(before: Map<number, string>, filter?: (target: string) => boolean): void {
+export function assertNoFdLeaks(
+  before: Map<number, string>,
+  filter?: (target: string) => boolean,
+): void {
   const leaks = leakedFds(before, filter);
   if (leaks.length) throw new FdLeakError(leaks);
 }
@@ -173,8 +188,12 @@ export function assertNoFdLeaks(before: Map<number, string>, filter?: (target: s
  * Registers hooks that snapshot descriptors before each test (or the whole file) and
  * fail when BPF descriptors are left open after it.
  */
-export function checkFdLeaks(scope: "each" | "all" = "each", filter?: (target: string) => boolean): void {
-  if (!vitest) throw new Error("checkFdLeaks registers vitest hooks; call it inside a vitest test file");
+export function checkFdLeaks(
+  scope: "each" | "all" = "each",
+  filter?: (target: string) => boolean,
+): void {
+  if (!vitest)
+    throw new Error("checkFdLeaks registers vitest hooks; call it inside a vitest test file");
   const { afterAll, afterEach, beforeAll, beforeEach } = vitest;
   let before = new Map<number, string>();
   if (scope === "each") {

@@ -83,7 +83,7 @@ describe("literal values", () => {
   });
   it("decodes string escapes", () => {
     const e = expr(String.raw`"\x41\u0042\u{43}\t\\\"'"`);
-    expect(e.kind === "StringLit" && e.value).toBe('ABC\t\\"\'');
+    expect(e.kind === "StringLit" && e.value).toBe("ABC\t\\\"'");
     const s = expr(String.raw`'it\'s'`);
     expect(s.kind === "StringLit" && s.value).toBe("it's");
   });
@@ -91,6 +91,9 @@ describe("literal values", () => {
     const e = expr("({ prefixlen: 32, addr })");
     expect(e.kind).toBe("Paren");
     const o = e.kind === "Paren" ? e.expr : e;
-    expect(o.kind === "ObjectLit" && o.props[1]!.value).toMatchObject({ kind: "Name", name: "addr" });
+    expect(o.kind === "ObjectLit" && o.props[1]!.value).toMatchObject({
+      kind: "Name",
+      name: "addr",
+    });
   });
 });

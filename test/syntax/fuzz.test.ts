@@ -7,17 +7,117 @@ import { checkWellFormed, filterSources, fixtureSources } from "./helpers.ts";
 
 const VOCAB = [
   // keywords and contextual words
-  "import", "export", "from", "type", "interface", "enum", "const", "let", "var", "function", "return",
-  "if", "else", "for", "while", "do", "switch", "case", "default", "break", "continue", "new", "class",
-  "as", "async", "await", "yield", "try", "catch", "throw", "typeof", "in", "of", "null", "true", "this",
-  "declare", "namespace", "abstract", "readonly", "satisfies", "extends", "get",
+  "import",
+  "export",
+  "from",
+  "type",
+  "interface",
+  "enum",
+  "const",
+  "let",
+  "var",
+  "function",
+  "return",
+  "if",
+  "else",
+  "for",
+  "while",
+  "do",
+  "switch",
+  "case",
+  "default",
+  "break",
+  "continue",
+  "new",
+  "class",
+  "as",
+  "async",
+  "await",
+  "yield",
+  "try",
+  "catch",
+  "throw",
+  "typeof",
+  "in",
+  "of",
+  "null",
+  "true",
+  "this",
+  "declare",
+  "namespace",
+  "abstract",
+  "readonly",
+  "satisfies",
+  "extends",
+  "get",
   // names, literals
-  "x", "ctx", "u32", "FixedArray", "HashMap", "param", "0", "42", "0x1F", "0b1_0", "1.5", "7n", "1e3",
-  '"s"', "'t'", "`a${x}b`", "/re/g", '"open', "`open",
+  "x",
+  "ctx",
+  "u32",
+  "FixedArray",
+  "HashMap",
+  "param",
+  "0",
+  "42",
+  "0x1F",
+  "0b1_0",
+  "1.5",
+  "7n",
+  "1e3",
+  '"s"',
+  "'t'",
+  "`a${x}b`",
+  "/re/g",
+  '"open',
+  "`open",
   // punctuation
-  "{", "}", "(", ")", "[", "]", ";", ",", ".", "...", "?", "?.", ":", "=", "==", "===", "!==", "=>",
-  "<", ">", ">>", ">>>=", "<=", "+", "-", "*", "**", "/", "%", "&", "|", "^", "!", "~", "++", "--",
-  "&&", "||", "??", "+=", "@", "#", "\\", "∑", "/*", "*/", "//",
+  "{",
+  "}",
+  "(",
+  ")",
+  "[",
+  "]",
+  ";",
+  ",",
+  ".",
+  "...",
+  "?",
+  "?.",
+  ":",
+  "=",
+  "==",
+  "===",
+  "!==",
+  "=>",
+  "<",
+  ">",
+  ">>",
+  ">>>=",
+  "<=",
+  "+",
+  "-",
+  "*",
+  "**",
+  "/",
+  "%",
+  "&",
+  "|",
+  "^",
+  "!",
+  "~",
+  "++",
+  "--",
+  "&&",
+  "||",
+  "??",
+  "+=",
+  "@",
+  "#",
+  "\\",
+  "∑",
+  "/*",
+  "*/",
+  "//",
 ];
 const SEP = [" ", "", "\n", "\t", " /* c */ ", "// c\n"];
 
@@ -40,30 +140,52 @@ const tokenSoup = fc
 
 describe("fuzz: parse never throws and returns a well-formed Program", () => {
   it("random token streams", () => {
-    fc.assert(fc.property(tokenSoup, (src) => runOnce(src)), { numRuns: 1500 });
+    fc.assert(
+      fc.property(tokenSoup, (src) => runOnce(src)),
+      { numRuns: 1500 },
+    );
   });
 
   it("random strings", () => {
-    fc.assert(fc.property(fc.string({ maxLength: 200, unit: "binary" }), (src) => runOnce(src)), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200, unit: "binary" }), (src) => runOnce(src)),
+      { numRuns: 500 },
+    );
   });
 
   const bases = [...fixtureSources(), ...filterSources()].map(([, s]) => s);
 
   // A mutation edits the source at a position: delete, insert, or duplicate a span of characters.
   const mutation = fc.oneof(
-    fc.record({ op: fc.constant("delete" as const), at: fc.nat(), len: fc.integer({ min: 1, max: 12 }) }),
-    fc.record({ op: fc.constant("insert" as const), at: fc.nat(), text: fc.constantFrom(...VOCAB, ...SEP) }),
-    fc.record({ op: fc.constant("duplicate" as const), at: fc.nat(), len: fc.integer({ min: 1, max: 40 }) }),
+    fc.record({
+      op: fc.constant("delete" as const),
+      at: fc.nat(),
+      len: fc.integer({ min: 1, max: 12 }),
+    }),
+    fc.record({
+      op: fc.constant("insert" as const),
+      at: fc.nat(),
+      text: fc.constantFrom(...VOCAB, ...SEP),
+    }),
+    fc.record({
+      op: fc.constant("duplicate" as const),
+      at: fc.nat(),
+      len: fc.integer({ min: 1, max: 40 }),
+    }),
     fc.record({ op: fc.constant("swapTokens" as const), at: fc.nat(), len: fc.nat() }),
   );
 
-  function mutate(src: string, ms: { op: string; at: number; len?: number; text?: string }[]): string {
+  function mutate(
+    src: string,
+    ms: { op: string; at: number; len?: number; text?: string }[],
+  ): string {
     let s = src;
     for (const m of ms) {
       const at = s.length === 0 ? 0 : m.at % s.length;
       if (m.op === "delete") s = s.slice(0, at) + s.slice(at + m.len!);
       else if (m.op === "insert") s = s.slice(0, at) + m.text! + s.slice(at);
-      else if (m.op === "duplicate") s = s.slice(0, at + m.len!) + s.slice(at, at + m.len!) + s.slice(at + m.len!);
+      else if (m.op === "duplicate")
+        s = s.slice(0, at + m.len!) + s.slice(at, at + m.len!) + s.slice(at + m.len!);
       else {
         // Swap two whitespace-separated tokens.
         const words = s.split(/(\s+)/);
@@ -79,7 +201,11 @@ describe("fuzz: parse never throws and returns a well-formed Program", () => {
   it("mutations of valid filters", () => {
     expect(bases.length).toBeGreaterThan(0);
     fc.assert(
-      fc.property(fc.constantFrom(...bases), fc.array(mutation, { minLength: 1, maxLength: 8 }), (base, ms) => runOnce(mutate(base, ms))),
+      fc.property(
+        fc.constantFrom(...bases),
+        fc.array(mutation, { minLength: 1, maxLength: 8 }),
+        (base, ms) => runOnce(mutate(base, ms)),
+      ),
       { numRuns: 1500 },
     );
   });

@@ -5,12 +5,19 @@ import type { Expr, FunctionDecl, Program, Stmt } from "../../compiler/ast/nodes
 
 /** The AST as plain JSON without spans (bigints as "123n"), for equality and snapshots. */
 export function stripSpans(node: unknown): unknown {
-  return JSON.parse(JSON.stringify(node, (k, v: unknown) => (k === "span" ? undefined : typeof v === "bigint" ? `${v}n` : v)));
+  return JSON.parse(
+    JSON.stringify(node, (k, v: unknown) =>
+      k === "span" ? undefined : typeof v === "bigint" ? `${v}n` : v,
+    ),
+  );
 }
 
 export function parseOk(src: string): Program {
   const r = parse(src, "test.ts");
-  if (r.diagnostics.length > 0) throw new Error(`unexpected diagnostics:\n${r.diagnostics.map((d) => `${d.code} ${d.message} @${d.span.start}`).join("\n")}`);
+  if (r.diagnostics.length > 0)
+    throw new Error(
+      `unexpected diagnostics:\n${r.diagnostics.map((d) => `${d.code} ${d.message} @${d.span.start}`).join("\n")}`,
+    );
   return r.program;
 }
 
@@ -99,13 +106,21 @@ export function checkWellFormed(program: Program, source: string): void {
   if (program.kind !== "Program") throw new Error("not a Program");
   for (const { node, parent } of allNodes(program)) {
     const { start, length } = node.span ?? {};
-    if (!Number.isInteger(start) || !Number.isInteger(length) || start! < 0 || length! < 0 || start! + length! > source.length) {
+    if (
+      !Number.isInteger(start) ||
+      !Number.isInteger(length) ||
+      start! < 0 ||
+      length! < 0 ||
+      start! + length! > source.length
+    ) {
       throw new Error(`${node.kind}: bad span ${JSON.stringify(node.span)}`);
     }
     if (parent && parent.kind !== "Program") {
       const ps = parent.span;
       if (start! < ps.start || start! + length! > ps.start + ps.length) {
-        throw new Error(`${node.kind} span ${JSON.stringify(node.span)} outside its parent ${parent.kind} ${JSON.stringify(ps)}`);
+        throw new Error(
+          `${node.kind} span ${JSON.stringify(node.span)} outside its parent ${parent.kind} ${JSON.stringify(ps)}`,
+        );
       }
     }
     for (const [k, v] of Object.entries(node)) {
@@ -117,7 +132,6 @@ export function checkWellFormed(program: Program, source: string): void {
 export function spanText(source: string, n: { span: { start: number; length: number } }): string {
   return source.slice(n.span.start, n.span.start + n.span.length);
 }
-
 
 /** Filter sources a teammate keeps in filters/ (if any), as [name, source]. */
 export function filterSources(): [string, string][] {

@@ -4,13 +4,46 @@ import { lex, T } from "../../compiler/syntax/lexer.ts";
 import { classifyNumber, decodeString } from "../../compiler/syntax/literals.ts";
 
 function images(src: string): string[] {
-  return lex(src, new DiagnosticBag("l.ts")).filter((t) => t.t !== T.EOF).map((t) => t.image);
+  return lex(src, new DiagnosticBag("l.ts"))
+    .filter((t) => t.t !== T.EOF)
+    .map((t) => t.image);
 }
 
 describe("lexer", () => {
   it("splits punctuators longest first, `>` always alone", () => {
-    expect(images("a===b!==c>>>=d=>e...f**g?.h")).toEqual(["a", "===", "b", "!==", "c", ">", ">", ">", "=", "d", "=>", "e", "...", "f", "**", "g", "?.", "h"]);
-    expect(images("Map<K, FixedArray<u8, 4>>")).toEqual(["Map", "<", "K", ",", "FixedArray", "<", "u8", ",", "4", ">", ">"]);
+    expect(images("a===b!==c>>>=d=>e...f**g?.h")).toEqual([
+      "a",
+      "===",
+      "b",
+      "!==",
+      "c",
+      ">",
+      ">",
+      ">",
+      "=",
+      "d",
+      "=>",
+      "e",
+      "...",
+      "f",
+      "**",
+      "g",
+      "?.",
+      "h",
+    ]);
+    expect(images("Map<K, FixedArray<u8, 4>>")).toEqual([
+      "Map",
+      "<",
+      "K",
+      ",",
+      "FixedArray",
+      "<",
+      "u8",
+      ",",
+      "4",
+      ">",
+      ">",
+    ]);
     expect(images("a?.5:1")).toEqual(["a", "?", ".5", ":", "1"]);
   });
 
@@ -26,7 +59,16 @@ describe("lexer", () => {
 
   it("tells regular expressions from division by the previous token", () => {
     expect(images("a / b / c")).toEqual(["a", "/", "b", "/", "c"]);
-    expect(images("x = /a[/]b/gi.test(y)")).toEqual(["x", "=", "/a[/]b/gi", ".", "test", "(", "y", ")"]);
+    expect(images("x = /a[/]b/gi.test(y)")).toEqual([
+      "x",
+      "=",
+      "/a[/]b/gi",
+      ".",
+      "test",
+      "(",
+      "y",
+      ")",
+    ]);
     expect(images("return /re/")).toEqual(["return", "/re/"]);
     expect(images("(a) / 2")).toEqual(["(", "a", ")", "/", "2"]);
   });
@@ -37,14 +79,27 @@ describe("lexer", () => {
 
   it("numbers: greedy so that invalid literals are one token; exponent only after decimals", () => {
     expect(images("0xe+1")).toEqual(["0xe", "+", "1"]);
-    expect(images("1e+5 1.5e-3 12abc 1_000n .5 1..x")).toEqual(["1e+5", "1.5e-3", "12abc", "1_000n", ".5", "1.", ".", "x"]);
+    expect(images("1e+5 1.5e-3 12abc 1_000n .5 1..x")).toEqual([
+      "1e+5",
+      "1.5e-3",
+      "12abc",
+      "1_000n",
+      ".5",
+      "1.",
+      ".",
+      "x",
+    ]);
   });
 
   it("reports invalid characters, unterminated strings, templates and comments", () => {
     const bag = new DiagnosticBag("l.ts");
     const src = "a ∑∑ b 'open\n`tpl /* c";
     lex(src, bag);
-    expect([...bag.items].sort((a, b) => a.span.start - b.span.start).map((d) => [d.code, src.slice(d.span.start, d.span.start + d.span.length)])).toEqual([
+    expect(
+      [...bag.items]
+        .sort((a, b) => a.span.start - b.span.start)
+        .map((d) => [d.code, src.slice(d.span.start, d.span.start + d.span.length)]),
+    ).toEqual([
       [1003, "∑∑"],
       [1002, "'open"],
       [1006, "`tpl /* c"],
@@ -74,7 +129,9 @@ describe("literals", () => {
   });
 
   it("decodes escapes, line continuations and malformed escapes", () => {
-    expect(decodeString(String.raw`"a\x41\u00e9\u{1F600}\0\r\n\v\f\b"`)).toBe("aAé\u{1F600}\0\r\n\v\f\b");
+    expect(decodeString(String.raw`"a\x41\u00e9\u{1F600}\0\r\n\v\f\b"`)).toBe(
+      "aAé\u{1F600}\0\r\n\v\f\b",
+    );
     expect(decodeString('"a\\\nb"')).toBe("ab");
     expect(decodeString(String.raw`"\q\xZZ"`)).toBe("qxZZ");
     expect(decodeString(`"unterminated`)).toBe("unterminated");

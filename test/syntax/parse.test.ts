@@ -10,12 +10,24 @@ describe("parse: the LANGUAGE.md example", () => {
     const r = parse(src, "firewall.ts");
     expect(r.diagnostics).toEqual([]);
     expect(r.program.items.map((i) => i.kind)).toEqual([
-      "ImportDecl", "InterfaceDecl", "VarDecl", "VarDecl", "VarDecl", "FunctionDecl",
+      "ImportDecl",
+      "InterfaceDecl",
+      "VarDecl",
+      "VarDecl",
+      "VarDecl",
+      "FunctionDecl",
     ]);
     const fn = r.program.items[5] as FunctionDecl;
     expect(fn.exported).toBe(true);
     expect(fn.name.name).toBe("firewall");
-    expect(fn.body.body.map((s) => s.kind)).toEqual(["VarDecl", "IfStmt", "IfStmt", "VarDecl", "IfStmt", "ReturnStmt"]);
+    expect(fn.body.body.map((s) => s.kind)).toEqual([
+      "VarDecl",
+      "IfStmt",
+      "IfStmt",
+      "VarDecl",
+      "IfStmt",
+      "ReturnStmt",
+    ]);
     const blocked = parseOk(src).items[2] as VarDecl;
     expect(blocked.init?.kind).toBe("New");
   });

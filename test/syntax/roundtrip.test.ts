@@ -5,7 +5,10 @@ import { printExpr, printProgram } from "../../compiler/ast/print.ts";
 import type { Expr } from "../../compiler/ast/nodes.ts";
 import { expr, filterSources, fixtureSources, stripSpans } from "./helpers.ts";
 
-const sources = [...fixtureSources(), ...filterSources().map(([n, s]) => [`filters/${n}`, s] as [string, string])];
+const sources = [
+  ...fixtureSources(),
+  ...filterSources().map(([n, s]) => [`filters/${n}`, s] as [string, string]),
+];
 
 describe("round trip over fixtures and filters/", () => {
   it("has fixtures", () => expect(sources.length).toBeGreaterThanOrEqual(3));
@@ -25,18 +28,55 @@ describe("round trip over fixtures and filters/", () => {
 describe("printer parenthesization of hand-built trees", () => {
   const S = { start: 0, length: 0 };
   const n = (name: string): Expr => ({ kind: "Name", span: S, name });
-  const bin = (op: "+" | "*" | "-" | "==" | "<", left: Expr, right: Expr): Expr => ({ kind: "Binary", span: S, op, left, right });
-  const as = (e: Expr, t: string): Expr => ({ kind: "As", span: S, expr: e, type: { kind: "TypeRef", span: S, name: { kind: "Ident", span: S, name: t }, args: [] } });
+  const bin = (op: "+" | "*" | "-" | "==" | "<", left: Expr, right: Expr): Expr => ({
+    kind: "Binary",
+    span: S,
+    op,
+    left,
+    right,
+  });
+  const as = (e: Expr, t: string): Expr => ({
+    kind: "As",
+    span: S,
+    expr: e,
+    type: { kind: "TypeRef", span: S, name: { kind: "Ident", span: S, name: t }, args: [] },
+  });
   const cases: [string, Expr, string][] = [
     ["left-assoc right operand", bin("-", n("a"), bin("-", n("b"), n("c"))), "a - (b - c)"],
     ["lower-precedence left operand", bin("*", bin("+", n("a"), n("b")), n("c")), "(a + b) * c"],
     ["as on the right of +", bin("+", n("a"), as(n("b"), "u8")), "a + (b as u8)"],
     ["as on the left of +", bin("+", as(n("x"), "u8"), n("y")), "x as u8 + y"],
-    ["as inside a tighter right operand", bin("+", n("a"), bin("*", as(n("x"), "u8"), n("y"))), "a + (x as u8) * y"],
+    [
+      "as inside a tighter right operand",
+      bin("+", n("a"), bin("*", as(n("x"), "u8"), n("y"))),
+      "a + (x as u8) * y",
+    ],
     ["as of an equality", as(bin("==", n("a"), n("b")), "u8"), "(a == b) as u8"],
-    ["unary of a binary", { kind: "Unary", span: S, op: "-", operand: bin("+", n("a"), n("b")) }, "-(a + b)"],
-    ["double negation", { kind: "Unary", span: S, op: "-", operand: { kind: "Unary", span: S, op: "-", operand: n("a") } }, "- -a"],
-    ["member of a binary", { kind: "Member", span: S, object: bin("+", n("a"), n("b")), property: { kind: "Ident", span: S, name: "c" } }, "(a + b).c"],
+    [
+      "unary of a binary",
+      { kind: "Unary", span: S, op: "-", operand: bin("+", n("a"), n("b")) },
+      "-(a + b)",
+    ],
+    [
+      "double negation",
+      {
+        kind: "Unary",
+        span: S,
+        op: "-",
+        operand: { kind: "Unary", span: S, op: "-", operand: n("a") },
+      },
+      "- -a",
+    ],
+    [
+      "member of a binary",
+      {
+        kind: "Member",
+        span: S,
+        object: bin("+", n("a"), n("b")),
+        property: { kind: "Ident", span: S, name: "c" },
+      },
+      "(a + b).c",
+    ],
   ];
   for (const [name, tree, text] of cases) {
     it(name, () => {

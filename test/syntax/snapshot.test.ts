@@ -7,11 +7,16 @@ import { filterSources, fixtureSources, stripSpans } from "./helpers.ts";
 const snap = (name: string): string => `./__snapshots__/${name.replace(/[^\w.-]+/g, "_")}.ast.json`;
 
 describe("AST snapshots", () => {
-  for (const [name, src] of [...fixtureSources(), ...filterSources().map(([n, s]) => [`filters_${n}`, s] as [string, string])]) {
+  for (const [name, src] of [
+    ...fixtureSources(),
+    ...filterSources().map(([n, s]) => [`filters_${n}`, s] as [string, string]),
+  ]) {
     it(name, async () => {
       const r = parse(src, name);
       expect(r.diagnostics).toEqual([]);
-      await expect(JSON.stringify(stripSpans(r.program), null, 2) + "\n").toMatchFileSnapshot(snap(name));
+      await expect(JSON.stringify(stripSpans(r.program), null, 2) + "\n").toMatchFileSnapshot(
+        snap(name),
+      );
     });
   }
 });

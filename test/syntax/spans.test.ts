@@ -84,13 +84,18 @@ describe("spans", () => {
   it("parses the span fixture cleanly", () => expect(r.diagnostics).toEqual([]));
   for (const [kind, text] of expected) {
     it(`${kind}: ${JSON.stringify(text).slice(0, 60)}`, () => {
-      expect(nodes.some(([k, t]) => k === kind && t === text), `no ${kind} spanning ${JSON.stringify(text)}`).toBe(true);
+      expect(
+        nodes.some(([k, t]) => k === kind && t === text),
+        `no ${kind} spanning ${JSON.stringify(text)}`,
+      ).toBe(true);
     });
   }
 
   it("covers the whole function declaration, export included", () => {
     const fn = r.program.items.at(-1)!;
-    expect(spanText(SRC, fn)).toBe(SRC.slice(SRC.indexOf("export function f"), SRC.lastIndexOf("}") + 1));
+    expect(spanText(SRC, fn)).toBe(
+      SRC.slice(SRC.indexOf("export function f"), SRC.lastIndexOf("}") + 1),
+    );
   });
 
   it("nests every span inside its parent and never starts or ends in whitespace", () => {
@@ -107,7 +112,8 @@ describe("spans", () => {
     for (const [f, src] of filterSources()) {
       const pr = parse(src, f);
       checkWellFormed(pr.program, src);
-      for (const { node } of allNodes(pr.program)) if (node.kind !== "Program") expect(spanText(src, node)).toBe(spanText(src, node).trim());
+      for (const { node } of allNodes(pr.program))
+        if (node.kind !== "Program") expect(spanText(src, node)).toBe(spanText(src, node).trim());
     }
   });
 });

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import type { EnumDecl, ForStmt, FunctionDecl, IfStmt, ImportDecl, InterfaceDecl, SwitchStmt, TypeAliasDecl, VarDecl } from "../../compiler/ast/nodes.ts";
+import type {
+  EnumDecl,
+  ForStmt,
+  FunctionDecl,
+  IfStmt,
+  ImportDecl,
+  InterfaceDecl,
+  SwitchStmt,
+  TypeAliasDecl,
+  VarDecl,
+} from "../../compiler/ast/nodes.ts";
 import { parse } from "../../compiler/syntax/index.ts";
 import { parseOk, sexpr, stmts, stripSpans } from "./helpers.ts";
 
@@ -41,13 +51,20 @@ describe("top-level items", () => {
       ],
     });
     const t = p.items[1] as TypeAliasDecl;
-    expect(t.type.kind === "TypeLiteral" && t.type.fields[0]!.type.kind === "TypeRef" && t.type.fields[0]!.type.args[1]).toMatchObject({
+    expect(
+      t.type.kind === "TypeLiteral" &&
+        t.type.fields[0]!.type.kind === "TypeRef" &&
+        t.type.fields[0]!.type.args[1],
+    ).toMatchObject({
       kind: "TypeRef",
       name: { name: "FixedArray" },
     });
     expect(stripSpans((p.items[2] as TypeAliasDecl).type)).toEqual({
       kind: "UnionType",
-      types: [{ kind: "TypeRef", name: { kind: "Ident", name: "Ipv4Header" }, args: [] }, { kind: "NullType" }],
+      types: [
+        { kind: "TypeRef", name: { kind: "Ident", name: "Ipv4Header" }, args: [] },
+        { kind: "NullType" },
+      ],
     });
     expect((p.items[3] as TypeAliasDecl).type.kind).toBe("UnionType");
   });
@@ -55,14 +72,20 @@ describe("top-level items", () => {
   it("enums, const and plain", () => {
     const p = parseOk(`export const enum E { A = 1, B, C = A | 4, }\nenum F { X }`);
     const [e, f] = p.items as EnumDecl[];
-    expect([e!.isConst, e!.exported, e!.members.map((m) => m.name.name)]).toEqual([true, true, ["A", "B", "C"]]);
+    expect([e!.isConst, e!.exported, e!.members.map((m) => m.name.name)]).toEqual([
+      true,
+      true,
+      ["A", "B", "C"],
+    ]);
     expect(e!.members[1]!.init).toBeNull();
     expect(sexpr(e!.members[2]!.init!)).toBe("(| A 4)");
     expect([f!.isConst, f!.exported]).toEqual([false, false]);
   });
 
   it("constants, params, globals and maps", () => {
-    const p = parseOk(`const N = 4;\nexport let dropped: u64 = 0;\nconst PORT = param<u16>("port", 53)\nlet g: u32`);
+    const p = parseOk(
+      `const N = 4;\nexport let dropped: u64 = 0;\nconst PORT = param<u16>("port", 53)\nlet g: u32`,
+    );
     const [n, d, port, g] = p.items as VarDecl[];
     expect([n!.declKind, n!.type, n!.exported]).toEqual(["const", null, false]);
     expect([d!.declKind, d!.exported, d!.type?.kind]).toEqual(["let", true, "TypeRef"]);
@@ -76,7 +99,9 @@ describe("top-level items", () => {
   });
 
   it("functions with typed params and return types", () => {
-    const p = parseOk(`function h(a: u32, b: Ipv4Header | null,): u32 { return a; }\nexport function prog(ctx: XdpContext): XdpAction { return XDP_PASS }\nfunction v() {}`);
+    const p = parseOk(
+      `function h(a: u32, b: Ipv4Header | null,): u32 { return a; }\nexport function prog(ctx: XdpContext): XdpAction { return XDP_PASS }\nfunction v() {}`,
+    );
     const [h, prog, v] = p.items as FunctionDecl[];
     expect(h!.params.map((x) => [x.name.name, x.type?.kind])).toEqual([
       ["a", "TypeRef"],
@@ -99,8 +124,12 @@ describe("statements", () => {
   });
 
   it("switch with cases, empty cases and default", () => {
-    const [s] = stmts(`switch (p) { case 6: case 17: n++; break; case TCP_SYN | 1: { return 1; } default: return 0 }`) as SwitchStmt[];
-    expect(s!.cases.map((c) => [c.test === null ? "default" : sexpr(c.test), c.body.map((b) => b.kind)])).toEqual([
+    const [s] = stmts(
+      `switch (p) { case 6: case 17: n++; break; case TCP_SYN | 1: { return 1; } default: return 0 }`,
+    ) as SwitchStmt[];
+    expect(
+      s!.cases.map((c) => [c.test === null ? "default" : sexpr(c.test), c.body.map((b) => b.kind)]),
+    ).toEqual([
       ["6", []],
       ["17", ["ExprStmt", "BreakStmt"]],
       ["(| TCP_SYN 1)", ["Block"]],
@@ -109,7 +138,9 @@ describe("statements", () => {
   });
 
   it("for loops in all shapes", () => {
-    const [a, b, c] = stmts(`for (let i = 0; i < 16; i++) { if (i == 3) continue; }\nfor (i = 0; ; i += 2) break;\nfor (;;) ;`) as ForStmt[];
+    const [a, b, c] = stmts(
+      `for (let i = 0; i < 16; i++) { if (i == 3) continue; }\nfor (i = 0; ; i += 2) break;\nfor (;;) ;`,
+    ) as ForStmt[];
     expect(a!.init?.kind).toBe("VarDecl");
     expect(sexpr(a!.test!)).toBe("(< i 16)");
     expect(sexpr(a!.update!)).toBe("(++post i)");
@@ -121,13 +152,23 @@ describe("statements", () => {
 
   it("return, break, continue, blocks, empty statements and expression statements", () => {
     const s = stmts(`{ ; }\nreturn\nx++\nbreak; continue\nreturn a + 1`);
-    expect(s.map((x) => x.kind)).toEqual(["Block", "ReturnStmt", "ExprStmt", "BreakStmt", "ContinueStmt", "ReturnStmt"]);
+    expect(s.map((x) => x.kind)).toEqual([
+      "Block",
+      "ReturnStmt",
+      "ExprStmt",
+      "BreakStmt",
+      "ContinueStmt",
+      "ReturnStmt",
+    ]);
     expect(s[1]!.kind === "ReturnStmt" && s[1]!.value).toBeNull(); // `return` then a new line: ASI
   });
 
   it("automatic semicolon insertion keeps postfix ++ on its own line", () => {
     const s = stmts(`a\n++b`);
-    expect(s.map((x) => (x.kind === "ExprStmt" ? sexpr(x.expr) : x.kind))).toEqual(["a", "(++pre b)"]);
+    expect(s.map((x) => (x.kind === "ExprStmt" ? sexpr(x.expr) : x.kind))).toEqual([
+      "a",
+      "(++pre b)",
+    ]);
   });
 
   it("const and let in blocks, nested functions are parsed for the checker", () => {
@@ -137,6 +178,8 @@ describe("statements", () => {
 
   it("reports missing semicolons between statements on one line", () => {
     const r = parse(`function f() { a = 1 b = 2; c = 3; }`, "t.ts");
-    expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([[1001, "unexpected 'b'; expected ';'"]]);
+    expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([
+      [1001, "unexpected 'b'; expected ';'"],
+    ]);
   });
 });

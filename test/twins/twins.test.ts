@@ -9,15 +9,36 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeKernel } from "../support/kernel.ts";
-import { eth, icmpEcho, inetChecksum, ipv4, ipv6, ipv6Icmp6Echo, tcp, udp, type Bytes } from "./frames.ts";
+import {
+  eth,
+  icmpEcho,
+  inetChecksum,
+  ipv4,
+  ipv6,
+  ipv6Icmp6Echo,
+  tcp,
+  udp,
+  type Bytes,
+} from "./frames.ts";
 
 const here = resolve(import.meta.dirname);
 const repo = resolve(here, "../..");
 const XDP = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
-const IP = 0x0800, IP6 = 0x86dd, Q = 0x8100, AD = 0x88a8;
-const SYN = 0x02, ACK = 0x10, RST = 0x04;
+const IP = 0x0800,
+  IP6 = 0x86dd,
+  Q = 0x8100,
+  AD = 0x88a8;
+const SYN = 0x02,
+  ACK = 0x10,
+  RST = 0x04;
 
-interface Run { label: string; frame: Bytes; expect: number; out?: Bytes; repeat?: number }
+interface Run {
+  label: string;
+  frame: Bytes;
+  expect: number;
+  out?: Bytes;
+  repeat?: number;
+}
 interface Scenario {
   /** bpftool map subcommands run after load; `@name` is replaced by the map's `id N` handle. */
   setup?: string[];
@@ -43,19 +64,37 @@ function perCpuU64(lookup: unknown, off = 0): number {
 }
 
 /** The ICMP echo reply the filter must produce for an IPv4 request, computed from scratch. */
-function expectedV4Reply(tags: [number, number][], src: string, dst: string, id: number, seq: number): Bytes {
+function expectedV4Reply(
+  tags: [number, number][],
+  src: string,
+  dst: string,
+  id: number,
+  seq: number,
+): Bytes {
   const e = eth(IP, tags);
   const swapped = [...e.slice(6, 12), ...e.slice(0, 6), ...e.slice(12)];
-  return [...swapped, ...ipv4({ src: dst, dst: src, proto: 1, ttl: 64 }, icmpEcho(0, id, seq, [1, 2, 3, 4]))];
+  return [
+    ...swapped,
+    ...ipv4({ src: dst, dst: src, proto: 1, ttl: 64 }, icmpEcho(0, id, seq, [1, 2, 3, 4])),
+  ];
 }
 
 const frames = {
-  v4udp: (src: string, sport: number, dport: number, data: Bytes = [], tags: [number, number][] = []) =>
-    [...eth(IP, tags), ...ipv4({ src, dst: "198.18.0.2", proto: 17 }, udp(sport, dport, data))],
-  v4tcp: (src: string, dport: number, flags: number, tags: [number, number][] = []) =>
-    [...eth(IP, tags), ...ipv4({ src, dst: "198.18.0.2", proto: 6 }, tcp(40000, dport, flags))],
-  v6udp: (src: string, sport: number, dport: number, data: Bytes = []) =>
-    [...eth(IP6), ...ipv6(src, "2001:db8:ffff::2", 17, udp(sport, dport, data))],
+  v4udp: (
+    src: string,
+    sport: number,
+    dport: number,
+    data: Bytes = [],
+    tags: [number, number][] = [],
+  ) => [...eth(IP, tags), ...ipv4({ src, dst: "198.18.0.2", proto: 17 }, udp(sport, dport, data))],
+  v4tcp: (src: string, dport: number, flags: number, tags: [number, number][] = []) => [
+    ...eth(IP, tags),
+    ...ipv4({ src, dst: "198.18.0.2", proto: 6 }, tcp(40000, dport, flags)),
+  ],
+  v6udp: (src: string, sport: number, dport: number, data: Bytes = []) => [
+    ...eth(IP6),
+    ...ipv6(src, "2001:db8:ffff::2", 17, udp(sport, dport, data)),
+  ],
 };
 
 const dnsQuery = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
@@ -72,12 +111,66 @@ const scenarios: Record<string, Scenario> = {
     runs: [
       { label: "blocked v4 source", frame: frames.v4udp("198.18.7.9", 1, 2), expect: XDP.DROP },
       { label: "other v4 source", frame: frames.v4udp("198.18.8.9", 1, 2), expect: XDP.PASS },
-      { label: "blocked source behind 802.1Q", frame: frames.v4udp("198.18.7.1", 1, 2, [], [[Q, 5]]), expect: XDP.DROP },
-      { label: "blocked source behind QinQ", frame: frames.v4udp("198.18.7.1", 1, 2, [], [[AD, 5], [Q, 6]]), expect: XDP.DROP },
-      { label: "three tags: not IPv4", frame: frames.v4udp("198.18.7.1", 1, 2, [], [[AD, 5], [Q, 6], [Q, 7]]), expect: XDP.PASS },
-      { label: "ihl 4: not IPv4", frame: (() => { const f = frames.v4udp("198.18.7.9", 1, 2); f[14] = 0x44; return f; })(), expect: XDP.PASS },
-      { label: "version 6 in an IPv4 EtherType", frame: (() => { const f = frames.v4udp("198.18.7.9", 1, 2); f[14] = 0x65; return f; })(), expect: XDP.PASS },
-      { label: "ihl 6 truncated", frame: [...eth(IP), ...ipv4({ src: "198.18.7.9", dst: "198.18.0.2", proto: 17, ihl: 6 }, [])].slice(0, 14 + 22), expect: XDP.PASS },
+      {
+        label: "blocked source behind 802.1Q",
+        frame: frames.v4udp("198.18.7.1", 1, 2, [], [[Q, 5]]),
+        expect: XDP.DROP,
+      },
+      {
+        label: "blocked source behind QinQ",
+        frame: frames.v4udp(
+          "198.18.7.1",
+          1,
+          2,
+          [],
+          [
+            [AD, 5],
+            [Q, 6],
+          ],
+        ),
+        expect: XDP.DROP,
+      },
+      {
+        label: "three tags: not IPv4",
+        frame: frames.v4udp(
+          "198.18.7.1",
+          1,
+          2,
+          [],
+          [
+            [AD, 5],
+            [Q, 6],
+            [Q, 7],
+          ],
+        ),
+        expect: XDP.PASS,
+      },
+      {
+        label: "ihl 4: not IPv4",
+        frame: (() => {
+          const f = frames.v4udp("198.18.7.9", 1, 2);
+          f[14] = 0x44;
+          return f;
+        })(),
+        expect: XDP.PASS,
+      },
+      {
+        label: "version 6 in an IPv4 EtherType",
+        frame: (() => {
+          const f = frames.v4udp("198.18.7.9", 1, 2);
+          f[14] = 0x65;
+          return f;
+        })(),
+        expect: XDP.PASS,
+      },
+      {
+        label: "ihl 6 truncated",
+        frame: [
+          ...eth(IP),
+          ...ipv4({ src: "198.18.7.9", dst: "198.18.0.2", proto: 17, ihl: 6 }, []),
+        ].slice(0, 14 + 22),
+        expect: XDP.PASS,
+      },
       { label: "blocked v6 source", frame: frames.v6udp("2001:db8::1", 1, 2), expect: XDP.DROP },
       { label: "other v6 source", frame: frames.v6udp("2001:db9::1", 1, 2), expect: XDP.PASS },
     ],
@@ -92,27 +185,106 @@ const scenarios: Record<string, Scenario> = {
     setup: ["update @portPolicy key 19 0 0 0 value 1"],
     runs: [
       { label: "denied port", frame: frames.v4udp("198.18.0.1", 5000, 19), expect: XDP.DROP },
-      { label: "denied port, first fragment flag only", frame: [...eth(IP), ...ipv4({ src: "198.18.0.1", dst: "198.18.0.2", proto: 17, flagsFrag: 0x2000 }, udp(1, 19))], expect: XDP.DROP },
-      { label: "denied port in a non-first fragment: no UDP header", frame: [...eth(IP), ...ipv4({ src: "198.18.0.1", dst: "198.18.0.2", proto: 17, flagsFrag: 0x0010 }, udp(1, 19))], expect: XDP.PASS },
-      { label: "TCP to a denied UDP port", frame: frames.v4tcp("198.18.0.1", 19, SYN), expect: XDP.PASS },
-      { label: "DNS query", frame: frames.v4udp("198.18.0.1", 5000, 53, dnsQuery), expect: XDP.PASS },
-      { label: "DNS query behind two tags", frame: frames.v4udp("198.18.0.1", 5000, 53, dnsQuery, [[AD, 1], [Q, 2]]), expect: XDP.PASS },
-      { label: "short DNS query", frame: frames.v4udp("198.18.0.1", 5000, 53, dnsQuery.slice(0, 11)), expect: XDP.DROP },
-      { label: "response sent to port 53", frame: frames.v4udp("198.18.0.1", 5000, 53, dnsResponse), expect: XDP.DROP },
-      { label: "response to port 53 behind a tag", frame: frames.v4udp("198.18.0.1", 5000, 53, dnsResponse, [[Q, 2]]), expect: XDP.DROP },
-      { label: "small DNS response", frame: frames.v4udp("198.18.0.1", 53, 5000, dnsResponse), expect: XDP.PASS },
-      { label: "oversized DNS response", frame: frames.v4udp("198.18.0.1", 53, 5000, [...dnsResponse, ...Array(1300).fill(0)]), expect: XDP.DROP },
-      { label: "IPv6 DNS query", frame: frames.v6udp("2001:db8::1", 5000, 53, dnsQuery), expect: XDP.PASS },
-      { label: "IPv6 response to port 53", frame: frames.v6udp("2001:db8::1", 5000, 53, dnsResponse), expect: XDP.DROP },
+      {
+        label: "denied port, first fragment flag only",
+        frame: [
+          ...eth(IP),
+          ...ipv4(
+            { src: "198.18.0.1", dst: "198.18.0.2", proto: 17, flagsFrag: 0x2000 },
+            udp(1, 19),
+          ),
+        ],
+        expect: XDP.DROP,
+      },
+      {
+        label: "denied port in a non-first fragment: no UDP header",
+        frame: [
+          ...eth(IP),
+          ...ipv4(
+            { src: "198.18.0.1", dst: "198.18.0.2", proto: 17, flagsFrag: 0x0010 },
+            udp(1, 19),
+          ),
+        ],
+        expect: XDP.PASS,
+      },
+      {
+        label: "TCP to a denied UDP port",
+        frame: frames.v4tcp("198.18.0.1", 19, SYN),
+        expect: XDP.PASS,
+      },
+      {
+        label: "DNS query",
+        frame: frames.v4udp("198.18.0.1", 5000, 53, dnsQuery),
+        expect: XDP.PASS,
+      },
+      {
+        label: "DNS query behind two tags",
+        frame: frames.v4udp("198.18.0.1", 5000, 53, dnsQuery, [
+          [AD, 1],
+          [Q, 2],
+        ]),
+        expect: XDP.PASS,
+      },
+      {
+        label: "short DNS query",
+        frame: frames.v4udp("198.18.0.1", 5000, 53, dnsQuery.slice(0, 11)),
+        expect: XDP.DROP,
+      },
+      {
+        label: "response sent to port 53",
+        frame: frames.v4udp("198.18.0.1", 5000, 53, dnsResponse),
+        expect: XDP.DROP,
+      },
+      {
+        label: "response to port 53 behind a tag",
+        frame: frames.v4udp("198.18.0.1", 5000, 53, dnsResponse, [[Q, 2]]),
+        expect: XDP.DROP,
+      },
+      {
+        label: "small DNS response",
+        frame: frames.v4udp("198.18.0.1", 53, 5000, dnsResponse),
+        expect: XDP.PASS,
+      },
+      {
+        label: "oversized DNS response",
+        frame: frames.v4udp("198.18.0.1", 53, 5000, [...dnsResponse, ...Array(1300).fill(0)]),
+        expect: XDP.DROP,
+      },
+      {
+        label: "IPv6 DNS query",
+        frame: frames.v6udp("2001:db8::1", 5000, 53, dnsQuery),
+        expect: XDP.PASS,
+      },
+      {
+        label: "IPv6 response to port 53",
+        frame: frames.v6udp("2001:db8::1", 5000, 53, dnsResponse),
+        expect: XDP.DROP,
+      },
     ],
-    lookups: ["@counters key 0 0 0 0", "@counters key 1 0 0 0", "@counters key 2 0 0 0", "@counters key 3 0 0 0", "@counters key 4 0 0 0"],
+    lookups: [
+      "@counters key 0 0 0 0",
+      "@counters key 1 0 0 0",
+      "@counters key 2 0 0 0",
+      "@counters key 3 0 0 0",
+      "@counters key 4 0 0 0",
+    ],
     check: (l) => expect(l.map((x) => perCpuU64(x))).toEqual([4, 2, 1, 3, 1]),
   },
   syn_guard: {
     runs: [
       { label: "first SYN", frame: frames.v4tcp("198.18.1.1", 80, SYN), expect: XDP.PASS },
-      { label: "flood from one source", frame: frames.v4tcp("198.18.1.1", 80, SYN), expect: XDP.DROP, repeat: 400 },
-      { label: "SYN-ACKs are not limited", frame: frames.v4tcp("198.18.1.1", 80, SYN | ACK), expect: XDP.PASS, repeat: 400 },
+      {
+        label: "flood from one source",
+        frame: frames.v4tcp("198.18.1.1", 80, SYN),
+        expect: XDP.DROP,
+        repeat: 400,
+      },
+      {
+        label: "SYN-ACKs are not limited",
+        frame: frames.v4tcp("198.18.1.1", 80, SYN | ACK),
+        expect: XDP.PASS,
+        repeat: 400,
+      },
       { label: "another source", frame: frames.v4tcp("198.18.1.2", 80, SYN), expect: XDP.PASS },
     ],
     lookups: ["@stats key 0 0 0 0", "@stats key 1 0 0 0"],
@@ -127,18 +299,47 @@ const scenarios: Record<string, Scenario> = {
     runs: [
       {
         label: "echo request → reply",
-        frame: [...eth(IP), ...ipv4({ src: "198.18.0.1", dst: "198.18.0.2", proto: 1, ttl: 17 }, icmpEcho(8, 0x4242, 7, [1, 2, 3, 4]))],
+        frame: [
+          ...eth(IP),
+          ...ipv4(
+            { src: "198.18.0.1", dst: "198.18.0.2", proto: 1, ttl: 17 },
+            icmpEcho(8, 0x4242, 7, [1, 2, 3, 4]),
+          ),
+        ],
         expect: XDP.TX,
         out: expectedV4Reply([], "198.18.0.1", "198.18.0.2", 0x4242, 7),
       },
       {
         label: "tagged echo request → reply",
-        frame: [...eth(IP, [[Q, 9]]), ...ipv4({ src: "198.18.0.1", dst: "198.18.0.2", proto: 1, ttl: 255 }, icmpEcho(8, 1, 0xffff, [1, 2, 3, 4]))],
+        frame: [
+          ...eth(IP, [[Q, 9]]),
+          ...ipv4(
+            { src: "198.18.0.1", dst: "198.18.0.2", proto: 1, ttl: 255 },
+            icmpEcho(8, 1, 0xffff, [1, 2, 3, 4]),
+          ),
+        ],
         expect: XDP.TX,
         out: expectedV4Reply([[Q, 9]], "198.18.0.1", "198.18.0.2", 1, 0xffff),
       },
-      { label: "echo reply passes", frame: [...eth(IP), ...ipv4({ src: "198.18.0.1", dst: "198.18.0.2", proto: 1 }, icmpEcho(0, 1, 1))], expect: XDP.PASS },
-      { label: "fragmented echo passes", frame: [...eth(IP), ...ipv4({ src: "198.18.0.1", dst: "198.18.0.2", proto: 1, flagsFrag: 0x2000 }, icmpEcho(8, 1, 1))], expect: XDP.PASS },
+      {
+        label: "echo reply passes",
+        frame: [
+          ...eth(IP),
+          ...ipv4({ src: "198.18.0.1", dst: "198.18.0.2", proto: 1 }, icmpEcho(0, 1, 1)),
+        ],
+        expect: XDP.PASS,
+      },
+      {
+        label: "fragmented echo passes",
+        frame: [
+          ...eth(IP),
+          ...ipv4(
+            { src: "198.18.0.1", dst: "198.18.0.2", proto: 1, flagsFrag: 0x2000 },
+            icmpEcho(8, 1, 1),
+          ),
+        ],
+        expect: XDP.PASS,
+      },
       {
         label: "ICMPv6 echo request → reply",
         frame: [...eth(IP6), ...ipv6Icmp6Echo("2001:db8::1", "2001:db8::2", 128, 9, 9, [5, 6])],
@@ -156,13 +357,50 @@ const scenarios: Record<string, Scenario> = {
   vlan_filter: {
     setup: ["update @blockedPorts key 23 0 value 1"],
     runs: [
-      { label: "VLAN 100, port 80", frame: frames.v4tcp("198.18.0.1", 80, SYN, [[Q, 100]]), expect: XDP.PASS },
-      { label: "VLAN 100 with PCP bits, port 80", frame: frames.v4tcp("198.18.0.1", 80, SYN, [[Q, 0xa064]]), expect: XDP.PASS },
-      { label: "VLAN 100, blocked port", frame: frames.v4tcp("198.18.0.1", 23, SYN, [[Q, 100]]), expect: XDP.DROP },
-      { label: "VLAN 200", frame: frames.v4tcp("198.18.0.1", 80, SYN, [[Q, 200]]), expect: XDP.DROP },
-      { label: "802.1ad outer 100", frame: frames.v4udp("198.18.0.1", 1, 80, [], [[AD, 100], [Q, 7]]), expect: XDP.PASS },
-      { label: "untagged UDP, blocked port", frame: frames.v4udp("198.18.0.1", 1, 23), expect: XDP.DROP },
-      { label: "untagged UDP, port 80", frame: frames.v4udp("198.18.0.1", 1, 80), expect: XDP.PASS },
+      {
+        label: "VLAN 100, port 80",
+        frame: frames.v4tcp("198.18.0.1", 80, SYN, [[Q, 100]]),
+        expect: XDP.PASS,
+      },
+      {
+        label: "VLAN 100 with PCP bits, port 80",
+        frame: frames.v4tcp("198.18.0.1", 80, SYN, [[Q, 0xa064]]),
+        expect: XDP.PASS,
+      },
+      {
+        label: "VLAN 100, blocked port",
+        frame: frames.v4tcp("198.18.0.1", 23, SYN, [[Q, 100]]),
+        expect: XDP.DROP,
+      },
+      {
+        label: "VLAN 200",
+        frame: frames.v4tcp("198.18.0.1", 80, SYN, [[Q, 200]]),
+        expect: XDP.DROP,
+      },
+      {
+        label: "802.1ad outer 100",
+        frame: frames.v4udp(
+          "198.18.0.1",
+          1,
+          80,
+          [],
+          [
+            [AD, 100],
+            [Q, 7],
+          ],
+        ),
+        expect: XDP.PASS,
+      },
+      {
+        label: "untagged UDP, blocked port",
+        frame: frames.v4udp("198.18.0.1", 1, 23),
+        expect: XDP.DROP,
+      },
+      {
+        label: "untagged UDP, port 80",
+        frame: frames.v4udp("198.18.0.1", 1, 80),
+        expect: XDP.PASS,
+      },
       { label: "truncated tag", frame: eth(Q).slice(0, 16), expect: XDP.PASS },
     ],
     lookups: ["@perVlan key 100 0 0 0", "@perVlan key 200 0 0 0", "@perVlan key 0 0 0 0"],
@@ -181,7 +419,10 @@ const scenarios: Record<string, Scenario> = {
   },
 };
 
-const twins = readdirSync(here).filter((f) => f.endsWith(".c")).map((f) => f.slice(0, -2)).sort();
+const twins = readdirSync(here)
+  .filter((f) => f.endsWith(".c"))
+  .map((f) => f.slice(0, -2))
+  .sort();
 let work = "";
 
 beforeAll(() => {
@@ -194,13 +435,32 @@ afterAll(() => {
 /** Compiles a twin as the differential tests do; returns the object path. */
 export function compileTwin(name: string, outDir: string): string {
   const obj = join(outDir, `${name}.o`);
-  execFileSync("clang", ["-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-I", here,
-    "-c", join(here, `${name}.c`), "-o", obj], { stdio: ["ignore", "pipe", "pipe"] });
+  execFileSync(
+    "clang",
+    [
+      "-O2",
+      "-g",
+      "-target",
+      "bpf",
+      "-I/usr/include/x86_64-linux-gnu",
+      "-I",
+      here,
+      "-c",
+      join(here, `${name}.c`),
+      "-o",
+      obj,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   return obj;
 }
 
 /** Loads the object in a private bpffs, runs the scenario, returns each step's output. */
-function runScenario(name: string, obj: string, s: Scenario): { runs: { ret: number; out: Bytes }[]; lookups: unknown[] } {
+function runScenario(
+  name: string,
+  obj: string,
+  s: Scenario,
+): { runs: { ret: number; out: Bytes }[]; lookups: unknown[] } {
   const pin = `/sys/fs/bpf/xdpc_twin_${name}`;
   const prog = `${pin}/${name}`;
   const mapRef = (cmd: string) => cmd.replace(/@(\w+)/g, (_, m: string) => `id $(mapid ${m})`);
@@ -216,11 +476,14 @@ function runScenario(name: string, obj: string, s: Scenario): { runs: { ret: num
   ];
   s.runs.forEach((r, i) => {
     writeFileSync(join(work, `${name}.${i}.in`), Uint8Array.from(r.frame));
-    lines.push(`echo "@@run ${i}"`,
+    lines.push(
+      `echo "@@run ${i}"`,
       `bpftool prog run pinned ${prog} data_in ${work}/${name}.${i}.in data_out ${work}/${name}.${i}.out` +
-      (r.repeat ? ` repeat ${r.repeat}` : ""));
+        (r.repeat ? ` repeat ${r.repeat}` : ""),
+    );
   });
-  for (const l of s.lookups ?? []) lines.push(`echo "@@lookup"`, `bpftool -j map lookup ${mapRef(l)}`, "echo");
+  for (const l of s.lookups ?? [])
+    lines.push(`echo "@@lookup"`, `bpftool -j map lookup ${mapRef(l)}`, "echo");
   lines.push(`rm -r ${pin}`, "umount /sys/fs/bpf");
   const script = join(work, `${name}.sh`);
   writeFileSync(script, lines.join("\n") + "\n");
@@ -233,13 +496,18 @@ function runScenario(name: string, obj: string, s: Scenario): { runs: { ret: num
     if (!m) throw new Error(`no result for run ${i} in:\n${stdout}`);
     return { ret: Number(m[1]), out: [...readFileSync(join(work, `${name}.${i}.out`))] };
   });
-  const lookups = stdout.split("@@lookup\n").slice(1).map((t) => JSON.parse(t.trim()) as unknown);
+  const lookups = stdout
+    .split("@@lookup\n")
+    .slice(1)
+    .map((t) => JSON.parse(t.trim()) as unknown);
   return { runs, lookups };
 }
 
 describeKernel("C twins of the example filters", () => {
   it("has a twin for every example filter, and a scenario for every twin", () => {
-    const filters = readdirSync(join(repo, "filters")).filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"));
+    const filters = readdirSync(join(repo, "filters")).filter(
+      (f) => f.endsWith(".ts") && !f.endsWith(".test.ts"),
+    );
     expect(twins).toEqual(filters.map((f) => f.slice(0, -3)).sort());
     expect(Object.keys(scenarios).sort()).toEqual(twins);
   });

@@ -17,7 +17,8 @@ export function foldConstants(f: Func): boolean {
     if (ds.length !== 1 || f.params.some((p) => p.id === id)) continue;
     const i = ds[0]!.block.insts[ds[0]!.index]!;
     if (i.op === "mov" && isImm(i.src)) global.set(id, wrap(i.src, widthOf(i.dst.ty)));
-    else if (i.op === "mov" && !isImm(i.src) && single(i.src) && i.src.ty === i.dst.ty) copies.set(id, i.src);
+    else if (i.op === "mov" && !isImm(i.src) && single(i.src) && i.src.ty === i.dst.ty)
+      copies.set(id, i.src);
   }
   const resolve = (v: VReg): VReg => {
     for (let n = 0; n < 32; n++) {
@@ -170,7 +171,8 @@ function simplify(i: Inst): Inst {
         break;
       case "and":
         if (bz) return { op: "mov", dst, src: 0n, span };
-        if (isImm(b) && wrap(b, w) === wrap(-1n, w) && sameWidth(a, w)) return { op: "mov", dst, src: a, span };
+        if (isImm(b) && wrap(b, w) === wrap(-1n, w) && sameWidth(a, w))
+          return { op: "mov", dst, src: a, span };
         break;
       default:
         break;
@@ -178,7 +180,9 @@ function simplify(i: Inst): Inst {
     if (i.kind === "add" && isImm(a) && !isImm(b)) return { ...i, a: b, b: a };
     return i;
   }
-  if (i.op === "un" && isImm(i.a)) return { op: "mov", dst: i.dst, src: evalUn(i.kind, i.w, i.a), span: i.span };
-  if (i.op === "ptrAdd" && isImm(i.off) && i.off === 0n && i.dst.ty === i.base.ty) return { op: "mov", dst: i.dst, src: i.base, span: i.span };
+  if (i.op === "un" && isImm(i.a))
+    return { op: "mov", dst: i.dst, src: evalUn(i.kind, i.w, i.a), span: i.span };
+  if (i.op === "ptrAdd" && isImm(i.off) && i.off === 0n && i.dst.ty === i.base.ty)
+    return { op: "mov", dst: i.dst, src: i.base, span: i.span };
   return i;
 }

@@ -90,7 +90,13 @@ function widen(f: Func): boolean {
     let x = idom.get(b2);
     while (x) {
       const g1 = x.term?.op === "guard" ? (x.term as Guard) : null;
-      if (g1 && g1.fail === g2.fail && g1.ok !== g1.fail && preds.get(g1.ok)!.length === 1 && dominates(idom, g1.ok, b2)) {
+      if (
+        g1 &&
+        g1.fail === g2.fail &&
+        g1.ok !== g1.fail &&
+        preds.get(g1.ok)!.length === 1 &&
+        dominates(idom, g1.ok, b2)
+      ) {
         const r1 = root(g1.ptr);
         if (r1.root === r2.root && r1.off <= r2.off && betweenIsPure(g1, b2)) {
           const need = r2.off + g2.n - r1.off;

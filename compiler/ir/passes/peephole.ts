@@ -27,9 +27,22 @@ function compareSwapped(f: Func): boolean {
   const singleVreg = (v: VReg) => (defs.get(v.id)?.length ?? 0) === 1 || f.params.includes(v);
   for (const b of f.blocks) {
     const t = b.term;
-    if (t?.op !== "br" || (t.cc !== "eq" && t.cc !== "ne") || t.w !== 32 || isImm(t.a) || !isImm(t.b)) continue;
+    if (
+      t?.op !== "br" ||
+      (t.cc !== "eq" && t.cc !== "ne") ||
+      t.w !== 32 ||
+      isImm(t.a) ||
+      !isImm(t.b)
+    )
+      continue;
     const d = single(t.a);
-    if (d?.op !== "un" || (d.kind !== "be16" && d.kind !== "be32") || isImm(d.a) || !singleVreg(d.a)) continue;
+    if (
+      d?.op !== "un" ||
+      (d.kind !== "be16" && d.kind !== "be32") ||
+      isImm(d.a) ||
+      !singleVreg(d.a)
+    )
+      continue;
     const limit = d.kind === "be16" ? 0xffffn : 0xffffffffn;
     const c = wrap(t.b, 32);
     if (c > limit) continue;
@@ -73,17 +86,36 @@ function ifConvert(f: Func): boolean {
 }
 
 function isIncrementArm(arm: Block, join: Block, preds: Map<Block, Block[]>): boolean {
-  return arm !== join && preds.get(arm)!.length === 1 && arm.term?.op === "jmp" && arm.term.target === join;
+  return (
+    arm !== join &&
+    preds.get(arm)!.length === 1 &&
+    arm.term?.op === "jmp" &&
+    arm.term.target === join
+  );
 }
 
-const INVERSE: Partial<Record<Cond, Cond>> = { eq: "ne", ne: "eq", ult: "uge", uge: "ult", ugt: "ule", ule: "ugt" };
+const INVERSE: Partial<Record<Cond, Cond>> = {
+  eq: "ne",
+  ne: "eq",
+  ult: "uge",
+  uge: "ult",
+  ugt: "ule",
+  ule: "ugt",
+};
 
 /**
  * `cc(a, b)` as 0/1 without a branch, for 32-bit operands (i32 vregs are zero-extended
  * in their 64-bit registers): x == 0 is isZero(x), x == c is isZero(x ^ c), and an
  * unsigned x < y is the sign of the 64-bit difference, ((x - y) >> 63).
  */
-function condFlag(f: Func, cc: Cond, a: Operand, b: Operand, w: Width, span?: Span): { insts: Inst[]; v: VReg } | null {
+function condFlag(
+  f: Func,
+  cc: Cond,
+  a: Operand,
+  b: Operand,
+  w: Width,
+  span?: Span,
+): { insts: Inst[]; v: VReg } | null {
   const ok32 = (o: Operand) => (isImm(o) ? o >= 0n && o <= 0xffffffffn : o.ty === "i32");
   if (!ok32(a) || !ok32(b)) return null;
   const insts: Inst[] = [];
@@ -106,7 +138,15 @@ function condFlag(f: Func, cc: Cond, a: Operand, b: Operand, w: Width, span?: Sp
   }
   // x < y  ⇔  (x - y) >> 63 over 64 bits; >= and <= negate the swapped/straight form.
   const [x, y, negate] =
-    cc === "ult" ? [a, b, false] : cc === "ugt" ? [b, a, false] : cc === "uge" ? [a, b, true] : cc === "ule" ? [b, a, true] : [];
+    cc === "ult"
+      ? [a, b, false]
+      : cc === "ugt"
+        ? [b, a, false]
+        : cc === "uge"
+          ? [a, b, true]
+          : cc === "ule"
+            ? [b, a, true]
+            : [];
   if (x === undefined || y === undefined) return null;
   const wide = (o: Operand): Operand => {
     if (isImm(o)) return o;
@@ -133,12 +173,16 @@ function condFlag(f: Func, cc: Cond, a: Operand, b: Operand, w: Width, span?: Sp
  * `v++` / `v += c`, as `t = add v, c; v = t` with t used nowhere else.
  * Returned as the equivalent `v = add v, c`.
  */
-function incrementIn(arm: Block, useCounts: Map<number, number>): (Inst & { op: "bin"; b: bigint }) | null {
+function incrementIn(
+  arm: Block,
+  useCounts: Map<number, number>,
+): (Inst & { op: "bin"; b: bigint }) | null {
   const [i, m] = arm.insts;
   if (!i || i.op !== "bin" || i.kind !== "add" || isImm(i.a) || !isImm(i.b)) return null;
   const inc = { ...i, b: i.b };
   if (arm.insts.length === 1) return i.a.id === i.dst.id ? inc : null;
-  if (arm.insts.length !== 2 || m?.op !== "mov" || isImm(m.src) || m.src.id !== i.dst.id) return null;
+  if (arm.insts.length !== 2 || m?.op !== "mov" || isImm(m.src) || m.src.id !== i.dst.id)
+    return null;
   if (m.dst.id !== i.a.id || useCounts.get(i.dst.id) !== 1 || m.dst.ty !== i.dst.ty) return null;
   return { ...inc, dst: m.dst };
 }
@@ -146,7 +190,8 @@ function incrementIn(arm: Block, useCounts: Map<number, number>): (Inst & { op: 
 function countUses(f: Func): Map<number, number> {
   const n = new Map<number, number>();
   for (const b of f.blocks) {
-    for (const x of [...b.insts, ...(b.term ? [b.term] : [])]) for (const u of uses(x)) n.set(u.id, (n.get(u.id) ?? 0) + 1);
+    for (const x of [...b.insts, ...(b.term ? [b.term] : [])])
+      for (const u of uses(x)) n.set(u.id, (n.get(u.id) ?? 0) + 1);
   }
   return n;
 }

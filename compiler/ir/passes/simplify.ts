@@ -47,10 +47,11 @@ function forwardEmpty(f: Func): boolean {
       to = to.term.target;
     }
     if (seen.has(to)) continue;
-    for (const p of f.blocks) if (p.term && successors(p.term).includes(b)) {
-      retarget(p.term, b, to);
-      changed = true;
-    }
+    for (const p of f.blocks)
+      if (p.term && successors(p.term).includes(b)) {
+        retarget(p.term, b, to);
+        changed = true;
+      }
   }
   // A branch whose two targets coincide is a jump.
   for (const b of f.blocks) {
@@ -78,7 +79,14 @@ function nonNullVregs(f: Func): Set<number> {
   const set = new Set<number>();
   for (const [id, is] of defs)
     // ctx->data (a pkt-typed load) is never 0 either.
-    if (is.every((i) => ((i.op === "ptrAdd" || i.op === "load") && i.dst.ty === "pkt") || (i.op === "addr" && !("map" in i.of)) || (i.op === "mov" && !isImm(i.src))))
+    if (
+      is.every(
+        (i) =>
+          ((i.op === "ptrAdd" || i.op === "load") && i.dst.ty === "pkt") ||
+          (i.op === "addr" && !("map" in i.of)) ||
+          (i.op === "mov" && !isImm(i.src)),
+      )
+    )
       set.add(id);
   let changed = true;
   while (changed) {
@@ -93,7 +101,12 @@ function nonNullVregs(f: Func): Set<number> {
   return set;
 }
 
-function known(p: Block, o: Operand, nonNull: Set<number>, end = p.insts.length): { value?: bigint; nonZero?: boolean } | null {
+function known(
+  p: Block,
+  o: Operand,
+  nonNull: Set<number>,
+  end = p.insts.length,
+): { value?: bigint; nonZero?: boolean } | null {
   if (isImm(o)) return { value: o };
   if (nonNull.has(o.id)) return { nonZero: true };
   for (let k = end - 1; k >= 0; k--) {
@@ -116,7 +129,14 @@ function thread(f: Func): boolean {
   for (const b of f.blocks) {
     // A null test of a pointer that is never null is decided.
     const bt = b.term;
-    if (bt?.op === "br" && (bt.cc === "eq" || bt.cc === "ne") && !isImm(bt.a) && nonNull.has(bt.a.id) && isImm(bt.b) && wrap(bt.b, bt.w) === 0n) {
+    if (
+      bt?.op === "br" &&
+      (bt.cc === "eq" || bt.cc === "ne") &&
+      !isImm(bt.a) &&
+      nonNull.has(bt.a.id) &&
+      isImm(bt.b) &&
+      wrap(bt.b, bt.w) === 0n
+    ) {
       b.term = { op: "jmp", target: bt.cc === "ne" ? bt.then : bt.else, span: bt.span };
       changed = true;
     }
@@ -129,8 +149,14 @@ function thread(f: Func): boolean {
       const a = known(p, t.a, nonNull);
       const c = known(p, t.b, nonNull);
       let taken: boolean | undefined;
-      if (a?.value !== undefined && c?.value !== undefined) taken = evalCond(t.cc, t.w, a.value, c.value);
-      else if (a?.nonZero && c?.value !== undefined && wrap(c.value, t.w) === 0n && (t.cc === "eq" || t.cc === "ne"))
+      if (a?.value !== undefined && c?.value !== undefined)
+        taken = evalCond(t.cc, t.w, a.value, c.value);
+      else if (
+        a?.nonZero &&
+        c?.value !== undefined &&
+        wrap(c.value, t.w) === 0n &&
+        (t.cc === "eq" || t.cc === "ne")
+      )
         taken = t.cc === "ne";
       if (taken === undefined) continue;
       p.term = { op: "jmp", target: taken ? t.then : t.else, span: p.term.span };
@@ -152,10 +178,11 @@ function mergeReturns(f: Func): boolean {
       byValue.set(key, b);
       continue;
     }
-    for (const p of f.blocks) if (p.term && successors(p.term).includes(b)) {
-      retarget(p.term, b, first);
-      changed = true;
-    }
+    for (const p of f.blocks)
+      if (p.term && successors(p.term).includes(b)) {
+        retarget(p.term, b, first);
+        changed = true;
+      }
   }
   return changed;
 }
