@@ -5,10 +5,10 @@
 // drives a legit + attack mix from inside the lab with the live-frames generator,
 // shows per-rule drops live, prints a summary and removes everything it made —
 // also on Ctrl-C, SIGTERM or an error.
+import { packageRoot } from "./root.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { compile, hasErrors } from "../compiler/driver/index.ts";
 import { renderDiagnostic } from "../compiler/diagnostics/render.ts";
 import { closeFd } from "../native/bpf.ts";
@@ -76,8 +76,7 @@ export class DemoError extends Error {
 }
 
 export function defaultFilterPath(): string {
-  // runtime/demo.ts and dist/xdpc.js are both one level below the package root.
-  return fileURLToPath(new URL(`../filters/${FILTER}.ts`, import.meta.url));
+  return join(packageRoot(), "filters", `${FILTER}.ts`);
 }
 
 /** The demo's traffic: legit clients from the lab's own address, and two attacks from blocklisted prefixes. */

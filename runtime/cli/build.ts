@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { slots } from "../../compiler/bpf/insn.ts";
 import { compile, hasErrors } from "../../compiler/driver/index.ts";
 import { readSource, formatOption } from "./check.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { printDiagnostics, summary, type Format } from "./report.ts";
 
@@ -12,9 +12,7 @@ export function defaultOutput(file: string): string {
   return file.replace(/\.[cm]?tsx?$/, "") + ".o";
 }
 
-export const buildCommand: CommandDef = {
-  name: "build",
-  description: "compile filters into eBPF ELF objects (FILE.o beside each FILE.ts unless -o)",
+export const buildCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .argument("<files...>", "filter sources (.ts)")

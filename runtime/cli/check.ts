@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { readFileSync } from "node:fs";
 import { compile } from "../../compiler/driver/index.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { printDiagnostics, summary, type Format } from "./report.ts";
 
@@ -21,9 +21,7 @@ export const formatOption = () =>
     .choices(["text", "json"])
     .default("text");
 
-export const checkCommand: CommandDef = {
-  name: "check",
-  description: "parse and type-check filter files; print diagnostics",
+export const checkCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd.argument("<files...>", "filter sources (.ts)").addOption(formatOption());
   },

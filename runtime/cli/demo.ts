@@ -6,7 +6,7 @@ import { NativeError } from "../../native/lib.ts";
 import { DemoError, runDemo } from "../demo.ts";
 import { LabError, validLabName } from "../netns.ts";
 import { DEMO_LAB } from "../demo.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
 
 function positive(name: string, text: string, max: number): number {
@@ -16,10 +16,7 @@ function positive(name: string, text: string, max: number): number {
   return v;
 }
 
-export const demoCommand: CommandDef = {
-  name: "demo",
-  description:
-    "build the LPM firewall, attach it in a lab, drive legit + attack traffic through it and show drops per rule",
+export const demoCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .option("--duration <seconds>", "how long to send traffic", "5")

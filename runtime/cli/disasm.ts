@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { decode } from "../../compiler/bpf/decode.ts";
 import { formatListing, type ListingRelocation } from "../../compiler/bpf/disasm.ts";
 import { readObject, type ObjectInfo } from "../../compiler/elf/object.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { CliError } from "./errors.ts";
 import { EXIT } from "./errors.ts";
 
@@ -58,10 +58,7 @@ export function disassembleObject(info: ObjectInfo, path = "object"): string {
   return out.join("\n") + "\n";
 }
 
-export const disasmCommand: CommandDef = {
-  name: "disasm",
-  description:
-    "disassemble an eBPF object (ours or clang's), with filter source lines from BTF line info",
+export const disasmCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd.argument("<object>", "eBPF ELF object (.o)");
   },

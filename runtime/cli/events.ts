@@ -2,7 +2,7 @@
 // interface, decoded with the record type from the program's BTF.
 import type { Command } from "commander";
 import { EventReader, type RingEvent } from "../events.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { cliFailure, openInterface, resolveIface, show } from "./map.ts";
 import { stringifyJson } from "../values.ts";
@@ -24,9 +24,7 @@ export function formatEvent(e: RingEvent): string {
   return show(r);
 }
 
-export const eventsCommand: CommandDef = {
-  name: "events",
-  description: "stream the ring buffer records of the filter on an interface, decoded into fields",
+export const eventsCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .argument("[map]", "the RingBuf map (needed when the filter has several)")

@@ -5,7 +5,7 @@ import { BackgroundGenerator, parseCidr, type GenerateReport } from "../generato
 import { labDown, labStatus, labUp } from "../lab.ts";
 import { buildFrame, TCP_ACK, TCP_PSH, TCP_SYN } from "../packets.ts";
 import { DEFAULT_LAB, LabError, netnsPath, validLabName, type LabSpec } from "../netns.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
 
 function describeLab(spec: LabSpec): string {
@@ -118,9 +118,7 @@ async function send(name: string, o: SendOpts): Promise<number> {
   return EXIT.ok;
 }
 
-export const labCommand: CommandDef = {
-  name: "lab",
-  description: "create, remove or show a lab: a network namespace with a veth pair (198.18.0.0/15)",
+export const labCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .addArgument(new Argument("<action>", "what to do").choices(["up", "down", "status", "send"]))

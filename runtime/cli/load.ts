@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { LoaderError, loadFilter, type ModeOption } from "../loader.ts";
 import { splitAssignment } from "../params.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { printDiagnostics, summary } from "./report.ts";
 
@@ -23,10 +23,7 @@ export function note(msg: string): void {
   process.stderr.write(`xdpc: note: ${msg}\n`);
 }
 
-export const loadCommand: CommandDef = {
-  name: "load",
-  description:
-    "compile (or read) a filter and attach it to an interface, atomically replacing the xdpc filter there",
+export const loadCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .argument("<file>", "filter source (.ts) or eBPF object (.o)")

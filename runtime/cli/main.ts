@@ -17,6 +17,12 @@ function version(): string {
   }
 }
 
+/** The subcommand named on the command line: the first word that is not an option. */
+function selectedCommand(argv: readonly string[]): string | undefined {
+  const words = argv.filter((a) => !a.startsWith("-"));
+  return words[0] === "help" ? words[1] : words[0];
+}
+
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes("--debug");
   const program = new Command("xdpc")
@@ -30,11 +36,16 @@ export async function main(argv: string[]): Promise<number> {
       writeErr: (s) => process.stderr.write(s),
     });
   let code: number = EXIT.ok;
-  for (const def of commands) {
-    const cmd = program.command(def.name).description(def.description).exitOverride();
-    def.configure(cmd);
+  // Only the command being run (or asked about with `help NAME`) is imported and
+  // configured; the others are registered by name and description for --help.
+  const wanted = selectedCommand(argv);
+  for (const entry of commands) {
+    const cmd = program.command(entry.name).description(entry.description).exitOverride();
+    if (entry.name !== wanted) continue;
+    const impl = await entry.load();
+    impl.configure(cmd);
     cmd.action(async (...args: unknown[]) => {
-      code = await def.run(cmd, args);
+      code = await impl.run(cmd, args);
     });
   }
   try {

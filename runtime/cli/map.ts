@@ -13,7 +13,7 @@ import {
 } from "../maps.ts";
 import { listInterfaces } from "../netdev.ts";
 import { stringifyJson, ValueError, type JsValue } from "../values.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
 
 /** NativeError/ValueError → a one-line CliError (usage errors for bad values). */
@@ -71,10 +71,7 @@ interface MapOpts {
 
 const ACTIONS = ["list", "dump", "get", "set", "update", "delete"] as const;
 
-export const mapCommand: CommandDef = {
-  name: "map",
-  description:
-    "list, dump, get, set or delete map entries of the filter on an interface (typed: JSON, 198.18.0.1, 198.18.0.0/15)",
+export const mapCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .argument("<action>", `one of ${ACTIONS.join(", ")} (update = set)`)

@@ -7,7 +7,7 @@ import { enableRunTimeStats } from "../../native/info.ts";
 import { attachedProgramId, programMaps, VERDICT_MAP, type ProgramMaps } from "../maps.ts";
 import { filterRegistry, serveMetrics, type MetricsServer } from "../metrics.ts";
 import { formatStatsJson, formatStatsTable, rates, sample, type Snapshot } from "../stats.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { cliFailure, openInterface, resolveIface } from "./map.ts";
 
@@ -19,9 +19,7 @@ interface StatsOpts {
   count?: string;
 }
 
-export const statsCommand: CommandDef = {
-  name: "stats",
-  description: "live packets per second per verdict and per counter of the filter on an interface",
+export const statsCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .option("-i, --iface <name>", "network interface (default: the only one with XDP attached)")

@@ -1,11 +1,9 @@
 import type { Command } from "commander";
 import { filterStatus } from "../loader.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { EXIT } from "./errors.ts";
 
-export const statusCommand: CommandDef = {
-  name: "status",
-  description: "show the XDP programs attached in this network namespace, their modes and maps",
+export const statusCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .option("--json", "print JSON")

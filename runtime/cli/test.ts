@@ -19,7 +19,7 @@ import {
 import { splitAssignment } from "../params.ts";
 import { verifierDiagnostic } from "../verifier.ts";
 import { readSource } from "./check.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { readObjectFile } from "./disasm.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { printDiagnostics } from "./report.ts";
@@ -74,10 +74,7 @@ function readCapture(path: string) {
   }
 }
 
-export const testCommand: CommandDef = {
-  name: "test",
-  description:
-    "run every packet of a pcap/pcapng capture through a filter (BPF_PROG_TEST_RUN) and show the verdicts",
+export const testCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .argument("<file>", "filter source (.ts) or eBPF object (.o)")

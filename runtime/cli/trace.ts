@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { execFileSync } from "node:child_process";
 import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
 
 export const TRACE_PIPES = [
@@ -36,9 +36,7 @@ export function traceMessage(line: string): string {
   return m ? m[1]! : line;
 }
 
-export const traceCommand: CommandDef = {
-  name: "trace",
-  description: "stream the output of trace() in filters (the kernel's trace_pipe)",
+export const traceCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .option("--raw", "print trace_pipe lines as they are (task, CPU, timestamp)")

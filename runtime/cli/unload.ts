@@ -1,12 +1,10 @@
 import type { Command } from "commander";
 import { unloadFilter } from "../loader.ts";
-import type { CommandDef } from "./commands.ts";
+import type { CommandImpl } from "./commands.ts";
 import { EXIT } from "./errors.ts";
 import { loaderFailure, note } from "./load.ts";
 
-export const unloadCommand: CommandDef = {
-  name: "unload",
-  description: "detach the XDP program from an interface and remove xdpc's pins and state for it",
+export const unloadCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .requiredOption("-i, --iface <name>", "network interface")

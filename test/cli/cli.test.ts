@@ -261,10 +261,12 @@ describe("internal errors", () => {
       commands.push({
         name: "__explode",
         description: "test only",
-        configure: () => {},
-        run: async () => {
-          throw new TypeError("cannot read properties of undefined (reading 'slot')");
-        },
+        load: async () => ({
+          configure: () => {},
+          run: async () => {
+            throw new TypeError("cannot read properties of undefined (reading 'slot')");
+          },
+        }),
       });
     }
     let stderr = "";
@@ -304,5 +306,18 @@ describe("internal errors", () => {
     ]) {
       expect(xdpc(args).stderr).not.toMatch(/\n\s+at /);
     }
+  });
+});
+
+describe("start-up", () => {
+  it("`--help` lists every command without importing any command module", async () => {
+    const { commands } = await import("../../runtime/cli/commands.ts");
+    const r = xdpc(["--help"]);
+    expect(r.status).toBe(0);
+    for (const c of commands.filter((c) => !c.name.startsWith("__")))
+      expect(r.stdout).toContain(c.name);
+    // The entry chunk holds the manifest only: the compiler and runtime live in chunks.
+    const entry = readFileSync(join(repo, "dist/xdpc.js"), "utf8");
+    expect(entry).not.toMatch(/function compile\(|class TrafficGenerator|bpf_xdp_attach/);
   });
 });
