@@ -2,31 +2,9 @@
 // more only where the tree could not be written otherwise (hand-built trees), using
 // the parser's own precedence rules, so parse(print(ast)) gives back the same tree.
 import type { Block, Expr, FieldDecl, Program, Stmt, TopItem, TypeNode } from "./nodes.ts";
+import { PREC } from "./precedence.ts";
 
-const BINARY_PREC: Record<string, number> = {
-  "||": 5,
-  "&&": 6,
-  "|": 7,
-  "^": 8,
-  "&": 9,
-  "==": 10,
-  "!=": 10,
-  "===": 10,
-  "!==": 10,
-  "<": 11,
-  ">": 11,
-  "<=": 11,
-  ">=": 11,
-  "<<": 12,
-  ">>": 12,
-  ">>>": 12,
-  "+": 13,
-  "-": 13,
-  "*": 14,
-  "/": 14,
-  "%": 14,
-};
-const AS_PREC = 11;
+const AS_PREC = PREC.as!;
 const ASSIGN = 1;
 const COND = 2;
 const UNARY = 16;
@@ -39,7 +17,7 @@ function prec(e: Expr): number {
     case "Conditional":
       return COND;
     case "Binary":
-      return BINARY_PREC[e.op]!;
+      return PREC[e.op]!;
     case "As":
       return AS_PREC;
     case "Unary":
@@ -278,7 +256,7 @@ export function printExpr(e: Expr, min: number): string {
  * looser than `p`; an `as` only when the loop would not have accepted it.
  */
 function printLeft(l: Expr, p: number, min: number): string {
-  if (l.kind === "Binary" && BINARY_PREC[l.op]! < p) return `(${printExpr(l, 0)})`;
+  if (l.kind === "Binary" && PREC[l.op]! < p) return `(${printExpr(l, 0)})`;
   if (l.kind === "Binary" || l.kind === "As") return printExpr(l, min);
   return printExpr(l, p);
 }

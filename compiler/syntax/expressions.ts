@@ -2,42 +2,12 @@
 // precedence climbing exactly as tsc does, so `as` binds like a relational operator
 // (`a + b as u16` is `(a + b) as u16`; `x as u16 + 1` is `(x as u16) + 1`).
 import type { AssignOp, BinaryOp, Expr, ObjectProp, TypeNode, Unsupported } from "../ast/nodes.ts";
+import { PREC } from "../ast/precedence.ts";
 import { span } from "../diagnostics/span.ts";
 import { Cursor } from "./cursor.ts";
 import { KEYWORDS, T } from "./lexer.ts";
 import { classifyNumber, decodeString } from "./literals.ts";
 import { parseType, parseTypeArgs } from "./types.ts";
-
-/** Binding powers; higher binds tighter. */
-export const PREC: Readonly<Record<string, number>> = {
-  "??": 4,
-  "||": 5,
-  "&&": 6,
-  "|": 7,
-  "^": 8,
-  "&": 9,
-  "==": 10,
-  "!=": 10,
-  "===": 10,
-  "!==": 10,
-  "<": 11,
-  ">": 11,
-  "<=": 11,
-  ">=": 11,
-  instanceof: 11,
-  in: 11,
-  as: 11,
-  satisfies: 11,
-  "<<": 12,
-  ">>": 12,
-  ">>>": 12,
-  "+": 13,
-  "-": 13,
-  "*": 14,
-  "/": 14,
-  "%": 14,
-  "**": 15,
-};
 
 const ASSIGN_OPS = new Set([
   "=",
