@@ -23,27 +23,12 @@ import {
   type LoadedObject,
 } from "../native/object.ts";
 import { readObject, type ObjectInfo } from "../compiler/elf/object.ts";
+import { MAP_TYPE_NAMES } from "../compiler/elf/maptypes.ts";
 import { typeDescFromBtf, type TypeDesc } from "../compiler/elf/types.ts";
 import { Kind } from "../compiler/btf/kinds.ts";
 import { parseBtf, type Btf } from "../compiler/btf/reader.ts";
 import { sumValues, ValueCodec, type JsValue } from "./values.ts";
 
-export const MAP_TYPE_NAMES: Record<number, string> = {
-  1: "hash",
-  2: "array",
-  3: "prog_array",
-  4: "perf_event_array",
-  5: "percpu_hash",
-  6: "percpu_array",
-  9: "lru_hash",
-  10: "lru_percpu_hash",
-  11: "lpm_trie",
-  14: "devmap",
-  16: "cpumap",
-  17: "xskmap",
-  25: "devmap_hash",
-  27: "ringbuf",
-};
 const PERCPU = new Set([5, 6, 10]);
 const ARRAY_LIKE = new Set([2, 6]);
 const LPM_TRIE = 11;

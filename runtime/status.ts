@@ -27,6 +27,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { MAP_TYPE_NAMES } from "../compiler/elf/maptypes.ts";
 import { closeFd } from "../native/bpf.ts";
 import { NativeError } from "../native/lib.ts";
 import { mapFdById, mapInfo, objGet, progFdById, progInfo } from "../native/info.ts";
@@ -212,23 +213,6 @@ export function removeFilterFiles(paths: FilterPaths, record?: FilterRecord): st
   }
   return removed;
 }
-
-export const MAP_TYPE_NAMES: Record<number, string> = {
-  1: "hash",
-  2: "array",
-  3: "prog_array",
-  4: "perf_event_array",
-  5: "percpu_hash",
-  6: "percpu_array",
-  9: "lru_hash",
-  10: "lru_percpu_hash",
-  11: "lpm_trie",
-  14: "devmap",
-  16: "cpumap",
-  17: "xskmap",
-  25: "devmap_hash",
-  27: "ringbuf",
-};
 
 export interface MapStatus extends MapRecord {
   typeName: string;

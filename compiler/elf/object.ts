@@ -31,22 +31,7 @@ import { ElfWriter, type ElfSection } from "./writer.ts";
 import { parseElf, type ElfFile } from "./reader.ts";
 import { alignOf, BtfTypes, cInt, sizeOf, xdpMd, type TypeDesc } from "./types.ts";
 
-export const BPF_MAP_TYPE = {
-  HASH: 1,
-  ARRAY: 2,
-  PROG_ARRAY: 3,
-  PERF_EVENT_ARRAY: 4,
-  PERCPU_HASH: 5,
-  PERCPU_ARRAY: 6,
-  LRU_HASH: 9,
-  LRU_PERCPU_HASH: 10,
-  LPM_TRIE: 11,
-  DEVMAP: 14,
-  CPUMAP: 16,
-  XSKMAP: 17,
-  DEVMAP_HASH: 25,
-  RINGBUF: 27,
-} as const;
+export { BPF_MAP_TYPE } from "./maptypes.ts";
 
 export const LIBBPF_PIN_BY_NAME = 1;
 
