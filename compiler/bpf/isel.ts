@@ -18,7 +18,8 @@ import type {
   VReg,
   Width,
 } from "../ir/ir.ts";
-import { isImm, isSlot, widthOf } from "../ir/ir.ts";
+import { isImm, isSlot, successors, widthOf } from "../ir/ir.ts";
+import { negate, swapCond } from "../ir/eval.ts";
 import type { Span } from "../diagnostics/span.ts";
 import * as I from "./insn.ts";
 import { FP, VREG_BASE, type MBlock, type MFunc, type MInst } from "./machine.ts";
@@ -54,32 +55,6 @@ const JMP_OP: Record<Cond, number> = {
   sle: I.BPF_JSLE,
   set: I.BPF_JSET,
 };
-const INVERSE: Partial<Record<Cond, Cond>> = {
-  eq: "ne",
-  ne: "eq",
-  ugt: "ule",
-  uge: "ult",
-  ult: "uge",
-  ule: "ugt",
-  sgt: "sle",
-  sge: "slt",
-  slt: "sge",
-  sle: "sgt",
-};
-const SWAPPED: Record<Cond, Cond> = {
-  eq: "eq",
-  ne: "ne",
-  ugt: "ult",
-  uge: "ule",
-  ult: "ugt",
-  ule: "uge",
-  sgt: "slt",
-  sge: "sle",
-  slt: "sgt",
-  sle: "sge",
-  set: "set",
-};
-
 /** Does v fit the sign-extended 32-bit immediate of a 64-bit operation? */
 export function fitsImm64(v: bigint): boolean {
   const s = BigInt.asIntN(64, v);
@@ -126,7 +101,7 @@ class Selector {
       }
       this.span = b.term?.span;
       if (b.term) this.term(b.term, this.f.blocks[k + 1]);
-      mb.succs = b.term ? succsOf(b.term).map((s) => this.blocks.get(s)!) : [];
+      mb.succs = successors(b.term).map((s) => this.blocks.get(s)!);
     });
     return {
       name: this.f.name,
@@ -479,11 +454,12 @@ class Selector {
         let { cc, a, b, then, else: els } = t;
         if (isImm(a)) {
           [a, b] = [b, a];
-          cc = SWAPPED[cc];
+          cc = swapCond(cc);
         }
         // Fall through to the next block when possible.
-        if (then === next && INVERSE[cc]) {
-          cc = INVERSE[cc]!;
+        const inverse = negate(cc);
+        if (then === next && inverse) {
+          cc = inverse;
           [then, els] = [els, then];
         }
         const cls = t.w === 32 ? I.BPF_JMP32 : I.BPF_JMP;
@@ -520,17 +496,4 @@ class Selector {
 function chunk(left: number, a1: number, a2: number): Size {
   for (const n of [8, 4, 2, 1] as const) if (n <= left && n <= a1 && n <= a2) return n;
   return 1;
-}
-
-function succsOf(t: Term): Block[] {
-  switch (t.op) {
-    case "jmp":
-      return [t.target];
-    case "br":
-      return [t.then, t.else];
-    case "guard":
-      return [t.ok, t.fail];
-    case "ret":
-      return [];
-  }
 }
