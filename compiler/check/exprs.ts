@@ -453,15 +453,7 @@ export abstract class ExprChecker extends CheckerBase {
     }
     const v = this.m.constValues.get(e.operand);
     if (this.untyped.has(e.operand)) {
-      const r = e.op === "-" ? -v! : e.op === "~" ? ~v! : v!;
-      const rt = defaultIntType(r);
-      if (!rt) {
-        this.error("ConstantDoesNotFit", e.span, r, "64 bits");
-        return errorType;
-      }
-      this.m.constValues.set(e, r);
-      this.untyped.add(e);
-      return rt;
+      return this.untypedConst(e, e.op === "-" ? -v! : e.op === "~" ? ~v! : v!);
     }
     const w = promote(t);
     this.convert(e.operand, t, w);
@@ -561,7 +553,14 @@ export abstract class ExprChecker extends CheckerBase {
       this.error("ConstantDoesNotFit", node.span, b, "a shift count (0..63)");
       return errorType;
     }
-    const r = op === ">>>" && a < 0n ? BigInt.asUintN(64, a) >> b : foldArith(op, a, b, null);
+    return this.untypedConst(
+      node,
+      op === ">>>" && a < 0n ? BigInt.asUintN(64, a) >> b : foldArith(op, a, b, null),
+    );
+  }
+
+  /** Records r as the value of an untyped constant expression; it must fit 64 bits. */
+  private untypedConst(node: ast.Expr, r: bigint): Type {
     const t = defaultIntType(r);
     if (!t) {
       this.error("ConstantDoesNotFit", node.span, r, "64 bits");
