@@ -7,6 +7,7 @@ import { generate } from "../../compiler/bpf/codegen.ts";
 import { rawBytes } from "./raw.ts";
 import { printFunc } from "../../compiler/ir/print.ts";
 import type { Func } from "../../compiler/ir/ir.ts";
+import { xdpFunc } from "../support/ir.ts";
 
 function run(
   f: Func,
@@ -38,10 +39,7 @@ function udpPacket(ttl: number, dport: number, vlan = false): Uint8Array {
 
 /** Drops IPv4/UDP to `port` (big-endian compare after be16), decrements TTL otherwise. */
 function filter(port: number): Func {
-  const b = new Builder("f");
-  const ctx = b.param("ctx", "ctx");
-  const data = b.load(4, ctx, 0, "pkt");
-  const end = b.load(4, ctx, 4, "pktEnd");
+  const { b, data, end } = xdpFunc("f");
   const pass = b.block("pass");
   const ethOk = b.block("ethok");
   b.guard(data, 14, end, ethOk, pass);
@@ -105,10 +103,7 @@ describeKernel("backend on hand-built IR: the verifier accepts and the kernel ru
   });
 
   it("counts zero bytes branch-free with isZero in a bounded loop", () => {
-    const b = new Builder("zeros");
-    const ctx = b.param("ctx", "ctx");
-    const data = b.load(4, ctx, 0, "pkt");
-    const end = b.load(4, ctx, 4, "pktEnd");
+    const { b, data, end } = xdpFunc("zeros");
     const ok = b.block("ok");
     const short = b.block("short");
     b.guard(data, 16, end, ok, short); // (test_run needs ≥ 14 bytes)

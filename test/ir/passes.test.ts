@@ -9,13 +9,12 @@ import {
   mergeGuards,
 } from "../../compiler/ir/passes/index.ts";
 import { evalBin, evalCond, evalUn } from "../../compiler/ir/eval.ts";
+import type { VReg } from "../../compiler/ir/ir.ts";
+import { xdpFunc } from "../support/ir.ts";
 
 /** eth → ipv4 → udp parse at constant offsets, each failing to `ret 2`. */
 function parseChain() {
-  const b = new Builder("f");
-  const ctx = b.param("ctx", "ctx");
-  const data = b.load(4, ctx, 0, "pkt");
-  const end = b.load(4, ctx, 4, "pktEnd");
+  const { b, data, end } = xdpFunc("f");
   const pass = b.block("pass");
   const ethOk = b.block("ethok");
   const eth = b.ptrAdd(data, 0n);
@@ -27,8 +26,8 @@ function parseChain() {
   b.place(isIp);
   const ip = b.ptrAdd(data, 14n);
   const ipOk = b.block("ipok");
-  b.guard(ip, 20, end, ipOk, b.block("pass2"));
-  const pass2 = (b.cur.term as { fail: ReturnType<typeof b.block> }).fail;
+  const pass2 = b.block("pass2");
+  b.guard(ip, 20, end, ipOk, pass2);
   b.place(ipOk);
   const ttl = b.load(1, ip, 8);
   const drop = b.block("drop");
@@ -82,10 +81,7 @@ describe("IR passes", () => {
   });
 
   it("does not widen a guard across a side effect or a distinct failure target", () => {
-    const b = new Builder("g");
-    const ctx = b.param("ctx", "ctx");
-    const data = b.load(4, ctx, 0, "pkt");
-    const end = b.load(4, ctx, 4, "pktEnd");
+    const { b, data, end } = xdpFunc("g");
     const ok1 = b.block("ok1");
     const fail1 = b.block("fail1");
     b.guard(data, 14, end, ok1, fail1);
@@ -105,10 +101,7 @@ describe("IR passes", () => {
   });
 
   it("drops a guard dominated by a longer one on the same root", () => {
-    const b = new Builder("h");
-    const ctx = b.param("ctx", "ctx");
-    const data = b.load(4, ctx, 0, "pkt");
-    const end = b.load(4, ctx, 4, "pktEnd");
+    const { b, data, end } = xdpFunc("h");
     const ok1 = b.block("ok1");
     const fail = b.block("fail");
     b.guard(data, 40, end, ok1, fail);
@@ -116,8 +109,8 @@ describe("IR passes", () => {
     b.call(5, []); // a side effect between: elimination still applies
     const q = b.ptrAdd(data, 20n);
     const ok2 = b.block("ok2");
-    b.guard(q, 8, end, ok2, b.block("fail2"));
-    const fail2 = (b.cur.term as { fail: ReturnType<typeof b.block> }).fail;
+    const fail2 = b.block("fail2");
+    b.guard(q, 8, end, ok2, fail2);
     b.place(ok2);
     b.ret(b.load(4, q, 4));
     b.place(fail);
@@ -151,10 +144,7 @@ entry0:
   });
 
   it("threads a null test through a join whose predecessors decide it", () => {
-    const b = new Builder("n");
-    const ctx = b.param("ctx", "ctx");
-    const data = b.load(4, ctx, 0, "pkt");
-    const end = b.load(4, ctx, 4, "pktEnd");
+    const { b, data, end } = xdpFunc("n");
     const view = b.vreg("pkt", "ip");
     const ok = b.block("ok");
     const fail = b.block("fail");
@@ -240,44 +230,38 @@ describe("peephole", () => {
     expect(text).not.toContain("be16");
   });
 
-  it("if-converts `if (x == 0) v += 3` into arithmetic", () => {
+  /**
+   * `v = ctx[4]; if (ctx[0] == 0) { arm(v) } return v`, tested with `eq` (the arm is
+   * the taken edge) or `ne` (the arm is the fall-through); optimized and printed.
+   */
+  function whenZero(cc: "eq" | "ne", arm: (b: Builder, v: VReg) => void): string {
     const b = new Builder("q");
     const ctx = b.param("ctx", "ctx");
     const x = b.load(1, ctx, 0);
     const v = b.vreg("i32", "v");
     b.mov(v, b.load(4, ctx, 4));
-    const arm = b.block("arm");
+    const armBlock = b.block("arm");
     const j = b.block("j");
-    b.br("ne", 32, x, 0n, j, arm);
-    b.place(arm);
-    b.bin("add", 32, v, 3n, v);
+    if (cc === "eq") b.br("eq", 32, x, 0n, armBlock, j);
+    else b.br("ne", 32, x, 0n, j, armBlock);
+    b.place(armBlock);
+    arm(b, v);
     b.jmp(j);
     b.place(j);
     b.ret(v);
     optimize(b.fn);
-    const text = printFunc(b.fn);
+    return printFunc(b.fn);
+  }
+
+  it("if-converts `if (x == 0) v += 3` into arithmetic", () => {
+    const text = whenZero("ne", (b, v) => b.bin("add", 32, v, 3n, v));
     expect(text).not.toContain("br ");
     expect(text).toContain("isZero32 %1");
     expect(text).toContain("mul32");
   });
 
   it("if-converts the lowered form of `if (x === 0) v++` (t = v + 1; v = t)", () => {
-    const b = new Builder("q");
-    const ctx = b.param("ctx", "ctx");
-    const x = b.load(1, ctx, 0);
-    const v = b.vreg("i32", "v");
-    b.mov(v, b.load(4, ctx, 4));
-    const arm = b.block("arm");
-    const j = b.block("j");
-    b.br("eq", 32, x, 0n, arm, j);
-    b.place(arm);
-    const t = b.bin("add", 32, v, 1n);
-    b.mov(v, t);
-    b.jmp(j);
-    b.place(j);
-    b.ret(v);
-    optimize(b.fn);
-    const text = printFunc(b.fn);
+    const text = whenZero("eq", (b, v) => b.mov(v, b.bin("add", 32, v, 1n)));
     expect(text).not.toContain("br ");
     expect(text).toContain("isZero32 %1");
     expect(text).not.toContain("mul32");
