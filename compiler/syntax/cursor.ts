@@ -249,34 +249,24 @@ export class Cursor {
    * block, or to a new line that starts a statement keyword.
    */
   syncStatement(startIndex: number): void {
-    while (!this.atEOF) {
-      const t = this.tok;
-      if (this.i > startIndex && t.nl && t.t === T.Ident && STATEMENT_START.has(t.image)) return;
-      if (t.t === T.Punct) {
-        if (t.image === ";") {
-          this.next();
-          return;
-        }
-        if (t.image === "}") return;
-        if (t.image === "{" || t.image === "(" || t.image === "[") {
-          this.skipBalanced();
-          continue;
-        }
-      }
-      this.next();
-    }
+    this.sync(startIndex, STATEMENT_START, true);
   }
 
   /** Skips an unparseable top-level item: through a `;`, or to a new line that starts an item. */
   syncItem(startIndex: number): void {
+    this.sync(startIndex, ITEM_START, false);
+  }
+
+  private sync(startIndex: number, starters: ReadonlySet<string>, stopAtClose: boolean): void {
     while (!this.atEOF) {
       const t = this.tok;
-      if (this.i > startIndex && t.nl && t.t === T.Ident && ITEM_START.has(t.image)) return;
+      if (this.i > startIndex && t.nl && t.t === T.Ident && starters.has(t.image)) return;
       if (t.t === T.Punct) {
         if (t.image === ";") {
           this.next();
           return;
         }
+        if (stopAtClose && t.image === "}") return;
         if (t.image === "{" || t.image === "(" || t.image === "[") {
           this.skipBalanced();
           continue;
