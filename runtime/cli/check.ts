@@ -1,19 +1,12 @@
 import { Option, type Command } from "commander";
-import { readFileSync } from "node:fs";
 import { compile } from "../../compiler/driver/index.ts";
 import type { CommandImpl } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
+import { readInput } from "./input.ts";
 import { printDiagnostics, summary, type Format } from "./report.ts";
 
 export function readSource(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(
-      `cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
-    );
-  }
+  return readInput(path).toString("utf8");
 }
 
 export const formatOption = () =>

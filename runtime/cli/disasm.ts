@@ -1,23 +1,15 @@
 import type { Command } from "commander";
-import { readFileSync } from "node:fs";
 import { decode } from "../../compiler/bpf/decode.ts";
 import { formatListing, type ListingRelocation } from "../../compiler/bpf/disasm.ts";
 import { readObject, type ObjectInfo } from "../../compiler/elf/object.ts";
 import type { CommandImpl } from "./commands.ts";
 import { CliError } from "./errors.ts";
+import { readInput } from "./input.ts";
 import { EXIT } from "./errors.ts";
 
 /** Reads an eBPF object; a corrupt or foreign file is a one-line user error. */
 export function readObjectFile(path: string): { bytes: Uint8Array; info: ObjectInfo } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(
-      `cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
-    );
-  }
+  const bytes = readInput(path);
   try {
     return { bytes, info: readObject(bytes) };
   } catch (e) {

@@ -1,7 +1,7 @@
 // `xdpc test FILE.ts|FILE.o --pcap IN [--out OUT] [--verbose] [--program NAME] [--set k=v]…`:
 // every packet of a capture through the program with BPF_PROG_TEST_RUN.
 import type { Command } from "commander";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { compile, hasErrors } from "../../compiler/driver/index.ts";
 import { LoadError } from "../../native/object.ts";
 import { NativeError } from "../../native/lib.ts";
@@ -22,6 +22,7 @@ import { readSource } from "./check.ts";
 import type { CommandImpl } from "./commands.ts";
 import { readObjectFile } from "./disasm.ts";
 import { CliError, EXIT } from "./errors.ts";
+import { readInput } from "./input.ts";
 import { printDiagnostics } from "./report.ts";
 
 interface TestOpts {
@@ -56,15 +57,7 @@ export function parseSets(list: readonly string[]): Record<string, string> {
 }
 
 function readCapture(path: string) {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(
-      `cannot read '${path}': ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
-    );
-  }
+  const bytes = readInput(path);
   try {
     const file = readPcap(bytes);
     return { file, packets: packetsOfLinkType(file, LINKTYPE_ETHERNET) };
