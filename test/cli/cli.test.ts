@@ -15,15 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readObject } from "../../compiler/elf/object.ts";
 import { repo, xdpc } from "./run.ts";
+import { EXAMPLE_FILTERS } from "../support/filters.ts";
 
-const FILTERS = [
-  "dns_policy",
-  "icmp_echo",
-  "lpm_firewall",
-  "syn_guard",
-  "tcp_events",
-  "vlan_filter",
-].map((n) => `filters/${n}.ts`);
+const FILTERS = EXAMPLE_FILTERS.map((n) => `filters/${n}.ts`);
 /** Four independent errors on four lines: the checker must report them all in one run. */
 const BAD = `import type { XdpContext, XdpAction, u8 } from "xdpc";
 import { XDP_PASS } from "xdpc";

@@ -7,19 +7,12 @@ import { resolve } from "node:path";
 import { formatListing } from "../../compiler/bpf/disasm.ts";
 import { LineMap } from "../../compiler/diagnostics/span.ts";
 import { build } from "./harness.ts";
+import { EXAMPLE_FILTERS } from "../support/filters.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
-const FILTERS = [
-  "lpm_firewall",
-  "vlan_filter",
-  "syn_guard",
-  "dns_policy",
-  "icmp_echo",
-  "tcp_events",
-];
 
 describe("backend golden output", () => {
-  for (const name of FILTERS) {
+  for (const name of EXAMPLE_FILTERS) {
     it(name, async () => {
       const file = `filters/${name}.ts`;
       const source = readFileSync(resolve(repo, file), "utf8");

@@ -9,21 +9,14 @@ import { craftedCorpus } from "../support/packets.ts";
 import { clangUnavailableReason, compileBpfC } from "../differential/clang.ts";
 import { diffObjects, formatDiff } from "../differential/diff.ts";
 import { build } from "./harness.ts";
+import { EXAMPLE_FILTERS } from "../support/filters.ts";
 import { twinBeforeLoad, twinSetups } from "../support/twin-setups.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
-const FILTERS = [
-  "lpm_firewall",
-  "vlan_filter",
-  "syn_guard",
-  "dns_policy",
-  "icmp_echo",
-  "tcp_events",
-];
 
 describeKernel("xdpc output agrees with clang -O2 on the C twins", () => {
   const corpus = craftedCorpus({ minLength: 14 }).map((p) => ({ data: p.data, source: p.name }));
-  for (const name of FILTERS) {
+  for (const name of EXAMPLE_FILTERS) {
     it.skipIf(clangUnavailableReason() !== null)(name, () => {
       const file = resolve(repo, `filters/${name}.ts`);
       const ours = build(readFileSync(file, "utf8"), file).object;

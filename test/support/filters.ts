@@ -1,0 +1,11 @@
+// The example filters in filters/ that the whole-pipeline tests (golden output, CLI,
+// differential against the C twins) cover, by name without `.ts`. Listed rather than
+// read from the directory so that losing one fails those tests instead of skipping it.
+export const EXAMPLE_FILTERS = [
+  "dns_policy",
+  "icmp_echo",
+  "lpm_firewall",
+  "syn_guard",
+  "tcp_events",
+  "vlan_filter",
+] as const;
