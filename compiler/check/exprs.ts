@@ -579,18 +579,8 @@ export abstract class ExprChecker extends CheckerBase {
       this.error("ConstantDoesNotFit", e.span, v, w.name);
       return false;
     }
-    if (!sameType(t, w) || this.untyped.has(e))
-      this.m.conversions.set(e, {
-        kind: this.untyped.has(e)
-          ? "literal"
-          : t.bits < w.bits
-            ? "widen"
-            : t.bits > w.bits
-              ? "truncate"
-              : "sign",
-        from: t,
-        to: w,
-      });
+    if (this.untyped.has(e)) this.m.conversions.set(e, { kind: "literal", from: t, to: w });
+    else this.convertRaw(e, t, w);
     return true;
   }
 
