@@ -197,13 +197,8 @@ export class TypedMap {
     const km = mapInfo(fd);
     if (!m || !info.btf) return new TypedMap(fd, metaFromKernel(km));
     return new TypedMap(fd, {
-      name,
-      type: km.type,
-      keySize: km.keySize,
-      valueSize: km.valueSize,
-      maxEntries: km.maxEntries,
-      flags: km.flags,
-      id: km.id,
+      ...kernelFields(km),
+      name, // the object's, which the kernel truncates to 15 characters
       ...(m.keyType ? { key: typeDescOf(info.btf, m.keyType) } : {}),
       ...(m.valueType ? { value: typeDescOf(info.btf, m.valueType) } : {}),
     });
@@ -399,8 +394,9 @@ function lookupBatch(
   }
 }
 
-function metaFromKernel(km: KernelMapInfo, btf?: Btf): MapMeta {
-  const meta: MapMeta = {
+/** What the kernel says about a map, without its BTF types. */
+function kernelFields(km: KernelMapInfo): MapMeta {
+  return {
     name: km.name,
     type: km.type,
     keySize: km.keySize,
@@ -409,6 +405,10 @@ function metaFromKernel(km: KernelMapInfo, btf?: Btf): MapMeta {
     flags: km.flags,
     id: km.id,
   };
+}
+
+function metaFromKernel(km: KernelMapInfo, btf?: Btf): MapMeta {
+  const meta = kernelFields(km);
   if (km.btfId && (km.btfKeyTypeId || km.btfValueTypeId)) {
     const b = btf ?? kernelBtf(km.btfId);
     if (km.btfKeyTypeId) meta.key = typeDescOf(b, km.btfKeyTypeId);
