@@ -15,6 +15,7 @@ import {
   type StartupRow,
 } from "./compile.ts";
 import { measureE2e, type E2eInput, type E2eResult } from "./e2e.ts";
+import { measureLoad, type LoadResult } from "./load.ts";
 import { benchEnv, type BenchEnv } from "./env.ts";
 import { generateFilter } from "./generate.ts";
 import { measureSpeed, trafficPool, type SpeedRow } from "./speed.ts";
@@ -40,6 +41,12 @@ export interface BenchOptions {
   /** Seconds of traffic per veth measurement, and filter/bare rounds. */
   e2eSeconds: number;
   e2eRounds: number;
+  /** The `xdpc load` section (lab veth; cold runs = coldRuns, API runs = warmRuns). */
+  load: boolean;
+  /** Its filter: one without pinned maps (iproute2 and xdp-loader would pin those on the host's bpffs). */
+  loadFilter: string;
+  /** Timed swap syscalls. */
+  swaps: number;
 }
 
 export const FULL: BenchOptions = {
@@ -54,6 +61,9 @@ export const FULL: BenchOptions = {
   lab: true,
   e2eSeconds: 0.5,
   e2eRounds: 8,
+  load: true,
+  loadFilter: "vlan_filter",
+  swaps: 200,
 };
 
 export const SMOKE: BenchOptions = {
@@ -66,6 +76,7 @@ export const SMOKE: BenchOptions = {
   coldRuns: 1,
   warmRuns: 2,
   lab: false,
+  load: false,
 };
 
 export interface BenchResult {
@@ -80,6 +91,7 @@ export interface BenchResult {
   check: CheckRow[];
   startup: StartupRow;
   e2e: Maybe<E2eResult>;
+  load: Maybe<LoadResult>;
   verdicts: Verdict[];
 }
 
@@ -133,6 +145,18 @@ export async function runBench(
     );
     log("CLI start-up");
     const startup = measureStartup(opts.coldRuns);
+    let load: Maybe<LoadResult>;
+    if (!opts.load)
+      load = notMeasured(opts.smoke ? "smoke mode runs no lab" : "--no-load or --no-lab");
+    else {
+      log(`xdpc load and replace against ip link and xdp-loader (${opts.coldRuns} rounds)`);
+      load = await measureLoad({
+        filter: opts.loadFilter,
+        runs: opts.coldRuns,
+        apiRuns: opts.warmRuns,
+        swaps: opts.swaps,
+      });
+    }
     let e2e: Maybe<E2eResult>;
     if (!opts.lab) e2e = notMeasured(opts.smoke ? "smoke mode runs no lab" : "--no-lab");
     else {
@@ -159,6 +183,7 @@ export async function runBench(
       check,
       startup,
       e2e,
+      load,
     };
     return { ...partial, verdicts: verdicts(partial) };
   } finally {

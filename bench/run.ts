@@ -1,5 +1,5 @@
 // `npm run bench`: every example filter against its clang -O2 twin, check and
-// compile times, CLI start-up and the veth end-to-end run; prints the tables and
+// compile times, CLI start-up, `xdpc load` and replace times, and the veth end-to-end run; prints the tables and
 // writes BENCHMARKS.md. `--smoke` runs one filter with tiny repeats and no lab
 // (what test/bench/smoke.test.ts runs) and writes nothing unless --out is given.
 import { spawnSync } from "node:child_process";
@@ -18,7 +18,8 @@ const USAGE = `usage: npm run bench -- [options]
   --samples N         packets sampled per filter (default ${FULL.samples})
   --cold-runs N       runs of each cold process (default ${FULL.coldRuns})
   --warm-runs N       timed in-process compiles (default ${FULL.warmRuns})
-  --no-lab            skip the veth end-to-end section
+  --no-lab            skip both lab sections (veth end to end, and load)
+  --no-load           skip the \`xdpc load\` / replace section (a lab veth too)
   --no-build          do not run \`npm run build\` first (cold CLI figures use dist/ as it is)
   --out FILE          markdown output (default BENCHMARKS.md; none with --smoke)
   --json FILE         also write the raw result as JSON`;
@@ -43,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
       "cold-runs": { type: "string" },
       "warm-runs": { type: "string" },
       "no-lab": { type: "boolean" },
+      "no-load": { type: "boolean" },
       "no-build": { type: "boolean" },
       out: { type: "string" },
       json: { type: "string" },
@@ -63,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
     coldRuns: int(values["cold-runs"], "cold-runs", base.coldRuns),
     warmRuns: int(values["warm-runs"], "warm-runs", base.warmRuns),
     lab: base.lab && !values["no-lab"],
+    load: base.load && !values["no-load"] && !values["no-lab"],
   };
   const command =
     process.env.npm_lifecycle_event === "bench"

@@ -1,15 +1,16 @@
 // The benchmark harness must not rot: `bench/run.ts --smoke` (one filter, tiny
 // repeat, no lab) runs as a process and must produce well-formed figures — every
 // figure a positive finite number or an explicit "not measured: <reason>", verdicts
-// for every target, the markdown report with its sections. Timings are never
-// asserted: they belong to `npm run bench`, not to CI.
+// for every target, the markdown report with its sections. The two lab sections
+// (veth end to end; `xdpc load` and replace) run here once each with tiny settings.
+// Timings are never asserted: they belong to `npm run bench`, not to CI.
 import { afterAll, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeKernel } from "../support/kernel.ts";
-import { ANALYSIS_END, ANALYSIS_START } from "../../bench/report.ts";
+import { ANALYSIS_END, ANALYSIS_START, renderMarkdown } from "../../bench/report.ts";
 import type { BenchResult } from "../../bench/bench.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
@@ -106,6 +107,7 @@ describeKernel("bench harness (smoke)", () => {
       expectFigure(res.startup.helpColdMs, "help");
       expectFigure(res.startup.nodeStartMs, "node");
       expect(res.e2e).toEqual({ notMeasured: "smoke mode runs no lab" });
+      expect(res.load).toEqual({ notMeasured: "smoke mode runs no lab" });
 
       expect(res.verdicts).toHaveLength(7);
       for (const v of res.verdicts) {
@@ -123,6 +125,7 @@ describeKernel("bench harness (smoke)", () => {
         "## Compile time",
         "## Check time",
         "## CLI start-up",
+        "## `xdpc load` and replace",
         "## End to end on veth",
         "## Where xdpc loses",
         "## Analysis",
@@ -183,5 +186,80 @@ describeKernel("bench harness (smoke): veth end to end", () => {
       expectFigure(row[k], k);
     }
     expect(existsSync(`/run/netns/${lab}`)).toBe(false);
+  });
+});
+
+describeKernel("bench harness (smoke): xdpc load and replace against ip link", () => {
+  const lab = "xdpctbload";
+  afterAll(() => {
+    spawnSync("ip", ["netns", "del", lab]);
+  });
+
+  it("times cold loads, replaces and the swap on a lab veth, and leaves nothing behind", async () => {
+    const { measureLoad } = await import("../../bench/load.ts");
+    const { FULL } = await import("../../bench/bench.ts");
+    // What this section may make on bpffs: iproute2's directories and links, xdpc's pin root.
+    const bpffs = () =>
+      readdirSync("/sys/fs/bpf")
+        .filter((n) => ["tc", "ip", "xdp"].includes(n) || n.startsWith("xdpcbench-"))
+        .sort();
+    const bpffsBefore = bpffs();
+    const res = await measureLoad({
+      filter: "vlan_filter",
+      runs: 1,
+      apiRuns: 1,
+      swaps: 5,
+      lab,
+      labIndex: 45,
+    });
+    expect(existsSync(`/run/netns/${lab}`)).toBe(false);
+    // Pins, iproute2's directories and links: all gone again.
+    expect(bpffs()).toEqual(bpffsBefore);
+    if ("notMeasured" in res) {
+      expectFigure(res, "load");
+      return;
+    }
+    expect(res.rows.map((r) => r.tool.split(" ")[0])).toEqual([
+      "xdpc",
+      "xdpc",
+      "ip",
+      "xdp-loader",
+      "nsenter",
+    ]);
+    for (const r of res.rows)
+      for (const k of ["attachMs", "replaceAttachedMs", "replaceExitMs"] as const)
+        expectFigure(r[k], `${r.tool} ${k}`);
+    // xdpc's own rows never depend on other tools: they must be measured, and a
+    // replace is attached before its process exits.
+    for (const r of res.rows.slice(0, 2)) {
+      for (const k of ["attachMs", "replaceAttachedMs", "replaceExitMs"] as const)
+        expect(typeof r[k], `${r.tool} ${k}: ${JSON.stringify(r[k])}`).toBe("number");
+      expect(r.replaceAttachedMs as number).toBeLessThanOrEqual(r.replaceExitMs as number);
+    }
+    expect(typeof res.apiReplaceMs, JSON.stringify(res.apiReplaceMs)).toBe("number");
+    expect(typeof res.swapUs, JSON.stringify(res.swapUs)).toBe("number");
+    expectFigure(res.apiReplaceMs, "api");
+    expectFigure(res.swapUs, "swap");
+    expectFigure(res.swapCpuUs, "swap cpu");
+
+    // The report renders the section with ratios to ip link.
+    const nm = { notMeasured: "not in this test" };
+    const md = renderMarkdown({
+      env: { date: "d", kernel: "k", cpu: "c", cpus: 2, node: "n", clang: "c", command: "t" },
+      options: FULL,
+      corpus: { packets: 0, pool: 0, tcpdump: false },
+      withoutTwin: [],
+      code: [],
+      speed: [],
+      compile: [],
+      check: [],
+      startup: { helpColdMs: nm, nodeStartMs: nm },
+      e2e: nm,
+      load: res,
+      verdicts: [],
+    });
+    const row = md.split("\n").find((l) => l.startsWith("| xdpc load --iface X F.o |"))!;
+    expect(row).toMatch(/\| \d+\.\d \| \d+\.\d{3}× \| \d+\.\d \| \d+\.\d{3}× \|/);
+    expect(md).toContain("## Replace in-process");
   });
 });
