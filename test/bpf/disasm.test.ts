@@ -11,15 +11,15 @@ import { parseElf } from "../../compiler/elf/index.ts";
 import { describeWithPath } from "../support/kernel.ts";
 import { loadConformanceDir } from "./conformance-data.ts";
 import {
-  clang,
   objdump,
   objectFor,
   OBJDUMP,
   sectionAnnotations,
   sectionBlock,
   stripTargetLabel,
-  withTemp,
 } from "./objdump.ts";
+import { compileBpfC } from "../differential/clang.ts";
+import { withTemp } from "../elf/tools.ts";
 
 const C_DIR = join(import.meta.dirname, "c");
 const CONFORMANCE = join(import.meta.dirname, "../../../shared/corpus/bpf_conformance/tests");
@@ -123,7 +123,7 @@ describeWithPath("disassembler agrees with llvm-objdump 14 on clang objects", OB
 
   it.each(cases)("%s -mcpu=%s", (file, cpu) => {
     withTemp((dir) => {
-      const obj = clang(dir, join(C_DIR, file), cpu);
+      const obj = compileBpfC({ path: join(C_DIR, file) }, [`-mcpu=${cpu}`]);
       const elf = parseElf(obj);
       const dump = objdump(dir, obj, ["-d", "-r", "-S"]);
       const code = elf.sections.filter((s) => (s.flags & 0x4) !== 0 && s.size > 0);

@@ -1,7 +1,6 @@
 // Test support: clang/llvm-objdump 14 as the oracle for the disassembler.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   ElfWriter,
@@ -23,38 +22,6 @@ import {
 import type { ListingRelocation } from "../../compiler/bpf/disasm.ts";
 
 export const OBJDUMP = "/usr/bin/llvm-objdump";
-
-export function withTemp<T>(fn: (dir: string) => T): T {
-  const dir = mkdtempSync(join(tmpdir(), "xdpc-isa-"));
-  try {
-    return fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-export function clang(dir: string, source: string, cpu: string): Uint8Array {
-  const out = join(dir, `${cpu}.o`);
-  execFileSync(
-    "clang",
-    [
-      "-O2",
-      "-g",
-      "-target",
-      "bpf",
-      `-mcpu=${cpu}`,
-      "-I/usr/include/x86_64-linux-gnu",
-      "-c",
-      source,
-      "-o",
-      out,
-    ],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  return new Uint8Array(readFileSync(out));
-}
 
 export function objdump(dir: string, object: Uint8Array, flags: string[]): string {
   const p = join(dir, "obj.o");

@@ -1,9 +1,10 @@
 // Helpers that run the real toolchain (clang, llvm-readelf, llvm-objdump, bpftool)
 // on objects written to a temporary directory.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { compileBpfC } from "../differential/clang.ts";
 
 export function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
@@ -24,21 +25,12 @@ export function writeTemp(dir: string, name: string, bytes: Uint8Array): string 
   return p;
 }
 
-/** Compiles C with clang 14 as the BPF target (the differential oracle for layout). */
+/**
+ * Compiles C with clang 14 as the BPF target (the differential oracle for layout);
+ * the object is also left in `dir` as `<name>.o` for the other tools.
+ */
 export function clangBpf(dir: string, name: string, source: string): Uint8Array {
-  const c = join(dir, `${name}.c`);
-  const o = join(dir, `${name}.o`);
-  writeFileSync(c, source);
-  run("clang", [
-    "-O2",
-    "-g",
-    "-target",
-    "bpf",
-    "-I/usr/include/x86_64-linux-gnu",
-    "-c",
-    c,
-    "-o",
-    o,
-  ]);
-  return new Uint8Array(readFileSync(o));
+  const bytes = compileBpfC({ source, name });
+  writeTemp(dir, `${name}.o`, bytes);
+  return bytes;
 }

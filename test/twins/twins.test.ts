@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeKernel } from "../support/kernel.ts";
+import { compileBpfC } from "../differential/clang.ts";
 import {
   eth,
   icmpEcho,
@@ -435,23 +436,7 @@ afterAll(() => {
 /** Compiles a twin as the differential tests do; returns the object path. */
 export function compileTwin(name: string, outDir: string): string {
   const obj = join(outDir, `${name}.o`);
-  execFileSync(
-    "clang",
-    [
-      "-O2",
-      "-g",
-      "-target",
-      "bpf",
-      "-I/usr/include/x86_64-linux-gnu",
-      "-I",
-      here,
-      "-c",
-      join(here, `${name}.c`),
-      "-o",
-      obj,
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  writeFileSync(obj, compileBpfC({ path: join(here, `${name}.c`) }));
   return obj;
 }
 
