@@ -23,16 +23,15 @@ import {
   type LoadedObject,
 } from "../native/object.ts";
 import { readObject, type ObjectInfo } from "../compiler/elf/object.ts";
-import { MAP_TYPE_NAMES } from "../compiler/elf/maptypes.ts";
+import { BPF_MAP_TYPE, MAP_TYPE_NAMES } from "../compiler/elf/maptypes.ts";
 import { typeDescFromBtf, type TypeDesc } from "../compiler/elf/types.ts";
 import { Kind } from "../compiler/btf/kinds.ts";
 import { parseBtf, type Btf } from "../compiler/btf/reader.ts";
 import { sumValues, ValueCodec, type JsValue } from "./values.ts";
 
-const PERCPU = new Set([5, 6, 10]);
-const ARRAY_LIKE = new Set([2, 6]);
-const LPM_TRIE = 11;
-const RINGBUF = 27;
+const { ARRAY, PERCPU_ARRAY, PERCPU_HASH, LRU_PERCPU_HASH, LPM_TRIE, RINGBUF } = BPF_MAP_TYPE;
+const PERCPU = new Set<number>([PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH]);
+const ARRAY_LIKE = new Set<number>([ARRAY, PERCPU_ARRAY]);
 
 /** The hidden per-CPU array the compiler adds with `verdictStats` (index = XDP verdict). */
 export const VERDICT_MAP = "xdpc_verdicts";

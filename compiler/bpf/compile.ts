@@ -2,7 +2,7 @@
 // function (lowered, optimised, selected, allocated, encoded), BTF-described maps,
 // .rodata load-time parameters and .bss/.data globals, relocations by symbol and
 // line info from the source spans.
-import type { CheckResult, CheckedModule, MapInfo } from "../check/result.ts";
+import { bpfMapType, type CheckResult, type CheckedModule, type MapInfo } from "../check/result.ts";
 import type { Type } from "../check/types.ts";
 import type {
   GlobalSpec,
@@ -158,7 +158,7 @@ export function typeDesc(t: Type): TypeDesc {
 
 const verdictMapSpec: MapSpec = {
   name: VERDICT_MAP,
-  type: 6, // BPF_MAP_TYPE_PERCPU_ARRAY
+  type: bpfMapType.PerCpuArray,
   key: { kind: "int", bits: 32, signed: false },
   value: { kind: "int", bits: 64, signed: false },
   maxEntries: VERDICT_COUNT,

@@ -22,6 +22,7 @@ import {
   type XdpResult,
 } from "../support/xdp.ts";
 import { mapLookup, mapNextKey, possibleCpus, type LoadedObject } from "../../native/object.ts";
+import { BPF_MAP_TYPE } from "../../compiler/elf/maptypes.ts";
 
 export interface DiffPacket {
   data: Uint8Array;
@@ -141,14 +142,9 @@ export function formatDiff(r: DiffResult): string {
 }
 
 // Map types whose contents userspace can iterate and compare by value.
-const HASH = 1,
-  ARRAY = 2,
-  PERCPU_HASH = 5,
-  PERCPU_ARRAY = 6,
-  LRU_HASH = 9,
-  LRU_PERCPU_HASH = 10,
-  LPM_TRIE = 11;
-const COMPARABLE = new Set([
+const { HASH, ARRAY, PERCPU_HASH, PERCPU_ARRAY, LRU_HASH, LRU_PERCPU_HASH, LPM_TRIE } =
+  BPF_MAP_TYPE;
+const COMPARABLE = new Set<number>([
   HASH,
   ARRAY,
   PERCPU_HASH,
@@ -157,7 +153,7 @@ const COMPARABLE = new Set([
   LRU_PERCPU_HASH,
   LPM_TRIE,
 ]);
-const PERCPU = new Set([PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH]);
+const PERCPU = new Set<number>([PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH]);
 
 function compareMaps(a: XdpObject, b: XdpObject): string[] {
   const out: string[] = [];
