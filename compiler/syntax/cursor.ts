@@ -172,6 +172,23 @@ export class Cursor {
   }
 
   /**
+   * Runs `parse`; on a parse error (already reported) restores the mute level and the
+   * nesting depth it started with and returns `recover()`, which skips the bad tokens.
+   */
+  recover<R>(parse: () => R, recover: () => R): R {
+    const mute = this.mute;
+    const depth = this.depth;
+    try {
+      return parse();
+    } catch (e) {
+      if (!(e instanceof ParseError)) throw e;
+      this.mute = mute;
+      this.depth = depth;
+      return recover();
+    }
+  }
+
+  /**
    * Runs `f` speculatively: on a parse error nothing is reported and the position is
    * restored. Returns whether `f` succeeded and returned true; the position is always
    * restored, so callers re-parse for real.

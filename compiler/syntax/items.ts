@@ -2,7 +2,7 @@
 // Each item is a recovery point; statements at the top level are reported.
 import type { Program, Stmt, TopItem } from "../ast/nodes.ts";
 import { span } from "../diagnostics/span.ts";
-import { Cursor, ParseError } from "./cursor.ts";
+import { Cursor } from "./cursor.ts";
 import {
   parseEnum,
   parseImport,
@@ -33,18 +33,14 @@ export function parseProgram(p: Cursor, file: string): Program {
 function parseItemInto(p: Cursor, out: TopItem[]): void {
   const startIndex = p.i;
   const start = p.tok.start;
-  const mute = p.mute;
-  const depth = p.depth;
-  try {
-    item(p, out);
-  } catch (e) {
-    if (!(e instanceof ParseError)) throw e;
-    p.mute = mute;
-    p.depth = depth;
-    p.syncItem(startIndex);
-    if (p.i === startIndex) p.next();
-    out.push(p.node("invalid syntax", start));
-  }
+  p.recover(
+    () => item(p, out),
+    () => {
+      p.syncItem(startIndex);
+      if (p.i === startIndex) p.next();
+      out.push(p.node("invalid syntax", start));
+    },
+  );
 }
 
 function item(p: Cursor, out: TopItem[]): void {

@@ -14,7 +14,7 @@ import type {
   VarDecl,
 } from "../ast/nodes.ts";
 import { span } from "../diagnostics/span.ts";
-import { Cursor, ParseError } from "./cursor.ts";
+import { Cursor } from "./cursor.ts";
 import { parseEnum, parseImport, parseInterface, parseTypeAlias } from "./declarations.ts";
 import { parseAssignment, parseExpression, skipClass } from "./expressions.ts";
 import { T } from "./lexer.ts";
@@ -26,18 +26,14 @@ const BOUNDED_LOOP = "use a for loop with a constant bound";
 export function parseStatementInto(p: Cursor, out: Stmt[]): void {
   const startIndex = p.i;
   const start = p.tok.start;
-  const mute = p.mute;
-  const depth = p.depth;
-  try {
-    statement(p, out);
-  } catch (e) {
-    if (!(e instanceof ParseError)) throw e;
-    p.mute = mute;
-    p.depth = depth;
-    p.syncStatement(startIndex);
-    if (p.i === startIndex && !p.isP("}") && !p.atEOF) p.next();
-    out.push(p.node("invalid syntax", start));
-  }
+  p.recover(
+    () => statement(p, out),
+    () => {
+      p.syncStatement(startIndex);
+      if (p.i === startIndex && !p.isP("}") && !p.atEOF) p.next();
+      out.push(p.node("invalid syntax", start));
+    },
+  );
 }
 
 /** A statement in a single-statement position (`if` branches, loop bodies). */
@@ -379,19 +375,17 @@ function parseFunctionRest(
 function parseParams(p: Cursor): Param[] {
   p.expectP("(");
   const params: Param[] = [];
-  const mute = p.mute;
-  try {
-    while (!p.isP(")")) {
-      const param = parseParam(p);
-      if (param) params.push(param);
-      if (!p.eatP(",")) break;
-    }
-    p.expectP(")");
-  } catch (e) {
-    if (!(e instanceof ParseError)) throw e;
-    p.mute = mute;
-    p.skipToClose(")");
-  }
+  p.recover(
+    () => {
+      while (!p.isP(")")) {
+        const param = parseParam(p);
+        if (param) params.push(param);
+        if (!p.eatP(",")) break;
+      }
+      p.expectP(")");
+    },
+    () => p.skipToClose(")"),
+  );
   return params;
 }
 
@@ -448,19 +442,17 @@ function parseParam(p: Cursor): Param | null {
 function parseHeadExpr(p: Cursor): Expr {
   p.expectP("(");
   const start = p.tok.start;
-  const mute = p.mute;
-  const depth = p.depth;
-  try {
-    const e = parseExpression(p);
-    p.expectP(")");
-    return e;
-  } catch (err) {
-    if (!(err instanceof ParseError)) throw err;
-    p.mute = mute;
-    p.depth = depth;
-    p.skipToClose(")");
-    return p.node("invalid syntax", start);
-  }
+  return p.recover(
+    () => {
+      const e = parseExpression(p);
+      p.expectP(")");
+      return e;
+    },
+    () => {
+      p.skipToClose(")");
+      return p.node("invalid syntax", start);
+    },
+  );
 }
 
 function parseIf(p: Cursor): Stmt {
@@ -480,17 +472,18 @@ function parseSwitch(p: Cursor): Stmt {
     const cstart = p.tok.start;
     let test: Expr | null = null;
     if (p.eatK("case")) {
-      const mute = p.mute;
-      try {
-        test = parseExpression(p);
-        p.expectP(":");
-      } catch (e) {
-        if (!(e instanceof ParseError)) throw e;
-        p.mute = mute;
-        while (!p.atEOF && !p.isP(":") && !p.isP("}") && !p.tok.nl) p.next();
-        p.eatP(":");
-        test = p.node("invalid syntax", cstart);
-      }
+      test = p.recover(
+        () => {
+          const e = parseExpression(p);
+          p.expectP(":");
+          return e;
+        },
+        () => {
+          while (!p.atEOF && !p.isP(":") && !p.isP("}") && !p.tok.nl) p.next();
+          p.eatP(":");
+          return p.node("invalid syntax", cstart);
+        },
+      );
     } else if (p.eatK("default")) {
       p.expectP(":");
     } else {
@@ -555,42 +548,41 @@ function parseFor(p: Cursor): Stmt {
     return p.node(what, start);
   }
   p.next();
-  let header: Pick<ForStmt, "init" | "test" | "update"> | null = null;
-  const mute = p.mute;
-  const depth = p.depth;
-  try {
-    let init: ForStmt["init"] = null;
-    if (p.isK("const") || p.isK("let") || p.isK("var")) {
-      const istart = p.tok.start;
-      const kw = p.next();
-      if (kw.image === "var")
-        p.unsupported("'var' declarations", span(kw.start, kw.end), {
-          hint: "use 'let' or 'const'",
-        });
-      const d = parseDeclarator(p, istart, kw.image === "const" ? "const" : "let", false);
-      if (p.isP(",")) {
-        const c = p.tok;
-        p.unsupported("several loop variables", span(c.start, c.end), {
-          hint: "declare the others before the loop",
-        });
-        p.muted(() => {
-          while (p.eatP(",")) parseDeclarator(p, p.tok.start, "let", false);
-        });
-      }
-      init = d.kind === "VarDecl" ? d : null;
-    } else if (!p.isP(";")) init = parseExpression(p);
-    p.expectP(";");
-    const test = p.isP(";") ? null : parseExpression(p);
-    p.expectP(";");
-    const update = p.isP(")") ? null : parseExpression(p);
-    p.expectP(")");
-    header = { init, test, update };
-  } catch (e) {
-    if (!(e instanceof ParseError)) throw e;
-    p.mute = mute;
-    p.depth = depth;
-    p.skipToClose(")");
-  }
+  type Header = Pick<ForStmt, "init" | "test" | "update">;
+  const header = p.recover<Header | null>(
+    () => {
+      let init: ForStmt["init"] = null;
+      if (p.isK("const") || p.isK("let") || p.isK("var")) {
+        const istart = p.tok.start;
+        const kw = p.next();
+        if (kw.image === "var")
+          p.unsupported("'var' declarations", span(kw.start, kw.end), {
+            hint: "use 'let' or 'const'",
+          });
+        const d = parseDeclarator(p, istart, kw.image === "const" ? "const" : "let", false);
+        if (p.isP(",")) {
+          const c = p.tok;
+          p.unsupported("several loop variables", span(c.start, c.end), {
+            hint: "declare the others before the loop",
+          });
+          p.muted(() => {
+            while (p.eatP(",")) parseDeclarator(p, p.tok.start, "let", false);
+          });
+        }
+        init = d.kind === "VarDecl" ? d : null;
+      } else if (!p.isP(";")) init = parseExpression(p);
+      p.expectP(";");
+      const test = p.isP(";") ? null : parseExpression(p);
+      p.expectP(";");
+      const update = p.isP(")") ? null : parseExpression(p);
+      p.expectP(")");
+      return { init, test, update };
+    },
+    () => {
+      p.skipToClose(")");
+      return null;
+    },
+  );
   const body = parseSingleStatement(p);
   if (!header) return p.node("invalid syntax", start);
   return { kind: "ForStmt", span: p.spanFrom(start), ...header, body };
