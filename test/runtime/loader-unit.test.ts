@@ -31,6 +31,8 @@ const k = vi.hoisted(() => {
     attachErrno: 0,
     /** A verifier log: the object's load fails with it (after libbpf pinned its maps). */
     verifierLog: "",
+    /** errno the object's load fails with, without a verifier log (0: none). */
+    loadErrno: 0,
     lockBusy: false,
     missingCaps: [] as string[],
     bpffs: { mounted: false } as { mounted: boolean; error?: string },
@@ -45,6 +47,7 @@ const k = vi.hoisted(() => {
       s.noNative = false;
       s.attachErrno = 0;
       s.verifierLog = "";
+      s.loadErrno = 0;
       s.lockBusy = false;
       s.missingCaps = [];
       s.bpffs = { mounted: false };
@@ -139,6 +142,10 @@ vi.mock("../../native/object.ts", async () => {
             if (pin && !existsSync(pin)) writeFileSync(pin, String(id));
           }
           const name = info.programs[0]!.name;
+          if (k.loadErrno)
+            throw new actual.LoadError("cannot load the object", k.loadErrno, "fake", {}, [
+              "libbpf: failed to load object 'xdpc'",
+            ]);
           if (k.verifierLog)
             throw new actual.LoadError(
               "cannot load the object",
@@ -535,6 +542,17 @@ describe("loader (fake FFI): errors are one line, and leave nothing behind", () 
       expect(files(runDir)).toEqual([`/locks/${lockName()}`]);
     });
   }
+
+  it("EPERM from the program load names CAP_BPF, and takes back the map pins it made", () => {
+    k.loadErrno = 1;
+    const e = failure(() => load(guardTs));
+    expect(e.message).toBe(
+      "permission denied: loading BPF programs needs CAP_BPF (or CAP_SYS_ADMIN)",
+    );
+    expect(k.attaches).toEqual([]);
+    expect(existsSync(pinRoot)).toBe(false);
+    expect(files(runDir)).toEqual([`/locks/${lockName()}`]);
+  });
 
   it("an unknown interface is refused before anything else", () => {
     const e = failure(() => loadFilter({ iface: "nosuch9", input: guardTs, pinRoot }));
