@@ -510,6 +510,8 @@ class Lowerer {
   }
 
   private convert(v: Value, from: Type, to: Type, n: ast.Node): Value {
+    // A narrowed nullable (`x` after `x !== null`) converts like its integer.
+    if (v.k === "nint") v = { k: "int", v: v.v, w: v.w };
     if (v.k !== "int") return v;
     const f = intOf(from);
     const t = intOf(to);

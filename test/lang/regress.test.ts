@@ -1,0 +1,36 @@
+// Compiler bugs found by the language fixtures, each pinned by the smallest filter.
+import { afterEach, expect, it } from "vitest";
+import { describeKernel } from "../support/kernel.ts";
+import type { XdpObject } from "../support/xdp.ts";
+import { loadSource, lookupU64, run, u32le } from "./harness.ts";
+
+let open: XdpObject[] = [];
+afterEach(() => {
+  for (const o of open) o.close();
+  open = [];
+});
+
+/** Runs `body` (statements over `v: u16|u32` narrowed from a checked load) and returns out[0]. */
+function result(load: "load16" | "load32", body: string, pkt: number[]): bigint | null {
+  const o = loadSource(`import type { XdpContext, XdpAction, u8, u16, u32, u64 } from "xdpc";
+import { XDP_PASS, ArrayMap } from "xdpc";
+const out = new ArrayMap<u64>({ maxEntries: 1 });
+export function f(ctx: XdpContext): XdpAction {
+  const v = ctx.${load}(0);
+  if (v === null) return XDP_PASS;
+  ${body}
+  return XDP_PASS;
+}`);
+  open.push(o);
+  const p = new Uint8Array(64);
+  p.set(pkt);
+  expect(run(o, "f", p).retval).toBe(2);
+  return lookupU64(o, "out", u32le(0));
+}
+
+describeKernel("lowering regressions", () => {
+  it("`as` truncates a narrowed nullable", () => {
+    expect(result("load32", "out.update(0, v as u16);", [0x12, 0x34, 0x56, 0x78])).toBe(0x5678n);
+    expect(result("load32", "out.update(0, v as u8);", [0x12, 0x34, 0x56, 0x78])).toBe(0x78n);
+  });
+});
