@@ -232,6 +232,10 @@ class Lowerer {
       this.b.mov(r, v.v);
       return { k: "int", v: r, w: v.w };
     }
+    // A narrowed nullable bound to a non-nullable local is a plain integer local, so
+    // that later assignments (`t += 1`) update it.
+    if (v.k === "nint" && t.kind !== "nullable")
+      return this.bindCopy({ k: "int", v: v.v, w: v.w }, t, name);
     if (v.k === "nint") {
       const r = this.b.vreg(v.w === 64 ? "i64" : "i32", name);
       this.b.mov(r, v.v);

@@ -33,4 +33,9 @@ describeKernel("lowering regressions", () => {
     expect(result("load32", "out.update(0, v as u16);", [0x12, 0x34, 0x56, 0x78])).toBe(0x5678n);
     expect(result("load32", "out.update(0, v as u8);", [0x12, 0x34, 0x56, 0x78])).toBe(0x78n);
   });
+
+  it("a local initialised from a narrowed nullable can be reassigned", () => {
+    const body = "let t: u32 = v;\n  t = t + 5;\n  t++;\n  out.update(0, t);";
+    expect(result("load32", body, [0, 0, 1, 0])).toBe(0x106n);
+  });
 });
