@@ -953,7 +953,8 @@ class Lowerer {
         k: "int",
         v: this.narrow(
           this.b.bin(binOp(e.op.slice(0, -1) as ast.BinaryOp, it?.signed ?? false), w, a, b),
-          t,
+          // `a op= b` wraps at a's width (the checker types the operation at the promoted one).
+          this.m.types.get(e.target) ?? t,
         ),
         w,
       };

@@ -38,4 +38,10 @@ describeKernel("lowering regressions", () => {
     const body = "let t: u32 = v;\n  t = t + 5;\n  t++;\n  out.update(0, t);";
     expect(result("load32", body, [0, 0, 1, 0])).toBe(0x106n);
   });
+
+  it("compound assignment wraps at the target's width", () => {
+    const body =
+      "let z: u8 = v as u8;\n  z += 10;\n  let h: u16 = v;\n  h -= 0x100;\n  out.update(0, (h << 8) | z);";
+    expect(result("load16", body, [0x00, 0xfa])).toBe(0xfffa04n);
+  });
 });
