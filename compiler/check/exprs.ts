@@ -650,8 +650,8 @@ export abstract class ExprChecker extends CheckerBase {
         const target = expected?.kind === "int" ? expected : a.bits >= b.bits ? a : b;
         if (this.coerce(e.then, target) && this.coerce(e.else, target)) t = target;
         else return errorType;
-      } else if (au) t = this.coerce(e.then, b) ? b : null;
-      else if (bu) t = this.coerce(e.else, a) ? a : null;
+      } else if (au) t = this.constantArm(e.then, e.else, b);
+      else if (bu) t = this.constantArm(e.else, e.then, a);
       else if (implicitInt(a, b)) t = (this.convertRaw(e.then, a, b), b);
       else if (implicitInt(b, a)) t = (this.convertRaw(e.else, b, a), a);
     } else if (sameType(a, b)) t = a;
@@ -667,6 +667,20 @@ export abstract class ExprChecker extends CheckerBase {
       if (v !== undefined) this.m.constValues.set(e, v);
     }
     return t;
+  }
+
+  /**
+   * `c ? K : x` with K an untyped constant: the arms convert as a binary operator's
+   * operands, so K takes x's type when it fits and x's promoted type otherwise.
+   */
+  private constantArm(k: ast.Expr, other: ast.Expr, ot: IntType): IntType | null {
+    const v = this.m.constValues.get(k);
+    const w = promote(ot);
+    if (v !== undefined && !fits(v, ot) && fits(v, w)) {
+      this.convertRaw(other, ot, w);
+      return this.coerce(k, w) ? w : null;
+    }
+    return this.coerce(k, ot) ? ot : null;
   }
 
   private cast(e: ast.As): Type {

@@ -44,4 +44,12 @@ describeKernel("lowering regressions", () => {
       "let z: u8 = v as u8;\n  z += 10;\n  let h: u16 = v;\n  h -= 0x100;\n  out.update(0, (h << 8) | z);";
     expect(result("load16", body, [0x00, 0xfa])).toBe(0xfffa04n);
   });
+
+  it("a ?: arm constant wider than the other arm widens to the promoted type", () => {
+    const body = "const c = v as u8;\n  out.update(0, c > 1 ? 0x100 : c);";
+    expect(result("load16", body, [0, 5])).toBe(0x100n);
+    expect(result("load16", body, [0, 1])).toBe(1n);
+    const narrow = "const c = v as u8;\n  const w: u8 = c > 1 ? 7 : c;\n  out.update(0, w);";
+    expect(result("load16", narrow, [0, 1])).toBe(1n);
+  });
 });
