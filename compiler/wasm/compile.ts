@@ -1,0 +1,138 @@
+// Checked module → one WebAssembly module: every XDP program and every AF_XDP handler
+// is lowered to the same IR the eBPF backend uses (handlers read XskPacket exactly as
+// programs read XdpContext), optimised by the IR passes, emitted through binaryen and
+// optimised again by binaryen's optimizer. The module imports its memory (shared, so
+// worker threads and the AF_XDP UMEM can live in it), its stack and data bases, and the
+// helpers; docs/wasm.md describes the ABI.
+import binaryen from "binaryen";
+import type { CheckResult } from "../check/result.ts";
+import { diag, type Diagnostic } from "../diagnostics/diagnostic.ts";
+import { lowerFunction, LowerError } from "../ir/lower.ts";
+import { optimize } from "../ir/passes/index.ts";
+import type { Func } from "../ir/ir.ts";
+import { printFunc } from "../ir/print.ts";
+import {
+  CodegenError,
+  DATA_GLOBAL,
+  emitFunction,
+  STACK_GLOBAL,
+  type CodegenEnv,
+} from "./codegen.ts";
+import { IMPORT_MODULE, MEMORY_MODULE, MEMORY_NAME, type HelperImport } from "./helpers.ts";
+import {
+  encodeMeta,
+  layoutData,
+  mapMeta,
+  META_SECTION,
+  type WasmFunctionMeta,
+  type WasmMeta,
+} from "./layout.ts";
+
+export interface WasmOptions {
+  /** binaryen optimisation level (default 3; 0 skips binaryen's optimizer). */
+  optimizeLevel?: number;
+  /** Keep the module's text format (after optimisation) in the output. */
+  keepText?: boolean;
+  /** Keep each function's optimised IR text. */
+  keepIr?: boolean;
+}
+
+export interface WasmOutput {
+  diagnostics: Diagnostic[];
+  /** The binary, when there were functions to compile and no errors. */
+  binary?: Uint8Array;
+  meta?: WasmMeta;
+  text?: string;
+  ir?: { name: string; text: string }[];
+  /** Helper imports the module needs (the host must provide them). */
+  imports?: HelperImport[];
+}
+
+export const WASM_FEATURES =
+  binaryen.Features.Atomics |
+  binaryen.Features.BulkMemory |
+  binaryen.Features.BulkMemoryOpt |
+  binaryen.Features.SignExt |
+  binaryen.Features.MutableGlobals;
+
+/** Compiles the module's XDP programs and/or handlers (`only` narrows which kinds). */
+export function compileToWasm(
+  result: CheckResult,
+  opts: WasmOptions & { only?: "xdp" | "handler" } = {},
+): WasmOutput {
+  const m = result.module;
+  const diagnostics: Diagnostic[] = [];
+  const fns = m.functions.filter(
+    (f) => (f.kind === "xdp" || f.kind === "handler") && (!opts.only || f.kind === opts.only),
+  );
+  if (!fns.length) return { diagnostics };
+  const data = layoutData(m);
+  const mod = new binaryen.Module();
+  try {
+    mod.setFeatures(WASM_FEATURES);
+    // Declared with the smallest size; the host's memory may be larger.
+    mod.setMemory(1, 65536, null, [], true);
+    mod.addMemoryImport("0", MEMORY_MODULE, MEMORY_NAME, true);
+    mod.addGlobalImport(STACK_GLOBAL, IMPORT_MODULE, "stack", binaryen.i32, false);
+    mod.addGlobalImport(DATA_GLOBAL, IMPORT_MODULE, "data", binaryen.i32, false);
+    const env: CodegenEnv = {
+      mod,
+      mapIds: new Map(m.maps.map((x, k) => [x.name, k])),
+      globalOffsets: new Map(data.globals.map((g) => [g.name, g.offset])),
+      imports: new Map(),
+    };
+    const functions: WasmFunctionMeta[] = [];
+    const irs: { name: string; text: string }[] = [];
+    let stackSize = 0;
+    for (const fn of fns) {
+      let f: Func;
+      try {
+        f = lowerFunction(m, fn);
+        optimize(f);
+        if (opts.keepIr) irs.push({ name: fn.name, text: printFunc(f) });
+        stackSize = Math.max(stackSize, emitFunction(env, f).stackSize);
+      } catch (e) {
+        if (e instanceof LowerError) {
+          diagnostics.push(diag("WasmUnsupported", m.file, e.span, [e.message]));
+          continue;
+        }
+        if (e instanceof CodegenError) {
+          diagnostics.push(diag("WasmUnsupported", m.file, fn.decl.name.span, [e.message]));
+          continue;
+        }
+        throw e;
+      }
+      mod.addFunctionExport(fn.name, fn.name);
+      functions.push({ name: fn.name, kind: fn.kind as "xdp" | "handler" });
+    }
+    if (diagnostics.length) return { diagnostics };
+    if (!mod.validate()) throw new Error("binaryen rejected the generated module");
+    const level = opts.optimizeLevel ?? 3;
+    if (level > 0) {
+      binaryen.setOptimizeLevel(level);
+      binaryen.setShrinkLevel(0);
+      mod.optimize();
+    }
+    const meta: WasmMeta = {
+      version: 1,
+      functions,
+      maps: mapMeta(m),
+      sections: data.sections,
+      globals: data.globals,
+      dataSize: data.dataSize,
+      stackSize,
+    };
+    mod.addCustomSection(META_SECTION, encodeMeta(meta));
+    const out: WasmOutput = {
+      diagnostics,
+      binary: mod.emitBinary(),
+      meta,
+      imports: [...env.imports.values()],
+    };
+    if (opts.keepText) out.text = mod.emitText();
+    if (opts.keepIr) out.ir = irs;
+    return out;
+  } finally {
+    mod.dispose();
+  }
+}

@@ -1,0 +1,50 @@
+// eBPF helper calls of the IR become calls of functions the host imports (module
+// `xdpc`), named after the kernel helper. Map references are map ids (the index in
+// the module's metadata), pointers are offsets in the shared memory, and results
+// keep the helper's width so the IR's checks (`r != 0`, `r < 0`) read the same.
+
+export type ValType = "i32" | "i64";
+
+export interface HelperImport {
+  /** Import name in module `xdpc`; the kernel helper's name without `bpf_`. */
+  name: string;
+  params: ValType[];
+  result: ValType | null;
+}
+
+export const IMPORT_MODULE = "xdpc";
+/** Where the module finds its memory: `env.memory`, shared. */
+export const MEMORY_MODULE = "env";
+export const MEMORY_NAME = "memory";
+
+/** Kernel helper id → import. `trace` (6) takes a variable number of arguments; see traceImport. */
+export const HELPER_IMPORTS: Record<number, HelperImport> = {
+  1: { name: "map_lookup_elem", params: ["i32", "i32"], result: "i32" },
+  2: { name: "map_update_elem", params: ["i32", "i32", "i32", "i64"], result: "i64" },
+  3: { name: "map_delete_elem", params: ["i32", "i32"], result: "i64" },
+  5: { name: "ktime_get_ns", params: [], result: "i64" },
+  7: { name: "get_prandom_u32", params: [], result: "i64" },
+  8: { name: "get_smp_processor_id", params: [], result: "i64" },
+  23: { name: "redirect", params: ["i32", "i64"], result: "i64" },
+  44: { name: "xdp_adjust_head", params: ["i32", "i64"], result: "i64" },
+  51: { name: "redirect_map", params: ["i32", "i32", "i64"], result: "i64" },
+  65: { name: "xdp_adjust_tail", params: ["i32", "i64"], result: "i64" },
+  69: { name: "fib_lookup", params: ["i32", "i32", "i64", "i64"], result: "i64" },
+  130: { name: "ringbuf_output", params: ["i32", "i32", "i64", "i64"], result: "i64" },
+};
+
+export const TRACE_HELPER = 6;
+
+/** bpf_trace_printk(fmt, len, args...) with `n` value arguments. */
+export function traceImport(n: number): HelperImport {
+  return {
+    name: `trace_printk${n}`,
+    params: ["i32", "i64", ...Array(n).fill("i64")],
+    result: "i64",
+  };
+}
+
+export function helperImport(id: number, argCount: number): HelperImport | null {
+  if (id === TRACE_HELPER) return traceImport(argCount - 2);
+  return HELPER_IMPORTS[id] ?? null;
+}

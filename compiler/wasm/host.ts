@@ -1,0 +1,256 @@
+// A JS host for compiled modules: lays out the shared memory (data area, stack, map
+// values, one frame), implements the helper imports over maps kept in JS, and runs an
+// exported program or handler over one frame. It is what tests and the runtime's
+// workers instantiate; a module importing a helper this host does not implement is
+// refused up front with the helper's name, never run with a stub.
+//
+// Memory layout (offsets in the shared memory):
+//   [0, 64)            never used, so that 0 is a null pointer
+//   [64, ...)          data area: .rodata, .bss, .data (meta.sections)
+//   stack              meta.stackSize bytes for this instance
+//   map values         one range per map, allocated at construction
+//   frame              FRAME_HEADROOM bytes, then the frame (up to frameCapacity)
+import { randomInt } from "node:crypto";
+import { IMPORT_MODULE, MEMORY_MODULE, MEMORY_NAME } from "./helpers.ts";
+import { readMeta, type WasmMeta } from "./layout.ts";
+import {
+  ArrayStore,
+  EINVAL,
+  HashStore,
+  LpmStore,
+  RingBufStore,
+  type Heap,
+  type HostMap,
+} from "./maps.ts";
+
+export const FRAME_HEADROOM = 256;
+const PAGE = 65536;
+const DATA_BASE = 64;
+
+export class WasmHostError extends Error {
+  override name = "WasmHostError";
+}
+
+export interface WasmHostOptions {
+  /** Largest frame `run` accepts (default 128 KiB). */
+  frameCapacity?: number;
+  /** bpf_ktime_get_ns (default: the monotonic clock, as the kernel's). */
+  ktimeNs?: () => bigint;
+  /** bpf_get_prandom_u32 (default: crypto). */
+  randomU32?: () => number;
+  /** bpf_get_smp_processor_id (default 0). */
+  cpu?: number;
+}
+
+export interface RunResult {
+  /** The returned verdict (an XDP action, or XSK_DROP 0 / XSK_TX 1). */
+  verdict: number;
+  /** The frame after the program (writes are made in place). */
+  data: Uint8Array;
+}
+
+/** Helper import names this host implements. */
+export const HOST_HELPERS = [
+  "map_lookup_elem",
+  "map_update_elem",
+  "map_delete_elem",
+  "ktime_get_ns",
+  "get_prandom_u32",
+  "get_smp_processor_id",
+  "redirect",
+  "ringbuf_output",
+] as const;
+
+/** The helper imports of a module that this host does not implement (empty: it can run). */
+export function missingHelpers(binary: Uint8Array | WebAssembly.Module): string[] {
+  const mod = binary instanceof WebAssembly.Module ? binary : new WebAssembly.Module(binary);
+  const known = new Set<string>(HOST_HELPERS);
+  return WebAssembly.Module.imports(mod)
+    .filter((i) => i.module === IMPORT_MODULE && i.kind === "function" && !known.has(i.name))
+    .map((i) => i.name);
+}
+
+export class WasmHost {
+  readonly meta: WasmMeta;
+  readonly memory: WebAssembly.Memory;
+  readonly instance: WebAssembly.Instance;
+  private readonly maps = new Map<string, HostMap>();
+  private readonly ringbufs = new Map<string, RingBufStore>();
+  /** Map id → store (null for maps the host does not hold: DevMap, CpuMap, XskMap). */
+  private readonly byId: (HostMap | RingBufStore | null)[] = [];
+  private readonly stackBase: number;
+  private readonly frameBase: number;
+  private readonly frameCapacity: number;
+  /** The target of the last bpf_redirect (ifindex), or null. */
+  lastRedirect: number | null = null;
+
+  constructor(binary: Uint8Array, opts: WasmHostOptions = {}) {
+    const mod = new WebAssembly.Module(binary);
+    const meta = readMeta(mod);
+    if (!meta) throw new WasmHostError("not an xdpc module: no xdpc.meta section");
+    this.meta = meta;
+    const missing = missingHelpers(mod);
+    if (missing.length)
+      throw new WasmHostError(
+        `the Wasm host does not implement helper${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`,
+      );
+
+    // Lay out everything first, then create the memory at its final size.
+    let top = DATA_BASE + meta.dataSize;
+    const align8 = (n: number) => Math.ceil(n / 8) * 8;
+    this.stackBase = align8(top);
+    top = this.stackBase + meta.stackSize;
+    const ranges: { at: number; bytes: number }[] = [];
+    let mem: WebAssembly.Memory | null = null;
+    const heap: Heap = {
+      alloc: (bytes) => {
+        const at = align8(top);
+        top = at + bytes;
+        ranges.push({ at, bytes });
+        return at;
+      },
+      bytes: () => new Uint8Array(mem!.buffer),
+    };
+    for (const m of meta.maps) {
+      let store: HostMap | RingBufStore | null = null;
+      switch (m.kind) {
+        case "ArrayMap":
+        case "PerCpuArray":
+          store = new ArrayStore(m.name, heap, m.valueSize, m.maxEntries);
+          break;
+        case "HashMap":
+        case "PerCpuHash":
+          store = new HashStore(m.name, heap, m.valueSize, m.maxEntries, false);
+          break;
+        case "LruHash":
+        case "LruPerCpuHash":
+          store = new HashStore(m.name, heap, m.valueSize, m.maxEntries, true);
+          break;
+        case "LpmTrie":
+          store = new LpmStore(m.name, heap, m.keySize, m.valueSize, m.maxEntries);
+          break;
+        case "RingBuf":
+          store = new RingBufStore(m.name, m.maxEntries);
+          this.ringbufs.set(m.name, store);
+          break;
+      }
+      if (store && !(store instanceof RingBufStore)) this.maps.set(m.name, store);
+      this.byId.push(store);
+    }
+    this.frameCapacity = opts.frameCapacity ?? 128 * 1024;
+    this.frameBase = align8(top) + FRAME_HEADROOM;
+    top = this.frameBase + this.frameCapacity;
+    const pages = Math.ceil(top / PAGE);
+    mem = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    this.memory = mem;
+    for (const g of meta.globals)
+      this.bytes().set(Buffer.from(g.init, "hex"), DATA_BASE + g.offset);
+
+    const ktime = opts.ktimeNs ?? (() => process.hrtime.bigint());
+    const random = opts.randomU32 ?? (() => randomInt(0, 2 ** 32));
+    const cpu = BigInt(opts.cpu ?? 0);
+    const keyOf = (m: { name: string }, ptr: number) => {
+      const spec = this.meta.maps.find((x) => x.name === m.name)!;
+      return this.bytes().slice(ptr, ptr + spec.keySize);
+    };
+    const map = (id: number): HostMap => {
+      const s = this.byId[id];
+      if (!s || s instanceof RingBufStore)
+        throw new WasmHostError(
+          `map ${this.meta.maps[id]?.name ?? id} is not held by the Wasm host`,
+        );
+      return s;
+    };
+    const helpers: Record<(typeof HOST_HELPERS)[number], (...a: never[]) => number | bigint> = {
+      map_lookup_elem: (id: number, key: number) => map(id).lookup(keyOf(map(id), key)),
+      map_update_elem: (id: number, key: number, value: number, flags: bigint) => {
+        const m = map(id);
+        const spec = this.meta.maps[id]!;
+        const v = this.bytes().slice(value, value + spec.valueSize);
+        return BigInt(m.update(keyOf(m, key), v, Number(BigInt.asUintN(32, flags))));
+      },
+      map_delete_elem: (id: number, key: number) => BigInt(map(id).delete(keyOf(map(id), key))),
+      ktime_get_ns: () => ktime(),
+      get_prandom_u32: () => BigInt(random() >>> 0),
+      get_smp_processor_id: () => cpu,
+      redirect: (ifindex: number, flags: bigint) => {
+        if (flags !== 0n) return 0n; // XDP_ABORTED, as the kernel for unknown flags
+        this.lastRedirect = ifindex >>> 0;
+        return 4n; // XDP_REDIRECT
+      },
+      ringbuf_output: (id: number, data: number, size: bigint, flags: bigint) => {
+        const rb = this.byId[id];
+        if (!(rb instanceof RingBufStore)) return BigInt(-EINVAL);
+        if (flags & ~3n) return BigInt(-EINVAL);
+        return BigInt(rb.output(this.bytes().slice(data, data + Number(size))));
+      },
+    };
+    this.instance = new WebAssembly.Instance(mod, {
+      [MEMORY_MODULE]: { [MEMORY_NAME]: mem },
+      [IMPORT_MODULE]: {
+        ...helpers,
+        stack: new WebAssembly.Global({ value: "i32", mutable: false }, this.stackBase),
+        data: new WebAssembly.Global({ value: "i32", mutable: false }, DATA_BASE),
+      },
+    });
+  }
+
+  /** The whole memory, as bytes (a fresh view: the buffer may be replaced by growth). */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.memory.buffer);
+  }
+
+  /** A map the host holds, by name (fill it before running, read it after). */
+  map(name: string): HostMap {
+    const m = this.maps.get(name);
+    if (!m) throw new WasmHostError(`no map ${name} in the Wasm host`);
+    return m;
+  }
+  mapNames(): string[] {
+    return [...this.maps.keys()];
+  }
+  ringbuf(name: string): RingBufStore {
+    const r = this.ringbufs.get(name);
+    if (!r) throw new WasmHostError(`no ring buffer ${name} in the Wasm host`);
+    return r;
+  }
+
+  /** The bytes of a data section (".rodata", ".bss", ".data"); empty when the module has none. */
+  section(name: string): Uint8Array {
+    const s = this.meta.sections.find((x) => x.name === name);
+    if (!s) return new Uint8Array(0);
+    return this.bytes().slice(DATA_BASE + s.offset, DATA_BASE + s.offset + s.size);
+  }
+  /** Replaces a data section's bytes (a loader setting load-time parameters). */
+  setSection(name: string, bytes: Uint8Array): void {
+    const s = this.meta.sections.find((x) => x.name === name);
+    if (!s) throw new WasmHostError(`no section ${name} in the module`);
+    if (bytes.length !== s.size)
+      throw new WasmHostError(`${name} holds ${s.size} bytes, got ${bytes.length}`);
+    this.bytes().set(bytes, DATA_BASE + s.offset);
+  }
+
+  /** Runs exported function `name` over one frame. */
+  run(
+    name: string,
+    frame: Uint8Array,
+    ctx: { rxQueue?: number; ifindex?: number } = {},
+  ): RunResult {
+    const fn = this.instance.exports[name];
+    if (typeof fn !== "function" || !this.meta.functions.some((f) => f.name === name))
+      throw new WasmHostError(`no program or handler ${name} in the module`);
+    if (frame.length > this.frameCapacity)
+      throw new WasmHostError(`frame of ${frame.length} bytes exceeds ${this.frameCapacity}`);
+    this.bytes().set(frame, this.frameBase);
+    const verdict = (fn as (...a: number[]) => number)(
+      this.frameBase,
+      frame.length,
+      ctx.rxQueue ?? 0,
+      ctx.ifindex ?? 1,
+    );
+    return {
+      verdict: verdict >>> 0,
+      data: this.bytes().slice(this.frameBase, this.frameBase + frame.length),
+    };
+  }
+}

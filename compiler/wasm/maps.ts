@@ -1,0 +1,205 @@
+// The JS side of the maps a Wasm module uses. Keys are compared in JS; values live in
+// the module's linear memory, because a lookup hands the program a pointer it reads
+// and writes through (a view, as on the kernel side). Semantics and error codes
+// follow the kernel's map implementations (kernel/bpf/{arraymap,hashtab,lpm_trie,
+// ringbuf}.c) for one CPU: per-CPU maps have a single lane.
+
+export const EINVAL = 22;
+export const ENOENT = 2;
+export const EEXIST = 17;
+export const E2BIG = 7;
+export const EAGAIN = 11;
+
+export const BPF_ANY = 0;
+export const BPF_NOEXIST = 1;
+export const BPF_EXIST = 2;
+
+/** Allocates 8-aligned ranges of linear memory for map values. */
+export interface Heap {
+  alloc(bytes: number): number;
+  bytes(): Uint8Array;
+}
+
+export interface HostMap {
+  readonly name: string;
+  /** Address of the value for `key` in linear memory, or 0. */
+  lookup(key: Uint8Array): number;
+  /** 0 or a negative errno, like the kernel helper. */
+  update(key: Uint8Array, value: Uint8Array, flags: number): number;
+  delete(key: Uint8Array): number;
+  /** Every entry, keys and copies of the values (arrays: every index). */
+  entries(): [Uint8Array, Uint8Array][];
+}
+
+const stride = (valueSize: number) => Math.ceil(valueSize / 8) * 8;
+const keyOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+export class ArrayStore implements HostMap {
+  private readonly base: number;
+  constructor(
+    readonly name: string,
+    private readonly heap: Heap,
+    private readonly valueSize: number,
+    private readonly maxEntries: number,
+  ) {
+    this.base = heap.alloc(stride(valueSize) * maxEntries);
+  }
+  private index(key: Uint8Array): number {
+    return new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+  }
+  lookup(key: Uint8Array): number {
+    const i = this.index(key);
+    return i < this.maxEntries ? this.base + i * stride(this.valueSize) : 0;
+  }
+  update(key: Uint8Array, value: Uint8Array, flags: number): number {
+    if (flags > BPF_EXIST) return -EINVAL;
+    const i = this.index(key);
+    if (i >= this.maxEntries) return -E2BIG;
+    if (flags === BPF_NOEXIST) return -EEXIST; // every index exists
+    this.heap.bytes().set(value.subarray(0, this.valueSize), this.lookup(key));
+    return 0;
+  }
+  delete(): number {
+    return -EINVAL;
+  }
+  entries(): [Uint8Array, Uint8Array][] {
+    const out: [Uint8Array, Uint8Array][] = [];
+    const mem = this.heap.bytes();
+    for (let i = 0; i < this.maxEntries; i++) {
+      const k = new Uint8Array(4);
+      new DataView(k.buffer).setUint32(0, i, true);
+      const at = this.base + i * stride(this.valueSize);
+      out.push([k, mem.slice(at, at + this.valueSize)]);
+    }
+    return out;
+  }
+}
+
+/** Hash maps (plain, per-CPU, LRU): a JS Map from key to a preallocated value slot. */
+export class HashStore implements HostMap {
+  private readonly slots: number[] = [];
+  /** Insertion order doubles as recency order for LRU maps (a hit moves the key last). */
+  private readonly table = new Map<string, { key: Uint8Array; at: number }>();
+  constructor(
+    readonly name: string,
+    private readonly heap: Heap,
+    private readonly valueSize: number,
+    private readonly maxEntries: number,
+    private readonly lru: boolean,
+  ) {
+    const base = heap.alloc(stride(valueSize) * maxEntries);
+    for (let i = maxEntries - 1; i >= 0; i--) this.slots.push(base + i * stride(valueSize));
+  }
+  lookup(key: Uint8Array): number {
+    const k = keyOf(key);
+    const e = this.table.get(k);
+    if (!e) return 0;
+    if (this.lru) {
+      this.table.delete(k);
+      this.table.set(k, e);
+    }
+    return e.at;
+  }
+  update(key: Uint8Array, value: Uint8Array, flags: number): number {
+    if (flags > BPF_EXIST) return -EINVAL;
+    const k = keyOf(key);
+    let e = this.table.get(k);
+    if (e && flags === BPF_NOEXIST) return -EEXIST;
+    if (!e && flags === BPF_EXIST) return -ENOENT;
+    if (!e) {
+      if (!this.slots.length) {
+        if (!this.lru) return -E2BIG;
+        const [oldest, victim] = this.table.entries().next().value!;
+        this.table.delete(oldest);
+        this.slots.push(victim.at);
+      }
+      e = { key: key.slice(), at: this.slots.pop()! };
+    } else this.table.delete(k);
+    this.table.set(k, e);
+    const mem = this.heap.bytes();
+    mem.fill(0, e.at, e.at + stride(this.valueSize));
+    mem.set(value.subarray(0, this.valueSize), e.at);
+    return 0;
+  }
+  delete(key: Uint8Array): number {
+    const k = keyOf(key);
+    const e = this.table.get(k);
+    if (!e) return -ENOENT;
+    this.table.delete(k);
+    this.slots.push(e.at);
+    return 0;
+  }
+  entries(): [Uint8Array, Uint8Array][] {
+    const mem = this.heap.bytes();
+    return [...this.table.values()].map((e) => [e.key, mem.slice(e.at, e.at + this.valueSize)]);
+  }
+}
+
+/** Longest-prefix-match trie keys: { prefixlen: u32 (LE), data[keySize - 4] (network order) }. */
+export class LpmStore implements HostMap {
+  private readonly inner: HashStore;
+  private readonly bits: number;
+  constructor(
+    readonly name: string,
+    heap: Heap,
+    private readonly keySize: number,
+    valueSize: number,
+    maxEntries: number,
+  ) {
+    this.inner = new HashStore(name, heap, valueSize, maxEntries, false);
+    this.bits = (keySize - 4) * 8;
+  }
+  /** The key with the bits past its prefix cleared: equal prefixes are one entry. */
+  private canonical(key: Uint8Array, prefixlen: number): Uint8Array {
+    const k = key.slice(0, this.keySize);
+    new DataView(k.buffer).setUint32(0, prefixlen, true);
+    for (let bit = prefixlen; bit < this.bits; bit++) k[4 + (bit >> 3)]! &= ~(0x80 >> (bit & 7));
+    return k;
+  }
+  private prefixlen(key: Uint8Array): number {
+    return new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+  }
+  lookup(key: Uint8Array): number {
+    const p = Math.min(this.prefixlen(key), this.bits);
+    for (let len = p; len >= 0; len--) {
+      const at = this.inner.lookup(this.canonical(key, len));
+      if (at) return at;
+    }
+    return 0;
+  }
+  update(key: Uint8Array, value: Uint8Array, flags: number): number {
+    const p = this.prefixlen(key);
+    if (p > this.bits) return -EINVAL;
+    return this.inner.update(this.canonical(key, p), value, flags);
+  }
+  delete(key: Uint8Array): number {
+    const p = this.prefixlen(key);
+    if (p > this.bits) return -EINVAL;
+    return this.inner.delete(this.canonical(key, p));
+  }
+  entries(): [Uint8Array, Uint8Array][] {
+    return this.inner.entries();
+  }
+}
+
+/** A ring buffer nobody drains until `drain()`: records take their size + an 8-byte header, rounded to 8. */
+export class RingBufStore {
+  readonly records: Uint8Array[] = [];
+  private used = 0;
+  constructor(
+    readonly name: string,
+    private readonly capacity: number,
+  ) {}
+  output(record: Uint8Array): number {
+    const need = Math.ceil((record.length + 8) / 8) * 8;
+    if (this.used + need > this.capacity) return -EAGAIN;
+    this.used += need;
+    this.records.push(record.slice());
+    return 0;
+  }
+  drain(): Uint8Array[] {
+    const out = this.records.splice(0);
+    this.used = 0;
+    return out;
+  }
+}
