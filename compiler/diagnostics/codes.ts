@@ -222,6 +222,7 @@ export const messages = {
   BackendUnsupported: { code: 4001, text: "{0}: not supported by the eBPF backend yet" },
   StackTooLarge: { code: 4002, text: "'{0}' needs more than 512 bytes of stack" },
   BackendInternal: { code: 4003, text: "internal compiler error in the eBPF backend: {0}" },
+  WasmUnsupported: { code: 4101, text: "{0}: not supported by the WebAssembly backend yet" },
 
   // --- 5xxx: verifier and kernel ------------------------------------------------
   VerifierRejected: { code: 5001, text: "{0}" },
