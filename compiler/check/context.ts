@@ -6,7 +6,7 @@ import { DiagnosticBag, type MessageId } from "../diagnostics/index.ts";
 import type { Span } from "../diagnostics/span.ts";
 import { builtins, type Builtin } from "./builtins.ts";
 import { layoutStruct } from "./layout.ts";
-import type { CheckedModule, FunctionInfo, LocalSym, ParamSym, Sym } from "./result.ts";
+import type { CheckedModule, ConstInfo, FunctionInfo, LocalSym, ParamSym, Sym } from "./result.ts";
 import {
   boolType,
   fixedArray,
@@ -65,6 +65,8 @@ export class CheckerBase {
   /** Imported names: local name → built-in. */
   readonly imports = new Map<string, Builtin>();
   scopes: Map<string, LocalSym | ParamSym>[] = [];
+  /** While an enum's initializers are checked: its earlier members, by bare name (as in TS). */
+  enumMembers: Map<string, ConstInfo> | null = null;
   fn: FunctionInfo | null = null;
   flow: Flow = { nonNull: new Set(), dead: new Map() };
   nextId = 1;
@@ -127,6 +129,8 @@ export class CheckerBase {
 
   /** Resolves a value name; reports and returns null when it is unknown. */
   lookupValue(name: string, at: Span): Sym | null {
+    const member = this.enumMembers?.get(name);
+    if (member) return { kind: "const", info: member };
     for (let i = this.scopes.length - 1; i >= 0; i--) {
       const s = this.scopes[i]!.get(name);
       if (s) return s;

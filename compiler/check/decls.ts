@@ -152,7 +152,9 @@ export class Checker extends StmtChecker {
     for (const m of d.members) {
       let v = next;
       if (m.init) {
+        this.enumMembers = sym.members;
         const t = this.expr(m.init);
+        this.enumMembers = null;
         const c = this.m.constValues.get(m.init);
         if (c === undefined || t.kind !== "int") {
           if (t !== errorType)

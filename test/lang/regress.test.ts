@@ -52,4 +52,18 @@ describeKernel("lowering regressions", () => {
     const narrow = "const c = v as u8;\n  const w: u8 = c > 1 ? 7 : c;\n  out.update(0, w);";
     expect(result("load16", narrow, [0, 1])).toBe(1n);
   });
+
+  it("const enum initializers name earlier members bare, as in TypeScript", () => {
+    const o = loadSource(`import type { XdpContext, XdpAction, u64 } from "xdpc";
+import { XDP_PASS, ArrayMap } from "xdpc";
+const enum E { A = 3, B, C = A << 2, D = B | C }
+const out = new ArrayMap<u64>({ maxEntries: 1 });
+export function f(ctx: XdpContext): XdpAction {
+  out.update(0, E.D);
+  return XDP_PASS;
+}`);
+    open.push(o);
+    run(o, "f", new Uint8Array(64));
+    expect(lookupU64(o, "out", u32le(0))).toBe(BigInt(4 | 12));
+  });
 });
