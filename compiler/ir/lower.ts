@@ -90,6 +90,12 @@ class Lowerer {
   /** Header accessors being lowered with a private memo (when memoEnabled is off). */
   private accessorDepth = 0;
   private inlineDepth = 0;
+  /**
+   * Stack slots that carry a map call's key, value or record: dead once the helper
+   * returns, so later calls reuse them (by size) instead of growing the frame.
+   */
+  private freeArgSlots = new Map<number, Slot[]>();
+  private takenArgSlots: Slot[] = [];
 
   constructor(
     private readonly m: CheckedModule,
@@ -1081,8 +1087,16 @@ class Lowerer {
         for (const m of this.memo) m.clear();
         return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
       }
-      case "map":
-        return this.mapCall(tgt.method, tgt.map, e);
+      case "map": {
+        const mark = this.takenArgSlots.length;
+        const v = this.mapCall(tgt.method, tgt.map, e);
+        for (const s of this.takenArgSlots.splice(mark)) {
+          const free = this.freeArgSlots.get(s.size) ?? [];
+          free.push(s);
+          this.freeArgSlots.set(s.size, free);
+        }
+        return v;
+      }
       case "helper":
         return this.helper(tgt.name, e);
       case "function":
@@ -1188,6 +1202,13 @@ class Lowerer {
     }
   }
 
+  /** A stack slot for one map call's argument (see freeArgSlots). */
+  private argSlot(size: number, name: string): Slot {
+    const s = this.freeArgSlots.get(size)?.pop() ?? this.b.slot(size, 8, name);
+    this.takenArgSlots.push(s);
+    return s;
+  }
+
   /** Puts a key/value in memory the helper may read: a stack slot (copying when needed). */
   private inMemory(
     v: Value,
@@ -1200,12 +1221,12 @@ class Lowerer {
       if (v.base.ty === "mapValue" || v.base.ty === "stack")
         return v.off === 0 ? v.base : this.b.ptrAdd(v.base, BigInt(v.off));
       const size = sizeAlign(t).size;
-      const s = this.b.slot(size, 8, name);
+      const s = this.argSlot(size, name);
       this.b.copy(s, 0, v.base, v.off, size);
       return { slot: s, off: 0 };
     }
     const { size } = sizeAlign(t);
-    const s = this.b.slot(size, 8, name);
+    const s = this.argSlot(size, name);
     this.storeScalar(s, 0, t, this.scalar(v, n));
     return { slot: s, off: 0 };
   }
@@ -1215,7 +1236,7 @@ class Lowerer {
     const keyT = map.key!;
     if (map.kind !== "LpmTrie" || keyT.kind !== "struct")
       return this.inMemory(this.use(e), keyT, n, "key");
-    const slot = this.b.slot(keyT.size, 8, "lpmkey");
+    const slot = this.argSlot(keyT.size, "lpmkey");
     if (e.kind === "ObjectLit") this.storeInto({ base: slot, off: 0 }, keyT, e);
     else this.storeValue({ base: slot, off: 0 }, keyT, this.use(e), n);
     for (const f of keyT.fields.slice(1)) {
@@ -1313,7 +1334,7 @@ class Lowerer {
     this.b.jmp(done);
     if (hash) {
       this.b.place(miss);
-      const val = this.b.slot(size, 8, "init");
+      const val = this.argSlot(size, "init");
       this.b.store(SIZES[size]!, val, 0, by);
       const r = this.b.call(
         H.update,

@@ -66,4 +66,20 @@ export function f(ctx: XdpContext): XdpAction {
     run(o, "f", new Uint8Array(64));
     expect(lookupU64(o, "out", u32le(0))).toBe(BigInt(4 | 12));
   });
+
+  it("map calls reuse their key/value stack slots (40 updates fit the 512-byte frame)", () => {
+    const calls = Array.from({ length: 40 }, (_, i) => `out.update(${i}, v + ${i});`).join("\n  ");
+    const o = loadSource(`import type { XdpContext, XdpAction, u64 } from "xdpc";
+import { XDP_PASS, ArrayMap } from "xdpc";
+const out = new ArrayMap<u64>({ maxEntries: 40 });
+export function f(ctx: XdpContext): XdpAction {
+  const v: u64 = ctx.len;
+  ${calls}
+  return XDP_PASS;
+}`);
+    open.push(o);
+    run(o, "f", new Uint8Array(64));
+    expect(lookupU64(o, "out", u32le(0))).toBe(64n);
+    expect(lookupU64(o, "out", u32le(39))).toBe(64n + 39n);
+  });
 });
