@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { expect } from "vitest";
 import { compile } from "../../compiler/driver/index.ts";
 import { renderDiagnostic } from "../../compiler/diagnostics/render.ts";
-import { mapLookup, possibleCpus } from "../../native/object.ts";
+import { mapLookup, possibleCpus, type LoadedObject } from "../../native/object.ts";
+import { readObject } from "../../compiler/elf/object.ts";
 import { testRun } from "../../native/bpf.ts";
 import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
 
@@ -83,4 +84,29 @@ export function perCpuSumU64(obj: XdpObject, map: string, key: Uint8Array, off =
   let s = 0n;
   for (let c = 0; c < possibleCpus(); c++) s += dv.getBigUint64(c * stride + off, true);
   return s;
+}
+
+/** Bytes of a global variable (`let`/param) of a loaded object, read from its data map. */
+export function readGlobal(obj: XdpObject, bytes: Uint8Array, name: string): Uint8Array {
+  const g = readObject(bytes).globals.find((x) => x.name === name);
+  if (!g) throw new Error(`no global ${name}`);
+  const mapName = obj.object.mapNames().find((m) => m.endsWith(g.section));
+  const m = obj.object.map(mapName!);
+  const v = mapLookup(m.fd, u32le(0), m.valueSize)!;
+  return v.subarray(g.offset, g.offset + g.size);
+}
+
+/** Sets load-time parameters (name → little-endian bytes) in `.rodata` before load. */
+export function setParams(
+  obj: LoadedObject,
+  bytes: Uint8Array,
+  values: Record<string, Uint8Array>,
+): void {
+  const rodata = obj.mapNames().find((m) => m.endsWith(".rodata"))!;
+  const init = obj.initialValue(rodata);
+  for (const g of readObject(bytes).globals) {
+    const v = values[g.name];
+    if (v && g.section === ".rodata") init.set(v.subarray(0, g.size), g.offset);
+  }
+  obj.setInitialValue(rodata, init);
 }
