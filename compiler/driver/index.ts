@@ -7,6 +7,7 @@ import type { CheckResult } from "../check/result.ts";
 import type { Program } from "../ast/nodes.ts";
 import { compileToObjectSpec, type CompiledProgram } from "../bpf/compile.ts";
 import { buildObject } from "../elf/object.ts";
+import type { WasmOutput } from "../wasm/compile.ts";
 
 export interface CompileOptions {
   /** Path shown in diagnostics and written into BTF line info. */
@@ -47,6 +48,25 @@ export function compile(source: string, options: CompileOptions): CompileOutput 
   out.programs = backend.programs;
   if (backend.spec && !hasErrors(diagnostics)) out.object = buildObject(backend.spec);
   return out;
+}
+
+/**
+ * The WebAssembly artifact of a checked compile: the AF_XDP handlers (`only:
+ * "handler"`, what `xdpc build` writes beside the object), the XDP programs, or both.
+ * Async because it loads binaryen (~0.3 s) only when called. Null when the source has
+ * no such function or did not check.
+ */
+export async function compileWasm(
+  out: CompileOutput,
+  opts: { only?: "xdp" | "handler" } = {},
+): Promise<WasmOutput | null> {
+  if (!out.checked || hasErrors(out.diagnostics)) return null;
+  const wanted = out.checked.module.functions.some(
+    (f) => (f.kind === "xdp" || f.kind === "handler") && (!opts.only || f.kind === opts.only),
+  );
+  if (!wanted) return null;
+  const { compileToWasm } = await import("../wasm/compile.ts");
+  return compileToWasm(out.checked, opts);
 }
 
 export function hasErrors(diags: readonly Diagnostic[]): boolean {

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { writeFileSync } from "node:fs";
 import { slots } from "../../compiler/bpf/insn.ts";
-import { compile, hasErrors } from "../../compiler/driver/index.ts";
+import { compile, compileWasm, hasErrors } from "../../compiler/driver/index.ts";
 import { readSource, formatOption } from "./check.ts";
 import type { CommandImpl } from "./commands.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -10,6 +10,11 @@ import { printDiagnostics, summary, type Format } from "./report.ts";
 /** filter.ts → filter.o beside it. */
 export function defaultOutput(file: string): string {
   return file.replace(/\.[cm]?tsx?$/, "") + ".o";
+}
+
+/** filter.o → filter.wasm beside it: the AF_XDP handlers, compiled to WebAssembly. */
+export function wasmOutput(object: string): string {
+  return object.replace(/\.o$/, "") + ".wasm";
 }
 
 export const buildCommand: CommandImpl = {
@@ -49,17 +54,37 @@ export const buildCommand: CommandImpl = {
         continue;
       }
       if (opts.dumpIr) for (const p of out.programs ?? []) process.stdout.write(`${p.ir ?? ""}\n`);
+      // Handlers compile before anything is written: a file either builds whole or not at all.
+      const wasm = await compileWasm(out, { only: "handler" });
+      if (wasm) {
+        printDiagnostics(wasm.diagnostics, source, opts.format);
+        if (!wasm.binary) {
+          errors += Math.max(1, wasm.diagnostics.length);
+          continue;
+        }
+      }
       const target = opts.output ?? defaultOutput(file);
       try {
         writeFileSync(target, out.object);
       } catch (e) {
         throw new CliError(`cannot write '${target}': ${(e as Error).message}`);
       }
+      if (wasm?.binary) {
+        try {
+          writeFileSync(wasmOutput(target), wasm.binary);
+        } catch (e) {
+          throw new CliError(`cannot write '${wasmOutput(target)}': ${(e as Error).message}`);
+        }
+      }
       if (opts.format === "text") {
         const progs = (out.programs ?? [])
           .map((p) => `${p.name} (${p.emitted.insns.reduce((n, i) => n + slots(i), 0)} insns)`)
           .join(", ");
         process.stderr.write(`${file} → ${target}: ${progs}\n`);
+        if (wasm?.meta)
+          process.stderr.write(
+            `${file} → ${wasmOutput(target)}: ${wasm.meta.functions.map((f) => f.name).join(", ")} (${wasm.binary!.length} bytes)\n`,
+          );
       }
     }
     if (errors && opts.format === "text")
