@@ -300,7 +300,10 @@ export interface Conversion {
 export interface LoopBound {
   counter: LocalSym;
   start: bigint;
+  /** Exclusive: the loop runs while the counter is below it (above it when descending). */
   end: bigint;
+  /** Positive; subtracted when descending (`i--`, `i -= c` with `>`/`>=`). */
   step: bigint;
   tripCount: number;
+  descending?: boolean;
 }

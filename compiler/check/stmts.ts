@@ -421,13 +421,24 @@ export abstract class StmtChecker extends CallChecker {
         this.exprStmt(s.update!);
         const sv = this.m.constValues.get(init.init!);
         const step = shape.step;
+        const down = shape.descending;
         if (sv !== undefined) {
-          const end = test.op === "<=" ? bv + 1n : bv;
-          const trip = end > sv ? (end - sv + step - 1n) / step : 0n;
-          // The counter's last value (after the final increment) must fit, or it wraps forever.
-          if (trip > 0n && !fits(sv + trip * step, ctype))
+          const end = test.op === "<=" ? bv + 1n : test.op === ">=" ? bv - 1n : bv;
+          const span = down ? sv - end : end - sv;
+          const trip = span > 0n ? (span + step - 1n) / step : 0n;
+          // The counter's last value (after the final step) must fit, or it wraps forever.
+          const lastValue = down ? sv - trip * step : sv + trip * step;
+          if (trip > 0n && !fits(lastValue, ctype))
             this.error("LoopCounterOverflow", test.span, ctype.name);
-          else this.m.loops.set(s, { counter, start: sv, end, step, tripCount: Number(trip) });
+          else
+            this.m.loops.set(s, {
+              counter,
+              start: sv,
+              end,
+              step,
+              tripCount: Number(trip),
+              ...(down ? { descending: true } : {}),
+            });
         }
       } else {
         this.localVar(init);
@@ -476,7 +487,9 @@ export abstract class StmtChecker extends CallChecker {
   /** The accepted loop form, or why the loop is rejected. */
   private loopShape(
     s: ast.ForStmt,
-  ): { init: ast.VarDecl; test: ast.Binary; bound: ast.Expr; step: bigint } | string {
+  ):
+    | { init: ast.VarDecl; test: ast.Binary; bound: ast.Expr; step: bigint; descending: boolean }
+    | string {
     const init = s.init;
     if (!init || init.kind !== "VarDecl" || init.declKind !== "let" || !init.init)
       return "the loop must declare its counter with 'let i = <constant>'";
@@ -485,26 +498,36 @@ export abstract class StmtChecker extends CallChecker {
     if (
       !test ||
       test.kind !== "Binary" ||
-      (test.op !== "<" && test.op !== "<=") ||
+      (test.op !== "<" && test.op !== "<=" && test.op !== ">" && test.op !== ">=") ||
       unwrapParens(test.left).kind !== "Name" ||
       (unwrapParens(test.left) as ast.Name).name !== name
     )
       return `the condition must be '${name} < <constant>' or '${name} <= <constant>'`;
+    // `<`/`<=` count up (`i++`, `i += c`); `>`/`>=` count down (`i--`, `i -= c`).
+    const descending = test.op === ">" || test.op === ">=";
     const u = s.update;
     let step: bigint | null = null;
-    if (u?.kind === "Update" && u.op === "++" && u.target.kind === "Name" && u.target.name === name)
+    if (
+      u?.kind === "Update" &&
+      u.op === (descending ? "--" : "++") &&
+      u.target.kind === "Name" &&
+      u.target.name === name
+    )
       step = 1n;
     if (
       u?.kind === "Assign" &&
-      u.op === "+=" &&
+      u.op === (descending ? "-=" : "+=") &&
       u.target.kind === "Name" &&
       u.target.name === name
     ) {
       const v = unwrapParens(u.value);
       if (v.kind === "NumberLit" && v.value > 0n) step = v.value;
     }
-    if (step === null) return `the update must be '${name}++' or '${name} += <positive literal>'`;
-    return { init, test, bound: test.right, step };
+    if (step === null)
+      return descending
+        ? `the update must be '${name}--' or '${name} -= <positive literal>'`
+        : `the update must be '${name}++' or '${name} += <positive literal>'`;
+    return { init, test, bound: test.right, step, descending };
   }
 
   private returnStmt(s: ast.ReturnStmt): void {

@@ -299,7 +299,8 @@ class Lowerer {
       const exit = this.b.block("endloop");
       for (let k = 0; k < bound.tripCount; k++) {
         const next = this.b.block("iter");
-        const value = BigInt.asUintN(w, bound.start + BigInt(k) * bound.step);
+        const delta = BigInt(k) * bound.step;
+        const value = BigInt.asUintN(w, bound.start + (bound.descending ? -delta : delta));
         this.frame.locals.set(bound.counter.id, { k: "int", v: value, w });
         this.loops.push({ brk: exit, cont: next });
         this.scoped(() => this.stmt(s.body));
@@ -321,14 +322,15 @@ class Lowerer {
     this.b.jmp(head);
     this.b.place(head);
     const signed = intOf(ct)?.signed ?? false;
-    this.b.br(signed ? "slt" : "ult", w, i, bound.end, body, exit);
+    const cc = bound.descending ? (signed ? "sgt" : "ugt") : signed ? "slt" : "ult";
+    this.b.br(cc, w, i, bound.end, body, exit);
     this.b.place(body);
     this.loops.push({ brk: exit, cont: step });
     this.scoped(() => this.stmt(s.body));
     this.loops.pop();
     this.b.jmp(step);
     this.b.place(step);
-    this.b.bin("add", w, i, bound.step, i);
+    this.b.bin(bound.descending ? "sub" : "add", w, i, bound.step, i);
     this.b.jmp(head);
     this.b.place(exit);
   }

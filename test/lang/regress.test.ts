@@ -2,7 +2,7 @@
 import { afterEach, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import type { XdpObject } from "../support/xdp.ts";
-import { loadSource, lookupU64, run, u32le } from "./harness.ts";
+import { diagnose, loadSource, lookupU64, run, u32le } from "./harness.ts";
 
 let open: XdpObject[] = [];
 afterEach(() => {
@@ -81,5 +81,21 @@ export function f(ctx: XdpContext): XdpAction {
     run(o, "f", new Uint8Array(64));
     expect(lookupU64(o, "out", u32le(0))).toBe(64n);
     expect(lookupU64(o, "out", u32le(39))).toBe(64n + 39n);
+  });
+
+  it("for loops count down with > / >= and i-- / i -= c (unrolled and bounded)", () => {
+    const body = `let s: u32 = 0;
+  for (let k = 100; k > 0; k--) s += k;
+  for (let k = 8; k >= 1; k -= 4) s = s * 10 + k;
+  out.update(0, s);`;
+    // 5050, then 8 and 4 appended as digits
+    expect(result("load16", body, [0, 0])).toBe(BigInt((5050 * 10 + 8) * 10 + 4));
+    const bad = diagnose(`import type { XdpContext, XdpAction } from "xdpc";
+import { XDP_PASS } from "xdpc";
+export function f(ctx: XdpContext): XdpAction {
+  for (let k = 3; k >= 0; k--) {}
+  return XDP_PASS;
+}`);
+    expect(bad.map((d) => [d.code, d.line, d.text])).toEqual([[3034, 4, "k >= 0"]]);
   });
 });
