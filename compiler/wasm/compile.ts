@@ -55,15 +55,21 @@ export const WASM_FEATURES =
   binaryen.Features.SignExt |
   binaryen.Features.MutableGlobals;
 
-/** Compiles the module's XDP programs and/or handlers (`only` narrows which kinds). */
+/**
+ * Compiles the module's XDP programs and/or handlers: `only` narrows the kind, `names`
+ * the functions (a module imports only the helpers its functions call).
+ */
 export function compileToWasm(
   result: CheckResult,
-  opts: WasmOptions & { only?: "xdp" | "handler" } = {},
+  opts: WasmOptions & { only?: "xdp" | "handler"; names?: readonly string[] } = {},
 ): WasmOutput {
   const m = result.module;
   const diagnostics: Diagnostic[] = [];
   const fns = m.functions.filter(
-    (f) => (f.kind === "xdp" || f.kind === "handler") && (!opts.only || f.kind === opts.only),
+    (f) =>
+      (f.kind === "xdp" || f.kind === "handler") &&
+      (!opts.only || f.kind === opts.only) &&
+      (!opts.names || opts.names.includes(f.name)),
   );
   if (!fns.length) return { diagnostics };
   const data = layoutData(m);
