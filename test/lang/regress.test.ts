@@ -98,4 +98,15 @@ export function f(ctx: XdpContext): XdpAction {
 }`);
     expect(bad.map((d) => [d.code, d.line, d.text])).toEqual([[3034, 4, "k >= 0"]]);
   });
+
+  it("an integer condition tests for non-zero (as TypeScript would)", () => {
+    const body = `let r: u32 = 0;
+  if (v & 2) r += 1;
+  if (!(v & 4)) r += 10;
+  r += v & 8 ? 100 : 0;
+  if ((v & 1) && v) r += 1000;
+  out.update(0, r);`;
+    expect(result("load16", body, [0, 0b1011])).toBe(1111n);
+    expect(result("load16", body, [0, 0b0100])).toBe(0n);
+  });
 });
