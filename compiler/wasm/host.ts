@@ -13,11 +13,13 @@
 import { randomInt } from "node:crypto";
 import { IMPORT_MODULE, MEMORY_MODULE, MEMORY_NAME } from "./helpers.ts";
 import { readMeta, type WasmMeta } from "./layout.ts";
+import { formatTrace } from "./trace.ts";
 import {
   ArrayStore,
   EINVAL,
   HashStore,
   LpmStore,
+  RedirectStore,
   RingBufStore,
   type Heap,
   type HostMap,
@@ -40,6 +42,8 @@ export interface WasmHostOptions {
   randomU32?: () => number;
   /** bpf_get_smp_processor_id (default 0). */
   cpu?: number;
+  /** Receives each trace() line (default: kept in `host.traceLines`). */
+  trace?: (line: string) => void;
 }
 
 export interface RunResult {
@@ -58,15 +62,25 @@ export const HOST_HELPERS = [
   "get_prandom_u32",
   "get_smp_processor_id",
   "redirect",
+  "redirect_map",
   "ringbuf_output",
 ] as const;
+
+/** trace() with n arguments imports `trace_printk<n>`. */
+const TRACE_IMPORT = /^trace_printk(\d)$/;
 
 /** The helper imports of a module that this host does not implement (empty: it can run). */
 export function missingHelpers(binary: Uint8Array | WebAssembly.Module): string[] {
   const mod = binary instanceof WebAssembly.Module ? binary : new WebAssembly.Module(binary);
   const known = new Set<string>(HOST_HELPERS);
   return WebAssembly.Module.imports(mod)
-    .filter((i) => i.module === IMPORT_MODULE && i.kind === "function" && !known.has(i.name))
+    .filter(
+      (i) =>
+        i.module === IMPORT_MODULE &&
+        i.kind === "function" &&
+        !known.has(i.name) &&
+        !TRACE_IMPORT.test(i.name),
+    )
     .map((i) => i.name);
 }
 
@@ -83,6 +97,8 @@ export class WasmHost {
   private readonly frameCapacity: number;
   /** The target of the last bpf_redirect (ifindex), or null. */
   lastRedirect: number | null = null;
+  /** trace() output, when no `trace` option was given. */
+  readonly traceLines: string[] = [];
 
   constructor(binary: Uint8Array, opts: WasmHostOptions = {}) {
     const mod = new WebAssembly.Module(binary);
@@ -128,6 +144,11 @@ export class WasmHost {
           break;
         case "LpmTrie":
           store = new LpmStore(m.name, heap, m.keySize, m.valueSize, m.maxEntries);
+          break;
+        case "DevMap":
+        case "CpuMap":
+        case "XskMap":
+          store = new RedirectStore(m.name, m.maxEntries);
           break;
         case "RingBuf":
           store = new RingBufStore(m.name, m.maxEntries);
@@ -178,6 +199,15 @@ export class WasmHost {
         this.lastRedirect = ifindex >>> 0;
         return 4n; // XDP_REDIRECT
       },
+      // The kernel's __bpf_xdp_redirect_map: unknown flags abort; a missing entry
+      // returns the fallback action in the low two bits of flags.
+      redirect_map: (id: number, key: number, flags: bigint) => {
+        const s = this.byId[id];
+        if (!(s instanceof RedirectStore))
+          throw new WasmHostError(`redirect_map on ${this.meta.maps[id]?.name ?? id}`);
+        if (flags & ~3n) return 0n;
+        return s.has(key) ? 4n : flags & 3n;
+      },
       ringbuf_output: (id: number, data: number, size: bigint, flags: bigint) => {
         const rb = this.byId[id];
         if (!(rb instanceof RingBufStore)) return BigInt(-EINVAL);
@@ -185,10 +215,26 @@ export class WasmHost {
         return BigInt(rb.output(this.bytes().slice(data, data + Number(size))));
       },
     };
+    const sink = opts.trace ?? ((line: string) => this.traceLines.push(line));
+    const traces: Record<string, (...a: never[]) => bigint> = {};
+    for (const i of WebAssembly.Module.imports(mod)) {
+      if (i.module !== IMPORT_MODULE || !TRACE_IMPORT.test(i.name)) continue;
+      traces[i.name] = ((fmt: number, size: bigint, ...args: bigint[]) => {
+        const bytes = this.bytes().slice(fmt, fmt + Number(size));
+        const end = bytes.indexOf(0);
+        const line = formatTrace(
+          new TextDecoder().decode(bytes.subarray(0, end < 0 ? undefined : end)),
+          args,
+        );
+        sink(line);
+        return BigInt(line.length);
+      }) as (...a: never[]) => bigint;
+    }
     this.instance = new WebAssembly.Instance(mod, {
       [MEMORY_MODULE]: { [MEMORY_NAME]: mem },
       [IMPORT_MODULE]: {
         ...helpers,
+        ...traces,
         stack: new WebAssembly.Global({ value: "i32", mutable: false }, this.stackBase),
         data: new WebAssembly.Global({ value: "i32", mutable: false }, DATA_BASE),
       },

@@ -203,3 +203,45 @@ export class RingBufStore {
     return out;
   }
 }
+
+/**
+ * DevMap, CpuMap and XskMap: programs only redirect through them, so the host keeps
+ * which indices hold an entry (an ifindex, a queue size, a socket) and their bytes.
+ */
+export class RedirectStore implements HostMap {
+  private readonly slots = new Map<number, Uint8Array>();
+  constructor(
+    readonly name: string,
+    private readonly maxEntries: number,
+  ) {}
+  private index(key: Uint8Array): number {
+    return new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+  }
+  /** Programs cannot look these maps up; the redirect helper asks `has`. */
+  lookup(): number {
+    return 0;
+  }
+  has(index: number): boolean {
+    return this.slots.has(index >>> 0);
+  }
+  update(key: Uint8Array, value: Uint8Array, flags: number): number {
+    if (flags > BPF_EXIST) return -EINVAL;
+    const i = this.index(key);
+    if (i >= this.maxEntries) return -E2BIG;
+    if (flags === BPF_NOEXIST) return -EEXIST;
+    this.slots.set(i, value.slice());
+    return 0;
+  }
+  delete(key: Uint8Array): number {
+    const i = this.index(key);
+    if (i >= this.maxEntries) return -EINVAL;
+    return this.slots.delete(i) ? 0 : -ENOENT;
+  }
+  entries(): [Uint8Array, Uint8Array][] {
+    return [...this.slots].map(([i, v]) => {
+      const k = new Uint8Array(4);
+      new DataView(k.buffer).setUint32(0, i, true);
+      return [k, v.slice()];
+    });
+  }
+}

@@ -230,3 +230,26 @@ export function onlyUdp(pkt: XskPacket): XskVerdict {
   const p = udp4();
   expect(host.run("onlyUdp", p)).toEqual({ verdict: XSK_TX, data: p });
 });
+
+describe("redirects and trace in the host", () => {
+  const out = wasmOf(`
+import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, DevMap, trace } from "xdpc";
+const devs = new DevMap({ maxEntries: 8 });
+export function fwd(ctx: XdpContext): XdpAction {
+  const udp = ctx.udp();
+  if (udp === null) return XDP_PASS;
+  trace("fwd %u to %d, %x", udp.srcPort, udp.dstPort - 10, udp.dstPort);
+  return devs.redirect(udp.dstPort, XDP_DROP);
+}
+`);
+
+  it("redirects through a DevMap entry, else returns the fallback", () => {
+    const host = new WasmHost(out.binary);
+    expect(host.map("devs").update(u32le(3), u32le(7), 0)).toBe(0);
+    expect(host.map("devs").update(u32le(8), u32le(7), 0)).toBe(-7); // E2BIG
+    expect(host.run("fwd", udp4({ sport: 5, dport: 3 })).verdict).toBe(4);
+    expect(host.run("fwd", udp4({ sport: 5, dport: 4 })).verdict).toBe(1);
+    expect(host.run("fwd", tcp4()).verdict).toBe(2);
+    expect(host.traceLines).toEqual(["fwd 5 to -7, 3", "fwd 5 to -6, 4"]);
+  });
+});

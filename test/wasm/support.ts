@@ -9,6 +9,9 @@ import { hex } from "../support/packets.ts";
 const ARRAY = 2;
 const PERCPU_ARRAY = 6;
 
+/** Map types whose contents both sides can dump (not DevMap/CpuMap/XskMap, RingBuf). */
+export const DUMPABLE = new Set([1, 2, 5, 6, 9, 10, 11]);
+
 /** A host map in dumpMap's format (differential/diff.ts): hex key → hex value, zero array entries left out. */
 export function hostMapDump(m: HostMap, bpfType: number): Map<string, string> {
   const out = new Map<string, string>();
