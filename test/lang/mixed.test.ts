@@ -6,6 +6,7 @@ import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
 import { build as packet, ipv6 } from "../support/packets.ts";
 import { mapUpdate } from "../../native/object.ts";
+import { RingConsumer } from "../../runtime/events.ts";
 import { build, lookup, lookupI64, lookupU64, readGlobal, run, u32le } from "./harness.ts";
 
 describeKernel("mixed fixture", () => {
@@ -84,7 +85,18 @@ describeKernel("mixed fixture", () => {
   });
 
   it("nested struct keys and values, FixedArray of u16, bool values, RingBuf output", () => {
-    expect(run(obj, "structs", new Uint8Array(64)).retval).toBe(2);
+    const ring = new RingConsumer(obj.object.mapFd("samples"), 4096);
+    try {
+      expect(run(obj, "structs", new Uint8Array(64)).retval).toBe(2);
+      const rec = ring.next()!;
+      expect(rec.length).toBe(16);
+      const rv = new DataView(rec.buffer, rec.byteOffset);
+      expect([rec[0], rec[1], rv.getBigInt64(8, true)]).toEqual([0x10, 1, -5n]);
+      expect([...rec.subarray(2, 8)]).toEqual([0, 0, 0, 0, 0, 0]); // padding is zero
+      expect(ring.next()).toBeNull();
+    } finally {
+      ring.close();
+    }
     expect(sout(14)).toBe(-5n);
     expect(sout(15)).toBe(64n);
     expect(out(9)).toBe(7n);
