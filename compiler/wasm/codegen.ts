@@ -4,10 +4,13 @@
 // eBPF's registers behave: widening zero-extends (an i32 vreg's upper half is zero),
 // narrowing keeps the low 32 bits. The CFG is structured by binaryen's Relooper.
 //
-// The entry ABI: (frame: i32, len: i32, rxQueue: i32, ifindex: i32) → i32 verdict.
+// The entry ABI: (frame, len, rxQueue, ifindex, headroom, tailroom: i32) → i32 verdict.
 // The IR reads ctx->data / data_end / ingress_ifindex / rx_queue_index at fixed
 // offsets of its ctx parameter; those loads read the entry's parameters instead, so
 // no context struct lives in memory. Packet guards become `ptr + n <= frame + len`.
+// adjustHead/adjustTail are inlined (they move data / data_end within headroom and
+// tailroom, with the kernel's checks); a function that calls them stores the final
+// bounds in the exported globals xdpc_data / xdpc_end before it returns.
 import binaryen from "binaryen";
 import type {
   Arg,
@@ -31,6 +34,14 @@ type Ref = binaryen.ExpressionRef;
 /** Names of the module-level items every function uses. */
 export const STACK_GLOBAL = "stackBase";
 export const DATA_GLOBAL = "dataBase";
+/** Exported frame bounds after a function that adjusts the packet. */
+export const DATA_OUT = "xdpc_data";
+export const END_OUT = "xdpc_end";
+
+const HELPER_ADJUST_HEAD = 44;
+const HELPER_ADJUST_TAIL = 65;
+const ETH_HLEN = 14;
+const EINVAL = 22n;
 
 export interface CodegenEnv {
   mod: binaryen.Module;
@@ -40,6 +51,8 @@ export interface CodegenEnv {
   globalOffsets: Map<string, number>;
   /** Imports declared so far (internal name → import), shared by all functions. */
   imports: Map<string, HelperImport>;
+  /** Whether the DATA_OUT / END_OUT globals exist yet. */
+  frameGlobals?: boolean;
 }
 
 export class CodegenError extends Error {}
@@ -48,7 +61,9 @@ const P_FRAME = 0;
 const P_LEN = 1;
 const P_RXQ = 2;
 const P_IFINDEX = 3;
-const N_PARAMS = 4;
+const P_HEADROOM = 4;
+const P_TAILROOM = 5;
+const N_PARAMS = 6;
 
 /** Lays out a function's stack slots; returns slot id → offset and the frame size. */
 export function layoutSlots(f: Func): { offsets: Map<number, number>; size: number } {
@@ -63,7 +78,7 @@ export function layoutSlots(f: Func): { offsets: Map<number, number>; size: numb
   return { offsets, size: Math.ceil(at / 8) * 8 };
 }
 
-export function emitFunction(env: CodegenEnv, f: Func): { stackSize: number } {
+export function emitFunction(env: CodegenEnv, f: Func): { stackSize: number; adjusts: boolean } {
   return new FunctionEmitter(env, f).emit();
 }
 
@@ -75,6 +90,10 @@ class FunctionEmitter {
   private readonly stackSize: number;
   private readonly endLocal: number;
   private readonly ctxIds = new Set<number>();
+  private readonly adjusts: boolean;
+  /** Lowest data and highest data_end adjustments may reach (adjusting functions only). */
+  private readonly minLocal: number;
+  private readonly maxLocal: number;
 
   constructor(
     private readonly env: CodegenEnv,
@@ -86,6 +105,21 @@ class FunctionEmitter {
     this.stackSize = lay.size;
     this.endLocal = this.newLocal("i32");
     for (const p of f.params) if (p.ty === "ctx") this.ctxIds.add(p.id);
+    this.adjusts = f.blocks.some((b) =>
+      b.insts.some(
+        (i) =>
+          i.op === "call" && (i.helper === HELPER_ADJUST_HEAD || i.helper === HELPER_ADJUST_TAIL),
+      ),
+    );
+    this.minLocal = this.adjusts ? this.newLocal("i32") : -1;
+    this.maxLocal = this.adjusts ? this.newLocal("i32") : -1;
+    if (this.adjusts && !env.frameGlobals) {
+      env.frameGlobals = true;
+      for (const g of [DATA_OUT, END_OUT]) {
+        env.mod.addGlobal(g, binaryen.i32, true, env.mod.i32.const(0));
+        env.mod.addGlobalExport(g, g);
+      }
+    }
   }
 
   private newLocal(t: ValType): number {
@@ -103,7 +137,7 @@ class FunctionEmitter {
     return l;
   }
 
-  emit(): { stackSize: number } {
+  emit(): { stackSize: number; adjusts: boolean } {
     const m = this.m;
     const rl = new binaryen.Relooper(m);
     const blocks = new Map<number, binaryen.RelooperBlockRef>();
@@ -111,7 +145,13 @@ class FunctionEmitter {
       const code = b.insts.map((i) => this.inst(i));
       const t = b.term;
       if (!t) throw new CodegenError(`block ${b.label} has no terminator`);
-      if (t.op === "ret") code.push(m.return(this.operand(t.value, "i32")));
+      if (t.op === "ret") {
+        if (this.adjusts) {
+          code.push(m.global.set(DATA_OUT, m.local.get(P_FRAME, binaryen.i32)));
+          code.push(m.global.set(END_OUT, m.local.get(this.endLocal, binaryen.i32)));
+        }
+        code.push(m.return(this.operand(t.value, "i32")));
+      }
       blocks.set(b.id, rl.addBlock(m.block(null, code, binaryen.none)));
     }
     for (const b of this.f.blocks) {
@@ -136,19 +176,22 @@ class FunctionEmitter {
     }
     const labelHelper = this.newLocal("i32");
     const body = rl.renderAndDispose(blocks.get(this.f.blocks[0]!.id)!, labelHelper);
-    const prologue = m.local.set(
-      this.endLocal,
-      m.i32.add(m.local.get(P_FRAME, binaryen.i32), m.local.get(P_LEN, binaryen.i32)),
-    );
+    const p = (k: number) => m.local.get(k, binaryen.i32);
+    const prologue = [m.local.set(this.endLocal, m.i32.add(p(P_FRAME), p(P_LEN)))];
+    if (this.adjusts)
+      prologue.push(
+        m.local.set(this.minLocal, m.i32.sub(p(P_FRAME), p(P_HEADROOM))),
+        m.local.set(this.maxLocal, m.i32.add(p(this.endLocal), p(P_TAILROOM))),
+      );
     m.addFunction(
       this.f.name,
-      binaryen.createType([binaryen.i32, binaryen.i32, binaryen.i32, binaryen.i32]),
+      binaryen.createType(Array(N_PARAMS).fill(binaryen.i32)),
       binaryen.i32,
       this.vars,
       // Every path of the CFG returns; the trailing unreachable satisfies the validator.
-      m.block(null, [prologue, body, m.unreachable()], binaryen.i32),
+      m.block(null, [...prologue, body, m.unreachable()], binaryen.i32),
     );
-    return { stackSize: this.stackSize };
+    return { stackSize: this.stackSize, adjusts: this.adjusts };
   }
 
   // ------------------------------------------------------------ values
@@ -331,6 +374,7 @@ class FunctionEmitter {
 
   private call(i: Extract<Inst, { op: "call" }>): Ref {
     const m = this.m;
+    if (i.helper === HELPER_ADJUST_HEAD || i.helper === HELPER_ADJUST_TAIL) return this.adjust(i);
     const imp = helperImport(i.helper, i.args.length);
     if (!imp) throw new CodegenError(`helper ${i.helper} has no WebAssembly import`);
     if (imp.params.length !== i.args.length)
@@ -365,6 +409,53 @@ class FunctionEmitter {
       return this.set(i.dst, c, imp.result);
     }
     return imp.result ? m.drop(c) : c;
+  }
+
+  /**
+   * bpf_xdp_adjust_head / bpf_xdp_adjust_tail on a linear frame, as the kernel checks
+   * them: data may move down to the headroom's end and up to data_end - ETH_HLEN;
+   * data_end up to the tailroom's end and down to data + ETH_HLEN; grown tail bytes are
+   * zeroed. Result 0 or -EINVAL (i64, like the helper's).
+   */
+  private adjust(i: Extract<Inst, { op: "call" }>): Ref {
+    const m = this.m;
+    const arg = i.args[1];
+    if (arg === undefined || (typeof arg !== "bigint" && !("ty" in arg)))
+      throw new CodegenError("adjust helper without an offset");
+    const delta = this.newLocal("i32");
+    const next = this.newLocal("i32");
+    const g = (k: number) => m.local.get(k, binaryen.i32);
+    const head = i.helper === HELPER_ADJUST_HEAD;
+    const ok = head
+      ? m.i32.and(
+          m.i32.ge_u(g(next), g(this.minLocal)),
+          m.i32.le_u(g(next), m.i32.sub(g(this.endLocal), m.i32.const(ETH_HLEN))),
+        )
+      : m.i32.and(
+          m.i32.le_u(g(next), g(this.maxLocal)),
+          m.i32.ge_u(g(next), m.i32.add(g(P_FRAME), m.i32.const(ETH_HLEN))),
+        );
+    const apply = head
+      ? [m.local.set(P_FRAME, g(next))]
+      : [
+          m.if(
+            m.i32.gt_s(g(delta), m.i32.const(0)),
+            m.memory.fill(g(this.endLocal), m.i32.const(0), g(delta)),
+          ),
+          m.local.set(this.endLocal, g(next)),
+        ];
+    const result = m.if(
+      ok,
+      m.block(null, [...apply, this.const(0n, "i64")], binaryen.i64),
+      this.const(-EINVAL, "i64"),
+    );
+    const code = [
+      m.local.set(delta, this.operand(arg, "i32")),
+      m.local.set(next, m.i32.add(g(head ? P_FRAME : this.endLocal), g(delta))),
+    ];
+    if (i.dst) code.push(this.set(i.dst, result, "i64"));
+    else code.push(m.drop(result));
+    return m.block(null, code, binaryen.none);
   }
 
   private bin(kind: BinOp, t: ValType, ao: Operand, bo: Operand): Ref {

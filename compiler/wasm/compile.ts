@@ -92,11 +92,14 @@ export function compileToWasm(
     let stackSize = 0;
     for (const fn of fns) {
       let f: Func;
+      let adjusts = false;
       try {
         f = lowerFunction(m, fn);
         optimize(f);
         if (opts.keepIr) irs.push({ name: fn.name, text: printFunc(f) });
-        stackSize = Math.max(stackSize, emitFunction(env, f).stackSize);
+        const emitted = emitFunction(env, f);
+        stackSize = Math.max(stackSize, emitted.stackSize);
+        adjusts = emitted.adjusts;
       } catch (e) {
         if (e instanceof LowerError) {
           diagnostics.push(diag("WasmUnsupported", m.file, e.span, [e.message]));
@@ -109,7 +112,9 @@ export function compileToWasm(
         throw e;
       }
       mod.addFunctionExport(fn.name, fn.name);
-      functions.push({ name: fn.name, kind: fn.kind as "xdp" | "handler" });
+      const entry: WasmFunctionMeta = { name: fn.name, kind: fn.kind as "xdp" | "handler" };
+      if (adjusts) entry.adjusts = true;
+      functions.push(entry);
     }
     if (diagnostics.length) return { diagnostics };
     if (!mod.validate()) throw new Error("binaryen rejected the generated module");

@@ -17,7 +17,10 @@ export const IMPORT_MODULE = "xdpc";
 export const MEMORY_MODULE = "env";
 export const MEMORY_NAME = "memory";
 
-/** Kernel helper id → import. `trace` (6) takes a variable number of arguments; see traceImport. */
+/**
+ * Kernel helper id → import. `trace` (6) takes a variable number of arguments (see
+ * traceImport); xdp_adjust_head (44) and xdp_adjust_tail (65) are inlined by codegen.ts.
+ */
 export const HELPER_IMPORTS: Record<number, HelperImport> = {
   1: { name: "map_lookup_elem", params: ["i32", "i32"], result: "i32" },
   2: { name: "map_update_elem", params: ["i32", "i32", "i32", "i64"], result: "i64" },
@@ -26,9 +29,7 @@ export const HELPER_IMPORTS: Record<number, HelperImport> = {
   7: { name: "get_prandom_u32", params: [], result: "i64" },
   8: { name: "get_smp_processor_id", params: [], result: "i64" },
   23: { name: "redirect", params: ["i32", "i64"], result: "i64" },
-  44: { name: "xdp_adjust_head", params: ["i32", "i64"], result: "i64" },
   51: { name: "redirect_map", params: ["i32", "i32", "i64"], result: "i64" },
-  65: { name: "xdp_adjust_tail", params: ["i32", "i64"], result: "i64" },
   69: { name: "fib_lookup", params: ["i32", "i32", "i64", "i64"], result: "i64" },
   130: { name: "ringbuf_output", params: ["i32", "i32", "i64", "i64"], result: "i64" },
 };

@@ -26,6 +26,17 @@ import {
 } from "./maps.ts";
 
 export const FRAME_HEADROOM = 256;
+/**
+ * What adjustHead may claim of the headroom: the kernel keeps sizeof(struct xdp_frame)
+ * (40 bytes) at its start.
+ */
+export const USABLE_HEADROOM = FRAME_HEADROOM - 40;
+/**
+ * Bytes a frame may grow to with adjustTail, from its original start: a 4096-byte
+ * buffer less headroom and skb_shared_info (320), as BPF_PROG_TEST_RUN and XDP drivers
+ * lay out a page.
+ */
+export const FRAME_ROOM = 4096 - FRAME_HEADROOM - 320;
 const PAGE = 65536;
 const DATA_BASE = 64;
 
@@ -36,6 +47,8 @@ export class WasmHostError extends Error {
 export interface WasmHostOptions {
   /** Largest frame `run` accepts (default 128 KiB). */
   frameCapacity?: number;
+  /** Bytes from a frame's start that adjustTail may grow it to (default FRAME_ROOM). */
+  frameRoom?: number;
   /** bpf_ktime_get_ns (default: the monotonic clock, as the kernel's). */
   ktimeNs?: () => bigint;
   /** bpf_get_prandom_u32 (default: crypto). */
@@ -95,6 +108,7 @@ export class WasmHost {
   private readonly stackBase: number;
   private readonly frameBase: number;
   private readonly frameCapacity: number;
+  private readonly frameRoom: number;
   /** The target of the last bpf_redirect (ifindex), or null. */
   lastRedirect: number | null = null;
   /** trace() output, when no `trace` option was given. */
@@ -159,6 +173,7 @@ export class WasmHost {
       this.byId.push(store);
     }
     this.frameCapacity = opts.frameCapacity ?? 128 * 1024;
+    this.frameRoom = Math.min(opts.frameRoom ?? FRAME_ROOM, this.frameCapacity);
     this.frameBase = align8(top) + FRAME_HEADROOM;
     top = this.frameBase + this.frameCapacity;
     const pages = Math.ceil(top / PAGE);
@@ -283,20 +298,30 @@ export class WasmHost {
     ctx: { rxQueue?: number; ifindex?: number } = {},
   ): RunResult {
     const fn = this.instance.exports[name];
-    if (typeof fn !== "function" || !this.meta.functions.some((f) => f.name === name))
+    const meta = this.meta.functions.find((f) => f.name === name);
+    if (typeof fn !== "function" || !meta)
       throw new WasmHostError(`no program or handler ${name} in the module`);
     if (frame.length > this.frameCapacity)
       throw new WasmHostError(`frame of ${frame.length} bytes exceeds ${this.frameCapacity}`);
+    // A fresh, zeroed headroom (as the kernel's test buffer): adjustHead must not
+    // expose bytes of an earlier frame.
+    this.bytes().fill(0, this.frameBase - FRAME_HEADROOM, this.frameBase);
     this.bytes().set(frame, this.frameBase);
     const verdict = (fn as (...a: number[]) => number)(
       this.frameBase,
       frame.length,
       ctx.rxQueue ?? 0,
       ctx.ifindex ?? 1,
+      USABLE_HEADROOM,
+      Math.max(0, this.frameRoom - frame.length),
     );
-    return {
-      verdict: verdict >>> 0,
-      data: this.bytes().slice(this.frameBase, this.frameBase + frame.length),
-    };
+    let start = this.frameBase;
+    let end = this.frameBase + frame.length;
+    if (meta.adjusts) {
+      const g = (n: string) => Number((this.instance.exports[n] as WebAssembly.Global).value);
+      start = g("xdpc_data");
+      end = g("xdpc_end");
+    }
+    return { verdict: verdict >>> 0, data: this.bytes().slice(start, end) };
   }
 }

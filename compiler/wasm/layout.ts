@@ -14,6 +14,8 @@ export interface WasmFunctionMeta {
   name: string;
   /** `xdp`: returns an XDP action; `handler`: returns XSK_DROP (0) / XSK_TX (1). */
   kind: "xdp" | "handler";
+  /** Calls adjustHead/adjustTail: the frame's final bounds are in the exported globals xdpc_data / xdpc_end. */
+  adjusts?: boolean;
 }
 
 export interface WasmMapMeta {

@@ -205,15 +205,17 @@ describe("handlers with maps", () => {
 describe("helpers the host does not implement", () => {
   it("refuses the module up front and names the helper", () => {
     const out = wasmOf(`
-import { XdpContext, XdpAction, XDP_PASS, XDP_DROP } from "xdpc";
-export function grow(ctx: XdpContext): XdpAction {
-  if (!ctx.adjustTail(4)) return XDP_DROP;
+import { XdpContext, XdpAction, XDP_PASS, FibLookupParams, fibLookup, zeroed } from "xdpc";
+export function route(ctx: XdpContext): XdpAction {
+  const p = zeroed<FibLookupParams>();
+  p.ifindex = ctx.ifindex;
+  if (fibLookup(ctx, p) === 0) return XDP_PASS;
   return XDP_PASS;
 }
 `);
-    expect(missingHelpers(out.binary)).toEqual(["xdp_adjust_tail"]);
+    expect(missingHelpers(out.binary)).toEqual(["fib_lookup"]);
     expect(() => new WasmHost(out.binary)).toThrow(WasmHostError);
-    expect(() => new WasmHost(out.binary)).toThrow(/does not implement helper xdp_adjust_tail/);
+    expect(() => new WasmHost(out.binary)).toThrow(/does not implement helper fib_lookup/);
   });
 });
 
