@@ -98,7 +98,7 @@ export interface EnumDecl {
   span: Span;
   name: Ident;
   members: EnumMember[];
-  isConst: boolean; // `enum` without `const` is accepted and treated the same
+  isConst: boolean; // `enum` without `const` is reported, then checked the same
   exported: boolean;
 }
 /** `const x: T = e` / `let x = e`, at top level or in a block. */

@@ -150,6 +150,11 @@ export function parseTypeAlias(p: Cursor, start: number, exported: boolean): Typ
 /** `[const] enum E { A = 1, B }`; the cursor is at `const` or `enum`. */
 export function parseEnum(p: Cursor, start: number, exported: boolean): EnumDecl {
   const isConst = p.eatK("const");
+  // A plain enum is a run-time object in TypeScript; only `const enum` folds to constants.
+  if (!isConst)
+    p.unsupported("plain (non-const) enums", span(p.tok.start, p.tok.end), {
+      hint: "write 'const enum'",
+    });
   p.expectK("enum");
   const name = p.expectIdent();
   p.expectP("{");

@@ -43,6 +43,15 @@ const bodyCases: [string, string, string][] = [
   ["update on a DevMap", "devs.update(0, 1);", "update"],
   ["try/throw", "try { } catch { }", "try"],
   ["a class expression", "const k = class {};", "class {}"],
+  ["a function expression (closure)", "const k = function (): u32 { return 1; };", "function"],
+  ["throw", "throw 1;", "throw"],
+  ["unknown", "let a: unknown = 0;", "unknown"],
+  ["a verdict constant out of range", "if (ip.ttl === 1) return 7;", "7"],
+  ["a const reassigned", "const q: u32 = 1; q = 2;", "q = 2"],
+  ["a read-only header field written", "ip.version = 6;", "ip.version"],
+  ["a struct literal missing a field", "recs.update(1, { a: 1 });", "{ a: 1 }"],
+  ["optional chaining", "const t = ctx.tcp()?.dstPort;", "?."],
+  ["a for loop assigning its counter", "for (let i = 0; i < 4; i++) { i = 2; }", "i = 2"],
   ["non-null assertion", "const u = ctx.udp()!;", "ctx.udp()!"],
   ["switch fall-through", "switch (ip.ttl) { case 1: ip.ttl = 2; case 2: break; }", "case 1:"],
 ];
@@ -62,6 +71,14 @@ const topCases: [string, string, string][] = [
     "export default",
   ],
   ["async", "async function a(): Promise<void> {}", "async"],
+  ["a generator", "function* gen(): Generator<u32> { yield 1; }", "function*"],
+  [
+    "mutual recursion",
+    "function a1(n: u32): u32 { return b1(n); } function b1(n: u32): u32 { return a1(n); }",
+    "a1(n); }",
+  ],
+  ["a map declared with let", "let m2 = new ArrayMap<u32>({ maxEntries: 1 });", "new"],
+  ["a plain (non-const) enum", "enum E { A }", "enum"],
 ];
 
 /** Exactly-located: some diagnostic starts where `span` starts on line `line`. */

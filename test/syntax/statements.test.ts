@@ -70,8 +70,8 @@ describe("top-level items", () => {
   });
 
   it("enums, const and plain", () => {
-    const p = parseOk(`export const enum E { A = 1, B, C = A | 4, }\nenum F { X }`);
-    const [e, f] = p.items as EnumDecl[];
+    const p = parseOk(`export const enum E { A = 1, B, C = A | 4, }`);
+    const [e] = p.items as EnumDecl[];
     expect([e!.isConst, e!.exported, e!.members.map((m) => m.name.name)]).toEqual([
       true,
       true,
@@ -79,7 +79,13 @@ describe("top-level items", () => {
     ]);
     expect(e!.members[1]!.init).toBeNull();
     expect(sexpr(e!.members[2]!.init!)).toBe("(| A 4)");
-    expect([f!.isConst, f!.exported]).toEqual([false, false]);
+    // A plain enum is reported (only `const enum` folds) and still parsed.
+    const plain = parse(`enum F { X }`, "f.ts");
+    expect(plain.diagnostics.map((d) => [d.code, d.span.start, d.span.length])).toEqual([
+      [1012, 0, 4],
+    ]);
+    const f = plain.program.items[0] as EnumDecl;
+    expect([f.isConst, f.exported]).toEqual([false, false]);
   });
 
   it("constants, params, globals and maps", () => {
