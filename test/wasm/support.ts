@@ -5,6 +5,7 @@ import { renderDiagnostic } from "../../compiler/diagnostics/index.ts";
 import { compileToWasm, type WasmOutput } from "../../compiler/wasm/compile.ts";
 import type { HostMap } from "../../compiler/wasm/maps.ts";
 import { hex } from "../support/packets.ts";
+import { koffi } from "../../native/lib.ts";
 
 const ARRAY = 2;
 const PERCPU_ARRAY = 6;
@@ -33,4 +34,36 @@ export function wasmOf(source: string, file = "fixture.ts"): WasmOutput & { bina
   if (!out.binary)
     throw new Error(out.diagnostics.map((d) => renderDiagnostic(d, source)).join("\n"));
   return out as WasmOutput & { binary: Uint8Array };
+}
+
+let affinity: {
+  get: (pid: number, size: number, mask: Buffer) => number;
+  set: (pid: number, size: number, mask: Buffer) => number;
+} | null = null;
+
+/**
+ * Runs `fn` with the calling thread pinned to one CPU. BPF_PROG_TEST_RUN runs the
+ * program on the caller's CPU, so a per-CPU map written (not only added to) on
+ * several CPUs sums differently from the host's single lane; pinned, every run
+ * writes the same lane.
+ */
+export function onOneCpu<T>(fn: () => T): T {
+  if (!affinity) {
+    const libc = koffi().load("libc.so.6");
+    affinity = {
+      get: libc.func("int sched_getaffinity(int pid, size_t size, _Out_ uint8_t *mask)"),
+      set: libc.func("int sched_setaffinity(int pid, size_t size, const uint8_t *mask)"),
+    };
+  }
+  const saved = Buffer.alloc(128);
+  if (affinity.get(0, saved.length, saved) !== 0) throw new Error("sched_getaffinity failed");
+  const first = saved.findIndex((b) => b !== 0);
+  const one = Buffer.alloc(128);
+  one[first] = saved[first]! & -saved[first]!; // lowest set bit
+  if (affinity.set(0, one.length, one) !== 0) throw new Error("sched_setaffinity failed");
+  try {
+    return fn();
+  } finally {
+    affinity.set(0, saved.length, saved);
+  }
 }
