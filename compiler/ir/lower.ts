@@ -861,7 +861,25 @@ class Lowerer {
       const a = this.element(e, null);
       return isScalar(t) ? this.loadScalar(a.base, a.off, t) : { k: "ref", ...a };
     }
-    if (!isScalar(t)) this.fail("variable indexing of struct elements is not supported yet", e);
+    if (!isScalar(t)) {
+      // A struct element: a reference to it, or to a zeroed spare element when the index
+      // is out of range, so that reads through it give 0 and writes are dropped.
+      const oob = this.b.block("oob");
+      const j = this.b.block("idxjoin");
+      const a = this.element(e, oob);
+      if (isSlot(a.base)) this.fail("a variable index gave a slot", e);
+      const r = this.b.vreg(a.base.ty);
+      this.b.mov(r, a.off === 0 ? a.base : this.b.ptrAdd(a.base, BigInt(a.off)));
+      this.b.jmp(j);
+      this.b.place(oob);
+      const size = sizeAlign(t).size;
+      const spare = this.b.slot(size, 8, "oobelem");
+      this.b.zero(spare, 0, size);
+      this.b.mov(r, this.b.addrOfSlot(spare, 0));
+      this.b.jmp(j);
+      this.b.place(j);
+      return { k: "ref", base: r, off: 0 };
+    }
     const w = widthOfType(t);
     const r = this.b.vreg(w === 64 ? "i64" : "i32");
     const oob = this.b.block("oob");

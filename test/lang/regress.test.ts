@@ -2,7 +2,7 @@
 import { afterEach, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import type { XdpObject } from "../support/xdp.ts";
-import { diagnose, loadSource, lookupU64, run, u32le } from "./harness.ts";
+import { diagnose, loadSource, lookup, lookupU64, run, u32le } from "./harness.ts";
 
 let open: XdpObject[] = [];
 afterEach(() => {
@@ -108,5 +108,35 @@ export function f(ctx: XdpContext): XdpAction {
   out.update(0, r);`;
     expect(result("load16", body, [0, 0b1011])).toBe(1111n);
     expect(result("load16", body, [0, 0b0100])).toBe(0n);
+  });
+
+  it("a variable index into a FixedArray of structs: in range a view, out of range 0 / no write", () => {
+    const o =
+      loadSource(`import type { XdpContext, XdpAction, u8, u32, u64, FixedArray } from "xdpc";
+import { XDP_PASS, ArrayMap } from "xdpc";
+interface P { x: u32; y: u8 }
+interface Poly { pts: FixedArray<P, 3> }
+const polys = new ArrayMap<Poly>({ maxEntries: 1 });
+const out = new ArrayMap<u64>({ maxEntries: 1 });
+export function f(ctx: XdpContext): XdpAction {
+  const p = polys.lookup(0);
+  const i = ctx.load8(0);
+  if (p === null || i === null) return XDP_PASS;
+  p.pts[i].y = 7;
+  p.pts[i].x += 5;
+  out.update(0, p.pts[i].x);
+  return XDP_PASS;
+}`);
+    open.push(o);
+    const pkt = new Uint8Array(64);
+    for (const i of [1, 1, 3]) {
+      pkt[0] = i;
+      run(o, "f", pkt);
+    }
+    const v = lookup(o, "polys", u32le(0))!;
+    expect([...v]).toEqual([
+      0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    expect(lookupU64(o, "out", u32le(0))).toBe(0n); // index 3: reads 0
   });
 });
