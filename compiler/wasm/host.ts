@@ -10,6 +10,8 @@
 //   stack              meta.stackSize bytes for this instance
 //   map values         one range per map, allocated at construction
 //   frame              FRAME_HEADROOM bytes, then the frame (up to frameCapacity)
+//   umem               optional, page-aligned: where an AF_XDP UMEM can live, so the
+//                      kernel writes frames straight into the handlers' memory
 import { randomInt } from "node:crypto";
 import { IMPORT_MODULE, MEMORY_MODULE, MEMORY_NAME } from "./helpers.ts";
 import { readMeta, type WasmMeta } from "./layout.ts";
@@ -49,6 +51,8 @@ export interface WasmHostOptions {
   frameCapacity?: number;
   /** Bytes from a frame's start that adjustTail may grow it to (default FRAME_ROOM). */
   frameRoom?: number;
+  /** Reserve this many bytes (rounded up to 4096) for an AF_XDP UMEM; see `umem`. */
+  umemBytes?: number;
   /** bpf_ktime_get_ns (default: the monotonic clock, as the kernel's). */
   ktimeNs?: () => bigint;
   /** bpf_get_prandom_u32 (default: crypto). */
@@ -111,6 +115,8 @@ export class WasmHost {
   private readonly frameRoom: number;
   /** The target of the last bpf_redirect (ifindex), or null. */
   lastRedirect: number | null = null;
+  /** The UMEM region (offset and size in the memory), when `umemBytes` was given. */
+  readonly umem: { offset: number; size: number } | null = null;
   /** trace() output, when no `trace` option was given. */
   readonly traceLines: string[] = [];
 
@@ -176,6 +182,11 @@ export class WasmHost {
     this.frameRoom = Math.min(opts.frameRoom ?? FRAME_ROOM, this.frameCapacity);
     this.frameBase = align8(top) + FRAME_HEADROOM;
     top = this.frameBase + this.frameCapacity;
+    if (opts.umemBytes) {
+      const size = Math.ceil(opts.umemBytes / 4096) * 4096;
+      this.umem = { offset: Math.ceil(top / 4096) * 4096, size };
+      top = this.umem.offset + size;
+    }
     const pages = Math.ceil(top / PAGE);
     mem = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     this.memory = mem;
@@ -291,23 +302,58 @@ export class WasmHost {
     this.bytes().set(bytes, DATA_BASE + s.offset);
   }
 
-  /** Runs exported function `name` over one frame. */
+  /**
+   * Runs `name` over a frame already in the memory (a UMEM chunk): no copy in or out.
+   * `headroom` / `tailroom` are the bytes before and after it the function may claim
+   * with adjustHead / adjustTail. Returns the verdict and the frame's final bounds.
+   */
+  runInPlace(
+    name: string,
+    frame: { offset: number; len: number; headroom?: number; tailroom?: number },
+    ctx: { rxQueue?: number; ifindex?: number } = {},
+  ): { verdict: number; offset: number; len: number } {
+    const { fn, meta } = this.entry(name);
+    const verdict = fn(
+      frame.offset,
+      frame.len,
+      ctx.rxQueue ?? 0,
+      ctx.ifindex ?? 1,
+      frame.headroom ?? 0,
+      frame.tailroom ?? 0,
+    );
+    if (!meta.adjusts) return { verdict: verdict >>> 0, offset: frame.offset, len: frame.len };
+    const b = this.bounds();
+    return { verdict: verdict >>> 0, offset: b.start, len: b.end - b.start };
+  }
+
+  private entry(name: string) {
+    const fn = this.instance.exports[name];
+    const meta = this.meta.functions.find((f) => f.name === name);
+    if (typeof fn !== "function" || !meta)
+      throw new WasmHostError(`no program or handler ${name} in the module`);
+    return { fn: fn as (...a: number[]) => number, meta };
+  }
+
+  /** The frame bounds an adjusting function left in xdpc_data / xdpc_end. */
+  private bounds(): { start: number; end: number } {
+    const g = (n: string) => Number((this.instance.exports[n] as WebAssembly.Global).value);
+    return { start: g("xdpc_data"), end: g("xdpc_end") };
+  }
+
+  /** Runs exported function `name` over a copy of one frame. */
   run(
     name: string,
     frame: Uint8Array,
     ctx: { rxQueue?: number; ifindex?: number } = {},
   ): RunResult {
-    const fn = this.instance.exports[name];
-    const meta = this.meta.functions.find((f) => f.name === name);
-    if (typeof fn !== "function" || !meta)
-      throw new WasmHostError(`no program or handler ${name} in the module`);
+    const { fn, meta } = this.entry(name);
     if (frame.length > this.frameCapacity)
       throw new WasmHostError(`frame of ${frame.length} bytes exceeds ${this.frameCapacity}`);
     // A fresh, zeroed headroom (as the kernel's test buffer): adjustHead must not
     // expose bytes of an earlier frame.
     this.bytes().fill(0, this.frameBase - FRAME_HEADROOM, this.frameBase);
     this.bytes().set(frame, this.frameBase);
-    const verdict = (fn as (...a: number[]) => number)(
+    const verdict = fn(
       this.frameBase,
       frame.length,
       ctx.rxQueue ?? 0,
@@ -315,13 +361,9 @@ export class WasmHost {
       USABLE_HEADROOM,
       Math.max(0, this.frameRoom - frame.length),
     );
-    let start = this.frameBase;
-    let end = this.frameBase + frame.length;
-    if (meta.adjusts) {
-      const g = (n: string) => Number((this.instance.exports[n] as WebAssembly.Global).value);
-      start = g("xdpc_data");
-      end = g("xdpc_end");
-    }
+    const { start, end } = meta.adjusts
+      ? this.bounds()
+      : { start: this.frameBase, end: this.frameBase + frame.length };
     return { verdict: verdict >>> 0, data: this.bytes().slice(start, end) };
   }
 }

@@ -255,3 +255,51 @@ export function fwd(ctx: XdpContext): XdpAction {
     expect(host.traceLines).toEqual(["fwd 5 to -7, 3", "fwd 5 to -6, 4"]);
   });
 });
+
+describe("frames in a UMEM inside the shared memory", () => {
+  it("runs handlers over frames in place, without copies", () => {
+    const out = wasmOf(reflect);
+    const host = new WasmHost(out.binary, { umemBytes: 4 * 2048 });
+    expect(host.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const umem = host.umem!;
+    expect(umem.offset % 4096).toBe(0);
+    expect(umem.size).toBe(8192);
+    const frames = [udp4({ sport: 1, dport: 2 }, { ttl: 5 }), tcp4()];
+    const HEADROOM = 256;
+    frames.forEach((f, i) => host.bytes().set(f, umem.offset + i * 2048 + HEADROOM));
+    const r = frames.map((f, i) =>
+      host.runInPlace("reflect", { offset: umem.offset + i * 2048 + HEADROOM, len: f.length }),
+    );
+    expect(r.map((x) => x.verdict)).toEqual([XSK_TX, XSK_DROP]);
+    const first = host
+      .bytes()
+      .slice(umem.offset + HEADROOM, umem.offset + HEADROOM + frames[0]!.length);
+    expect(first[22]).toBe(4); // TTL spent, in the UMEM itself
+    expect([first[34], first[35], first[36], first[37]]).toEqual([0, 2, 0, 1]);
+  });
+
+  it("reports moved bounds after adjustHead on a UMEM frame", () => {
+    const out = wasmOf(`
+import { XdpContext, XdpAction, XDP_TX, XDP_DROP } from "xdpc";
+export function push(ctx: XdpContext): XdpAction {
+  if (!ctx.adjustHead(-4)) return XDP_DROP;
+  const e = ctx.eth();
+  if (e === null) return XDP_DROP;
+  e.dst = 0x0a0b0c0d0e0f;
+  return XDP_TX;
+}
+`);
+    const host = new WasmHost(out.binary, { umemBytes: 4096 });
+    const at = host.umem!.offset + 256;
+    const f = udp4();
+    host.bytes().set(f, at);
+    expect(host.runInPlace("push", { offset: at, len: f.length, headroom: 4 })).toEqual({
+      verdict: 3,
+      offset: at - 4,
+      len: f.length + 4,
+    });
+    expect(hex(host.bytes().slice(at - 4, at + 2))).toBe("0a0b0c0d0e0f");
+    // No headroom granted: the kernel's check refuses the move.
+    expect(host.runInPlace("push", { offset: at, len: f.length, headroom: 3 }).verdict).toBe(1);
+  });
+});
