@@ -196,10 +196,9 @@ export class WasmHost {
     const ktime = opts.ktimeNs ?? (() => process.hrtime.bigint());
     const random = opts.randomU32 ?? (() => randomInt(0, 2 ** 32));
     const cpu = BigInt(opts.cpu ?? 0);
-    const keyOf = (m: { name: string }, ptr: number) => {
-      const spec = this.meta.maps.find((x) => x.name === m.name)!;
-      return this.bytes().slice(ptr, ptr + spec.keySize);
-    };
+    const keySizes = new Map(meta.maps.map((m) => [m.name, m.keySize]));
+    const keyOf = (m: { name: string }, ptr: number) =>
+      new Uint8Array(this.memory.buffer, ptr, keySizes.get(m.name)!).slice();
     const map = (id: number): HostMap => {
       const s = this.byId[id];
       if (!s || s instanceof RingBufStore)

@@ -100,7 +100,8 @@ export class HashStore implements HostMap {
     }
     return e.at;
   }
-  update(key: Uint8Array, value: Uint8Array, flags: number): number {
+  /** `shown`: the key bytes entries() reports, when they differ from the identity (LPM). */
+  update(key: Uint8Array, value: Uint8Array, flags: number, shown?: Uint8Array): number {
     if (flags > BPF_EXIST) return -EINVAL;
     const k = keyOf(key);
     let e = this.table.get(k);
@@ -115,6 +116,7 @@ export class HashStore implements HostMap {
       }
       e = { key: key.slice(), at: this.slots.pop()! };
     } else this.table.delete(k);
+    if (shown) e.key = shown.slice();
     this.table.set(k, e);
     const mem = this.heap.bytes();
     mem.fill(0, e.at, e.at + stride(this.valueSize));
@@ -139,6 +141,9 @@ export class HashStore implements HostMap {
 export class LpmStore implements HostMap {
   private readonly inner: HashStore;
   private readonly bits: number;
+  /** Prefix lengths in use → entries with that length; lookups try only these. */
+  private readonly lengths = new Map<number, number>();
+  private sorted: number[] = [];
   constructor(
     readonly name: string,
     heap: Heap,
@@ -161,7 +166,8 @@ export class LpmStore implements HostMap {
   }
   lookup(key: Uint8Array): number {
     const p = Math.min(this.prefixlen(key), this.bits);
-    for (let len = p; len >= 0; len--) {
+    for (const len of this.sorted) {
+      if (len > p) continue;
       const at = this.inner.lookup(this.canonical(key, len));
       if (at) return at;
     }
@@ -170,15 +176,28 @@ export class LpmStore implements HostMap {
   update(key: Uint8Array, value: Uint8Array, flags: number): number {
     const p = this.prefixlen(key);
     if (p > this.bits) return -EINVAL;
-    return this.inner.update(this.canonical(key, p), value, flags);
+    const k = this.canonical(key, p);
+    const fresh = this.inner.lookup(k) === 0;
+    // The kernel keeps the key's bytes as given (past the prefix too) and reports them.
+    const r = this.inner.update(k, value, flags, key.slice(0, this.keySize));
+    if (r === 0 && fresh) this.count(p, 1);
+    return r;
   }
   delete(key: Uint8Array): number {
     const p = this.prefixlen(key);
     if (p > this.bits) return -EINVAL;
-    return this.inner.delete(this.canonical(key, p));
+    const r = this.inner.delete(this.canonical(key, p));
+    if (r === 0) this.count(p, -1);
+    return r;
   }
   entries(): [Uint8Array, Uint8Array][] {
     return this.inner.entries();
+  }
+  private count(len: number, by: number): void {
+    const n = (this.lengths.get(len) ?? 0) + by;
+    if (n > 0) this.lengths.set(len, n);
+    else this.lengths.delete(len);
+    this.sorted = [...this.lengths.keys()].sort((a, b) => b - a);
   }
 }
 
