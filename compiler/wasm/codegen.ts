@@ -28,6 +28,7 @@ import type {
 } from "../ir/ir.ts";
 import { isImm, isSlot } from "../ir/ir.ts";
 import { helperImport, IMPORT_MODULE, type HelperImport, type ValType } from "./helpers.ts";
+import { mapBaseImport } from "./layout.ts";
 
 type Ref = binaryen.ExpressionRef;
 
@@ -38,6 +39,7 @@ export const DATA_GLOBAL = "dataBase";
 export const DATA_OUT = "xdpc_data";
 export const END_OUT = "xdpc_end";
 
+const HELPER_LOOKUP = 1;
 const HELPER_ADJUST_HEAD = 44;
 const HELPER_ADJUST_TAIL = 65;
 const ETH_HLEN = 14;
@@ -53,6 +55,10 @@ export interface CodegenEnv {
   imports: Map<string, HelperImport>;
   /** Whether the DATA_OUT / END_OUT globals exist yet. */
   frameGlobals?: boolean;
+  /** Array maps looked up inline: name → id, value stride, entries. */
+  arrays: Map<string, { id: number; stride: number; maxEntries: number }>;
+  /** Map ids whose base global is imported already. */
+  arrayBases?: Set<number>;
 }
 
 export class CodegenError extends Error {}
@@ -375,6 +381,11 @@ class FunctionEmitter {
   private call(i: Extract<Inst, { op: "call" }>): Ref {
     const m = this.m;
     if (i.helper === HELPER_ADJUST_HEAD || i.helper === HELPER_ADJUST_TAIL) return this.adjust(i);
+    const a0 = i.args[0];
+    if (i.helper === HELPER_LOOKUP && i.dst && a0 && typeof a0 !== "bigint" && "map" in a0) {
+      const arr = this.env.arrays.get(a0.map);
+      if (arr) return this.arrayLookup(i.dst, arr, i.args[1]!);
+    }
     const imp = helperImport(i.helper, i.args.length);
     if (!imp) throw new CodegenError(`helper ${i.helper} has no WebAssembly import`);
     if (imp.params.length !== i.args.length)
@@ -409,6 +420,39 @@ class FunctionEmitter {
       return this.set(i.dst, c, imp.result);
     }
     return imp.result ? m.drop(c) : c;
+  }
+
+  /** An array map lookup without a host call: index < maxEntries ? base + index × stride : null. */
+  private arrayLookup(
+    dst: VReg,
+    arr: { id: number; stride: number; maxEntries: number },
+    keyArg: Arg,
+  ): Ref {
+    const m = this.m;
+    const global = `mapBase${arr.id}`;
+    this.env.arrayBases ??= new Set();
+    if (!this.env.arrayBases.has(arr.id)) {
+      this.env.arrayBases.add(arr.id);
+      m.addGlobalImport(global, IMPORT_MODULE, mapBaseImport(arr.id), binaryen.i32, false);
+    }
+    const key =
+      typeof keyArg === "bigint" || "ty" in keyArg
+        ? this.operand(keyArg, "i32")
+        : this.argAddr(keyArg);
+    const idx = this.newLocal("i32");
+    const g = () => m.local.get(idx, binaryen.i32);
+    return m.block(null, [
+      m.local.set(idx, m.i32.load(0, 1, key)),
+      this.set(
+        dst,
+        m.select(
+          m.i32.lt_u(g(), m.i32.const(arr.maxEntries)),
+          m.i32.add(m.global.get(global, binaryen.i32), m.i32.mul(g(), m.i32.const(arr.stride))),
+          m.i32.const(0),
+        ),
+        "i32",
+      ),
+    ]);
   }
 
   /**

@@ -20,6 +20,8 @@ import {
 } from "./codegen.ts";
 import { IMPORT_MODULE, MEMORY_MODULE, MEMORY_NAME, type HelperImport } from "./helpers.ts";
 import {
+  INLINE_ARRAY_KINDS,
+  valueStride,
   encodeMeta,
   layoutData,
   mapMeta,
@@ -86,6 +88,18 @@ export function compileToWasm(
       mapIds: new Map(m.maps.map((x, k) => [x.name, k])),
       globalOffsets: new Map(data.globals.map((g) => [g.name, g.offset])),
       imports: new Map(),
+      arrays: new Map(
+        m.maps.flatMap((x, id) =>
+          INLINE_ARRAY_KINDS.has(x.kind)
+            ? [
+                [
+                  x.name,
+                  { id, stride: valueStride(x.valueSize), maxEntries: x.maxEntries },
+                ] as const,
+              ]
+            : [],
+        ),
+      ),
     };
     const functions: WasmFunctionMeta[] = [];
     const irs: { name: string; text: string }[] = [];

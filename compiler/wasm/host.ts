@@ -14,7 +14,7 @@
 //                      kernel writes frames straight into the handlers' memory
 import { randomInt } from "node:crypto";
 import { IMPORT_MODULE, MEMORY_MODULE, MEMORY_NAME } from "./helpers.ts";
-import { readMeta, type WasmMeta } from "./layout.ts";
+import { INLINE_ARRAY_KINDS, mapBaseImport, readMeta, type WasmMeta } from "./layout.ts";
 import { formatTrace } from "./trace.ts";
 import {
   ArrayStore,
@@ -240,6 +240,13 @@ export class WasmHost {
         return BigInt(rb.output(this.bytes().slice(data, data + Number(size))));
       },
     };
+    // Array maps the module indexes itself: the address of each one's first value.
+    const arrayBases: Record<string, WebAssembly.Global> = {};
+    meta.maps.forEach((m, id) => {
+      const s = this.byId[id];
+      if (INLINE_ARRAY_KINDS.has(m.kind) && s instanceof ArrayStore)
+        arrayBases[mapBaseImport(id)] = new WebAssembly.Global({ value: "i32" }, s.base);
+    });
     const sink = opts.trace ?? ((line: string) => this.traceLines.push(line));
     const traces: Record<string, (...a: never[]) => bigint> = {};
     for (const i of WebAssembly.Module.imports(mod)) {
@@ -260,6 +267,7 @@ export class WasmHost {
       [IMPORT_MODULE]: {
         ...helpers,
         ...traces,
+        ...arrayBases,
         stack: new WebAssembly.Global({ value: "i32", mutable: false }, this.stackBase),
         data: new WebAssembly.Global({ value: "i32", mutable: false }, DATA_BASE),
       },

@@ -61,6 +61,16 @@ export interface WasmMeta {
 
 const align = (n: number, a: number) => Math.ceil(n / a) * a;
 
+/** Bytes between consecutive values of a map in memory (8-aligned, as the kernel's arrays). */
+export const valueStride = (valueSize: number) => align(valueSize, 8);
+
+/**
+ * Array maps (ArrayMap, PerCpuArray) are looked up inside the module: the host lays
+ * their values out contiguously at the address it passes as global import `xdpc.map<id>`.
+ */
+export const INLINE_ARRAY_KINDS = new Set(["ArrayMap", "PerCpuArray"]);
+export const mapBaseImport = (id: number) => `map${id}`;
+
 function hexOf(value: bigint, size: number): string {
   let v = BigInt.asUintN(size * 8, value);
   let out = "";

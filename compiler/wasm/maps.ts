@@ -31,11 +31,12 @@ export interface HostMap {
   entries(): [Uint8Array, Uint8Array][];
 }
 
-const stride = (valueSize: number) => Math.ceil(valueSize / 8) * 8;
+import { valueStride as stride } from "./layout.ts";
 const keyOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 export class ArrayStore implements HostMap {
-  private readonly base: number;
+  /** Address of value 0; the module indexes from here itself (layout.ts INLINE_ARRAY_KINDS). */
+  readonly base: number;
   constructor(
     readonly name: string,
     private readonly heap: Heap,
