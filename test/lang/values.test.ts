@@ -12,7 +12,7 @@ describeKernel("struct values in per-CPU hashes and LPM tries (fixture values)",
       expect(lookupU64(obj, "out", u32le(1))).toBe(5n);
       expect(lookupU64(obj, "out", u32le(2))).toBe(99n);
       // The key as stored: prefixlen, then net and port big-endian.
-      const key = Uint8Array.of(40, 0, 0, 0, 0x0a, 0, 0, 0, 0x12, 0x34, 0, 0);
+      const key = Uint8Array.of(40, 0, 0, 0, 0x0a, 0, 0, 0, 0x12, 0, 0, 0);
       const v = lookup(obj, "lt", key)!;
       expect(new DataView(v.buffer, v.byteOffset).getBigUint64(0, true)).toBe(5n);
     } finally {
