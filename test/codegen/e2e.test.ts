@@ -1,5 +1,6 @@
 // Filters compiled end to end by our toolchain, loaded through libbpf (the real
 // verifier) and run with BPF_PROG_TEST_RUN: verdicts, output bytes and map contents.
+import { SPEC_EXAMPLE } from "../support/filters.ts";
 import { afterEach, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import { testRun } from "../../native/bpf.ts";
@@ -60,28 +61,7 @@ export function f(ctx: XdpContext): XdpAction { return XDP_DROP; }`);
   });
 
   it("runs the LANGUAGE.md firewall: LPM lookup, per-CPU counters, UDP port match", () => {
-    const { fd, obj } = prog(`import {
-  XdpContext, XdpAction, XDP_PASS, XDP_DROP, PerCpuArray, LpmTrie,
-  IPPROTO_UDP, u32, u64,
-} from "xdpc";
-
-interface Ipv4Prefix { prefixlen: u32; addr: u32 }
-
-const blocked = new LpmTrie<Ipv4Prefix, u64>({ maxEntries: 65536 });
-const stats = new PerCpuArray<u64>({ maxEntries: 4 });
-const DNS_PORT = 53;
-
-export function firewall(ctx: XdpContext): XdpAction {
-  const ip = ctx.ipv4();
-  if (ip === null) return XDP_PASS;
-  if (blocked.lookup({ prefixlen: 32, addr: ip.src }) !== null) {
-    stats.increment(0);
-    return XDP_DROP;
-  }
-  const udp = ctx.udp();
-  if (udp !== null && udp.dstPort === DNS_PORT) stats.increment(1);
-  return XDP_PASS;
-}`);
+    const { fd, obj } = prog(SPEC_EXAMPLE);
     // LpmTrie keys hold the fields after prefixlen in network order (docs/language.md §7).
     const key = new Uint8Array(8);
     key.set(u32le(32), 0);

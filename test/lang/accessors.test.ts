@@ -1,4 +1,5 @@
 // §5 accessor table over crafted frames, and the §1 example filter verbatim, in the kernel.
+import { SPEC_EXAMPLE } from "../support/filters.ts";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
@@ -94,30 +95,6 @@ describeKernel("§5 accessor rules (fixture accessors)", () => {
     expect(lookupU64(obj, "out", u32le(2))).toBe(0x10080n);
   });
 });
-
-const SPEC_EXAMPLE = `import {
-  XdpContext, XdpAction, XDP_PASS, XDP_DROP, PerCpuArray, LpmTrie,
-  IPPROTO_UDP, u32, u64,
-} from "xdpc";
-
-interface Ipv4Prefix { prefixlen: u32; addr: u32 }
-
-const blocked = new LpmTrie<Ipv4Prefix, u64>({ maxEntries: 65536 });
-const stats = new PerCpuArray<u64>({ maxEntries: 4 });
-const DNS_PORT = 53;
-
-export function firewall(ctx: XdpContext): XdpAction {
-  const ip = ctx.ipv4();
-  if (ip === null) return XDP_PASS;
-  if (blocked.lookup({ prefixlen: 32, addr: ip.src }) !== null) {
-    stats.increment(0);
-    return XDP_DROP;
-  }
-  const udp = ctx.udp();
-  if (udp !== null && udp.dstPort === DNS_PORT) stats.increment(1);
-  return XDP_PASS;
-}
-`;
 
 describeKernel("LANGUAGE.md §1 example, verbatim", () => {
   it("drops blocked sources and counts DNS", () => {

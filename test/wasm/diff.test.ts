@@ -18,7 +18,7 @@ import { concat, fromHex, hex } from "../support/packets.ts";
 import { twinBeforeLoad, twinSetups } from "../support/twin-setups.ts";
 import { loadXdpObject, runXdp, verdictName } from "../support/xdp.ts";
 import { dumpMap } from "../differential/diff.ts";
-import { DUMPABLE, hostMapDump, onOneCpu } from "./support.ts";
+import { DUMPABLE, kernelVsHostDiffs, onOneCpu } from "./support.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
 
@@ -91,27 +91,7 @@ describeKernel("Wasm backend agrees with the kernel on the example filters", () 
           });
           expect(mismatches.slice(0, 5).join("\n"), `${mismatches.length} mismatches`).toBe("");
 
-          const mapDiffs: string[] = [];
-          for (const m of host.mapNames()) {
-            if (IGNORE_MAPS[name]?.includes(m)) continue;
-            const info = obj.object.map(m);
-            if (!DUMPABLE.has(info.type)) continue;
-            const kd = dumpMap(info.fd, info.type, info.keySize, info.valueSize);
-            const wd = hostMapDump(host.map(m), info.type);
-            for (const key of new Set([...kd.keys(), ...wd.keys()]))
-              if (kd.get(key) !== wd.get(key))
-                mapDiffs.push(`${m}[${key}]: kernel ${kd.get(key)} wasm ${wd.get(key)}`);
-          }
-          // Global variables: libbpf's internal maps hold each data section at key 0.
-          for (const sec of [".bss", ".data"]) {
-            const kname = obj.object.mapNames().find((n) => n.endsWith(sec));
-            if (!kname) continue;
-            const info = obj.object.map(kname);
-            const kd = dumpMap(info.fd, info.type, info.keySize, info.valueSize);
-            const kernelBytes = kd.get("00000000") ?? "00".repeat(info.valueSize);
-            if (kernelBytes !== hex(host.section(sec)))
-              mapDiffs.push(`${sec}: kernel ${kernelBytes} wasm ${hex(host.section(sec))}`);
-          }
+          const mapDiffs = kernelVsHostDiffs(obj, host, IGNORE_MAPS[name] ?? []);
           expect(mapDiffs.slice(0, 10).join("\n")).toBe("");
           expect(corpus.packets.length).toBeGreaterThan(50);
           if (name !== "tcp_events")

@@ -14,8 +14,7 @@ import { describeKernel } from "../support/kernel.ts";
 import { loadCorpus, MAX_XDP_TEST_PACKET, samplePackets } from "../support/corpus.ts";
 import { concat, hex } from "../support/packets.ts";
 import { loadXdpObject, runXdp, verdictName } from "../support/xdp.ts";
-import { dumpMap } from "../differential/diff.ts";
-import { DUMPABLE, hostMapDump, onOneCpu } from "./support.ts";
+import { kernelVsHostDiffs, onOneCpu } from "./support.ts";
 
 const repo = resolve(import.meta.dirname, "../..");
 const DIRS = ["test/lang/fixtures", "test/accept/fixtures"];
@@ -95,25 +94,7 @@ describeKernel("Wasm backend agrees with the kernel on the language fixtures", (
           }
         });
         expect(mismatches.slice(0, 3).join("\n"), `${mismatches.length} mismatches`).toBe("");
-        const diffs: string[] = [];
-        for (const m of host.mapNames()) {
-          const info = obj.object.map(m);
-          if (!DUMPABLE.has(info.type)) continue;
-          const kd = dumpMap(info.fd, info.type, info.keySize, info.valueSize);
-          const wd = hostMapDump(host.map(m), info.type);
-          for (const key of new Set([...kd.keys(), ...wd.keys()]))
-            if (kd.get(key) !== wd.get(key))
-              diffs.push(`${m}[${key}]: kernel ${kd.get(key)} wasm ${wd.get(key)}`);
-        }
-        for (const sec of [".bss", ".data"]) {
-          const kname = obj.object.mapNames().find((n) => n.endsWith(sec));
-          if (!kname) continue;
-          const info = obj.object.map(kname);
-          const kd = dumpMap(info.fd, info.type, info.keySize, info.valueSize);
-          const kernelBytes = kd.get("00000000") ?? "00".repeat(info.valueSize);
-          if (kernelBytes !== hex(host.section(sec)))
-            diffs.push(`${sec}: kernel ${kernelBytes} wasm ${hex(host.section(sec))}`);
-        }
+        const diffs = kernelVsHostDiffs(obj, host);
         expect(diffs.slice(0, 6).join("\n")).toBe("");
       } finally {
         obj.close();

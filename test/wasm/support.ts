@@ -5,6 +5,9 @@ import { renderDiagnostic } from "../../compiler/diagnostics/index.ts";
 import { compileToWasm, type WasmOutput } from "../../compiler/wasm/compile.ts";
 import type { HostMap } from "../../compiler/wasm/maps.ts";
 import { hex } from "../support/packets.ts";
+import type { WasmHost } from "../../compiler/wasm/host.ts";
+import type { XdpObject } from "../support/xdp.ts";
+import { dumpMap } from "../differential/diff.ts";
 import { koffi } from "../../native/lib.ts";
 
 const ARRAY = 2;
@@ -21,6 +24,39 @@ export function hostMapDump(m: HostMap, bpfType: number): Map<string, string> {
     out.set(hex(k), hex(v));
   }
   return out;
+}
+
+/**
+ * Every difference between the kernel's maps and global sections (after a run of the
+ * eBPF object) and the Wasm host's, as `map[key]: kernel … wasm …` lines.
+ */
+export function kernelVsHostDiffs(
+  obj: XdpObject,
+  host: WasmHost,
+  ignoreMaps: readonly string[] = [],
+): string[] {
+  const diffs: string[] = [];
+  for (const m of host.mapNames()) {
+    if (ignoreMaps.includes(m)) continue;
+    const info = obj.object.map(m);
+    if (!DUMPABLE.has(info.type)) continue;
+    const kd = dumpMap(info.fd, info.type, info.keySize, info.valueSize);
+    const wd = hostMapDump(host.map(m), info.type);
+    for (const key of new Set([...kd.keys(), ...wd.keys()]))
+      if (kd.get(key) !== wd.get(key))
+        diffs.push(`${m}[${key}]: kernel ${kd.get(key)} wasm ${wd.get(key)}`);
+  }
+  // Global variables: libbpf's internal maps hold each data section at key 0.
+  for (const sec of [".bss", ".data"]) {
+    const kname = obj.object.mapNames().find((n) => n.endsWith(sec));
+    if (!kname) continue;
+    const info = obj.object.map(kname);
+    const kd = dumpMap(info.fd, info.type, info.keySize, info.valueSize);
+    const kernelBytes = kd.get("00000000") ?? "00".repeat(info.valueSize);
+    if (kernelBytes !== hex(host.section(sec)))
+      diffs.push(`${sec}: kernel ${kernelBytes} wasm ${hex(host.section(sec))}`);
+  }
+  return diffs;
 }
 
 /** Compiles a fixture source to Wasm; throws with rendered diagnostics on any error. */
