@@ -27,8 +27,8 @@ import type {
   Width,
 } from "../ir/ir.ts";
 import { isImm, isSlot } from "../ir/ir.ts";
-import { helperImport, IMPORT_MODULE, type HelperImport, type ValType } from "./helpers.ts";
-import { mapBaseImport } from "./layout.ts";
+import { IMPORT_MODULE, mapBaseImport } from "./abi.ts";
+import { helperImport, type HelperImport, type ValType } from "./helpers.ts";
 
 type Ref = binaryen.ExpressionRef;
 

@@ -18,17 +18,19 @@ import {
   STACK_GLOBAL,
   type CodegenEnv,
 } from "./codegen.ts";
-import { IMPORT_MODULE, MEMORY_MODULE, MEMORY_NAME, type HelperImport } from "./helpers.ts";
+import type { HelperImport } from "./helpers.ts";
 import {
-  INLINE_ARRAY_KINDS,
-  valueStride,
   encodeMeta,
-  layoutData,
-  mapMeta,
+  IMPORT_MODULE,
+  INLINE_ARRAY_KINDS,
+  MEMORY_MODULE,
+  MEMORY_NAME,
   META_SECTION,
+  valueStride,
   type WasmFunctionMeta,
   type WasmMeta,
-} from "./layout.ts";
+} from "./abi.ts";
+import { layoutData, mapMeta } from "./layout.ts";
 
 export interface WasmOptions {
   /** binaryen optimisation level (default 3; 0 skips binaryen's optimizer). */

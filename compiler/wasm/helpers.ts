@@ -12,11 +12,6 @@ export interface HelperImport {
   result: ValType | null;
 }
 
-export const IMPORT_MODULE = "xdpc";
-/** Where the module finds its memory: `env.memory`, shared. */
-export const MEMORY_MODULE = "env";
-export const MEMORY_NAME = "memory";
-
 /**
  * Kernel helper id → import. `trace` (6) takes a variable number of arguments (see
  * traceImport); xdp_adjust_head (44) and xdp_adjust_tail (65) are inlined by codegen.ts.

@@ -1,6 +1,4 @@
-// The WebAssembly backend: compileToWasm (checked module → .wasm with metadata) and
-// WasmHost (a JS host that runs it). docs/wasm.md describes the ABI.
+// The WebAssembly backend: compileToWasm (checked module → .wasm with metadata) and the
+// ABI the module and its host (runtime/wasm) share. docs/wasm.md describes it.
 export { compileToWasm, WASM_FEATURES, type WasmOptions, type WasmOutput } from "./compile.ts";
-export { readMeta, META_SECTION, type WasmMeta, type WasmMapMeta } from "./layout.ts";
-export { WasmHost, WasmHostError, missingHelpers, HOST_HELPERS, FRAME_HEADROOM } from "./host.ts";
-export type { RunResult, WasmHostOptions } from "./host.ts";
+export { readMeta, META_SECTION, type WasmMeta, type WasmMapMeta } from "./abi.ts";

@@ -11,8 +11,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readMeta } from "../../compiler/wasm/layout.ts";
-import { WasmHost } from "../../compiler/wasm/host.ts";
+import { readMeta } from "../../compiler/wasm/abi.ts";
+import { WasmHost } from "../../runtime/wasm/instance.ts";
 import { repo, xdpc } from "../cli/run.ts";
 import { tcp4, udp4 } from "../support/packets.ts";
 

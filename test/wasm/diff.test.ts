@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { compile } from "../../compiler/driver/index.ts";
 import { compileToWasm } from "../../compiler/wasm/compile.ts";
-import { missingHelpers, WasmHost } from "../../compiler/wasm/host.ts";
+import { missingHelpers, WasmHost } from "../../runtime/wasm/instance.ts";
 import type { LoadedObject } from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadCorpus, MAX_XDP_TEST_PACKET } from "../support/corpus.ts";

@@ -2,7 +2,7 @@
 // exact verdicts, exact rewritten bytes, map effects, and the header rules (every
 // accessor and checked load is bounds-checked against the frame length).
 import { describe, expect, it } from "vitest";
-import { missingHelpers, WasmHost, WasmHostError } from "../../compiler/wasm/host.ts";
+import { missingHelpers, WasmHost, WasmHostError } from "../../runtime/wasm/instance.ts";
 import {
   build,
   concat,

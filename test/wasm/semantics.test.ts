@@ -6,7 +6,7 @@
 import { expect, it } from "vitest";
 import { compile } from "../../compiler/driver/index.ts";
 import { compileToWasm } from "../../compiler/wasm/compile.ts";
-import { WasmHost } from "../../compiler/wasm/host.ts";
+import { WasmHost } from "../../runtime/wasm/instance.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { hex, udp4 } from "../support/packets.ts";
 import { loadXdpObject, runXdp, verdictName } from "../support/xdp.ts";

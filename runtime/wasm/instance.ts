@@ -1,20 +1,18 @@
-// A JS host for compiled modules: lays out the shared memory (data area, stack, map
-// values, one frame), implements the helper imports over maps kept in JS, and runs an
-// exported program or handler over one frame. It is what tests and the runtime's
-// workers instantiate; a module importing a helper this host does not implement is
-// refused up front with the helper's name, never run with a stub.
-//
-// Memory layout (offsets in the shared memory):
-//   [0, 64)            never used, so that 0 is a null pointer
-//   [64, ...)          data area: .rodata, .bss, .data (meta.sections)
-//   stack              meta.stackSize bytes for this instance
-//   map values         one range per map, allocated at construction
-//   frame              FRAME_HEADROOM bytes, then the frame (up to frameCapacity)
-//   umem               optional, page-aligned: where an AF_XDP UMEM can live, so the
-//                      kernel writes frames straight into the handlers' memory
+// A JS host for compiled modules: instantiates a module over its shared memory
+// (memory.ts lays it out), implements the helper imports over maps kept in JS
+// (maps.ts), and runs an exported program or handler over one frame. It is what tests
+// and the runtime's workers instantiate; a module importing a helper this host does not
+// implement is refused up front with the helper's name, never run with a stub.
 import { randomInt } from "node:crypto";
-import { IMPORT_MODULE, MEMORY_MODULE, MEMORY_NAME } from "./helpers.ts";
-import { INLINE_ARRAY_KINDS, mapBaseImport, readMeta, type WasmMeta } from "./layout.ts";
+import {
+  IMPORT_MODULE,
+  INLINE_ARRAY_KINDS,
+  MEMORY_MODULE,
+  MEMORY_NAME,
+  mapBaseImport,
+  readMeta,
+  type WasmMeta,
+} from "../../compiler/wasm/abi.ts";
 import { formatTrace } from "./trace.ts";
 import {
   ArrayStore,
@@ -23,24 +21,16 @@ import {
   LpmStore,
   RedirectStore,
   RingBufStore,
-  type Heap,
   type HostMap,
 } from "./maps.ts";
-
-export const FRAME_HEADROOM = 256;
-/**
- * What adjustHead may claim of the headroom: the kernel keeps sizeof(struct xdp_frame)
- * (40 bytes) at its start.
- */
-export const USABLE_HEADROOM = FRAME_HEADROOM - 40;
-/**
- * Bytes a frame may grow to with adjustTail, from its original start: a 4096-byte
- * buffer less headroom and skb_shared_info (320), as BPF_PROG_TEST_RUN and XDP drivers
- * lay out a page.
- */
-export const FRAME_ROOM = 4096 - FRAME_HEADROOM - 320;
-const PAGE = 65536;
-const DATA_BASE = 64;
+import {
+  DATA_BASE,
+  FRAME_HEADROOM,
+  FRAME_ROOM,
+  MemoryLayout,
+  USABLE_HEADROOM,
+  type UmemRegion,
+} from "./memory.ts";
 
 export class WasmHostError extends Error {
   override name = "WasmHostError";
@@ -116,7 +106,7 @@ export class WasmHost {
   /** The target of the last bpf_redirect (ifindex), or null. */
   lastRedirect: number | null = null;
   /** The UMEM region (offset and size in the memory), when `umemBytes` was given. */
-  readonly umem: { offset: number; size: number } | null = null;
+  readonly umem: UmemRegion | null = null;
   /** trace() output, when no `trace` option was given. */
   readonly traceLines: string[] = [];
 
@@ -131,22 +121,9 @@ export class WasmHost {
         `the Wasm host does not implement helper${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`,
       );
 
-    // Lay out everything first, then create the memory at its final size.
-    let top = DATA_BASE + meta.dataSize;
-    const align8 = (n: number) => Math.ceil(n / 8) * 8;
-    this.stackBase = align8(top);
-    top = this.stackBase + meta.stackSize;
-    const ranges: { at: number; bytes: number }[] = [];
-    let mem: WebAssembly.Memory | null = null;
-    const heap: Heap = {
-      alloc: (bytes) => {
-        const at = align8(top);
-        top = at + bytes;
-        ranges.push({ at, bytes });
-        return at;
-      },
-      bytes: () => new Uint8Array(mem!.buffer),
-    };
+    const layout = new MemoryLayout(meta);
+    this.stackBase = layout.stackBase;
+    const heap = layout;
     for (const m of meta.maps) {
       let store: HostMap | RingBufStore | null = null;
       switch (m.kind) {
@@ -180,15 +157,9 @@ export class WasmHost {
     }
     this.frameCapacity = opts.frameCapacity ?? 128 * 1024;
     this.frameRoom = Math.min(opts.frameRoom ?? FRAME_ROOM, this.frameCapacity);
-    this.frameBase = align8(top) + FRAME_HEADROOM;
-    top = this.frameBase + this.frameCapacity;
-    if (opts.umemBytes) {
-      const size = Math.ceil(opts.umemBytes / 4096) * 4096;
-      this.umem = { offset: Math.ceil(top / 4096) * 4096, size };
-      top = this.umem.offset + size;
-    }
-    const pages = Math.ceil(top / PAGE);
-    mem = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    this.frameBase = layout.reserveFrame(this.frameCapacity);
+    if (opts.umemBytes) this.umem = layout.reserveUmem(opts.umemBytes);
+    const mem = layout.create();
     this.memory = mem;
     for (const g of meta.globals)
       this.bytes().set(Buffer.from(g.init, "hex"), DATA_BASE + g.offset);

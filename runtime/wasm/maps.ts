@@ -31,11 +31,11 @@ export interface HostMap {
   entries(): [Uint8Array, Uint8Array][];
 }
 
-import { valueStride as stride } from "./layout.ts";
+import { valueStride as stride } from "../../compiler/wasm/abi.ts";
 const keyOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 export class ArrayStore implements HostMap {
-  /** Address of value 0; the module indexes from here itself (layout.ts INLINE_ARRAY_KINDS). */
+  /** Address of value 0; the module indexes from here itself (compiler/wasm/abi.ts INLINE_ARRAY_KINDS). */
   readonly base: number;
   constructor(
     readonly name: string,
