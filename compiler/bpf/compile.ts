@@ -147,7 +147,18 @@ export function typeDesc(t: Type): TypeDesc {
         kind: "struct",
         name: t.name,
         size: t.size,
-        members: t.fields.map((f) => ({ name: f.name, type: typeDesc(f.type), offset: f.offset })),
+        // Kernel structs alias fields (FibLookupParams' unions): BTF wants members in
+        // offset order, and a 48-bit MAC is the 6 bytes it occupies.
+        members: [...t.fields]
+          .sort((a, b) => a.offset - b.offset)
+          .map((f) => ({
+            name: f.name,
+            type:
+              f.wire?.width === 6
+                ? { kind: "array", elem: { kind: "int", bits: 8, signed: false }, length: 6 }
+                : typeDesc(f.type),
+            offset: f.offset,
+          })),
       };
     case "fixedArray":
       return { kind: "array", elem: typeDesc(t.elem), length: t.length };

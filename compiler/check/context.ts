@@ -72,6 +72,8 @@ export class CheckerBase {
   nextId = 1;
   /** Values of local `const`s with constant initializers, by symbol id. */
   readonly localConsts = new Map<number, bigint>();
+  /** Local consts whose initializer is an untyped constant: their uses are untyped too. */
+  readonly localUntyped = new Set<number>();
   /** Locals (by id) that may point into packet data; invalidated by adjustHead/Tail. */
   readonly packetViews = new Set<number>();
   /** Locals/params (by id) holding packet views in the current function. */

@@ -171,6 +171,7 @@ export class Checker extends StmtChecker {
         type: u32,
         value: v,
         decl: m,
+        untyped: true,
       };
       sym.members.set(m.name.name, provisional);
     }
@@ -182,7 +183,13 @@ export class Checker extends StmtChecker {
     }
     sym.type = t;
     for (const { m, v } of values) {
-      const info: ConstInfo = { name: `${d.name.name}.${m.name.name}`, type: t, value: v, decl: m };
+      const info: ConstInfo = {
+        name: `${d.name.name}.${m.name.name}`,
+        type: t,
+        value: v,
+        decl: m,
+        untyped: true,
+      };
       sym.members.set(m.name.name, info);
       this.m.consts.push(info);
     }
@@ -382,15 +389,25 @@ export class Checker extends StmtChecker {
       const v = this.m.constValues.get(d.init);
       if (v === undefined || !["int", "bool", "action"].includes(type.kind)) {
         if (t !== errorType) this.error("TopLevelInit", d.init.span, name);
-        if (type.kind === "int" || type.kind === "bool")
-          register({ kind: "const", info: { name, type, value: 0n, decl: d } });
+        // Registered even after an error, so uses do not cascade into "cannot find name".
+        register({
+          kind: "const",
+          info: {
+            name,
+            type: type.kind === "int" || type.kind === "bool" ? type : errorType,
+            value: 0n,
+            decl: d,
+          },
+        });
         return;
       }
+      const untyped = !declT && this.untyped.has(d.init);
       const info: ConstInfo = {
         name,
         type,
-        value: type.kind === "int" ? wrap(v, type) : v,
+        value: untyped || type.kind !== "int" ? v : wrap(v, type),
         decl: d,
+        untyped,
       };
       this.m.consts.push(info);
       return register({ kind: "const", info });

@@ -245,6 +245,10 @@ export abstract class ExprChecker extends CheckerBase {
         }
         const v = this.localConsts.get(sym.id);
         if (v !== undefined) this.m.constValues.set(e, v);
+        if (v !== undefined && this.localUntyped.has(sym.id)) {
+          this.untyped.add(e);
+          return defaultIntType(v) ?? sym.type;
+        }
         const t = sym.type;
         return t.kind === "nullable" && this.flow.nonNull.has(sym.id) ? t.inner : t;
       }
@@ -252,11 +256,19 @@ export abstract class ExprChecker extends CheckerBase {
         return sym.info.type;
       case "const":
         this.m.constValues.set(e, sym.info.value);
+        if (sym.info.untyped) {
+          this.untyped.add(e);
+          return sym.info.decl.kind === "EnumMember"
+            ? sym.info.type
+            : (defaultIntType(sym.info.value) ?? sym.info.type);
+        }
         return sym.info.type;
       case "loadParam":
         return sym.info.type;
       case "builtinConst":
+        // Built-in constants are untyped like user ones (XDP_TX + 1, -IPPROTO_TCP fold exactly).
         this.m.constValues.set(e, sym.value);
+        if (sym.type.kind === "int" || sym.type.kind === "action") this.untyped.add(e);
         return sym.type;
       case "map":
         this.error("MapNotValue", e.span, e.name);
@@ -284,6 +296,7 @@ export abstract class ExprChecker extends CheckerBase {
         }
         this.m.members.set(e, { kind: "enumMember", info });
         this.m.constValues.set(e, info.value);
+        this.untyped.add(e);
         return info.type;
       }
     }
@@ -445,8 +458,13 @@ export abstract class ExprChecker extends CheckerBase {
   // ------------------------------------------------------------ operators
 
   private unary(e: ast.Unary): Type {
-    const t = this.expr(e.operand);
+    let t = this.expr(e.operand);
     if (t === errorType) return errorType;
+    if (t.kind === "nullable") {
+      this.error("PossiblyNull", e.operand.span, exprText(e.operand));
+      return errorType;
+    }
+    if (t.kind === "action") t = u32;
     if (t.kind !== "int") {
       this.error("OperatorType", e.span, e.op, typeToString(t));
       return errorType;
@@ -485,6 +503,14 @@ export abstract class ExprChecker extends CheckerBase {
       this.error("VoidValue", (lt.kind === "void" ? left : right).span);
       return errorType;
     }
+    const nullableSide = lt.kind === "nullable" ? left : rt.kind === "nullable" ? right : null;
+    if (nullableSide) {
+      this.error("PossiblyNull", nullableSide.span, exprText(nullableSide));
+      return errorType;
+    }
+    // XdpAction / XskVerdict are u32 in arithmetic and ordering (§2.4).
+    if (lt.kind === "action") lt = u32;
+    if (rt.kind === "action") rt = u32;
     const isCompare = !arithOps.has(op);
     if (isCompare && (lt.kind !== "int" || rt.kind !== "int"))
       return this.compareOther(node as ast.Binary, op, left, right, lt, rt);
@@ -510,8 +536,10 @@ export abstract class ExprChecker extends CheckerBase {
 
     const lc = lv !== undefined;
     const rc = rv !== undefined;
-    const adaptL = lu || (lc && !rc);
-    const adaptR = ru || (rc && !lc);
+    // A typed constant (`const a: i32 = -1`) adapts only when it fits; otherwise it is an
+    // operand of its declared type, so the message names the types the user wrote.
+    const adaptL = lu || (lc && !rc && fits(lv, promote(rt)));
+    const adaptR = ru || (rc && !lc && fits(rv, promote(lt)));
     let w: IntType;
     if (adaptL && !adaptR) {
       w = promote(rt);
@@ -787,6 +815,11 @@ export abstract class ExprChecker extends CheckerBase {
       }
       case "action":
         if (sameType(t, target)) return true;
+        // A run-time u8/u16/u32 is a verdict as is (XdpAction is u32, §2.4).
+        if (t.kind === "int" && v === undefined && implicitInt(t, u32)) {
+          this.convertRaw(e, t, u32);
+          return true;
+        }
         if (t.kind === "int" && v !== undefined) {
           const max = target.of === "xdp" ? 4n : 1n;
           if (v < 0n || v > max) {

@@ -94,6 +94,8 @@ export interface ConstInfo {
   type: Type; // an int or bool type
   value: bigint;
   decl: ast.VarDecl | ast.EnumMember;
+  /** An untyped constant (§3.2): uses take their context's type; `value` is exact. */
+  untyped?: boolean;
 }
 
 export interface LoadParamInfo {

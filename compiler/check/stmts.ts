@@ -124,7 +124,12 @@ export abstract class StmtChecker extends CallChecker {
     this.declareLocal(sym, d.name.span);
     if (d.init && d.declKind === "const" && (type.kind === "int" || type.kind === "bool")) {
       const v = this.m.constValues.get(d.init);
-      if (v !== undefined) this.localConsts.set(sym.id, type.kind === "int" ? wrap(v, type) : v);
+      if (v !== undefined) {
+        // An unannotated local const of an untyped constant is a named constant too (§3.2).
+        const untyped = !declT && type.kind === "int" && this.untyped.has(d.init);
+        this.localConsts.set(sym.id, type.kind === "int" && !untyped ? wrap(v, type) : v);
+        if (untyped) this.localUntyped.add(sym.id);
+      }
     }
     if (
       type.kind === "nullable" &&

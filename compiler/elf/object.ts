@@ -433,7 +433,10 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
 
   const extBytes = ext.encode(); // adds its strings to the .BTF string table first
   elf.addSection({ name: ".BTF", type: SHT_PROGBITS, flags: 0, data: btf.encode(), align: 4 });
-  elf.addSection({ name: ".BTF.ext", type: SHT_PROGBITS, flags: 0, data: extBytes, align: 4 });
+  // libbpf refuses a .BTF.ext without func_info (-EINVAL), so an object without
+  // programs (a handler-only file's) has none.
+  if (spec.programs.length > 0)
+    elf.addSection({ name: ".BTF.ext", type: SHT_PROGBITS, flags: 0, data: extBytes, align: 4 });
   return elf.encode();
 }
 

@@ -737,7 +737,7 @@ class Lowerer {
       }
       case "structField": {
         const obj = this.ref(e.object);
-        if (tgt.field.wire) return this.readHeaderField(obj, tgt.field.wire);
+        if (tgt.field.wire) return this.readHeaderField(obj, tgt.field.wire, true);
         const off = obj.off + tgt.field.offset;
         if (isScalar(tgt.field.type)) return this.loadScalar(obj.base, off, tgt.field.type);
         return { k: "ref", base: obj.base, off };
@@ -763,9 +763,26 @@ class Lowerer {
     return { k: "int", v: this.b.load(4, this.ctx, name === "ifindex" ? 12 : 16), w: 32 };
   }
 
-  private readHeaderField(obj: { base: Base; off: number }, f: HeaderField): Value {
+  /**
+   * `inMemory`: a wire field of a struct on the stack or in a map value, where the
+   * verifier wants each access aligned to its size (FibLookupParams.smac at 52).
+   */
+  private readHeaderField(
+    obj: { base: Base; off: number },
+    f: HeaderField,
+    inMemory = false,
+  ): Value {
     const off = obj.off + f.offset;
     if (f.width === 16) return { k: "ref", base: obj.base, off };
+    if (f.width === 6 && inMemory && off % 4 === 0) {
+      const hi = this.b.un("be32", 32, this.b.load(4, obj.base, off));
+      const lo = this.b.un("be16", 32, this.b.load(2, obj.base, off + 4));
+      const h64 = this.b.vreg("i64");
+      this.b.mov(h64, hi);
+      const l64 = this.b.vreg("i64");
+      this.b.mov(l64, lo);
+      return { k: "int", v: this.b.bin("or", 64, this.b.bin("shl", 64, h64, 16n), l64), w: 64 };
+    }
     if (f.width === 6) {
       const hi = this.b.un("be16", 32, this.b.load(2, obj.base, off));
       const lo = this.b.un("be32", 32, this.b.load(4, obj.base, off + 2));
@@ -788,6 +805,7 @@ class Lowerer {
     f: HeaderField,
     v: Value,
     n: ast.Node,
+    inMemory = false,
   ): void {
     const off = obj.off + f.offset;
     if (f.width === 16) {
@@ -796,6 +814,13 @@ class Lowerer {
       return;
     }
     const x = this.scalar(v, n);
+    if (f.width === 6 && inMemory && off % 4 === 0) {
+      const hi = this.b.un("be32", 32, this.b.un("zext32", 32, this.b.bin("lshr", 64, x, 16n)));
+      const lo = this.b.un("be16", 32, this.b.un("zext32", 32, x));
+      this.b.store(4, obj.base, off, hi);
+      this.b.store(2, obj.base, off + 4, lo);
+      return;
+    }
     if (f.width === 6) {
       const hi = this.b.un("be16", 32, this.b.un("zext32", 32, this.b.bin("lshr", 64, x, 32n)));
       const lo = this.b.un("be32", 32, this.b.un("zext32", 32, x));
@@ -1048,8 +1073,8 @@ class Lowerer {
       if (tgt?.kind === "structField" && tgt.field.wire) {
         const obj = this.ref(target.object);
         const wire = tgt.field.wire;
-        const v = value(() => this.readHeaderField(obj, wire));
-        this.writeHeaderField(obj, wire, v, n);
+        const v = value(() => this.readHeaderField(obj, wire, true));
+        this.writeHeaderField(obj, wire, v, n, true);
         return v;
       }
       if (tgt?.kind === "structField") {
