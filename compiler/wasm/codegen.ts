@@ -168,12 +168,14 @@ class FunctionEmitter {
         case "jmp":
           rl.addBranch(from, to(t.target), 0, 0);
           break;
+        // The Relooper takes one branch per target: a test whose two targets are one
+        // block (a guard whose result is unused) is a plain jump (the tests are pure).
         case "br":
-          rl.addBranch(from, to(t.then), this.cond(t), 0);
+          if (t.then.id !== t.else.id) rl.addBranch(from, to(t.then), this.cond(t), 0);
           rl.addBranch(from, to(t.else), 0, 0);
           break;
         case "guard":
-          rl.addBranch(from, to(t.ok), this.guard(t), 0);
+          if (t.ok.id !== t.fail.id) rl.addBranch(from, to(t.ok), this.guard(t), 0);
           rl.addBranch(from, to(t.fail), 0, 0);
           break;
         case "ret":
@@ -371,11 +373,23 @@ class FunctionEmitter {
     }
     e =
       size === 4
-        ? m.i32.load(offset, 1, ptr)
+        ? this.load32u(offset, ptr)
         : size === 2
           ? m.i32.load16_u(offset, 1, ptr)
           : m.i32.load8_u(offset, 1, ptr);
     return this.set(dst, e, "i32");
+  }
+
+  /**
+   * i32.load built as an unsigned load: binaryen.js makes `i32.load` a *signed* 4-byte
+   * load, and its optimizer then folds `i64.extend_i32_u(i32.load)` into
+   * `i64.load32_s`, sign-extending u32 values widened to 64 bits.
+   */
+  private load32u(offset: number, ptr: Ref): Ref {
+    const b = binaryen as unknown as {
+      _BinaryenLoad(...a: number[]): Ref;
+    };
+    return b._BinaryenLoad(this.m.ptr, 4, 0, offset, 1, binaryen.i32, ptr, 0);
   }
 
   private call(i: Extract<Inst, { op: "call" }>): Ref {
@@ -442,7 +456,7 @@ class FunctionEmitter {
     const idx = this.newLocal("i32");
     const g = () => m.local.get(idx, binaryen.i32);
     return m.block(null, [
-      m.local.set(idx, m.i32.load(0, 1, key)),
+      m.local.set(idx, this.load32u(0, key)),
       this.set(
         dst,
         m.select(
