@@ -71,7 +71,7 @@ export function implicitInt(from: IntType, to: IntType): boolean {
   return !from.signed && to.signed && from.bits < to.bits;
 }
 
-/** Folds an arithmetic operator at type w (wrapping), with eBPF's division by zero = 0. */
+/** Folds an arithmetic operator at type w (wrapping), as run time does: x / 0 = 0, x % 0 = x (§3.4). */
 export function foldArith(op: string, a: bigint, b: bigint, w: IntType | null): bigint {
   const bits = w ? BigInt(w.bits) : 64n;
   let r: bigint;
@@ -89,7 +89,7 @@ export function foldArith(op: string, a: bigint, b: bigint, w: IntType | null): 
       r = b === 0n ? 0n : a / b;
       break;
     case "%":
-      r = b === 0n ? 0n : a % b;
+      r = b === 0n ? a : a % b;
       break;
     case "&":
       r = a & b;
@@ -716,10 +716,8 @@ export abstract class ExprChecker extends CheckerBase {
     const st = this.expr(e.expr);
     if (!target || st === errorType) return errorType;
     const v = this.m.constValues.get(e.expr);
-    if (
-      target.kind === "int" &&
-      (st.kind === "int" || st.kind === "bool" || st.kind === "action")
-    ) {
+    // bool converts to an integer only with `b ? 1 : 0` (§3.5), as tsc's boolean→number.
+    if (target.kind === "int" && (st.kind === "int" || st.kind === "action")) {
       if (v !== undefined) this.m.constValues.set(e, wrap(v, target));
       return target;
     }

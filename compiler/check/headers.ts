@@ -92,7 +92,7 @@ export const headerTypes: Record<HeaderKind, HeaderType> = {
     f("dstPort", u16, 2, 2),
     f("seq", u32, 4, 4),
     f("ack", u32, 8, 4),
-    f("dataOffset", u8, 12, 1, { shift: 4, mask: 0xf }, RO),
+    f("dataOffset", u8, 12, 1, { shift: 4, mask: 0xf }),
     f("flags", u8, 13, 1),
     f("window", u16, 14, 2),
     f("checksum", u16, 16, 2),
