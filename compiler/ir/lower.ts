@@ -424,10 +424,13 @@ class Lowerer {
     this.test(v, t, f, e);
   }
 
-  /** Branches on value truthiness: non-zero / non-null. */
+  /**
+   * Branches on value truthiness as in TypeScript: an integer is true when non-zero, a
+   * view when non-null, a nullable integer when non-null *and* non-zero (its value is 0
+   * when null, so testing the value is both).
+   */
   private test(v: Value, t: Block, f: Block, n: ast.Node): void {
-    if (v.k === "int") this.b.br("ne", v.w, v.v, 0n, t, f);
-    else if (v.k === "nint") this.b.br("ne", 64, v.ok, 0n, t, f);
+    if (v.k === "int" || v.k === "nint") this.b.br("ne", v.w, v.v, 0n, t, f);
     else if (v.k === "ref") {
       if (isSlot(v.base)) this.b.jmp(t);
       else this.b.br("ne", 64, v.base, 0n, t, f);
@@ -504,11 +507,12 @@ class Lowerer {
     this.at(e);
     switch (conv.kind) {
       case "test": {
-        if (v.k === "int") {
+        // A nullable integer is 0 when null: its truthiness is its value's (see test()).
+        if (v.k === "int" || v.k === "nint") {
           const z = this.b.un("isZero", v.w, v.v);
           return { k: "int", v: this.b.bin("xor", 32, z, 1n), w: 32 };
         }
-        const p = v.k === "nint" ? v.ok : v.k === "ref" ? (isSlot(v.base) ? 1n : v.base) : 0n;
+        const p = v.k === "ref" ? (isSlot(v.base) ? 1n : v.base) : 0n;
         if (isImm(p)) return { k: "int", v: p === 0n ? 0n : 1n, w: 32 };
         const z = this.b.un("isZero", 64, p);
         return { k: "int", v: this.b.bin("xor", 32, z, 1n), w: 32 };
@@ -1068,6 +1072,7 @@ class Lowerer {
         const obj = this.ref(target.object);
         const v = value(() => this.readHeaderField(obj, tgt.field));
         this.writeHeaderField(obj, tgt.field, v, n);
+        this.forgetParsesOf(tgt.header, tgt.field.name);
         return v;
       }
       if (tgt?.kind === "structField" && tgt.field.wire) {
@@ -1410,13 +1415,15 @@ class Lowerer {
   }
 
   private inline(fn: FunctionInfo, e: ast.Call): Value {
-    if (++this.inlineDepth > 32) this.fail("functions nest too deeply to inline", e);
     const locals = new Map<number, Value>();
     fn.params.forEach((p, k) => {
       const a = e.args[k];
       if (!a) return;
       locals.set(p.id, this.bindCopy(this.use(a), p.type, p.name));
     });
+    // Counted only around the body: arguments (`h(h(x))`) are lowered before, at the
+    // caller's depth. The checker rejects recursion; this only bounds call chains.
+    if (++this.inlineDepth > 32) this.fail("functions nest too deeply to inline", e);
     const rt = fn.returnType;
     const retBlock = this.b.block(`ret.${fn.name}`);
     let value: VReg | null = null;
@@ -1620,6 +1627,24 @@ class Lowerer {
     this.b.place(join);
     this.memoSet(h, view);
     return view;
+  }
+
+  /**
+   * A store to a field that an accessor's parse reads (EtherType, the tag's EtherType,
+   * protocol / next header, fragment fields) voids the memoised parses that read it, in
+   * every scope: a later accessor parses the packet again (§5 rules on its bytes now).
+   */
+  private forgetParsesOf(h: HeaderKind, field: string): void {
+    const l4 = ["tcp", "udp", "icmp", "icmp6"];
+    const keys =
+      (h === "eth" && field === "proto") || (h === "vlan" && field === "proto")
+        ? ["vlan", "l3.et", "l3.off", "ipv4", "ipv6", "ipv4.hl", ...l4]
+        : h === "ipv4" && ["protocol", "flags", "fragmentOffset"].includes(field)
+          ? l4
+          : h === "ipv6" && field === "nextHeader"
+            ? l4
+            : [];
+    for (const m of this.memo) for (const k of keys) m.delete(k);
   }
 
   /** ihl × 4 of a non-null ipv4 view (recomputed when the memo does not have it). */
