@@ -1,0 +1,186 @@
+// The three engines a fuzzed (or regression) program runs on: xdpc's eBPF object and
+// clang's object of the C twin in the kernel (BPF_PROG_TEST_RUN, loaded through
+// libbpf), and xdpc's Wasm build in the Wasm host. Each run gives an Outcome (verdict
+// and bytes per frame, then the final maps, ring-buffer records and globals) in one
+// format, so that any two can be compared. Usable outside vitest (the fuzz CLI).
+import { compile } from "../../compiler/driver/index.ts";
+import { renderDiagnostic } from "../../compiler/diagnostics/render.ts";
+import { compileToWasm } from "../../compiler/wasm/compile.ts";
+import { WasmHost } from "../../runtime/wasm/instance.ts";
+import { readObject } from "../../compiler/elf/object.ts";
+import { BPF_MAP_TYPE } from "../../compiler/elf/maptypes.ts";
+import { RingConsumer } from "../../runtime/events.ts";
+import { dumpMap } from "../differential/diff.ts";
+import { compileBpfC } from "../differential/clang.ts";
+import { hex } from "../support/packets.ts";
+import { loadXdpObject, runXdp, type XdpObject } from "../support/xdp.ts";
+import { DUMPABLE, hostMapDump, onOneCpu } from "../wasm/support.ts";
+
+export interface Outcome {
+  /** Per frame: "verdict:hex bytes". */
+  frames: string[];
+  /** Final contents: `map[key]=value`, `ring#i=record`, `global=bytes` lines, sorted. */
+  state: string[];
+}
+
+export interface XdpcBuild {
+  ms: number;
+  /** Rendered diagnostics (errors only). */
+  errors: string[];
+  /** An exception escaping compile() or the Wasm backend. */
+  internal?: string;
+  object?: Uint8Array;
+  wasm?: Uint8Array;
+  program?: string;
+}
+
+/** Builds the eBPF object and (with `wasm`) the Wasm module of one source. */
+export function buildXdpc(source: string, wasm = true): XdpcBuild {
+  const t0 = performance.now();
+  const r: XdpcBuild = { ms: 0, errors: [] };
+  try {
+    const out = compile(source, { file: "fuzz.ts", emit: "object" });
+    r.errors = out.diagnostics
+      .filter((d) => d.severity === "error")
+      .map((d) => renderDiagnostic(d, source));
+    r.object = out.object;
+    r.ms = performance.now() - t0;
+    if (wasm && out.object && out.checked) {
+      const w = compileToWasm(out.checked, { only: "xdp" });
+      if (w.binary) {
+        r.wasm = w.binary;
+        r.program = w.meta!.functions[0]!.name;
+      } else r.errors.push(...w.diagnostics.map((d) => "wasm: " + renderDiagnostic(d, source)));
+    }
+  } catch (e) {
+    r.ms = performance.now() - t0;
+    r.internal = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  }
+  return r;
+}
+
+/** clang -O2 -target bpf of the C twin. */
+export function buildClang(c: string): { object?: Uint8Array; error?: string } {
+  try {
+    return { object: compileBpfC({ source: c, name: "fuzz" }) };
+  } catch (e) {
+    return { error: String(e instanceof Error ? e.message : e) };
+  }
+}
+
+export interface KernelRun {
+  outcome?: Outcome;
+  /** libbpf open/load failure (the verifier's log included). */
+  loadError?: string;
+}
+
+const RING = BPF_MAP_TYPE.RINGBUF;
+
+/**
+ * Loads an object, runs it over the frames (pinned to one CPU, so per-CPU maps sum as
+ * the host's one lane), and reads back its maps, rings and globals.
+ */
+export function runKernel(
+  object: Uint8Array,
+  frames: readonly Uint8Array[],
+  opts: { pinRoot?: string; program?: string } = {},
+): KernelRun {
+  let obj: XdpObject;
+  try {
+    obj = loadXdpObject(object, { name: "fuzz", pinRoot: opts.pinRoot });
+  } catch (e) {
+    return { loadError: String(e instanceof Error ? e.message : e) };
+  }
+  try {
+    const info = readObject(object);
+    const rings = new Map<string, RingConsumer>();
+    for (const m of info.maps)
+      if (m.type === RING) rings.set(m.name, new RingConsumer(obj.mapFd(m.name), m.maxEntries));
+    try {
+      const fd = obj.programFd(opts.program);
+      const out: string[] = [];
+      onOneCpu(() => {
+        for (const r of runXdp(fd, frames)) out.push(`${r.verdict}:${hex(r.data)}`);
+      });
+      const state: string[] = [];
+      for (const m of info.maps) {
+        if (m.type === RING) {
+          const ring = rings.get(m.name)!;
+          for (let i = 0, rec = ring.next(); rec; rec = ring.next(), i++)
+            state.push(`${m.name}#${i}=${hex(rec)}`);
+          continue;
+        }
+        if (!DUMPABLE.has(m.type)) continue;
+        const mi = obj.object.map(m.name);
+        for (const [k, v] of dumpMap(mi.fd, mi.type, mi.keySize, mi.valueSize))
+          state.push(`${m.name}[${k}]=${v}`);
+      }
+      // Globals by name: clang and xdpc may lay a section out in different orders.
+      const sections = new Map<string, Uint8Array>();
+      for (const g of info.globals) {
+        if (g.section === ".rodata") continue;
+        let bytes = sections.get(g.section);
+        if (!bytes) {
+          const kname = obj.object.mapNames().find((n) => n.endsWith(g.section));
+          if (!kname) continue;
+          const mi = obj.object.map(kname);
+          const d = dumpMap(mi.fd, mi.type, mi.keySize, mi.valueSize).get("00000000");
+          bytes = d ? Uint8Array.from(Buffer.from(d, "hex")) : new Uint8Array(mi.valueSize);
+          sections.set(g.section, bytes);
+        }
+        state.push(`${g.name}=${hex(bytes.subarray(g.offset, g.offset + g.size))}`);
+      }
+      return { outcome: { frames: out, state: state.sort() } };
+    } finally {
+      for (const r of rings.values()) r.close();
+    }
+  } finally {
+    obj.close();
+  }
+}
+
+/** Runs xdpc's Wasm build in the host over the same frames, with the same readback. */
+export function runWasm(
+  wasm: Uint8Array,
+  program: string,
+  object: Uint8Array,
+  frames: readonly Uint8Array[],
+): Outcome {
+  const host = new WasmHost(wasm);
+  const out = frames.map((f) => {
+    const r = host.run(program, f);
+    return `${r.verdict}:${hex(r.data)}`;
+  });
+  const info = readObject(object);
+  const state: string[] = [];
+  for (const m of info.maps) {
+    if (m.type === RING) {
+      host.ringbuf(m.name).records.forEach((rec, i) => state.push(`${m.name}#${i}=${hex(rec)}`));
+      continue;
+    }
+    if (!DUMPABLE.has(m.type)) continue;
+    for (const [k, v] of hostMapDump(host.map(m.name), m.type)) state.push(`${m.name}[${k}]=${v}`);
+  }
+  for (const g of info.globals) {
+    if (g.section === ".rodata") continue;
+    const bytes = host.section(g.section);
+    state.push(`${g.name}=${hex(bytes.subarray(g.offset, g.offset + g.size))}`);
+  }
+  return { frames: out, state: state.sort() };
+}
+
+/** The first difference between two outcomes, or null. */
+export function differ(a: Outcome, b: Outcome): string | null {
+  for (let i = 0; i < Math.max(a.frames.length, b.frames.length); i++)
+    if (a.frames[i] !== b.frames[i]) return `frame ${i}: ${a.frames[i]} vs ${b.frames[i]}`;
+  const sa = a.state.join("\n");
+  const sb = b.state.join("\n");
+  if (sa !== sb) {
+    const A = new Set(a.state);
+    const B = new Set(b.state);
+    const onlyA = a.state.filter((x) => !B.has(x));
+    const onlyB = b.state.filter((x) => !A.has(x));
+    return `state: ${onlyA.slice(0, 3).join(" ")} vs ${onlyB.slice(0, 3).join(" ")}`;
+  }
+  return null;
+}

@@ -1,0 +1,160 @@
+// Miscompilations found by the differential fuzzer (issue 17 and its campaigns), each
+// pinned by its reduced reproducer and run in the kernel (libbpf load,
+// BPF_PROG_TEST_RUN) and in the Wasm host, which must both give the expected verdicts
+// and bytes.
+import { expect, it } from "vitest";
+import { describeKernel } from "../support/kernel.ts";
+import { build, hex } from "../support/packets.ts";
+import { compile } from "../../compiler/driver/index.ts";
+import { buildXdpc, runKernel, runWasm } from "./engines.ts";
+
+const HEAD = `import { XdpContext, XdpAction, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX } from "xdpc";
+import type { bool, u8, u16, u32, u64, i32 } from "xdpc";
+import { ArrayMap } from "xdpc";
+`;
+
+const zeros = (n: number) => new Uint8Array(n);
+const udp4 = build({ l3: { kind: "ipv4" }, l4: { kind: "udp" }, payload: zeros(24) });
+const tcp4 = build({ l3: { kind: "ipv4" }, l4: { kind: "tcp" }, payload: zeros(8) });
+
+/** Verdict per frame (and the frames' bytes afterwards) on both engines. */
+function both(body: string, frames: Uint8Array[]): { verdicts: number[]; data: string[] } {
+  const b = buildXdpc(HEAD + body);
+  expect(b.internal).toBeUndefined();
+  expect(b.errors).toEqual([]);
+  const k = runKernel(b.object!, frames);
+  expect(k.loadError).toBeUndefined();
+  const w = runWasm(b.wasm!, b.program!, b.object!, frames);
+  expect(w).toEqual(k.outcome);
+  return {
+    verdicts: k.outcome!.frames.map((f) => Number(f.split(":")[0])),
+    data: k.outcome!.frames.map((f) => f.split(":")[1]!),
+  };
+}
+
+describeKernel("fuzzer regressions (kernel and Wasm host)", () => {
+  it("a nullable integer as a condition tests its value, narrowed or not (TypeScript truthiness)", () => {
+    const narrowed = `export function f(ctx: XdpContext): XdpAction {
+  const t = ctx.load8(14);
+  if (t === null) return XDP_ABORTED;
+  if (t) return XDP_DROP;
+  return XDP_PASS;
+}`;
+    const frame = (b: number) => Uint8Array.from({ length: 20 }, (_, i) => (i === 14 ? b : 0));
+    expect(both(narrowed, [frame(0), frame(5)]).verdicts).toEqual([2, 1]);
+    const bare = `const out = new ArrayMap<u32>({ maxEntries: 1 });
+export function f(ctx: XdpContext): XdpAction {
+  const t = ctx.load8(14);
+  const u = ctx.load8(100);
+  out.update(0, (t ? 1 : 0) | (u ? 2 : 0) | (!t ? 4 : 0));
+  if (!t) return XDP_PASS;
+  return t > 3 ? XDP_DROP : XDP_TX;
+}`;
+    expect(both(bare, [frame(0), frame(5), frame(2)]).verdicts).toEqual([2, 1, 3]);
+  });
+
+  it("header accessors parse again after stores to the fields they read", () => {
+    const src = `export function f(ctx: XdpContext): XdpAction {
+  const u = ctx.udp();
+  if (u === null) return XDP_ABORTED;
+  const ip = ctx.ipv4();
+  if (ip === null) return XDP_ABORTED;
+  ip.protocol = 6;
+  if (ctx.udp() !== null) return XDP_ABORTED;
+  if (ctx.tcp() === null) return XDP_ABORTED;
+  ip.fragmentOffset = 1;
+  if (ctx.tcp() !== null) return XDP_ABORTED;
+  const eth = ctx.eth();
+  if (eth === null) return XDP_ABORTED;
+  eth.proto = 0x86dd;
+  if (ctx.ipv4() !== null) return XDP_ABORTED;
+  eth.proto = 0x8100;
+  if (ctx.vlan() === null) return XDP_ABORTED;
+  return XDP_PASS;
+}`;
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+    const v6 = `export function f(ctx: XdpContext): XdpAction {
+  const ip6 = ctx.ipv6();
+  if (ip6 === null || ctx.udp() === null) return XDP_ABORTED;
+  ip6.nextHeader = 58;
+  if (ctx.udp() !== null) return XDP_ABORTED;
+  return ctx.icmp6() !== null ? XDP_PASS : XDP_DROP;
+}`;
+    const udp6 = build({ l3: { kind: "ipv6" }, l4: { kind: "udp" }, payload: zeros(8) });
+    expect(both(v6, [udp6]).verdicts).toEqual([2]);
+  });
+
+  it("header accessors parse again after adjustHead", () => {
+    const src = `function pop(ctx: XdpContext): bool { return ctx.adjustHead(14); }
+export function f(ctx: XdpContext): XdpAction {
+  if (ctx.ipv4() === null) return XDP_ABORTED;
+  if (!pop(ctx)) return XDP_ABORTED;
+  return ctx.ipv4() === null ? XDP_PASS : XDP_DROP;
+}`;
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+  });
+
+  it("constant x % 0 folds to x, as it runs", () => {
+    const src = `const K = 7 % 0;
+export function f(ctx: XdpContext): XdpAction {
+  const x: u32 = 9 % 0;
+  return K === 7 && x === 9 ? XDP_PASS : XDP_DROP;
+}`;
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+  });
+
+  it("tcp.dataOffset is writable (4 bits, neighbours kept)", () => {
+    const src = `export function f(ctx: XdpContext): XdpAction {
+  const t = ctx.tcp();
+  if (t === null) return XDP_ABORTED;
+  t.dataOffset = 0x1f;
+  return t.dataOffset === 15 ? XDP_PASS : XDP_DROP;
+}`;
+    const frame = Uint8Array.from(tcp4);
+    frame[14 + 20 + 12] = 0x57; // data offset 5, reserved bits 0x7
+    const r = both(src, [frame]);
+    expect(r.verdicts).toEqual([2]);
+    expect(r.data[0]!.slice(2 * 46, 2 * 47)).toBe("f7");
+  });
+
+  it("a guard whose two targets are one block (Wasm Relooper)", () => {
+    const src = `export function f(ctx: XdpContext): XdpAction {
+  const t = ctx.load8(14);
+  return XDP_PASS;
+}`;
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+  });
+
+  it("a u32 global widened to 64 bits is zero-extended (Wasm i64.load32_u)", () => {
+    const src = `let g: u32 = 0xffffffff;
+export function f(ctx: XdpContext): XdpAction {
+  const eth = ctx.eth();
+  if (eth === null) return XDP_ABORTED;
+  eth.src = (g as u64) + 0x1000000000;
+  return XDP_PASS;
+}`;
+    expect(both(src, [udp4]).data[0]!.slice(12, 24)).toBe(
+      hex(Uint8Array.of(0, 0x10, 255, 255, 255, 255)),
+    );
+  });
+
+  it("h(h(…h(x)…)) 40 deep is not nested inlining", () => {
+    const src = `function h(x: u32): u32 { return x + 1; }
+export function f(ctx: XdpContext): XdpAction {
+  const v = ${"h(".repeat(40)}ctx.len${")".repeat(40)};
+  return v === ctx.len + 40 ? XDP_PASS : XDP_DROP;
+}`;
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+  });
+
+  it("`b as u32` on a bool is an error (§3.5: b ? 1 : 0)", () => {
+    const src = `${HEAD}export function f(ctx: XdpContext): XdpAction {
+  const b = ctx.len > 60;
+  return (b as u32) === 1 ? XDP_PASS : XDP_DROP;
+}`;
+    const d = compile(src, { file: "bad.ts", emit: "check" }).diagnostics;
+    expect(d.map((x) => [x.code, x.message])).toEqual([
+      [2039, "cannot convert bool to u32 with 'as'"],
+    ]);
+  });
+});
