@@ -84,9 +84,9 @@ describeKernel("bench harness (smoke)", () => {
           expectFigure(p.xdpcNs, `${p.source} xdpc ns`);
           expectFigure(p.clangNs, `${p.source} clang ns`);
           expectFigure(p.ratio, `${p.source} ratio`);
-          // Net times are differences of two measurements: finite, possibly ~0, never wildly negative.
+          // Net times are differences of two noisy measurements: finite, of either sign.
           for (const n of [p.xdpcNetNs, p.clangNetNs])
-            expect(Number.isFinite(n) && n > -5, `${p.source} net ${n}`).toBe(true);
+            expect(Number.isFinite(n), `${p.source} net ${n}`).toBe(true);
         }
         expect(speed.disagreements).toEqual([]);
         for (const k of ["xdpcNs", "clangNs", "baselineNs", "ratio", "netRatio"] as const)

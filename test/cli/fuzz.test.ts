@@ -16,7 +16,8 @@ const corpus = acceptanceSources().map((f) => ({
 }));
 
 describe("compiler robustness: mutated filters through to objects", () => {
-  it("never throws, ends in an object or diagnostics, within a second", () => {
+  // A hang shows as the test's own timeout; time is never asserted (the machine is shared).
+  it("never throws, ends in an object or diagnostics", () => {
     let objects = 0;
     let runs = 0;
     fc.assert(
@@ -24,9 +25,7 @@ describe("compiler robustness: mutated filters through to objects", () => {
         const { file, source } = corpus[doc % corpus.length]!;
         let src = source;
         for (const m of ms) src = applyMutation(src, m);
-        const t0 = performance.now();
         const out = compile(src, { file, emit: "object" });
-        expect(performance.now() - t0).toBeLessThan(1000);
         runs++;
         if (hasErrors(out.diagnostics)) {
           expect(out.object).toBeUndefined();

@@ -41,7 +41,7 @@ describeKernel("xdpc demo", () => {
     const dropped = num(/^ {2}dropped +([\d,]+)/m.exec(out)![1]!);
     const rule1 = num(/^ {4}rule 1 198\.19\.66\.0\/24 +([\d,]+)/m.exec(out)![1]!);
     const rule2 = num(/^ {4}rule 2 198\.19\.128\.0\/17 +([\d,]+)/m.exec(out)![1]!);
-    expect(sent).toBeGreaterThan(100_000);
+    expect(sent).toBeGreaterThanOrEqual(50_000); // the first chunk (pps / 4) always goes out
     // The mix is 1:1 legit, 4:4 attack; the generator splits it exactly per chunk.
     expect(passed + dropped).toBe(sent);
     expect(rule1 + rule2).toBe(dropped);

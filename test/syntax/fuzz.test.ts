@@ -122,10 +122,8 @@ const VOCAB = [
 const SEP = [" ", "", "\n", "\t", " /* c */ ", "// c\n"];
 
 function runOnce(src: string): void {
-  const t0 = performance.now();
+  // A hang shows as the test's own timeout; time is never asserted (the machine is shared).
   const r = parse(src, "fuzz.ts");
-  const ms = performance.now() - t0;
-  expect(ms, `took ${ms} ms`).toBeLessThan(1000);
   checkWellFormed(r.program, src);
   expect(r.diagnostics.filter((d) => d.code === 1009)).toEqual([]);
   for (const d of r.diagnostics) {
