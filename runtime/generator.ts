@@ -44,6 +44,18 @@ import {
 } from "../compiler/bpf/insn.ts";
 import { encode } from "../compiler/bpf/encode.ts";
 import { ifindex, LabError, runInNetns, withSignalsBlocked } from "./netns.ts";
+import { pinThread, setThreadCpus, threadCpus } from "../native/xsk.ts";
+
+/** Runs `fn` with the calling thread pinned to `cpu`, then restores its affinity. */
+function onCpu<T>(cpu: number, fn: () => T): T {
+  const before = threadCpus();
+  pinThread(cpu);
+  try {
+    return fn();
+  } finally {
+    setThreadCpus(before);
+  }
+}
 
 /** The kernel's smallest and largest frame for a live test run (ETH_HLEN; one page minus headroom and skb_shared_info). */
 export const MIN_FRAME = 14;
@@ -231,6 +243,8 @@ export interface GenerateOptions {
   onProgress?: (p: GenerateProgress) => void;
   /** Stops the run between chunks. */
   signal?: AbortSignal;
+  /** Send from this CPU (the thread is pinned for each run): a multi-queue veth receives on queue CPU % queues. */
+  cpu?: number;
 }
 
 export interface GenerateProgress {
@@ -311,7 +325,7 @@ export class TrafficGenerator {
    * Transmits `n` copies of `frame` now (synchronously), with random IPv4 sources
    * inside `randomSource` when given; returns the kernel's ns for the run.
    */
-  send(frame: Uint8Array, n: number, randomSource?: string): number {
+  send(frame: Uint8Array, n: number, randomSource?: string, cpu?: number): number {
     if (this.fd < 0) throw new LabError("traffic generator is closed");
     if (frame.length < MIN_FRAME || frame.length > MAX_FRAME)
       throw new LabError(
@@ -322,11 +336,13 @@ export class TrafficGenerator {
     if (n === 0) return 0;
     const fd = this.programFor(frame, randomSource);
     // A signal mid-run would end it with EINTR and an unknown count: hold signals off.
-    const r = withSignalsBlocked(() =>
-      runInNetns(this.netns, () =>
-        testRun(fd, frame, { repeat: n, flags: BPF_F_TEST_XDP_LIVE_FRAMES, outSize: 0 }),
-      ),
-    );
+    const run = () =>
+      withSignalsBlocked(() =>
+        runInNetns(this.netns, () =>
+          testRun(fd, frame, { repeat: n, flags: BPF_F_TEST_XDP_LIVE_FRAMES, outSize: 0 }),
+        ),
+      );
+    const r = cpu === undefined ? run() : onCpu(cpu, run);
     return r.duration * n;
   }
 
@@ -381,7 +397,7 @@ export class TrafficGenerator {
       for (let i = 0; i < mix.length; i++) {
         const n = share[i]!;
         if (n === 0) continue;
-        kernelNs += this.send(mix[i]!.frame, n, mix[i]!.randomSource);
+        kernelNs += this.send(mix[i]!.frame, n, mix[i]!.randomSource, opts.cpu);
         runs++;
         sent += n;
         perTemplate[mix[i]!.name]! += n;

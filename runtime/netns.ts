@@ -29,6 +29,8 @@ export interface LabSpec {
   prefixLen: number;
   hostMac: string;
   peerMac: string;
+  /** Receive and transmit queues of each veth end (default 1); veth picks the receive queue from the sending CPU. */
+  queues?: number;
 }
 
 /** Lab names become interface names (`<name>0`, at most 15 bytes), so keep them short and plain. */
@@ -158,12 +160,15 @@ export function createLab(spec: LabSpec): void {
   if (linkExists(spec.hostIf)) throw new LabError(`interface '${spec.hostIf}' already exists`);
   try {
     ip("netns", "add", spec.name);
+    const q = spec.queues && spec.queues > 1 ? spec.queues : 0;
+    const queues = q ? ["numrxqueues", `${q}`, "numtxqueues", `${q}`] : [];
     ip(
       "link",
       "add",
       spec.hostIf,
       "address",
       spec.hostMac,
+      ...queues,
       "type",
       "veth",
       "peer",
@@ -171,6 +176,7 @@ export function createLab(spec: LabSpec): void {
       spec.peerIf,
       "address",
       spec.peerMac,
+      ...queues,
       "netns",
       spec.name,
     );
@@ -376,8 +382,9 @@ export async function withLab<T>(
   name: string,
   fn: (lab: LabSpec) => T | Promise<T>,
   index = 0,
+  extra: Pick<LabSpec, "queues"> = {},
 ): Promise<T> {
-  const spec = labSpec(name, index);
+  const spec = { ...labSpec(name, index), ...extra };
   destroyLab(spec);
   const remove = bringUpLab(spec);
   try {

@@ -58,7 +58,7 @@ export function compile(source: string, options: CompileOptions): CompileOutput 
  */
 export async function compileWasm(
   out: CompileOutput,
-  opts: { only?: "xdp" | "handler" } = {},
+  opts: { only?: "xdp" | "handler"; rxBatch?: boolean } = {},
 ): Promise<WasmOutput | null> {
   if (!out.checked || hasErrors(out.diagnostics)) return null;
   const wanted = out.checked.module.functions.some(

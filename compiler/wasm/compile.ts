@@ -18,6 +18,7 @@ import {
   STACK_GLOBAL,
   type CodegenEnv,
 } from "./codegen.ts";
+import { emitRxBatch } from "./batch.ts";
 import type { HelperImport } from "./helpers.ts";
 import {
   encodeMeta,
@@ -39,6 +40,8 @@ export interface WasmOptions {
   keepText?: boolean;
   /** Keep each function's optimised IR text. */
   keepIr?: boolean;
+  /** Also export the AF_XDP batch loop of every handler (`xdpc_rx_batch_<name>`, batch.ts). */
+  rxBatch?: boolean;
 }
 
 export interface WasmOutput {
@@ -128,6 +131,7 @@ export function compileToWasm(
         throw e;
       }
       mod.addFunctionExport(fn.name, fn.name);
+      if (opts.rxBatch && fn.kind === "handler") emitRxBatch(mod, fn.name, adjusts);
       const entry: WasmFunctionMeta = { name: fn.name, kind: fn.kind as "xdp" | "handler" };
       if (adjusts) entry.adjusts = true;
       functions.push(entry);

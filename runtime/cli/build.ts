@@ -55,7 +55,7 @@ export const buildCommand: CommandImpl = {
       }
       if (opts.dumpIr) for (const p of out.programs ?? []) process.stdout.write(`${p.ir ?? ""}\n`);
       // Handlers compile before anything is written: a file either builds whole or not at all.
-      const wasm = await compileWasm(out, { only: "handler" });
+      const wasm = await compileWasm(out, { only: "handler", rxBatch: true });
       if (wasm) {
         printDiagnostics(wasm.diagnostics, source, opts.format);
         if (!wasm.binary) {

@@ -1,0 +1,243 @@
+// The AF_XDP batch loop, generated into the handler module so that no JavaScript runs
+// per frame: `xdpc_rx_batch_<handler>(ctl, budget) → frames` walks one socket's four
+// rings, which the runtime maps into the module's own shared memory (mmap MAP_FIXED),
+// and runs the handler over each received frame in place in the UMEM.
+//
+//   completion ring → free stack      frames the kernel has sent come back
+//   RX ring (≤ budget frames) → handler → XSK_TX: TX ring (XSK_DROP, or TX ring full: free stack)
+//   free stack → fill ring            as far as the fill ring has room
+//
+// A frame is in exactly one place at a time: a ring (kernel side), or the socket's free
+// stack. The stack holds every frame of the socket's UMEM share, so it never overflows,
+// and the fill ring is never handed more than it has room for.
+//
+// Memory ordering is the kernel's (tools/lib/bpf/xsk.h): the other side's index is an
+// atomic load before descriptors are read, our index an atomic store after descriptors
+// are written. Wasm atomics are sequentially consistent, stronger than acquire/release.
+// Our own index of each ring is read with an ordinary load (only we write it). All
+// state lives in the ring words and in the control block, and the control block's
+// counters and free stack are written back only at the end of a batch, so a batch cut
+// short by a trap changes nothing: a restarted worker resumes from the last whole one.
+import binaryen from "binaryen";
+import { DATA_OUT, END_OUT } from "./codegen.ts";
+import { CTL, rxBatchExport } from "./xsk-abi.ts";
+
+type Ref = binaryen.ExpressionRef;
+
+/** Adds `xdpc_rx_batch_<handler>` to a module that already holds the handler. */
+export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: boolean): string {
+  const i32 = binaryen.i32;
+  const i64 = binaryen.i64;
+  const m = mod;
+  // params
+  const CTLP = 0;
+  const BUDGET = 1;
+  // locals
+  let next = 2;
+  const L = () => next++;
+  const umem = L(),
+    csize = L(),
+    freeBase = L(),
+    freeCount = L(),
+    rxCons = L(),
+    n = L(),
+    k = L(),
+    d = L(),
+    addr = L(),
+    len = L(),
+    chunk = L(),
+    v = L(),
+    txProd = L(),
+    txFree = L(),
+    txStart = L(),
+    frProd = L(),
+    prod = L(),
+    cons = L(),
+    tx = L(),
+    drop = L(),
+    txFull = L(),
+    start = L(),
+    end = L(),
+    rxq = L(),
+    ifx = L();
+  const vars: binaryen.Type[] = new Array(next - 2).fill(i32);
+
+  const get = (i: number) => m.local.get(i, i32);
+  const set = (i: number, e: Ref) => m.local.set(i, e);
+  const c = (x: number) => m.i32.const(x);
+  const ctl = (field: number) => m.i32.load(field, 4, get(CTLP));
+  const ctlSet = (field: number, e: Ref) => m.i32.store(field, 4, get(CTLP), e);
+  const add = (a: Ref, b: Ref) => m.i32.add(a, b);
+  const sub = (a: Ref, b: Ref) => m.i32.sub(a, b);
+  const and = (a: Ref, b: Ref) => m.i32.and(a, b);
+  const aload = (p: Ref) => m.i32.atomic.load(0, p);
+  const astore = (p: Ref, e: Ref) => m.i32.atomic.store(0, p, e);
+  /** min(local a, local b), unsigned (binaryen expressions are trees: each use is a fresh node). */
+  const minU = (a: number, b: number) => m.select(m.i32.lt_u(get(a), get(b)), get(a), get(b));
+  const counterAdd = (field: number, local: number) =>
+    m.i64.store(
+      field,
+      8,
+      get(CTLP),
+      m.i64.add(m.i64.load(field, 8, get(CTLP)), m.i64.extend_u(get(local))),
+    );
+  const push = (chunkRef: Ref) => [
+    m.i32.store(0, 4, add(get(freeBase), m.i32.shl(get(freeCount), c(2))), chunkRef),
+    set(freeCount, add(get(freeCount), c(1))),
+  ];
+  /** for (k = 0; k < count; k++) body */
+  const loop = (label: string, count: Ref, body: Ref[]) =>
+    m.block(null, [
+      set(k, c(0)),
+      m.loop(
+        label,
+        m.block(null, [
+          m.br(`${label}_done`, m.i32.ge_u(get(k), count)),
+          ...body,
+          set(k, add(get(k), c(1))),
+          m.br(label),
+        ]),
+      ),
+    ]);
+  const wrapLoop = (label: string, count: Ref, body: Ref[]) =>
+    m.block(`${label}_done`, [loop(label, count, body)]);
+
+  const body: Ref[] = [
+    set(umem, ctl(CTL.umem)),
+    set(csize, ctl(CTL.chunkSize)),
+    set(freeBase, ctl(CTL.freeBase)),
+    set(freeCount, ctl(CTL.freeCount)),
+    set(rxq, ctl(CTL.rxQueue)),
+    set(ifx, ctl(CTL.ifindex)),
+
+    // 1. completions: frames the kernel has sent return to the free stack.
+    set(cons, m.i32.load(0, 4, ctl(CTL.crConsumer))),
+    set(prod, aload(ctl(CTL.crProducer))),
+    set(n, sub(get(prod), get(cons))),
+    wrapLoop("comp", get(n), [
+      set(
+        addr,
+        m.i32.wrap(
+          m.i64.load(
+            0,
+            8,
+            add(ctl(CTL.crDesc), m.i32.shl(and(add(get(cons), get(k)), ctl(CTL.crMask)), c(3))),
+          ),
+        ),
+      ),
+      ...push(and(get(addr), sub(c(0), get(csize)))),
+    ]),
+    m.if(
+      get(n),
+      m.block(null, [astore(ctl(CTL.crConsumer), get(prod)), counterAdd(CTL.completed, n)]),
+    ),
+
+    // 2. RX: run the handler over up to `budget` frames.
+    set(rxCons, m.i32.load(0, 4, ctl(CTL.rxConsumer))),
+    set(n, sub(aload(ctl(CTL.rxProducer)), get(rxCons))),
+    set(n, minU(n, BUDGET)),
+    set(txProd, m.i32.load(0, 4, ctl(CTL.txProducer))),
+    set(txStart, get(txProd)),
+    set(txFree, sub(add(ctl(CTL.txMask), c(1)), sub(get(txProd), aload(ctl(CTL.txConsumer))))),
+    set(tx, c(0)),
+    set(drop, c(0)),
+    set(txFull, c(0)),
+    wrapLoop("rx", get(n), [
+      set(d, add(ctl(CTL.rxDesc), m.i32.shl(and(add(get(rxCons), get(k)), ctl(CTL.rxMask)), c(4)))),
+      set(addr, m.i32.wrap(m.i64.load(0, 8, get(d)))),
+      set(len, m.i32.load(8, 4, get(d))),
+      set(chunk, and(get(addr), sub(c(0), get(csize)))),
+      set(
+        v,
+        m.call(
+          handler,
+          [
+            add(get(umem), get(addr)),
+            get(len),
+            get(rxq),
+            get(ifx),
+            sub(get(addr), get(chunk)),
+            sub(sub(get(csize), sub(get(addr), get(chunk))), get(len)),
+          ],
+          i32,
+        ),
+      ),
+      ...(adjusts
+        ? [
+            // The handler moved the frame's bounds: send what it left.
+            set(start, m.global.get(DATA_OUT, i32)),
+            set(end, m.global.get(END_OUT, i32)),
+            set(addr, sub(get(start), get(umem))),
+            set(len, sub(get(end), get(start))),
+          ]
+        : []),
+      m.if(
+        m.i32.eq(get(v), c(1)),
+        m.if(
+          get(txFree),
+          m.block(null, [
+            set(d, add(ctl(CTL.txDesc), m.i32.shl(and(get(txProd), ctl(CTL.txMask)), c(4)))),
+            m.i64.store(0, 8, get(d), m.i64.extend_u(get(addr))),
+            m.i32.store(8, 4, get(d), get(len)),
+            m.i32.store(12, 4, get(d), c(0)),
+            set(txProd, add(get(txProd), c(1))),
+            set(txFree, sub(get(txFree), c(1))),
+            set(tx, add(get(tx), c(1))),
+          ]),
+          m.block(null, [...push(get(chunk)), set(txFull, add(get(txFull), c(1)))]),
+        ),
+        m.block(null, [...push(get(chunk)), set(drop, add(get(drop), c(1)))]),
+      ),
+    ]),
+    m.if(get(n), astore(ctl(CTL.rxConsumer), add(get(rxCons), get(n)))),
+    m.if(m.i32.ne(get(txProd), get(txStart)), astore(ctl(CTL.txProducer), get(txProd))),
+
+    // 3. refill: the free stack's frames go to the fill ring, as far as it has room.
+    set(frProd, m.i32.load(0, 4, ctl(CTL.frProducer))),
+    set(prod, sub(add(ctl(CTL.frMask), c(1)), sub(get(frProd), aload(ctl(CTL.frConsumer))))),
+    set(prod, minU(prod, freeCount)),
+    wrapLoop("fill", get(prod), [
+      set(freeCount, sub(get(freeCount), c(1))),
+      m.i64.store(
+        0,
+        8,
+        add(ctl(CTL.frDesc), m.i32.shl(and(add(get(frProd), get(k)), ctl(CTL.frMask)), c(3))),
+        m.i64.extend_u(m.i32.load(0, 4, add(get(freeBase), m.i32.shl(get(freeCount), c(2))))),
+      ),
+    ]),
+    m.if(get(prod), astore(ctl(CTL.frProducer), add(get(frProd), get(prod)))),
+
+    // 4. write back, and say which wakeups the kernel asked for.
+    ctlSet(CTL.freeCount, get(freeCount)),
+    counterAdd(CTL.rx, n),
+    counterAdd(CTL.tx, tx),
+    counterAdd(CTL.drop, drop),
+    counterAdd(CTL.txFull, txFull),
+    m.i64.store(
+      CTL.batches,
+      8,
+      get(CTLP),
+      m.i64.add(m.i64.load(CTL.batches, 8, get(CTLP)), m.i64.const(1n as never)),
+    ),
+    ctlSet(
+      CTL.wake,
+      m.i32.or(
+        m.select(
+          // frames still on the TX ring (copy mode sends 32 per kick), and the kernel asks
+          m.i32.and(
+            m.i32.ne(get(txProd), aload(ctl(CTL.txConsumer))),
+            and(aload(ctl(CTL.txFlags)), c(1)),
+          ),
+          c(1),
+          c(0),
+        ),
+        m.select(and(aload(ctl(CTL.frFlags)), c(1)), c(2), c(0)),
+      ),
+    ),
+    get(n),
+  ];
+  const name = rxBatchExport(handler);
+  m.addFunction(name, binaryen.createType([i32, i32]), i32, vars, m.block(null, body, i32));
+  m.addFunctionExport(name, name);
+  return name;
+}
