@@ -56,6 +56,12 @@ export const commands: CommandEntry[] = [
     load: async () => (await import("./load.ts")).loadCommand,
   },
   {
+    name: "run",
+    description:
+      "load a filter and run its AF_XDP handler in worker threads until Ctrl-C or SIGTERM, then unload it",
+    load: async () => (await import("./run.ts")).runCommand,
+  },
+  {
     name: "unload",
     description: "detach the XDP program from an interface and remove xdpc's pins and state for it",
     load: async () => (await import("./unload.ts")).unloadCommand,

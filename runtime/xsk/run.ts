@@ -78,6 +78,8 @@ export class XskRunner {
   private readonly restarts: number[] = [];
   private readonly control = new SharedArrayBuffer(64);
   private stopping = false;
+  /** The counters when the run stopped (the sockets are closed then). */
+  private final: QueueCounters[] | null = null;
   private readonly jobs: WorkerJob[] = [];
 
   private constructor(
@@ -202,6 +204,7 @@ export class XskRunner {
 
   /** The queues' counters (kept by the batch loop in the control blocks) and the kernel's statistics. */
   counters(): QueueCounters[] {
+    if (this.final) return this.final;
     const view = new DataView(this.memory.buffer);
     const u64 = (at: number) => view.getBigUint64(at, true);
     const stats = new Map(this.set.statistics().map((s) => [s.queue, s.stats]));
@@ -223,11 +226,12 @@ export class XskRunner {
     return [...this.restarts];
   }
 
-  /** Stops the workers, then closes the sockets and unmaps the rings. Idempotent. */
+  /** Stops the workers, then closes the sockets and unmaps the rings; counters() keeps the last values. Idempotent. */
   async stop(): Promise<void> {
     this.stopping = true;
     Atomics.store(new Int32Array(this.control), CONTROL_STOP, 1);
     await Promise.all(this.exited);
+    if (!this.final && this.set.sockets.length) this.final = this.counters();
     this.set.close();
   }
 }

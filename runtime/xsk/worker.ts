@@ -65,17 +65,22 @@ function workerMain(job: WorkerJob): void {
   const mem = new Int32Array(job.memory.buffer);
   const fds = job.sockets.map((s) => s.fd);
   port.postMessage({ kind: "ready", index: job.index } satisfies WorkerMessage);
-  let idle = 0;
-  let seen = 0;
-  while (Atomics.load(control, CONTROL_STOP) === 0) {
+  let fillWake = false;
+  const round = () => {
     let frames = 0;
-    let fillWake = false;
+    fillWake = false;
     for (const s of job.sockets) {
       frames += batch(s.ctl, job.batch);
       const wake = mem[(s.ctl + CTL.wake) >> 2]!;
       if (wake & WAKE_TX) kickTx(s.fd);
       if (wake & WAKE_FILL) fillWake = true;
     }
+    return frames;
+  };
+  let idle = 0;
+  let seen = 0;
+  while (Atomics.load(control, CONTROL_STOP) === 0) {
+    const frames = round();
     if (job.failAfter !== undefined && (seen += frames) >= job.failAfter)
       throw new Error(`injected failure after ${seen} frames`);
     if (frames > 0) {
@@ -85,6 +90,15 @@ function workerMain(job: WorkerJob): void {
       // Nothing for a while: sleep until a socket has frames (bounded, to see a stop).
       pollFds(fds, POLL_MS);
       idle = 0;
+    }
+  }
+  // Stopping: handle what has already arrived (and send what is queued) before the
+  // sockets close; two quiet rounds in a row end it.
+  for (let quiet = 0, i = 0; quiet < 2 && i < 100_000; i++) {
+    if (round() > 0) quiet = 0;
+    else {
+      quiet++;
+      pollFds(fds, 1);
     }
   }
   port.postMessage({ kind: "stopped", index: job.index } satisfies WorkerMessage);

@@ -26,40 +26,7 @@ import { XskRunner } from "../../runtime/xsk/run.ts";
 import { XskError, XskSet } from "../../runtime/xsk/sockets.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
-
-// Port 7: reflect (MACs, addresses and ports swapped, TTL set to 7) and XSK_TX; anything else: XSK_DROP.
-export const STEER = `import { XdpContext, XdpAction, XDP_PASS, ArrayMap, XskMap, XskPacket, XskVerdict, XSK_DROP, XSK_TX, u64 } from "xdpc";
-const sockets = new XskMap({ maxEntries: 4, handler: echo });
-const fallback = new ArrayMap<u64>({ maxEntries: 1 });
-export function steer(ctx: XdpContext): XdpAction {
-  const udp = ctx.udp();
-  if (udp === null) return XDP_PASS;
-  if (udp.dstPort !== 7 && udp.dstPort !== 9) return XDP_PASS;
-  const r = sockets.redirect(ctx.rxQueue, XDP_PASS);
-  if (r === XDP_PASS) fallback.increment(0);
-  return r;
-}
-export function echo(pkt: XskPacket): XskVerdict {
-  const udp = pkt.udp();
-  if (udp === null) return XSK_DROP;
-  if (udp.dstPort !== 7) return XSK_DROP;
-  const eth = pkt.eth();
-  if (eth === null) return XSK_DROP;
-  const mac = eth.src;
-  eth.src = eth.dst;
-  eth.dst = mac;
-  const ip = pkt.ipv4();
-  if (ip === null) return XSK_DROP;
-  const a = ip.src;
-  ip.src = ip.dst;
-  ip.dst = a;
-  ip.ttl = 7;
-  const p = udp.srcPort;
-  udp.srcPort = udp.dstPort;
-  udp.dstPort = p;
-  return XSK_TX;
-}
-`;
+import { STEER } from "./support.ts";
 
 // On the sender's end: counts reflected frames whose bytes are exactly what the handler writes.
 const CHECK = (lab: LabSpec) => {

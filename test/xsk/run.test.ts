@@ -1,0 +1,162 @@
+// `xdpc run` as a process: it loads the filter, runs the handler in workers, and on
+// SIGTERM handles what has arrived, prints its counters and unloads; after a kill -9 the
+// program stays attached and its fallback applies (the XskMap entries died with the
+// sockets), and the next `xdpc run` replaces it. Waits are for counts, bounded.
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createLab, destroyLab, labSpec, type LabSpec } from "../../runtime/netns.ts";
+import { TrafficGenerator } from "../../runtime/generator.ts";
+import { buildFrame } from "../../runtime/packets.ts";
+import { attachedProgramId, findMap, interfaceMaps } from "../../runtime/maps.ts";
+import { describeKernel } from "../support/kernel.ts";
+import { npmBuild, ROOT } from "../runtime/loader-support.ts";
+import { STEER } from "./support.ts";
+
+async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+describeKernel("xdpc run", () => {
+  const lab: LabSpec = { ...labSpec("xskr", 10), queues: 2 };
+  const tmp = mkdtempSync(join(tmpdir(), "xdpc-xskrun-"));
+  const pinRoot = `/sys/fs/bpf/xdpct-xskrun-${process.pid}`;
+  const env = { ...process.env, XDPC_PIN_ROOT: pinRoot, XDPC_RUN_DIR: join(tmp, "run") };
+  const file = join(tmp, "steer.ts");
+  let gen: TrafficGenerator;
+  const children: ChildProcess[] = [];
+
+  const counter = (name: string): number => {
+    const pm = interfaceMaps(lab.hostIf);
+    try {
+      return Number(findMap(pm.maps, name)!.get(0));
+    } finally {
+      pm.close();
+    }
+  };
+  const frame = buildFrame({
+    srcMac: lab.peerMac,
+    dstMac: lab.hostMac,
+    src: lab.peerAddr,
+    dst: lab.hostAddr,
+    l4: { proto: "udp", sport: 4000, dport: 9 },
+  });
+
+  /** Starts `xdpc run --json` and resolves with the process and its JSON lines once it runs. */
+  const run = async () => {
+    const child = spawn(
+      "node",
+      [join(ROOT, "bin/xdpc.js"), "run", "--iface", lab.hostIf, "--json", file],
+      { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    children.push(child);
+    const lines: Record<string, unknown>[] = [];
+    let stderr = "";
+    let buf = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+        lines.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
+        buf = buf.slice(i + 1);
+      }
+    });
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exit = new Promise<number | null>((resolve) =>
+      child.on("exit", (code, signal) => resolve(signal ? -1 : code)),
+    );
+    let exited = false;
+    void exit.then(() => (exited = true));
+    await until("xdpc run to start", () => {
+      if (exited) throw new Error(`xdpc run exited: ${stderr}`);
+      return lines.some((l) => l.event === "running");
+    });
+    return { child, lines, exit, stderr: () => stderr };
+  };
+
+  beforeAll(() => {
+    npmBuild();
+    destroyLab(lab);
+    createLab(lab);
+    writeFileSync(file, STEER);
+    gen = new TrafficGenerator(lab.name, lab.peerIf);
+  }, 120_000);
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    gen?.close();
+    destroyLab(lab);
+    rmSync(pinRoot, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it.skipIf(availableParallelism() < 2)(
+    "kill -9 leaves the program with its fallback; a new run replaces it; SIGTERM reports and unloads",
+    async () => {
+      const first = await run();
+      expect(first.lines[0]).toMatchObject({
+        event: "running",
+        handler: "echo",
+        queues: [0, 1],
+        workers: 2,
+        zeroCopy: false,
+      });
+      const progId = first.lines[0]!.progId as number;
+      first.child.kill("SIGKILL");
+      expect(await first.exit).toBe(-1);
+      // The sockets died with the process: the program's fallback (XDP_PASS) applies.
+      expect(attachedProgramId(lab.hostIf)).toBe(progId);
+      gen.send(frame, 100, undefined, 0);
+      expect(counter("fallback")).toBe(100);
+      expect(counter("redirected")).toBe(0);
+
+      const second = await run();
+      expect(second.lines[0]!.progId).not.toBe(progId); // replaced atomically
+      gen.send(frame, 300, undefined, 0);
+      gen.send(frame, 200, undefined, 1);
+      await until("500 redirected frames", () => counter("redirected") === 500);
+      expect(counter("fallback")).toBe(0);
+      second.child.kill("SIGTERM");
+      expect(await second.exit).toBe(0);
+      const stopped = second.lines.find((l) => l.event === "stopped")!;
+      expect(stopped).toMatchObject({
+        signal: "SIGTERM",
+        queues: [
+          { queue: 0, rx: 300, drop: 300, tx: 0, kernelDrops: 0 },
+          { queue: 1, rx: 200, drop: 200, tx: 0, kernelDrops: 0 },
+        ],
+      });
+      // Nothing left: no program, no pins, no record.
+      expect(attachedProgramId(lab.hostIf)).toBe(0);
+      expect(existsSync(pinRoot) ? readdirSync(pinRoot) : []).toEqual([]);
+      const filters = join(tmp, "run", "filters");
+      expect(existsSync(filters) ? readdirSync(filters) : []).toEqual([]);
+    },
+  );
+
+  it("refuses a filter without a handler, in one line", async () => {
+    const plain = join(tmp, "plain.ts");
+    writeFileSync(
+      plain,
+      `import { XdpContext, XdpAction, XDP_PASS } from "xdpc";\nexport function p(ctx: XdpContext): XdpAction { return XDP_PASS; }\n`,
+    );
+    const child = spawn("node", [join(ROOT, "bin/xdpc.js"), "run", "--iface", lab.hostIf, plain], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      `xdpc: error: '${plain}' has no XskMap bound to a handler; use xdpc load for a kernel-only filter\n`,
+    );
+    expect(attachedProgramId(lab.hostIf)).toBe(0);
+  });
+});
