@@ -2,6 +2,7 @@
 // verifier runs here), find programs and maps, set `.rodata` initial values, and
 // map element operations by fd. libbpf's own messages are captured and attached to
 // errors instead of going to stderr.
+import { BPF_ANY } from "../compiler/uapi/bpf.ts";
 import { koffi, library, NativeError } from "./lib.ts";
 
 type Ptr = unknown;
@@ -371,10 +372,6 @@ export function mapLookup(fd: number, key: Uint8Array, valueSize: number): Uint8
   if (ret < 0) throw new NativeError("map lookup failed", -ret, "bpf_map_lookup_elem");
   return out;
 }
-
-export const BPF_ANY = 0;
-export const BPF_NOEXIST = 1;
-export const BPF_EXIST = 2;
 
 export function mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags = BPF_ANY): void {
   const ret = bind().update(fd, key, value, BigInt(flags));

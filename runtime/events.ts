@@ -17,10 +17,10 @@ import { readObject, RECORD_TYPEDEF_PREFIX, type ObjectInfo } from "../compiler/
 import { typeDescFromBtf, type TypeDesc } from "../compiler/elf/types.ts";
 import { Kind } from "../compiler/btf/kinds.ts";
 import type { Btf } from "../compiler/btf/reader.ts";
+import { BPF_MAP_TYPE } from "../compiler/uapi/bpf.ts";
 import { kernelBtf } from "./maps.ts";
 import { ValueCodec, type JsValue } from "./values.ts";
 
-const RINGBUF = 27;
 const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HDR_SZ = 8;
@@ -163,7 +163,7 @@ export class EventReader extends EventEmitter {
   ) {
     super();
     const info = mapInfo(fd);
-    if (info.type !== RINGBUF)
+    if (info.type !== BPF_MAP_TYPE.RINGBUF)
       throw new NativeError(`map ${name} is not a ring buffer`, 22, "mmap");
     this.codec = record ? new ValueCodec(record) : null;
     this.ring = new RingConsumer(fd, info.maxEntries);

@@ -39,10 +39,10 @@ import {
   BPF_W,
   BPF_X,
   BPF_XOR,
-  Helper,
   type Insn,
 } from "../compiler/bpf/insn.ts";
 import { encode } from "../compiler/bpf/encode.ts";
+import { BPF_FUNC } from "../compiler/uapi/bpf.ts";
 import { ifindex, LabError, runInNetns, withSignalsBlocked } from "./netns.ts";
 import { pinThread, setThreadCpus, threadCpus } from "../native/xsk.ts";
 
@@ -69,7 +69,7 @@ export function redirectProgram(ifindex: number): Insn[] {
   return [
     { code: BPF_ALU64 | BPF_MOV | BPF_K, dst: 1, src: 0, off: 0, imm: ifindex },
     { code: BPF_ALU64 | BPF_MOV | BPF_K, dst: 2, src: 0, off: 0, imm: 0 },
-    { code: BPF_JMP | BPF_CALL, dst: 0, src: 0, off: 0, imm: Helper.redirect },
+    { code: BPF_JMP | BPF_CALL, dst: 0, src: 0, off: 0, imm: BPF_FUNC.redirect },
     { code: BPF_JMP | BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 },
   ];
 }
@@ -179,11 +179,11 @@ export function randomSourceProgram(
   const tail: Insn[] = [
     alu64(BPF_MOV, 1, ifindex),
     alu64(BPF_MOV, 2, 0),
-    call(Helper.redirect),
+    call(BPF_FUNC.redirect),
     { code: BPF_JMP | BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 },
   ];
   const rewrite: Insn[] = [
-    call(Helper.get_prandom_u32),
+    call(BPF_FUNC.get_prandom_u32),
     // new = base | (random & hostMask), in host order, then to network order for the store
     { code: BPF_ALU | BPF_AND | BPF_K, dst: 0, src: 0, off: 0, imm: hostMask | 0 },
     { code: BPF_ALU | BPF_OR | BPF_K, dst: 0, src: 0, off: 0, imm: base | 0 },

@@ -19,11 +19,10 @@ import {
   mapNextKey,
   mapUpdate,
   possibleCpus,
-  BPF_ANY,
   type LoadedObject,
 } from "../native/object.ts";
 import { readObject, type ObjectInfo } from "../compiler/elf/object.ts";
-import { BPF_MAP_TYPE, MAP_TYPE_NAMES } from "../compiler/elf/maptypes.ts";
+import { BPF_ANY, BPF_MAP_TYPE, MAP_TYPE_NAMES, XDP_ACTION_NAMES } from "../compiler/uapi/bpf.ts";
 import { typeDescFromBtf, type TypeDesc } from "../compiler/elf/types.ts";
 import { Kind } from "../compiler/btf/kinds.ts";
 import { parseBtf, type Btf } from "../compiler/btf/reader.ts";
@@ -33,9 +32,8 @@ const { ARRAY, PERCPU_ARRAY, PERCPU_HASH, LRU_PERCPU_HASH, LPM_TRIE, RINGBUF } =
 const PERCPU = new Set<number>([PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH]);
 const ARRAY_LIKE = new Set<number>([ARRAY, PERCPU_ARRAY]);
 
-/** The hidden per-CPU array the compiler adds with `verdictStats` (index = XDP verdict). */
-export const VERDICT_MAP = "xdpc_verdicts";
-export const VERDICT_NAMES = ["aborted", "drop", "pass", "tx", "redirect"] as const;
+/** XDP actions as `xdpc stats` names them: "aborted", "drop", "pass", "tx", "redirect". */
+export const VERDICT_NAMES = XDP_ACTION_NAMES.map((n) => n.slice(4).toLowerCase());
 
 export interface MapMeta {
   name: string;

@@ -27,7 +27,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { MAP_TYPE_NAMES } from "../compiler/elf/maptypes.ts";
+import { MAP_TYPE_NAMES } from "../compiler/uapi/bpf.ts";
 import { closeFd } from "../native/bpf.ts";
 import { NativeError } from "../native/lib.ts";
 import { mapFdById, mapInfo, objGet, progFdById, progInfo } from "../native/info.ts";

@@ -7,19 +7,9 @@ import { testRun } from "../native/bpf.ts";
 import { NativeError } from "../native/lib.ts";
 import { openObject, type LoadedObject } from "../native/object.ts";
 import { readObject } from "../compiler/elf/object.ts";
+import { XDP_ACTION_NAMES, XDP_PASS, XDP_REDIRECT, XDP_TX } from "../compiler/uapi/bpf.ts";
 import { applyParams, paramsOf } from "./params.ts";
 import type { PcapPacket } from "./pcap.ts";
-
-export const VERDICT_NAMES = [
-  "XDP_ABORTED",
-  "XDP_DROP",
-  "XDP_PASS",
-  "XDP_TX",
-  "XDP_REDIRECT",
-] as const;
-export const XDP_PASS = 2;
-export const XDP_TX = 3;
-export const XDP_REDIRECT = 4;
 
 /** The kernel's limits for one test-run packet (x86_64): an Ethernet header at least;
  *  at most the linear part (4096 - 256 headroom - 320 skb_shared_info) plus 17 fragment pages. */
@@ -27,7 +17,7 @@ export const MIN_TEST_PACKET = 14;
 export const MAX_TEST_PACKET = 3520 + 17 * 4096;
 
 export function verdictName(v: number): string {
-  return VERDICT_NAMES[v] ?? `XDP_${v} (unknown, treated as XDP_ABORTED)`;
+  return XDP_ACTION_NAMES[v] ?? `XDP_${v} (unknown, treated as XDP_ABORTED)`;
 }
 
 /** A failure the user can act on (bad object, bad --set, load rejected): one line plus optional detail. */

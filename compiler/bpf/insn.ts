@@ -110,21 +110,3 @@ export function isLddw(i: Insn): boolean {
 export function slots(i: Insn): 1 | 2 {
   return isLddw(i) ? 2 : 1;
 }
-
-// Helper function ids used by the compiler (include/uapi/linux/bpf.h).
-export const Helper = {
-  map_lookup_elem: 1,
-  map_update_elem: 2,
-  map_delete_elem: 3,
-  ktime_get_ns: 5,
-  trace_printk: 6,
-  get_prandom_u32: 7,
-  get_smp_processor_id: 8,
-  redirect: 23,
-  xdp_adjust_head: 44,
-  redirect_map: 51,
-  xdp_adjust_tail: 65,
-  csum_diff: 28,
-  fib_lookup: 69,
-  ringbuf_output: 130,
-} as const;

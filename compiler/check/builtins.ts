@@ -2,6 +2,7 @@
 // A filter must import a name before using it, exactly as tsc requires.
 import { headerTypes, ipv6AddrType } from "./headers.ts";
 import type { HelperName } from "./result.ts";
+import * as uapi from "../uapi/bpf.ts";
 import {
   boolType,
   contextType,
@@ -107,13 +108,13 @@ const mapClasses: [MapKind, number][] = [
 ];
 for (const [k, n] of mapClasses) table.set(k, { kind: "mapClass", mapKind: k, typeArgs: n });
 
-konst("XDP_ABORTED", xdpActionType, 0);
-konst("XDP_DROP", xdpActionType, 1);
-konst("XDP_PASS", xdpActionType, 2);
-konst("XDP_TX", xdpActionType, 3);
-konst("XDP_REDIRECT", xdpActionType, 4);
-konst("XSK_DROP", xskVerdictType, 0);
-konst("XSK_TX", xskVerdictType, 1);
+konst("XDP_ABORTED", xdpActionType, uapi.XDP_ABORTED);
+konst("XDP_DROP", xdpActionType, uapi.XDP_DROP);
+konst("XDP_PASS", xdpActionType, uapi.XDP_PASS);
+konst("XDP_TX", xdpActionType, uapi.XDP_TX);
+konst("XDP_REDIRECT", xdpActionType, uapi.XDP_REDIRECT);
+konst("XSK_DROP", xskVerdictType, uapi.XSK_DROP);
+konst("XSK_TX", xskVerdictType, uapi.XSK_TX);
 
 konst("ETH_P_IP", u32, 0x0800);
 konst("ETH_P_ARP", u32, 0x0806);
@@ -135,9 +136,9 @@ konst("TCP_URG", u32, 0x20);
 konst("TCP_ECE", u32, 0x40);
 konst("TCP_CWR", u32, 0x80);
 
-konst("BPF_ANY", u32, 0);
-konst("BPF_NOEXIST", u32, 1);
-konst("BPF_EXIST", u32, 2);
+konst("BPF_ANY", u32, uapi.BPF_ANY);
+konst("BPF_NOEXIST", u32, uapi.BPF_NOEXIST);
+konst("BPF_EXIST", u32, uapi.BPF_EXIST);
 konst("BPF_FIB_LOOKUP_DIRECT", u32, 1);
 konst("BPF_FIB_LOOKUP_OUTPUT", u32, 2);
 [

@@ -29,6 +29,7 @@
 //   - Uninitialized `let` locals start at zero (structs zero-filled).
 import type * as ast from "../ast/nodes.ts";
 import type { Diagnostic } from "../diagnostics/diagnostic.ts";
+import { BPF_MAP_TYPE as T } from "../uapi/bpf.ts";
 import type {
   HeaderField,
   HeaderKind,
@@ -117,17 +118,17 @@ export interface GlobalInfo {
 
 /** Kernel map type numbers (enum bpf_map_type). */
 export const bpfMapType: Record<MapKind, number> = {
-  HashMap: 1,
-  ArrayMap: 2,
-  PerCpuHash: 5,
-  PerCpuArray: 6,
-  LruHash: 9,
-  LruPerCpuHash: 10,
-  LpmTrie: 11,
-  DevMap: 14,
-  CpuMap: 16,
-  XskMap: 17,
-  RingBuf: 27,
+  HashMap: T.HASH,
+  ArrayMap: T.ARRAY,
+  PerCpuHash: T.PERCPU_HASH,
+  PerCpuArray: T.PERCPU_ARRAY,
+  LruHash: T.LRU_HASH,
+  LruPerCpuHash: T.LRU_PERCPU_HASH,
+  LpmTrie: T.LPM_TRIE,
+  DevMap: T.DEVMAP,
+  CpuMap: T.CPUMAP,
+  XskMap: T.XSKMAP,
+  RingBuf: T.RINGBUF,
 };
 
 export interface MapInfo {

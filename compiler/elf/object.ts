@@ -31,7 +31,7 @@ import { ElfWriter, type ElfSection } from "./writer.ts";
 import { parseElf, type ElfFile } from "./reader.ts";
 import { alignOf, BtfTypes, cInt, sizeOf, xdpMd, type TypeDesc } from "./types.ts";
 
-export { BPF_MAP_TYPE } from "./maptypes.ts";
+export { BPF_MAP_TYPE } from "../uapi/bpf.ts";
 
 export const LIBBPF_PIN_BY_NAME = 1;
 

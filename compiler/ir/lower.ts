@@ -13,24 +13,24 @@ import { sizeAlign } from "../check/types.ts";
 import { Builder } from "./builder.ts";
 import type { Base, Block, Cond, Operand, Size, Slot, VReg, Width } from "./ir.ts";
 import { isImm, isSlot } from "./ir.ts";
+import { BPF_FUNC, BPF_NOEXIST as NOEXIST } from "../uapi/bpf.ts";
 
-// Helper ids (include/uapi/linux/bpf.h); kept here so compiler/ir stays free of compiler/bpf.
 const H = {
-  lookup: 1,
-  update: 2,
-  delete: 3,
-  ktime: 5,
-  trace: 6,
-  random: 7,
-  cpu: 8,
-  redirect: 23,
-  adjustHead: 44,
-  redirectMap: 51,
-  adjustTail: 65,
-  fibLookup: 69,
-  ringbufOutput: 130,
+  lookup: BPF_FUNC.map_lookup_elem,
+  update: BPF_FUNC.map_update_elem,
+  delete: BPF_FUNC.map_delete_elem,
+  ktime: BPF_FUNC.ktime_get_ns,
+  trace: BPF_FUNC.trace_printk,
+  random: BPF_FUNC.get_prandom_u32,
+  cpu: BPF_FUNC.get_smp_processor_id,
+  redirect: BPF_FUNC.redirect,
+  adjustHead: BPF_FUNC.xdp_adjust_head,
+  redirectMap: BPF_FUNC.redirect_map,
+  adjustTail: BPF_FUNC.xdp_adjust_tail,
+  fibLookup: BPF_FUNC.fib_lookup,
+  ringbufOutput: BPF_FUNC.ringbuf_output,
 };
-const BPF_NOEXIST = 1n;
+const BPF_NOEXIST = BigInt(NOEXIST);
 
 /** Where a value lives: a scalar operand, a reference to memory, or a nullable integer. */
 export type Value =

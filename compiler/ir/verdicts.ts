@@ -5,12 +5,7 @@
 // the language) misses the lookup and is not counted.
 import type { Func, Inst, Term, VReg, Block, Slot } from "./ir.ts";
 import { isImm } from "./ir.ts";
-
-/** Name of the hidden map, and its entry count (XDP_ABORTED..XDP_REDIRECT). */
-export const VERDICT_MAP = "xdpc_verdicts";
-export const VERDICT_COUNT = 5;
-
-const BPF_FUNC_map_lookup_elem = 1;
+import { BPF_FUNC, VERDICT_MAP } from "../uapi/bpf.ts";
 
 export function countVerdicts(f: Func, mapName = VERDICT_MAP): void {
   const rets = f.blocks.filter((b) => b.term?.op === "ret");
@@ -47,7 +42,7 @@ export function countVerdicts(f: Func, mapName = VERDICT_MAP): void {
     at({ op: "store", size: 4, base: slot, off: 0, src: verdict }),
     at({
       op: "call",
-      helper: BPF_FUNC_map_lookup_elem,
+      helper: BPF_FUNC.map_lookup_elem,
       dst: p,
       args: [{ map: mapName }, { slot, off: 0 }],
     }),

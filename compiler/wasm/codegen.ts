@@ -27,6 +27,7 @@ import type {
   Width,
 } from "../ir/ir.ts";
 import { isImm, isSlot } from "../ir/ir.ts";
+import { BPF_FUNC } from "../uapi/bpf.ts";
 import { IMPORT_MODULE, mapBaseImport } from "./abi.ts";
 import { helperImport, type HelperImport, type ValType } from "./helpers.ts";
 
@@ -39,9 +40,9 @@ export const DATA_GLOBAL = "dataBase";
 export const DATA_OUT = "xdpc_data";
 export const END_OUT = "xdpc_end";
 
-const HELPER_LOOKUP = 1;
-const HELPER_ADJUST_HEAD = 44;
-const HELPER_ADJUST_TAIL = 65;
+const HELPER_LOOKUP = BPF_FUNC.map_lookup_elem;
+const HELPER_ADJUST_HEAD = BPF_FUNC.xdp_adjust_head;
+const HELPER_ADJUST_TAIL = BPF_FUNC.xdp_adjust_tail;
 const ETH_HLEN = 14;
 const EINVAL = 22n;
 

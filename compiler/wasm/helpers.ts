@@ -2,6 +2,7 @@
 // `xdpc`), named after the kernel helper. Map references are map ids (the index in
 // the module's metadata), pointers are offsets in the shared memory, and results
 // keep the helper's width so the IR's checks (`r != 0`, `r < 0`) read the same.
+import { BPF_FUNC } from "../uapi/bpf.ts";
 
 export type ValType = "i32" | "i64";
 
@@ -13,23 +14,35 @@ export interface HelperImport {
 }
 
 /**
- * Kernel helper id → import. `trace` (6) takes a variable number of arguments (see
- * traceImport); xdp_adjust_head (44) and xdp_adjust_tail (65) are inlined by codegen.ts.
+ * Kernel helper id → import. `trace` (trace_printk) takes a variable number of arguments (see
+ * traceImport); xdp_adjust_head and xdp_adjust_tail are inlined by codegen.ts.
  */
 export const HELPER_IMPORTS: Record<number, HelperImport> = {
-  1: { name: "map_lookup_elem", params: ["i32", "i32"], result: "i32" },
-  2: { name: "map_update_elem", params: ["i32", "i32", "i32", "i64"], result: "i64" },
-  3: { name: "map_delete_elem", params: ["i32", "i32"], result: "i64" },
-  5: { name: "ktime_get_ns", params: [], result: "i64" },
-  7: { name: "get_prandom_u32", params: [], result: "i64" },
-  8: { name: "get_smp_processor_id", params: [], result: "i64" },
-  23: { name: "redirect", params: ["i32", "i64"], result: "i64" },
-  51: { name: "redirect_map", params: ["i32", "i32", "i64"], result: "i64" },
-  69: { name: "fib_lookup", params: ["i32", "i32", "i64", "i64"], result: "i64" },
-  130: { name: "ringbuf_output", params: ["i32", "i32", "i64", "i64"], result: "i64" },
+  [BPF_FUNC.map_lookup_elem]: { name: "map_lookup_elem", params: ["i32", "i32"], result: "i32" },
+  [BPF_FUNC.map_update_elem]: {
+    name: "map_update_elem",
+    params: ["i32", "i32", "i32", "i64"],
+    result: "i64",
+  },
+  [BPF_FUNC.map_delete_elem]: { name: "map_delete_elem", params: ["i32", "i32"], result: "i64" },
+  [BPF_FUNC.ktime_get_ns]: { name: "ktime_get_ns", params: [], result: "i64" },
+  [BPF_FUNC.get_prandom_u32]: { name: "get_prandom_u32", params: [], result: "i64" },
+  [BPF_FUNC.get_smp_processor_id]: { name: "get_smp_processor_id", params: [], result: "i64" },
+  [BPF_FUNC.redirect]: { name: "redirect", params: ["i32", "i64"], result: "i64" },
+  [BPF_FUNC.redirect_map]: { name: "redirect_map", params: ["i32", "i32", "i64"], result: "i64" },
+  [BPF_FUNC.fib_lookup]: {
+    name: "fib_lookup",
+    params: ["i32", "i32", "i64", "i64"],
+    result: "i64",
+  },
+  [BPF_FUNC.ringbuf_output]: {
+    name: "ringbuf_output",
+    params: ["i32", "i32", "i64", "i64"],
+    result: "i64",
+  },
 };
 
-export const TRACE_HELPER = 6;
+export const TRACE_HELPER = BPF_FUNC.trace_printk;
 
 /** bpf_trace_printk(fmt, len, args...) with `n` value arguments. */
 export function traceImport(n: number): HelperImport {

@@ -4,7 +4,8 @@
 import type { Command } from "commander";
 import { closeFd } from "../../native/bpf.ts";
 import { enableRunTimeStats } from "../../native/info.ts";
-import { attachedProgramId, programMaps, VERDICT_MAP, type ProgramMaps } from "../maps.ts";
+import { VERDICT_MAP } from "../../compiler/uapi/bpf.ts";
+import { attachedProgramId, programMaps, type ProgramMaps } from "../maps.ts";
 import { filterRegistry, serveMetrics, type MetricsServer } from "../metrics.ts";
 import { formatStatsJson, formatStatsTable, rates, sample, type Snapshot } from "../stats.ts";
 import type { CommandImpl } from "./commands.ts";

@@ -10,10 +10,6 @@ export const EEXIST = 17;
 export const E2BIG = 7;
 export const EAGAIN = 11;
 
-export const BPF_ANY = 0;
-export const BPF_NOEXIST = 1;
-export const BPF_EXIST = 2;
-
 /** Allocates 8-aligned ranges of linear memory for map values. */
 export interface Heap {
   alloc(bytes: number): number;
@@ -32,6 +28,7 @@ export interface HostMap {
 }
 
 import { valueStride as stride } from "../../compiler/wasm/abi.ts";
+import { BPF_EXIST, BPF_NOEXIST } from "../../compiler/uapi/bpf.ts";
 const keyOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 export class ArrayStore implements HostMap {

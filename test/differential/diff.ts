@@ -22,7 +22,7 @@ import {
   type XdpResult,
 } from "../support/xdp.ts";
 import { mapLookup, mapNextKey, possibleCpus, type LoadedObject } from "../../native/object.ts";
-import { BPF_MAP_TYPE } from "../../compiler/elf/maptypes.ts";
+import { BPF_MAP_TYPE } from "../../compiler/uapi/bpf.ts";
 
 export interface DiffPacket {
   data: Uint8Array;

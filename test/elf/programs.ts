@@ -21,10 +21,10 @@ import {
   BPF_STX,
   BPF_W,
   BPF_X,
-  Helper,
   type Insn,
 } from "../../compiler/bpf/insn.ts";
 import { BPF_MAP_TYPE, type ObjectSpec } from "../../compiler/elf/object.ts";
+import { BPF_FUNC } from "../../compiler/uapi/bpf.ts";
 import { u16, u32, u64, type TypeDesc } from "../../compiler/elf/types.ts";
 
 /** Encodes instructions as the kernel reads them (little-endian, dst in the low nibble). */
@@ -99,7 +99,7 @@ export function counterSpec(): ObjectSpec {
           movReg(2, 10), // 2
           addImm(2, -4), // 3
           lddw(1), // 4-5: &counters
-          call(Helper.map_lookup_elem), // 6
+          call(BPF_FUNC.map_lookup_elem), // 6
           jeqImm(0, 0, 2), // 7
           movImm(1, 1), // 8
           atomicAdd64(0, 0, 1), // 9

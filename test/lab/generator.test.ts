@@ -20,7 +20,7 @@ import {
 import { buildFrame, inetChecksum, TCP_SYN } from "../../runtime/packets.ts";
 import { closeFd, loadRawProgram, testRun } from "../../native/bpf.ts";
 import { encode } from "../../compiler/bpf/encode.ts";
-import { Helper } from "../../compiler/bpf/insn.ts";
+import { BPF_FUNC } from "../../compiler/uapi/bpf.ts";
 
 // The receiver: drops everything (so the stack never answers) and counts frames per
 // UDP destination port modulo 8, and non-UDP frames in slot 8.
@@ -46,7 +46,7 @@ describe("traffic mix split", () => {
   it("the generator program is bpf_redirect(ifindex, 0)", () => {
     const p = redirectProgram(42);
     expect(p[0]!.imm).toBe(42);
-    expect(p[2]!.imm).toBe(Helper.redirect);
+    expect(p[2]!.imm).toBe(BPF_FUNC.redirect);
   });
 });
 

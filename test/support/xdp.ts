@@ -8,25 +8,15 @@ import { join } from "node:path";
 import { testRun } from "../../native/bpf.ts";
 import { NativeError } from "../../native/lib.ts";
 import { openObject, type LoadedObject, type OpenOptions } from "../../native/object.ts";
+import { XDP_ACTION_NAMES } from "../../compiler/uapi/bpf.ts";
 
 const vitest = process.env.VITEST ? await import("vitest") : undefined;
 
-export const XDP_ABORTED = 0;
-export const XDP_DROP = 1;
-export const XDP_PASS = 2;
-export const XDP_TX = 3;
-export const XDP_REDIRECT = 4;
-export const XDP_VERDICT_NAMES = [
-  "XDP_ABORTED",
-  "XDP_DROP",
-  "XDP_PASS",
-  "XDP_TX",
-  "XDP_REDIRECT",
-] as const;
+export { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT } from "../../compiler/uapi/bpf.ts";
 
 /** "XDP_PASS" for 2; unknown return codes (the kernel treats them as aborts) as "XDP_<n>". */
 export function verdictName(v: number): string {
-  return XDP_VERDICT_NAMES[v] ?? `XDP_${v}`;
+  return XDP_ACTION_NAMES[v] ?? `XDP_${v}`;
 }
 
 export interface XdpResult {
