@@ -1,6 +1,7 @@
 // Low-level bpf(2) wrappers from libbpf's bpf.h: load raw instructions, run a
 // program with BPF_PROG_TEST_RUN, close descriptors.
 import { check, koffi, library, NativeError } from "./lib.ts";
+import { sys } from "./sys.ts";
 
 export const BPF_PROG_TYPE_XDP = 6;
 export const BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;
@@ -80,50 +81,57 @@ export interface RawLoadResult {
  * Loads raw instructions (8 bytes each, already relocated) as a program. On a
  * verifier rejection the error carries the verifier log.
  */
-export function loadRawProgram(
-  insns: Uint8Array,
-  opts: { type?: number; name?: string; license?: string; logLevel?: number } = {},
-): RawLoadResult {
-  const a = bind();
-  const logBuf = Buffer.alloc(1 << 20);
-  const o = {
-    sz: koffi().sizeof(a.LoadOpts as never),
-    attempts: 0,
-    expected_attach_type: 0,
-    prog_btf_fd: 0,
-    prog_flags: 0,
-    prog_ifindex: 0,
-    kern_version: 0,
-    attach_btf_id: 0,
-    attach_prog_fd: 0,
-    attach_btf_obj_fd: 0,
-    fd_array: null,
-    func_info: null,
-    func_info_cnt: 0,
-    func_info_rec_size: 0,
-    line_info: null,
-    line_info_cnt: 0,
-    line_info_rec_size: 0,
-    log_level: opts.logLevel ?? 1,
-    log_size: logBuf.length,
-    log_buf: logBuf,
-  };
-  let fd = a.progLoad(
-    opts.type ?? BPF_PROG_TYPE_XDP,
-    opts.name ?? "xdpc_raw",
-    opts.license ?? "GPL",
-    Buffer.from(insns.buffer, insns.byteOffset, insns.byteLength),
-    insns.byteLength / 8,
-    o,
-  );
-  const log = logBuf.toString("utf8", 0, Math.max(0, logBuf.indexOf(0)));
-  if (fd < 0) {
-    const err = new NativeError(`program rejected${log ? ":\n" + log : ""}`, -fd, "bpf_prog_load");
-    (err as NativeError & { log?: string }).log = log;
-    throw err;
-  }
-  return { fd, log };
-}
+export const loadRawProgram = sys(
+  "loadRawProgram",
+  function loadRawProgram(
+    insns: Uint8Array,
+    opts: { type?: number; name?: string; license?: string; logLevel?: number } = {},
+  ): RawLoadResult {
+    const a = bind();
+    const logBuf = Buffer.alloc(1 << 20);
+    const o = {
+      sz: koffi().sizeof(a.LoadOpts as never),
+      attempts: 0,
+      expected_attach_type: 0,
+      prog_btf_fd: 0,
+      prog_flags: 0,
+      prog_ifindex: 0,
+      kern_version: 0,
+      attach_btf_id: 0,
+      attach_prog_fd: 0,
+      attach_btf_obj_fd: 0,
+      fd_array: null,
+      func_info: null,
+      func_info_cnt: 0,
+      func_info_rec_size: 0,
+      line_info: null,
+      line_info_cnt: 0,
+      line_info_rec_size: 0,
+      log_level: opts.logLevel ?? 1,
+      log_size: logBuf.length,
+      log_buf: logBuf,
+    };
+    let fd = a.progLoad(
+      opts.type ?? BPF_PROG_TYPE_XDP,
+      opts.name ?? "xdpc_raw",
+      opts.license ?? "GPL",
+      Buffer.from(insns.buffer, insns.byteOffset, insns.byteLength),
+      insns.byteLength / 8,
+      o,
+    );
+    const log = logBuf.toString("utf8", 0, Math.max(0, logBuf.indexOf(0)));
+    if (fd < 0) {
+      const err = new NativeError(
+        `program rejected${log ? ":\n" + log : ""}`,
+        -fd,
+        "bpf_prog_load",
+      );
+      (err as NativeError & { log?: string }).log = log;
+      throw err;
+    }
+    return { fd, log };
+  },
+);
 
 export interface TestRunResult {
   retval: number;
@@ -132,39 +140,42 @@ export interface TestRunResult {
 }
 
 /** BPF_PROG_TEST_RUN on one packet. `repeat` > 1 times it (see DESIGN: sample packets, big repeat). */
-export function testRun(
-  progFd: number,
-  packet: Uint8Array,
-  opts: { repeat?: number; flags?: number; outSize?: number } = {},
-): TestRunResult {
-  const a = bind();
-  // Room for XDP_TX/adjust_tail growth beyond the input.
-  const out = Buffer.alloc(opts.outSize ?? packet.length + 512);
-  const o = {
-    sz: koffi().sizeof(a.TestRunOpts as never),
-    data_in: Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength),
-    data_out: out,
-    data_size_in: packet.length,
-    data_size_out: out.length,
-    ctx_in: null,
-    ctx_out: null,
-    ctx_size_in: 0,
-    ctx_size_out: 0,
-    retval: 0,
-    repeat: opts.repeat ?? 1,
-    duration: 0,
-    flags: opts.flags ?? 0,
-    cpu: 0,
-    batch_size: 0,
-  };
-  check(a.testRun(progFd, o), "BPF_PROG_TEST_RUN failed", "bpf_prog_test_run_opts");
-  return {
-    retval: o.retval >>> 0,
-    data: new Uint8Array(out.subarray(0, o.data_size_out)),
-    duration: o.duration,
-  };
-}
+export const testRun = sys(
+  "testRun",
+  function testRun(
+    progFd: number,
+    packet: Uint8Array,
+    opts: { repeat?: number; flags?: number; outSize?: number } = {},
+  ): TestRunResult {
+    const a = bind();
+    // Room for XDP_TX/adjust_tail growth beyond the input.
+    const out = Buffer.alloc(opts.outSize ?? packet.length + 512);
+    const o = {
+      sz: koffi().sizeof(a.TestRunOpts as never),
+      data_in: Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength),
+      data_out: out,
+      data_size_in: packet.length,
+      data_size_out: out.length,
+      ctx_in: null,
+      ctx_out: null,
+      ctx_size_in: 0,
+      ctx_size_out: 0,
+      retval: 0,
+      repeat: opts.repeat ?? 1,
+      duration: 0,
+      flags: opts.flags ?? 0,
+      cpu: 0,
+      batch_size: 0,
+    };
+    check(a.testRun(progFd, o), "BPF_PROG_TEST_RUN failed", "bpf_prog_test_run_opts");
+    return {
+      retval: o.retval >>> 0,
+      data: new Uint8Array(out.subarray(0, o.data_size_out)),
+      duration: o.duration,
+    };
+  },
+);
 
-export function closeFd(fd: number): void {
+export const closeFd = sys("closeFd", function closeFd(fd: number): void {
   if (fd >= 0) bind().close(fd);
-}
+});

@@ -2,6 +2,7 @@
 // kernel run-time statistics. Info structs are decoded from raw buffers at the
 // offsets of include/uapi/linux/bpf.h, so newer kernels' longer structs are fine.
 import { check, koffi, library } from "./lib.ts";
+import { sys } from "./sys.ts";
 
 let api:
   | {
@@ -50,7 +51,7 @@ export interface ProgInfo {
 
 const PROG_INFO_SIZE = 232;
 
-export function progInfo(fd: number): ProgInfo {
+export const progInfo = sys("progInfo", function progInfo(fd: number): ProgInfo {
   const a = bind();
   const first = Buffer.alloc(PROG_INFO_SIZE);
   check(
@@ -81,7 +82,7 @@ export function progInfo(fd: number): ProgInfo {
     runCnt: info.readBigUInt64LE(200),
     verifiedInsns: info.readUInt32LE(216),
   };
-}
+});
 
 export interface MapInfo {
   type: number;
@@ -96,7 +97,7 @@ export interface MapInfo {
   btfValueTypeId: number;
 }
 
-export function mapInfo(fd: number): MapInfo {
+export const mapInfo = sys("mapInfo", function mapInfo(fd: number): MapInfo {
   const a = bind();
   const info = Buffer.alloc(88);
   check(a.infoByFd(fd, info, [info.length]), "cannot read map info", "bpf_obj_get_info_by_fd");
@@ -113,18 +114,18 @@ export function mapInfo(fd: number): MapInfo {
     btfKeyTypeId: info.readUInt32LE(68),
     btfValueTypeId: info.readUInt32LE(72),
   };
-}
+});
 
-export function progFdById(id: number): number {
+export const progFdById = sys("progFdById", function progFdById(id: number): number {
   return check(bind().progFdById(id), `no BPF program with id ${id}`, "bpf_prog_get_fd_by_id");
-}
+});
 
-export function mapFdById(id: number): number {
+export const mapFdById = sys("mapFdById", function mapFdById(id: number): number {
   return check(bind().mapFdById(id), `no BPF map with id ${id}`, "bpf_map_get_fd_by_id");
-}
+});
 
 /** Ids of every loaded program (for status and leak checks). */
-export function allProgramIds(): number[] {
+export const allProgramIds = sys("allProgramIds", function allProgramIds(): number[] {
   const a = bind();
   const out: number[] = [];
   let id = 0;
@@ -135,16 +136,16 @@ export function allProgramIds(): number[] {
     out.push(id);
   }
   return out;
-}
+});
 
 /** Opens a pinned object from bpffs. */
-export function objGet(path: string): number {
+export const objGet = sys("objGet", function objGet(path: string): number {
   return check(bind().objGet(path), `cannot open pinned object ${path}`, "bpf_obj_get");
-}
+});
 
-export function objPin(fd: number, path: string): void {
+export const objPin = sys("objPin", function objPin(fd: number, path: string): void {
   check(bind().objPin(fd, path), `cannot pin at ${path}`, "bpf_obj_pin");
-}
+});
 
 export const BPF_STATS_RUN_TIME = 0;
 
@@ -152,10 +153,10 @@ export const BPF_STATS_RUN_TIME = 0;
  * Turns on the kernel's per-program run_cnt/run_time_ns accounting for as long as
  * the returned fd stays open (close it with closeFd from native/bpf.ts).
  */
-export function enableRunTimeStats(): number {
+export const enableRunTimeStats = sys("enableRunTimeStats", function enableRunTimeStats(): number {
   return check(
     bind().enableStats(BPF_STATS_RUN_TIME),
     "cannot enable BPF run-time stats",
     "bpf_enable_stats",
   );
-}
+});

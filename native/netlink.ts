@@ -2,6 +2,7 @@
 // if_nametoindex/if_indextoname ask the kernel through a socket of the current
 // netns, unlike /sys/class/net, which shows the namespace sysfs was mounted in).
 import { koffi, library } from "./lib.ts";
+import { sys } from "./sys.ts";
 
 let api:
   | {
@@ -21,19 +22,20 @@ function bind() {
 }
 
 /** The interface's index, or 0 when there is no such interface in this namespace. */
-export function ifNameToIndex(name: string): number {
+export const ifNameToIndex = sys("ifNameToIndex", function ifNameToIndex(name: string): number {
   if (name.length === 0 || name.length >= 16) return 0; // IFNAMSIZ
   return bind().nameToIndex(name) >>> 0;
-}
+});
 
 /** The interface's name, or undefined when the index is unknown. */
-export function ifIndexToName(index: number): string | undefined {
+export const ifIndexToName = sys("ifIndexToName", function ifIndexToName(index: number):
+  string | undefined {
   const buf = Buffer.alloc(16);
   const p = bind().indexToName(index, buf);
   if (!p) return undefined;
   const end = buf.indexOf(0);
   return buf.toString("utf8", 0, end < 0 ? 16 : end);
-}
+});
 
 /** errno of the last failed libc call on this thread. */
 export function errno(): number {

@@ -3,6 +3,7 @@
 // map element operations by fd. libbpf's own messages are captured and attached to
 // errors instead of going to stderr.
 import { BPF_ANY } from "../compiler/uapi/bpf.ts";
+import { sys } from "./sys.ts";
 import { koffi, library, NativeError } from "./lib.ts";
 
 type Ptr = unknown;
@@ -120,7 +121,10 @@ function bind(): Api {
 }
 
 /** Runs `fn` with libbpf's messages collected instead of printed (they explain a failed call). */
-export function withCapture<T>(fn: () => T): { value: T; messages: string[] } {
+export const withCapture = sys("withCapture", function withCapture<T>(fn: () => T): {
+  value: T;
+  messages: string[];
+} {
   const prev = captured;
   captured = [];
   try {
@@ -129,7 +133,7 @@ export function withCapture<T>(fn: () => T): { value: T; messages: string[] } {
   } finally {
     captured = prev;
   }
-}
+});
 
 /** A rejected load: the verifier's log for each program that produced one, plus libbpf's messages. */
 export class LoadError extends NativeError {
@@ -192,212 +196,262 @@ export interface LoadedObject {
 }
 
 /** Opens an ELF object from memory (no syscalls that load anything yet). */
-export function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObject {
-  const a = bind();
-  const k = koffi();
-  // Object-level log buffer: libbpf writes the kernel's BTF-load log here (programs have their own).
-  const objLogSize = 1 << 20;
-  const objLog = k.alloc("uint8_t", objLogSize);
-  k.encode(objLog, "uint8_t", 0);
-  const o = {
-    sz: k.sizeof(a.OpenOpts as never),
-    object_name: opts.name ?? null,
-    relaxed_maps: false,
-    pin_root_path: opts.pinRoot ?? null,
-    _removed_attach_prog_fd: 0,
-    kconfig: null,
-    btf_custom_path: null,
-    kernel_log_buf: objLog,
-    kernel_log_size: objLogSize,
-    kernel_log_level: 0,
-  };
-  // A private copy that lives as long as the object: libbpf may keep pointers into the image.
-  let buf: Buffer | undefined = Buffer.from(bytes);
-  const { value: obj, messages } = withCapture(() => {
-    const p = a.openMem(buf!, buf!.length, o);
-    return { p, errno: p ? 0 : k.errno() };
-  });
-  if (!obj.p) {
-    k.free(objLog);
-    const detail = messages.length ? ":\n" + messages.join("\n") : "";
-    throw new NativeError(
-      `cannot open BPF object${detail}`,
-      obj.errno || 22,
-      "bpf_object__open_mem",
-    );
-  }
-  const handle = obj.p;
-  const allMessages = [...messages];
-
-  // Per-program log buffers in native memory: libbpf keeps the pointer until load.
-  const logSize = opts.logSize ?? 4 << 20;
-  const progs = new Map<string, { p: Ptr; log: Ptr }>();
-  for (let p = a.nextProgram(handle, null); p; p = a.nextProgram(handle, p)) {
-    const log = k.alloc("uint8_t", logSize);
-    k.encode(log, "uint8_t", 0);
-    a.setLogBuf(p, log, logSize);
-    if (opts.logLevel) a.setLogLevel(p, opts.logLevel);
-    progs.set(a.programName(p), { p, log });
-  }
-  let closed = false;
-  let loaded = false;
-
-  const readLog = (log: Ptr) => {
-    const s = k.decode(log, "char", -1) as unknown;
-    return typeof s === "string" ? s : "";
-  };
-  const live = () => {
-    if (closed) throw new Error("BPF object already closed");
-  };
-  const prog = (name: string) => {
-    live();
-    const p = progs.get(name);
-    if (!p)
+export const openObject = sys(
+  "openObject",
+  function openObject(bytes: Uint8Array, opts: OpenOptions = {}): LoadedObject {
+    const a = bind();
+    const k = koffi();
+    // Object-level log buffer: libbpf writes the kernel's BTF-load log here (programs have their own).
+    const objLogSize = 1 << 20;
+    const objLog = k.alloc("uint8_t", objLogSize);
+    k.encode(objLog, "uint8_t", 0);
+    const o = {
+      sz: k.sizeof(a.OpenOpts as never),
+      object_name: opts.name ?? null,
+      relaxed_maps: false,
+      pin_root_path: opts.pinRoot ?? null,
+      _removed_attach_prog_fd: 0,
+      kconfig: null,
+      btf_custom_path: null,
+      kernel_log_buf: objLog,
+      kernel_log_size: objLogSize,
+      kernel_log_level: 0,
+    };
+    // A private copy that lives as long as the object: libbpf may keep pointers into the image.
+    let buf: Buffer | undefined = Buffer.from(bytes);
+    const { value: obj, messages } = withCapture(() => {
+      const p = a.openMem(buf!, buf!.length, o);
+      return { p, errno: p ? 0 : k.errno() };
+    });
+    if (!obj.p) {
+      k.free(objLog);
+      const detail = messages.length ? ":\n" + messages.join("\n") : "";
       throw new NativeError(
-        `no program named ${name} (have: ${[...progs.keys()].join(", ")})`,
-        2,
-        "bpf_object__find_program_by_name",
+        `cannot open BPF object${detail}`,
+        obj.errno || 22,
+        "bpf_object__open_mem",
       );
-    return p;
-  };
-  const mapPtr = (name: string) => {
-    live();
-    const m = a.findMap(handle, name);
-    if (!m) throw new NativeError(`no map named ${name}`, 2, "bpf_object__find_map_by_name");
-    return m;
-  };
+    }
+    const handle = obj.p;
+    const allMessages = [...messages];
 
-  return {
-    get loaded() {
-      return loaded;
-    },
-    messages: allMessages,
-    load() {
+    // Per-program log buffers in native memory: libbpf keeps the pointer until load.
+    const logSize = opts.logSize ?? 4 << 20;
+    const progs = new Map<string, { p: Ptr; log: Ptr }>();
+    for (let p = a.nextProgram(handle, null); p; p = a.nextProgram(handle, p)) {
+      const log = k.alloc("uint8_t", logSize);
+      k.encode(log, "uint8_t", 0);
+      a.setLogBuf(p, log, logSize);
+      if (opts.logLevel) a.setLogLevel(p, opts.logLevel);
+      progs.set(a.programName(p), { p, log });
+    }
+    let closed = false;
+    let loaded = false;
+
+    const readLog = (log: Ptr) => {
+      const s = k.decode(log, "char", -1) as unknown;
+      return typeof s === "string" ? s : "";
+    };
+    const live = () => {
+      if (closed) throw new Error("BPF object already closed");
+    };
+    const prog = (name: string) => {
       live();
-      const { value: ret, messages: ms } = withCapture(() => a.load(handle));
-      allMessages.push(...ms);
-      if (ret < 0) {
-        const logs: Record<string, string> = {};
-        for (const [name, p] of progs) {
-          const l = readLog(p.log);
-          if (l) logs[name] = l;
-        }
-        const logText = Object.entries(logs)
-          .map(([n, l]) => `-- program ${n}:\n${l}`)
-          .join("\n");
-        const btfLog = readLog(objLog);
-        const detail = logText || [...ms, btfLog].filter(Boolean).join("\n");
-        throw new LoadError(
-          `BPF object rejected${detail ? ":\n" + detail : ""}`,
-          -ret,
-          "bpf_object__load",
-          logs,
-          ms,
-        );
-      }
-      loaded = true;
-    },
-    programNames: () => [...progs.keys()],
-    mapNames() {
-      live();
-      const out: string[] = [];
-      for (let m = a.nextMap(handle, null); m; m = a.nextMap(handle, m)) out.push(a.mapName(m));
-      return out;
-    },
-    programFd(name) {
-      const fd = a.programFd(prog(name).p);
-      if (fd < 0) throw new NativeError(`program ${name} is not loaded`, -fd, "bpf_program__fd");
-      return fd;
-    },
-    programLog: (name) => readLog(prog(name).log),
-    btfLog: () => (live(), readLog(objLog)),
-    mapFd(name) {
-      const fd = a.mapFd(mapPtr(name));
-      if (fd < 0)
-        throw new NativeError(`map ${name} is not created (load first)`, -fd, "bpf_map__fd");
-      return fd;
-    },
-    map(name) {
-      const m = mapPtr(name);
-      return {
-        name: a.mapName(m),
-        fd: a.mapFd(m),
-        type: a.mapType(m),
-        keySize: a.mapKeySize(m),
-        valueSize: a.mapValueSize(m),
-        maxEntries: a.mapMaxEntries(m),
-      };
-    },
-    setInitialValue(name, data) {
-      const m = mapPtr(name);
-      if (loaded) throw new Error(`cannot set the initial value of ${name} after load`);
-      const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-      const ret = a.setInitialValue(m, b, b.length);
-      if (ret < 0)
-        throw new NativeError(
-          `cannot set the initial value of map ${name} (size must be ${a.mapValueSize(m)})`,
-          -ret,
-          "bpf_map__set_initial_value",
-        );
-    },
-    initialValue(name) {
-      const m = mapPtr(name);
-      const size = [0];
-      const p = a.initialValue(m, size);
+      const p = progs.get(name);
       if (!p)
         throw new NativeError(
-          `map ${name} has no initial value (not a global-data map)`,
-          22,
-          "bpf_map__initial_value",
+          `no program named ${name} (have: ${[...progs.keys()].join(", ")})`,
+          2,
+          "bpf_object__find_program_by_name",
         );
-      return new Uint8Array(k.decode(p, "uint8_t", size[0]!) as number[]);
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      a.close(handle);
-      for (const p of progs.values()) k.free(p.log);
-      k.free(objLog);
-      buf = undefined;
-    },
-  };
-}
+      return p;
+    };
+    const mapPtr = (name: string) => {
+      live();
+      const m = a.findMap(handle, name);
+      if (!m) throw new NativeError(`no map named ${name}`, 2, "bpf_object__find_map_by_name");
+      return m;
+    };
+
+    return {
+      get loaded() {
+        return loaded;
+      },
+      messages: allMessages,
+      load() {
+        live();
+        const { value: ret, messages: ms } = withCapture(() => a.load(handle));
+        allMessages.push(...ms);
+        if (ret < 0) {
+          const logs: Record<string, string> = {};
+          for (const [name, p] of progs) {
+            const l = readLog(p.log);
+            if (l) logs[name] = l;
+          }
+          const logText = Object.entries(logs)
+            .map(([n, l]) => `-- program ${n}:\n${l}`)
+            .join("\n");
+          const btfLog = readLog(objLog);
+          const detail = logText || [...ms, btfLog].filter(Boolean).join("\n");
+          throw new LoadError(
+            `BPF object rejected${detail ? ":\n" + detail : ""}`,
+            -ret,
+            "bpf_object__load",
+            logs,
+            ms,
+          );
+        }
+        loaded = true;
+      },
+      programNames: () => [...progs.keys()],
+      mapNames() {
+        live();
+        const out: string[] = [];
+        for (let m = a.nextMap(handle, null); m; m = a.nextMap(handle, m)) out.push(a.mapName(m));
+        return out;
+      },
+      programFd(name) {
+        const fd = a.programFd(prog(name).p);
+        if (fd < 0) throw new NativeError(`program ${name} is not loaded`, -fd, "bpf_program__fd");
+        return fd;
+      },
+      programLog: (name) => readLog(prog(name).log),
+      btfLog: () => (live(), readLog(objLog)),
+      mapFd(name) {
+        const fd = a.mapFd(mapPtr(name));
+        if (fd < 0)
+          throw new NativeError(`map ${name} is not created (load first)`, -fd, "bpf_map__fd");
+        return fd;
+      },
+      map(name) {
+        const m = mapPtr(name);
+        return {
+          name: a.mapName(m),
+          fd: a.mapFd(m),
+          type: a.mapType(m),
+          keySize: a.mapKeySize(m),
+          valueSize: a.mapValueSize(m),
+          maxEntries: a.mapMaxEntries(m),
+        };
+      },
+      setInitialValue(name, data) {
+        const m = mapPtr(name);
+        if (loaded) throw new Error(`cannot set the initial value of ${name} after load`);
+        const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        const ret = a.setInitialValue(m, b, b.length);
+        if (ret < 0)
+          throw new NativeError(
+            `cannot set the initial value of map ${name} (size must be ${a.mapValueSize(m)})`,
+            -ret,
+            "bpf_map__set_initial_value",
+          );
+      },
+      initialValue(name) {
+        const m = mapPtr(name);
+        const size = [0];
+        const p = a.initialValue(m, size);
+        if (!p)
+          throw new NativeError(
+            `map ${name} has no initial value (not a global-data map)`,
+            22,
+            "bpf_map__initial_value",
+          );
+        return new Uint8Array(k.decode(p, "uint8_t", size[0]!) as number[]);
+      },
+      close() {
+        if (closed) return;
+        closed = true;
+        a.close(handle);
+        for (const p of progs.values()) k.free(p.log);
+        k.free(objLog);
+        buf = undefined;
+      },
+    };
+  },
+);
 
 /** The value of `key`, or null when absent. `valueSize` must include per-CPU replication. */
-export function mapLookup(fd: number, key: Uint8Array, valueSize: number): Uint8Array | null {
-  const a = bind();
-  const out = new Uint8Array(valueSize);
-  const ret = a.lookup(fd, key, out);
-  if (ret === -2) return null; // ENOENT
-  if (ret < 0) throw new NativeError("map lookup failed", -ret, "bpf_map_lookup_elem");
-  return out;
-}
+export const mapLookup = sys(
+  "mapLookup",
+  function mapLookup(fd: number, key: Uint8Array, valueSize: number): Uint8Array | null {
+    const a = bind();
+    const out = new Uint8Array(valueSize);
+    const ret = a.lookup(fd, key, out);
+    if (ret === -2) return null; // ENOENT
+    if (ret < 0) throw new NativeError("map lookup failed", -ret, "bpf_map_lookup_elem");
+    return out;
+  },
+);
 
-export function mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags = BPF_ANY): void {
-  const ret = bind().update(fd, key, value, BigInt(flags));
-  if (ret < 0) throw new NativeError("map update failed", -ret, "bpf_map_update_elem");
-}
+export const mapUpdate = sys(
+  "mapUpdate",
+  function mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags = BPF_ANY): void {
+    const ret = bind().update(fd, key, value, BigInt(flags));
+    if (ret < 0) throw new NativeError("map update failed", -ret, "bpf_map_update_elem");
+  },
+);
 
 /** Deletes `key`; false when it was absent. */
-export function mapDelete(fd: number, key: Uint8Array): boolean {
+export const mapDelete = sys("mapDelete", function mapDelete(fd: number, key: Uint8Array): boolean {
   const ret = bind().del(fd, key);
   if (ret === -2) return false;
   if (ret < 0) throw new NativeError("map delete failed", -ret, "bpf_map_delete_elem");
   return true;
-}
+});
 
 /** The key after `key` (the first key for null), or null at the end. */
-export function mapNextKey(fd: number, key: Uint8Array | null, keySize: number): Uint8Array | null {
-  const out = new Uint8Array(keySize);
-  const ret = bind().nextKey(fd, key, out);
-  if (ret === -2) return null;
-  if (ret < 0) throw new NativeError("map iteration failed", -ret, "bpf_map_get_next_key");
-  return out;
-}
+export const mapNextKey = sys(
+  "mapNextKey",
+  function mapNextKey(fd: number, key: Uint8Array | null, keySize: number): Uint8Array | null {
+    const out = new Uint8Array(keySize);
+    const ret = bind().nextKey(fd, key, out);
+    if (ret === -2) return null;
+    if (ret < 0) throw new NativeError("map iteration failed", -ret, "bpf_map_get_next_key");
+    return out;
+  },
+);
+
+let batchApi: { lookup: (...a: unknown[]) => number; Opts: unknown } | undefined;
+
+/**
+ * One BPF_MAP_LOOKUP_BATCH call: up to `count` entries after cursor `inBatch` (null:
+ * from the start) into `keys`/`values`, the next cursor into `outBatch`. Returns
+ * libbpf's result (0, or -errno: ENOENT after the last entry) and how many it read.
+ */
+export const mapLookupBatch = sys(
+  "mapLookupBatch",
+  function mapLookupBatch(
+    fd: number,
+    inBatch: Uint8Array | null,
+    outBatch: Uint8Array,
+    keys: Uint8Array,
+    values: Uint8Array,
+    count: number,
+  ): { ret: number; count: number } {
+    const k = koffi();
+    if (!batchApi) {
+      const Opts = k.struct("xdpc_bpf_map_batch_opts", {
+        sz: "size_t",
+        elem_flags: "uint64_t",
+        flags: "uint64_t",
+      });
+      batchApi = {
+        lookup: library("libbpf.so.1").func(
+          "int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const xdpc_bpf_map_batch_opts *opts)",
+        ),
+        Opts,
+      };
+    }
+    const opts = { sz: k.sizeof(batchApi.Opts as never), elem_flags: 0n, flags: 0n };
+    const n = [count];
+    const ret = batchApi.lookup(fd, inBatch, outBatch, keys, values, n, opts);
+    return { ret, count: n[0]! };
+  },
+);
 
 /** Number of possible CPUs: per-CPU map values hold one 8-byte-aligned slot per CPU. */
-export function possibleCpus(): number {
+export const possibleCpus = sys("possibleCpus", function possibleCpus(): number {
   const n = bind().possibleCpus();
   if (n < 0) throw new NativeError("cannot count CPUs", -n, "libbpf_num_possible_cpus");
   return n;
-}
+});

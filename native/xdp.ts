@@ -3,6 +3,7 @@
 // interface, not to a process or fd, so they outlive the CLI; XDP_FLAGS_REPLACE
 // makes a swap one atomic kernel operation.
 import { koffi, library, NativeError } from "./lib.ts";
+import { sys } from "./sys.ts";
 
 export const XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0;
 export const XDP_FLAGS_SKB_MODE = 1 << 1;
@@ -70,23 +71,24 @@ function attachOpts(oldProgFd: number | undefined) {
  * Attaches `progFd` to `ifindex`. With `oldProgFd`, XDP_FLAGS_REPLACE is added: the
  * kernel swaps only if that program is the one attached (EEXIST otherwise).
  */
-export function xdpAttach(
-  ifindex: number,
-  progFd: number,
-  flags: number,
-  oldProgFd?: number,
-): void {
-  const f = oldProgFd === undefined ? flags : flags | XDP_FLAGS_REPLACE;
-  const ret = bind().attach(ifindex, progFd, f, attachOpts(oldProgFd));
-  if (ret < 0) throw new NativeError("cannot attach the XDP program", -ret, "bpf_xdp_attach");
-}
+export const xdpAttach = sys(
+  "xdpAttach",
+  function xdpAttach(ifindex: number, progFd: number, flags: number, oldProgFd?: number): void {
+    const f = oldProgFd === undefined ? flags : flags | XDP_FLAGS_REPLACE;
+    const ret = bind().attach(ifindex, progFd, f, attachOpts(oldProgFd));
+    if (ret < 0) throw new NativeError("cannot attach the XDP program", -ret, "bpf_xdp_attach");
+  },
+);
 
 /** Detaches the program in the mode given by `flags` (only if it is `oldProgFd`'s, when given). */
-export function xdpDetach(ifindex: number, flags: number, oldProgFd?: number): void {
-  const f = oldProgFd === undefined ? flags : flags | XDP_FLAGS_REPLACE;
-  const ret = bind().detach(ifindex, f, attachOpts(oldProgFd));
-  if (ret < 0) throw new NativeError("cannot detach the XDP program", -ret, "bpf_xdp_detach");
-}
+export const xdpDetach = sys(
+  "xdpDetach",
+  function xdpDetach(ifindex: number, flags: number, oldProgFd?: number): void {
+    const f = oldProgFd === undefined ? flags : flags | XDP_FLAGS_REPLACE;
+    const ret = bind().detach(ifindex, f, attachOpts(oldProgFd));
+    if (ret < 0) throw new NativeError("cannot detach the XDP program", -ret, "bpf_xdp_detach");
+  },
+);
 
 export interface XdpQuery {
   /** The program id when exactly one mode has a program (0 otherwise). */
@@ -97,7 +99,7 @@ export interface XdpQuery {
   attachMode: number;
 }
 
-export function xdpQuery(ifindex: number): XdpQuery {
+export const xdpQuery = sys("xdpQuery", function xdpQuery(ifindex: number): XdpQuery {
   const a = bind();
   const opts = {
     sz: koffi().sizeof(a.QueryOpts as never),
@@ -116,7 +118,7 @@ export function xdpQuery(ifindex: number): XdpQuery {
     hwProgId: opts.hw_prog_id,
     attachMode: opts.attach_mode,
   };
-}
+});
 
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -127,15 +129,18 @@ const LOCK_UN = 8;
  * included), so a crashed load never leaves a stale lock. False when another
  * process holds it and `wait` is false.
  */
-export function flockExclusive(fd: number, wait: boolean): boolean {
-  const a = bind();
-  const ret = a.flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB));
-  if (ret === 0) return true;
-  const errno = koffi().errno();
-  if (errno === 11 /* EWOULDBLOCK */) return false;
-  throw new NativeError("cannot lock", errno, "flock");
-}
+export const flockExclusive = sys(
+  "flockExclusive",
+  function flockExclusive(fd: number, wait: boolean): boolean {
+    const a = bind();
+    const ret = a.flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB));
+    if (ret === 0) return true;
+    const errno = koffi().errno();
+    if (errno === 11 /* EWOULDBLOCK */) return false;
+    throw new NativeError("cannot lock", errno, "flock");
+  },
+);
 
-export function funlock(fd: number): void {
+export const funlock = sys("funlock", function funlock(fd: number): void {
   bind().flock(fd, LOCK_UN);
-}
+});

@@ -9,7 +9,8 @@
 // Memory order: plain loads/stores, which are acquire/release on x86-64 (TSO); the
 // busy bit of a record header is checked as the kernel's protocol requires.
 import { EventEmitter } from "node:events";
-import { koffi, library, NativeError } from "../native/lib.ts";
+import { NativeError } from "../native/lib.ts";
+import { mapRing, type RingMapping } from "../native/ring.ts";
 import { closeFd } from "../native/bpf.ts";
 import { mapInfo, mapFdById, progFdById, progInfo } from "../native/info.ts";
 import type { LoadedObject } from "../native/object.ts";
@@ -25,66 +26,25 @@ const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HDR_SZ = 8;
 
-type Ptr = unknown;
-let libc:
-  | {
-      mmap: (addr: null, len: number, prot: number, flags: number, fd: number, off: number) => Ptr;
-      munmap: (addr: Ptr, len: number) => number;
-      pageSize: number;
-    }
-  | undefined;
-
-function bindLibc() {
-  if (libc) return libc;
-  const c = library("libc.so.6");
-  const sysconf = c.func("long sysconf(int name)");
-  libc = {
-    mmap: c.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)"),
-    munmap: c.func("int munmap(void *addr, size_t len)"),
-    pageSize: Number(sysconf(30)), // _SC_PAGESIZE
-  };
-  return libc;
-}
-
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
-
 /** One mapped BPF ring buffer, consumed a record at a time. */
 export class RingConsumer {
-  private readonly cons: Ptr;
-  private readonly prod: Ptr;
+  private readonly ring: RingMapping;
   private readonly consView: DataView;
   private readonly prodView: DataView;
   private readonly data: Uint8Array;
   private readonly dataView: DataView;
   private readonly mask: number;
-  private readonly prodLen: number;
   private open = true;
 
   constructor(
     fd: number,
     readonly size: number,
   ) {
-    const c = bindLibc();
-    const k = koffi();
-    const failed = (p: Ptr) =>
-      !p || BigInt(k.address(p as never) as unknown as bigint) === 0xffffffffffffffffn;
-    this.cons = c.mmap(null, c.pageSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (failed(this.cons))
-      throw new NativeError("cannot map the ring buffer's consumer page", k.errno() || 22, "mmap");
-    this.prodLen = c.pageSize + 2 * size;
-    this.prod = c.mmap(null, this.prodLen, PROT_READ, MAP_SHARED, fd, c.pageSize);
-    if (failed(this.prod)) {
-      const errno = k.errno() || 22;
-      c.munmap(this.cons, c.pageSize);
-      throw new NativeError("cannot map the ring buffer's data", errno, "mmap");
-    }
-    this.consView = new DataView(k.view(this.cons as never, 8) as ArrayBuffer);
-    const all = k.view(this.prod as never, this.prodLen) as ArrayBuffer;
-    this.prodView = new DataView(all, 0, 8);
-    this.data = new Uint8Array(all, c.pageSize, 2 * size);
-    this.dataView = new DataView(all, c.pageSize, 2 * size);
+    this.ring = mapRing(fd, size);
+    this.consView = this.ring.consumer;
+    this.prodView = this.ring.producer;
+    this.data = this.ring.data;
+    this.dataView = new DataView(this.data.buffer, this.data.byteOffset, this.data.byteLength);
     this.mask = size - 1;
   }
 
@@ -109,9 +69,7 @@ export class RingConsumer {
   close(): void {
     if (!this.open) return;
     this.open = false;
-    const c = bindLibc();
-    c.munmap(this.prod, this.prodLen);
-    c.munmap(this.cons, c.pageSize);
+    this.ring.unmap();
   }
 }
 

@@ -2,7 +2,8 @@
 // (the object file's BTF, or the BTF the kernel holds for the map), giving
 // get/set/delete/iterate with JavaScript values (runtime/values.ts).
 // Also: finding the maps of the XDP program attached to an interface.
-import { koffi, library, NativeError } from "../native/lib.ts";
+import { NativeError } from "../native/lib.ts";
+import { kernelBtfBytes } from "../native/btf.ts";
 import { xdpQuery } from "../native/xdp.ts";
 import { ifNameToIndex } from "../native/netlink.ts";
 import { closeFd } from "../native/bpf.ts";
@@ -16,6 +17,7 @@ import {
 import {
   mapDelete,
   mapLookup,
+  mapLookupBatch,
   mapNextKey,
   mapUpdate,
   possibleCpus,
@@ -83,41 +85,9 @@ export function typeDescOf(btf: Btf, id: number): TypeDesc {
   return typeDescFromBtf(btf, id);
 }
 
-let btfApi:
-  | {
-      load: (id: number) => unknown;
-      raw: (b: unknown, size: number[]) => unknown;
-      free: (b: unknown) => void;
-    }
-  | undefined;
-
 /** The BTF object the kernel holds under `id` (a program's or map's), parsed. */
 export function kernelBtf(id: number): Btf {
-  const k = koffi();
-  if (!btfApi) {
-    const bpf = library("libbpf.so.1");
-    k.opaque("xdpc_btf");
-    btfApi = {
-      load: bpf.func("xdpc_btf *btf__load_from_kernel_by_id(uint32_t id)"),
-      raw: bpf.func("const void *btf__raw_data(const xdpc_btf *btf, _Out_ uint32_t *size)"),
-      free: bpf.func("void btf__free(xdpc_btf *btf)"),
-    };
-  }
-  const b = btfApi.load(id);
-  if (!b)
-    throw new NativeError(
-      `cannot read BTF object ${id}`,
-      k.errno() || 2,
-      "btf__load_from_kernel_by_id",
-    );
-  try {
-    const size = [0];
-    const p = btfApi.raw(b, size);
-    if (!p) throw new NativeError(`cannot read BTF object ${id}`, 12, "btf__raw_data");
-    return parseBtf(new Uint8Array(k.decode(p, "uint8_t", size[0]!) as number[]));
-  } finally {
-    btfApi.free(b);
-  }
+  return parseBtf(kernelBtfBytes(id));
 }
 
 // ------------------------------------------------------------------ TypedMap
@@ -322,7 +292,6 @@ export class TypedMap {
   }
 }
 
-let batchApi: { lookup: (...a: unknown[]) => number; Opts: unknown } | undefined;
 /** Map types whose batch lookup this code has seen fail (ENOTSUPP/EINVAL): not asked again. */
 const noBatch = new Set<number>();
 
@@ -343,21 +312,6 @@ function lookupBatch(
 ): [Uint8Array, Uint8Array][] | null {
   const type = mapInfo(fd).type;
   if (noBatch.has(type) || chunk <= 0) return null;
-  const k = koffi();
-  if (!batchApi) {
-    const Opts = k.struct("xdpc_bpf_map_batch_opts", {
-      sz: "size_t",
-      elem_flags: "uint64_t",
-      flags: "uint64_t",
-    });
-    batchApi = {
-      lookup: library("libbpf.so.1").func(
-        "int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const xdpc_bpf_map_batch_opts *opts)",
-      ),
-      Opts,
-    };
-  }
-  const opts = { sz: k.sizeof(batchApi.Opts as never), elem_flags: 0n, flags: 0n };
   // The batch cursor is a bucket index for hashes, a key for arrays: room for either.
   const tokenSize = Math.max(keySize, 8);
   let inBatch: Buffer | null = null;
@@ -366,14 +320,12 @@ function lookupBatch(
     const outBatch = Buffer.alloc(tokenSize);
     const keys = Buffer.alloc(keySize * chunk);
     const values = Buffer.alloc(valueSize * chunk);
-    const count = [chunk];
-    const ret = batchApi.lookup(fd, inBatch, outBatch, keys, values, count, opts);
+    const { ret, count: n } = mapLookupBatch(fd, inBatch, outBatch, keys, values, chunk);
     if (ret === -28) {
       // ENOSPC: a hash bucket holds more entries than fit the chunk; retry it bigger.
       chunk *= 2;
       continue;
     }
-    const n = count[0]!;
     if (ret < 0 && ret !== -2) {
       if (out.length === 0 && (ret === -22 || ret === -524 || ret === -95)) {
         noBatch.add(type);

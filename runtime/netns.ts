@@ -11,11 +11,11 @@
 // `ip netns exec`, which remounts /sys and hides the host's /sys/fs/bpf.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
-import { koffi, library, NativeError } from "../native/lib.ts";
+import { ifNameToIndex } from "../native/netlink.ts";
+import { enterNetns } from "../native/thread.ts";
 import { CAP_NET_ADMIN, CAP_SYS_ADMIN, effectiveCaps, hasCap } from "./netdev.ts";
 
 export const DEFAULT_LAB = "xdpclab";
-const CLONE_NEWNET = 0x40000000;
 
 export interface LabSpec {
   /** Namespace name (also the prefix of both interface names). */
@@ -93,18 +93,9 @@ export function netnsExists(name: string): boolean {
   return existsSync(netnsPath(name));
 }
 
-let nameToIndex: ((name: string) => number) | undefined;
-/** if_nametoindex(3): asks the calling thread's namespace (sysfs shows the mounting namespace's). */
-function nametoindex(ifname: string): number {
-  nameToIndex ??= library("libc.so.6").func("unsigned int if_nametoindex(const char *name)") as (
-    n: string,
-  ) => number;
-  return nameToIndex(ifname);
-}
-
 /** Whether interface IF exists in the calling thread's namespace (or in namespace NS). */
 export function linkExists(ifname: string, ns?: string): boolean {
-  if (!ns) return nametoindex(ifname) > 0;
+  if (!ns) return ifNameToIndex(ifname) > 0;
   try {
     run("ip", ["-n", ns, "link", "show", "dev", ifname]);
     return true;
@@ -116,7 +107,7 @@ export function linkExists(ifname: string, ns?: string): boolean {
 /** ifindex of IF in the calling thread's namespace (or in namespace NS); throws LabError when absent. */
 export function ifindex(ifname: string, ns?: string): number {
   if (!ns) {
-    const index = nametoindex(ifname);
+    const index = ifNameToIndex(ifname);
     if (index <= 0) throw new LabError(`no network interface '${ifname}'`);
     return index;
   }
@@ -249,40 +240,6 @@ export function destroyLab(spec: Pick<LabSpec, "name" | "hostIf">): string[] {
 
 // ---- entering a namespace -------------------------------------------------------
 
-let setnsFn: ((fd: number, nstype: number) => number) | undefined;
-function setns(fd: number, what: string): void {
-  setnsFn ??= library("libc.so.6").func("int setns(int fd, int nstype)") as (
-    fd: number,
-    t: number,
-  ) => number;
-  if (setnsFn(fd, CLONE_NEWNET) !== 0)
-    throw new NativeError(`cannot enter network namespace ${what}`, koffi().errno(), "setns");
-}
-
-let sigmaskFn: ((how: number, set: Uint8Array, old: Uint8Array) => number) | undefined;
-const SIG_BLOCK = 0;
-const SIG_SETMASK = 2;
-const SIGSET_BYTES = 128; // glibc sigset_t
-
-/**
- * Runs a synchronous function with every signal blocked on the calling thread, then
- * restores the mask (pending signals are delivered then). For kernel work that a
- * signal would abort with EINTR and no way to resume, such as a live-frames test run
- * (Node gets SIGCHLD for every child that exits).
- */
-export function withSignalsBlocked<T>(fn: () => T): T {
-  sigmaskFn ??= library("libc.so.6").func(
-    "int pthread_sigmask(int how, const uint8_t *set, _Out_ uint8_t *oldset)",
-  ) as (how: number, set: Uint8Array, old: Uint8Array) => number;
-  const old = new Uint8Array(SIGSET_BYTES);
-  if (sigmaskFn(SIG_BLOCK, new Uint8Array(SIGSET_BYTES).fill(0xff), old) !== 0) return fn();
-  try {
-    return fn();
-  } finally {
-    sigmaskFn(SIG_SETMASK, old, new Uint8Array(SIGSET_BYTES));
-  }
-}
-
 /**
  * Runs a synchronous function with the calling thread inside namespace NAME and
  * switches back afterwards, also when it throws. Only synchronous work belongs here:
@@ -294,11 +251,11 @@ export function runInNetns<T>(name: string, fn: () => T): T {
   let target = -1;
   try {
     target = openSync(netnsPath(name), "r");
-    setns(target, name);
+    enterNetns(target, name);
     try {
       return fn();
     } finally {
-      setns(home, "of this process");
+      enterNetns(home, "of this process");
     }
   } finally {
     if (target >= 0) closeSync(target);
