@@ -62,6 +62,7 @@ export interface LoadOptions {
 type LabApi = {
   netns: typeof import("../runtime/netns.ts");
   loader: typeof import("../runtime/loader.ts");
+  filter: typeof import("../runtime/cli/filter.ts");
   xdp: typeof import("../native/xdp.ts");
 };
 
@@ -93,6 +94,7 @@ export async function measureLoad(opts: LoadOptions): Promise<Maybe<LoadResult>>
     api = {
       netns: await import("../runtime/netns.ts"),
       loader: await import("../runtime/loader.ts"),
+      filter: await import("../runtime/cli/filter.ts"),
       xdp: await import("../native/xdp.ts"),
     };
   } catch (e) {
@@ -272,10 +274,14 @@ export async function measureLoad(opts: LoadOptions): Promise<Maybe<LoadResult>>
         try {
           const ms: number[] = [];
           inLab(() => {
-            loader.loadFilter({ iface: X, input: obj, pinRoot });
+            loader.loadFilter({ iface: X, input: api.filter.filterInput(obj), pinRoot });
             for (let i = 0; i < opts.apiRuns + 2; i++) {
               const t = process.hrtime.bigint();
-              const r = loader.loadFilter({ iface: X, input: obj, pinRoot });
+              const r = loader.loadFilter({
+                iface: X,
+                input: api.filter.filterInput(obj),
+                pinRoot,
+              });
               if (i >= 2) ms.push(Number(process.hrtime.bigint() - t) / 1e6);
               if (r.replaced === undefined) throw new Error("loadFilter did not replace");
             }

@@ -9,8 +9,6 @@ import { packageRoot } from "./root.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compile, hasErrors } from "../compiler/driver/index.ts";
-import { renderDiagnostic } from "../compiler/diagnostics/render.ts";
 import { closeFd } from "../native/bpf.ts";
 import { mapFdById } from "../native/info.ts";
 import { mapLookup, mapUpdate, possibleCpus } from "../native/object.ts";
@@ -51,6 +49,11 @@ export interface DemoOptions {
   refreshMs?: number;
   /** Filter source to demo (default filters/lpm_firewall.ts beside the package). */
   filterPath?: string;
+  /**
+   * Compiles the filter (with verdict counting) to an eBPF object, or gives the
+   * rendered errors: the command line passes the compiler in (runtime/cli/demo.ts).
+   */
+  compile: (source: string, file: string) => { object?: Uint8Array; errors: string[] };
 }
 
 export interface DemoSummary {
@@ -213,7 +216,7 @@ export function accountingGaps(
 }
 
 /** Runs the demo and returns its summary; throws DemoError for user-facing failures. */
-export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
+export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const out = opts.out ?? process.stdout;
   const live = opts.live ?? !!out.isTTY;
   const durationMs = opts.durationMs ?? 5000;
@@ -245,14 +248,12 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     throw new DemoError(`cannot read the demo filter ${path}`);
   }
   const t0 = performance.now();
-  const built = compile(source, { file: path, emit: "object", verdictStats: true });
-  if (hasErrors(built.diagnostics) || !built.object) {
-    throw new DemoError(
-      `the demo filter does not compile:\n${built.diagnostics.map((d) => renderDiagnostic(d, source)).join("\n")}`,
-    );
-  }
+  const built = opts.compile(source, path);
+  if (!built.object)
+    throw new DemoError(`the demo filter does not compile:\n${built.errors.join("\n")}`);
+  const object = built.object;
   say(
-    `built ${FILTER}.ts → eBPF (${built.object.length} bytes) in ${(performance.now() - t0).toFixed(0)} ms, no LLVM`,
+    `built ${FILTER}.ts → eBPF (${object.length} bytes) in ${(performance.now() - t0).toFixed(0)} ms, no LLVM`,
   );
 
   // Everything below is undone by `cleanup`, in reverse order, whatever happens.
@@ -292,10 +293,15 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoSummary> {
     const work = mkdtempSync(join(tmpdir(), "xdpc-demo-"));
     undo.push(() => rmSync(work, { recursive: true, force: true }));
     const objPath = join(work, `${FILTER}.o`);
-    writeFileSync(objPath, built.object);
+    writeFileSync(objPath, object);
     let loaded;
     try {
-      loaded = loadFilter({ iface: lab.hostIf, input: objPath, mode: "native", pinRoot });
+      loaded = loadFilter({
+        iface: lab.hostIf,
+        input: { file: objPath, read: () => ({ bytes: object, file: objPath }) },
+        mode: "native",
+        pinRoot,
+      });
     } catch (e) {
       if (e instanceof LoaderError)
         throw new DemoError(`cannot load the demo filter: ${e.message}`);

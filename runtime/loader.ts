@@ -22,7 +22,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { compile, hasErrors } from "../compiler/driver/index.ts";
 import type { Diagnostic } from "../compiler/diagnostics/diagnostic.ts";
 import { readObject, type ObjectInfo, type ObjectProgram } from "../compiler/elf/object.ts";
 import { closeFd } from "../native/bpf.ts";
@@ -73,8 +72,8 @@ export type ModeOption = XdpMode | "auto";
 
 export interface LoadOptions {
   iface: string;
-  /** A filter source (.ts) or an eBPF ELF object (anything else). */
-  input: string;
+  /** The filter source or eBPF object to load (runtime/cli/filter.ts `filterInput`). */
+  input: FilterInput;
   /** native (driver mode), generic (skb mode), or auto: native, falling back to generic with a notice (default). */
   mode?: ModeOption;
   /** `--set name=value` parameters (.rodata variables). */
@@ -85,11 +84,6 @@ export interface LoadOptions {
   program?: string;
   /** Replace an XDP program that xdpc did not load. */
   force?: boolean;
-  /**
-   * .ts inputs: count every returned verdict in the hidden `xdpc_verdicts` map, so that
-   * `xdpc stats` can show pps per verdict (default true; costs ~1 ns per packet).
-   */
-  verdictStats?: boolean;
 }
 
 export interface LoadResult {
@@ -134,36 +128,23 @@ const MACHINES: Record<number, string> = {
   22: "s390",
 };
 
-interface Input {
+/** An eBPF object to load, and where it came from. */
+export interface FilterObject {
   bytes: Uint8Array;
-  /** The filter text, for .ts inputs (diagnostics render against it). */
-  source?: string;
+  /** The file named in messages and in the load record. */
   file: string;
+  /** The filter text, when the object was compiled from one (diagnostics render against it). */
+  source?: string;
 }
 
-function readInput(input: string, verdictStats: boolean): Input {
-  let data: Buffer;
-  try {
-    data = readFileSync(input);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new LoaderError(
-      `cannot read '${input}': ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message}`,
-    );
-  }
-  if (!/\.[cm]?ts$/.test(input)) return { bytes: new Uint8Array(data), file: input };
-  const source = data.toString("utf8");
-  const out = compile(source, { file: input, emit: "object", verdictStats });
-  if (hasErrors(out.diagnostics) || !out.object) {
-    const n = out.diagnostics.filter((d) => d.severity === "error").length;
-    throw new LoaderError(
-      `${input}: ${n} compile error${n === 1 ? "" : "s"}; nothing was loaded`,
-      "compile",
-      out.diagnostics,
-      source,
-    );
-  }
-  return { bytes: out.object, source, file: input };
+/**
+ * What to load: the file's name, and how to get its object. The command line reads or
+ * compiles it (runtime/cli/filter.ts), the only place where compiler and runtime meet;
+ * `read` runs after the interface and privilege checks, so those fail first.
+ */
+export interface FilterInput {
+  file: string;
+  read(): FilterObject;
 }
 
 /** Refuses non-ELF, non-eBPF and corrupt objects with one line each. */
@@ -322,7 +303,7 @@ function mapRecords(obj: LoadedObject, info: ObjectInfo, mapPinDir: string): Map
 }
 
 /** The verifier's log or libbpf's complaint → a LoaderError. */
-function loadFailure(e: LoadError, input: Input, info: ObjectInfo, prog: string): never {
+function loadFailure(e: LoadError, input: FilterObject, info: ObjectInfo, prog: string): never {
   const log = e.logs[prog] ?? e.log;
   if (log.trim()) {
     const { diagnostic, source } = verifierDiagnostic(log, {
@@ -368,9 +349,9 @@ export function loadFilter(opts: LoadOptions): LoadResult {
   if (!ifindex) throw new LoaderError(`no such interface '${iface}'`);
   privilegeCheck("loading an XDP program");
 
-  const input = readInput(opts.input, opts.verdictStats ?? true);
-  const info = inspectObject(input.bytes, opts.input);
-  const prog = pickProgram(info, opts.input, opts.program);
+  const input = opts.input.read();
+  const info = inspectObject(input.bytes, input.file);
+  const prog = pickProgram(info, input.file, opts.program);
   const rodata = info.elf.section(".rodata")?.data ?? new Uint8Array(0);
   const defs = paramsOf(info.btf, rodata);
   const applied = applyParams(defs, rodata, opts.params ?? {});
@@ -428,7 +409,7 @@ export function loadFilter(opts: LoadOptions): LoadResult {
             .slice(1)
             .find(Boolean)
             ?.replace(/^libbpf: /, "") ?? e.code;
-        throw new LoaderError(`'${opts.input}' is a corrupt eBPF object: ${detail}`);
+        throw new LoaderError(`'${input.file}' is a corrupt eBPF object: ${detail}`);
       }
       if (Object.keys(opts.params ?? {}).length) obj.setInitialValue(".rodata", applied.bytes);
       try {
@@ -452,7 +433,7 @@ export function loadFilter(opts: LoadOptions): LoadResult {
         progId,
         progName: prog.name,
         mode,
-        source: resolve(opts.input),
+        source: resolve(input.file),
         object: objectCopy,
         pinDir: paths.pinDir,
         progPin: paths.progPin,

@@ -2,8 +2,8 @@ import type { Command } from "commander";
 import { writeFileSync } from "node:fs";
 import { slots } from "../../compiler/bpf/insn.ts";
 import { compile, compileWasm, hasErrors } from "../../compiler/driver/index.ts";
-import { readSource, formatOption } from "./check.ts";
-import type { CommandImpl } from "./commands.ts";
+import { formatOption, readSource } from "./shared.ts";
+import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { printDiagnostics, summary, type Format } from "./report.ts";
 

@@ -1,18 +1,9 @@
-import { Option, type Command } from "commander";
+import type { Command } from "commander";
 import { compile } from "../../compiler/driver/index.ts";
-import type { CommandImpl } from "./commands.ts";
-import { CliError, EXIT } from "./errors.ts";
-import { readInput } from "./input.ts";
+import type { CommandImpl } from "./types.ts";
+import { EXIT } from "./errors.ts";
+import { formatOption, readSource } from "./shared.ts";
 import { printDiagnostics, summary, type Format } from "./report.ts";
-
-export function readSource(path: string): string {
-  return readInput(path).toString("utf8");
-}
-
-export const formatOption = () =>
-  new Option("--format <format>", "diagnostic output format")
-    .choices(["text", "json"])
-    .default("text");
 
 export const checkCommand: CommandImpl = {
   configure(cmd: Command) {

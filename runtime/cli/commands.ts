@@ -1,12 +1,7 @@
 // The command manifest. Only names and descriptions load at start-up; a command's
 // module (and the compiler or runtime behind it) is imported when that command runs,
 // so `xdpc --help` and `xdpc check` do not pay for libbpf bindings or the lab.
-import type { Command } from "commander";
-
-export interface CommandImpl {
-  configure(cmd: Command): void;
-  run(cmd: Command, args: unknown[]): Promise<number>;
-}
+import type { CommandImpl } from "./types.ts";
 
 export interface CommandEntry {
   name: string;

@@ -1,12 +1,14 @@
 // `xdpc demo`: build an example filter, run it in a lab against generated legit and
 // attack traffic, show what passes and drops per rule, clean up.
 import type { Command } from "commander";
+import { compile, hasErrors } from "../../compiler/driver/index.ts";
+import { renderDiagnostic } from "../../compiler/diagnostics/render.ts";
 import { LoadError } from "../../native/object.ts";
 import { NativeError } from "../../native/lib.ts";
 import { DemoError, runDemo } from "../demo.ts";
 import { LabError, validLabName } from "../netns.ts";
 import { DEMO_LAB } from "../demo.ts";
-import type { CommandImpl } from "./commands.ts";
+import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 
 function positive(name: string, text: string, max: number): number {
@@ -35,6 +37,12 @@ export const demoCommand: CommandImpl = {
         pps,
         labName: o.name,
         live: o.live && !!process.stdout.isTTY,
+        compile: (source, file) => {
+          const out = compile(source, { file, emit: "object", verdictStats: true });
+          return hasErrors(out.diagnostics) || !out.object
+            ? { errors: out.diagnostics.map((d) => renderDiagnostic(d, source)) }
+            : { object: out.object, errors: [] };
+        },
       });
       return s.accounted ? EXIT.ok : EXIT.failed;
     } catch (e) {

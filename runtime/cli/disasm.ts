@@ -1,21 +1,11 @@
 import type { Command } from "commander";
 import { decode } from "../../compiler/bpf/decode.ts";
 import { formatListing, type ListingRelocation } from "../../compiler/bpf/disasm.ts";
-import { readObject, type ObjectInfo } from "../../compiler/elf/object.ts";
-import type { CommandImpl } from "./commands.ts";
+import { type ObjectInfo } from "../../compiler/elf/object.ts";
+import type { CommandImpl } from "./types.ts";
 import { CliError } from "./errors.ts";
-import { readInput } from "./input.ts";
+import { readObjectFile } from "./shared.ts";
 import { EXIT } from "./errors.ts";
-
-/** Reads an eBPF object; a corrupt or foreign file is a one-line user error. */
-export function readObjectFile(path: string): { bytes: Uint8Array; info: ObjectInfo } {
-  const bytes = readInput(path);
-  try {
-    return { bytes, info: readObject(bytes) };
-  } catch (e) {
-    throw new CliError(`${path}: not a valid eBPF object: ${(e as Error).message}`);
-  }
-}
 
 /** The listing of every program, grouped by section, with relocations and the filter's source lines. */
 export function disassembleObject(info: ObjectInfo, path = "object"): string {

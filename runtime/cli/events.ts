@@ -2,9 +2,10 @@
 // interface, decoded with the record type from the program's BTF.
 import type { Command } from "commander";
 import { EventReader, type RingEvent } from "../events.ts";
-import type { CommandImpl } from "./commands.ts";
+import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { cliFailure, openInterface, resolveIface, show } from "./map.ts";
+import { cliFailure } from "./failure.ts";
+import { openInterface, resolveIface, show } from "./shared.ts";
 import { stringifyJson } from "../values.ts";
 
 interface EventsOpts {

@@ -5,7 +5,7 @@ import { BackgroundGenerator, parseCidr, type GenerateReport } from "../generato
 import { labDown, labStatus, labUp } from "../lab.ts";
 import { buildFrame, TCP_ACK, TCP_PSH, TCP_SYN } from "../packets.ts";
 import { DEFAULT_LAB, LabError, netnsPath, validLabName, type LabSpec } from "../netns.ts";
-import type { CommandImpl } from "./commands.ts";
+import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 
 function describeLab(spec: LabSpec): string {

@@ -1,27 +1,13 @@
 import { Option, type Command } from "commander";
-import { LoaderError, loadFilter, type ModeOption } from "../loader.ts";
+import { loadFilter, type ModeOption } from "../loader.ts";
 import { splitAssignment } from "../params.ts";
-import type { CommandImpl } from "./commands.ts";
+import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { printDiagnostics, summary } from "./report.ts";
+import { loaderFailure } from "./failure.ts";
+import { filterInput } from "./filter.ts";
+import { note } from "./shared.ts";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-
-/** A LoaderError → diagnostics on stderr (compile, verifier) and a CliError with its one line. */
-export function loaderFailure(e: unknown): never {
-  if (!(e instanceof LoaderError)) throw e;
-  if (e.diagnostics.length) printDiagnostics(e.diagnostics, e.source, "text");
-  if (e.kind === "compile") {
-    process.stderr.write(
-      summary(1, e.diagnostics.filter((d) => d.severity === "error").length) + "\n",
-    );
-  }
-  throw new CliError(e.message, e.kind === "usage" ? EXIT.usage : EXIT.failed);
-}
-
-export function note(msg: string): void {
-  process.stderr.write(`xdpc: note: ${msg}\n`);
-}
 
 export const loadCommand: CommandImpl = {
   configure(cmd: Command) {
@@ -73,13 +59,12 @@ export const loadCommand: CommandImpl = {
     try {
       r = loadFilter({
         iface: o.iface,
-        input: file,
+        input: filterInput(file, { verdictStats: o.verdictStats }),
         mode: o.mode,
         params,
         program: o.program,
         pinRoot: o.pinRoot,
         force: o.force,
-        verdictStats: o.verdictStats,
       });
     } catch (e) {
       loaderFailure(e);

@@ -1,64 +1,13 @@
 // `xdpc map list|dump|get|set|delete`: typed access to the maps of the filter on an
 // interface (or a map by id, or a pinned map), with JSON, dotted-address and CIDR values.
 import type { Command } from "commander";
-import { NativeError } from "../../native/lib.ts";
 import { objGet } from "../../native/info.ts";
-import {
-  attachedProgramId,
-  findMap,
-  interfaceMaps,
-  mapTypeName,
-  TypedMap,
-  type ProgramMaps,
-} from "../maps.ts";
-import { listInterfaces } from "../netdev.ts";
-import { stringifyJson, ValueError, type JsValue } from "../values.ts";
-import type { CommandImpl } from "./commands.ts";
+import { findMap, mapTypeName, TypedMap, type ProgramMaps } from "../maps.ts";
+import { stringifyJson } from "../values.ts";
+import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
-
-/** NativeError/ValueError → a one-line CliError (usage errors for bad values). */
-export function cliFailure(e: unknown): never {
-  if (e instanceof ValueError) throw new CliError(e.message, EXIT.usage);
-  if (e instanceof NativeError) throw new CliError(e.message, EXIT.failed);
-  throw e;
-}
-
-/**
- * The interface to observe: the one given, else the only interface of this network
- * namespace with an XDP program attached.
- */
-export function resolveIface(given: string | undefined): string {
-  if (given) return given;
-  const attached = listInterfaces().filter((i) => {
-    try {
-      return attachedProgramId(i) !== 0;
-    } catch {
-      return false;
-    }
-  });
-  attached.sort();
-  if (attached.length === 1) return attached[0]!;
-  throw new CliError(
-    attached.length
-      ? `XDP programs are attached to ${attached.join(", ")}: say which with --iface`
-      : "no XDP program is attached in this network namespace (give --iface)",
-    EXIT.usage,
-  );
-}
-
-/** The maps of the filter attached to `iface`, as a one-line error when there is none. */
-export function openInterface(iface: string): ProgramMaps {
-  try {
-    return interfaceMaps(iface);
-  } catch (e) {
-    cliFailure(e);
-  }
-}
-
-/** Text form of a value: strings (addresses, CIDRs) bare, everything else JSON with exact bigints. */
-export function show(v: JsValue): string {
-  return typeof v === "string" ? v : stringifyJson(v);
-}
+import { cliFailure } from "./failure.ts";
+import { openInterface, resolveIface, show } from "./shared.ts";
 
 interface MapOpts {
   iface?: string;

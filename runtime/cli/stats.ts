@@ -8,9 +8,10 @@ import { VERDICT_MAP } from "../../compiler/uapi/bpf.ts";
 import { attachedProgramId, programMaps, type ProgramMaps } from "../maps.ts";
 import { filterRegistry, serveMetrics, type MetricsServer } from "../metrics.ts";
 import { formatStatsJson, formatStatsTable, rates, sample, type Snapshot } from "../stats.ts";
-import type { CommandImpl } from "./commands.ts";
+import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { cliFailure, openInterface, resolveIface } from "./map.ts";
+import { cliFailure } from "./failure.ts";
+import { openInterface, resolveIface } from "./shared.ts";
 
 interface StatsOpts {
   iface?: string;

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { filterStatus } from "../loader.ts";
-import type { CommandImpl } from "./commands.ts";
+import type { CommandImpl } from "./types.ts";
 import { EXIT } from "./errors.ts";
 
 export const statusCommand: CommandImpl = {

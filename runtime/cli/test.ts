@@ -18,9 +18,8 @@ import {
 } from "../testrun.ts";
 import { splitAssignment } from "../params.ts";
 import { verifierDiagnostic } from "../verifier.ts";
-import { readSource } from "./check.ts";
-import type { CommandImpl } from "./commands.ts";
-import { readObjectFile } from "./disasm.ts";
+import type { CommandImpl } from "./types.ts";
+import { readObjectFile, readSource } from "./shared.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { readInput } from "./input.ts";
 import { printDiagnostics } from "./report.ts";

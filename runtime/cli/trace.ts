@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { execFileSync } from "node:child_process";
 import { closeSync, constants, existsSync, openSync, readSync } from "node:fs";
-import type { CommandImpl } from "./commands.ts";
+import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 
 export const TRACE_PIPES = [

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import { unloadFilter } from "../loader.ts";
-import type { CommandImpl } from "./commands.ts";
+import type { CommandImpl } from "./types.ts";
 import { EXIT } from "./errors.ts";
-import { loaderFailure, note } from "./load.ts";
+import { loaderFailure } from "./failure.ts";
+import { note } from "./shared.ts";
 
 export const unloadCommand: CommandImpl = {
   configure(cmd: Command) {

@@ -12,14 +12,13 @@ import {
   BackgroundGenerator,
   DEFAULT_CHUNK,
   parseCidr,
-  randomSourceProgram,
-  redirectProgram,
   splitByWeight,
   TrafficGenerator,
 } from "../../runtime/generator.ts";
 import { buildFrame, inetChecksum, TCP_SYN } from "../../runtime/packets.ts";
 import { closeFd, loadRawProgram, testRun } from "../../native/bpf.ts";
 import { encode } from "../../compiler/bpf/encode.ts";
+import { randomSourceProgram, redirectProgram } from "../../compiler/bpf/programs.ts";
 import { BPF_FUNC } from "../../compiler/uapi/bpf.ts";
 
 // The receiver: drops everything (so the stack never answers) and counts frames per
@@ -99,9 +98,12 @@ describeKernel("random source addresses", () => {
       broken[27]! ^= 1;
       expect(checksumsValid(broken)).toBe(false); // the check can fail
       const l4 = kind === "icmp" ? "other" : kind;
-      const { fd } = loadRawProgram(encode(randomSourceProgram(1, "198.19.128.0/17", l4)), {
-        logLevel: 0,
-      });
+      const { fd } = loadRawProgram(
+        encode(randomSourceProgram(1, parseCidr("198.19.128.0/17"), l4)),
+        {
+          logLevel: 0,
+        },
+      );
       try {
         const sources = new Set<string>();
         let frame = frames[kind];

@@ -238,6 +238,7 @@ vi.mock("../../runtime/netdev.ts", async () => ({
 vi.mock("../../runtime/bpffs.ts", () => ({ ensureBpffs: () => k.bpffs }));
 
 const { loadFilter, unloadFilter, LoaderError } = await import("../../runtime/loader.ts");
+const { filterInput } = await import("../../runtime/cli/filter.ts");
 const { netnsInode } = await import("../../runtime/netdev.ts");
 const { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST } =
   await import("../../native/xdp.ts");
@@ -294,7 +295,7 @@ function tree(root: string): Record<string, string> {
 }
 const disk = () => ({ pins: tree(pinRoot), run: tree(runDir) });
 const load = (input: string, more: Partial<Parameters<typeof loadFilter>[0]> = {}) =>
-  loadFilter({ iface: IFACE, input, pinRoot, ...more });
+  loadFilter({ iface: IFACE, input: filterInput(input), pinRoot, ...more });
 /** The LoaderError `fn` throws. */
 function failure(fn: () => unknown): InstanceType<typeof LoaderError> {
   try {
@@ -559,7 +560,7 @@ describe("loader (fake FFI): errors are one line, and leave nothing behind", () 
   });
 
   it("an unknown interface is refused before anything else", () => {
-    const e = failure(() => loadFilter({ iface: "nosuch9", input: guardTs, pinRoot }));
+    const e = failure(() => loadFilter({ iface: "nosuch9", input: filterInput(guardTs), pinRoot }));
     expect(e.message).toBe("no such interface 'nosuch9'");
     expect(k.opened).toBe(0);
     expect(existsSync(runDir)).toBe(false);

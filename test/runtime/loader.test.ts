@@ -614,15 +614,16 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
     writeFileSync(
       script,
       `import { loadFilter, unloadFilter } from "${ROOT}/runtime/loader.ts";
+import { filterInput } from "${ROOT}/runtime/cli/filter.ts";
 import { readdirSync, readlinkSync } from "node:fs";
 const fds = () => new Map(readdirSync("/proc/self/fd").map((f) => { try { return [f, readlinkSync("/proc/self/fd/" + f)]; } catch { return [f, "?"]; } }));
 const count = () => fds().size;
-loadFilter({ iface: "${lab.iface}", input: "${ROOT}/${FW}" }); unloadFilter("${lab.iface}"); // warm up lazy handles
+loadFilter({ iface: "${lab.iface}", input: filterInput("${ROOT}/${FW}") }); unloadFilter("${lab.iface}"); // warm up lazy handles
 const seen = fds();
 const before = seen.size;
 for (let i = 0; i < 3; i++) {
-  loadFilter({ iface: "${lab.iface}", input: "${ROOT}/${FW}" });
-  loadFilter({ iface: "${lab.iface}", input: "${ROOT}/${VLAN}", params: { vid: "5" } });
+  loadFilter({ iface: "${lab.iface}", input: filterInput("${ROOT}/${FW}") });
+  loadFilter({ iface: "${lab.iface}", input: filterInput("${ROOT}/${VLAN}"), params: { vid: "5" } });
   unloadFilter("${lab.iface}");
 }
 const leaked = [...fds()].filter(([f, t]) => !seen.has(f) || seen.get(f) !== t).map(([f, t]) => f + " -> " + t);
