@@ -1,5 +1,5 @@
-// End to end on a veth pair in a lab namespace (runtime/netns.ts): the lab's
-// live-frames generator (runtime/generator.ts) sends copies of one frame from the
+// End to end on a veth pair in a lab namespace (runtime/lab/netns.ts): the lab's
+// live-frames generator (runtime/lab/generator.ts) sends copies of one frame from the
 // namespace's end, as fast as it can; the receiving end runs the filter (native XDP)
 // and the figure is the rate the receiver gets through, read from its rx_packets
 // counter (veth counts every frame its XDP program processed) per second of the
@@ -134,17 +134,17 @@ function loadLookupProbe(): XdpObject | undefined {
 const u32le = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
 
 type LabApi = {
-  netns: typeof import("../runtime/netns.ts");
-  lab: typeof import("../runtime/lab.ts");
-  generator: typeof import("../runtime/generator.ts");
+  netns: typeof import("../runtime/lab/netns.ts");
+  lab: typeof import("../runtime/lab/control.ts");
+  generator: typeof import("../runtime/lab/generator.ts");
 };
 
 async function labApi(): Promise<LabApi | string> {
   try {
     return {
-      netns: await import("../runtime/netns.ts"),
-      lab: await import("../runtime/lab.ts"),
-      generator: await import("../runtime/generator.ts"),
+      netns: await import("../runtime/lab/netns.ts"),
+      lab: await import("../runtime/lab/control.ts"),
+      generator: await import("../runtime/lab/generator.ts"),
     };
   } catch (e) {
     return `the lab runtime does not load: ${(e as Error).message.split("\n")[0]}`;

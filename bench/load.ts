@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeFd, loadRawProgram } from "../native/bpf.ts";
-import { ifNameToIndex } from "../native/netlink.ts";
+import { ifNameToIndex } from "../native/ifname.ts";
 import { median, notMeasured, type Maybe } from "./stats.ts";
 import { REPO } from "./twins.ts";
 
@@ -60,8 +60,8 @@ export interface LoadOptions {
 }
 
 type LabApi = {
-  netns: typeof import("../runtime/netns.ts");
-  loader: typeof import("../runtime/loader.ts");
+  netns: typeof import("../runtime/lab/netns.ts");
+  loader: typeof import("../runtime/load/loader.ts");
   filter: typeof import("../runtime/cli/filter.ts");
   xdp: typeof import("../native/xdp.ts");
 };
@@ -92,8 +92,8 @@ export async function measureLoad(opts: LoadOptions): Promise<Maybe<LoadResult>>
   let api: LabApi;
   try {
     api = {
-      netns: await import("../runtime/netns.ts"),
-      loader: await import("../runtime/loader.ts"),
+      netns: await import("../runtime/lab/netns.ts"),
+      loader: await import("../runtime/load/loader.ts"),
       filter: await import("../runtime/cli/filter.ts"),
       xdp: await import("../native/xdp.ts"),
     };

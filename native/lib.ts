@@ -50,18 +50,42 @@ const hints: Record<string, string> = {
   ENOTSUPP: "operation not supported by this driver or kernel",
 };
 
-/** A failed libbpf/libxdp/syscall call, with the errno name and a readable message. */
+/**
+ * A failed libbpf/libxdp/syscall call, as fields: the operation (`call`), what was being
+ * done (`what`, one line), the errno and its name (`code`), and libbpf's messages about
+ * it (`detail`, lines). `message` joins them for people; code reads the fields.
+ */
 export class NativeError extends Error {
   readonly code: string;
   constructor(
     readonly what: string,
     readonly errno: number,
     readonly call: string,
+    readonly detail = "",
   ) {
     const code = errno === 524 ? "ENOTSUPP" : (errnoNames.get(errno) ?? `errno ${errno}`);
-    super(errno ? `${what}: ${hints[code] ?? code} [${code}]` : what);
+    const head = detail ? `${what}:\n${detail}` : what;
+    super(errno ? `${head}: ${hints[code] ?? code} [${code}]` : head);
     this.code = code;
     this.name = "NativeError";
+  }
+
+  /** The errno's readable reason with its name ("no such object [ENOENT]"), or "". */
+  get reason(): string {
+    return this.errno ? `${hints[this.code] ?? this.code} [${this.code}]` : "";
+  }
+
+  /** One line: what failed, and why when there is no detail ("what:" when there is). */
+  get headline(): string {
+    if (this.detail) return `${this.what}:`;
+    return this.reason ? `${this.what}: ${this.reason}` : this.what;
+  }
+
+  /** The detail and the reason on one line (the headline when there is no detail). */
+  get detailLine(): string {
+    if (!this.detail) return this.message;
+    const d = this.detail.split("\n").join(" ");
+    return (this.reason ? `${d}: ${this.reason}` : d).trim() || this.message;
   }
 }
 

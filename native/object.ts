@@ -143,8 +143,9 @@ export class LoadError extends NativeError {
     call: string,
     readonly logs: Record<string, string>,
     readonly messages: string[],
+    detail = "",
   ) {
-    super(what, errno, call);
+    super(what, errno, call, detail);
     this.name = "LoadError";
   }
   /** All verifier logs joined (most callers want just this). */
@@ -225,11 +226,11 @@ export const openObject = sys(
     });
     if (!obj.p) {
       k.free(objLog);
-      const detail = messages.length ? ":\n" + messages.join("\n") : "";
       throw new NativeError(
-        `cannot open BPF object${detail}`,
+        "cannot open BPF object",
         obj.errno || 22,
         "bpf_object__open_mem",
+        messages.join("\n"),
       );
     }
     const handle = obj.p;
@@ -293,13 +294,7 @@ export const openObject = sys(
             .join("\n");
           const btfLog = readLog(objLog);
           const detail = logText || [...ms, btfLog].filter(Boolean).join("\n");
-          throw new LoadError(
-            `BPF object rejected${detail ? ":\n" + detail : ""}`,
-            -ret,
-            "bpf_object__load",
-            logs,
-            ms,
-          );
+          throw new LoadError("BPF object rejected", -ret, "bpf_object__load", logs, ms, detail);
         }
         loaded = true;
       },

@@ -1,5 +1,4 @@
-// XDP attachment through libbpf's netlink API (bpf_xdp_attach/detach/query), and
-// flock(2) for the loader's per-interface lock. Netlink attachments belong to the
+// XDP attachment through libbpf's netlink API (bpf_xdp_attach/detach/query). Netlink attachments belong to the
 // interface, not to a process or fd, so they outlive the CLI; XDP_FLAGS_REPLACE
 // makes a swap one atomic kernel operation.
 import { koffi, library, NativeError } from "./lib.ts";
@@ -23,7 +22,6 @@ let api:
       attach: (ifindex: number, fd: number, flags: number, opts: unknown) => number;
       detach: (ifindex: number, flags: number, opts: unknown) => number;
       query: (ifindex: number, flags: number, opts: Record<string, number>) => number;
-      flock: (fd: number, op: number) => number;
       AttachOpts: unknown;
       QueryOpts: unknown;
     }
@@ -33,7 +31,6 @@ function bind() {
   if (api) return api;
   const k = koffi();
   const bpf = library("libbpf.so.1");
-  const libc = library("libc.so.6");
   const AttachOpts = k.struct("xdpc_bpf_xdp_attach_opts", { sz: "size_t", old_prog_fd: "int" });
   const QueryOpts = k.struct("xdpc_bpf_xdp_query_opts", {
     sz: "size_t",
@@ -53,7 +50,6 @@ function bind() {
     query: bpf.func(
       "int bpf_xdp_query(int ifindex, int flags, _Inout_ xdpc_bpf_xdp_query_opts *opts)",
     ),
-    flock: libc.func("int flock(int fd, int op)"),
     AttachOpts,
     QueryOpts,
   };
@@ -118,29 +114,4 @@ export const xdpQuery = sys("xdpQuery", function xdpQuery(ifindex: number): XdpQ
     hwProgId: opts.hw_prog_id,
     attachMode: opts.attach_mode,
   };
-});
-
-const LOCK_EX = 2;
-const LOCK_NB = 4;
-const LOCK_UN = 8;
-
-/**
- * flock(2): an exclusive lock the kernel drops when the holder dies (kill -9
- * included), so a crashed load never leaves a stale lock. False when another
- * process holds it and `wait` is false.
- */
-export const flockExclusive = sys(
-  "flockExclusive",
-  function flockExclusive(fd: number, wait: boolean): boolean {
-    const a = bind();
-    const ret = a.flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB));
-    if (ret === 0) return true;
-    const errno = koffi().errno();
-    if (errno === 11 /* EWOULDBLOCK */) return false;
-    throw new NativeError("cannot lock", errno, "flock");
-  },
-);
-
-export const funlock = sys("funlock", function funlock(fd: number): void {
-  bind().flock(fd, LOCK_UN);
 });

@@ -87,7 +87,7 @@ export function compileToObjectSpec(
       }
       emitted = emitProgram(mf);
     } catch (e) {
-      if (e instanceof RegallocError && /stack frame/.test(e.message)) {
+      if (e instanceof RegallocError && e.stackTooLarge) {
         diagnostics.push(diag("StackTooLarge", m.file, fn.decl.name.span, [fn.name]));
         continue;
       }

@@ -1,5 +1,5 @@
 // Hand-written eBPF programs that the runtime loads without a filter source: the lab
-// traffic generator's (runtime/generator.ts) redirect and source-rewriting programs,
+// traffic generator's (runtime/lab/generator.ts) redirect and source-rewriting programs,
 // run by BPF_PROG_TEST_RUN in live-frames mode. They live beside the instruction set
 // so the runtime never assembles BPF itself; docs/architecture.md lists this file as
 // the one path from the runtime into compiler/bpf.
@@ -127,7 +127,7 @@ function fixChecksum(off: number, udp: boolean): Insn[] {
 /**
  * `return bpf_redirect(ifindex, 0)` after replacing the IPv4 source address with a
  * random one inside `prefix` (host-order base, mask of the host bits) and fixing the IPv4 and TCP/UDP checksums, for frames
- * laid out as Ethernet + IPv4 without options (what runtime/packets.ts builds).
+ * laid out as Ethernet + IPv4 without options (what runtime/packets/build.ts builds).
  * Live-frames mode keeps a frame's data between runs, so each run rewrites the
  * address it finds, with checksums kept right incrementally.
  */

@@ -9,7 +9,15 @@ import { FP, isVirtual, regsOf, type MBlock, type MFunc, type MInst } from "./ma
 
 export const STACK_LIMIT = 512;
 
-export class RegallocError extends Error {}
+export class RegallocError extends Error {
+  /** The spills took the frame past STACK_LIMIT: the program's limit, not a compiler bug. */
+  constructor(
+    message: string,
+    readonly stackTooLarge = false,
+  ) {
+    super(message);
+  }
+}
 
 interface Interval {
   reg: number; // virtual
@@ -26,7 +34,7 @@ export function allocateRegisters(mf: MFunc): void {
     if (victim === null) return;
     spill(mf, victim, noSpill);
     if (mf.frameSize > STACK_LIMIT)
-      throw new RegallocError(`stack frame of ${mf.name} exceeds ${STACK_LIMIT} bytes`);
+      throw new RegallocError(`stack frame of ${mf.name} exceeds ${STACK_LIMIT} bytes`, true);
   }
   throw new RegallocError(`register allocation of ${mf.name} did not converge`);
 }

@@ -3,13 +3,12 @@
 import type { Command } from "commander";
 import { compile, hasErrors } from "../../compiler/driver/index.ts";
 import { renderDiagnostic } from "../../compiler/diagnostics/render.ts";
-import { LoadError } from "../../native/object.ts";
-import { NativeError } from "../../native/lib.ts";
-import { DemoError, runDemo } from "../demo.ts";
-import { LabError, validLabName } from "../netns.ts";
-import { DEMO_LAB } from "../demo.ts";
+import { runDemo } from "../lab/demo.ts";
+import { validLabName } from "../lab/netns.ts";
+import { DEMO_LAB } from "../lab/demo.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
+import { demoFailure } from "./failure.ts";
 
 function positive(name: string, text: string, max: number): number {
   const v = Number(text);
@@ -46,11 +45,7 @@ export const demoCommand: CommandImpl = {
       });
       return s.accounted ? EXIT.ok : EXIT.failed;
     } catch (e) {
-      if (e instanceof DemoError || e instanceof LabError) throw new CliError(e.message);
-      if (e instanceof LoadError)
-        throw new CliError(`the kernel rejected the demo filter: ${e.message.split("\n")[0]}`);
-      if (e instanceof NativeError) throw new CliError(e.message.split("\n")[0]!);
-      throw e;
+      demoFailure(e);
     }
   },
 };

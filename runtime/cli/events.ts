@@ -1,12 +1,12 @@
 // `xdpc events --iface IF [MAP]`: stream the RingBuf records of the filter on an
 // interface, decoded with the record type from the program's BTF.
 import type { Command } from "commander";
-import { EventReader, type RingEvent } from "../events.ts";
+import { EventReader, type RingEvent } from "../observe/events.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { cliFailure } from "./failure.ts";
 import { openInterface, resolveIface, show } from "./shared.ts";
-import { stringifyJson } from "../values.ts";
+import { stringifyJson } from "../observe/values.ts";
 
 interface EventsOpts {
   iface?: string;

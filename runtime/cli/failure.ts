@@ -1,25 +1,76 @@
-// Runtime errors → what the command line prints and exits with.
-import { NativeError } from "../../native/lib.ts";
-import { LoaderError } from "../loader.ts";
-import { ValueError } from "../values.ts";
+// Runtime errors → what the command line prints and exits with: the one mapping from
+// the runtime's error fields to CLI messages. Errors are told apart by `name` (each
+// class sets it), so a command does not load every runtime module to catch its errors.
+import type { NativeError } from "../../native/lib.ts";
+import type { LoadError } from "../../native/object.ts";
+import type { LoaderError } from "../load/loader.ts";
+import { verifierDiagnostic } from "../load/verifier.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { printDiagnostics, summary } from "./report.ts";
 
+type Named = "ValueError" | "DemoError" | "LabError" | "TestRunError";
+const is = (e: unknown, ...names: string[]): e is Error =>
+  e instanceof Error && names.includes(e.name);
+const isNamed = (e: unknown, name: Named): e is Error => is(e, name);
+const isLoadError = (e: unknown): e is LoadError => is(e, "LoadError");
+/** NativeError or its subclass LoadError. */
+const isNative = (e: unknown): e is NativeError => is(e, "NativeError", "LoadError");
+
 /** NativeError/ValueError → a one-line CliError (usage errors for bad values). */
 export function cliFailure(e: unknown): never {
-  if (e instanceof ValueError) throw new CliError(e.message, EXIT.usage);
-  if (e instanceof NativeError) throw new CliError(e.message, EXIT.failed);
+  if (isNamed(e, "ValueError")) throw new CliError(e.message, EXIT.usage);
+  if (isNative(e)) throw new CliError(e.message, EXIT.failed);
   throw e;
 }
 
 /** A LoaderError → diagnostics on stderr (compile, verifier) and a CliError with its one line. */
 export function loaderFailure(e: unknown): never {
-  if (!(e instanceof LoaderError)) throw e;
-  if (e.diagnostics.length) printDiagnostics(e.diagnostics, e.source, "text");
-  if (e.kind === "compile") {
+  if (!is(e, "LoaderError")) throw e;
+  const l = e as LoaderError;
+  if (l.diagnostics.length) printDiagnostics(l.diagnostics, l.source, "text");
+  if (l.kind === "compile") {
     process.stderr.write(
-      summary(1, e.diagnostics.filter((d) => d.severity === "error").length) + "\n",
+      summary(1, l.diagnostics.filter((d) => d.severity === "error").length) + "\n",
     );
   }
-  throw new CliError(e.message, e.kind === "usage" ? EXIT.usage : EXIT.failed);
+  throw new CliError(l.message, l.kind === "usage" ? EXIT.usage : EXIT.failed);
+}
+
+/** `xdpc demo`'s failures → one line. */
+export function demoFailure(e: unknown): never {
+  if (isNamed(e, "DemoError") || isNamed(e, "LabError")) throw new CliError(e.message);
+  if (isLoadError(e)) throw new CliError(`the kernel rejected the demo filter: ${e.headline}`);
+  if (isNative(e)) throw new CliError(e.headline);
+  throw e;
+}
+
+/** `xdpc lab`'s failures → one line. */
+export function labFailure(e: unknown): never {
+  if (isNamed(e, "LabError")) throw new CliError(e.message, EXIT.failed);
+  throw e;
+}
+
+/**
+ * `xdpc test` could not load FILE: a verifier rejection is printed as a diagnostic at
+ * the filter line it refers to (exit 1), everything else becomes one line.
+ */
+export function testLoadFailure(
+  e: unknown,
+  file: string,
+  program: string | undefined,
+  source: string | undefined,
+): number {
+  if (isNamed(e, "TestRunError")) throw new CliError(`${file}: ${e.message}`);
+  if (isLoadError(e)) {
+    const prog = program ?? Object.keys(e.logs)[0] ?? "?";
+    const log = e.logs[prog] ?? e.log;
+    if (log) {
+      const v = verifierDiagnostic(log, { program: prog, file, source });
+      printDiagnostics([v.diagnostic], v.source || undefined, "text");
+      return EXIT.failed;
+    }
+    throw new CliError(`${file}: the kernel refused the object: ${e.detailLine}`);
+  }
+  if (isNative(e)) throw new CliError(`${file}: ${e.headline}`);
+  throw e;
 }

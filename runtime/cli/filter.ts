@@ -2,7 +2,7 @@
 // to an eBPF object here, an object file is read as it is; the loader only sees bytes.
 import { readFileSync } from "node:fs";
 import { compile, hasErrors } from "../../compiler/driver/index.ts";
-import { LoaderError, type FilterInput, type FilterObject } from "../loader.ts";
+import { LoaderError, type FilterInput, type FilterObject } from "../load/loader.ts";
 
 export interface FilterInputOptions {
   /**

@@ -1,12 +1,13 @@
 // `xdpc lab up|down|status|send [--name NAME]`: a network namespace with a veth pair
 // to try filters on without touching a real interface, and traffic to send through it.
 import { Argument, Option, type Command } from "commander";
-import { BackgroundGenerator, parseCidr, type GenerateReport } from "../generator.ts";
-import { labDown, labStatus, labUp } from "../lab.ts";
-import { buildFrame, TCP_ACK, TCP_PSH, TCP_SYN } from "../packets.ts";
-import { DEFAULT_LAB, LabError, netnsPath, validLabName, type LabSpec } from "../netns.ts";
+import { BackgroundGenerator, parseCidr, type GenerateReport } from "../lab/generator.ts";
+import { labDown, labStatus, labUp } from "../lab/control.ts";
+import { buildFrame, TCP_ACK, TCP_PSH, TCP_SYN } from "../packets/build.ts";
+import { DEFAULT_LAB, netnsPath, validLabName, type LabSpec } from "../lab/netns.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
+import { labFailure } from "./failure.ts";
 
 function describeLab(spec: LabSpec): string {
   return [
@@ -187,8 +188,7 @@ export const labCommand: CommandImpl = {
       );
       return complete ? EXIT.ok : EXIT.failed;
     } catch (e) {
-      if (e instanceof LabError) throw new CliError(e.message, EXIT.failed);
-      throw e;
+      labFailure(e);
     }
   },
 };

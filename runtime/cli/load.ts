@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
-import { loadFilter, type ModeOption } from "../loader.ts";
-import { splitAssignment } from "../params.ts";
+import { loadFilter, type ModeOption } from "../load/loader.ts";
+import { splitAssignment } from "../load/params.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { loaderFailure } from "./failure.ts";

@@ -2,8 +2,8 @@
 // interface (or a map by id, or a pinned map), with JSON, dotted-address and CIDR values.
 import type { Command } from "commander";
 import { objGet } from "../../native/info.ts";
-import { findMap, mapTypeName, TypedMap, type ProgramMaps } from "../maps.ts";
-import { stringifyJson } from "../values.ts";
+import { findMap, mapTypeName, TypedMap, type ProgramMaps } from "../observe/maps.ts";
+import { stringifyJson } from "../observe/values.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { cliFailure } from "./failure.ts";

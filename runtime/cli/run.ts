@@ -9,13 +9,15 @@ import { compile, compileWasm, hasErrors } from "../../compiler/driver/index.ts"
 import { closeFd } from "../../native/bpf.ts";
 import { mapFdById } from "../../native/info.ts";
 import { mapLookup } from "../../native/object.ts";
-import { loadFilter, unloadFilter, type ModeOption } from "../loader.ts";
-import { splitAssignment } from "../params.ts";
+import { loadFilter, unloadFilter, type ModeOption } from "../load/loader.ts";
+import { splitAssignment } from "../load/params.ts";
 import { XskRunner, type QueueCounters } from "../xsk/run.ts";
 import { XskError, type XskMode } from "../xsk/sockets.ts";
-import type { CommandImpl } from "./commands.ts";
+import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { loaderFailure, note } from "./load.ts";
+import { loaderFailure } from "./failure.ts";
+import { filterInput } from "./filter.ts";
+import { note } from "./shared.ts";
 import { printDiagnostics, summary } from "./report.ts";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -151,7 +153,7 @@ export const runCommand: CommandImpl = {
     try {
       r = loadFilter({
         iface: o.iface,
-        input: file,
+        input: filterInput(file),
         mode: o.mode,
         params,
         pinRoot: o.pinRoot,

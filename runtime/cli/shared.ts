@@ -2,9 +2,9 @@
 // printing values and notes, finding the interface to observe.
 import { Option } from "commander";
 import { readObject, type ObjectInfo } from "../../compiler/elf/object.ts";
-import { attachedProgramId, interfaceMaps, type ProgramMaps } from "../maps.ts";
-import { listInterfaces } from "../netdev.ts";
-import { stringifyJson, type JsValue } from "../values.ts";
+import { attachedProgramId, interfaceMaps, type ProgramMaps } from "../observe/maps.ts";
+import { listInterfaces } from "../sys/netdev.ts";
+import { stringifyJson, type JsValue } from "../observe/values.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { cliFailure } from "./failure.ts";
 import { readInput } from "./input.ts";

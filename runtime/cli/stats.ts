@@ -5,9 +5,15 @@ import type { Command } from "commander";
 import { closeFd } from "../../native/bpf.ts";
 import { enableRunTimeStats } from "../../native/info.ts";
 import { VERDICT_MAP } from "../../compiler/uapi/bpf.ts";
-import { attachedProgramId, programMaps, type ProgramMaps } from "../maps.ts";
-import { filterRegistry, serveMetrics, type MetricsServer } from "../metrics.ts";
-import { formatStatsJson, formatStatsTable, rates, sample, type Snapshot } from "../stats.ts";
+import { attachedProgramId, programMaps, type ProgramMaps } from "../observe/maps.ts";
+import { filterRegistry, serveMetrics, type MetricsServer } from "../observe/metrics.ts";
+import {
+  formatStatsJson,
+  formatStatsTable,
+  rates,
+  sample,
+  type Snapshot,
+} from "../observe/stats.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { cliFailure } from "./failure.ts";

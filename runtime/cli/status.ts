@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { filterStatus } from "../loader.ts";
+import { filterStatus } from "../load/loader.ts";
 import type { CommandImpl } from "./types.ts";
 import { EXIT } from "./errors.ts";
 

@@ -3,9 +3,13 @@
 import type { Command } from "commander";
 import { writeFileSync } from "node:fs";
 import { compile, hasErrors } from "../../compiler/driver/index.ts";
-import { LoadError } from "../../native/object.ts";
-import { NativeError } from "../../native/lib.ts";
-import { LINKTYPE_ETHERNET, PcapError, packetsOfLinkType, readPcap, writePcap } from "../pcap.ts";
+import {
+  LINKTYPE_ETHERNET,
+  PcapError,
+  packetsOfLinkType,
+  readPcap,
+  writePcap,
+} from "../packets/pcap.ts";
 import {
   formatOutcome,
   formatSummary,
@@ -13,14 +17,13 @@ import {
   loadForTest,
   runPackets,
   summarize,
-  TestRunError,
   verdictName,
-} from "../testrun.ts";
-import { splitAssignment } from "../params.ts";
-import { verifierDiagnostic } from "../verifier.ts";
+} from "../packets/testrun.ts";
+import { splitAssignment } from "../load/params.ts";
 import type { CommandImpl } from "./types.ts";
 import { readObjectFile, readSource } from "./shared.ts";
 import { CliError, EXIT } from "./errors.ts";
+import { testLoadFailure } from "./failure.ts";
 import { readInput } from "./input.ts";
 import { printDiagnostics } from "./report.ts";
 
@@ -97,21 +100,7 @@ export const testCommand: CommandImpl = {
     try {
       prog = loadForTest(obj.bytes, { program: opts.program, sets });
     } catch (e) {
-      if (e instanceof TestRunError) throw new CliError(`${file}: ${e.message}`);
-      if (e instanceof LoadError) {
-        const program = opts.program ?? Object.keys(e.logs)[0] ?? "?";
-        const log = e.logs[program] ?? e.log;
-        if (log) {
-          const v = verifierDiagnostic(log, { program, file, source: obj.source });
-          printDiagnostics([v.diagnostic], v.source || undefined, "text");
-          return EXIT.failed;
-        }
-        throw new CliError(
-          `${file}: the kernel refused the object: ${e.message.split("\n").slice(1).join(" ").trim() || e.message}`,
-        );
-      }
-      if (e instanceof NativeError) throw new CliError(`${file}: ${e.message.split("\n")[0]}`);
-      throw e;
+      return testLoadFailure(e, file, opts.program, obj.source);
     }
 
     try {

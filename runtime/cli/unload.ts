@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { unloadFilter } from "../loader.ts";
+import { unloadFilter } from "../load/loader.ts";
 import type { CommandImpl } from "./types.ts";
 import { EXIT } from "./errors.ts";
 import { loaderFailure } from "./failure.ts";

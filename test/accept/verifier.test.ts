@@ -10,7 +10,7 @@ import { describeKernel } from "../support/kernel.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { renderDiagnostic } from "../../compiler/diagnostics/render.ts";
 import { openObject, LoadError } from "../../native/object.ts";
-import { parseVerifierLog, verifierDiagnostic } from "../../runtime/verifier.ts";
+import { parseVerifierLog, verifierDiagnostic } from "../../runtime/load/verifier.ts";
 import { BPF_JGT, BPF_JMP, BPF_X } from "../../compiler/bpf/insn.ts";
 import { buildFilter, repo } from "./objects.ts";
 import { VethLab, withPrivateBpffs } from "./tools.ts";

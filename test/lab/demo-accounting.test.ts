@@ -1,7 +1,7 @@
 // The demo judges its counters only after they settle, and names what is missing per rule.
 // Pure: the counters come from a fake reader, so no kernel and no timing is involved.
 import { describe, expect, it } from "vitest";
-import { accountingGaps, settledCounters, type Counters } from "../../runtime/demo.ts";
+import { accountingGaps, settledCounters, type Counters } from "../../runtime/lab/demo.ts";
 
 const at = (passed: number, r1: number, r2: number): Counters => ({
   passed,

@@ -4,9 +4,9 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describeKernel } from "../support/kernel.ts";
-import { destroyLab, labSpec, linkExists, netnsExists } from "../../runtime/netns.ts";
-import { tryLock } from "../../runtime/lock.ts";
-import { runDir } from "../../runtime/status.ts";
+import { destroyLab, labSpec, linkExists, netnsExists } from "../../runtime/lab/netns.ts";
+import { tryLock } from "../../runtime/sys/lock.ts";
+import { runDir } from "../../runtime/load/records.ts";
 import { join } from "node:path";
 
 const bin = fileURLToPath(new URL("../../bin/xdpc.js", import.meta.url));

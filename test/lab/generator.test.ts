@@ -5,17 +5,17 @@ import { compile } from "../../compiler/driver/index.ts";
 import { mapLookup } from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
-import { attachNative, labStatus } from "../../runtime/lab.ts";
+import { attachNative, labStatus } from "../../runtime/lab/control.ts";
 import { progInfo } from "../../native/info.ts";
-import { destroyLab, labSpec, withLab, type LabSpec } from "../../runtime/netns.ts";
+import { destroyLab, labSpec, withLab, type LabSpec } from "../../runtime/lab/netns.ts";
 import {
   BackgroundGenerator,
   DEFAULT_CHUNK,
   parseCidr,
   splitByWeight,
   TrafficGenerator,
-} from "../../runtime/generator.ts";
-import { buildFrame, inetChecksum, TCP_SYN } from "../../runtime/packets.ts";
+} from "../../runtime/lab/generator.ts";
+import { buildFrame, inetChecksum, TCP_SYN } from "../../runtime/packets/build.ts";
 import { closeFd, loadRawProgram, testRun } from "../../native/bpf.ts";
 import { encode } from "../../compiler/bpf/encode.ts";
 import { randomSourceProgram, redirectProgram } from "../../compiler/bpf/programs.ts";

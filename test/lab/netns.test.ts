@@ -15,7 +15,7 @@ import {
   runInNetns,
   validLabName,
   withLab,
-} from "../../runtime/netns.ts";
+} from "../../runtime/lab/netns.ts";
 
 const netnsList = () => execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
 const links = () => execFileSync("ip", ["-o", "link"], { encoding: "utf8" });

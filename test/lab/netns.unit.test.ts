@@ -1,8 +1,8 @@
-// runtime/netns.ts against the fake kernel of test/support/fakesys.ts: interface
+// runtime/lab/netns.ts against the fake kernel of test/support/fakesys.ts: interface
 // lookups in the calling thread's namespace go through if_nametoindex (not sysfs),
 // and entering a namespace that does not exist is a LabError before any setns.
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { ifindex, LabError, linkExists, runInNetns } from "../../runtime/netns.ts";
+import { ifindex, LabError, linkExists, runInNetns } from "../../runtime/lab/netns.ts";
 import { FakeKernel } from "../support/fakesys.ts";
 
 let k: FakeKernel;

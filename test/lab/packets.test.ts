@@ -1,4 +1,4 @@
-// runtime/packets.ts (the runtime's small builder) against test/support/packets.ts (the
+// runtime/packets/build.ts (the runtime's small builder) against test/support/packets.ts (the
 // test kit's independent one): the same fields give the same bytes, checksums included.
 import { describe, expect, it } from "vitest";
 import { build } from "../support/packets.ts";
@@ -9,7 +9,7 @@ import {
   parseMac,
   TCP_ACK,
   TCP_SYN,
-} from "../../runtime/packets.ts";
+} from "../../runtime/packets/build.ts";
 
 const eth = {
   srcMac: "02:00:c6:12:00:02",

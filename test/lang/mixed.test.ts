@@ -6,7 +6,7 @@ import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
 import { build as packet, ipv6 } from "../support/packets.ts";
 import { mapUpdate } from "../../native/object.ts";
-import { RingConsumer } from "../../runtime/events.ts";
+import { RingConsumer } from "../../runtime/observe/events.ts";
 import { build, lookup, lookupI64, lookupU64, readGlobal, run, u32le } from "./harness.ts";
 
 describeKernel("mixed fixture", () => {

@@ -3,11 +3,9 @@
 // the kernel, unknown names are refused, and removing the fake restores the real one.
 import { expect, it } from "vitest";
 import { fakeSys, sysOperations } from "../../native/sys.ts";
-import { ifNameToIndex } from "../../native/netlink.ts";
+import { ifNameToIndex } from "../../native/ifname.ts";
 import { mapInfo } from "../../native/info.ts";
-import "../../native/btf.ts";
-import "../../native/ring.ts";
-import "../../native/thread.ts";
+import "../support/fakesys.ts"; // registers every native module
 
 it("operations are dispatched to the fake, and only to it", () => {
   const restore = fakeSys({ ifNameToIndex: (n: string) => (n === "hrt0" ? 3 : 0) });

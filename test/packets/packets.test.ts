@@ -28,7 +28,7 @@ import {
   type Bytes,
   type PacketSpec,
 } from "../support/packets.ts";
-import { writePcap, writePcapng } from "../../runtime/pcap.ts";
+import { writePcap, writePcapng } from "../../runtime/packets/pcap.ts";
 
 /** Offset of the L3 header: 14 plus 4 per VLAN tag. */
 function l3Offset(p: Bytes): { at: number; type: number } {

@@ -8,7 +8,7 @@ import {
   readPcap,
   writePcap,
   writePcapng,
-} from "../../runtime/pcap.ts";
+} from "../../runtime/packets/pcap.ts";
 import { arbPacket, fromHex, udp4 } from "../support/packets.ts";
 
 const pkts = [

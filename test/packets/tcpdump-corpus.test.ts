@@ -6,7 +6,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { describeWithPath } from "../support/kernel.ts";
-import { LINKTYPE_ETHERNET, MAX_SNAPLEN, readPcap } from "../../runtime/pcap.ts";
+import { LINKTYPE_ETHERNET, MAX_SNAPLEN, readPcap } from "../../runtime/packets/pcap.ts";
 
 const dir = fileURLToPath(new URL("../../../shared/corpus/tcpdump", import.meta.url));
 

@@ -8,7 +8,7 @@ import { compile } from "../../compiler/driver/index.ts";
 import { parseElf } from "../../compiler/elf/reader.ts";
 import { BPF_MAP_TYPE } from "../../compiler/uapi/bpf.ts";
 import { NativeError } from "../../native/lib.ts";
-import { EventReader, type RingEvent } from "../../runtime/events.ts";
+import { EventReader, type RingEvent } from "../../runtime/observe/events.ts";
 import { FakeKernel } from "../support/fakesys.ts";
 
 let k: FakeKernel;

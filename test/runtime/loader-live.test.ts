@@ -80,8 +80,8 @@ describeKernel("replace under live traffic", () => {
       genScript = await bundleScript(
         lab,
         "gen",
-        `import { TrafficGenerator } from "${ROOT}/runtime/generator.ts";
-import { buildFrame } from "${ROOT}/runtime/packets.ts";
+        `import { TrafficGenerator } from "${ROOT}/runtime/lab/generator.ts";
+import { buildFrame } from "${ROOT}/runtime/packets/build.ts";
 import { existsSync } from "node:fs";
 const [ns, dev, srcMac, dstMac, opts] = process.argv.slice(2);
 const { stopFile, ...genOpts } = JSON.parse(opts);

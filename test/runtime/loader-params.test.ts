@@ -3,9 +3,14 @@ import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/driver/index.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { renderDiagnostic } from "../../compiler/diagnostics/render.ts";
-import { applyParams, paramsOf, splitAssignment, type ParamDef } from "../../runtime/params.ts";
-import { parseVerifierLog, verifierDiagnostic } from "../../runtime/verifier.ts";
-import { inspectObject, LoaderError } from "../../runtime/loader.ts";
+import {
+  applyParams,
+  paramsOf,
+  splitAssignment,
+  type ParamDef,
+} from "../../runtime/load/params.ts";
+import { parseVerifierLog, verifierDiagnostic } from "../../runtime/load/verifier.ts";
+import { inspectObject, LoaderError } from "../../runtime/load/loader.ts";
 
 const FILTER = `import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, param, bool, u16, i8, i32, u64 } from "xdpc";
 const port = param<u16>("port", 53);

@@ -13,7 +13,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { flockExclusive, funlock } from "../../native/xdp.ts";
+import { flockExclusive, funlock } from "../../native/flock.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -59,7 +59,7 @@ export function makeLab(tag: string): Lab {
 
 /**
  * The name xdpc files `dev` under: the interface name, or `name@ns<inode>` when the
- * loader can tell the lab's namespace from the host's (runtime/netdev.ts interfaceKey).
+ * loader can tell the lab's namespace from the host's (runtime/sys/netdev.ts interfaceKey).
  */
 export function keyOf(lab: Lab, dev = lab.iface): string {
   for (const dir of [lab.pinRoot, join(lab.runDir, "filters")]) {

@@ -1,4 +1,4 @@
-// native/xdp.ts and runtime/lock.ts against a fake libbpf/libc (no kernel, no
+// native/xdp.ts and runtime/sys/lock.ts against a fake libbpf/libc (no kernel, no
 // privileges): the flags and opts the XDP calls pass down — a replace must carry
 // XDP_FLAGS_REPLACE and the old program's fd, or the kernel would swap whatever runs —
 // errno → NativeError, and the lock's refusal when flock(2) says another holds it.
@@ -43,7 +43,7 @@ vi.mock("../../native/lib.ts", async () => {
 
 const xdp = await import("../../native/xdp.ts");
 const { NativeError } = await import("../../native/lib.ts");
-const { tryLock } = await import("../../runtime/lock.ts");
+const { tryLock } = await import("../../runtime/sys/lock.ts");
 
 beforeEach(() => {
   fake.calls.length = 0;
@@ -112,7 +112,7 @@ describe("native/xdp.ts (fake libbpf)", () => {
   });
 });
 
-describe("runtime/lock.ts (fake flock)", () => {
+describe("runtime/sys/lock.ts (fake flock)", () => {
   const dir = mkdtempSync(join(tmpdir(), "xdpct-lock-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

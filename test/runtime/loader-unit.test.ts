@@ -70,7 +70,7 @@ const k = vi.hoisted(() => {
 const IFINDEX = 7;
 const IFACE = "fake0";
 
-vi.mock("../../native/netlink.ts", () => ({
+vi.mock("../../native/ifname.ts", () => ({
   ifNameToIndex: (name: string) => (name === IFACE ? IFINDEX : 0),
   ifIndexToName: (i: number) => (i === IFINDEX ? IFACE : undefined),
   errno: () => 0,
@@ -225,21 +225,25 @@ vi.mock("../../native/xdp.ts", async () => {
         attachMode: slot.drv ? 1 : slot.skb ? 2 : 0,
       };
     },
-    flockExclusive: () => !k.lockBusy,
-    funlock: () => {},
   };
 });
+vi.mock("../../native/flock.ts", () => ({
+  flockExclusive: () => !k.lockBusy,
+  funlock: () => {},
+}));
 
-vi.mock("../../runtime/netdev.ts", async () => ({
-  ...(await vi.importActual<typeof import("../../runtime/netdev.ts")>("../../runtime/netdev.ts")),
+vi.mock("../../runtime/sys/netdev.ts", async () => ({
+  ...(await vi.importActual<typeof import("../../runtime/sys/netdev.ts")>(
+    "../../runtime/sys/netdev.ts",
+  )),
   missingCaps: () => k.missingCaps,
 }));
 
-vi.mock("../../runtime/bpffs.ts", () => ({ ensureBpffs: () => k.bpffs }));
+vi.mock("../../runtime/sys/bpffs.ts", () => ({ ensureBpffs: () => k.bpffs }));
 
-const { loadFilter, unloadFilter, LoaderError } = await import("../../runtime/loader.ts");
+const { loadFilter, unloadFilter, LoaderError } = await import("../../runtime/load/loader.ts");
 const { filterInput } = await import("../../runtime/cli/filter.ts");
-const { netnsInode } = await import("../../runtime/netdev.ts");
+const { netnsInode } = await import("../../runtime/sys/netdev.ts");
 const { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST } =
   await import("../../native/xdp.ts");
 

@@ -10,7 +10,7 @@ import { describeKernel } from "../support/kernel.ts";
 import { closeFd } from "../../native/bpf.ts";
 import { mapFdById, objGet } from "../../native/info.ts";
 import { mapLookup, mapUpdate } from "../../native/object.ts";
-import { tryLock } from "../../runtime/lock.ts";
+import { tryLock } from "../../runtime/sys/lock.ts";
 import {
   attachedId,
   attachedMode,
@@ -131,7 +131,7 @@ describeKernel("xdpc load/unload/status", () => {
     writeFileSync(
       pollerSrc,
       `import { xdpQuery } from "${ROOT}/native/xdp.ts";
-import { ifNameToIndex } from "${ROOT}/native/netlink.ts";
+import { ifNameToIndex } from "${ROOT}/native/ifname.ts";
 import { existsSync } from "node:fs";
 const idx = ifNameToIndex(process.argv[2]);
 let polls = 0, empty = 0; const ids = new Set<number>();
@@ -613,7 +613,7 @@ export function second(ctx: XdpContext): XdpAction { return XDP_DROP; }
     const script = join(lab.tmp, "fds.ts");
     writeFileSync(
       script,
-      `import { loadFilter, unloadFilter } from "${ROOT}/runtime/loader.ts";
+      `import { loadFilter, unloadFilter } from "${ROOT}/runtime/load/loader.ts";
 import { filterInput } from "${ROOT}/runtime/cli/filter.ts";
 import { readdirSync, readlinkSync } from "node:fs";
 const fds = () => new Map(readdirSync("/proc/self/fd").map((f) => { try { return [f, readlinkSync("/proc/self/fd/" + f)]; } catch { return [f, "?"]; } }));

@@ -7,7 +7,7 @@ import { compile } from "../../compiler/driver/index.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { testRun } from "../../native/bpf.ts";
 import { possibleCpus } from "../../native/object.ts";
-import { batchlessMapTypes, programMaps, TypedMap, findMap } from "../../runtime/maps.ts";
+import { batchlessMapTypes, programMaps, TypedMap, findMap } from "../../runtime/observe/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, checkFdLeaks, type XdpObject } from "../support/xdp.ts";
 import { udp4, udp6, tcp4, ethHeader, concat } from "../support/packets.ts";

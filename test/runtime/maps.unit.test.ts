@@ -8,7 +8,12 @@ import { parseElf } from "../../compiler/elf/reader.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { BPF_MAP_TYPE } from "../../compiler/uapi/bpf.ts";
 import { NativeError } from "../../native/lib.ts";
-import { batchlessMapTypes, interfaceMaps, programMaps, TypedMap } from "../../runtime/maps.ts";
+import {
+  batchlessMapTypes,
+  interfaceMaps,
+  programMaps,
+  TypedMap,
+} from "../../runtime/observe/maps.ts";
 import { u32 as u32Type } from "../../compiler/elf/types.ts";
 import { FakeKernel } from "../support/fakesys.ts";
 

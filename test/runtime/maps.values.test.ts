@@ -11,7 +11,7 @@ import {
   bytesToIpv6,
   ipv6ToBytes,
   type JsValue,
-} from "../../runtime/values.ts";
+} from "../../runtime/observe/values.ts";
 
 const INT_BITS = [8, 16, 32, 64] as const;
 

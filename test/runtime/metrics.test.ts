@@ -5,13 +5,13 @@ import { readFileSync } from "node:fs";
 import { compile } from "../../compiler/driver/index.ts";
 import { testRun } from "../../native/bpf.ts";
 import { progInfo } from "../../native/info.ts";
-import { TypedMap, programMaps } from "../../runtime/maps.ts";
+import { TypedMap, programMaps } from "../../runtime/observe/maps.ts";
 import {
   filterRegistry,
   parseListenAddress,
   serveMetrics,
   type MetricsServer,
-} from "../../runtime/metrics.ts";
+} from "../../runtime/observe/metrics.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { checkFdLeaks, loadXdpObject, type XdpObject } from "../support/xdp.ts";
 import { concat, ethHeader, tcp4, udp4 } from "../support/packets.ts";

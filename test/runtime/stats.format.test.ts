@@ -6,7 +6,7 @@ import {
   rates,
   type Sample,
   type Snapshot,
-} from "../../runtime/stats.ts";
+} from "../../runtime/observe/stats.ts";
 
 const s = (kind: Sample["kind"], name: string, value: bigint): Sample => ({
   kind,

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { compile } from "../../compiler/driver/index.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { VERDICT_MAP } from "../../compiler/uapi/bpf.ts";
-import { TypedMap } from "../../runtime/maps.ts";
+import { TypedMap } from "../../runtime/observe/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, runXdp, checkFdLeaks, type XdpObject } from "../support/xdp.ts";
 import { craftedCorpus, tcp4 } from "../support/packets.ts";

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeKernel, describeWithPath } from "../support/kernel.ts";
 import { build, udp4 } from "../support/packets.ts";
-import { readPcap, writePcap, writePcapng, LINKTYPE_RAW } from "../../runtime/pcap.ts";
+import { readPcap, writePcap, writePcapng, LINKTYPE_RAW } from "../../runtime/packets/pcap.ts";
 import { buildObject } from "../../compiler/elf/object.ts";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LINKTYPE_ETHERNET, PcapError, readPcap } from "../../runtime/pcap.ts";
+import { LINKTYPE_ETHERNET, PcapError, readPcap } from "../../runtime/packets/pcap.ts";
 import { craftedCorpus, hex, prng } from "./packets.ts";
 
 export const TCPDUMP_DIR = fileURLToPath(

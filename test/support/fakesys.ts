@@ -3,8 +3,19 @@
 // at the end of a batch, ENOSPC when a chunk is too small), programs with their map
 // ids and BTF, interfaces with an attached program, kernel BTF objects, and ring
 // buffers whose pages are plain memory the test produces records into. Every fd the
-// runtime opens through it must be closed: `openFds()` tells.
+// runtime opens through it must be closed: `openFds()` tells. A new native module
+// belongs in the imports below.
 import { fakeSys } from "../../native/sys.ts";
+// Every native module, so that all operations are registered before a fake names them.
+import "../../native/bpf.ts";
+import "../../native/btf.ts";
+import "../../native/flock.ts";
+import "../../native/ifname.ts";
+import "../../native/info.ts";
+import "../../native/object.ts";
+import "../../native/ring.ts";
+import "../../native/thread.ts";
+import "../../native/xdp.ts";
 import { NativeError } from "../../native/lib.ts";
 import type { MapInfo, ProgInfo } from "../../native/info.ts";
 import type { RingMapping } from "../../native/ring.ts";

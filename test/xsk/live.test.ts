@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { compile, compileWasm } from "../../compiler/driver/index.ts";
 import { mapLookup } from "../../native/object.ts";
 import { AF_XDP, socketDomain } from "../../native/xsk.ts";
-import { attachNative } from "../../runtime/lab.ts";
+import { attachNative } from "../../runtime/lab/control.ts";
 import {
   createLab,
   destroyLab,
@@ -19,9 +19,9 @@ import {
   labSpec,
   runInNetns,
   type LabSpec,
-} from "../../runtime/netns.ts";
-import { TrafficGenerator } from "../../runtime/generator.ts";
-import { buildFrame } from "../../runtime/packets.ts";
+} from "../../runtime/lab/netns.ts";
+import { TrafficGenerator } from "../../runtime/lab/generator.ts";
+import { buildFrame } from "../../runtime/packets/build.ts";
 import { XskRunner } from "../../runtime/xsk/run.ts";
 import { XskError, XskSet } from "../../runtime/xsk/sockets.ts";
 import { describeKernel } from "../support/kernel.ts";

@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "nod
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createLab, destroyLab, labSpec, type LabSpec } from "../../runtime/netns.ts";
-import { TrafficGenerator } from "../../runtime/generator.ts";
-import { buildFrame } from "../../runtime/packets.ts";
-import { attachedProgramId, findMap, interfaceMaps } from "../../runtime/maps.ts";
+import { createLab, destroyLab, labSpec, type LabSpec } from "../../runtime/lab/netns.ts";
+import { TrafficGenerator } from "../../runtime/lab/generator.ts";
+import { buildFrame } from "../../runtime/packets/build.ts";
+import { attachedProgramId, findMap, interfaceMaps } from "../../runtime/observe/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { npmBuild, ROOT } from "../runtime/loader-support.ts";
 import { STEER } from "./support.ts";

@@ -1,19 +1,19 @@
 // Typed maps: a kernel map fd plus the key/value types from the compiler's metadata
 // (the object file's BTF, or the BTF the kernel holds for the map), giving
-// get/set/delete/iterate with JavaScript values (runtime/values.ts).
+// get/set/delete/iterate with JavaScript values (runtime/observe/values.ts).
 // Also: finding the maps of the XDP program attached to an interface.
-import { NativeError } from "../native/lib.ts";
-import { kernelBtfBytes } from "../native/btf.ts";
-import { xdpQuery } from "../native/xdp.ts";
-import { ifNameToIndex } from "../native/netlink.ts";
-import { closeFd } from "../native/bpf.ts";
+import { NativeError } from "../../native/lib.ts";
+import { kernelBtfBytes } from "../../native/btf.ts";
+import { xdpQuery } from "../../native/xdp.ts";
+import { ifNameToIndex } from "../../native/ifname.ts";
+import { closeFd } from "../../native/bpf.ts";
 import {
   mapInfo,
   mapFdById,
   progFdById,
   progInfo,
   type MapInfo as KernelMapInfo,
-} from "../native/info.ts";
+} from "../../native/info.ts";
 import {
   mapDelete,
   mapLookup,
@@ -22,12 +22,17 @@ import {
   mapUpdate,
   possibleCpus,
   type LoadedObject,
-} from "../native/object.ts";
-import { readObject, type ObjectInfo } from "../compiler/elf/object.ts";
-import { BPF_ANY, BPF_MAP_TYPE, MAP_TYPE_NAMES, XDP_ACTION_NAMES } from "../compiler/uapi/bpf.ts";
-import { typeDescFromBtf, type TypeDesc } from "../compiler/elf/types.ts";
-import { Kind } from "../compiler/btf/kinds.ts";
-import { parseBtf, type Btf } from "../compiler/btf/reader.ts";
+} from "../../native/object.ts";
+import { readObject, type ObjectInfo } from "../../compiler/elf/object.ts";
+import {
+  BPF_ANY,
+  BPF_MAP_TYPE,
+  MAP_TYPE_NAMES,
+  XDP_ACTION_NAMES,
+} from "../../compiler/uapi/bpf.ts";
+import { typeDescFromBtf, type TypeDesc } from "../../compiler/elf/types.ts";
+import { Kind } from "../../compiler/btf/kinds.ts";
+import { parseBtf, type Btf } from "../../compiler/btf/reader.ts";
 import { sumValues, ValueCodec, type JsValue } from "./values.ts";
 
 const { ARRAY, PERCPU_ARRAY, PERCPU_HASH, LRU_PERCPU_HASH, LPM_TRIE, RINGBUF } = BPF_MAP_TYPE;

@@ -5,20 +5,20 @@
 // drives a legit + attack mix from inside the lab with the live-frames generator,
 // shows per-rule drops live, prints a summary and removes everything it made —
 // also on Ctrl-C, SIGTERM or an error.
-import { packageRoot } from "./root.ts";
+import { packageRoot } from "../sys/root.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closeFd } from "../native/bpf.ts";
-import { mapFdById } from "../native/info.ts";
-import { mapLookup, mapUpdate, possibleCpus } from "../native/object.ts";
-import { loadFilter, LoaderError, unloadFilter } from "./loader.ts";
-import { tryLock } from "./lock.ts";
-import { runDir } from "./status.ts";
-import { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, effectiveCaps, hasCap } from "./netdev.ts";
+import { closeFd } from "../../native/bpf.ts";
+import { mapFdById } from "../../native/info.ts";
+import { mapLookup, mapUpdate, possibleCpus } from "../../native/object.ts";
+import { loadFilter, LoaderError, unloadFilter } from "../load/loader.ts";
+import { tryLock } from "../sys/lock.ts";
+import { runDir } from "../load/records.ts";
+import { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, effectiveCaps, hasCap } from "../sys/netdev.ts";
 import { BackgroundGenerator, type GenerateProgress, type TrafficTemplate } from "./generator.ts";
 import { bringUpLab, destroyLab, labSpec, onCleanup, type LabSpec } from "./netns.ts";
-import { buildFrame, TCP_ACK, TCP_PSH, TCP_SYN } from "./packets.ts";
+import { buildFrame, TCP_ACK, TCP_PSH, TCP_SYN } from "../packets/build.ts";
 
 export const DEMO_LAB = "xdpcdemo";
 /** Index 0x3c: the demo's lab gets 198.18.0.241/30, clear of a default `xdpc lab up`. */

@@ -11,7 +11,7 @@
 // Any u32 also accepts a dotted string as input (unambiguous). Encoding a value that
 // does not fit its type throws ValueError naming the field path.
 import { isIPv4, isIPv6 } from "node:net";
-import { sizeOf, type TypeDesc } from "../compiler/elf/types.ts";
+import { sizeOf, type TypeDesc } from "../../compiler/elf/types.ts";
 
 export type JsValue = number | bigint | boolean | string | JsValue[] | { [field: string]: JsValue };
 

@@ -11,9 +11,9 @@
 // `ip netns exec`, which remounts /sys and hides the host's /sys/fs/bpf.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { closeSync, existsSync, openSync, writeFileSync } from "node:fs";
-import { ifNameToIndex } from "../native/netlink.ts";
-import { enterNetns } from "../native/thread.ts";
-import { CAP_NET_ADMIN, CAP_SYS_ADMIN, effectiveCaps, hasCap } from "./netdev.ts";
+import { ifNameToIndex } from "../../native/ifname.ts";
+import { enterNetns } from "../../native/thread.ts";
+import { CAP_NET_ADMIN, CAP_SYS_ADMIN, effectiveCaps, hasCap } from "../sys/netdev.ts";
 
 export const DEFAULT_LAB = "xdpclab";
 

@@ -27,12 +27,12 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { MAP_TYPE_NAMES } from "../compiler/uapi/bpf.ts";
-import { closeFd } from "../native/bpf.ts";
-import { NativeError } from "../native/lib.ts";
-import { mapFdById, mapInfo, objGet, progFdById, progInfo } from "../native/info.ts";
-import { xdpQuery } from "../native/xdp.ts";
-import { ifNameToIndex, interfaceKey, listInterfaces, netnsInode } from "./netdev.ts";
+import { MAP_TYPE_NAMES } from "../../compiler/uapi/bpf.ts";
+import { closeFd } from "../../native/bpf.ts";
+import { NativeError } from "../../native/lib.ts";
+import { mapFdById, mapInfo, objGet, progFdById, progInfo } from "../../native/info.ts";
+import { xdpQuery } from "../../native/xdp.ts";
+import { ifNameToIndex, interfaceKey, listInterfaces, netnsInode } from "../sys/netdev.ts";
 
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/xdpc";
 export const DEFAULT_RUN_DIR = "/run/xdpc";

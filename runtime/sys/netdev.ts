@@ -1,7 +1,7 @@
 // Interfaces of the current network namespace, and the namespace's identity (so
 // that two namespaces with an `eth0` each never share xdpc state or pins).
 import { readdirSync, readFileSync, statSync } from "node:fs";
-import { ifIndexToName, ifNameToIndex } from "../native/netlink.ts";
+import { ifIndexToName, ifNameToIndex } from "../../native/ifname.ts";
 
 export { ifIndexToName, ifNameToIndex };
 

@@ -3,7 +3,7 @@
 // a stale lock cannot outlive a crash; the file keeps the holder's pid for messages.
 import { closeSync, mkdirSync, openSync, readFileSync, ftruncateSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { flockExclusive, funlock } from "../native/xdp.ts";
+import { flockExclusive, funlock } from "../../native/flock.ts";
 
 export interface Lock {
   readonly path: string;

@@ -1,7 +1,7 @@
 // The named lab behind `xdpc lab up|down|status`, and a plain native-mode XDP attach
 // for tests and tools that drive a lab without the loader's records and pins.
-import { progInfo } from "../native/info.ts";
-import { XDP_FLAGS_DRV_MODE, xdpAttach, xdpDetach, xdpQuery } from "../native/xdp.ts";
+import { progInfo } from "../../native/info.ts";
+import { XDP_FLAGS_DRV_MODE, xdpAttach, xdpDetach, xdpQuery } from "../../native/xdp.ts";
 import { execFileSync } from "node:child_process";
 import {
   createLab,

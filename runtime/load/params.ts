@@ -1,9 +1,9 @@
 // Load-time parameters: the `.rodata` variables of an object (`param<T>(name, default)`
 // in a filter, `const volatile` in C), found through the BTF DATASEC `.rodata`, and
 // the `--set name=value` strings that overwrite them before load. Pure data: no FFI.
-import { Kind } from "../compiler/btf/kinds.ts";
-import type { Btf } from "../compiler/btf/reader.ts";
-import { typeDescFromBtf, type TypeDesc } from "../compiler/elf/types.ts";
+import { Kind } from "../../compiler/btf/kinds.ts";
+import type { Btf } from "../../compiler/btf/reader.ts";
+import { typeDescFromBtf, type TypeDesc } from "../../compiler/elf/types.ts";
 
 export interface ParamDef {
   name: string;

@@ -3,8 +3,8 @@
 // maps (integers, or structs/arrays of integers, one series per field), integer
 // globals (.bss/.data), and the kernel's run count/time for the program. Two
 // samples give rates; `xdpc stats` and the Prometheus endpoint both read these.
-import { progInfo } from "../native/info.ts";
-import { VERDICT_MAP } from "../compiler/uapi/bpf.ts";
+import { progInfo } from "../../native/info.ts";
+import { VERDICT_MAP } from "../../compiler/uapi/bpf.ts";
 import { VERDICT_NAMES, type ProgramMaps, type TypedMap } from "./maps.ts";
 import { stringifyJson, type JsValue } from "./values.ts";
 

@@ -3,12 +3,12 @@
 // verdict and the bytes the program left behind. The object is loaded with a private
 // pin root under bpffs, so pinned maps never touch (or reuse) /sys/fs/bpf's.
 import { mkdtempSync, rmSync } from "node:fs";
-import { testRun } from "../native/bpf.ts";
-import { NativeError } from "../native/lib.ts";
-import { openObject, type LoadedObject } from "../native/object.ts";
-import { readObject } from "../compiler/elf/object.ts";
-import { XDP_ACTION_NAMES, XDP_PASS, XDP_REDIRECT, XDP_TX } from "../compiler/uapi/bpf.ts";
-import { applyParams, paramsOf } from "./params.ts";
+import { testRun } from "../../native/bpf.ts";
+import { NativeError } from "../../native/lib.ts";
+import { openObject, type LoadedObject } from "../../native/object.ts";
+import { readObject } from "../../compiler/elf/object.ts";
+import { XDP_ACTION_NAMES, XDP_PASS, XDP_REDIRECT, XDP_TX } from "../../compiler/uapi/bpf.ts";
+import { applyParams, paramsOf } from "../load/params.ts";
 import type { PcapPacket } from "./pcap.ts";
 
 /** The kernel's limits for one test-run packet (x86_64): an Ethernet header at least;
@@ -91,9 +91,7 @@ export function loadForTest(
   } catch (e) {
     removePins();
     if (e instanceof NativeError)
-      throw new TestRunError(
-        `libbpf cannot open the object: ${e.message.split("\n").slice(1).join(" ").trim() || e.message}`,
-      );
+      throw new TestRunError(`libbpf cannot open the object: ${e.detailLine}`);
     throw e;
   }
   try {

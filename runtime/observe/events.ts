@@ -9,16 +9,16 @@
 // Memory order: plain loads/stores, which are acquire/release on x86-64 (TSO); the
 // busy bit of a record header is checked as the kernel's protocol requires.
 import { EventEmitter } from "node:events";
-import { NativeError } from "../native/lib.ts";
-import { mapRing, type RingMapping } from "../native/ring.ts";
-import { closeFd } from "../native/bpf.ts";
-import { mapInfo, mapFdById, progFdById, progInfo } from "../native/info.ts";
-import type { LoadedObject } from "../native/object.ts";
-import { readObject, RECORD_TYPEDEF_PREFIX, type ObjectInfo } from "../compiler/elf/object.ts";
-import { typeDescFromBtf, type TypeDesc } from "../compiler/elf/types.ts";
-import { Kind } from "../compiler/btf/kinds.ts";
-import type { Btf } from "../compiler/btf/reader.ts";
-import { BPF_MAP_TYPE } from "../compiler/uapi/bpf.ts";
+import { NativeError } from "../../native/lib.ts";
+import { mapRing, type RingMapping } from "../../native/ring.ts";
+import { closeFd } from "../../native/bpf.ts";
+import { mapInfo, mapFdById, progFdById, progInfo } from "../../native/info.ts";
+import type { LoadedObject } from "../../native/object.ts";
+import { readObject, RECORD_TYPEDEF_PREFIX, type ObjectInfo } from "../../compiler/elf/object.ts";
+import { typeDescFromBtf, type TypeDesc } from "../../compiler/elf/types.ts";
+import { Kind } from "../../compiler/btf/kinds.ts";
+import type { Btf } from "../../compiler/btf/reader.ts";
+import { BPF_MAP_TYPE } from "../../compiler/uapi/bpf.ts";
 import { kernelBtf } from "./maps.ts";
 import { ValueCodec, type JsValue } from "./values.ts";
 

@@ -12,22 +12,14 @@
 // `state.json.new`, a copy of the object) is written before the attach and renamed
 // into place after it; the next load/unload (under the same lock) finishes or rolls
 // back an interrupted one by comparing those with what the kernel says is attached.
-import {
-  existsSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmdirSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, readdirSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import type { Diagnostic } from "../compiler/diagnostics/diagnostic.ts";
-import { readObject, type ObjectInfo, type ObjectProgram } from "../compiler/elf/object.ts";
-import { closeFd } from "../native/bpf.ts";
-import { mapInfo, objPin, progFdById, progInfo } from "../native/info.ts";
-import { NativeError } from "../native/lib.ts";
-import { LoadError, openObject, withCapture, type LoadedObject } from "../native/object.ts";
+import type { Diagnostic } from "../../compiler/diagnostics/diagnostic.ts";
+import { readObject, type ObjectInfo, type ObjectProgram } from "../../compiler/elf/object.ts";
+import { closeFd } from "../../native/bpf.ts";
+import { mapInfo, objPin, progFdById, progInfo } from "../../native/info.ts";
+import { NativeError } from "../../native/lib.ts";
+import { LoadError, openObject, withCapture, type LoadedObject } from "../../native/object.ts";
 import {
   XDP_FLAGS_DRV_MODE,
   XDP_FLAGS_HW_MODE,
@@ -35,10 +27,10 @@ import {
   XDP_FLAGS_UPDATE_IF_NOEXIST,
   xdpAttach,
   xdpDetach,
-} from "../native/xdp.ts";
-import { ensureBpffs } from "./bpffs.ts";
-import { tryLock, type Lock } from "./lock.ts";
-import { ifNameToIndex, missingCaps, netnsAlive, netnsInode } from "./netdev.ts";
+} from "../../native/xdp.ts";
+import { ensureBpffs } from "../sys/bpffs.ts";
+import { tryLock, type Lock } from "../sys/lock.ts";
+import { ifNameToIndex, missingCaps, netnsAlive, netnsInode } from "../sys/netdev.ts";
 import { applyParams, paramsOf } from "./params.ts";
 import {
   attachments,
@@ -55,7 +47,7 @@ import {
   type FilterRecord,
   type MapRecord,
   type XdpMode,
-} from "./status.ts";
+} from "./records.ts";
 import { verifierDiagnostic } from "./verifier.ts";
 
 export {
@@ -66,7 +58,7 @@ export {
   type FilterRecord,
   type MapRecord,
   type XdpMode,
-} from "./status.ts";
+} from "./records.ts";
 
 export type ModeOption = XdpMode | "auto";
 
@@ -277,9 +269,7 @@ function nativeFailure(e: unknown, iface: string, mode: XdpMode): never {
       `'${iface}' already runs an XDP program in another mode; unload it first`,
     );
   const ack = (e as NativeError & { ack?: string }).ack;
-  throw new LoaderError(
-    `${e.message.split("\n")[0]} on '${iface}'${ack ? ` (kernel: ${ack})` : ""}`,
-  );
+  throw new LoaderError(`${e.headline} on '${iface}'${ack ? ` (kernel: ${ack})` : ""}`);
 }
 
 /** Ids, names and pins of the object's maps after load. */
@@ -333,8 +323,7 @@ function loadFailure(e: LoadError, input: FilterObject, info: ObjectInfo, prog: 
     throw new LoaderError(
       "permission denied: loading BPF programs needs CAP_BPF (or CAP_SYS_ADMIN)",
     );
-  const why =
-    e.messages.filter((m) => !/failed to load object/.test(m)).pop() ?? e.message.split("\n")[0];
+  const why = e.messages.filter((m) => !/failed to load object/.test(m)).pop() ?? e.headline;
   throw new LoaderError(
     `the kernel refused '${basename(input.file)}': ${why!.replace(/^libbpf: /, "")}`,
   );

@@ -14,11 +14,11 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { BPF_F_TEST_XDP_LIVE_FRAMES, closeFd, loadRawProgram, testRun } from "../native/bpf.ts";
-import { assemble, randomSourceProgram, redirectProgram } from "../compiler/bpf/programs.ts";
-import { withSignalsBlocked } from "../native/thread.ts";
+import { BPF_F_TEST_XDP_LIVE_FRAMES, closeFd, loadRawProgram, testRun } from "../../native/bpf.ts";
+import { assemble, randomSourceProgram, redirectProgram } from "../../compiler/bpf/programs.ts";
+import { withSignalsBlocked } from "../../native/thread.ts";
 import { ifindex, LabError, runInNetns } from "./netns.ts";
-import { pinThread, setThreadCpus, threadCpus } from "../native/xsk.ts";
+import { pinThread, setThreadCpus, threadCpus } from "../../native/xsk.ts";
 
 /** Runs `fn` with the calling thread pinned to `cpu`, then restores its affinity. */
 function onCpu<T>(cpu: number, fn: () => T): T {

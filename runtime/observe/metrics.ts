@@ -1,11 +1,11 @@
 // A Prometheus endpoint for running filters (prom-client). Every scrape samples the
-// kernel (runtime/stats.ts): verdict counters, integer counters of array maps and
+// kernel (runtime/observe/stats.ts): verdict counters, integer counters of array maps and
 // integer globals, and the program's run count and run time from kernel BPF stats
 // (turned on for as long as the endpoint runs). Bound to 127.0.0.1 unless told otherwise.
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Registry } from "prom-client";
-import { closeFd } from "../native/bpf.ts";
-import { enableRunTimeStats } from "../native/info.ts";
+import { closeFd } from "../../native/bpf.ts";
+import { enableRunTimeStats } from "../../native/info.ts";
 import { sample, type Snapshot } from "./stats.ts";
 import type { ProgramMaps } from "./maps.ts";
 

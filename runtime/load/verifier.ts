@@ -2,8 +2,8 @@
 // The object's BTF line info makes the kernel print `; <source text> @ file:LINE`
 // before the instructions of each line; the rejected instruction is the last one
 // the log shows, and the verifier's own message follows it.
-import { diag, type Diagnostic } from "../compiler/diagnostics/diagnostic.ts";
-import type { ObjectInfo } from "../compiler/elf/object.ts";
+import { diag, type Diagnostic } from "../../compiler/diagnostics/diagnostic.ts";
+import type { ObjectInfo } from "../../compiler/elf/object.ts";
 
 export interface VerifierReport {
   /** The verifier's message (its last lines before the statistics, joined with "; "). */
