@@ -11,8 +11,8 @@ import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, runXdp, checkFdLeaks, type XdpObject } from "../support/xdp.ts";
 import { craftedCorpus, tcp4 } from "../support/packets.ts";
 
-const FILTERS = readdirSync(new URL("../../filters/", import.meta.url)).filter((f) =>
-  f.endsWith(".ts"),
+const FILTERS = readdirSync(new URL("../../filters/", import.meta.url)).filter(
+  (f) => f.endsWith(".ts") && !f.endsWith(".test.ts"),
 );
 
 function build(file: string, opts: { verdictStats?: boolean } = {}): Uint8Array {
