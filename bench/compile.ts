@@ -60,7 +60,7 @@ export interface CompileRow {
   xdpcColdMs: Maybe<number>;
   /** compile(source, { emit: "object" }) in-process, warm. */
   xdpcWarmMs: Maybe<number>;
-  /** `clang -O2 -target bpf -c twin.c` (the issue's baseline). */
+  /** `clang -O2 -target bpf -c twin.c` (the baseline). */
   clangMs: Maybe<number>;
   /** The same with -g: the debug info (BTF, line info) xdpc always emits. */
   clangGMs: Maybe<number>;

@@ -1,4 +1,4 @@
-// `xdpc load` wall time and replace latency (issue 4's performance section), against
+// `xdpc load` wall time and replace latency, against
 // iproute2 (`ip link set dev X xdp obj F.o sec xdp`) and xdp-loader on the same
 // object, on the sending end of a lab veth (inside the lab namespace, so the host's
 // interfaces are never touched). Every command runs as a user would run it, through

@@ -1,5 +1,5 @@
-// The targets of issue 5 (and the performance targets of issues 2 and 3), judged
-// against one run's figures. Reported, never asserted: a miss says by how much.
+// The performance targets (docs/benchmarks.md, "Targets"), judged against one
+// run's figures. Reported, never asserted: a miss says by how much.
 import type { BenchResult } from "./bench.ts";
 import { geomean, isMeasured, notMeasured, type Maybe } from "./stats.ts";
 

@@ -1,4 +1,4 @@
-// Acceptance by the standard tools (issue 3): every example filter and every fixture
+// Acceptance by the standard tools: every example filter and every fixture
 // builds, and its object is accepted by libbpf (open_mem + load, the real verifier),
 // bpftool (prog load + dump xlated linum showing our .ts lines, prog loadall, btf dump),
 // llvm-objdump (agreeing with `xdpc disasm`), llvm-readelf, `ip link … xdp obj` and

@@ -1,0 +1,149 @@
+// Small table-driven cases of the backend's stages, in the style of esbuild's
+// expectPrinted: a function body in, the text of one stage out, compared exactly.
+// `expectLowered` is lowerFunction's IR before any pass; `expectSelected` is the
+// eBPF after the passes, instruction selection and register allocation. Cheap (no
+// kernel): add a case here when a stage's output for a construct matters.
+import { describe, expect, it } from "vitest";
+import { parse } from "../../compiler/syntax/index.ts";
+import { check } from "../../compiler/check/index.ts";
+import { lowerFunction } from "../../compiler/ir/lower.ts";
+import { printFunc } from "../../compiler/ir/print.ts";
+import { optimize } from "../../compiler/ir/passes/index.ts";
+import { selectInstructions } from "../../compiler/bpf/isel.ts";
+import { allocateRegisters } from "../../compiler/bpf/regalloc.ts";
+import { emitProgram } from "../../compiler/bpf/emit.ts";
+import { disassemble } from "../../compiler/bpf/disasm.ts";
+
+const HEAD = `import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, ArrayMap, ktimeNs, u32, u64 } from "xdpc";
+const counts = new ArrayMap<u64>({ maxEntries: 4 });
+`;
+
+function lowered(body: string) {
+  const source = `${HEAD}export function f(ctx: XdpContext): XdpAction {\n${body}\n}\n`;
+  const checked = check(parse(source, "case.ts").program);
+  expect(checked.diagnostics.map((d) => d.message)).toEqual([]);
+  return lowerFunction(
+    checked.module,
+    checked.module.functions.find((x) => x.name === "f")!,
+  );
+}
+
+const lines = (text: string) =>
+  text
+    .trim()
+    .split("\n")
+    .map((l) => l.trimEnd());
+
+function expectLowered(body: string, ir: string) {
+  expect(lines(printFunc(lowered(body)))).toEqual(lines(ir));
+}
+
+function expectSelected(body: string, asm: string) {
+  const f = lowered(body);
+  optimize(f);
+  const mf = selectInstructions(f);
+  allocateRegisters(mf);
+  expect(disassemble(emitProgram(mf).insns)).toEqual(lines(asm));
+}
+
+describe("lowering", () => {
+  it("a constant verdict", () => {
+    expectLowered(
+      "return XDP_PASS;",
+      `
+func f(%ctx.0:ctx) {
+entry0:
+  ret 2
+}`,
+    );
+  });
+
+  it("ctx.len is data_end - data, truncated to 32 bits; ?: joins in one vreg", () => {
+    expectLowered(
+      "const n: u32 = ctx.len; return n > 100 ? XDP_DROP : XDP_PASS;",
+      `
+func f(%ctx.0:ctx) {
+entry0:
+  %1:pkt = load32 [%ctx.0]
+  %2:pktEnd = load32 [%ctx.0 + 4]
+  %3:i64 = %2
+  %4:i64 = %1
+  %5:i64 = sub64 %3, %4
+  %6:i32 = zext3232 %5
+  %n.7:i32 = %6
+  br ugt32 %n.7, 100 ? cthen1 : celse2
+cthen1:
+  %8:i32 = 1
+  jmp cjoin3
+celse2:
+  %8:i32 = 2
+  jmp cjoin3
+cjoin3:
+  ret %8
+}`,
+    );
+  });
+
+  it("map increment: key in a stack slot, lookup, null check, atomic add", () => {
+    expectLowered(
+      "counts.increment(1); return XDP_PASS;",
+      `
+func f(%ctx.0:ctx) {
+  slot $key.0 size 4 align 8
+entry0:
+  store32 [$key.0], 1
+  %1:mapValue = call 1(map counts, &$key.0)
+  br ne64 %1, 0 ? inc1 : incdone3
+inc1:
+  atomic.add64 [%1], 1
+  jmp incdone3
+incdone3:
+  ret 2
+}`,
+    );
+  });
+});
+
+describe("instruction selection and register allocation", () => {
+  it("a constant verdict is r0 = imm; exit", () => {
+    expectSelected("return XDP_PASS;", "r0 = 2\nexit");
+  });
+
+  it("a comparison branches on the inverted condition", () => {
+    expectSelected(
+      "const n: u32 = ctx.len; return n > 100 ? XDP_DROP : XDP_PASS;",
+      `
+r2 = *(u32 *)(r1 + 0)
+r1 = *(u32 *)(r1 + 4)
+r1 -= r2
+w1 = w1
+if w1 <= 100 goto +2
+w0 = 1
+goto +1
+w0 = 2
+exit`,
+    );
+  });
+
+  it("a value live across a helper call is kept in a callee-saved register", () => {
+    expectSelected(
+      "const t: u64 = ktimeNs(); counts.increment(1); return t > 5 ? XDP_PASS : XDP_DROP;",
+      `
+call 5
+r6 = r0
+*(u32 *)(r10 - 8) = 1
+r1 = 0 ll
+r2 = r10
+r2 += -8
+call 1
+if r0 == 0 goto +2
+r1 = 1
+lock *(u64 *)(r0 + 0) += r1
+if r6 <= 5 goto +2
+w0 = 2
+goto +1
+w0 = 1
+exit`,
+    );
+  });
+});
