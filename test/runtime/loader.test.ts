@@ -136,7 +136,9 @@ import { existsSync } from "node:fs";
 const idx = ifNameToIndex(process.argv[2]);
 let polls = 0, empty = 0; const ids = new Set<number>();
 process.stdout.write("ready\\n");
-while (!existsSync(process.argv[3])) { const q = xdpQuery(idx); polls++; if (!q.drvProgId) empty++; else ids.add(q.drvProgId); }
+const poll = () => { const q = xdpQuery(idx); polls++; if (!q.drvProgId) empty++; else ids.add(q.drvProgId); };
+while (!existsSync(process.argv[3])) poll();
+poll(); // the last swap may land after this process's previous poll
 process.stdout.write(JSON.stringify({ polls, empty, ids: [...ids] }) + "\\n");
 `,
     );
