@@ -17,7 +17,7 @@ import { diag, type Diagnostic } from "../diagnostics/diagnostic.ts";
 import { LineMap } from "../diagnostics/span.ts";
 import { lowerFunction, LowerError, paramSymbol } from "../ir/lower.ts";
 import { printFunc } from "../ir/print.ts";
-import { countVerdicts } from "../ir/verdicts.ts";
+import { countVerdicts } from "../ir/passes/verdicts.ts";
 import { VERDICT_COUNT, VERDICT_MAP } from "../uapi/bpf.ts";
 import type { Func } from "../ir/ir.ts";
 import { optimize } from "../ir/passes/index.ts";
@@ -31,7 +31,7 @@ export interface CompileObjectOptions {
   source: string;
   /** Keep the optimised IR text of every program (for --dump-ir and golden tests). */
   keepIr?: boolean;
-  /** Count every returned verdict in a hidden PerCpuArray `xdpc_verdicts` (compiler/ir/verdicts.ts). */
+  /** Count every returned verdict in a hidden PerCpuArray `xdpc_verdicts` (compiler/ir/passes/verdicts.ts). */
   verdictStats?: boolean;
 }
 

@@ -3,9 +3,9 @@
 // slot `verdict` of a hidden PerCpuArray<u64> (one entry per XDP action) before
 // returning. Per-CPU slots need no atomics; a verdict outside 0..4 (not produced by
 // the language) misses the lookup and is not counted.
-import type { Func, Inst, Term, VReg, Block, Slot } from "./ir.ts";
-import { isImm } from "./ir.ts";
-import { BPF_FUNC, VERDICT_MAP } from "../uapi/bpf.ts";
+import type { Func, Inst, Term, VReg, Block, Slot } from "../ir.ts";
+import { isImm } from "../ir.ts";
+import { BPF_FUNC, VERDICT_MAP } from "../../uapi/bpf.ts";
 
 export function countVerdicts(f: Func, mapName = VERDICT_MAP): void {
   const rets = f.blocks.filter((b) => b.term?.op === "ret");
