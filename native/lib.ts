@@ -81,11 +81,17 @@ export class NativeError extends Error {
     return this.reason ? `${this.what}: ${this.reason}` : this.what;
   }
 
-  /** The detail and the reason on one line (the headline when there is no detail). */
+  /** The detail's lines, the last one followed by the reason (as `message` ends). */
+  get detailLines(): string[] {
+    if (!this.detail) return [];
+    const lines = this.detail.split("\n");
+    if (this.reason) lines[lines.length - 1] += `: ${this.reason}`;
+    return lines;
+  }
+
+  /** The detail and the reason on one line (the whole message when there is no detail). */
   get detailLine(): string {
-    if (!this.detail) return this.message;
-    const d = this.detail.split("\n").join(" ");
-    return (this.reason ? `${d}: ${this.reason}` : d).trim() || this.message;
+    return this.detailLines.join(" ").trim() || this.message;
   }
 }
 

@@ -360,25 +360,7 @@ export function loadFilter(opts: LoadOptions): LoadResult {
       current.map((a) => a.progId),
     );
     const cur: Attachment | undefined = current.find((a) => a.mode !== "offload") ?? current[0];
-    let mode: XdpMode;
-    if (cur) {
-      const ours = record?.progId === cur.progId || pinnedProgId(paths.progPin) === cur.progId;
-      if (!ours && !opts.force) {
-        throw new LoaderError(
-          `'${iface}' runs XDP program id ${cur.progId} that xdpc did not load; \`xdpc unload --iface ${iface}\` removes it, or pass --force to replace it`,
-        );
-      }
-      if (cur.mode === "offload")
-        throw new LoaderError(`'${iface}' runs an offloaded XDP program; unload it first`);
-      if (requested !== "auto" && requested !== cur.mode) {
-        throw new LoaderError(
-          `'${iface}' runs its XDP program in ${cur.mode} mode and a switch to ${requested} mode cannot be atomic; unload first, or load with --mode ${cur.mode}`,
-        );
-      }
-      mode = cur.mode;
-    } else {
-      mode = requested === "generic" ? "generic" : "native";
-    }
+    let mode = chooseMode(cur, record, paths, iface, requested, !!opts.force);
 
     const existed = existsSync(paths.pinDir);
     ensureDir(paths.mapPinDir);
@@ -388,25 +370,9 @@ export function loadFilter(opts: LoadOptions): LoadResult {
     let attached = false;
     let obj: LoadedObject | undefined;
     try {
-      try {
-        obj = openObject(input.bytes, { pinRoot: paths.mapPinDir, name: "xdpc" });
-      } catch (e) {
-        if (!(e instanceof NativeError)) throw e;
-        const detail =
-          e.message
-            .split("\n")
-            .slice(1)
-            .find(Boolean)
-            ?.replace(/^libbpf: /, "") ?? e.code;
-        throw new LoaderError(`'${input.file}' is a corrupt eBPF object: ${detail}`);
-      }
+      obj = openForLoad(input, paths.mapPinDir);
       if (Object.keys(opts.params ?? {}).length) obj.setInitialValue(".rodata", applied.bytes);
-      try {
-        obj.load();
-      } catch (e) {
-        if (e instanceof LoadError) loadFailure(e, input, info, prog.name);
-        throw e;
-      }
+      loadObject(obj, input, info, prog.name);
       const fd = obj.programFd(prog.name);
       const progId = progInfo(fd).id;
       crashPoint("loaded");
@@ -436,35 +402,19 @@ export function loadFilter(opts: LoadOptions): LoadResult {
       objPin(fd, paths.progPinNew);
       crashPoint("staged");
 
-      if (cur) {
-        const oldFd = progFdById(cur.progId);
-        try {
-          netlink(() => xdpAttach(ifindex, fd, modeFlag(mode), oldFd));
-        } catch (e) {
-          nativeFailure(e, iface, mode);
-        } finally {
-          closeFd(oldFd);
-        }
-        notices.push(`replaced program id ${cur.progId} on '${iface}' (${mode} mode)`);
-      } else {
-        try {
-          netlink(() => xdpAttach(ifindex, fd, modeFlag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST));
-        } catch (e) {
-          const unsupported =
-            e instanceof NativeError && (e.code === "EOPNOTSUPP" || e.code === "ENOTSUPP");
-          if (!(unsupported && requested === "auto" && mode === "native"))
-            nativeFailure(e, iface, mode);
-          mode = "generic";
-          rec.mode = mode;
+      mode = attach(
+        ifindex,
+        fd,
+        cur,
+        mode,
+        requested,
+        iface,
+        () => {
+          rec.mode = "generic";
           writeAtomic(paths.stateNew, JSON.stringify(rec, null, 2) + "\n");
-          try {
-            netlink(() => xdpAttach(ifindex, fd, modeFlag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST));
-          } catch (e2) {
-            nativeFailure(e2, iface, mode);
-          }
-          notices.push(`'${iface}' has no native XDP support; attached in generic (skb) mode`);
-        }
-      }
+        },
+        notices,
+      );
       attached = true;
       crashPoint("attached");
       // Commit: the pin first, the record last (reconcile() redoes a torn commit).
@@ -483,27 +433,137 @@ export function loadFilter(opts: LoadOptions): LoadResult {
         record: rec,
       };
     } catch (e) {
-      if (!attached) {
-        // Leave the old program and its files exactly as they were.
-        rmSync(paths.progPinNew, { force: true });
-        rmSync(paths.stateNew, { force: true });
-        if (objectCopy && objectCopy !== record?.object) rmSync(objectCopy, { force: true });
-        if (existsSync(paths.mapPinDir)) {
-          for (const f of readdirSync(paths.mapPinDir))
-            if (!pinsBefore.has(f)) rmSync(join(paths.mapPinDir, f), { force: true });
-        }
-        if (!existed && !cur) {
-          rmSync(paths.pinDir, { recursive: true, force: true });
-          if (!readRecord(paths.state)) rmSync(paths.stateDir, { recursive: true, force: true });
-          removeIfEmpty(pinRoot);
-        }
-      }
+      if (!attached)
+        rollback(paths, pinRoot, pinsBefore, objectCopy, record?.object, existed || !!cur);
       throw e;
     } finally {
       obj?.close();
     }
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * The mode to load in: the running program's when replacing (refusing a program xdpc
+ * did not load unless forced, an offloaded one, and a mode switch, which cannot be
+ * atomic), else the requested one (auto tries native first).
+ */
+function chooseMode(
+  cur: Attachment | undefined,
+  record: FilterRecord | undefined,
+  paths: FilterPaths,
+  iface: string,
+  requested: ModeOption,
+  force: boolean,
+): XdpMode {
+  if (!cur) return requested === "generic" ? "generic" : "native";
+  const ours = record?.progId === cur.progId || pinnedProgId(paths.progPin) === cur.progId;
+  if (!ours && !force) {
+    throw new LoaderError(
+      `'${iface}' runs XDP program id ${cur.progId} that xdpc did not load; \`xdpc unload --iface ${iface}\` removes it, or pass --force to replace it`,
+    );
+  }
+  if (cur.mode === "offload")
+    throw new LoaderError(`'${iface}' runs an offloaded XDP program; unload it first`);
+  if (requested !== "auto" && requested !== cur.mode) {
+    throw new LoaderError(
+      `'${iface}' runs its XDP program in ${cur.mode} mode and a switch to ${requested} mode cannot be atomic; unload first, or load with --mode ${cur.mode}`,
+    );
+  }
+  return cur.mode;
+}
+
+/** Opens the object with its maps pinned under `mapPinDir`; a corrupt one is a LoaderError. */
+function openForLoad(input: FilterObject, mapPinDir: string): LoadedObject {
+  try {
+    return openObject(input.bytes, { pinRoot: mapPinDir, name: "xdpc" });
+  } catch (e) {
+    if (!(e instanceof NativeError)) throw e;
+    const detail = e.detailLines.find(Boolean)?.replace(/^libbpf: /, "") ?? e.code;
+    throw new LoaderError(`'${input.file}' is a corrupt eBPF object: ${detail}`);
+  }
+}
+
+/** Loads the object (the verifier runs); a rejection is a LoaderError with a diagnostic. */
+function loadObject(obj: LoadedObject, input: FilterObject, info: ObjectInfo, prog: string): void {
+  try {
+    obj.load();
+  } catch (e) {
+    if (e instanceof LoadError) loadFailure(e, input, info, prog);
+    throw e;
+  }
+}
+
+/**
+ * Attaches program `fd`: atomically in place of `cur` (XDP_FLAGS_REPLACE with its fd),
+ * else only if the interface has none; `auto` falls back to generic mode when the
+ * driver has no native XDP (`toGeneric` re-stages the record first). Returns the mode.
+ */
+function attach(
+  ifindex: number,
+  fd: number,
+  cur: Attachment | undefined,
+  mode: XdpMode,
+  requested: ModeOption,
+  iface: string,
+  toGeneric: () => void,
+  notices: string[],
+): XdpMode {
+  if (cur) {
+    const oldFd = progFdById(cur.progId);
+    try {
+      netlink(() => xdpAttach(ifindex, fd, modeFlag(mode), oldFd));
+    } catch (e) {
+      nativeFailure(e, iface, mode);
+    } finally {
+      closeFd(oldFd);
+    }
+    notices.push(`replaced program id ${cur.progId} on '${iface}' (${mode} mode)`);
+    return mode;
+  }
+  try {
+    netlink(() => xdpAttach(ifindex, fd, modeFlag(mode) | XDP_FLAGS_UPDATE_IF_NOEXIST));
+    return mode;
+  } catch (e) {
+    const unsupported =
+      e instanceof NativeError && (e.code === "EOPNOTSUPP" || e.code === "ENOTSUPP");
+    if (!(unsupported && requested === "auto" && mode === "native")) nativeFailure(e, iface, mode);
+  }
+  toGeneric();
+  try {
+    netlink(() => xdpAttach(ifindex, fd, modeFlag("generic") | XDP_FLAGS_UPDATE_IF_NOEXIST));
+  } catch (e2) {
+    nativeFailure(e2, iface, "generic");
+  }
+  notices.push(`'${iface}' has no native XDP support; attached in generic (skb) mode`);
+  return "generic";
+}
+
+/**
+ * Undoes a load that did not attach: the old program and its files stay exactly as
+ * they were (staged pin and record, the object copy, map pins this load created; the
+ * interface's directories when this load made them).
+ */
+function rollback(
+  paths: FilterPaths,
+  pinRoot: string,
+  pinsBefore: Set<string>,
+  objectCopy: string | undefined,
+  recordedObject: string | undefined,
+  keepDirs: boolean,
+): void {
+  rmSync(paths.progPinNew, { force: true });
+  rmSync(paths.stateNew, { force: true });
+  if (objectCopy && objectCopy !== recordedObject) rmSync(objectCopy, { force: true });
+  if (existsSync(paths.mapPinDir)) {
+    for (const f of readdirSync(paths.mapPinDir))
+      if (!pinsBefore.has(f)) rmSync(join(paths.mapPinDir, f), { force: true });
+  }
+  if (!keepDirs) {
+    rmSync(paths.pinDir, { recursive: true, force: true });
+    if (!readRecord(paths.state)) rmSync(paths.stateDir, { recursive: true, force: true });
+    removeIfEmpty(pinRoot);
   }
 }
 
