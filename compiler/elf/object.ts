@@ -139,107 +139,9 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
       section: "abs",
     });
 
-  // Code sections: .text first, then the others in order of appearance (clang's order).
-  const sectionNames = [...new Set(spec.programs.map((p) => p.section))].sort((a, b) =>
-    a === ".text" ? -1 : b === ".text" ? 1 : 0,
-  );
-  const progOffset = new Map<ProgramSpec, number>();
-  const codeSections = new Map<
-    string,
-    { sec: ElfSection; bytes: Uint8Array; progs: ProgramSpec[] }
-  >();
-  const names = new Set<string>();
-  for (const name of sectionNames) {
-    const progs = spec.programs.filter((p) => p.section === name);
-    let off = 0;
-    for (const p of progs) {
-      if (p.insns.length % 8 !== 0 || p.insns.length === 0)
-        throw new Error(`program ${p.name}: instruction bytes must be a non-empty multiple of 8`);
-      if (names.has(p.name)) throw new Error(`duplicate function name ${p.name}`);
-      names.add(p.name);
-      progOffset.set(p, off);
-      off += p.insns.length;
-    }
-    const bytes = new Uint8Array(off);
-    for (const p of progs) bytes.set(p.insns, progOffset.get(p)!);
-    const sec = elf.addSection({
-      name,
-      type: SHT_PROGBITS,
-      flags: SHF_ALLOC | SHF_EXECINSTR,
-      data: bytes,
-      align: 8,
-    });
-    elf.addSymbol({ name, value: 0, size: 0, type: STT_SECTION, bind: STB_LOCAL, section: sec });
-    codeSections.set(name, { sec, bytes, progs });
-  }
-
-  // Global variables, grouped per section and laid out in declaration order.
-  const globals = spec.globals ?? [];
-  const varLayout = new Map<GlobalSpec, number>();
-  const dataSections: { name: string; sec: ElfSection; vars: GlobalSpec[] }[] = [];
-  for (const secName of [".rodata", ".bss", ".data"] as const) {
-    const vars = globals.filter((g) => g.section === secName);
-    if (!vars.length) continue;
-    let size = 0;
-    let align = 1;
-    for (const g of vars) {
-      const a = alignOf(g.type);
-      align = Math.max(align, a);
-      size = Math.ceil(size / a) * a;
-      varLayout.set(g, size);
-      size += sizeOf(g.type);
-    }
-    const data = new Uint8Array(size);
-    for (const g of vars) {
-      if (!g.bytes) continue;
-      if (g.bytes.length !== sizeOf(g.type))
-        throw new Error(
-          `global ${g.name}: ${g.bytes.length} initial bytes for a ${sizeOf(g.type)}-byte type`,
-        );
-      if (secName === ".bss" && g.bytes.some((b) => b !== 0))
-        throw new Error(`global ${g.name}: .bss variables start zeroed`);
-      data.set(g.bytes, varLayout.get(g)!);
-    }
-    const sec = elf.addSection({
-      name: secName,
-      type: secName === ".bss" ? SHT_NOBITS : SHT_PROGBITS,
-      flags: secName === ".rodata" ? SHF_ALLOC : SHF_ALLOC | SHF_WRITE,
-      data,
-      align,
-    });
-    // Section symbol: the target of section-relative references (lddw imm = byte offset), as clang uses for statics.
-    elf.addSymbol({
-      name: secName,
-      value: 0,
-      size: 0,
-      type: STT_SECTION,
-      bind: STB_LOCAL,
-      section: sec,
-    });
-    dataSections.push({ name: secName, sec, vars });
-  }
-
-  // BTF-defined maps: each an anonymous struct of pointer members in .maps.
-  const maps = spec.maps ?? [];
-  let mapsSec: ElfSection | undefined;
-  const mapOffsets = new Map<MapSpec, { off: number; size: number; varId: number }>();
-  if (maps.length) {
-    let off = 0;
-    const layouts = maps.map((m) => {
-      const st = mapStruct(types, m);
-      const l = { off, size: st.size, varId: btf.addVar(m.name, st.id, "global") };
-      off += st.size;
-      return l;
-    });
-    maps.forEach((m, i) => mapOffsets.set(m, layouts[i]!));
-    mapsSec = elf.addSection({
-      name: ".maps",
-      type: SHT_PROGBITS,
-      flags: SHF_ALLOC | SHF_WRITE,
-      data: new Uint8Array(off),
-      align: 8,
-    });
-  }
+  const { codeSections, progOffset } = addCodeSections(elf, spec);
+  const { dataSections, varLayout } = addDataSections(elf, spec);
+  const { maps, mapsSec, mapOffsets } = addMapsSection(elf, btf, types, spec);
 
   const license = new TextEncoder().encode(spec.license + "\0");
   const licenseSec = elf.addSection({
@@ -351,7 +253,34 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
   datasecs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   for (const [name, size, vars] of datasecs) btf.addDatasec(name, size, vars);
 
-  // Relocations and line info.
+  relocateAndAddLines(elf, ext, spec, codeSections, progOffset, mapsSec, licenseSec);
+
+  // Ring buffer record types last, so that every other type keeps its id.
+  for (const m of maps)
+    if (m.record) btf.addTypedef(RECORD_TYPEDEF_PREFIX + m.name, types.id(m.record));
+
+  const extBytes = ext.encode(); // adds its strings to the .BTF string table first
+  elf.addSection({ name: ".BTF", type: SHT_PROGBITS, flags: 0, data: btf.encode(), align: 4 });
+  // libbpf refuses a .BTF.ext without func_info (-EINVAL), so an object without
+  // programs (a handler-only file's) has none.
+  if (spec.programs.length > 0)
+    elf.addSection({ name: ".BTF.ext", type: SHT_PROGBITS, flags: 0, data: extBytes, align: 4 });
+  return elf.encode();
+}
+
+/**
+ * Relocations (subprogram calls against .text, map and data references against their
+ * symbols) and the line info of every program, checking that both point at instructions.
+ */
+function relocateAndAddLines(
+  elf: ElfWriter,
+  ext: BtfExtBuilder,
+  spec: ObjectSpec,
+  codeSections: CodeSections,
+  progOffset: Map<ProgramSpec, number>,
+  mapsSec: ElfSection | undefined,
+  licenseSec: ElfSection,
+): void {
   const subprogs = new Map(
     spec.programs.filter((p) => p.section === ".text").map((p) => [p.name, p]),
   );
@@ -426,18 +355,134 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
       }
     }
   }
+}
 
-  // Ring buffer record types last, so that every other type keeps its id.
-  for (const m of maps)
-    if (m.record) btf.addTypedef(RECORD_TYPEDEF_PREFIX + m.name, types.id(m.record));
+type CodeSections = Map<string, { sec: ElfSection; bytes: Uint8Array; progs: ProgramSpec[] }>;
 
-  const extBytes = ext.encode(); // adds its strings to the .BTF string table first
-  elf.addSection({ name: ".BTF", type: SHT_PROGBITS, flags: 0, data: btf.encode(), align: 4 });
-  // libbpf refuses a .BTF.ext without func_info (-EINVAL), so an object without
-  // programs (a handler-only file's) has none.
-  if (spec.programs.length > 0)
-    elf.addSection({ name: ".BTF.ext", type: SHT_PROGBITS, flags: 0, data: extBytes, align: 4 });
-  return elf.encode();
+/** Code sections: .text first, then the others in order of appearance (clang's order). */
+function addCodeSections(
+  elf: ElfWriter,
+  spec: ObjectSpec,
+): { codeSections: CodeSections; progOffset: Map<ProgramSpec, number> } {
+  const sectionNames = [...new Set(spec.programs.map((p) => p.section))].sort((a, b) =>
+    a === ".text" ? -1 : b === ".text" ? 1 : 0,
+  );
+  const progOffset = new Map<ProgramSpec, number>();
+  const codeSections: CodeSections = new Map();
+  const names = new Set<string>();
+  for (const name of sectionNames) {
+    const progs = spec.programs.filter((p) => p.section === name);
+    let off = 0;
+    for (const p of progs) {
+      if (p.insns.length % 8 !== 0 || p.insns.length === 0)
+        throw new Error(`program ${p.name}: instruction bytes must be a non-empty multiple of 8`);
+      if (names.has(p.name)) throw new Error(`duplicate function name ${p.name}`);
+      names.add(p.name);
+      progOffset.set(p, off);
+      off += p.insns.length;
+    }
+    const bytes = new Uint8Array(off);
+    for (const p of progs) bytes.set(p.insns, progOffset.get(p)!);
+    const sec = elf.addSection({
+      name,
+      type: SHT_PROGBITS,
+      flags: SHF_ALLOC | SHF_EXECINSTR,
+      data: bytes,
+      align: 8,
+    });
+    elf.addSymbol({ name, value: 0, size: 0, type: STT_SECTION, bind: STB_LOCAL, section: sec });
+    codeSections.set(name, { sec, bytes, progs });
+  }
+  return { codeSections, progOffset };
+}
+
+/** Global variables, grouped per section and laid out in declaration order. */
+function addDataSections(
+  elf: ElfWriter,
+  spec: ObjectSpec,
+): {
+  dataSections: { name: string; sec: ElfSection; vars: GlobalSpec[] }[];
+  varLayout: Map<GlobalSpec, number>;
+} {
+  const globals = spec.globals ?? [];
+  const varLayout = new Map<GlobalSpec, number>();
+  const dataSections: { name: string; sec: ElfSection; vars: GlobalSpec[] }[] = [];
+  for (const secName of [".rodata", ".bss", ".data"] as const) {
+    const vars = globals.filter((g) => g.section === secName);
+    if (!vars.length) continue;
+    let size = 0;
+    let align = 1;
+    for (const g of vars) {
+      const a = alignOf(g.type);
+      align = Math.max(align, a);
+      size = Math.ceil(size / a) * a;
+      varLayout.set(g, size);
+      size += sizeOf(g.type);
+    }
+    const data = new Uint8Array(size);
+    for (const g of vars) {
+      if (!g.bytes) continue;
+      if (g.bytes.length !== sizeOf(g.type))
+        throw new Error(
+          `global ${g.name}: ${g.bytes.length} initial bytes for a ${sizeOf(g.type)}-byte type`,
+        );
+      if (secName === ".bss" && g.bytes.some((b) => b !== 0))
+        throw new Error(`global ${g.name}: .bss variables start zeroed`);
+      data.set(g.bytes, varLayout.get(g)!);
+    }
+    const sec = elf.addSection({
+      name: secName,
+      type: secName === ".bss" ? SHT_NOBITS : SHT_PROGBITS,
+      flags: secName === ".rodata" ? SHF_ALLOC : SHF_ALLOC | SHF_WRITE,
+      data,
+      align,
+    });
+    // Section symbol: the target of section-relative references (lddw imm = byte offset), as clang uses for statics.
+    elf.addSymbol({
+      name: secName,
+      value: 0,
+      size: 0,
+      type: STT_SECTION,
+      bind: STB_LOCAL,
+      section: sec,
+    });
+    dataSections.push({ name: secName, sec, vars });
+  }
+  return { dataSections, varLayout };
+}
+
+/** BTF-defined maps: each an anonymous struct of pointer members in .maps. */
+function addMapsSection(
+  elf: ElfWriter,
+  btf: BtfBuilder,
+  types: BtfTypes,
+  spec: ObjectSpec,
+): {
+  maps: MapSpec[];
+  mapsSec: ElfSection | undefined;
+  mapOffsets: Map<MapSpec, { off: number; size: number; varId: number }>;
+} {
+  const maps = spec.maps ?? [];
+  let mapsSec: ElfSection | undefined;
+  const mapOffsets = new Map<MapSpec, { off: number; size: number; varId: number }>();
+  if (maps.length) {
+    let off = 0;
+    const layouts = maps.map((m) => {
+      const st = mapStruct(types, m);
+      const l = { off, size: st.size, varId: btf.addVar(m.name, st.id, "global") };
+      off += st.size;
+      return l;
+    });
+    maps.forEach((m, i) => mapOffsets.set(m, layouts[i]!));
+    mapsSec = elf.addSection({
+      name: ".maps",
+      type: SHT_PROGBITS,
+      flags: SHF_ALLOC | SHF_WRITE,
+      data: new Uint8Array(off),
+      align: 8,
+    });
+  }
+  return { maps, mapsSec, mapOffsets };
 }
 
 /** The anonymous struct libbpf reads a BTF-defined map from (`__uint`/`__type` members). */
