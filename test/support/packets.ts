@@ -3,6 +3,7 @@
 // be overridden, so tests can make exactly the malformed packet they mean.
 // Addresses default to the benchmarking range 198.18.0.0/15 and documentation 2001:db8::/32.
 import fc from "fast-check";
+import { inetChecksum } from "../../runtime/packets/build.ts";
 
 export type Bytes = Uint8Array;
 
@@ -199,17 +200,8 @@ export function fromHex(s: string): Bytes {
   return new Uint8Array(Buffer.from(s.replace(/\s+/g, ""), "hex"));
 }
 
-/** RFC 1071 one's-complement sum of `parts` (odd lengths padded), folded and inverted. */
-export function inetChecksum(...parts: Bytes[]): number {
-  let sum = 0;
-  for (const p of parts) {
-    for (let i = 0; i + 1 < p.length; i += 2) sum += (p[i]! << 8) | p[i + 1]!;
-    if (p.length % 2) sum += p[p.length - 1]! << 8;
-    sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
-  }
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
+/** RFC 1071 one's-complement checksum: the runtime's (one implementation for both). */
+export { inetChecksum };
 
 const u16 = (v: number) => Uint8Array.of((v >> 8) & 0xff, v & 0xff);
 const u32 = (v: number) =>
