@@ -39,6 +39,12 @@ export type Value =
   | { k: "nint"; v: Operand; ok: Operand; w: Width }
   | { k: "void" };
 
+/** A broken invariant of the checker's output (compiler/check/result.ts): a compiler bug. */
+export class LowerInvariantError extends Error {
+  override name = "LowerInvariantError";
+}
+
+/** A construct the backend does not support: reported as a diagnostic. */
 export class LowerError extends Error {
   constructor(
     message: string,
@@ -125,8 +131,13 @@ class Lowerer {
   private at(n: ast.Node): void {
     this.b.span = n.span;
   }
-  private fail(msg: string, n: ast.Node): never {
+  /** A construct the backend cannot lower yet: a diagnostic for the user. */
+  private unsupported(msg: string, n: ast.Node): never {
     throw new LowerError(msg, n.span);
+  }
+  /** A fact the checker guarantees does not hold: a compiler bug, an internal error. */
+  private invariant(msg: string, n: ast.Node): never {
+    throw new LowerInvariantError(`${msg} (at offset ${n.span.start})`);
   }
 
   // ------------------------------------------------------------ memo scopes
@@ -197,13 +208,13 @@ class Lowerer {
         return this.switchStmt(s);
       case "BreakStmt": {
         const l = this.loops[this.loops.length - 1];
-        if (!l) this.fail("break outside a loop or switch", s);
+        if (!l) this.invariant("break outside a loop or switch", s);
         this.b.jmp(l.brk);
         return;
       }
       case "ContinueStmt": {
         const l = [...this.loops].reverse().find((x) => x.cont);
-        if (!l?.cont) this.fail("continue outside a loop", s);
+        if (!l?.cont) this.invariant("continue outside a loop", s);
         this.b.jmp(l.cont);
         return;
       }
@@ -212,7 +223,7 @@ class Lowerer {
 
   private varDecl(s: ast.VarDecl): void {
     const sym = this.m.locals.get(s);
-    if (!sym) this.fail(`unchecked declaration ${s.name.name}`, s);
+    if (!sym) this.invariant(`unchecked declaration ${s.name.name}`, s);
     const t = sym.type;
     if (!s.init) {
       this.frame.locals.set(sym.id, this.fresh(t));
@@ -283,14 +294,14 @@ class Lowerer {
       // A nullable integer the checker has narrowed (`if (x === null) return 0; return x;`).
       else if (v.k === "nint" && r.type.kind !== "nullable") this.b.mov(r.value, v.v);
       else if (v.k === "nint")
-        this.fail("returning a nullable integer from a function is not supported yet", s);
+        this.unsupported("returning a nullable integer from a function is not supported yet", s);
     } else if (s.value) this.expr(s.value);
     this.b.jmp(r.block);
   }
 
   private forStmt(s: ast.ForStmt): void {
     const bound = this.m.loops.get(s);
-    if (!bound) this.fail("unchecked loop", s);
+    if (!bound) this.invariant("unchecked loop", s);
     const ct = bound.counter.type;
     const w = widthOfType(ct);
     if (this.shouldUnroll(s, bound.counter.id, bound.tripCount)) {
@@ -377,7 +388,7 @@ class Lowerer {
     s.cases.forEach((c, k) => {
       if (!c.test) return;
       const v = this.m.caseValues.get(c);
-      if (v === undefined) this.fail("unchecked case", c);
+      if (v === undefined) this.invariant("unchecked case", c);
       const next = this.b.block("next");
       this.b.br("eq", w, disc, v, target(k), next);
       this.b.place(next);
@@ -434,7 +445,7 @@ class Lowerer {
     else if (v.k === "ref") {
       if (isSlot(v.base)) this.b.jmp(t);
       else this.b.br("ne", 64, v.base, 0n, t, f);
-    } else this.fail("void value used as a condition", n);
+    } else this.unsupported("void value used as a condition", n);
   }
 
   private compare(e: ast.Binary): { cc: Cond; w: Width; a: Operand; b: Operand } | null {
@@ -445,7 +456,7 @@ class Lowerer {
       const side = e.left.kind === "NullLit" ? e.right : e.left;
       const v = this.expr(side);
       const ptr = v.k === "nint" ? v.ok : v.k === "ref" ? (isSlot(v.base) ? 1n : v.base) : null;
-      if (ptr === null) this.fail("comparison with null of a non-nullable value", e);
+      if (ptr === null) this.unsupported("comparison with null of a non-nullable value", e);
       return { cc: eq ? "eq" : "ne", w: 64, a: ptr, b: 0n };
     }
     const a = this.use(e.left);
@@ -563,7 +574,7 @@ class Lowerer {
   private scalar(v: Value, n: ast.Node): Operand {
     if (v.k === "int") return v.v;
     if (v.k === "nint") return v.v;
-    this.fail("expected a scalar value", n);
+    this.unsupported("expected a scalar value", n);
   }
 
   private expr(e: ast.Expr): Value {
@@ -607,7 +618,7 @@ class Lowerer {
       case "Conditional":
         return this.conditional(e);
       case "ObjectLit": {
-        if (!t || t.kind !== "struct") this.fail("struct literal without a struct type", e);
+        if (!t || t.kind !== "struct") this.unsupported("struct literal without a struct type", e);
         const slot = this.b.slot(t.size, 8);
         this.storeInto({ base: slot, off: 0 }, t, e);
         return { k: "ref", base: slot, off: 0 };
@@ -615,18 +626,18 @@ class Lowerer {
       case "StringLit":
       case "New":
       case "Unsupported":
-        this.fail(`${e.kind} cannot be lowered here`, e);
+        this.unsupported(`${e.kind} cannot be lowered here`, e);
     }
   }
 
   private name(e: ast.Name): Value {
     const sym = this.m.names.get(e);
-    if (!sym) this.fail(`unresolved name ${e.name}`, e);
+    if (!sym) this.invariant(`unresolved name ${e.name}`, e);
     switch (sym.kind) {
       case "local":
       case "param": {
         const v = this.lookupLocal(sym.id);
-        if (!v) this.fail(`${e.name} used before it is defined`, e);
+        if (!v) this.unsupported(`${e.name} used before it is defined`, e);
         return v;
       }
       case "const":
@@ -651,7 +662,7 @@ class Lowerer {
         return this.loadScalar(p, 0, sym.info.type);
       }
       default:
-        this.fail(`${e.name} is not a value`, e);
+        this.unsupported(`${e.name} is not a value`, e);
     }
   }
 
@@ -699,7 +710,7 @@ class Lowerer {
         if (!given.has(f.name)) this.b.zero(dest.base, dest.off + f.offset, f.size);
       for (const p of e.props) {
         const f = t.fields.find((x) => x.name === p.name.name);
-        if (!f) this.fail(`unknown field ${p.name.name}`, p);
+        if (!f) this.unsupported(`unknown field ${p.name.name}`, p);
         this.storeInto({ base: dest.base, off: dest.off + f.offset }, f.type, p.value);
       }
       return;
@@ -710,7 +721,7 @@ class Lowerer {
 
   private storeValue(dest: { base: Base; off: number }, t: Type, v: Value, n: ast.Node): void {
     if (isScalar(t)) return this.storeScalar(dest.base, dest.off, t, this.scalar(v, n));
-    if (v.k !== "ref") this.fail("expected a struct value", n);
+    if (v.k !== "ref") this.unsupported("expected a struct value", n);
     this.b.copy(dest.base, dest.off, v.base, v.off, sizeAlign(t).size);
   }
 
@@ -723,7 +734,7 @@ class Lowerer {
 
   private member(e: ast.Member): Value {
     const tgt = this.m.members.get(e);
-    if (!tgt) this.fail(`unresolved member ${e.property.name}`, e);
+    if (!tgt) this.invariant(`unresolved member ${e.property.name}`, e);
     switch (tgt.kind) {
       case "enumMember":
         return {
@@ -751,7 +762,7 @@ class Lowerer {
 
   private ref(e: ast.Expr): { k: "ref"; base: Base; off: number } {
     const v = this.use(e);
-    if (v.k !== "ref") this.fail("expected a struct, array or header", e);
+    if (v.k !== "ref") this.unsupported("expected a struct, array or header", e);
     return v;
   }
 
@@ -813,7 +824,7 @@ class Lowerer {
   ): void {
     const off = obj.off + f.offset;
     if (f.width === 16) {
-      if (v.k !== "ref") this.fail("expected an address", n);
+      if (v.k !== "ref") this.unsupported("expected an address", n);
       this.b.copy(obj.base, off, v.base, v.off, 16);
       return;
     }
@@ -850,11 +861,11 @@ class Lowerer {
     const arr = this.ref(e.object);
     const at = this.m.types.get(e.object);
     const t = at ? inner(at) : null;
-    if (!t || t.kind !== "fixedArray") this.fail("indexing a non-array", e);
+    if (!t || t.kind !== "fixedArray") this.unsupported("indexing a non-array", e);
     const es = sizeAlign(t.elem).size;
     const c = this.m.constValues.get(e.index);
     if (c !== undefined) return { base: arr.base, off: arr.off + Number(c) * es };
-    if (!oob) this.fail("variable index without a bounds path", e);
+    if (!oob) this.unsupported("variable index without a bounds path", e);
     const iv = this.use(e.index);
     // An index that lowering made constant (an unrolled loop's counter) needs no check.
     if (iv.k === "int" && isImm(iv.v)) {
@@ -885,7 +896,7 @@ class Lowerer {
 
   private index(e: ast.Index): Value {
     const t = this.m.types.get(e);
-    if (!t) this.fail("unchecked index", e);
+    if (!t) this.invariant("unchecked index", e);
     if (this.m.constValues.get(e.index) !== undefined) {
       const a = this.element(e, null);
       return isScalar(t) ? this.loadScalar(a.base, a.off, t) : { k: "ref", ...a };
@@ -896,7 +907,7 @@ class Lowerer {
       const oob = this.b.block("oob");
       const j = this.b.block("idxjoin");
       const a = this.element(e, oob);
-      if (isSlot(a.base)) this.fail("a variable index gave a slot", e);
+      if (isSlot(a.base)) this.unsupported("a variable index gave a slot", e);
       const r = this.b.vreg(a.base.ty);
       this.b.mov(r, a.off === 0 ? a.base : this.b.ptrAdd(a.base, BigInt(a.off)));
       this.b.jmp(j);
@@ -1045,7 +1056,7 @@ class Lowerer {
       const sym = this.m.names.get(target);
       if (sym?.kind === "local" || sym?.kind === "param") {
         const cur = this.lookupLocal(sym.id);
-        if (!cur) this.fail(`${target.name} used before it is defined`, target);
+        if (!cur) this.unsupported(`${target.name} used before it is defined`, target);
         const v = value(() => cur);
         if (cur.k === "int") this.b.mov(cur.v as VReg, this.scalar(v, n));
         else if (cur.k === "nint" && v.k === "nint") {
@@ -1064,7 +1075,7 @@ class Lowerer {
         this.storeScalar(p, 0, sym.info.type, this.scalar(v, n));
         return v;
       }
-      this.fail(`cannot assign to ${target.name}`, target);
+      this.unsupported(`cannot assign to ${target.name}`, target);
     }
     if (target.kind === "Member") {
       const tgt = this.m.members.get(target);
@@ -1092,7 +1103,7 @@ class Lowerer {
         this.storeValue({ base: obj.base, off }, ft, v, n);
         return v;
       }
-      this.fail("cannot assign to this member", target);
+      this.unsupported("cannot assign to this member", target);
     }
     if (target.kind === "Index") {
       const t = tt!;
@@ -1112,14 +1123,14 @@ class Lowerer {
       this.b.place(skip);
       return v;
     }
-    this.fail("invalid assignment target", target);
+    this.unsupported("invalid assignment target", target);
   }
 
   // ------------------------------------------------------------ calls
 
   private call(e: ast.Call): Value {
     const tgt: CallTarget | undefined = this.m.calls.get(e);
-    if (!tgt) this.fail("unresolved call", e);
+    if (!tgt) this.invariant("unresolved call", e);
     switch (tgt.kind) {
       case "header": {
         const v = this.header(tgt.header);
@@ -1184,9 +1195,9 @@ class Lowerer {
           return { k: "void" };
         }
         if (target.kind !== "Member")
-          this.fail("atomicAdd needs a struct field or a global", target);
+          this.unsupported("atomicAdd needs a struct field or a global", target);
         const tgt = this.m.members.get(target);
-        if (tgt?.kind !== "structField") this.fail("atomicAdd needs a struct field", target);
+        if (tgt?.kind !== "structField") this.unsupported("atomicAdd needs a struct field", target);
         const obj = this.ref(target.object);
         const size = sizeAlign(tgt.field.type).size;
         const n = this.scalar(this.use(e.args[1]!), e.args[1]!);
@@ -1205,7 +1216,7 @@ class Lowerer {
       }
       case "trace": {
         const fmt = e.args[0];
-        if (fmt?.kind !== "StringLit") this.fail("trace needs a format string", e);
+        if (fmt?.kind !== "StringLit") this.unsupported("trace needs a format string", e);
         const bytes = [...new TextEncoder().encode(fmt.value), 0];
         const slot = this.b.slot(bytes.length, 8, "fmt");
         for (let k = 0; k < bytes.length; k += 8) {
@@ -1238,7 +1249,8 @@ class Lowerer {
       case "fibLookup": {
         const pt = this.m.types.get(e.args[1]!);
         const params = this.use(e.args[1]!);
-        if (params.k !== "ref" || !pt) this.fail("fibLookup needs a FibLookupParams value", e);
+        if (params.k !== "ref" || !pt)
+          this.unsupported("fibLookup needs a FibLookupParams value", e);
         const mem = this.inMemory(params, pt, e, "fib");
         const flags = e.args[2] ? this.scalar(this.use(e.args[2]), e) : 0n;
         return {
@@ -1248,7 +1260,7 @@ class Lowerer {
         };
       }
       default:
-        this.fail(`helper ${name} is not supported by the eBPF backend yet`, e);
+        this.unsupported(`helper ${name} is not supported by the eBPF backend yet`, e);
     }
   }
 
@@ -1360,7 +1372,7 @@ class Lowerer {
         return { k: "int", v: this.b.call(H.redirectMap, [mapArg, key, fallback], "i32")!, w: 32 };
       }
       default:
-        this.fail(`map method ${method} is not supported`, e);
+        this.unsupported(`map method ${method} is not supported`, e);
     }
   }
 
@@ -1423,7 +1435,7 @@ class Lowerer {
     });
     // Counted only around the body: arguments (`h(h(x))`) are lowered before, at the
     // caller's depth. The checker rejects recursion; this only bounds call chains.
-    if (++this.inlineDepth > 32) this.fail("functions nest too deeply to inline", e);
+    if (++this.inlineDepth > 32) this.unsupported("functions nest too deeply to inline", e);
     const rt = fn.returnType;
     const retBlock = this.b.block(`ret.${fn.name}`);
     let value: VReg | null = null;
