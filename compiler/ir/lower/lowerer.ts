@@ -1,0 +1,108 @@
+// The Lowerer: its state, scopes and entry point. Its methods are defined per part of
+// the language in the files beside this one (statements.ts, conditions.ts, ...), which
+// lower.ts imports.
+import type * as ast from "../../ast/nodes.ts";
+import type { Span } from "../../diagnostics/span.ts";
+import type { CallTarget, CheckedModule, FunctionInfo, MapInfo } from "../../check/result.ts";
+import type { HeaderField, HeaderKind, IntType, StructType, Type } from "../../check/types.ts";
+import { sizeAlign } from "../../check/types.ts";
+import { Builder } from "../builder.ts";
+import type { Base, Block, Cond, Operand, Size, Slot, VReg, Width } from "../ir.ts";
+import { isImm, isSlot } from "../ir.ts";
+import { BPF_FUNC, BPF_NOEXIST as NOEXIST } from "../../uapi/bpf.ts";
+import {
+  H,
+  BPF_NOEXIST,
+  LowerInvariantError,
+  LowerError,
+  VLAN_TPIDS,
+  widthOfType,
+  intOf,
+  inner,
+  isScalar,
+  SIZES,
+  finish2,
+  isComparison,
+  binOp,
+  paramSymbol,
+} from "./shared.ts";
+import type { Frame, LoopCtx, Value } from "./shared.ts";
+
+export class Lowerer {
+  readonly b: Builder;
+  ctx!: VReg;
+  frames: Frame[] = [];
+  loops: LoopCtx[] = [];
+  /** Memo scopes for header accessors and packet pointers (innermost last). */
+  memo: Map<string, VReg>[] = [new Map()];
+  readonly memoEnabled: boolean;
+  /** Header accessors being lowered with a private memo (when memoEnabled is off). */
+  accessorDepth = 0;
+  inlineDepth = 0;
+  /**
+   * Stack slots that carry a map call's key, value or record: dead once the helper
+   * returns, so later calls reuse them (by size) instead of growing the frame.
+   */
+  freeArgSlots = new Map<number, Slot[]>();
+  takenArgSlots: Slot[] = [];
+
+  constructor(
+    readonly m: CheckedModule,
+    readonly fn: FunctionInfo,
+  ) {
+    this.b = new Builder(fn.name);
+    this.b.fn.span = fn.decl.span;
+    // After adjustHead/adjustTail every packet pointer is stale; recompute them at
+    // each accessor rather than reason about which cached ones survived.
+    this.memoEnabled = !fn.adjustsPacket;
+  }
+
+  run() {
+    this.ctx = this.b.param("ctx", "ctx");
+    const frame: Frame = { ret: null, locals: new Map() };
+    const p0 = this.fn.params[0];
+    if (p0) frame.locals.set(p0.id, { k: "ref", base: this.ctx, off: 0 });
+    this.frames.push(frame);
+    this.block(this.fn.decl.body);
+    if (!this.b.terminated) this.b.ret(2n); // unreachable for a checked program (all paths return)
+    return this.b.fn;
+  }
+
+  get frame(): Frame {
+    return this.frames[this.frames.length - 1]!;
+  }
+  at(n: ast.Node): void {
+    this.b.span = n.span;
+  }
+  /** A construct the backend cannot lower yet: a diagnostic for the user. */
+  unsupported(msg: string, n: ast.Node): never {
+    throw new LowerError(msg, n.span);
+  }
+  /** A fact the checker guarantees does not hold: a compiler bug, an internal error. */
+  invariant(msg: string, n: ast.Node): never {
+    throw new LowerInvariantError(`${msg} (at offset ${n.span.start})`);
+  }
+
+  // ------------------------------------------------------------ memo scopes
+
+  memoGet(key: string): VReg | undefined {
+    if (!this.memoEnabled && this.accessorDepth === 0) return undefined;
+    for (let k = this.memo.length - 1; k >= 0; k--) {
+      const v = this.memo[k]!.get(key);
+      if (v) return v;
+    }
+    return undefined;
+  }
+  memoSet(key: string, v: VReg): void {
+    if (this.memoEnabled || this.accessorDepth > 0) this.memo[this.memo.length - 1]!.set(key, v);
+  }
+  /** Lowers `f` in a nested scope: values memoised inside do not dominate what follows. */
+  scoped<T>(f: () => T): T {
+    this.memo.push(new Map());
+    try {
+      return f();
+    } finally {
+      this.memo.pop();
+    }
+  }
+}

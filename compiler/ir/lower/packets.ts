@@ -1,0 +1,299 @@
+// Lowering: packet access (methods of Lowerer; lowerer.ts holds its state).
+import type * as ast from "../../ast/nodes.ts";
+import type { Span } from "../../diagnostics/span.ts";
+import type { CallTarget, CheckedModule, FunctionInfo, MapInfo } from "../../check/result.ts";
+import type { HeaderField, HeaderKind, IntType, StructType, Type } from "../../check/types.ts";
+import { sizeAlign } from "../../check/types.ts";
+import { Builder } from "../builder.ts";
+import type { Base, Block, Cond, Operand, Size, Slot, VReg, Width } from "../ir.ts";
+import { isImm, isSlot } from "../ir.ts";
+import { BPF_FUNC, BPF_NOEXIST as NOEXIST } from "../../uapi/bpf.ts";
+import {
+  H,
+  BPF_NOEXIST,
+  LowerInvariantError,
+  LowerError,
+  VLAN_TPIDS,
+  widthOfType,
+  intOf,
+  inner,
+  isScalar,
+  SIZES,
+  finish2,
+  isComparison,
+  binOp,
+  paramSymbol,
+} from "./shared.ts";
+import type { Frame, LoopCtx, Value } from "./shared.ts";
+import { Lowerer } from "./lowerer.ts";
+
+declare module "./lowerer.ts" {
+  interface Lowerer {
+    packet(): { data: VReg; end: VReg };
+    rawLoad(width: 1 | 2 | 4, e: ast.Call): Value;
+    header(h: HeaderKind): VReg;
+    headerAt(h: HeaderKind): VReg;
+    forgetParsesOf(h: HeaderKind, field: string): void;
+    ipv4HeaderLength(ip: VReg): VReg;
+    l3(): { ethertype: VReg; off: VReg; fail: Block };
+  }
+}
+
+/** data and data_end for the current point (memoised per scope). */
+Lowerer.prototype.packet = function (this: Lowerer): { data: VReg; end: VReg } {
+  let data = this.memoGet("data");
+  let end = this.memoGet("end");
+  if (!data || !end) {
+    data = this.b.load(4, this.ctx, 0, "pkt");
+    end = this.b.load(4, this.ctx, 4, "pktEnd");
+    this.memoSet("data", data);
+    this.memoSet("end", end);
+  }
+  return { data, end };
+};
+
+Lowerer.prototype.rawLoad = function (this: Lowerer, width: 1 | 2 | 4, e: ast.Call): Value {
+  const off = this.scalar(this.use(e.args[0]!), e);
+  const { data, end } = this.packet();
+  const r = this.b.vreg("i32");
+  const ok = this.b.vreg("i64");
+  const fail = this.b.block("loadfail");
+  const inr = this.b.block("loadoff");
+  const good = this.b.block("loadok");
+  const j = this.b.block("loadjoin");
+  const o64 = this.b.vreg("i64");
+  this.b.mov(o64, off);
+  // The verifier needs a bounded offset before it adds it to a packet pointer, and it
+  // only trusts the guard below when offset + width stays within 0xffff (MAX_PACKET_OFF);
+  // no frame is that long, so a larger offset is out of bounds anyway.
+  this.b.br("ugt", 64, o64, BigInt(0xffff - width), fail, inr);
+  this.b.place(inr);
+  const p = this.b.ptrAdd(data, o64);
+  this.b.guard(p, width, end, good, fail);
+  this.b.place(good);
+  let v: Operand = this.b.load(width, p, 0);
+  if (width === 2) v = this.b.un("be16", 32, v);
+  if (width === 4) v = this.b.un("be32", 32, v);
+  this.b.mov(r, v);
+  this.b.mov(ok, 1n);
+  this.b.jmp(j);
+  this.b.place(fail);
+  this.b.mov(r, 0n);
+  this.b.mov(ok, 0n);
+  this.b.jmp(j);
+  this.b.place(j);
+  return { k: "nint", v: r, ok, w: 32 };
+};
+
+/**
+ * A header view pointer: the header's start in packet data, or 0 when the
+ * packet is not that protocol or too short (LANGUAGE.md §5).
+ */
+Lowerer.prototype.header = function (this: Lowerer, h: HeaderKind): VReg {
+  if (this.memoEnabled || this.accessorDepth > 0) return this.headerAt(h);
+  // Without the memo (the function adjusts the packet), one accessor must still derive
+  // all its headers from one load of data: a reloaded data pointer has no verified range.
+  this.accessorDepth++;
+  this.memo.push(new Map());
+  try {
+    return this.headerAt(h);
+  } finally {
+    this.memo.pop();
+    this.accessorDepth--;
+  }
+};
+
+Lowerer.prototype.headerAt = function (this: Lowerer, h: HeaderKind): VReg {
+  const known = this.memoGet(h);
+  if (known) return known;
+  const view = this.b.vreg("pkt", h);
+  const fail = this.b.block(`no${h}`);
+  const join = this.b.block(`${h}done`);
+  const { data, end } = this.packet();
+  const finish = (p: VReg, n: number) => {
+    const ok = this.b.block(`${h}ok`);
+    this.b.guard(p, n, end, ok, fail);
+    this.b.place(ok);
+    this.b.mov(view, p);
+    this.b.jmp(join);
+  };
+  const onNull = (v: VReg, notNull: Block) => this.b.br("eq", 64, v, 0n, fail, notNull);
+  switch (h) {
+    case "eth":
+      finish(data, 14);
+      break;
+    case "vlan": {
+      const eth = this.header("eth");
+      const a = this.b.block("vlaneth");
+      onNull(eth, a);
+      this.b.place(a);
+      const proto = this.b.un("be16", 32, this.b.load(2, eth, 12));
+      const isTag = this.b.block("vlantag");
+      const other = this.b.block("vlanother");
+      this.b.br("eq", 32, proto, VLAN_TPIDS[0]!, isTag, other);
+      this.b.place(other);
+      this.b.br("eq", 32, proto, VLAN_TPIDS[1]!, isTag, fail);
+      this.b.place(isTag);
+      finish(this.b.ptrAdd(data, 14n), 4);
+      break;
+    }
+    case "ipv4":
+    case "ipv6": {
+      const l3 = this.l3();
+      const a = this.b.block(`${h}et`);
+      this.b.br("eq", 32, l3.ethertype, h === "ipv4" ? 0x0800n : 0x86ddn, a, fail);
+      this.b.place(a);
+      const p = this.b.ptrAdd(data, l3.off);
+      const g = this.b.block(`${h}hdr`);
+      this.b.guard(p, h === "ipv4" ? 20 : 40, end, g, fail);
+      this.b.place(g);
+      const b0 = this.b.load(1, p, 0);
+      const ver = this.b.bin("lshr", 32, b0, 4n);
+      const vok = this.b.block(`${h}ver`);
+      this.b.br("eq", 32, ver, h === "ipv4" ? 4n : 6n, vok, fail);
+      this.b.place(vok);
+      if (h === "ipv4") {
+        const ihl = this.b.bin("and", 32, b0, 0x0fn);
+        const ihlok = this.b.block("ihlok");
+        this.b.br("uge", 32, ihl, 5n, ihlok, fail);
+        this.b.place(ihlok);
+        const hl = this.b.bin("shl", 32, ihl, 2n);
+        const q = this.b.ptrAdd(p, hl);
+        this.memoSet("ipv4.hl", hl);
+        finish2(this.b, q, end, fail, () => {
+          this.b.mov(view, p);
+          this.b.jmp(join);
+        });
+      } else {
+        this.b.mov(view, p);
+        this.b.jmp(join);
+      }
+      break;
+    }
+    case "tcp":
+    case "udp":
+    case "icmp":
+    case "icmp6": {
+      const proto = { tcp: 6n, udp: 17n, icmp: 1n, icmp6: 58n }[h];
+      const size = h === "tcp" ? 20 : 8;
+      const viaV6 = this.b.block(`${h}v6`);
+      // Both IP views are computed up front so that their memo entries dominate what
+      // follows (a later udp() after tcp() reuses them); for an IPv4 packet the IPv6
+      // attempt costs one EtherType compare.
+      const ip6 = h === "icmp" ? null : this.header("ipv6");
+      if (h !== "icmp6") {
+        const ip = this.header("ipv4");
+        const hl = this.memoGet("ipv4.hl") ?? this.ipv4HeaderLength(ip);
+        const a = this.b.block(`${h}v4`);
+        this.b.br("eq", 64, ip, 0n, h === "icmp" ? fail : viaV6, a);
+        this.b.place(a);
+        const pr = this.b.load(1, ip, 9);
+        const b2 = this.b.block(`${h}proto4`);
+        // An IPv4 packet of another protocol is not IPv6 either.
+        this.b.br("eq", 32, pr, proto, b2, fail);
+        this.b.place(b2);
+        const frag = this.b.bin("and", 32, this.b.un("be16", 32, this.b.load(2, ip, 6)), 0x1fffn);
+        const b3 = this.b.block(`${h}nofrag`);
+        this.b.br("eq", 32, frag, 0n, b3, fail);
+        this.b.place(b3);
+        finish(this.b.ptrAdd(ip, hl), size);
+      } else this.b.jmp(viaV6);
+      this.b.place(viaV6);
+      if (h === "icmp") {
+        this.b.jmp(fail);
+        break;
+      }
+      const c = this.b.block(`${h}v6hdr`);
+      onNull(ip6!, c);
+      this.b.place(c);
+      const nh = this.b.load(1, ip6!, 6);
+      const d = this.b.block(`${h}proto6`);
+      this.b.br("eq", 32, nh, proto, d, fail);
+      this.b.place(d);
+      finish(this.b.ptrAdd(ip6!, 40n), size);
+      break;
+    }
+  }
+  this.b.place(fail);
+  this.b.mov(view, 0n);
+  this.b.jmp(join);
+  this.b.place(join);
+  this.memoSet(h, view);
+  return view;
+};
+
+/**
+ * A store to a field that an accessor's parse reads (EtherType, the tag's EtherType,
+ * protocol / next header, fragment fields) voids the memoised parses that read it, in
+ * every scope: a later accessor parses the packet again (§5 rules on its bytes now).
+ */
+Lowerer.prototype.forgetParsesOf = function (this: Lowerer, h: HeaderKind, field: string): void {
+  const l4 = ["tcp", "udp", "icmp", "icmp6"];
+  const keys =
+    (h === "eth" && field === "proto") || (h === "vlan" && field === "proto")
+      ? ["vlan", "l3.et", "l3.off", "ipv4", "ipv6", "ipv4.hl", ...l4]
+      : h === "ipv4" && ["protocol", "flags", "fragmentOffset"].includes(field)
+        ? l4
+        : h === "ipv6" && field === "nextHeader"
+          ? l4
+          : [];
+  for (const m of this.memo) for (const k of keys) m.delete(k);
+};
+
+/** ihl × 4 of a non-null ipv4 view (recomputed when the memo does not have it). */
+Lowerer.prototype.ipv4HeaderLength = function (this: Lowerer, ip: VReg): VReg {
+  const r = this.b.vreg("i32", "hl");
+  const a = this.b.block("hlv4");
+  const z = this.b.block("hlnull");
+  const j = this.b.block("hljoin");
+  this.b.br("ne", 64, ip, 0n, a, z);
+  this.b.place(a);
+  this.b.bin("shl", 32, this.b.bin("and", 32, this.b.load(1, ip, 0), 0xfn), 2n, r);
+  this.b.jmp(j);
+  this.b.place(z);
+  this.b.mov(r, 0n);
+  this.b.jmp(j);
+  this.b.place(j);
+  return r;
+};
+
+/** EtherType after up to two VLAN tags and the L3 offset (memoised; eth must be present). */
+Lowerer.prototype.l3 = function (this: Lowerer): { ethertype: VReg; off: VReg; fail: Block } {
+  const et0 = this.memoGet("l3.et");
+  const off0 = this.memoGet("l3.off");
+  if (et0 && off0) return { ethertype: et0, off: off0, fail: this.b.block("unused") };
+  const et = this.b.vreg("i32", "ethertype");
+  const off = this.b.vreg("i64", "l3off");
+  const done = this.b.block("l3done");
+  const eth = this.header("eth");
+  const { data, end } = this.packet();
+  const a = this.b.block("l3eth");
+  const none = this.b.block("l3none");
+  this.b.br("eq", 64, eth, 0n, none, a);
+  this.b.place(a);
+  this.b.un("be16", 32, this.b.load(2, data, 12), et);
+  this.b.mov(off, 14n);
+  for (let tag = 0; tag < 2; tag++) {
+    const isTag = this.b.block("l3tag");
+    const other = this.b.block("l3tpid");
+    this.b.br("eq", 32, et, VLAN_TPIDS[0]!, isTag, other);
+    this.b.place(other);
+    this.b.br("eq", 32, et, VLAN_TPIDS[1]!, isTag, done);
+    this.b.place(isTag);
+    const present = this.b.block("l3tagok");
+    this.b.guard(data, 18 + 4 * tag, end, present, none);
+    this.b.place(present);
+    this.b.un("be16", 32, this.b.load(2, data, 16 + 4 * tag), et);
+    this.b.mov(off, BigInt(18 + 4 * tag));
+  }
+  this.b.jmp(done);
+  this.b.place(none);
+  // Not Ethernet or a truncated tag: an EtherType no accessor matches.
+  this.b.mov(et, 0n);
+  this.b.mov(off, 14n);
+  this.b.jmp(done);
+  this.b.place(done);
+  this.memoSet("l3.et", et);
+  this.memoSet("l3.off", off);
+  return { ethertype: et, off, fail: none };
+};

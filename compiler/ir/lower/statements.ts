@@ -1,0 +1,286 @@
+// Lowering: statements (methods of Lowerer; lowerer.ts holds its state).
+import type * as ast from "../../ast/nodes.ts";
+import type { Span } from "../../diagnostics/span.ts";
+import type { CallTarget, CheckedModule, FunctionInfo, MapInfo } from "../../check/result.ts";
+import type { HeaderField, HeaderKind, IntType, StructType, Type } from "../../check/types.ts";
+import { sizeAlign } from "../../check/types.ts";
+import { Builder } from "../builder.ts";
+import type { Base, Block, Cond, Operand, Size, Slot, VReg, Width } from "../ir.ts";
+import { isImm, isSlot } from "../ir.ts";
+import { BPF_FUNC, BPF_NOEXIST as NOEXIST } from "../../uapi/bpf.ts";
+import {
+  H,
+  BPF_NOEXIST,
+  LowerInvariantError,
+  LowerError,
+  VLAN_TPIDS,
+  widthOfType,
+  intOf,
+  inner,
+  isScalar,
+  SIZES,
+  finish2,
+  isComparison,
+  binOp,
+  paramSymbol,
+} from "./shared.ts";
+import type { Frame, LoopCtx, Value } from "./shared.ts";
+import { Lowerer } from "./lowerer.ts";
+
+declare module "./lowerer.ts" {
+  interface Lowerer {
+    block(b: ast.Block): void;
+    stmt(s: ast.Stmt): void;
+    varDecl(s: ast.VarDecl): void;
+    bindCopy(v: Value, t: Type, name?: string): Value;
+    fresh(t: Type): Value;
+    ret(s: ast.ReturnStmt): void;
+    forStmt(s: ast.ForStmt): void;
+    shouldUnroll(s: ast.ForStmt, counter: number, trips: number): boolean;
+    switchStmt(s: ast.SwitchStmt): void;
+  }
+}
+
+Lowerer.prototype.block = function (this: Lowerer, b: ast.Block): void {
+  for (const s of b.body) this.stmt(s);
+};
+
+Lowerer.prototype.stmt = function (this: Lowerer, s: ast.Stmt): void {
+  this.at(s);
+  switch (s.kind) {
+    case "Block":
+      return this.scoped(() => this.block(s));
+    case "EmptyStmt":
+    case "FunctionDecl":
+    case "Unsupported":
+      return;
+    case "ExprStmt":
+      this.expr(s.expr);
+      return;
+    case "VarDecl":
+      return this.varDecl(s);
+    case "IfStmt": {
+      const t = this.b.block("then");
+      const e = this.b.block("else");
+      const j = s.else ? this.b.block("endif") : e;
+      this.cond(s.test, t, e);
+      this.b.place(t);
+      this.scoped(() => this.stmt(s.then));
+      this.b.jmp(j);
+      if (s.else) {
+        const els = s.else;
+        this.b.place(e);
+        this.scoped(() => this.stmt(els));
+        this.b.jmp(j);
+      }
+      this.b.place(j);
+      return;
+    }
+    case "ReturnStmt":
+      return this.ret(s);
+    case "ForStmt":
+      return this.forStmt(s);
+    case "SwitchStmt":
+      return this.switchStmt(s);
+    case "BreakStmt": {
+      const l = this.loops[this.loops.length - 1];
+      if (!l) this.invariant("break outside a loop or switch", s);
+      this.b.jmp(l.brk);
+      return;
+    }
+    case "ContinueStmt": {
+      const l = [...this.loops].reverse().find((x) => x.cont);
+      if (!l?.cont) this.invariant("continue outside a loop", s);
+      this.b.jmp(l.cont);
+      return;
+    }
+  }
+};
+
+Lowerer.prototype.varDecl = function (this: Lowerer, s: ast.VarDecl): void {
+  const sym = this.m.locals.get(s);
+  if (!sym) this.invariant(`unchecked declaration ${s.name.name}`, s);
+  const t = sym.type;
+  if (!s.init) {
+    this.frame.locals.set(sym.id, this.fresh(t));
+    return;
+  }
+  if (t.kind === "struct" || t.kind === "fixedArray") {
+    // A struct value: a literal builds it in place; otherwise the local is a reference.
+    if (s.init.kind === "ObjectLit" || sym.mutable) {
+      const slot = this.b.slot(sizeAlign(t).size, 8, sym.name);
+      this.storeInto({ base: slot, off: 0 }, t, s.init);
+      this.frame.locals.set(sym.id, { k: "ref", base: slot, off: 0 });
+      return;
+    }
+  }
+  const v = this.use(s.init);
+  this.frame.locals.set(sym.id, this.bindCopy(v, t, sym.name));
+};
+
+/** A local's own storage: scalars get their own vreg (assignments mutate it). */
+Lowerer.prototype.bindCopy = function (this: Lowerer, v: Value, t: Type, name?: string): Value {
+  if (v.k === "int") {
+    const r = this.b.vreg(v.w === 64 ? "i64" : "i32", name);
+    this.b.mov(r, v.v);
+    return { k: "int", v: r, w: v.w };
+  }
+  // A narrowed nullable bound to a non-nullable local is a plain integer local, so
+  // that later assignments (`t += 1`) update it.
+  if (v.k === "nint" && t.kind !== "nullable")
+    return this.bindCopy({ k: "int", v: v.v, w: v.w }, t, name);
+  if (v.k === "nint") {
+    const r = this.b.vreg(v.w === 64 ? "i64" : "i32", name);
+    this.b.mov(r, v.v);
+    const ok = this.b.vreg(isImm(v.ok) ? "i64" : v.ok.ty, name ? name + ".ok" : undefined);
+    this.b.mov(ok, v.ok);
+    return { k: "nint", v: r, ok, w: v.w };
+  }
+  if (v.k === "ref" && t.kind === "nullable" && !isSlot(v.base)) {
+    const r = this.b.vreg(v.base.ty, name);
+    this.b.mov(r, v.base);
+    return { k: "ref", base: r, off: v.off };
+  }
+  return v;
+};
+
+Lowerer.prototype.fresh = function (this: Lowerer, t: Type): Value {
+  if (isScalar(t)) {
+    const w = widthOfType(t);
+    const r = this.b.vreg(w === 64 ? "i64" : "i32");
+    this.b.mov(r, 0n);
+    return { k: "int", v: r, w };
+  }
+  const slot = this.b.slot(Math.max(1, sizeAlign(t).size), 8);
+  this.b.zero(slot, 0, sizeAlign(t).size);
+  return { k: "ref", base: slot, off: 0 };
+};
+
+Lowerer.prototype.ret = function (this: Lowerer, s: ast.ReturnStmt): void {
+  const r = this.frame.ret;
+  if (!r) {
+    const v = s.value ? this.use(s.value) : { k: "int" as const, v: 2n, w: 32 as Width };
+    this.b.ret(this.scalar(v, s));
+    return;
+  }
+  if (s.value && r.value) {
+    const v = this.use(s.value);
+    if (v.k === "int") this.b.mov(r.value, v.v);
+    else if (v.k === "ref") this.b.mov(r.value, this.addrOf(v));
+    // A nullable integer the checker has narrowed (`if (x === null) return 0; return x;`).
+    else if (v.k === "nint" && r.type.kind !== "nullable") this.b.mov(r.value, v.v);
+    else if (v.k === "nint")
+      this.unsupported("returning a nullable integer from a function is not supported yet", s);
+  } else if (s.value) this.expr(s.value);
+  this.b.jmp(r.block);
+};
+
+Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
+  const bound = this.m.loops.get(s);
+  if (!bound) this.invariant("unchecked loop", s);
+  const ct = bound.counter.type;
+  const w = widthOfType(ct);
+  if (this.shouldUnroll(s, bound.counter.id, bound.tripCount)) {
+    // Fully unrolled: the counter is a constant in each copy, so array indexing and
+    // packet offsets become constant and the verifier walks straight-line code.
+    const exit = this.b.block("endloop");
+    for (let k = 0; k < bound.tripCount; k++) {
+      const next = this.b.block("iter");
+      const delta = BigInt(k) * bound.step;
+      const value = BigInt.asUintN(w, bound.start + (bound.descending ? -delta : delta));
+      this.frame.locals.set(bound.counter.id, { k: "int", v: value, w });
+      this.loops.push({ brk: exit, cont: next });
+      this.scoped(() => this.stmt(s.body));
+      this.loops.pop();
+      this.b.jmp(next);
+      this.b.place(next);
+    }
+    this.b.jmp(exit);
+    this.b.place(exit);
+    return;
+  }
+  const i = this.b.vreg(w === 64 ? "i64" : "i32", bound.counter.name);
+  this.b.mov(i, bound.start);
+  this.frame.locals.set(bound.counter.id, { k: "int", v: i, w });
+  const head = this.b.block("loop");
+  const body = this.b.block("body");
+  const step = this.b.block("step");
+  const exit = this.b.block("endloop");
+  this.b.jmp(head);
+  this.b.place(head);
+  const signed = intOf(ct)?.signed ?? false;
+  const cc = bound.descending ? (signed ? "sgt" : "ugt") : signed ? "slt" : "ult";
+  this.b.br(cc, w, i, bound.end, body, exit);
+  this.b.place(body);
+  this.loops.push({ brk: exit, cont: step });
+  this.scoped(() => this.stmt(s.body));
+  this.loops.pop();
+  this.b.jmp(step);
+  this.b.place(step);
+  this.b.bin(bound.descending ? "sub" : "add", w, i, bound.step, i);
+  this.b.jmp(head);
+  this.b.place(exit);
+};
+
+/** Unroll small loops whose body never assigns the counter (≤ 16 trips, bounded code growth). */
+Lowerer.prototype.shouldUnroll = function (
+  this: Lowerer,
+  s: ast.ForStmt,
+  counter: number,
+  trips: number,
+): boolean {
+  if (trips > 16) return false;
+  let nodes = 0;
+  let assigns = false;
+  const walk = (n: unknown): void => {
+    if (!n || typeof n !== "object" || assigns) return;
+    if (Array.isArray(n)) return n.forEach(walk);
+    const node = n as { kind?: string; target?: ast.Expr };
+    if (typeof node.kind !== "string") return;
+    nodes++;
+    if ((node.kind === "Assign" || node.kind === "Update") && node.target?.kind === "Name") {
+      const sym = this.m.names.get(node.target);
+      if (sym && (sym.kind === "local" || sym.kind === "param") && sym.id === counter)
+        assigns = true;
+    }
+    for (const [k, v] of Object.entries(n)) if (k !== "span") walk(v);
+  };
+  walk(s.body);
+  return !assigns && nodes * trips <= 4000;
+};
+
+Lowerer.prototype.switchStmt = function (this: Lowerer, s: ast.SwitchStmt): void {
+  const d = this.use(s.discriminant);
+  const w = d.k === "int" ? d.w : 32;
+  const disc = this.b.vreg(w === 64 ? "i64" : "i32");
+  this.b.mov(disc, this.scalar(d, s));
+  const end = this.b.block("endswitch");
+  const bodies = s.cases.map(() => this.b.block("case"));
+  // Empty cases share the next non-empty body.
+  const target = (k: number): Block => {
+    let j = k;
+    while (j < s.cases.length - 1 && s.cases[j]!.body.length === 0) j++;
+    return bodies[j]!;
+  };
+  let dflt: Block = end;
+  s.cases.forEach((c, k) => {
+    if (!c.test) dflt = target(k);
+  });
+  s.cases.forEach((c, k) => {
+    if (!c.test) return;
+    const v = this.m.caseValues.get(c);
+    if (v === undefined) this.invariant("unchecked case", c);
+    const next = this.b.block("next");
+    this.b.br("eq", w, disc, v, target(k), next);
+    this.b.place(next);
+  });
+  this.b.jmp(dflt);
+  this.loops.push({ brk: end, cont: null });
+  s.cases.forEach((c, k) => {
+    this.b.place(bodies[k]!);
+    this.scoped(() => c.body.forEach((x) => this.stmt(x)));
+    this.b.jmp(k + 1 < s.cases.length && c.body.length === 0 ? target(k + 1) : end);
+  });
+  this.loops.pop();
+  this.b.place(end);
+};
