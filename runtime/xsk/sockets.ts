@@ -137,6 +137,46 @@ export function probeOffsets(): MmapOffsets {
 }
 
 /**
+ * Writes queue `i`'s control block (ring addresses, UMEM, its free stack holding every
+ * frame of its share) for the batch loop. The first batch moves as many frames as fit
+ * onto the fill ring.
+ */
+export function initControlBlock(
+  memory: WebAssembly.Memory,
+  lay: ReturnType<typeof xskFootprint>,
+  i: number,
+  off: MmapOffsets,
+  o: { ringSize: number; frames: number; frameSize: number; queue: number; ifindex: number },
+): void {
+  const view = new DataView(memory.buffer);
+  const u32 = (at: number, v: number) => view.setUint32(at, v, true);
+  const c = lay.ctl + i * CTL.size;
+  const r = lay.rings[i]!;
+  const mask = o.ringSize - 1;
+  const ring = (at: number, ro: RingOffsets, field: number) => {
+    u32(c + field, at + ro.producer);
+    u32(c + field + 4, at + ro.consumer);
+    u32(c + field + 8, at + ro.desc);
+    u32(c + field + 12, mask);
+  };
+  new Uint8Array(memory.buffer, c, CTL.size).fill(0);
+  ring(r.rx, off.rx, CTL.rxProducer);
+  ring(r.tx, off.tx, CTL.txProducer);
+  ring(r.fr, off.fr, CTL.frProducer);
+  ring(r.cr, off.cr, CTL.crProducer);
+  u32(c + CTL.txFlags, r.tx + off.tx.flags);
+  u32(c + CTL.frFlags, r.fr + off.fr.flags);
+  u32(c + CTL.umem, lay.umem);
+  u32(c + CTL.chunkSize, o.frameSize);
+  const free = lay.free + i * o.frames * 4;
+  u32(c + CTL.freeBase, free);
+  for (let f = 0; f < o.frames; f++) u32(free + 4 * f, (i * o.frames + f) * o.frameSize);
+  u32(c + CTL.freeCount, o.frames);
+  u32(c + CTL.rxQueue, o.queue);
+  u32(c + CTL.ifindex, o.ifindex);
+}
+
+/**
  * One interface's sockets. `open` registers the UMEM (which must lie in committed
  * memory), maps the rings, binds every queue and writes the control blocks; `close`
  * closes the sockets (their XskMap entries vanish with them) and puts anonymous
@@ -201,8 +241,6 @@ export class XskSet {
       );
     this.layout = lay;
     this.memBase = memoryAddress(memory.buffer);
-    const view = new DataView(memory.buffer);
-    const u32 = (at: number, v: number) => view.setUint32(at, v, true);
     try {
       let first = -1;
       this.opts.queues.forEach((queue, i) => {
@@ -224,32 +262,13 @@ export class XskSet {
         const s = this.sockets[i]!;
         s.zeroCopy = xskZeroCopy(fd);
 
-        const c = s.ctl;
-        const mask = this.ringSize - 1;
-        const ring = (at: number, o: RingOffsets, field: number) => {
-          u32(c + field, at + o.producer);
-          u32(c + field + 4, at + o.consumer);
-          u32(c + field + 8, at + o.desc);
-          u32(c + field + 12, mask);
-        };
-        new Uint8Array(memory.buffer, c, CTL.size).fill(0);
-        ring(r.rx, off.rx, CTL.rxProducer);
-        ring(r.tx, off.tx, CTL.txProducer);
-        ring(r.fr, off.fr, CTL.frProducer);
-        ring(r.cr, off.cr, CTL.crProducer);
-        u32(c + CTL.txFlags, r.tx + off.tx.flags);
-        u32(c + CTL.frFlags, r.fr + off.fr.flags);
-        u32(c + CTL.umem, lay.umem);
-        u32(c + CTL.chunkSize, this.frameSize);
-        const free = lay.free + i * this.frames * 4;
-        u32(c + CTL.freeBase, free);
-        // Every frame of this queue's share starts on the free stack; the first batch
-        // moves as many as fit onto the fill ring.
-        for (let f = 0; f < this.frames; f++)
-          u32(free + 4 * f, (i * this.frames + f) * this.frameSize);
-        u32(c + CTL.freeCount, this.frames);
-        u32(c + CTL.rxQueue, queue);
-        u32(c + CTL.ifindex, this.opts.ifindex);
+        initControlBlock(memory, lay, i, off, {
+          ringSize: this.ringSize,
+          frames: this.frames,
+          frameSize: this.frameSize,
+          queue,
+          ifindex: this.opts.ifindex,
+        });
       });
     } catch (e) {
       this.close();
