@@ -139,7 +139,7 @@ describeKernel("xdpc run", () => {
     },
   );
 
-  it("refuses a filter without a handler, in one line", async () => {
+  it("refuses a filter without a handler, and a map both halves use, in one line", async () => {
     const plain = join(tmp, "plain.ts");
     writeFileSync(
       plain,
@@ -156,6 +156,33 @@ describeKernel("xdpc run", () => {
     expect(code).toBe(1);
     expect(stderr).toBe(
       `xdpc: error: '${plain}' has no XskMap bound to a handler; use xdpc load for a kernel-only filter\n`,
+    );
+    expect(attachedProgramId(lab.hostIf)).toBe(0);
+
+    // A map both halves use would be two maps (kernel, Wasm memory): refused before loading.
+    const both = join(tmp, "both.ts");
+    writeFileSync(
+      both,
+      STEER.replace(
+        "const redirected =",
+        "const seen = new ArrayMap<u64>({ maxEntries: 1 });\nconst redirected =",
+      )
+        .replace("const r = sockets.redirect", "seen.increment(0);\n  const r = sockets.redirect")
+        .replace(
+          "export function echo(pkt: XskPacket): XskVerdict {",
+          "export function echo(pkt: XskPacket): XskVerdict {\n  seen.increment(0);",
+        ),
+    );
+    const c2 = spawn("node", [join(ROOT, "bin/xdpc.js"), "run", "--iface", lab.hostIf, both], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err2 = "";
+    c2.stderr!.on("data", (d: Buffer) => (err2 += d.toString()));
+    expect(await new Promise<number | null>((resolve) => c2.on("exit", resolve))).toBe(1);
+    expect(err2).toBe(
+      "xdpc: error: map 'seen' is used by the XDP program and by handler 'echo': the handler's maps live in its Wasm memory, apart from the kernel's, so the two would diverge; give each side its own map\n",
     );
     expect(attachedProgramId(lab.hostIf)).toBe(0);
   });
