@@ -22,7 +22,7 @@
  *
  * Params: limit (u32, 10) requests answered per client and window; window_ms (u32, 1000).
  *
- * Run:  xdpc run --iface eth0 filters/udp_echo.ts [--set limit=100]
+ * Run:  xdpc run --iface eth0 filters/afxdp/udp_echo.ts [--set limit=100]
  */
 import {
   XdpContext, XdpAction, XDP_DROP, XDP_PASS, XskMap, XskPacket, XskVerdict, XSK_DROP, XSK_TX,

@@ -1,17 +1,17 @@
-// filters/udp_echo.ts: the kernel side (attack datagrams dropped and counted, echo
+// filters/afxdp/udp_echo.ts: the kernel side (attack datagrams dropped and counted, echo
 // requests redirected, the fallback XDP_PASS while no socket is there) with
 // BPF_PROG_TEST_RUN, and the handler through its batch loop over fake rings
 // (test/xsk/fake.ts): replies rewritten exactly, `limit` replies per client and window.
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { compile, compileWasm } from "../compiler/driver/index.ts";
-import { CTL } from "../compiler/wasm/xsk-abi.ts";
-import { mapLookup, possibleCpus } from "../native/object.ts";
-import { buildFrame, inetChecksum } from "../runtime/packets.ts";
-import { describeKernel } from "../test/support/kernel.ts";
-import { hex } from "../test/support/packets.ts";
-import { loadXdpObject, runXdp, XDP_DROP, XDP_PASS } from "../test/support/xdp.ts";
-import { FakeRings } from "../test/xsk/fake.ts";
+import { compile, compileWasm } from "../../compiler/driver/index.ts";
+import { CTL } from "../../compiler/wasm/xsk-abi.ts";
+import { mapLookup, possibleCpus } from "../../native/object.ts";
+import { buildFrame, inetChecksum } from "../../runtime/packets.ts";
+import { describeKernel } from "../../test/support/kernel.ts";
+import { hex } from "../../test/support/packets.ts";
+import { loadXdpObject, runXdp, XDP_DROP, XDP_PASS } from "../../test/support/xdp.ts";
+import { FakeRings } from "../../test/xsk/fake.ts";
 
 const file = new URL("./udp_echo.ts", import.meta.url).pathname;
 const server = { mac: "02:00:c6:12:00:01", ip: "198.18.0.1" };
