@@ -6,7 +6,7 @@
 //   node --import tsx bench/xsk.ts
 import { compile, compileWasm } from "../compiler/driver/index.ts";
 import { CTL } from "../compiler/wasm/xsk-abi.ts";
-import { buildFrame } from "../runtime/packets.ts";
+import { buildFrame } from "../runtime/packets/build.ts";
 import { WasmHost } from "../runtime/wasm/instance.ts";
 import { FakeRings, RX_HEADROOM } from "../test/xsk/fake.ts";
 import { STEER } from "../test/xsk/support.ts";

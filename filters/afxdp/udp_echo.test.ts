@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { compile, compileWasm } from "../../compiler/driver/index.ts";
 import { CTL } from "../../compiler/wasm/xsk-abi.ts";
 import { mapLookup, possibleCpus } from "../../native/object.ts";
-import { buildFrame, inetChecksum } from "../../runtime/packets.ts";
+import { buildFrame, inetChecksum } from "../../runtime/packets/build.ts";
 import { describeKernel } from "../../test/support/kernel.ts";
 import { hex } from "../../test/support/packets.ts";
 import { loadXdpObject, runXdp, XDP_DROP, XDP_PASS } from "../../test/support/xdp.ts";
