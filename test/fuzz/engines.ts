@@ -3,6 +3,7 @@
 // libbpf), and xdpc's Wasm build in the Wasm host. Each run gives an Outcome (verdict
 // and bytes per frame, then the final maps, ring-buffer records and globals) in one
 // format, so that any two can be compared. Usable outside vitest (the fuzz CLI).
+import { fileURLToPath } from "node:url";
 import { compile } from "../../compiler/driver/index.ts";
 import { renderDiagnostic } from "../../compiler/diagnostics/render.ts";
 import { compileToWasm } from "../../compiler/wasm/compile.ts";
@@ -59,10 +60,12 @@ export function buildXdpc(source: string, wasm = true): XdpcBuild {
   return r;
 }
 
-/** clang -O2 -target bpf of the C twin. */
+const TWINS = fileURLToPath(new URL("../twins", import.meta.url));
+
+/** clang -O2 -target bpf of the C twin (xdpc_twin.h: the §5 accessors in C). */
 export function buildClang(c: string): { object?: Uint8Array; error?: string } {
   try {
-    return { object: compileBpfC({ source: c, name: "fuzz" }) };
+    return { object: compileBpfC({ source: c, name: "fuzz" }, [`-I${TWINS}`, "-w"]) };
   } catch (e) {
     return { error: String(e instanceof Error ? e.message : e) };
   }

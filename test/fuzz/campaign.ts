@@ -1,0 +1,134 @@
+// One fuzz case end to end: generate a program and its C twin, build both (xdpc, clang
+// -O2 -target bpf), run both in the kernel over varied frames and xdpc's Wasm build in
+// the host, and classify the outcome. A campaign is a range of seeds.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { build, type PacketSpec } from "../support/packets.ts";
+import { buildClang, buildXdpc, differ, runKernel, runWasm } from "./engines.ts";
+import { generate, render, Rng, type Program } from "./gen.ts";
+
+export const CLASSES = [
+  "ok",
+  "internal", // crash / internal error in xdpc (eBPF or Wasm backend)
+  "rejected", // xdpc rejects a valid program (diagnostics; stack size where clang fits)
+  "verifier", // the verifier rejects xdpc's object but accepts clang's
+  "clang", // xdpc's kernel run differs from clang's
+  "wasm", // xdpc's Wasm build differs from its kernel run
+  "slow", // compile time over the limit
+  "skip", // the reference failed (clang error or clang's object rejected): no verdict
+] as const;
+export type FuzzClass = (typeof CLASSES)[number];
+
+/** A compile slower than this is a finding (issue 17: near-linear compile time). */
+export const SLOW_MS = 2000;
+
+export interface CaseResult {
+  seed: number;
+  cls: FuzzClass;
+  detail: string;
+  ms: number;
+}
+
+/** The frames a program runs over (state carries from one to the next). */
+export function framesFor(seed: number): Uint8Array[] {
+  const r = new Rng(seed ^ 0x5bd1e995);
+  const ip4 = () => ({ kind: "ipv4" as const, ttl: r.range(0, 255), id: r.int(65536) });
+  const ip6 = () => ({ kind: "ipv6" as const, hopLimit: r.range(0, 255) });
+  const port = () => r.pick([53, 80, 443, r.int(65536)]);
+  const pay = (n: number) => Uint8Array.from({ length: n }, () => r.int(256));
+  const specs: PacketSpec[] = [
+    { l3: ip4(), l4: { kind: "udp", sport: port(), dport: port() }, payload: pay(r.range(0, 40)) },
+    {
+      l3: ip4(),
+      l4: { kind: "tcp", sport: port(), dport: port(), flags: r.int(256) },
+      payload: pay(r.range(0, 20)),
+    },
+    { l3: ip4(), l4: { kind: "icmp" }, payload: pay(8) },
+    { l3: ip6(), l4: { kind: "udp", sport: port(), dport: port() }, payload: pay(r.range(0, 30)) },
+    { l3: ip6(), l4: { kind: "tcp", sport: port(), dport: port() }, payload: pay(4) },
+    { l3: ip6(), l4: { kind: "icmp6" }, payload: pay(8) },
+    { eth: { vlans: [{ vid: r.int(4096) }] }, l3: ip4(), l4: { kind: "udp" }, payload: pay(12) },
+    { eth: { vlans: [{ vid: 5 }, { vid: 6, tpid: 0x88a8 }] }, l3: ip6(), l4: { kind: "tcp" } },
+    { l3: { kind: "arp" } },
+  ];
+  const out = specs.map((s) => {
+    try {
+      return build(s);
+    } catch {
+      return build({ l3: ip4(), l4: { kind: "udp" } });
+    }
+  });
+  // raw frames: too short for IPv4, random bytes, IPv4 with options, a fragment
+  out.push(pay(14), pay(r.range(15, 90)));
+  const opt = Uint8Array.from(out[0]!);
+  opt[14] = 0x46;
+  out.push(opt);
+  const frag = Uint8Array.from(out[1]!);
+  frag[20] = 0x20;
+  frag[21] = r.int(256);
+  out.push(frag);
+  return out;
+}
+
+export interface RunOptions {
+  pinRoot?: string;
+  /** Skip the Wasm side. */
+  noWasm?: boolean;
+}
+
+/** Runs a rendered program (and its C twin) and classifies it. */
+export function runCase(p: Program, opts: RunOptions = {}): CaseResult {
+  const { ts, c } = render(p);
+  return runSources(p.seed, ts, c, framesFor(p.seed), opts);
+}
+
+export function runSources(
+  seed: number,
+  ts: string,
+  c: string,
+  frames: Uint8Array[],
+  opts: RunOptions = {},
+): CaseResult {
+  const x = buildXdpc(ts, !opts.noWasm);
+  const res = (cls: FuzzClass, detail: string): CaseResult => ({ seed, cls, detail, ms: x.ms });
+  if (x.internal) return res("internal", x.internal.split("\n").slice(0, 3).join(" | "));
+  if (x.ms > SLOW_MS) return res("slow", `${Math.round(x.ms)} ms`);
+  const cl = buildClang(c);
+  if (!cl.object) return res("skip", `clang: ${firstLines(cl.error ?? "", 3)}`);
+  const ck = runKernel(cl.object, frames, { pinRoot: opts.pinRoot && join(opts.pinRoot, "c") });
+  if (x.errors.length) {
+    if (!ck.outcome) return res("skip", "clang's object rejected too");
+    return res("rejected", firstLines(x.errors[0]!, 3));
+  }
+  const xk = runKernel(x.object!, frames, { pinRoot: opts.pinRoot && join(opts.pinRoot, "x") });
+  if (!ck.outcome)
+    return res("skip", `clang's object rejected: ${lastLines(ck.loadError ?? "", 2)}`);
+  if (!xk.outcome) return res("verifier", lastLines(xk.loadError ?? "", 4));
+  const dc = differ(xk.outcome, ck.outcome);
+  if (dc) return res("clang", dc);
+  if (x.wasm) {
+    try {
+      const w = runWasm(x.wasm, x.program!, x.object!, frames);
+      const dw = differ(xk.outcome, w);
+      if (dw) return res("wasm", dw);
+    } catch (e) {
+      return res("internal", `wasm run: ${String(e).slice(0, 300)}`);
+    }
+  }
+  return res("ok", "");
+}
+
+const firstLines = (s: string, n: number) => s.split("\n").filter(Boolean).slice(0, n).join(" | ");
+const lastLines = (s: string, n: number) => s.split("\n").filter(Boolean).slice(-n).join(" | ");
+
+/** Writes a failing case's sources (and the reduced ones) for a human. */
+export function saveCase(dir: string, seed: number, ts: string, c: string, tag = ""): string {
+  const d = resolve(dir);
+  mkdirSync(d, { recursive: true });
+  const base = join(d, `seed${seed}${tag}`);
+  writeFileSync(base + ".ts", ts);
+  writeFileSync(base + ".c", c);
+  return base;
+}
+
+export { generate, render };
