@@ -98,7 +98,11 @@ Lowerer.prototype.writeTo = function (
       } else if (cur.k === "ref" && v.k === "ref") {
         if (isSlot(cur.base) && tt)
           this.b.copy(cur.base, cur.off, v.base, v.off, sizeAlign(inner(tt)).size);
-        else if (!isSlot(cur.base)) this.b.mov(cur.base, this.addrOf(v));
+        else if (!isSlot(cur.base)) {
+          // A reference rebound to a stack value: that slot may outlive its scope.
+          if (isSlot(v.base)) this.escaped.add(v.base);
+          this.b.mov(cur.base, this.addrOf(v));
+        }
       } else if (cur.k === "ref" && v.k === "nint" && !isSlot(cur.base)) this.b.mov(cur.base, 0n);
       return v;
     }

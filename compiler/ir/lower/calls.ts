@@ -32,6 +32,12 @@ declare module "./lowerer.ts" {
     call(e: ast.Call): Value;
     helper(name: string, e: ast.Call): Value;
     argSlot(size: number, name: string): Slot;
+    argInMemory(
+      e: ast.Expr,
+      t: Type,
+      n: ast.Node,
+      name: string,
+    ): { slot: Slot; off: number } | VReg;
     inMemory(v: Value, t: Type, n: ast.Node, name: string): { slot: Slot; off: number } | VReg;
     key(map: MapInfo, e: ast.Expr, n: ast.Node): { slot: Slot; off: number } | VReg;
     mapCall(method: string, map: MapInfo, e: ast.Call): Value;
@@ -154,7 +160,7 @@ Lowerer.prototype.helper = function (this: Lowerer, name: string, e: ast.Call): 
     case "zeroed": {
       const t = this.m.types.get(e);
       const size = t ? sizeAlign(t).size : 0;
-      const slot = this.b.slot(Math.max(1, size), 8);
+      const slot = this.scopeSlot(Math.max(1, size));
       this.b.zero(slot, 0, size);
       return { k: "ref", base: slot, off: 0 };
     }
@@ -173,6 +179,26 @@ Lowerer.prototype.helper = function (this: Lowerer, name: string, e: ast.Call): 
     default:
       this.unsupported(`helper ${name} is not supported by the eBPF backend yet`, e);
   }
+};
+
+/**
+ * A map call's key/value/record argument in memory: a struct literal is built right in
+ * a reusable argument slot (it dies with the call), anything else as inMemory does.
+ */
+Lowerer.prototype.argInMemory = function (
+  this: Lowerer,
+  e: ast.Expr,
+  t: Type,
+  n: ast.Node,
+  name: string,
+): { slot: Slot; off: number } | VReg {
+  const u = e.kind === "Paren" ? e.expr : e;
+  if (u.kind === "ObjectLit" && t.kind === "struct") {
+    const slot = this.argSlot(sizeAlign(t).size, name);
+    this.storeInto({ base: slot, off: 0 }, t, u);
+    return { slot, off: 0 };
+  }
+  return this.inMemory(this.use(e), t, n, name);
 };
 
 /** A stack slot for one map call's argument (see freeArgSlots). */
@@ -213,8 +239,7 @@ Lowerer.prototype.key = function (
   n: ast.Node,
 ): { slot: Slot; off: number } | VReg {
   const keyT = map.key!;
-  if (map.kind !== "LpmTrie" || keyT.kind !== "struct")
-    return this.inMemory(this.use(e), keyT, n, "key");
+  if (map.kind !== "LpmTrie" || keyT.kind !== "struct") return this.argInMemory(e, keyT, n, "key");
   const slot = this.argSlot(keyT.size, "lpmkey");
   if (e.kind === "ObjectLit") this.storeInto({ base: slot, off: 0 }, keyT, e);
   else this.storeValue({ base: slot, off: 0 }, keyT, this.use(e), n);
@@ -265,7 +290,7 @@ Lowerer.prototype.mapCall = function (
     }
     case "update": {
       const key = this.key(map, e.args[0]!, e);
-      const val = this.inMemory(this.use(e.args[1]!), map.value, e, "value");
+      const val = this.argInMemory(e.args[1]!, map.value, e, "value");
       const flags = e.args[2] ? this.scalar(this.use(e.args[2]), e) : 0n;
       const r = this.b.call(H.update, [mapArg, key, val, flags], "i64")!;
       return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
@@ -280,7 +305,7 @@ Lowerer.prototype.mapCall = function (
       return { k: "void" };
     case "output": {
       const t = map.value;
-      const rec = this.inMemory(this.use(e.args[0]!), t, e, "record");
+      const rec = this.argInMemory(e.args[0]!, t, e, "record");
       const r = this.b.call(H.ringbufOutput, [mapArg, rec, BigInt(sizeAlign(t).size), 0n], "i64")!;
       return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
     }

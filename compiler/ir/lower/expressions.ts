@@ -166,7 +166,7 @@ Lowerer.prototype.expr = function (this: Lowerer, e: ast.Expr): Value {
       return this.conditional(e);
     case "ObjectLit": {
       if (!t || t.kind !== "struct") this.unsupported("struct literal without a struct type", e);
-      const slot = this.b.slot(t.size, 8);
+      const slot = this.scopeSlot(t.size);
       this.storeInto({ base: slot, off: 0 }, t, e);
       return { k: "ref", base: slot, off: 0 };
     }

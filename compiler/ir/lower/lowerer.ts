@@ -45,6 +45,10 @@ export class Lowerer {
    */
   freeArgSlots = new Map<number, Slot[]>();
   takenArgSlots: Slot[] = [];
+  /** Struct-value slots per open scope (see scoped()). */
+  scopeSlots: Slot[][] = [];
+  /** Slots whose address a reference outside their scope may hold: never reused. */
+  escaped = new Set<Slot>();
 
   constructor(
     readonly m: CheckedModule,
@@ -96,13 +100,32 @@ export class Lowerer {
   memoSet(key: string, v: VReg): void {
     if (this.memoEnabled || this.accessorDepth > 0) this.memo[this.memo.length - 1]!.set(key, v);
   }
-  /** Lowers `f` in a nested scope: values memoised inside do not dominate what follows. */
+  /**
+   * Lowers `f` in a nested scope: values memoised inside do not dominate what follows,
+   * and the stack slots of struct values created inside die with it (names are lexical,
+   * assignments into slots copy), so later scopes reuse them: the frame grows with the
+   * deepest nesting, not with the number of blocks.
+   */
   scoped<T>(f: () => T): T {
     this.memo.push(new Map());
+    this.scopeSlots.push([]);
     try {
       return f();
     } finally {
       this.memo.pop();
+      for (const s of this.scopeSlots.pop()!) {
+        if (this.escaped.has(s)) continue;
+        const free = this.freeArgSlots.get(s.size) ?? [];
+        free.push(s);
+        this.freeArgSlots.set(s.size, free);
+      }
     }
+  }
+
+  /** A slot for a struct value that lives until the end of the current scope. */
+  scopeSlot(size: number, name?: string): Slot {
+    const s = this.freeArgSlots.get(size)?.pop() ?? this.b.slot(size, 8, name);
+    this.scopeSlots[this.scopeSlots.length - 1]?.push(s);
+    return s;
   }
 }

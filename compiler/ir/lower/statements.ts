@@ -108,7 +108,7 @@ Lowerer.prototype.varDecl = function (this: Lowerer, s: ast.VarDecl): void {
   if (t.kind === "struct" || t.kind === "fixedArray") {
     // A struct value: a literal builds it in place; otherwise the local is a reference.
     if (s.init.kind === "ObjectLit" || sym.mutable) {
-      const slot = this.b.slot(sizeAlign(t).size, 8, sym.name);
+      const slot = this.scopeSlot(sizeAlign(t).size, sym.name);
       this.storeInto({ base: slot, off: 0 }, t, s.init);
       this.frame.locals.set(sym.id, { k: "ref", base: slot, off: 0 });
       return;
