@@ -35,9 +35,30 @@ function retarget(t: Term, from: Block, to: Block): void {
   }
 }
 
+/** Predecessor sets, kept up to date as edges move (linear passes on long CFGs). */
+function predSets(f: Func): Map<Block, Set<Block>> {
+  const preds = new Map<Block, Set<Block>>();
+  for (const b of f.blocks) preds.set(b, new Set());
+  for (const b of f.blocks) for (const s of successors(b.term)) preds.get(s)?.add(b);
+  return preds;
+}
+
+/** Moves every edge p → from to p → to, keeping `preds` true. */
+function redirectPreds(preds: Map<Block, Set<Block>>, from: Block, to: Block): boolean {
+  const ps = preds.get(from);
+  if (!ps?.size) return false;
+  for (const p of ps) {
+    retarget(p.term!, from, to);
+    preds.get(to)?.add(p);
+  }
+  ps.clear();
+  return true;
+}
+
 function forwardEmpty(f: Func): boolean {
   let changed = false;
   const entry = f.blocks[0]!;
+  const preds = predSets(f);
   for (const b of f.blocks) {
     if (b === entry || b.insts.length || b.term?.op !== "jmp") continue;
     let to = b.term.target;
@@ -47,11 +68,7 @@ function forwardEmpty(f: Func): boolean {
       to = to.term.target;
     }
     if (seen.has(to)) continue;
-    for (const p of f.blocks)
-      if (p.term && successors(p.term).includes(b)) {
-        retarget(p.term, b, to);
-        changed = true;
-      }
+    changed = redirectPreds(preds, b, to) || changed;
   }
   // A branch whose two targets coincide is a jump.
   for (const b of f.blocks) {
@@ -169,6 +186,7 @@ function thread(f: Func): boolean {
 function mergeReturns(f: Func): boolean {
   let changed = false;
   const byValue = new Map<string, Block>();
+  const preds = predSets(f);
   for (const b of f.blocks) {
     const t = b.term;
     if (b.insts.length || t?.op !== "ret" || !isImm(t.value)) continue;
@@ -178,34 +196,36 @@ function mergeReturns(f: Func): boolean {
       byValue.set(key, b);
       continue;
     }
-    for (const p of f.blocks)
-      if (p.term && successors(p.term).includes(b)) {
-        retarget(p.term, b, first);
-        changed = true;
-      }
+    changed = redirectPreds(preds, b, first) || changed;
   }
   return changed;
 }
 
+/** Appends each block's single-predecessor jump target to it (whole chains, one pass). */
 function mergeChains(f: Func): boolean {
-  let changed = false;
-  let again = true;
-  while (again) {
-    again = false;
-    const preds = predecessors(f);
-    for (const b of f.blocks) {
+  const preds = predSets(f);
+  const gone = new Set<Block>();
+  for (const b of f.blocks) {
+    if (gone.has(b)) continue;
+    for (;;) {
       const t = b.term;
-      if (t?.op !== "jmp") continue;
+      if (t?.op !== "jmp") break;
       const s = t.target;
-      if (s === b || s === f.blocks[0] || preds.get(s)!.length !== 1) continue;
+      if (s === b || s === f.blocks[0] || preds.get(s)!.size !== 1) break;
       b.insts.push(...s.insts);
       b.term = s.term;
+      for (const x of successors(s.term)) {
+        const px = preds.get(x)!;
+        px.delete(s);
+        px.add(b);
+      }
       s.insts = [];
-      s.term = { op: "jmp", target: s }; // now unreachable; removed below
-      f.blocks = f.blocks.filter((x) => x !== s);
-      changed = again = true;
-      break;
+      s.term = { op: "jmp", target: s }; // now unreachable; dropped below
+      preds.get(s)!.clear();
+      gone.add(s);
     }
   }
-  return changed;
+  if (!gone.size) return false;
+  f.blocks = f.blocks.filter((x) => !gone.has(x));
+  return true;
 }
