@@ -9,8 +9,8 @@ import { compile } from "../../compiler/driver/index.ts";
 import { buildXdpc, runKernel, runWasm } from "./engines.ts";
 
 const HEAD = `import { XdpContext, XdpAction, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX } from "xdpc";
-import type { bool, u8, u16, u32, u64, i32 } from "xdpc";
-import { ArrayMap } from "xdpc";
+import type { bool, u8, u16, u32, u64, i16, i32 } from "xdpc";
+import { ArrayMap, HashMap, RingBuf } from "xdpc";
 `;
 
 const zeros = (n: number) => new Uint8Array(n);
@@ -156,5 +156,45 @@ export function f(ctx: XdpContext): XdpAction {
     expect(d.map((x) => [x.code, x.message])).toEqual([
       [2039, "cannot convert bool to u32 with 'as'"],
     ]);
+  });
+});
+
+describeKernel("stack slots are shared by scope (kernel and Wasm host)", () => {
+  const S = `interface S { a: u64; b: u64; c: u64; d: u64; e: u64; f: u64; g: u64; h: u64 }
+const m = new HashMap<u32, S>({ maxEntries: 4 });
+`;
+  it("nine blocks each with a 64-byte struct fit the 512-byte frame", () => {
+    const blocks = Array.from(
+      { length: 9 },
+      (_, i) =>
+        `  if (ctx.len > ${i}) { const s${i}: S = { a: ${i}, b: 1, c: 2, d: 3, e: 4, f: 5, g: 6, h: 7 }; m.update(${i % 4}, s${i}); }`,
+    ).join("\n");
+    const src = `${S}export function f(ctx: XdpContext): XdpAction {\n${blocks}\n  return XDP_PASS;\n}`;
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+  });
+
+  it("struct literals given to map calls, 25 outputs in unrolled loops", () => {
+    const src = `interface R { f0: i16; f1: u64; f2: i32 }
+const ev = new RingBuf<R>({ maxEntries: 4096 });
+export function f(ctx: XdpContext): XdpAction {
+  for (let i = 0; i < 5; i++) {
+    for (let j = 0; j < 5; j++) ev.output({ f0: 1, f1: 2, f2: 3 });
+  }
+  return XDP_PASS;
+}`;
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+  });
+
+  it("a reference rebound to an inner block's struct keeps its slot", () => {
+    const src = `${S}export function f(ctx: XdpContext): XdpAction {
+  let r = m.lookup(0);
+  if (r === null) {
+    const y: S = { a: 9, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8 };
+    r = y;
+  }
+  if (ctx.len > 1) { const z: S = { a: 1, b: 1, c: 1, d: 1, e: 1, f: 1, g: 1, h: 1 }; m.update(1, z); }
+  return r.a === 9 ? XDP_DROP : XDP_PASS;
+}`;
+    expect(both(src, [udp4]).verdicts).toEqual([1]);
   });
 });
