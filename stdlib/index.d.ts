@@ -208,6 +208,14 @@ export interface PacketView {
   load16(off: u32): u16 | null;
   /** The big-endian 32-bit value at packet offset `off`, or null when out of bounds. */
   load32(off: u32): u32 | null;
+  /** Stores byte `v` at packet offset `off` (any byte, no header checks); false when out of bounds. */
+  store8(off: u32, v: u8): bool;
+  /** Stores `v` big-endian at packet offset `off`; false when out of bounds. */
+  store16(off: u32, v: u16): bool;
+  /** Stores `v` big-endian at packet offset `off`; false when out of bounds. */
+  store32(off: u32, v: u32): bool;
+  /** bpf_csum_diff(NULL, 0, data + off, len, seed): the 32-bit partial ones' complement sum of `len` packet bytes (len a constant multiple of 4, ≤ 512), or null when out of bounds. */
+  csum(off: u32, len: u32, seed: u32): u32 | null;
 }
 
 /** The frame an XDP program sees (struct xdp_md). */
@@ -259,6 +267,8 @@ export declare class ArrayMap<V> {
   constructor(options: MapOptions);
   /** The value at `index` (a view for struct V, a copy for integer V), or null when out of range. */
   lookup(index: u32): V | null;
+  /** For an integer V: a view of the value (`r.value` reads and writes the map in place), or null. */
+  lookupRef(this: ArrayMap<number>, index: u32): Ref<number> | null;
   /** Stores a copy of `value` at `index`; true on success (BPF_NOEXIST always fails on arrays). */
   update(index: u32, value: V, flag?: UpdateFlag): bool;
   /** Atomically adds `by` (default 1) to the integer value at `index`; no effect when out of range. */
@@ -271,10 +281,17 @@ export declare class PerCpuArray<V> {
   constructor(options: MapOptions);
   /** This CPU's value at `index` (a view for struct V, a copy for integer V), or null when out of range. */
   lookup(index: u32): V | null;
+  /** For an integer V: a view of the value (`r.value` reads and writes the map in place), or null. */
+  lookupRef(this: PerCpuArray<number>, index: u32): Ref<number> | null;
   /** Stores a copy of `value` in this CPU's slot at `index`; true on success. */
   update(index: u32, value: V, flag?: UpdateFlag): bool;
   /** Adds `by` (default 1) to this CPU's integer value at `index`; no effect when out of range. */
   increment(this: PerCpuArray<number>, index: u32, by?: u64): void;
+}
+
+/** A view of an integer map value, from `lookupRef`: `r.value += 1` updates the map in place. */
+export interface Ref<T> {
+  value: T;
 }
 
 /** A hash table keyed by an integer or struct K (BPF_MAP_TYPE_HASH). */
@@ -283,6 +300,8 @@ export declare class HashMap<K, V> {
   constructor(options: MapOptions);
   /** The value for `key` (a view for struct V, a copy for integer V), or null when absent. */
   lookup(key: K): V | null;
+  /** For an integer V: a view of the value (`r.value` reads and writes the map in place), or null. */
+  lookupRef(this: HashMap<K, number>, key: K): Ref<number> | null;
   /** Stores a copy of `value` under `key`; true on success. */
   update(key: K, value: V, flag?: UpdateFlag): bool;
   /** Removes `key`; true when it was present. */
@@ -297,6 +316,8 @@ export declare class PerCpuHash<K, V> {
   constructor(options: MapOptions);
   /** This CPU's value for `key`, or null when absent. */
   lookup(key: K): V | null;
+  /** For an integer V: a view of the value (`r.value` reads and writes the map in place), or null. */
+  lookupRef(this: PerCpuHash<K, number>, key: K): Ref<number> | null;
   /** Stores a copy of `value` in this CPU's slot for `key`; true on success. */
   update(key: K, value: V, flag?: UpdateFlag): bool;
   /** Removes `key` (on every CPU); true when it was present. */
@@ -311,6 +332,8 @@ export declare class LruHash<K, V> {
   constructor(options: MapOptions);
   /** The value for `key` (a view for struct V, a copy for integer V), or null when absent. */
   lookup(key: K): V | null;
+  /** For an integer V: a view of the value (`r.value` reads and writes the map in place), or null. */
+  lookupRef(this: LruHash<K, number>, key: K): Ref<number> | null;
   /** Stores a copy of `value` under `key`, evicting an old entry if needed; true on success. */
   update(key: K, value: V, flag?: UpdateFlag): bool;
   /** Removes `key`; true when it was present. */
@@ -325,6 +348,8 @@ export declare class LruPerCpuHash<K, V> {
   constructor(options: MapOptions);
   /** This CPU's value for `key`, or null when absent. */
   lookup(key: K): V | null;
+  /** For an integer V: a view of the value (`r.value` reads and writes the map in place), or null. */
+  lookupRef(this: LruPerCpuHash<K, number>, key: K): Ref<number> | null;
   /** Stores a copy of `value` in this CPU's slot for `key`; true on success. */
   update(key: K, value: V, flag?: UpdateFlag): bool;
   /** Removes `key`; true when it was present. */
@@ -339,6 +364,8 @@ export declare class LpmTrie<K extends { prefixlen: u32 }, V> {
   constructor(options: MapOptions);
   /** The value of the longest stored prefix that matches `key` (a view for struct V, a copy for integer V), or null. */
   lookup(key: K): V | null;
+  /** For an integer V: a view of the value (`r.value` reads and writes the map in place), or null. */
+  lookupRef(this: LpmTrie<K, number>, key: K): Ref<number> | null;
   /** Stores a copy of `value` for the prefix `key`; true on success. */
   update(key: K, value: V, flag?: UpdateFlag): bool;
   /** Removes the exact prefix `key`; true when it was present. */
@@ -349,8 +376,20 @@ export declare class LpmTrie<K extends { prefixlen: u32 }, V> {
 export declare class DevMap {
   /** Declares the map (top level only). */
   constructor(options: MapOptions);
+  /** The ifindex stored at `index`, or null when the slot is empty (is this egress device configured?). */
+  lookup(index: u32): u32 | null;
   /** Redirects to the interface at `index`: XDP_REDIRECT, or `fallback` when the slot is empty. */
   redirect(index: u32, fallback: RedirectFallback): XdpAction;
+}
+
+/** Interfaces to redirect frames to, keyed by any u32 (usually the ifindex), filled from userspace (BPF_MAP_TYPE_DEVMAP_HASH). */
+export declare class DevMapHash {
+  /** Declares the map (top level only). */
+  constructor(options: MapOptions);
+  /** The ifindex stored under `key`, or null when absent. */
+  lookup(key: u32): u32 | null;
+  /** Redirects to the interface under `key`: XDP_REDIRECT, or `fallback` when absent. */
+  redirect(key: u32, fallback: RedirectFallback): XdpAction;
 }
 
 /** CPUs to hand frames to, filled from userspace (BPF_MAP_TYPE_CPUMAP). */
@@ -435,6 +474,29 @@ export interface FibLookupParams {
   /** Out: destination MAC for the next hop, 48 bits as a number (offset 58). */
   dmac: u64;
 }
+
+/** Swaps the two bytes of a u16 (BPF_END; eBPF and Wasm hosts are little-endian). */
+export declare function bswap16(x: u16): u16;
+/** Swaps the four bytes of a u32. */
+export declare function bswap32(x: u32): u32;
+/** Swaps the eight bytes of a u64. */
+export declare function bswap64(x: u64): u64;
+/** Host to network order, 16 bits (= bswap16 on the hosts eBPF runs on). */
+export declare function htons(x: u16): u16;
+/** Host to network order, 32 bits. */
+export declare function htonl(x: u32): u32;
+/** Network to host order, 16 bits. */
+export declare function ntohs(x: u16): u16;
+/** Network to host order, 32 bits. */
+export declare function ntohl(x: u32): u32;
+/** bpf_csum_diff: the 32-bit partial sum of `to`'s words minus `from`'s, plus `seed` (structs, FixedArrays or header views of 4-byte multiples, or null; ≤ 512 bytes together). */
+export declare function csumDiff(from: object | null, to: object | null, seed: u32): u32;
+/** Folds a 32-bit partial sum to 16 bits and complements it: the checksum field's value. */
+export declare function csumFold(sum: u32): u16;
+/** RFC 1624: the checksum after one 16-bit word of the covered data changes from `old` to `now`. */
+export declare function csumReplace16(check: u16, old: u16, now: u16): u16;
+/** RFC 1624: the checksum after one 32-bit word (two 16-bit words) changes from `old` to `now`. */
+export declare function csumReplace32(check: u16, old: u32, now: u32): u16;
 
 /** Looks up the kernel's routing table (bpf_fib_lookup); fills `params` in place and returns a BPF_FIB_LKUP_RET_* code. */
 export declare function fibLookup(ctx: XdpContext, params: FibLookupParams, flags?: u32): u32;

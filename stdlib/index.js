@@ -84,6 +84,39 @@ export function redirect() {
 export function fibLookup() {
   return notCompiled("fibLookup()");
 }
+export function bswap16() {
+  return notCompiled("bswap16()");
+}
+export function bswap32() {
+  return notCompiled("bswap32()");
+}
+export function bswap64() {
+  return notCompiled("bswap64()");
+}
+export function htons() {
+  return notCompiled("htons()");
+}
+export function htonl() {
+  return notCompiled("htonl()");
+}
+export function ntohs() {
+  return notCompiled("ntohs()");
+}
+export function ntohl() {
+  return notCompiled("ntohl()");
+}
+export function csumDiff() {
+  return notCompiled("csumDiff()");
+}
+export function csumFold() {
+  return notCompiled("csumFold()");
+}
+export function csumReplace16() {
+  return notCompiled("csumReplace16()");
+}
+export function csumReplace32() {
+  return notCompiled("csumReplace32()");
+}
 export function zeroed() {
   return notCompiled("zeroed()");
 }
@@ -110,7 +143,7 @@ function mapClass(kind, methods) {
   return cls;
 }
 
-const DATA = ["lookup", "update", "delete", "increment"];
+const DATA = ["lookup", "lookupRef", "update", "delete", "increment"];
 export const ArrayMap = mapClass("ArrayMap", DATA);
 export const PerCpuArray = mapClass("PerCpuArray", DATA);
 export const HashMap = mapClass("HashMap", DATA);
@@ -118,7 +151,8 @@ export const PerCpuHash = mapClass("PerCpuHash", DATA);
 export const LruHash = mapClass("LruHash", DATA);
 export const LruPerCpuHash = mapClass("LruPerCpuHash", DATA);
 export const LpmTrie = mapClass("LpmTrie", DATA);
-export const DevMap = mapClass("DevMap", ["redirect"]);
+export const DevMap = mapClass("DevMap", ["lookup", "redirect"]);
+export const DevMapHash = mapClass("DevMapHash", ["lookup", "redirect"]);
 export const CpuMap = mapClass("CpuMap", ["redirect"]);
 export const XskMap = mapClass("XskMap", ["redirect"]);
 export const RingBuf = mapClass("RingBuf", ["output"]);

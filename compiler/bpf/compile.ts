@@ -186,6 +186,7 @@ function mapSpec(x: MapInfo): MapSpec {
   };
   switch (x.kind) {
     case "DevMap":
+    case "DevMapHash":
     case "CpuMap":
     case "XskMap":
       return { ...base, keySize: x.keySize, valueSize: x.valueSize };

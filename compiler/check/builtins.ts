@@ -102,6 +102,7 @@ const mapClasses: [MapKind, number][] = [
   ["LruPerCpuHash", 2],
   ["LpmTrie", 2],
   ["DevMap", 0],
+  ["DevMapHash", 0],
   ["CpuMap", 0],
   ["XskMap", 0],
   ["RingBuf", 1],
@@ -171,12 +172,30 @@ for (const n of [
   "redirect",
   "param",
   "zeroed",
+  "csumDiff",
+  "csumFold",
+  "csumReplace16",
+  "csumReplace32",
+  "bswap16",
+  "bswap32",
+  "bswap64",
+  "htons",
+  "htonl",
+  "ntohs",
+  "ntohl",
 ] as const)
   table.set(n, { kind: "fn", name: n });
 
 type("FibLookupParams", fibLookupParamsType);
 
-for (const n of ["MapOptions", "XskMapOptions", "UpdateFlag", "RedirectFallback", "PacketView"])
+for (const n of [
+  "MapOptions",
+  "XskMapOptions",
+  "UpdateFlag",
+  "RedirectFallback",
+  "PacketView",
+  "Ref",
+])
   table.set(n, { kind: "typeOnly" });
 
 export const builtins: ReadonlyMap<string, Builtin> = table;

@@ -10,6 +10,7 @@ import {
   contextType,
   i32,
   nullable,
+  refType,
   typeToString,
   u16,
   u32,
@@ -24,12 +25,13 @@ import {
 const hashLike: MapKind[] = ["HashMap", "PerCpuHash", "LruHash", "LruPerCpuHash"];
 const arrayLike: MapKind[] = ["ArrayMap", "PerCpuArray"];
 const methodKinds: Record<MapMethod, MapKind[]> = {
-  lookup: [...arrayLike, ...hashLike, "LpmTrie"],
+  lookup: [...arrayLike, ...hashLike, "LpmTrie", "DevMap", "DevMapHash"],
+  lookupRef: [...arrayLike, ...hashLike, "LpmTrie"],
   update: [...arrayLike, ...hashLike, "LpmTrie"],
   delete: [...hashLike, "LpmTrie"],
   increment: [...arrayLike, ...hashLike],
   output: ["RingBuf"],
-  redirect: ["DevMap", "CpuMap", "XskMap"],
+  redirect: ["DevMap", "DevMapHash", "CpuMap", "XskMap"],
 };
 
 export abstract class CallChecker extends ExprChecker {
@@ -108,6 +110,31 @@ export abstract class CallChecker extends ExprChecker {
       this.m.calls.set(e, { kind: "header", header: h, on });
       return nullable(headerTypes[h]);
     }
+    if (name === "csum") {
+      let len = 0;
+      if (this.arity(e, name, 3)) {
+        this.arg(e, 0, u32);
+        this.arg(e, 1, u32);
+        this.arg(e, 2, u32);
+        const v = this.m.constValues.get(e.args[1]!);
+        if (v === undefined || v <= 0n || v > 512n || v % 4n !== 0n)
+          this.error("CsumLength", e.args[1]!.span);
+        else len = Number(v);
+      } else this.args(e);
+      this.m.calls.set(e, { kind: "csum", len, on });
+      return nullable(u32);
+    }
+    const store = ({ store8: [1, u8], store16: [2, u16], store32: [4, u32] } as const)[
+      name as "store8"
+    ];
+    if (store) {
+      if (this.arity(e, name, 2)) {
+        this.arg(e, 0, u32);
+        this.arg(e, 1, store[1]);
+      } else this.args(e);
+      this.m.calls.set(e, { kind: "store", width: store[0], on });
+      return boolType;
+    }
     const load = ({ load8: [1, u8], load16: [2, u16], load32: [4, u32] } as const)[name as "load8"];
     if (load) {
       if (this.arity(e, name, 1)) this.arg(e, 0, u32);
@@ -149,6 +176,13 @@ export abstract class CallChecker extends ExprChecker {
       case "lookup":
         if (this.arity(e, name, 1)) this.arg(e, 0, key);
         return nullable(info.value);
+      case "lookupRef":
+        if (this.arity(e, name, 1)) this.arg(e, 0, key);
+        if (info.value.kind !== "int") {
+          this.error("LookupRefValue", e.span, info.name, typeToString(info.value));
+          return errorType;
+        }
+        return nullable(refType(info.value));
       case "update":
         if (this.arity(e, name, 2, 3)) {
           this.arg(e, 0, key);
@@ -270,6 +304,52 @@ export abstract class CallChecker extends ExprChecker {
           return errorType;
         }
         return t;
+      }
+      case "bswap16":
+      case "htons":
+      case "ntohs":
+        if (this.arity(e, name, 1)) this.arg(e, 0, u16);
+        return u16;
+      case "bswap32":
+      case "htonl":
+      case "ntohl":
+        if (this.arity(e, name, 1)) this.arg(e, 0, u32);
+        return u32;
+      case "bswap64":
+        if (this.arity(e, name, 1)) this.arg(e, 0, u64);
+        return u64;
+      case "csumFold":
+        if (this.arity(e, name, 1)) this.arg(e, 0, u32);
+        return u16;
+      case "csumReplace16":
+      case "csumReplace32":
+        if (this.arity(e, name, 3)) {
+          this.arg(e, 0, u16);
+          this.arg(e, 1, name === "csumReplace16" ? u16 : u32);
+          this.arg(e, 2, name === "csumReplace16" ? u16 : u32);
+        } else this.args(e);
+        return u16;
+      case "csumDiff": {
+        if (!this.arity(e, name, 3)) {
+          this.args(e);
+          return u32;
+        }
+        let total = 0;
+        for (const a of e.args.slice(0, 2)) {
+          const t = this.expr(a);
+          if (t === errorType || t.kind === "null") continue;
+          const size =
+            t.kind === "struct" || t.kind === "fixedArray" || t.kind === "header" ? t.size : -1;
+          if (size < 0 || size % 4 !== 0) {
+            this.error("CsumDiffOperand", a.span, typeToString(t));
+            continue;
+          }
+          total += size;
+        }
+        if (total > 512)
+          this.error("CsumDiffOperand", e.span, `${total} bytes in all (at most 512)`);
+        this.arg(e, 2, u32);
+        return u32;
       }
       case "param":
         this.error("ParamMisplaced", e.span);

@@ -126,6 +126,7 @@ export const bpfMapType: Record<MapKind, number> = {
   LruPerCpuHash: T.LRU_PERCPU_HASH,
   LpmTrie: T.LPM_TRIE,
   DevMap: T.DEVMAP,
+  DevMapHash: T.DEVMAP_HASH,
   CpuMap: T.CPUMAP,
   XskMap: T.XSKMAP,
   RingBuf: T.RINGBUF,
@@ -248,15 +249,34 @@ export type HelperName =
   | "redirect"
   | "param"
   /** `zeroed<T>()`: a zero-filled stack value of struct or FixedArray T (types.get(call) is T). */
-  | "zeroed";
+  | "zeroed"
+  /** bpf_csum_diff over two values (struct, FixedArray, header view, or null). */
+  | "csumDiff"
+  /** RFC 1071/1624 arithmetic, inlined. */
+  | "csumFold"
+  | "csumReplace16"
+  | "csumReplace32"
+  /** Byte swaps (BPF_END): bswapN on the little-endian hosts eBPF and Wasm run on, htons/ntohs = bswap16. */
+  | "bswap16"
+  | "bswap32"
+  | "bswap64"
+  | "htons"
+  | "htonl"
+  | "ntohs"
+  | "ntohl";
 
-export type MapMethod = "lookup" | "update" | "delete" | "increment" | "output" | "redirect";
+export type MapMethod =
+  "lookup" | "lookupRef" | "update" | "delete" | "increment" | "output" | "redirect";
 
 export type CallTarget =
   /** `ctx.ipv4()` / `pkt.ipv4()`: the header view or null (rules in LANGUAGE.md §5). */
   | { kind: "header"; header: HeaderKind; on: "ctx" | "xsk" }
   /** `ctx.load8/16/32(off)`: checked big-endian load, null when out of bounds. */
   | { kind: "load"; width: 1 | 2 | 4; on: "ctx" | "xsk" }
+  /** `ctx.csum(off, len, seed)`: bpf_csum_diff over len packet bytes at off, null when out of bounds. */
+  | { kind: "csum"; len: number; on: "ctx" | "xsk" }
+  /** `ctx.store8/16/32(off, v)`: checked big-endian store, false when out of bounds. */
+  | { kind: "store"; width: 1 | 2 | 4; on: "ctx" | "xsk" }
   /** `ctx.adjustHead(delta)` / `ctx.adjustTail(delta)`: returns bool. */
   | { kind: "adjust"; which: "head" | "tail" }
   /** `m.lookup(k)` … ; args[] are in source order; `update` flag defaults to BPF_ANY (0), `increment` by to 1. */

@@ -123,6 +123,7 @@ export type MapKind =
   | "LruPerCpuHash"
   | "LpmTrie"
   | "DevMap"
+  | "DevMapHash"
   | "CpuMap"
   | "XskMap"
   | "RingBuf";
@@ -306,4 +307,25 @@ export function typeToString(t: Type): string {
     case "action":
       return t.of === "xdp" ? "XdpAction" : "XskVerdict";
   }
+}
+
+const refTypes = new Map<string, StructType>();
+/**
+ * `Ref<V>` (lookupRef's result): a one-field view `{ value: V }` of an integer map value,
+ * so `r.value += 1` writes the map in place.
+ */
+export function refType(v: IntType): StructType {
+  let t = refTypes.get(v.name);
+  if (!t) {
+    const size = v.bits / 8;
+    t = Object.freeze({
+      kind: "struct",
+      name: `Ref<${v.name}>`,
+      fields: [{ name: "value", type: v, offset: 0, size }],
+      size,
+      align: size,
+    });
+    refTypes.set(v.name, t);
+  }
+  return t;
 }

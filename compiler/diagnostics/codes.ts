@@ -213,6 +213,18 @@ export const messages = {
     code: 3036,
     text: "the trace() format has {0} conversion(s) but {1} value(s) follow it",
   },
+  LookupRefValue: {
+    code: 3038,
+    text: "lookupRef() needs an integer value type; '{0}' holds {1} (lookup() already gives a view of a struct)",
+  },
+  CsumDiffOperand: {
+    code: 3039,
+    text: "csumDiff() takes structs, FixedArrays or header views whose size is a multiple of 4 (or null), up to 512 bytes; got {0}",
+  },
+  CsumLength: {
+    code: 3040,
+    text: "the length of ctx.csum() must be a constant multiple of 4 from 4 to 512",
+  },
   TraceConversion: {
     code: 3037,
     text: "unsupported conversion '{0}' in a trace() format; use %d, %i, %u, %x (optionally with l or ll), %c or %%",

@@ -29,6 +29,11 @@ export const HELPER_IMPORTS: Record<number, HelperImport> = {
   [BPF_FUNC.get_prandom_u32]: { name: "get_prandom_u32", params: [], result: "i64" },
   [BPF_FUNC.get_smp_processor_id]: { name: "get_smp_processor_id", params: [], result: "i64" },
   [BPF_FUNC.redirect]: { name: "redirect", params: ["i32", "i64"], result: "i64" },
+  [BPF_FUNC.csum_diff]: {
+    name: "csum_diff",
+    params: ["i32", "i64", "i32", "i64", "i64"],
+    result: "i64",
+  },
   [BPF_FUNC.redirect_map]: { name: "redirect_map", params: ["i32", "i32", "i64"], result: "i64" },
   [BPF_FUNC.fib_lookup]: {
     name: "fib_lookup",

@@ -60,6 +60,29 @@ export interface RunResult {
   data: Uint8Array;
 }
 
+/** The 32-bit ones' complement sum (end-around carry) of little-endian words, plus seed. */
+function partialSum(b: Uint8Array, seed: number): number {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let s = seed >>> 0;
+  for (let i = 0; i + 4 <= b.length; i += 4) {
+    s += dv.getUint32(i, true);
+    if (s > 0xffffffff) s -= 0xffffffff; // end-around carry
+  }
+  return s;
+}
+
+/**
+ * bpf_csum_diff as Linux ≥ 6.13 computes it on every architecture: the partial sum of
+ * `to` (seeded) minus that of `from`, folded to 16 bits (not complemented). Older
+ * kernels returned x86's unfolded 32-bit sum; csumFold() of either is the same checksum.
+ */
+export function csumDiff(from: Uint8Array, to: Uint8Array, seed: bigint): number {
+  let s = partialSum(to, Number(BigInt.asUintN(32, seed))) + (~partialSum(from, 0) >>> 0);
+  if (s > 0xffffffff) s -= 0xffffffff;
+  const rot = ((s >>> 16) | (s << 16)) >>> 0;
+  return ((s + rot) >>> 16) & 0xffff;
+}
+
 /** Helper import names this host implements. */
 export const HOST_HELPERS = [
   "map_lookup_elem",
@@ -71,6 +94,7 @@ export const HOST_HELPERS = [
   "redirect",
   "redirect_map",
   "ringbuf_output",
+  "csum_diff",
 ] as const;
 
 /** trace() with n arguments imports `trace_printk<n>`. */
@@ -143,6 +167,14 @@ export class WasmHost {
           store = new LpmStore(m.name, heap, m.keySize, m.valueSize, m.maxEntries);
           break;
         case "DevMap":
+        case "DevMapHash":
+          // Programs look these up (is the egress device in the map?): values in memory.
+          store = new RedirectStore(m.name, m.maxEntries, {
+            heap,
+            valueSize: m.valueSize,
+            hashed: m.kind === "DevMapHash",
+          });
+          break;
         case "CpuMap":
         case "XskMap":
           store = new RedirectStore(m.name, m.maxEntries);
@@ -203,6 +235,13 @@ export class WasmHost {
           throw new WasmHostError(`redirect_map on ${this.meta.maps[id]?.name ?? id}`);
         if (flags & ~3n) return 0n;
         return s.has(key) ? 4n : flags & 3n;
+      },
+      csum_diff: (from: number, fromSize: bigint, to: number, toSize: bigint, seed: bigint) => {
+        const fs = Number(fromSize);
+        const ts = Number(toSize);
+        if ((fs | ts) & 3) return BigInt(-EINVAL);
+        const mem = this.bytes();
+        return BigInt(csumDiff(mem.subarray(from, from + fs), mem.subarray(to, to + ts), seed));
       },
       ringbuf_output: (id: number, data: number, size: bigint, flags: bigint) => {
         const rb = this.byId[id];

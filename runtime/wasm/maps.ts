@@ -227,16 +227,20 @@ export class RingBufStore {
  */
 export class RedirectStore implements HostMap {
   private readonly slots = new Map<number, Uint8Array>();
+  /** DevMap/DevMapHash: where each entry's value lives in memory, for program lookups. */
+  private readonly addrs = new Map<number, number>();
+  private readonly free: number[] = [];
   constructor(
     readonly name: string,
     private readonly maxEntries: number,
+    private readonly values?: { heap: Heap; valueSize: number; hashed: boolean },
   ) {}
   private index(key: Uint8Array): number {
     return new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
   }
-  /** Programs cannot look these maps up; the redirect helper asks `has`. */
-  lookup(): number {
-    return 0;
+  /** DevMap/DevMapHash entries can be looked up (the value's address); CpuMap/XskMap not. */
+  lookup(key: Uint8Array): number {
+    return this.values ? (this.addrs.get(this.index(key)) ?? 0) : 0;
   }
   has(index: number): boolean {
     return this.slots.has(index >>> 0);
@@ -244,14 +248,33 @@ export class RedirectStore implements HostMap {
   update(key: Uint8Array, value: Uint8Array, flags: number): number {
     if (flags > BPF_EXIST) return -EINVAL;
     const i = this.index(key);
-    if (i >= this.maxEntries) return -E2BIG;
-    if (flags === BPF_NOEXIST) return -EEXIST;
+    const hashed = this.values?.hashed ?? false;
+    if (!hashed && i >= this.maxEntries) return -E2BIG;
+    if (hashed) {
+      if (flags === BPF_NOEXIST && this.slots.has(i)) return -EEXIST;
+      if (flags === BPF_EXIST && !this.slots.has(i)) return -ENOENT;
+      if (!this.slots.has(i) && this.slots.size >= this.maxEntries) return -E2BIG;
+    } else if (flags === BPF_NOEXIST) return -EEXIST;
     this.slots.set(i, value.slice());
+    if (this.values) {
+      const { heap, valueSize } = this.values;
+      let at = this.addrs.get(i);
+      if (at === undefined) {
+        at = this.free.pop() ?? heap.alloc(valueSize);
+        this.addrs.set(i, at);
+      }
+      heap.bytes().set(value.subarray(0, valueSize), at);
+    }
     return 0;
   }
   delete(key: Uint8Array): number {
     const i = this.index(key);
-    if (i >= this.maxEntries) return -EINVAL;
+    if (!this.values?.hashed && i >= this.maxEntries) return -EINVAL;
+    const at = this.addrs.get(i);
+    if (at !== undefined) {
+      this.addrs.delete(i);
+      this.free.push(at);
+    }
     return this.slots.delete(i) ? 0 : -ENOENT;
   }
   entries(): [Uint8Array, Uint8Array][] {

@@ -5,7 +5,7 @@ import type { CallTarget, CheckedModule, FunctionInfo, MapInfo } from "../../che
 import type { HeaderField, HeaderKind, IntType, StructType, Type } from "../../check/types.ts";
 import { sizeAlign } from "../../check/types.ts";
 import { Builder } from "../builder.ts";
-import type { Base, Block, Cond, Operand, Size, Slot, VReg, Width } from "../ir.ts";
+import type { Arg, Base, Block, Cond, Operand, Size, Slot, VReg, Width } from "../ir.ts";
 import { isImm, isSlot } from "../ir.ts";
 import { BPF_FUNC, BPF_NOEXIST as NOEXIST } from "../../uapi/bpf.ts";
 import {
@@ -57,6 +57,10 @@ Lowerer.prototype.call = function (this: Lowerer, e: ast.Call): Value {
     }
     case "load":
       return this.rawLoad(tgt.width, e);
+    case "store":
+      return this.rawStore(tgt.width, e);
+    case "csum":
+      return this.packetCsum(tgt.len, e);
     case "adjust": {
       const delta = this.scalar(this.use(e.args[0]!), e.args[0]!);
       const r = this.b.call(
@@ -176,6 +180,49 @@ Lowerer.prototype.helper = function (this: Lowerer, name: string, e: ast.Call): 
         w: 32,
       };
     }
+    case "bswap16":
+    case "htons":
+    case "ntohs":
+      return { k: "int", v: this.b.un("be16", 32, this.scalar(this.use(e.args[0]!), e)), w: 32 };
+    case "bswap32":
+    case "htonl":
+    case "ntohl":
+      return { k: "int", v: this.b.un("be32", 32, this.scalar(this.use(e.args[0]!), e)), w: 32 };
+    case "bswap64":
+      return { k: "int", v: this.b.un("be64", 64, this.scalar(this.use(e.args[0]!), e)), w: 64 };
+    case "csumFold":
+      return { k: "int", v: this.csumFold(this.scalar(this.use(e.args[0]!), e)), w: 32 };
+    case "csumReplace16":
+    case "csumReplace32": {
+      // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') in ones' complement, per 16-bit word.
+      const [c, m0, m1] = e.args.map((a) => this.scalar(this.use(a), a)) as [
+        Operand,
+        Operand,
+        Operand,
+      ];
+      const not16 = (x: Operand) =>
+        this.b.bin("xor", 32, this.b.bin("and", 32, x, 0xffffn), 0xffffn);
+      const hi = (x: Operand) => this.b.bin("lshr", 32, x, 16n);
+      let s = this.b.bin("add", 32, not16(c), not16(m0));
+      s = this.b.bin("add", 32, s, this.b.bin("and", 32, m1, 0xffffn));
+      if (name === "csumReplace32") {
+        s = this.b.bin("add", 32, s, not16(hi(m0)));
+        s = this.b.bin("add", 32, s, hi(m1));
+      }
+      return { k: "int", v: this.csumFold(s), w: 32 };
+    }
+    case "csumDiff": {
+      const side = (a: ast.Expr): [Arg, bigint] => {
+        const t = this.m.types.get(a);
+        if (!t || t.kind === "null") return [0n, 0n];
+        return [this.inMemory(this.use(a), t, a, "csum"), BigInt(sizeAlign(t).size)];
+      };
+      const [from, fromSize] = side(e.args[0]!);
+      const [to, toSize] = side(e.args[1]!);
+      const seed = this.scalar(this.use(e.args[2]!), e.args[2]!);
+      const r = this.b.call(H.csumDiff, [from, fromSize, to, toSize, seed], "i64")!;
+      return { k: "int", v: this.b.un("zext32", 32, r), w: 32 };
+    }
     default:
       this.unsupported(`helper ${name} is not supported by the eBPF backend yet`, e);
   }
@@ -268,10 +315,11 @@ Lowerer.prototype.mapCall = function (
   const mapArg = { map: map.name };
   const keyT = map.key;
   switch (method) {
-    case "lookup": {
+    case "lookup":
+    case "lookupRef": {
       const key = this.key(map, e.args[0]!, e);
       const p = this.b.call(H.lookup, [mapArg, key], "mapValue")!;
-      if (!isScalar(map.value)) return { k: "ref", base: p, off: 0 };
+      if (!isScalar(map.value) || method === "lookupRef") return { k: "ref", base: p, off: 0 };
       // An integer value is copied out: 0 with ok = null on a miss.
       const w = widthOfType(map.value);
       const r = this.b.vreg(w === 64 ? "i64" : "i32");

@@ -31,6 +31,9 @@ declare module "./lowerer.ts" {
   interface Lowerer {
     packet(): { data: VReg; end: VReg };
     rawLoad(width: 1 | 2 | 4, e: ast.Call): Value;
+    rawStore(width: 1 | 2 | 4, e: ast.Call): Value;
+    packetCsum(len: number, e: ast.Call): Value;
+    csumFold(x: Operand): Operand;
     header(h: HeaderKind): VReg;
     headerAt(h: HeaderKind): VReg;
     forgetParsesOf(h: HeaderKind, field: string): void;
@@ -50,6 +53,76 @@ Lowerer.prototype.packet = function (this: Lowerer): { data: VReg; end: VReg } {
     this.memoSet("end", end);
   }
   return { data, end };
+};
+
+/** ~fold16(x): the 16-bit ones' complement checksum of a 32-bit partial sum. */
+Lowerer.prototype.csumFold = function (this: Lowerer, x: Operand): Operand {
+  let s = this.b.bin("add", 32, this.b.bin("and", 32, x, 0xffffn), this.b.bin("lshr", 32, x, 16n));
+  s = this.b.bin("add", 32, s, this.b.bin("lshr", 32, s, 16n));
+  return this.b.bin("xor", 32, this.b.bin("and", 32, s, 0xffffn), 0xffffn);
+};
+
+/** `ctx.csum(off, len, seed)`: bpf_csum_diff(NULL, 0, data + off, len, seed) after the load bounds rules. */
+Lowerer.prototype.packetCsum = function (this: Lowerer, len: number, e: ast.Call): Value {
+  const off = this.scalar(this.use(e.args[0]!), e);
+  const seed = this.scalar(this.use(e.args[2]!), e.args[2]!);
+  const { data, end } = this.packet();
+  const r = this.b.vreg("i32");
+  const ok = this.b.vreg("i64");
+  const fail = this.b.block("csumfail");
+  const inr = this.b.block("csumoff");
+  const good = this.b.block("csumok");
+  const j = this.b.block("csumjoin");
+  const o64 = this.b.vreg("i64");
+  this.b.mov(o64, off);
+  this.b.br("ugt", 64, o64, BigInt(0xffff - len), fail, inr);
+  this.b.place(inr);
+  const p = this.b.ptrAdd(data, o64);
+  this.b.guard(p, len, end, good, fail);
+  this.b.place(good);
+  const sum = this.b.call(H.csumDiff, [0n, 0n, p, BigInt(len), seed], "i64")!;
+  this.b.mov(r, this.b.un("zext32", 32, sum));
+  this.b.mov(ok, 1n);
+  this.b.jmp(j);
+  this.b.place(fail);
+  this.b.mov(r, 0n);
+  this.b.mov(ok, 0n);
+  this.b.jmp(j);
+  this.b.place(j);
+  return { k: "nint", v: r, ok, w: 32 };
+};
+
+/** `ctx.storeN(off, v)`: the checked load's bounds rules, then a big-endian store; bool. */
+Lowerer.prototype.rawStore = function (this: Lowerer, width: 1 | 2 | 4, e: ast.Call): Value {
+  const off = this.scalar(this.use(e.args[0]!), e);
+  const val = this.scalar(this.use(e.args[1]!), e.args[1]!);
+  const { data, end } = this.packet();
+  const ok = this.b.vreg("i32");
+  const fail = this.b.block("storefail");
+  const inr = this.b.block("storeoff");
+  const good = this.b.block("storeok");
+  const j = this.b.block("storejoin");
+  const o64 = this.b.vreg("i64");
+  this.b.mov(o64, off);
+  this.b.br("ugt", 64, o64, BigInt(0xffff - width), fail, inr);
+  this.b.place(inr);
+  const p = this.b.ptrAdd(data, o64);
+  this.b.guard(p, width, end, good, fail);
+  this.b.place(good);
+  const v =
+    width === 2 ? this.b.un("be16", 32, val) : width === 4 ? this.b.un("be32", 32, val) : val;
+  this.b.store(width, p, 0, v);
+  this.b.mov(ok, 1n);
+  this.b.jmp(j);
+  this.b.place(fail);
+  this.b.mov(ok, 0n);
+  this.b.jmp(j);
+  this.b.place(j);
+  // Any byte may have changed: every parse past the Ethernet header is redone.
+  const l4 = ["tcp", "udp", "icmp", "icmp6"];
+  for (const m of this.memo)
+    for (const k of ["vlan", "l3.et", "l3.off", "ipv4", "ipv6", "ipv4.hl", ...l4]) m.delete(k);
+  return { k: "int", v: ok, w: 32 };
 };
 
 Lowerer.prototype.rawLoad = function (this: Lowerer, width: 1 | 2 | 4, e: ast.Call): Value {

@@ -21,6 +21,7 @@ export const H = {
   redirectMap: BPF_FUNC.redirect_map,
   adjustTail: BPF_FUNC.xdp_adjust_tail,
   fibLookup: BPF_FUNC.fib_lookup,
+  csumDiff: BPF_FUNC.csum_diff,
   ringbufOutput: BPF_FUNC.ringbuf_output,
 };
 export const BPF_NOEXIST = BigInt(NOEXIST);
