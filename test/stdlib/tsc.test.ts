@@ -134,7 +134,7 @@ describe("stdlib runtime module (stdlib/index.js)", () => {
     const mod = (await import(join(repo, "stdlib/index.js"))) as Record<string, unknown>;
     const fns = [...dts.matchAll(/^export declare function (\w+)/gm)].map((m) => m[1]!);
     const classes = [...dts.matchAll(/^export declare class (\w+)/gm)].map((m) => m[1]!);
-    expect(classes).toHaveLength(11);
+    expect(classes).toHaveLength(12);
     for (const name of [...fns, ...classes]) expect(typeof mod[name], name).toBe("function");
     for (const name of fns.filter((f) => f !== "param")) {
       expect(() => (mod[name] as () => unknown)(), name).toThrow(
