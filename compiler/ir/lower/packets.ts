@@ -33,6 +33,13 @@ declare module "./lowerer.ts" {
     rawLoad(width: 1 | 2 | 4, e: ast.Call): Value;
     rawStore(width: 1 | 2 | 4, e: ast.Call): Value;
     packetCsum(len: number, e: ast.Call): Value;
+    checkedPacket(
+      kind: string,
+      off: Operand,
+      len: number,
+      withValue: boolean,
+      inRange: (p: VReg) => Operand | null,
+    ): { ok: VReg; v?: VReg };
     csumFold(x: Operand): Operand;
     header(h: HeaderKind): VReg;
     headerAt(h: HeaderKind): VReg;
@@ -66,58 +73,23 @@ Lowerer.prototype.csumFold = function (this: Lowerer, x: Operand): Operand {
 Lowerer.prototype.packetCsum = function (this: Lowerer, len: number, e: ast.Call): Value {
   const off = this.scalar(this.use(e.args[0]!), e);
   const seed = this.scalar(this.use(e.args[2]!), e.args[2]!);
-  const { data, end } = this.packet();
-  const r = this.b.vreg("i32");
-  const ok = this.b.vreg("i64");
-  const fail = this.b.block("csumfail");
-  const inr = this.b.block("csumoff");
-  const good = this.b.block("csumok");
-  const j = this.b.block("csumjoin");
-  const o64 = this.b.vreg("i64");
-  this.b.mov(o64, off);
-  this.b.br("ugt", 64, o64, BigInt(0xffff - len), fail, inr);
-  this.b.place(inr);
-  const p = this.b.ptrAdd(data, o64);
-  this.b.guard(p, len, end, good, fail);
-  this.b.place(good);
-  const sum = this.b.call(H.csumDiff, [0n, 0n, p, BigInt(len), seed], "i64")!;
-  this.b.mov(r, this.b.un("zext32", 32, sum));
-  this.b.mov(ok, 1n);
-  this.b.jmp(j);
-  this.b.place(fail);
-  this.b.mov(r, 0n);
-  this.b.mov(ok, 0n);
-  this.b.jmp(j);
-  this.b.place(j);
-  return { k: "nint", v: r, ok, w: 32 };
+  const { v, ok } = this.checkedPacket("csum", off, len, true, (p) => {
+    const sum = this.b.call(H.csumDiff, [0n, 0n, p, BigInt(len), seed], "i64")!;
+    return this.b.un("zext32", 32, sum);
+  });
+  return { k: "nint", v: v!, ok, w: 32 };
 };
 
 /** `ctx.storeN(off, v)`: the checked load's bounds rules, then a big-endian store; bool. */
 Lowerer.prototype.rawStore = function (this: Lowerer, width: 1 | 2 | 4, e: ast.Call): Value {
   const off = this.scalar(this.use(e.args[0]!), e);
   const val = this.scalar(this.use(e.args[1]!), e.args[1]!);
-  const { data, end } = this.packet();
-  const ok = this.b.vreg("i32");
-  const fail = this.b.block("storefail");
-  const inr = this.b.block("storeoff");
-  const good = this.b.block("storeok");
-  const j = this.b.block("storejoin");
-  const o64 = this.b.vreg("i64");
-  this.b.mov(o64, off);
-  this.b.br("ugt", 64, o64, BigInt(0xffff - width), fail, inr);
-  this.b.place(inr);
-  const p = this.b.ptrAdd(data, o64);
-  this.b.guard(p, width, end, good, fail);
-  this.b.place(good);
-  const v =
-    width === 2 ? this.b.un("be16", 32, val) : width === 4 ? this.b.un("be32", 32, val) : val;
-  this.b.store(width, p, 0, v);
-  this.b.mov(ok, 1n);
-  this.b.jmp(j);
-  this.b.place(fail);
-  this.b.mov(ok, 0n);
-  this.b.jmp(j);
-  this.b.place(j);
+  const { ok } = this.checkedPacket("store", off, width, false, (p) => {
+    const v =
+      width === 2 ? this.b.un("be16", 32, val) : width === 4 ? this.b.un("be32", 32, val) : val;
+    this.b.store(width, p, 0, v);
+    return null;
+  });
   // Any byte may have changed: every parse past the Ethernet header is redone.
   const l4 = ["tcp", "udp", "icmp", "icmp6"];
   for (const m of this.memo)
@@ -127,35 +99,54 @@ Lowerer.prototype.rawStore = function (this: Lowerer, width: 1 | 2 | 4, e: ast.C
 
 Lowerer.prototype.rawLoad = function (this: Lowerer, width: 1 | 2 | 4, e: ast.Call): Value {
   const off = this.scalar(this.use(e.args[0]!), e);
+  const { v, ok } = this.checkedPacket("load", off, width, true, (p) => {
+    const x = this.b.load(width, p, 0);
+    return width === 2 ? this.b.un("be16", 32, x) : width === 4 ? this.b.un("be32", 32, x) : x;
+  });
+  return { k: "nint", v: v!, ok, w: 32 };
+};
+
+/**
+ * The checked loads' bounds rules around `inRange(p)`, p = data + off: `ok` is 1 when
+ * off + len bytes lie in the packet (and `inRange` ran), 0 otherwise; `v` holds what
+ * `inRange` returned (0 on failure) when `withValue`. The verifier needs a
+ * bounded offset before it adds it to a packet pointer, and it only trusts the guard when
+ * offset + len stays within 0xffff (MAX_PACKET_OFF); no frame is that long, so a larger
+ * offset is out of bounds anyway.
+ */
+Lowerer.prototype.checkedPacket = function (
+  this: Lowerer,
+  kind: string,
+  off: Operand,
+  len: number,
+  withValue: boolean,
+  inRange: (p: VReg) => Operand | null,
+): { ok: VReg; v?: VReg } {
   const { data, end } = this.packet();
-  const r = this.b.vreg("i32");
-  const ok = this.b.vreg("i64");
-  const fail = this.b.block("loadfail");
-  const inr = this.b.block("loadoff");
-  const good = this.b.block("loadok");
-  const j = this.b.block("loadjoin");
+  const v = withValue ? this.b.vreg("i32") : undefined;
+  // Beside a value, ok is a nullable's presence flag (i64); alone, it is the bool result.
+  const ok = this.b.vreg(withValue ? "i64" : "i32");
+  const fail = this.b.block(`${kind}fail`);
+  const inr = this.b.block(`${kind}off`);
+  const good = this.b.block(`${kind}ok`);
+  const j = this.b.block(`${kind}join`);
   const o64 = this.b.vreg("i64");
   this.b.mov(o64, off);
-  // The verifier needs a bounded offset before it adds it to a packet pointer, and it
-  // only trusts the guard below when offset + width stays within 0xffff (MAX_PACKET_OFF);
-  // no frame is that long, so a larger offset is out of bounds anyway.
-  this.b.br("ugt", 64, o64, BigInt(0xffff - width), fail, inr);
+  this.b.br("ugt", 64, o64, BigInt(0xffff - len), fail, inr);
   this.b.place(inr);
   const p = this.b.ptrAdd(data, o64);
-  this.b.guard(p, width, end, good, fail);
+  this.b.guard(p, len, end, good, fail);
   this.b.place(good);
-  let v: Operand = this.b.load(width, p, 0);
-  if (width === 2) v = this.b.un("be16", 32, v);
-  if (width === 4) v = this.b.un("be32", 32, v);
-  this.b.mov(r, v);
+  const x = inRange(p);
+  if (v && x !== null) this.b.mov(v, x);
   this.b.mov(ok, 1n);
   this.b.jmp(j);
   this.b.place(fail);
-  this.b.mov(r, 0n);
+  if (v) this.b.mov(v, 0n);
   this.b.mov(ok, 0n);
   this.b.jmp(j);
   this.b.place(j);
-  return { k: "nint", v: r, ok, w: 32 };
+  return { ok, v };
 };
 
 /**
