@@ -26,7 +26,7 @@ import {
   mmapRing,
   setRingSize,
   umemRegister,
-  xskBind,
+  xskBind as xskBindNow,
   xskSocket,
   xskStatistics,
   xskZeroCopy,
@@ -177,6 +177,23 @@ export function initControlBlock(
 }
 
 /**
+ * bind(2), retried for up to a second while it says EBUSY: the kernel lets go of a closed
+ * socket's queue in deferred work (xp_release_deferred), so a bind right after a close (a
+ * restart, the next run) can briefly find the queue taken. A queue really held stays EBUSY.
+ */
+function bindWhenReleased(...args: Parameters<typeof xskBindNow>): void {
+  const deadline = Date.now() + 1000;
+  for (;;) {
+    try {
+      return xskBindNow(...args);
+    } catch (e) {
+      if (!(e instanceof NativeError && e.code === "EBUSY") || Date.now() > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
+/**
  * One interface's sockets. `open` registers the UMEM (which must lie in committed
  * memory), maps the rings, binds every queue and writes the control blocks; `close`
  * closes the sockets (their XskMap entries vanish with them) and puts anonymous
@@ -303,13 +320,14 @@ export class XskSet {
     if (sharedFd >= 0) {
       // A socket sharing the UMEM inherits copy/zero-copy and need_wakeup from the first.
       try {
-        xskBind(fd, ifindex, queue, XDP_SHARED_UMEM, sharedFd);
+        bindWhenReleased(fd, ifindex, queue, XDP_SHARED_UMEM, sharedFd);
       } catch (e) {
         throw this.bindError(e, queue);
       }
       return;
     }
-    const tryBind = (flags: number) => xskBind(fd, ifindex, queue, flags | XDP_USE_NEED_WAKEUP);
+    const tryBind = (flags: number) =>
+      bindWhenReleased(fd, ifindex, queue, flags | XDP_USE_NEED_WAKEUP);
     try {
       if (this.mode === "copy") return tryBind(XDP_COPY);
       try {
