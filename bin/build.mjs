@@ -2,8 +2,14 @@
 // Code splitting keeps start-up small: each command's module (and the compiler or
 // runtime behind it) is a chunk loaded only when that command runs. Native and heavy
 // packages stay external and load lazily.
+//
+// Also builds the browser playground (docs/playground.md) into dist/playground/: the
+// page and one classic script holding the compiler, binaryen and the Wasm host, so
+// that it works from file:// as well as served by `xdpc playground`.
 import { build } from "esbuild";
-import { rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
 
 rmSync("dist", { recursive: true, force: true });
 await build({
@@ -22,3 +28,71 @@ await build({
   },
   logLevel: "warning",
 });
+
+/**
+ * What the playground bundle needs beyond plain bundling:
+ * - `binaryen`: its ES module ends with a top-level await of its factory, which a
+ *   classic script cannot hold. The bundle gets the module with that last statement
+ *   replaced: the default export is bound once the factory resolves, and
+ *   `xdpc:binaryen` exports the promise (the compiler touches binaryen only inside
+ *   compileWasm, which the playground awaits it before). binaryen embeds its Wasm, so
+ *   nothing is fetched. Its Node-only branch (`import("node:module")`) stays an
+ *   external import that a browser never reaches.
+ * - `xdpc:presets`: the example filters of filters/, read at build time.
+ * Any other Node built-in reached from the playground fails the build (platform browser).
+ */
+const playgroundModules = {
+  name: "xdpc-playground",
+  setup(b) {
+    const binaryenPath = createRequire(import.meta.url).resolve("binaryen");
+    b.onResolve({ filter: /^binaryen$/ }, () => ({ path: binaryenPath, namespace: "binaryen" }));
+    b.onResolve({ filter: /^xdpc:binaryen$/ }, () => ({
+      path: binaryenPath,
+      namespace: "binaryen",
+    }));
+    b.onResolve({ filter: /^node:module$/ }, (args) =>
+      args.namespace === "binaryen" ? { path: "node:module", external: true } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "binaryen" }, () => {
+      const src = readFileSync(binaryenPath, "utf8");
+      const tail = /var ([\w$]+)=await ([\w$]+)\(\),([\w$]+)=\1;export\{\3 as default\};\s*$/;
+      const m = tail.exec(src);
+      if (!m)
+        throw new Error(`build: binaryen's module no longer ends as expected (${binaryenPath})`);
+      const contents =
+        src.slice(0, m.index) +
+        `let binaryen;\nexport const binaryenReady = ${m[2]}().then((b) => { binaryen = b; });\n` +
+        `export { binaryen as default };\n`;
+      return { contents, loader: "js" };
+    });
+    b.onResolve({ filter: /^xdpc:presets$/ }, () => ({ path: "presets", namespace: "xdpc" }));
+    b.onLoad({ filter: /^presets$/, namespace: "xdpc" }, () => {
+      const names = readdirSync("filters").filter(
+        (f) => f.endsWith(".ts") && !f.endsWith(".test.ts"),
+      );
+      const presets = names
+        .sort()
+        .map((name) => ({ name, source: readFileSync(join("filters", name), "utf8") }));
+      return {
+        contents: `export const PRESETS = ${JSON.stringify(presets)};`,
+        loader: "js",
+        watchFiles: names.map((n) => join("filters", n)),
+      };
+    });
+  },
+};
+
+mkdirSync("dist/playground", { recursive: true });
+await build({
+  entryPoints: ["playground/main.ts"],
+  outfile: "dist/playground/playground.js",
+  bundle: true,
+  platform: "browser",
+  format: "iife",
+  target: "es2022",
+  plugins: [playgroundModules],
+  legalComments: "eof",
+  logLevel: "warning",
+  logOverride: { "empty-import-meta": "silent" },
+});
+copyFileSync("playground/index.html", "dist/playground/index.html");

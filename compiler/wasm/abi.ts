@@ -77,7 +77,10 @@ export function encodeMeta(meta: WasmMeta): Uint8Array {
 
 /** The metadata of a compiled module, or null when the binary carries none (not ours). */
 export function readMeta(binary: Uint8Array | WebAssembly.Module): WasmMeta | null {
-  const mod = binary instanceof WebAssembly.Module ? binary : new WebAssembly.Module(binary);
+  const mod =
+    binary instanceof WebAssembly.Module
+      ? binary
+      : new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>);
   const [sec] = WebAssembly.Module.customSections(mod, META_SECTION);
   if (!sec) return null;
   return JSON.parse(new TextDecoder().decode(sec)) as WasmMeta;

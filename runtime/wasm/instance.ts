@@ -3,7 +3,6 @@
 // (maps.ts), and runs an exported program or handler over one frame. It is what tests
 // and the runtime's workers instantiate; a module importing a helper this host does not
 // implement is refused up front with the helper's name, never run with a stub.
-import { randomInt } from "node:crypto";
 import {
   IMPORT_MODULE,
   INLINE_ARRAY_KINDS,
@@ -14,6 +13,7 @@ import {
   type WasmMeta,
 } from "../../compiler/wasm/abi.ts";
 import { formatTrace } from "./trace.ts";
+import { fromHex, monotonicNs, randomU32 } from "./platform.ts";
 import {
   ArrayStore,
   EINVAL,
@@ -102,7 +102,10 @@ const TRACE_IMPORT = /^trace_printk(\d)$/;
 
 /** The helper imports of a module that this host does not implement (empty: it can run). */
 export function missingHelpers(binary: Uint8Array | WebAssembly.Module): string[] {
-  const mod = binary instanceof WebAssembly.Module ? binary : new WebAssembly.Module(binary);
+  const mod =
+    binary instanceof WebAssembly.Module
+      ? binary
+      : new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>);
   const known = new Set<string>(HOST_HELPERS);
   return WebAssembly.Module.imports(mod)
     .filter(
@@ -135,7 +138,7 @@ export class WasmHost {
   readonly traceLines: string[] = [];
 
   constructor(binary: Uint8Array, opts: WasmHostOptions = {}) {
-    const mod = new WebAssembly.Module(binary);
+    const mod = new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>);
     const meta = readMeta(mod);
     if (!meta) throw new WasmHostError("not an xdpc module: no xdpc.meta section");
     this.meta = meta;
@@ -193,11 +196,10 @@ export class WasmHost {
     if (opts.umemBytes) this.umem = layout.reserveUmem(opts.umemBytes);
     const mem = layout.create();
     this.memory = mem;
-    for (const g of meta.globals)
-      this.bytes().set(Buffer.from(g.init, "hex"), DATA_BASE + g.offset);
+    for (const g of meta.globals) this.bytes().set(fromHex(g.init), DATA_BASE + g.offset);
 
-    const ktime = opts.ktimeNs ?? (() => process.hrtime.bigint());
-    const random = opts.randomU32 ?? (() => randomInt(0, 2 ** 32));
+    const ktime = opts.ktimeNs ?? monotonicNs;
+    const random = opts.randomU32 ?? randomU32;
     const cpu = BigInt(opts.cpu ?? 0);
     const keySizes = new Map(meta.maps.map((m) => [m.name, m.keySize]));
     const keyOf = (m: { name: string }, ptr: number) =>

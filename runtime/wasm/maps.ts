@@ -29,7 +29,7 @@ export interface HostMap {
 
 import { valueStride as stride } from "../../compiler/wasm/abi.ts";
 import { BPF_EXIST, BPF_NOEXIST } from "../../compiler/uapi/bpf.ts";
-const keyOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
+import { toHex as keyOf } from "./platform.ts";
 
 export class ArrayStore implements HostMap {
   /** Address of value 0; the module indexes from here itself (compiler/wasm/abi.ts INLINE_ARRAY_KINDS). */
