@@ -21,6 +21,12 @@ export const commands: CommandEntry[] = [
     load: async () => (await import("./build.ts")).buildCommand,
   },
   {
+    name: "image",
+    description:
+      "image build: package a filter or object as an OCI image in bpfman's bytecode-image format (layout dir or .tar)",
+    load: async () => (await import("./image.ts")).imageCommand,
+  },
+  {
     name: "disasm",
     description:
       "disassemble an eBPF object (ours or clang's), with filter source lines from BTF line info",
