@@ -3,7 +3,11 @@
 // sched_setaffinity for pinning workers. libxdp's ring functions are `static inline`
 // in xsk.h and cannot be called through FFI; the rings are read and written by the
 // generated Wasm batch loop instead (runtime/xsk), so nothing here touches a frame.
+// Every operation is registered with native/sys.ts, so test/support/fakesys.ts can play
+// the kernel for runtime/xsk's socket setup.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { koffi, library, NativeError } from "./lib.ts";
+import { sys } from "./sys.ts";
 
 export const AF_XDP = 44;
 export const SOCK_RAW = 3;
@@ -134,46 +138,73 @@ function fail(what: string, call: string): never {
   throw new NativeError(what, errno(), call);
 }
 
-/** The address of a shared memory's first byte (it never moves when the memory grows). */
-export function memoryAddress(buffer: ArrayBufferLike): bigint {
-  return BigInt(koffi().address(new Uint8Array(buffer)) as bigint | number);
-}
+/**
+ * Receive queues of interface IF (sysfs queues/rx-N), or null when sysfs cannot tell:
+ * sysfs shows the namespace it was mounted in, so it is trusted only when it shows the
+ * same device (ifindex) as the caller's namespace.
+ */
+export const rxQueueCount = sys(
+  "rxQueueCount",
+  function rxQueueCount(ifname: string, ifindex: number): number | null {
+    const dir = `/sys/class/net/${ifname}`;
+    try {
+      if (Number(readFileSync(`${dir}/ifindex`, "utf8")) !== ifindex) return null;
+      return readdirSync(`${dir}/queues`).filter((q) => q.startsWith("rx-")).length;
+    } catch {
+      return existsSync(dir) ? 0 : null;
+    }
+  },
+);
 
-export function xskSocket(): number {
+/** The address of a shared memory's first byte (it never moves when the memory grows). */
+export const memoryAddress = sys(
+  "memoryAddress",
+  function memoryAddress(buffer: ArrayBufferLike): bigint {
+    return BigInt(koffi().address(new Uint8Array(buffer)) as bigint | number);
+  },
+);
+
+export const xskSocket = sys("xskSocket", function xskSocket(): number {
   const fd = bind().socket(AF_XDP, SOCK_RAW, 0);
   if (fd < 0) fail("cannot create an AF_XDP socket", "socket");
   return fd;
-}
+});
 
 function setopt(fd: number, name: number, val: Buffer, what: string): void {
   if (bind().setsockopt(fd, SOL_XDP, name, val, val.length) !== 0) fail(what, "setsockopt");
 }
 
 /** XDP_UMEM_REG: `len` bytes at `addr` in chunks of `chunkSize` (aligned mode). */
-export function umemRegister(
-  fd: number,
-  addr: bigint,
-  len: number,
-  chunkSize: number,
-  headroom = 0,
-): void {
-  // struct xdp_umem_reg { u64 addr; u64 len; u32 chunk_size; u32 headroom; u32 flags; u32 tx_metadata_len; }
-  const b = Buffer.alloc(32);
-  b.writeBigUInt64LE(addr, 0);
-  b.writeBigUInt64LE(BigInt(len), 8);
-  b.writeUInt32LE(chunkSize, 16);
-  b.writeUInt32LE(headroom, 20);
-  setopt(fd, XDP_UMEM_REG, b, "cannot register the UMEM");
-}
+export const umemRegister = sys(
+  "umemRegister",
+  function umemRegister(
+    fd: number,
+    addr: bigint,
+    len: number,
+    chunkSize: number,
+    headroom = 0,
+  ): void {
+    // struct xdp_umem_reg { u64 addr; u64 len; u32 chunk_size; u32 headroom; u32 flags; u32 tx_metadata_len; }
+    const b = Buffer.alloc(32);
+    b.writeBigUInt64LE(addr, 0);
+    b.writeBigUInt64LE(BigInt(len), 8);
+    b.writeUInt32LE(chunkSize, 16);
+    b.writeUInt32LE(headroom, 20);
+    setopt(fd, XDP_UMEM_REG, b, "cannot register the UMEM");
+  },
+);
 
 /** Sets the size (entries, a power of two) of one of the four rings. */
-export function setRingSize(fd: number, ring: number, entries: number, what: string): void {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(entries, 0);
-  setopt(fd, ring, b, what);
-}
+export const setRingSize = sys(
+  "setRingSize",
+  function setRingSize(fd: number, ring: number, entries: number, what: string): void {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(entries, 0);
+    setopt(fd, ring, b, what);
+  },
+);
 
-export function mmapOffsets(fd: number): MmapOffsets {
+export const mmapOffsets = sys("mmapOffsets", function mmapOffsets(fd: number): MmapOffsets {
   // struct xdp_mmap_offsets: four struct xdp_ring_offset { u64 producer, consumer, desc, flags; }
   const b = Buffer.alloc(128);
   const len = Buffer.alloc(4);
@@ -193,150 +224,162 @@ export function mmapOffsets(fd: number): MmapOffsets {
     flags: Number(b.readBigUInt64LE(at + 24)),
   });
   return { rx: ring(0), tx: ring(32), fr: ring(64), cr: ring(96) };
-}
+});
 
 /** bind(2) to (ifindex, queue); `sharedFd` is the socket whose UMEM this one shares. */
-export function xskBind(
-  fd: number,
-  ifindex: number,
-  queue: number,
-  flags: number,
-  sharedFd = 0,
-): void {
-  // struct sockaddr_xdp { u16 family; u16 flags; u32 ifindex; u32 queue_id; u32 shared_umem_fd; }
-  const b = Buffer.alloc(16);
-  b.writeUInt16LE(AF_XDP, 0);
-  b.writeUInt16LE(flags, 2);
-  b.writeUInt32LE(ifindex, 4);
-  b.writeUInt32LE(queue, 8);
-  b.writeUInt32LE(sharedFd, 12);
-  if (bind().bind(fd, b, b.length) !== 0)
-    fail(`cannot bind the AF_XDP socket to queue ${queue}`, "bind");
-}
+export const xskBind = sys(
+  "xskBind",
+  function xskBind(fd: number, ifindex: number, queue: number, flags: number, sharedFd = 0): void {
+    // struct sockaddr_xdp { u16 family; u16 flags; u32 ifindex; u32 queue_id; u32 shared_umem_fd; }
+    const b = Buffer.alloc(16);
+    b.writeUInt16LE(AF_XDP, 0);
+    b.writeUInt16LE(flags, 2);
+    b.writeUInt32LE(ifindex, 4);
+    b.writeUInt32LE(queue, 8);
+    b.writeUInt32LE(sharedFd, 12);
+    if (bind().bind(fd, b, b.length) !== 0)
+      fail(`cannot bind the AF_XDP socket to queue ${queue}`, "bind");
+  },
+);
 
 /** XDP_OPTIONS: whether the bound socket runs in zero-copy mode. */
-export function xskZeroCopy(fd: number): boolean {
+export const xskZeroCopy = sys("xskZeroCopy", function xskZeroCopy(fd: number): boolean {
   const b = Buffer.alloc(4);
   const len = Buffer.alloc(4);
   len.writeUInt32LE(4, 0);
   if (bind().getsockopt(fd, SOL_XDP, XDP_OPTIONS, b, len) !== 0)
     fail("cannot read the AF_XDP socket options", "getsockopt");
   return (b.readUInt32LE(0) & XDP_OPTIONS_ZEROCOPY) !== 0;
-}
+});
 
-export function xskStatistics(fd: number): XskStatistics {
-  const b = Buffer.alloc(48);
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(48, 0);
-  if (bind().getsockopt(fd, SOL_XDP, XDP_STATISTICS, b, len) !== 0)
-    fail("cannot read the AF_XDP socket statistics", "getsockopt");
-  const n = len.readUInt32LE(0);
-  const at = (k: number) => (k * 8 < n ? b.readBigUInt64LE(k * 8) : 0n);
-  return {
-    rxDropped: at(0),
-    rxInvalidDescs: at(1),
-    txInvalidDescs: at(2),
-    rxRingFull: at(3),
-    rxFillRingEmptyDescs: at(4),
-    txRingEmptyDescs: at(5),
-  };
-}
+export const xskStatistics = sys(
+  "xskStatistics",
+  function xskStatistics(fd: number): XskStatistics {
+    const b = Buffer.alloc(48);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(48, 0);
+    if (bind().getsockopt(fd, SOL_XDP, XDP_STATISTICS, b, len) !== 0)
+      fail("cannot read the AF_XDP socket statistics", "getsockopt");
+    const n = len.readUInt32LE(0);
+    const at = (k: number) => (k * 8 < n ? b.readBigUInt64LE(k * 8) : 0n);
+    return {
+      rxDropped: at(0),
+      rxInvalidDescs: at(1),
+      txInvalidDescs: at(2),
+      rxRingFull: at(3),
+      rxFillRingEmptyDescs: at(4),
+      txRingEmptyDescs: at(5),
+    };
+  },
+);
 
 /**
  * Maps ring `pgoff` of socket `fd` at exactly `addr` (page-aligned, inside memory the
  * caller owns), replacing what was there. A failed MAP_FIXED may already have unmapped
  * the range, so on failure the range is refilled with anonymous pages before throwing.
  */
-export function mmapRing(fd: number, addr: bigint, len: number, pgoff: bigint, what: string): void {
-  const a = bind();
-  const got = a.mmap(
-    addr,
-    len,
-    PROT_READ | PROT_WRITE,
-    MAP_SHARED | MAP_FIXED | MAP_POPULATE,
-    fd,
-    pgoff,
-  );
-  if (BigInt(got) === MAP_FAILED || BigInt(got) !== addr) {
-    const e = errno();
-    mapAnonymous(addr, len);
-    throw new NativeError(what, e, "mmap");
-  }
-}
+export const mmapRing = sys(
+  "mmapRing",
+  function mmapRing(fd: number, addr: bigint, len: number, pgoff: bigint, what: string): void {
+    const a = bind();
+    const got = a.mmap(
+      addr,
+      len,
+      PROT_READ | PROT_WRITE,
+      MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+      fd,
+      pgoff,
+    );
+    if (BigInt(got) === MAP_FAILED || BigInt(got) !== addr) {
+      const e = errno();
+      mapAnonymous(addr, len);
+      throw new NativeError(what, e, "mmap");
+    }
+  },
+);
 
 /** Puts fresh zeroed private pages at `addr` (page-aligned), undoing a ring mapping. */
-export function mapAnonymous(addr: bigint, len: number): void {
-  const got = bind().mmap(
-    addr,
-    len,
-    PROT_READ | PROT_WRITE,
-    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-    -1,
-    0n,
-  );
-  if (BigInt(got) === MAP_FAILED) fail("cannot map anonymous pages back over a ring", "mmap");
-}
+export const mapAnonymous = sys(
+  "mapAnonymous",
+  function mapAnonymous(addr: bigint, len: number): void {
+    const got = bind().mmap(
+      addr,
+      len,
+      PROT_READ | PROT_WRITE,
+      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+      -1,
+      0n,
+    );
+    if (BigInt(got) === MAP_FAILED) fail("cannot map anonymous pages back over a ring", "mmap");
+  },
+);
 
 /** Waits up to `timeoutMs` for one of `fds` to have frames; returns how many do. */
-export function pollFds(fds: readonly number[], timeoutMs: number): number {
-  // struct pollfd { int fd; short events; short revents; }
-  const b = Buffer.alloc(8 * fds.length);
-  fds.forEach((fd, i) => {
-    b.writeInt32LE(fd, 8 * i);
-    b.writeInt16LE(POLLIN, 8 * i + 4);
-  });
-  const r = bind().poll(b, fds.length, timeoutMs);
-  if (r < 0) {
-    if (errno() === 4) return 0; // EINTR
-    fail("poll on an AF_XDP socket failed", "poll");
-  }
-  return r;
-}
+export const pollFds = sys(
+  "pollFds",
+  function pollFds(fds: readonly number[], timeoutMs: number): number {
+    // struct pollfd { int fd; short events; short revents; }
+    const b = Buffer.alloc(8 * fds.length);
+    fds.forEach((fd, i) => {
+      b.writeInt32LE(fd, 8 * i);
+      b.writeInt16LE(POLLIN, 8 * i + 4);
+    });
+    const r = bind().poll(b, fds.length, timeoutMs);
+    if (r < 0) {
+      if (errno() === 4) return 0; // EINTR
+      fail("poll on an AF_XDP socket failed", "poll");
+    }
+    return r;
+  },
+);
 
 /** Kicks the kernel's TX path (the TX ring's need_wakeup flag asked for it). */
-export function kickTx(fd: number): void {
+export const kickTx = sys("kickTx", function kickTx(fd: number): void {
   if (Number(bind().sendto(fd, null, 0, MSG_DONTWAIT, null, 0)) >= 0) return;
   const e = errno();
   // The kernel is busy or out of buffers: it will make progress on its own or on the next kick.
   if (e === 11 || e === 16 || e === 105 || e === 100 || e === 4) return; // EAGAIN EBUSY ENOBUFS ENETDOWN EINTR
   throw new NativeError("sendto on an AF_XDP socket failed", e, "sendto");
-}
+});
 
-export function closeSocket(fd: number): void {
+export const closeSocket = sys("closeSocket", function closeSocket(fd: number): void {
   bind().close(fd);
-}
+});
 
 /** Pins the calling thread to `cpu` (sched_setaffinity(0, …)). */
-export function pinThread(cpu: number): void {
+export const pinThread = sys("pinThread", function pinThread(cpu: number): void {
   const mask = Buffer.alloc(128);
   mask[cpu >> 3] = 1 << (cpu & 7);
   if (bind().setaffinity(0, mask.length, mask) !== 0)
     fail(`cannot pin the thread to CPU ${cpu}`, "sched_setaffinity");
-}
+});
 
 /** The CPUs the calling thread may run on. */
-export function threadCpus(): number[] {
+export const threadCpus = sys("threadCpus", function threadCpus(): number[] {
   const mask = Buffer.alloc(128);
   if (bind().getaffinity(0, mask.length, mask) !== 0)
     fail("cannot read the thread's CPU affinity", "sched_getaffinity");
   const out: number[] = [];
   for (let i = 0; i < mask.length * 8; i++) if (mask[i >> 3]! & (1 << (i & 7))) out.push(i);
   return out;
-}
+});
 
 /** Restores the thread's affinity to `cpus`. */
-export function setThreadCpus(cpus: readonly number[]): void {
-  const mask = Buffer.alloc(128);
-  for (const c of cpus) mask[c >> 3]! |= 1 << (c & 7);
-  if (bind().setaffinity(0, mask.length, mask) !== 0)
-    fail("cannot set the thread's CPU affinity", "sched_setaffinity");
-}
+export const setThreadCpus = sys(
+  "setThreadCpus",
+  function setThreadCpus(cpus: readonly number[]): void {
+    const mask = Buffer.alloc(128);
+    for (const c of cpus) mask[c >> 3]! |= 1 << (c & 7);
+    if (bind().setaffinity(0, mask.length, mask) !== 0)
+      fail("cannot set the thread's CPU affinity", "sched_setaffinity");
+  },
+);
 
 /** The address family of socket `fd` (SO_DOMAIN), or -1 when fd is not a socket. */
-export function socketDomain(fd: number): number {
+export const socketDomain = sys("socketDomain", function socketDomain(fd: number): number {
   const b = Buffer.alloc(4);
   const len = Buffer.alloc(4);
   len.writeUInt32LE(4, 0);
   if (bind().getsockopt(fd, 1 /* SOL_SOCKET */, 39 /* SO_DOMAIN */, b, len) !== 0) return -1;
   return b.readInt32LE(0);
-}
+});

@@ -9,9 +9,9 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { CTL } from "../../compiler/wasm/xsk-abi.ts";
-import type { XskStatistics } from "../../native/xsk.ts";
+import { rxQueueCount, type XskStatistics } from "../../native/xsk.ts";
 import { checkHandlerModule, handlerLayout, initData, type HandlerLayout } from "./module.ts";
-import { probeOffsets, rxQueueCount, XskError, XskSet, type XskMode } from "./sockets.ts";
+import { probeOffsets, XskError, XskSet, type XskMode } from "./sockets.ts";
 import {
   CONTROL_STOP,
   WORKER_TAG,

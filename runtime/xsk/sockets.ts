@@ -14,7 +14,6 @@
 // The memory's maximum equals its initial size: it never grows, so no allocator ever
 // hands out a range under a ring, and the rings are replaced by anonymous pages before
 // the memory is dropped (a hole would crash the next access).
-import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { CTL } from "../../compiler/wasm/xsk-abi.ts";
 import { NativeError } from "../../native/lib.ts";
 import { mapUpdate } from "../../native/object.ts";
@@ -23,6 +22,7 @@ import {
   mapAnonymous,
   memoryAddress,
   mmapOffsets,
+  rxQueueCount,
   mmapRing,
   setRingSize,
   umemRegister,
@@ -80,18 +80,6 @@ export interface XskSocket {
 
 const pow2 = (n: number) => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
-
-/** Receive queues of IF (its sysfs queues/rx-N), or null when sysfs cannot tell. */
-export function rxQueueCount(ifname: string, ifindex: number): number | null {
-  const dir = `/sys/class/net/${ifname}`;
-  try {
-    // sysfs shows the namespace it was mounted in: trust it only for the same device.
-    if (Number(readFileSync(`${dir}/ifindex`, "utf8")) !== ifindex) return null;
-    return readdirSync(`${dir}/queues`).filter((q) => q.startsWith("rx-")).length;
-  } catch {
-    return existsSync(dir) ? 0 : null;
-  }
-}
 
 function ringBytes(off: RingOffsets, entries: number, descSize: number): number {
   return off.desc + entries * descSize;

@@ -30,7 +30,10 @@ it("every FFI operation the runtime uses is registered", () => {
       "kernelBtfBytes",
       "mapLookupBatch",
       "mapRing",
+      "rxQueueCount",
       "withSignalsBlocked",
+      "xskBind",
+      "xskSocket",
     ]),
   );
 });

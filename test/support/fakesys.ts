@@ -2,9 +2,11 @@
 // privileges: maps (kernel semantics for lookup/update/delete/next-key/batch, ENOENT
 // at the end of a batch, ENOSPC when a chunk is too small), programs with their map
 // ids and BTF, interfaces with an attached program, kernel BTF objects, and ring
-// buffers whose pages are plain memory the test produces records into. Every fd the
-// runtime opens through it must be closed: `openFds()` tells. A new native module
-// belongs in the imports below.
+// buffers whose pages are plain memory the test produces records into, and AF_XDP
+// sockets (UMEM registration, ring sizes and mappings, bind with the kernel's errors:
+// a missing queue, a queue taken or not yet released, no zero-copy, the memlock limit).
+// Every fd the runtime opens through it must be closed: `openFds()` tells. A new native
+// module belongs in the imports below.
 import { fakeSys } from "../../native/sys.ts";
 // Every native module, so that all operations are registered before a fake names them.
 import "../../native/bpf.ts";
@@ -16,9 +18,11 @@ import "../../native/object.ts";
 import "../../native/ring.ts";
 import "../../native/thread.ts";
 import "../../native/xdp.ts";
+import "../../native/xsk.ts";
 import { NativeError } from "../../native/lib.ts";
 import type { MapInfo, ProgInfo } from "../../native/info.ts";
 import type { RingMapping } from "../../native/ring.ts";
+import { XDP_SHARED_UMEM, XDP_ZEROCOPY, type MmapOffsets } from "../../native/xsk.ts";
 import { BPF_MAP_TYPE, BPF_NOEXIST, BPF_EXIST } from "../../compiler/uapi/bpf.ts";
 
 const ENOENT = 2;
@@ -27,6 +31,27 @@ const EBADF = 9;
 const EEXIST = 17;
 const EINVAL = 22;
 const ENOSPC = 28;
+const ENOBUFS = 105;
+const ENODEV = 19;
+const ENETDOWN = 100;
+const EBUSY = 16;
+const EOPNOTSUPP = 95;
+
+/** Ring offsets shaped like the kernel's (producer and consumer on their own cache lines). */
+export const FAKE_XSK_OFFSETS: MmapOffsets = (() => {
+  const r = { producer: 0, consumer: 128, flags: 192, desc: 256 };
+  return { rx: r, tx: r, fr: r, cr: r };
+})();
+
+/** One AF_XDP socket of the fake kernel. */
+export interface FakeXsk {
+  umem?: { addr: bigint; len: number; chunkSize: number };
+  /** Ring (XDP_RX_RING …) → entries. */
+  rings: Map<number, number>;
+  bound?: { ifindex: number; queue: number; zeroCopy: boolean };
+}
+
+const pow2 = (n: number) => n > 0 && (n & (n - 1)) === 0;
 
 export interface FakeMap {
   info: MapInfo;
@@ -56,7 +81,26 @@ export class FakeKernel {
   bucketSize = 1;
   private nextId = 1;
   private nextFd = 100;
-  private readonly fds = new Map<number, { kind: "map" | "prog"; id: number }>();
+  private readonly fds = new Map<number, { kind: "map" | "prog" | "xsk"; id: number }>();
+  /** AF_XDP: ifindex → receive queues (absent: sysfs cannot tell, and the device has one). */
+  readonly rxQueues = new Map<number, number>();
+  /** Interfaces whose driver does AF_XDP zero-copy. */
+  readonly zeroCopy = new Set<number>();
+  /** Interfaces that are down. */
+  readonly down = new Set<number>();
+  /** "ifindex/queue" → binds that still find the queue taken (a closed socket's deferred release). */
+  readonly releasing = new Map<string, number>();
+  /** Binds a closed socket's queue refuses with EBUSY after the close. */
+  releaseDelay = 0;
+  /** Bytes of UMEM RLIMIT_MEMLOCK allows. */
+  memlock = Infinity;
+  /** Open AF_XDP sockets by fd. */
+  readonly xsks = new Map<number, FakeXsk>();
+  /** Every bind(2): the socket, where, the flags, and the errno it got (0: bound). */
+  readonly binds: { fd: number; ifindex: number; queue: number; flags: number; errno: number }[] =
+    [];
+  /** Ring mappings: address → length (MAP_FIXED over the caller's memory). */
+  readonly mapped = new Map<bigint, number>();
 
   addMap(info: Partial<MapInfo> & Pick<MapInfo, "type" | "keySize" | "valueSize">): FakeMap {
     const id = this.nextId++;
@@ -136,7 +180,7 @@ export class FakeKernel {
     return [...this.fds.keys()];
   }
 
-  private open(kind: "map" | "prog", id: number): number {
+  private open(kind: "map" | "prog" | "xsk", id: number): number {
     const fd = this.nextFd++;
     this.fds.set(fd, { kind, id });
     return fd;
@@ -179,10 +223,98 @@ export class FakeKernel {
     return null;
   }
 
+  private xsk(fd: number, call: string): FakeXsk {
+    const x = this.xsks.get(fd);
+    if (!x) throw new NativeError("not an AF_XDP socket", EBADF, call);
+    return x;
+  }
+
+  /** The AF_XDP operations of native/xsk.ts, with the errors the kernel gives. */
+  private xskOps() {
+    return {
+      rxQueueCount: (ifname: string, ifindex: number) =>
+        this.links.get(ifname) === ifindex ? (this.rxQueues.get(ifindex) ?? null) : null,
+      memoryAddress: () => 0x7f0000000000n,
+      xskSocket: () => {
+        const fd = this.open("xsk", 0);
+        this.xsks.set(fd, { rings: new Map() });
+        return fd;
+      },
+      umemRegister: (fd: number, addr: bigint, len: number, chunkSize: number) => {
+        const x = this.xsk(fd, "setsockopt");
+        if (x.umem || !pow2(chunkSize))
+          throw new NativeError("cannot register the UMEM", EINVAL, "setsockopt");
+        if (len > this.memlock)
+          throw new NativeError("cannot register the UMEM", ENOBUFS, "setsockopt");
+        x.umem = { addr, len, chunkSize };
+      },
+      setRingSize: (fd: number, ring: number, entries: number, what: string) => {
+        const x = this.xsk(fd, "setsockopt");
+        if (!pow2(entries) || x.bound) throw new NativeError(what, EINVAL, "setsockopt");
+        x.rings.set(ring, entries);
+      },
+      mmapOffsets: (fd: number) => (this.xsk(fd, "getsockopt"), FAKE_XSK_OFFSETS),
+      mmapRing: (fd: number, addr: bigint, len: number, _pgoff: bigint, what: string) => {
+        const x = this.xsk(fd, "mmap");
+        if (x.bound || x.rings.size === 0) throw new NativeError(what, EINVAL, "mmap");
+        this.mapped.set(addr, len);
+      },
+      mapAnonymous: (addr: bigint) => {
+        this.mapped.delete(addr);
+      },
+      xskBind: (fd: number, ifindex: number, queue: number, flags: number, sharedFd = 0) => {
+        const x = this.xsk(fd, "bind");
+        const fail = (errno: number): never => {
+          this.binds.push({ fd, ifindex, queue, flags, errno });
+          throw new NativeError(`cannot bind the AF_XDP socket to queue ${queue}`, errno, "bind");
+        };
+        if (![...this.links.values()].includes(ifindex)) fail(ENODEV);
+        if (this.down.has(ifindex)) fail(ENETDOWN);
+        const shared = flags & XDP_SHARED_UMEM ? this.xsks.get(sharedFd) : undefined;
+        if (flags & XDP_SHARED_UMEM ? !shared?.umem || !shared.bound : !x.umem) fail(EINVAL);
+        if (queue >= (this.rxQueues.get(ifindex) ?? 1)) fail(EINVAL);
+        const key = `${ifindex}/${queue}`;
+        const left = this.releasing.get(key) ?? 0;
+        if (left > 0) {
+          this.releasing.set(key, left - 1);
+          fail(EBUSY);
+        }
+        const taken = [...this.xsks.values()].some(
+          (o) => o.bound?.ifindex === ifindex && o.bound.queue === queue,
+        );
+        if (taken) fail(EBUSY);
+        const zeroCopy = shared ? shared.bound!.zeroCopy : (flags & XDP_ZEROCOPY) !== 0;
+        if (zeroCopy && !this.zeroCopy.has(ifindex)) fail(EOPNOTSUPP);
+        x.bound = { ifindex, queue, zeroCopy };
+        this.binds.push({ fd, ifindex, queue, flags, errno: 0 });
+      },
+      xskZeroCopy: (fd: number) => this.xsk(fd, "getsockopt").bound?.zeroCopy ?? false,
+      xskStatistics: (fd: number) => {
+        this.xsk(fd, "getsockopt");
+        return {
+          rxDropped: 0n,
+          rxInvalidDescs: 0n,
+          txInvalidDescs: 0n,
+          rxRingFull: 0n,
+          rxFillRingEmptyDescs: 0n,
+          txRingEmptyDescs: 0n,
+        };
+      },
+      closeSocket: (fd: number) => {
+        const x = this.xsk(fd, "close");
+        this.xsks.delete(fd);
+        this.fds.delete(fd);
+        if (x.bound && this.releaseDelay > 0)
+          this.releasing.set(`${x.bound.ifindex}/${x.bound.queue}`, this.releaseDelay);
+      },
+    };
+  }
+
   /** Installs this kernel behind native/sys.ts; returns the function that removes it. */
   install(): () => void {
     return fakeSys({
       possibleCpus: () => this.cpus,
+      ...this.xskOps(),
       closeFd: (fd: number) => {
         if (!this.fds.delete(fd)) throw new Error(`fake kernel: close of fd ${fd} not open`);
       },
