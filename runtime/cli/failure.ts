@@ -4,7 +4,6 @@
 import type { NativeError } from "../../native/lib.ts";
 import type { LoadError } from "../../native/object.ts";
 import type { LoaderError } from "../load/loader.ts";
-import { verifierDiagnostic } from "../load/verifier.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { printDiagnostics, summary } from "./report.ts";
 
@@ -51,26 +50,18 @@ export function labFailure(e: unknown): never {
 }
 
 /**
- * `xdpc test` could not load FILE: a verifier rejection is printed as a diagnostic at
- * the filter line it refers to (exit 1), everything else becomes one line.
+ * `xdpc test` could not load FILE: a verifier rejection (runtime/load made it a
+ * diagnostic at the filter line it refers to) is printed as that diagnostic (exit 1),
+ * everything else becomes one line.
  */
-export function testLoadFailure(
-  e: unknown,
-  file: string,
-  program: string | undefined,
-  source: string | undefined,
-): number {
+export function testLoadFailure(e: unknown, file: string): number {
   if (isNamed(e, "TestRunError")) throw new CliError(`${file}: ${e.message}`);
-  if (isLoadError(e)) {
-    const prog = program ?? Object.keys(e.logs)[0] ?? "?";
-    const log = e.logs[prog] ?? e.log;
-    if (log) {
-      const v = verifierDiagnostic(log, { program: prog, file, source });
-      printDiagnostics([v.diagnostic], v.source || undefined, "text");
-      return EXIT.failed;
-    }
-    throw new CliError(`${file}: the kernel refused the object: ${e.detailLine}`);
+  if (is(e, "LoaderError") && (e as LoaderError).kind === "verifier") {
+    const l = e as LoaderError;
+    printDiagnostics(l.diagnostics, l.source || undefined, "text");
+    return EXIT.failed;
   }
+  if (isLoadError(e)) throw new CliError(`${file}: the kernel refused the object: ${e.detailLine}`);
   if (isNative(e)) throw new CliError(`${file}: ${e.headline}`);
   throw e;
 }

@@ -98,9 +98,9 @@ export const testCommand: CommandImpl = {
 
     let prog;
     try {
-      prog = loadForTest(obj.bytes, { program: opts.program, sets });
+      prog = loadForTest(obj.bytes, { program: opts.program, sets, file, source: obj.source });
     } catch (e) {
-      return testLoadFailure(e, file, opts.program, obj.source);
+      return testLoadFailure(e, file);
     }
 
     try {

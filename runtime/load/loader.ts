@@ -14,7 +14,6 @@
 // back an interrupted one by comparing those with what the kernel says is attached.
 import { existsSync, readdirSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import type { Diagnostic } from "../../compiler/diagnostics/diagnostic.ts";
 import { readObject, type ObjectInfo, type ObjectProgram } from "../../compiler/elf/object.ts";
 import { closeFd } from "../../native/bpf.ts";
 import { mapInfo, objPin, progFdById, progInfo } from "../../native/info.ts";
@@ -48,7 +47,10 @@ import {
   type MapRecord,
   type XdpMode,
 } from "./records.ts";
-import { verifierDiagnostic } from "./verifier.ts";
+import { LoaderError } from "./errors.ts";
+import { verifierRejection } from "./verifier.ts";
+
+export { LoaderError };
 
 export {
   filterStatus,
@@ -89,23 +91,6 @@ export interface LoadResult {
   /** The program this load replaced, if any. */
   replaced?: number;
   record: FilterRecord;
-}
-
-/**
- * A load or unload that failed for a reason the user can act on. `kind` picks the
- * CLI exit code (usage → 2, others → 1); compile and verifier failures carry
- * diagnostics (and the text to render them against).
- */
-export class LoaderError extends Error {
-  constructor(
-    message: string,
-    readonly kind: "usage" | "compile" | "verifier" | "failed" = "failed",
-    readonly diagnostics: Diagnostic[] = [],
-    readonly source?: string,
-  ) {
-    super(message);
-    this.name = "LoaderError";
-  }
 }
 
 const EM_BPF = 247;
@@ -294,21 +279,13 @@ function mapRecords(obj: LoadedObject, info: ObjectInfo, mapPinDir: string): Map
 
 /** The verifier's log or libbpf's complaint → a LoaderError. */
 function loadFailure(e: LoadError, input: FilterObject, info: ObjectInfo, prog: string): never {
-  const log = e.logs[prog] ?? e.log;
-  if (log.trim()) {
-    const { diagnostic, source } = verifierDiagnostic(log, {
-      program: prog,
-      object: info,
-      file: input.file,
-      source: input.source,
-    });
-    throw new LoaderError(
-      `the kernel verifier rejected '${prog}'; nothing was changed`,
-      "verifier",
-      [diagnostic],
-      source,
-    );
-  }
+  const rejected = verifierRejection(e, {
+    program: prog,
+    object: info,
+    file: input.file,
+    source: input.source,
+  });
+  if (rejected) throw rejected;
   if (e.messages.some((m) => /reuse pinned map|reusing pinned map/i.test(m))) {
     // libbpf: "couldn't reuse pinned map at '<path>': parameter mismatch"
     const path = e.messages.map((m) => /reuse pinned map at '([^']+)'/.exec(m)?.[1]).find(Boolean);

@@ -4,6 +4,8 @@
 // the log shows, and the verifier's own message follows it.
 import { diag, type Diagnostic } from "../../compiler/diagnostics/diagnostic.ts";
 import type { ObjectInfo } from "../../compiler/elf/object.ts";
+import type { LoadError } from "../../native/object.ts";
+import { LoaderError } from "./errors.ts";
 
 export interface VerifierReport {
   /** The verifier's message (its last lines before the statistics, joined with "; "). */
@@ -126,6 +128,27 @@ export function verifierDiagnostic(
   const length = Math.max(1, text.trimEnd().length - col);
   const d = diag("VerifierRejected", shownFile, { start: start + col, length }, [r.message]);
   return { diagnostic: d, source };
+}
+
+/**
+ * libbpf's LoadError → the verifier's rejection of `program` as a LoaderError with its
+ * diagnostic (the one place a verifier log becomes one: `xdpc load` and `xdpc test`
+ * both come here), or undefined when the kernel left no log for it (libbpf refused the
+ * object before the verifier ran; the caller words that).
+ */
+export function verifierRejection(
+  e: LoadError,
+  opts: { program: string; object?: ObjectInfo; file?: string; source?: string },
+): LoaderError | undefined {
+  const log = e.logs[opts.program] ?? e.log;
+  if (!log.trim()) return undefined;
+  const { diagnostic, source } = verifierDiagnostic(log, opts);
+  return new LoaderError(
+    `the kernel verifier rejected '${opts.program}'; nothing was changed`,
+    "verifier",
+    [diagnostic],
+    source,
+  );
 }
 
 function sameFile(a: string, b: string): boolean {

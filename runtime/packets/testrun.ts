@@ -5,10 +5,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { testRun } from "../../native/bpf.ts";
 import { NativeError } from "../../native/lib.ts";
-import { openObject, type LoadedObject } from "../../native/object.ts";
+import { LoadError, openObject, type LoadedObject } from "../../native/object.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { XDP_ACTION_NAMES, XDP_PASS, XDP_REDIRECT, XDP_TX } from "../../compiler/uapi/bpf.ts";
 import { applyParams, paramsOf } from "../load/params.ts";
+import { verifierRejection } from "../load/verifier.ts";
 import type { PcapPacket } from "./pcap.ts";
 
 /** The kernel's limits for one test-run packet (x86_64): an Ethernet header at least;
@@ -42,12 +43,19 @@ export interface TestProgram {
 
 /**
  * Opens and loads an ELF object for test runs: private pin root, `--set` parameters
- * applied to `.rodata`, one program picked (`program`, or the only one). Verifier
- * rejections come back as LoadError (native/object.ts) for the caller to render.
+ * applied to `.rodata`, one program picked (`program`, or the only one). A verifier
+ * rejection is the loader's LoaderError with its diagnostic (against `source` when
+ * `file` is the filter it came from); libbpf refusing the object is its LoadError.
  */
 export function loadForTest(
   bytes: Uint8Array,
-  opts: { program?: string; sets?: Record<string, string>; name?: string } = {},
+  opts: {
+    program?: string;
+    sets?: Record<string, string>;
+    name?: string;
+    file?: string;
+    source?: string;
+  } = {},
 ): TestProgram {
   let info;
   try {
@@ -102,7 +110,14 @@ export function loadForTest(
       cur.set(rodataBytes.subarray(0, cur.length));
       object.setInitialValue(ro, cur);
     }
-    object.load();
+    try {
+      object.load();
+    } catch (e) {
+      if (!(e instanceof LoadError)) throw e;
+      throw (
+        verifierRejection(e, { program, object: info, file: opts.file, source: opts.source }) ?? e
+      );
+    }
     return {
       program,
       fd: object.programFd(program),
