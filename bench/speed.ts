@@ -15,7 +15,7 @@
 import { closeFd, loadRawProgram, testRun } from "../native/bpf.ts";
 import { enableRunTimeStats, progInfo } from "../native/info.ts";
 import type { CorpusPacket } from "../test/support/corpus.ts";
-import { prng } from "../test/support/packets.ts";
+import { prng } from "../test/support/crafted.ts";
 import { runXdp, verdictName } from "../test/support/xdp.ts";
 import { filterProgramFd, loadSide, type Pair } from "./twins.ts";
 import { geomean, median, notMeasured, type Maybe } from "./stats.ts";

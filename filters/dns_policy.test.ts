@@ -2,7 +2,7 @@
 // header and a port set to DENY are dropped.
 import { expect, it } from "vitest";
 import { describeFilter } from "../test/support/filtertest.ts";
-import { dnsQuery, udp4 } from "../test/support/packets.ts";
+import { dnsQuery, udp4 } from "../runtime/packets/build.ts";
 
 describeFilter("dns_policy", (f) => {
   it("a query to port 53 passes; one shorter than a DNS header is dropped", () => {

@@ -2,7 +2,7 @@
 // addresses swapped, type 0, checksums still valid); anything else passes.
 import { expect, it } from "vitest";
 import { describeFilter } from "../test/support/filtertest.ts";
-import { build, inetChecksum, tcp4 } from "../test/support/packets.ts";
+import { build, inetChecksum, tcp4 } from "../runtime/packets/build.ts";
 
 describeFilter("icmp_echo", (f) => {
   it("an ICMP echo request becomes its reply, sent back out", () => {

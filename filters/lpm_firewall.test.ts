@@ -2,7 +2,7 @@
 // dropped and counted against their rule; others pass.
 import { expect, it } from "vitest";
 import { describeFilter } from "../test/support/filtertest.ts";
-import { udp4 } from "../test/support/packets.ts";
+import { udp4 } from "../runtime/packets/build.ts";
 
 describeFilter("lpm_firewall", (f) => {
   it("a source in a blocklisted prefix is dropped and counted; others pass", () => {

@@ -2,7 +2,7 @@
 // some (burst 200 by default); a SYN-ACK and plain segments are not counted.
 import { expect, it } from "vitest";
 import { describeFilter } from "../test/support/filtertest.ts";
-import { tcp4, TCP_ACK, TCP_SYN } from "../test/support/packets.ts";
+import { tcp4, TCP_ACK, TCP_SYN } from "../runtime/packets/build.ts";
 
 describeFilter("syn_guard", (f) => {
   it("SYNs pass and are counted; SYN-ACKs are not", () => {

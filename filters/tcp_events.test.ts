@@ -3,7 +3,7 @@
 import { expect, it } from "vitest";
 import { EventReader } from "../runtime/observe/events.ts";
 import { describeFilter } from "../test/support/filtertest.ts";
-import { tcp4, TCP_ACK, TCP_RST, TCP_SYN } from "../test/support/packets.ts";
+import { tcp4, TCP_ACK, TCP_RST, TCP_SYN } from "../runtime/packets/build.ts";
 
 describeFilter("tcp_events", (f) => {
   it("every packet passes; SYN and RST are reported", () => {

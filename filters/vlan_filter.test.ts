@@ -2,7 +2,7 @@
 // 100 and untagged frames pass, another VLAN is dropped, a blocked port is dropped.
 import { expect, it } from "vitest";
 import { describeFilter } from "../test/support/filtertest.ts";
-import { build } from "../test/support/packets.ts";
+import { build } from "../runtime/packets/build.ts";
 
 const udp = (dport: number, vid?: number) =>
   build({

@@ -6,7 +6,7 @@
 import {
   buildFrame,
   inetChecksum,
-  parseMac,
+  mac,
   TCP_ACK,
   TCP_RST,
   TCP_SYN,
@@ -69,8 +69,8 @@ function v6(next: number, segment: Uint8Array, csumAt: number): Uint8Array {
   pseudo[39] = next;
   new DataView(seg.buffer).setUint16(csumAt, inetChecksum(pseudo, seg));
   const frame = new Uint8Array(14 + 40 + seg.length);
-  frame.set(parseMac(MAC_B), 0);
-  frame.set(parseMac(MAC_A), 6);
+  frame.set(mac(MAC_B), 0);
+  frame.set(mac(MAC_A), 6);
   frame.set([0x86, 0xdd], 12);
   const ip = new DataView(frame.buffer, 14, 40);
   ip.setUint32(0, 0x60000000);
@@ -104,9 +104,9 @@ function echo6(): Uint8Array {
 function arpRequest(): Uint8Array {
   const f = new Uint8Array(60);
   f.fill(0xff, 0, 6);
-  f.set(parseMac(MAC_A), 6);
+  f.set(mac(MAC_A), 6);
   f.set([0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1], 12);
-  f.set(parseMac(MAC_A), 22);
+  f.set(mac(MAC_A), 22);
   f.set([198, 18, 0, 1], 28);
   f.set([198, 18, 0, 2], 38);
   return f;

@@ -9,7 +9,7 @@ import { CTL } from "../../compiler/wasm/xsk-abi.ts";
 import { mapLookup, possibleCpus } from "../../native/object.ts";
 import { buildFrame, inetChecksum } from "../../runtime/packets/build.ts";
 import { describeKernel } from "../../test/support/kernel.ts";
-import { hex } from "../../test/support/packets.ts";
+import { hex } from "../../runtime/packets/build.ts";
 import { loadXdpObject, runXdp, XDP_DROP, XDP_PASS } from "../../test/support/xdp.ts";
 import { FakeRings } from "../../test/xsk/fake.ts";
 

@@ -14,10 +14,10 @@ import {
   tcp6,
   ipv6,
   ipv4ToU32,
-  prng,
   TCP_SYN,
   TCP_ACK,
-} from "../support/packets.ts";
+} from "../../runtime/packets/build.ts";
+import { prng } from "../support/crafted.ts";
 import { XDP_DROP, XDP_PASS, XDP_REDIRECT } from "../support/xdp.ts";
 import { buildFilter, privatePinRoot, repo, verify } from "./objects.ts";
 

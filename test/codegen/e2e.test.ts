@@ -5,7 +5,7 @@ import { afterEach, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import { testRun } from "../../native/bpf.ts";
 import { mapLookup, mapUpdate, possibleCpus, type LoadedObject } from "../../native/object.ts";
-import { build as packet, ipv4, inetChecksum } from "../support/packets.ts";
+import { build as packet, ipv4, inetChecksum } from "../../runtime/packets/build.ts";
 import { load } from "./harness.ts";
 
 let open: LoadedObject[] = [];

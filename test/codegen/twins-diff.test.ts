@@ -5,7 +5,7 @@ import { expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describeKernel } from "../support/kernel.ts";
-import { craftedCorpus } from "../support/packets.ts";
+import { craftedCorpus } from "../support/crafted.ts";
 import { clangUnavailableReason, compileBpfC } from "../differential/clang.ts";
 import { diffObjects, formatDiff } from "../differential/diff.ts";
 import { build } from "./harness.ts";

@@ -13,7 +13,7 @@
 // both sides' bpf_ktime_get_ns() readings microseconds apart, which is what
 // time-dependent logic (token buckets) needs to agree; logic with a sharper time
 // edge than that is not deterministic, and `selfCheck` below tells which twins are.
-import { hex } from "../support/packets.ts";
+import { hex } from "../../runtime/packets/build.ts";
 import {
   loadXdpObject,
   runXdp,

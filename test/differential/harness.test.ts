@@ -3,7 +3,8 @@
 import { expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import { checkFdLeaks } from "../support/xdp.ts";
-import { craftedCorpus, tcp4, udp4, udp6 } from "../support/packets.ts";
+import { tcp4, udp4, udp6 } from "../../runtime/packets/build.ts";
+import { craftedCorpus } from "../support/crafted.ts";
 import { mapUpdate } from "../../native/object.ts";
 import { compileBpfC } from "./clang.ts";
 import { diffObjects, formatDiff } from "./diff.ts";

@@ -16,7 +16,7 @@ import {
   type XdpObject,
 } from "../support/xdp.ts";
 import { loadCorpus } from "../support/corpus.ts";
-import { concat, ipv4, ipv6 } from "../support/packets.ts";
+import { concat, ipv4, ipv6 } from "../../runtime/packets/build.ts";
 import { mapUpdate, type LoadedObject } from "../../native/object.ts";
 import { compileBpfC } from "./clang.ts";
 import { diffObjects, formatDiff } from "./diff.ts";

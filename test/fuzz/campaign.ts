@@ -3,7 +3,7 @@
 // the host, and classify the outcome. A campaign is a range of seeds.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { build, type PacketSpec } from "../support/packets.ts";
+import { build, type PacketSpec } from "../../runtime/packets/build.ts";
 import { buildClang, buildXdpc, differ, runKernel, runWasm } from "./engines.ts";
 import { generate, render, Rng, type Program } from "./gen.ts";
 

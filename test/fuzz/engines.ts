@@ -13,7 +13,7 @@ import { BPF_MAP_TYPE } from "../../compiler/uapi/bpf.ts";
 import { RingConsumer } from "../../runtime/observe/events.ts";
 import { dumpMap } from "../differential/diff.ts";
 import { compileBpfC } from "../differential/clang.ts";
-import { hex } from "../support/packets.ts";
+import { hex } from "../../runtime/packets/build.ts";
 import { loadXdpObject, runXdp, type XdpObject } from "../support/xdp.ts";
 import { DUMPABLE, hostMapDump, onOneCpu } from "../wasm/support.ts";
 

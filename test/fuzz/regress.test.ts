@@ -4,7 +4,7 @@
 // and bytes.
 import { expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
-import { build, hex } from "../support/packets.ts";
+import { build, hex } from "../../runtime/packets/build.ts";
 import { compile } from "../../compiler/driver/index.ts";
 import { buildXdpc, runKernel, runWasm } from "./engines.ts";
 

@@ -3,7 +3,7 @@ import { SPEC_EXAMPLE } from "../support/filters.ts";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
-import { build as packet, ipv4, type PacketSpec } from "../support/packets.ts";
+import { build as packet, ipv4, type PacketSpec } from "../../runtime/packets/build.ts";
 import { mapUpdate } from "../../native/object.ts";
 import { buildSource, loadFixture, lookupU64, perCpuSumU64, run, u32le } from "./harness.ts";
 

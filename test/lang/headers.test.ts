@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import type { XdpObject } from "../support/xdp.ts";
-import { build as packet, ipv4, ipv6, mac, TCP_SYN, TCP_ACK } from "../support/packets.ts";
+import { build as packet, ipv4, ipv6, mac, TCP_SYN, TCP_ACK } from "../../runtime/packets/build.ts";
 import { loadFixture, lookupU64, run, u32le } from "./harness.ts";
 
 describeKernel("§5 packet access (fixture headers)", () => {

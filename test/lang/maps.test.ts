@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
-import { build as packet, ipv4 } from "../support/packets.ts";
+import { build as packet, ipv4 } from "../../runtime/packets/build.ts";
 import { mapUpdate, possibleCpus, mapLookup } from "../../native/object.ts";
 import {
   build,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
-import { build as packet, ipv6 } from "../support/packets.ts";
+import { build as packet, ipv6 } from "../../runtime/packets/build.ts";
 import { mapUpdate } from "../../native/object.ts";
 import { RingConsumer } from "../../runtime/observe/events.ts";
 import { build, lookup, lookupI64, lookupU64, readGlobal, run, u32le } from "./harness.ts";

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
 import type { XdpObject } from "../support/xdp.ts";
-import { build as packet } from "../support/packets.ts";
+import { build as packet } from "../../runtime/packets/build.ts";
 import { mapUpdate } from "../../native/object.ts";
 import { loadFixture, lookup, lookupU64, run, u32le } from "./harness.ts";
 

@@ -7,7 +7,8 @@ import {
   samplePackets,
   TCPDUMP_DIR,
 } from "../support/corpus.ts";
-import { craftedCorpus, hex } from "../support/packets.ts";
+import { hex } from "../../runtime/packets/build.ts";
+import { craftedCorpus } from "../support/crafted.ts";
 import { closeFd, loadRawProgram, testRun } from "../../native/bpf.ts";
 import { existsSync } from "node:fs";
 

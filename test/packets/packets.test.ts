@@ -5,11 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  arbPacket,
-  arbPacketSpec,
   build,
   concat,
-  craftedCorpus,
   dnsQuery,
   ETH_P_8021AD,
   ETH_P_8021Q,
@@ -22,12 +19,12 @@ import {
   TCP_ACK,
   TCP_SYN,
   tcp4,
-  truncations,
   udp4,
   udp6,
   type Bytes,
   type PacketSpec,
-} from "../support/packets.ts";
+} from "../../runtime/packets/build.ts";
+import { arbPacket, arbPacketSpec, craftedCorpus, truncations } from "../support/crafted.ts";
 import { writePcap, writePcapng } from "../../runtime/packets/pcap.ts";
 
 /** Offset of the L3 header: 14 plus 4 per VLAN tag. */

@@ -9,7 +9,8 @@ import {
   writePcap,
   writePcapng,
 } from "../../runtime/packets/pcap.ts";
-import { arbPacket, fromHex, udp4 } from "../support/packets.ts";
+import { fromHex, udp4 } from "../../runtime/packets/build.ts";
+import { arbPacket } from "../support/crafted.ts";
 
 const pkts = [
   { data: udp4(), ts: 1_700_000_000_123_456_000n },

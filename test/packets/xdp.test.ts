@@ -15,7 +15,7 @@ import {
   verdictName,
 } from "../support/xdp.ts";
 import { compileBpfC } from "../differential/clang.ts";
-import { tcp4, udp4 } from "../support/packets.ts";
+import { tcp4, udp4 } from "../../runtime/packets/build.ts";
 
 /** r0 = n; exit */
 const retProg = (n: number) =>

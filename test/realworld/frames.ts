@@ -1,7 +1,7 @@
 // Crafted frames for the real-world ports, aimed at what header views do not accept and
 // the C originals do: wrong version nibbles, 3–5 VLAN tags, IPv6 extension-header
 // chains, short ICMP, TTL / hop limit at the edge.
-import { concat } from "../support/packets.ts";
+import { concat } from "../../runtime/packets/build.ts";
 
 const MACS = Uint8Array.of(2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1);
 const be16 = (n: number) => Uint8Array.of(n >> 8, n & 0xff);

@@ -11,7 +11,7 @@ import { missingHelpers, WasmHost } from "../../runtime/wasm/instance.ts";
 import { mapUpdate } from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadCorpus, MAX_XDP_TEST_PACKET, samplePackets } from "../support/corpus.ts";
-import { hex } from "../support/packets.ts";
+import { hex } from "../../runtime/packets/build.ts";
 import { loadXdpObject, runXdp, type XdpObject } from "../support/xdp.ts";
 import { kernelVsHostDiffs, onOneCpu } from "../wasm/support.ts";
 import { compileBpfC, clangUnavailableReason } from "../differential/clang.ts";

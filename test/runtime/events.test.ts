@@ -10,7 +10,7 @@ import { EventReader, type RingEvent } from "../../runtime/observe/events.ts";
 import { programMaps } from "../../runtime/observe/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { checkFdLeaks, loadXdpObject, type XdpObject } from "../support/xdp.ts";
-import { tcp4, udp4 } from "../support/packets.ts";
+import { tcp4, udp4 } from "../../runtime/packets/build.ts";
 
 const SYN = 0x02;
 const ACK = 0x10;

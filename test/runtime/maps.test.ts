@@ -10,7 +10,7 @@ import { possibleCpus } from "../../native/object.ts";
 import { batchlessMapTypes, programMaps, TypedMap, findMap } from "../../runtime/observe/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, checkFdLeaks, type XdpObject } from "../support/xdp.ts";
-import { udp4, udp6, tcp4, ethHeader, concat } from "../support/packets.ts";
+import { udp4, udp6, tcp4, ethHeader, concat } from "../../runtime/packets/build.ts";
 
 function build(path: string): Uint8Array {
   const source = readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");

@@ -14,7 +14,7 @@ import {
 } from "../../runtime/observe/metrics.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { checkFdLeaks, loadXdpObject, type XdpObject } from "../support/xdp.ts";
-import { concat, ethHeader, tcp4, udp4 } from "../support/packets.ts";
+import { concat, ethHeader, tcp4, udp4 } from "../../runtime/packets/build.ts";
 
 /** `name{labels} value` lines of the exposition format → a lookup by "name{labels}". */
 function parseExposition(text: string): Map<string, number> {

@@ -11,7 +11,7 @@ import { closeFd, testRun } from "../../native/bpf.ts";
 import { progFdById } from "../../native/info.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject } from "../support/xdp.ts";
-import { tcp4, udp4 } from "../support/packets.ts";
+import { tcp4, udp4 } from "../../runtime/packets/build.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const NS = `xdpct-obs${process.pid % 10000}`;

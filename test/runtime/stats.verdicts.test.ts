@@ -9,7 +9,8 @@ import { VERDICT_MAP } from "../../compiler/uapi/bpf.ts";
 import { TypedMap } from "../../runtime/observe/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, runXdp, checkFdLeaks, type XdpObject } from "../support/xdp.ts";
-import { craftedCorpus, tcp4 } from "../support/packets.ts";
+import { tcp4 } from "../../runtime/packets/build.ts";
+import { craftedCorpus } from "../support/crafted.ts";
 
 const FILTERS = readdirSync(new URL("../../filters/", import.meta.url)).filter(
   (f) => f.endsWith(".ts") && !f.endsWith(".test.ts"),

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describeKernel, describeWithPath } from "../support/kernel.ts";
-import { build, udp4 } from "../support/packets.ts";
+import { build, udp4 } from "../../runtime/packets/build.ts";
 import { readPcap, writePcap, writePcapng, LINKTYPE_RAW } from "../../runtime/packets/pcap.ts";
 import { buildObject } from "../../compiler/elf/object.ts";
 

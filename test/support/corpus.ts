@@ -1,5 +1,5 @@
 // The packet corpus of differential tests and benchmarks: every Ethernet packet of
-// ../shared/corpus/tcpdump (when present) plus the crafted corpus of packets.ts,
+// ../shared/corpus/tcpdump (when present) plus the crafted corpus of crafted.ts,
 // deduplicated, in a stable order. Packets BPF_PROG_TEST_RUN cannot run are left
 // out: shorter than an Ethernet header (EINVAL) or longer than MAX_XDP_TEST_PACKET
 // (ENOMEM; the 80 KB BIG TCP captures).
@@ -7,7 +7,8 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LINKTYPE_ETHERNET, PcapError, readPcap } from "../../runtime/packets/pcap.ts";
-import { craftedCorpus, hex, prng } from "./packets.ts";
+import { hex } from "../../runtime/packets/build.ts";
+import { craftedCorpus, prng } from "./crafted.ts";
 
 export const TCPDUMP_DIR = fileURLToPath(
   new URL("../../../shared/corpus/tcpdump", import.meta.url),

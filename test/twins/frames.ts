@@ -1,5 +1,7 @@
-// Just enough frame building for the twins' behaviour checks (the full packet library lives in
-// test/support/packets.ts, owned by the packets area). Everything big-endian, checksums real.
+// Frames for the twins' behaviour checks as plain byte arrays, spelled out field by field
+// (the packet builder is runtime/packets/build.ts; its checksum is used here). Everything
+// big-endian, IPv4 and ICMP checksums real, UDP and TCP checksums zero.
+import { inetChecksum as checksum } from "../../runtime/packets/build.ts";
 
 export type Bytes = number[];
 
@@ -11,12 +13,9 @@ const be32 = (v: number): Bytes => [
   v & 0xff,
 ];
 
-/** Ones' complement sum of 16-bit words, folded and inverted. */
+/** Ones' complement sum of 16-bit words, folded and inverted (the runtime's). */
 export function inetChecksum(b: Bytes): number {
-  let s = 0;
-  for (let i = 0; i < b.length; i += 2) s += (b[i]! << 8) | (b[i + 1] ?? 0);
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return ~s & 0xffff;
+  return checksum(Uint8Array.from(b));
 }
 
 export function ipv4Addr(s: string): number {

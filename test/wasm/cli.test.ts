@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { readMeta } from "../../compiler/wasm/abi.ts";
 import { WasmHost } from "../../runtime/wasm/instance.ts";
 import { repo, xdpc } from "../cli/run.ts";
-import { tcp4, udp4 } from "../support/packets.ts";
+import { tcp4, udp4 } from "../../runtime/packets/build.ts";
 
 const AF_XDP = `import { XdpContext, XdpAction, XDP_PASS, XskMap, XskPacket, XskVerdict, XSK_DROP, XSK_TX } from "xdpc";
 

@@ -14,7 +14,7 @@ import type { LoadedObject } from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadCorpus, MAX_XDP_TEST_PACKET } from "../support/corpus.ts";
 import { EXAMPLE_FILTERS } from "../support/filters.ts";
-import { concat, fromHex, hex } from "../support/packets.ts";
+import { concat, fromHex, hex } from "../../runtime/packets/build.ts";
 import { twinBeforeLoad, twinSetups } from "../support/twin-setups.ts";
 import { loadXdpObject, runXdp, verdictName } from "../support/xdp.ts";
 import { dumpMap } from "../differential/diff.ts";

@@ -12,7 +12,7 @@ import { compileToWasm } from "../../compiler/wasm/compile.ts";
 import { missingHelpers, WasmHost } from "../../runtime/wasm/instance.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadCorpus, MAX_XDP_TEST_PACKET, samplePackets } from "../support/corpus.ts";
-import { concat, hex } from "../support/packets.ts";
+import { concat, hex } from "../../runtime/packets/build.ts";
 import { loadXdpObject, runXdp, verdictName } from "../support/xdp.ts";
 import { kernelVsHostDiffs, onOneCpu } from "./support.ts";
 

@@ -11,10 +11,10 @@ import {
   ipv4ToU32,
   TCP_SYN,
   tcp4,
-  truncations,
   udp4,
   udp6,
-} from "../support/packets.ts";
+} from "../../runtime/packets/build.ts";
+import { truncations } from "../support/crafted.ts";
 import { wasmOf } from "./support.ts";
 
 const XSK_DROP = 0;

@@ -8,7 +8,7 @@ import { compile } from "../../compiler/driver/index.ts";
 import { compileToWasm } from "../../compiler/wasm/compile.ts";
 import { WasmHost } from "../../runtime/wasm/instance.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { hex, udp4 } from "../support/packets.ts";
+import { hex, udp4 } from "../../runtime/packets/build.ts";
 import { loadXdpObject, runXdp, verdictName } from "../support/xdp.ts";
 import { testRun } from "../../native/bpf.ts";
 

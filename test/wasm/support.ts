@@ -4,7 +4,7 @@ import { check } from "../../compiler/check/index.ts";
 import { renderDiagnostic } from "../../compiler/diagnostics/index.ts";
 import { compileToWasm, type WasmOutput } from "../../compiler/wasm/compile.ts";
 import type { HostMap } from "../../runtime/wasm/maps.ts";
-import { hex } from "../support/packets.ts";
+import { hex } from "../../runtime/packets/build.ts";
 import type { WasmHost } from "../../runtime/wasm/instance.ts";
 import type { XdpObject } from "../support/xdp.ts";
 import { dumpMap } from "../differential/diff.ts";

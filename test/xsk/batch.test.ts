@@ -8,7 +8,7 @@ import { compile, compileWasm } from "../../compiler/driver/index.ts";
 import { CTL } from "../../compiler/wasm/xsk-abi.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadCorpus } from "../support/corpus.ts";
-import { hex } from "../support/packets.ts";
+import { hex } from "../../runtime/packets/build.ts";
 import { loadXdpObject, runXdp, XDP_DROP, XDP_TX } from "../support/xdp.ts";
 import { FakeRings, RX_HEADROOM } from "./fake.ts";
 import { STEER } from "./support.ts";
