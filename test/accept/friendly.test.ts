@@ -1,6 +1,6 @@
 // Verifier friendliness: idiomatic TypeScript for common filter tasks must verify, with
-// few processed instructions, and behave as written. The headline case is the issue's
-// zero-byte count, whose C twin (clang -O2) exceeds the verifier's 1M-instruction budget.
+// few processed instructions, and behave as written. The headline case is counting
+// zero bytes, whose C twin (clang -O2) exceeds the verifier's 1M-instruction budget.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { join } from "node:path";
 import { describeKernel } from "../support/kernel.ts";

@@ -1,8 +1,8 @@
 // Every C twin of an example filter (test/twins/*.c), built by clang -O2 and loaded
-// through libbpf, runs over the whole corpus. Until xdpc produces objects this checks
-// the twins themselves: they load, they do something other than abort, and a twin
-// that does not read the clock is deterministic (two fresh loads agree packet for
-// packet and map for map). The lead plugs the xdpc build in as side A of diffObjects.
+// through libbpf, runs over the whole corpus. This checks the twins themselves: they
+// load, they do something other than abort, and a twin that does not read the clock is
+// deterministic (two fresh loads agree packet for packet and map for map).
+// test/codegen/twins-diff.test.ts runs xdpc's builds against them with diffObjects.
 import { expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";

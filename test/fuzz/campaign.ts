@@ -19,7 +19,7 @@ export const CLASSES = [
 ] as const;
 export type FuzzClass = (typeof CLASSES)[number];
 
-/** A compile slower than this is a finding (issue 17: near-linear compile time). */
+/** A compile slower than this is a finding (compile time must stay near-linear). */
 export const SLOW_MS = 2000;
 
 export interface CaseResult {

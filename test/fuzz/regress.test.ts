@@ -1,4 +1,4 @@
-// Miscompilations found by the differential fuzzer (issue 17 and its campaigns), each
+// Miscompilations found by the differential fuzzer's campaigns (test/fuzz), each
 // pinned by its reduced reproducer and run in the kernel (libbpf load,
 // BPF_PROG_TEST_RUN) and in the Wasm host, which must both give the expected verdicts
 // and bytes.

@@ -1,6 +1,6 @@
 // Named constants, enum members and verdict constants are untyped (§3.2, §3.7, §2.4);
-// FibLookupParams' MACs verify on the stack and work in a map value (issue 11 bugs 1–6,
-// issue 17 bug 4), and the messages name the types the user wrote.
+// FibLookupParams' MACs verify on the stack and work in a map value (bugs found porting C
+// programs and by the fuzzer), and the messages name the types the user wrote.
 import { describe, expect, it } from "vitest";
 import { compile } from "../../compiler/driver/index.ts";
 import { describeKernel } from "../support/kernel.ts";

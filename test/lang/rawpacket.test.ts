@@ -1,5 +1,5 @@
 // Checked raw stores, byte swaps, checksum helpers, DevMap/DevMapHash lookups and
-// lookupRef (issue 11's gaps) in the kernel, against values computed here.
+// lookupRef (what ports of C programs needed) in the kernel, against values computed here.
 import { afterEach, expect, it } from "vitest";
 import { mapUpdate } from "../../native/object.ts";
 import { describeKernel } from "../support/kernel.ts";
