@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { repo, xdpc } from "../cli/run.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadXdpObject, runXdp } from "../support/xdp.ts";
-import { dnsQuery, udp4 } from "../support/packets.ts";
+import { dnsQuery, udp4 } from "../../runtime/packets/build.ts";
 import { crc32, gzipStored, tar } from "../../runtime/deploy/archive.ts";
 import { LITTLE_ENDIAN, parseReference, platformName } from "../../runtime/deploy/oci.ts";
 import { programType } from "../../runtime/deploy/labels.ts";
