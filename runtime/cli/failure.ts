@@ -7,7 +7,7 @@ import type { LoaderError } from "../load/loader.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { printDiagnostics, summary } from "./report.ts";
 
-type Named = "ValueError" | "DemoError" | "LabError" | "TestRunError";
+type Named = "ValueError" | "DemoError" | "LabError" | "TestRunError" | "XskError" | "PcapError";
 const is = (e: unknown, ...names: string[]): e is Error =>
   e instanceof Error && names.includes(e.name);
 const isNamed = (e: unknown, name: Named): e is Error => is(e, name);
@@ -40,6 +40,18 @@ export function demoFailure(e: unknown): never {
   if (isNamed(e, "DemoError") || isNamed(e, "LabError")) throw new CliError(e.message);
   if (isLoadError(e)) throw new CliError(`the kernel rejected the demo filter: ${e.headline}`);
   if (isNative(e)) throw new CliError(e.headline);
+  throw e;
+}
+
+/** `xdpc run`'s AF_XDP socket failures → one line. */
+export function xskFailure(e: unknown): never {
+  if (isNamed(e, "XskError")) throw new CliError(e.message);
+  throw e;
+}
+
+/** A capture file that does not parse → one line naming it. */
+export function pcapFailure(e: unknown, path: string): never {
+  if (isNamed(e, "PcapError")) throw new CliError(`${path}: ${e.message}`);
   throw e;
 }
 

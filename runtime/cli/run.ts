@@ -14,10 +14,10 @@ import { mapLookup } from "../../native/object.ts";
 import { loadFilter, unloadFilter, type ModeOption } from "../load/loader.ts";
 import { splitAssignment } from "../load/params.ts";
 import { XskRunner, type QueueCounters } from "../xsk/run.ts";
-import { XskError, type XskMode } from "../xsk/sockets.ts";
+import type { XskMode } from "../xsk/sockets.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { loaderFailure } from "./failure.ts";
+import { loaderFailure, xskFailure } from "./failure.ts";
 import { filterInput } from "./filter.ts";
 import { note } from "./shared.ts";
 import { printDiagnostics, summary } from "./report.ts";
@@ -240,8 +240,7 @@ export const runCommand: CommandImpl = {
     } catch (e) {
       closeFd(xskFd);
       unload();
-      if (e instanceof XskError) throw new CliError(e.message);
-      throw e;
+      xskFailure(e);
     }
     const c = runner.counters();
     say(

@@ -3,13 +3,7 @@
 import type { Command } from "commander";
 import { writeFileSync } from "node:fs";
 import { compile, hasErrors } from "../../compiler/driver/index.ts";
-import {
-  LINKTYPE_ETHERNET,
-  PcapError,
-  packetsOfLinkType,
-  readPcap,
-  writePcap,
-} from "../packets/pcap.ts";
+import { LINKTYPE_ETHERNET, packetsOfLinkType, readPcap, writePcap } from "../packets/pcap.ts";
 import {
   formatOutcome,
   formatSummary,
@@ -23,7 +17,7 @@ import { splitAssignment } from "../load/params.ts";
 import type { CommandImpl } from "./types.ts";
 import { readObjectFile, readSource } from "./shared.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { testLoadFailure } from "./failure.ts";
+import { pcapFailure, testLoadFailure } from "./failure.ts";
 import { readInput } from "./input.ts";
 import { printDiagnostics } from "./report.ts";
 
@@ -64,8 +58,7 @@ function readCapture(path: string) {
     const file = readPcap(bytes);
     return { file, packets: packetsOfLinkType(file, LINKTYPE_ETHERNET) };
   } catch (e) {
-    if (e instanceof PcapError) throw new CliError(`${path}: ${e.message}`);
-    throw e;
+    pcapFailure(e, path);
   }
 }
 

@@ -24,3 +24,17 @@ it("only runtime/load/verifier.ts reads verifier logs", () => {
     "runtime/packets/testrun.ts",
   ]);
 });
+
+it("runtime errors become CLI messages in runtime/cli/failure.ts only", () => {
+  // A command may pass its own CliError (or commander's) through; every other runtime
+  // error class is told apart in failure.ts.
+  const offenders = files("runtime/cli")
+    .filter((f) => f !== "runtime/cli/failure.ts")
+    .flatMap((f) =>
+      [...readFileSync(join(ROOT, f), "utf8").matchAll(/instanceof (\w+Error)\b/g)]
+        .map((m) => m[1]!)
+        .filter((c) => c !== "CliError" && c !== "CommanderError")
+        .map((c) => `${f}: ${c}`),
+    );
+  expect(offenders).toEqual([]);
+});
