@@ -1,7 +1,7 @@
 // Crafted frames for the real-world ports, aimed at what header views do not accept and
 // the C originals do: wrong version nibbles, 3–5 VLAN tags, IPv6 extension-header
 // chains, short ICMP, TTL / hop limit at the edge.
-import { concat } from "../../runtime/packets/build.ts";
+import { concat, inetChecksum } from "../../runtime/packets/build.ts";
 
 const MACS = Uint8Array.of(2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1);
 const be16 = (n: number) => Uint8Array.of(n >> 8, n & 0xff);
@@ -19,10 +19,7 @@ function ipv4Header(over: {
   h[8] = over.ttl ?? 64;
   h[9] = over.proto ?? 17;
   h.set([198, 18, 0, 1, 198, 19, 0, 1], 12);
-  let s = 0;
-  for (let i = 0; i < 20; i += 2) s += (h[i]! << 8) | h[i + 1]!;
-  while (s > 0xffff) s = (s & 0xffff) + (s >> 16);
-  h.set(be16(~s & 0xffff), 10);
+  h.set(be16(inetChecksum(h)), 10);
   return h;
 }
 
