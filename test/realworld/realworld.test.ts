@@ -29,6 +29,28 @@ interface Port {
 }
 
 const ports: Port[] = [
+  { name: "xdp1", programs: ["xdp_prog1"] },
+  { name: "xdp2", programs: ["xdp_prog1"] },
+  {
+    name: "packet02",
+    programs: ["xdp_patch_ports_func", "xdp_vlan_swap_func", "xdp_pass_func"],
+  },
+  {
+    name: "packet03",
+    programs: [
+      "xdp_icmp_echo_func",
+      "xdp_redirect_func",
+      "xdp_redirect_map_func",
+      "xdp_router_func",
+      "xdp_pass_func",
+    ],
+    // The crafted frames' source MAC maps to a new destination; slot 0 of tx_port is lo.
+    setup: (o) => {
+      const src = Uint8Array.of(2, 0, 0, 0, 0, 1);
+      mapUpdate(o.mapFd("redirect_params"), src, Uint8Array.of(2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee));
+      mapUpdate(o.mapFd("tx_port"), le32(0), le32(1));
+    },
+  },
   { name: "xdp_adjust_tail", programs: ["xdp_icmp"] },
   {
     name: "xdp_fwd",
