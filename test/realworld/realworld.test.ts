@@ -22,14 +22,60 @@ const dir = import.meta.dirname;
 const LINEAR = MAX_XDP_TEST_PACKET - 17 * 4096;
 const le32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
 
+type Put = (map: string, key: Uint8Array, value: Uint8Array) => void;
+const kernelPut =
+  (o: XdpObject): Put =>
+  (m, k, v) =>
+    mapUpdate(o.mapFd(m), k, v);
+
 interface Port {
   name: string;
   programs: string[];
-  setup?: (o: XdpObject) => void;
+  /** Map contents both sides (and the Wasm host) start from. */
+  setup?: (put: Put) => void;
 }
+
+/** xdp_tx_iptunnel's `struct vip` (24 bytes): daddr (network order), dport (network order), family, protocol. */
+function vipKey(daddr: number[], dport: number, family: number, protocol: number) {
+  const k = new Uint8Array(24);
+  k.set(daddr, 0);
+  k.set([dport >> 8, dport & 0xff], 16);
+  k.set(le32(family).subarray(0, 2), 18);
+  k[20] = protocol;
+  return k;
+}
+
+/** Its `struct iptnl_info` (40 bytes): saddr, daddr, family, dmac. */
+function tunnel(saddr: number[], daddr: number[], family: number) {
+  const v = new Uint8Array(40);
+  v.set(saddr, 0);
+  v.set(daddr, 16);
+  v.set(le32(family).subarray(0, 2), 32);
+  v.set([2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee], 34);
+  return v;
+}
+
+const v6 = (last: number) => [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last];
 
 const ports: Port[] = [
   { name: "xdp1", programs: ["xdp_prog1"] },
+  {
+    name: "xdp_tx_iptunnel",
+    programs: ["_xdp_tx_iptunnel"],
+    // The crafted UDP frames' destinations (198.19.0.1 and 2001:db8::2, port 53) are
+    // tunnelled, the TCP one (port 80) is a v4 key pointing at a v6 tunnel (PASS).
+    setup: (o) => {
+      const fd = "vip2tnl";
+      const pad = (a: number[]) => [...a, ...new Array(16 - a.length).fill(0)];
+      o(
+        fd,
+        vipKey(pad([198, 19, 0, 1]), 53, 2, 17),
+        tunnel(pad([198, 18, 9, 1]), pad([198, 18, 9, 2]), 2),
+      );
+      o(fd, vipKey(v6(2), 53, 10, 17), tunnel(v6(0x11), v6(0x12), 10));
+      o(fd, vipKey(pad([198, 19, 0, 1]), 80, 2, 6), tunnel(v6(0x11), v6(0x12), 10));
+    },
+  },
   { name: "xdp2", programs: ["xdp_prog1"] },
   {
     name: "packet02",
@@ -47,8 +93,8 @@ const ports: Port[] = [
     // The crafted frames' source MAC maps to a new destination; slot 0 of tx_port is lo.
     setup: (o) => {
       const src = Uint8Array.of(2, 0, 0, 0, 0, 1);
-      mapUpdate(o.mapFd("redirect_params"), src, Uint8Array.of(2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee));
-      mapUpdate(o.mapFd("tx_port"), le32(0), le32(1));
+      o("redirect_params", src, Uint8Array.of(2, 0xaa, 0xbb, 0xcc, 0xdd, 0xee));
+      o("tx_port", le32(0), le32(1));
     },
   },
   { name: "xdp_adjust_tail", programs: ["xdp_icmp"] },
@@ -57,7 +103,7 @@ const ports: Port[] = [
     programs: ["xdp_fwd", "xdp_fwd_direct"],
     // Every egress index configured, to lo: the "is it a TX port" lookup then succeeds.
     setup: (o) => {
-      for (let i = 0; i < 64; i++) mapUpdate(o.mapFd("xdp_tx_ports"), le32(i), le32(1));
+      for (let i = 0; i < 64; i++) o("xdp_tx_ports", le32(i), le32(1));
     },
   },
 ];
@@ -78,7 +124,7 @@ describeKernel("real-world ports agree with their clang -O2 twins", () => {
         const r = diffObjects(built.object!, twin, packets, {
           programA: prog,
           programB: prog,
-          setup: port.setup,
+          setup: port.setup && ((o) => port.setup!(kernelPut(o))),
         });
         expect(r.mismatchCount + r.mapMismatches.length, formatDiff(r)).toBe(0);
         expect(r.packets).toBe(packets.length);
@@ -93,7 +139,10 @@ describeKernel("real-world ports agree with their clang -O2 twins", () => {
         const host = new WasmHost(wasm.binary!);
         const obj = loadXdpObject(built.object!, { name: "rwasm" });
         try {
-          port.setup?.(obj);
+          port.setup?.(kernelPut(obj));
+          port.setup?.((m, k, v) => {
+            if (host.map(m).update(k, v, 0) !== 0) throw new Error(`host map ${m}: update failed`);
+          });
           const bad: string[] = [];
           onOneCpu(() => {
             for (const p of packets) {
