@@ -21,6 +21,7 @@ import { generateFilter } from "./generate.ts";
 import { measureSpeed, trafficPool, type SpeedRow } from "./speed.ts";
 import { notMeasured, type Maybe } from "./stats.ts";
 import { buildClang, buildXdpc, filtersWithoutTwin, findPairs } from "./twins.ts";
+import { realworldCode } from "./realworld.ts";
 import { verdicts, type Verdict } from "./verdicts.ts";
 
 export interface BenchOptions {
@@ -47,6 +48,8 @@ export interface BenchOptions {
   loadFilter: string;
   /** Timed swap syscalls. */
   swaps: number;
+  /** Real-world ports in the code-size table (test/realworld; all when undefined). */
+  realworld?: string[];
 }
 
 export const FULL: BenchOptions = {
@@ -64,6 +67,7 @@ export const FULL: BenchOptions = {
   load: true,
   loadFilter: "vlan_filter",
   swaps: 200,
+  realworld: undefined,
 };
 
 export const SMOKE: BenchOptions = {
@@ -77,6 +81,7 @@ export const SMOKE: BenchOptions = {
   warmRuns: 2,
   lab: false,
   load: false,
+  realworld: ["xdp1"],
 };
 
 export interface BenchResult {
@@ -86,6 +91,8 @@ export interface BenchResult {
   /** Example filters without a C twin (not benchmarked). */
   withoutTwin: string[];
   code: CodeRow[];
+  /** The real-world corpus, one row per program (`port/program`). */
+  realworld: CodeRow[];
   speed: { name: string; row: Maybe<SpeedRow> }[];
   compile: CompileRow[];
   check: CheckRow[];
@@ -134,6 +141,8 @@ export async function runBench(
         measureCheck(pair.name, pair.filter, { cold: opts.coldRuns, warm: opts.warmRuns }),
       );
     }
+    log("real-world corpus: code size");
+    const realworld = realworldCode(opts.realworld);
     const genPath = join(work, `generated_${opts.generatedLines}.ts`);
     writeFileSync(genPath, generateFilter(opts.generatedLines));
     log(`generated ${opts.generatedLines}-line filter: check time`);
@@ -178,6 +187,7 @@ export async function runBench(
       corpus: { packets: corpus.packets.length, pool: pool.length, tcpdump: corpus.tcpdump },
       withoutTwin: filtersWithoutTwin(),
       code,
+      realworld,
       speed,
       compile,
       check,

@@ -13,17 +13,11 @@ const ratioCell = (a: Maybe<number>, b: Maybe<number>): string =>
 const loses = (a: Maybe<number>, b: Maybe<number>, limit = 1) =>
   isMeasured(a) && isMeasured(b) && a / b > limit;
 
-export function tables(r: BenchResult): Table[] {
-  const out: Table[] = [];
-  out.push({
-    title: "Targets",
-    head: ["target", "verdict", "figure"],
-    rows: r.verdicts.map((v) => [v.target, v.status, v.detail]),
-  });
-
+/** A code-size table over `rows` with a geomean row. */
+function codeTable(title: string, first: string, rows: BenchResult["code"]): Table {
   const code: string[][] = [];
   const codeRatios: Record<"x" | "j" | "v", number[]> = { x: [], j: [], v: [] };
-  for (const c of r.code) {
+  for (const c of rows) {
     if (!isMeasured(c.xdpc) || !isMeasured(c.clang)) {
       code.push([
         c.name,
@@ -56,10 +50,10 @@ export function tables(r: BenchResult): Table[] {
     "",
     fmtRatio(geomean(codeRatios.v)),
   ]);
-  out.push({
-    title: "Code size (kernel figures, xdpc / clang -O2)",
+  return {
+    title,
     head: [
-      "filter",
+      first,
       "xlated insns",
       "ratio",
       "JIT bytes",
@@ -68,7 +62,26 @@ export function tables(r: BenchResult): Table[] {
       "ratio",
     ],
     rows: code,
+  };
+}
+
+export function tables(r: BenchResult): Table[] {
+  const out: Table[] = [];
+  out.push({
+    title: "Targets",
+    head: ["target", "verdict", "figure"],
+    rows: r.verdicts.map((v) => [v.target, v.status, v.detail]),
   });
+
+  out.push(codeTable("Code size (kernel figures, xdpc / clang -O2)", "filter", r.code));
+  if (r.realworld?.length)
+    out.push(
+      codeTable(
+        "Real-world corpus: code size per program (test/realworld, xdpc / clang -O2)",
+        "port/program",
+        r.realworld,
+      ),
+    );
 
   const speed: string[][] = [];
   const spRatios: number[] = [];

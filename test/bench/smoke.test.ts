@@ -74,6 +74,11 @@ describeKernel("bench harness (smoke)", () => {
             expect(Number.isInteger(v) && v > 0, `${k} = ${v}`).toBe(true);
       }
 
+      // The real-world corpus's code-size rows: one port in smoke mode, a row per program.
+      expect(res.realworld.map((c) => c.name)).toEqual(["xdp1/xdp_prog1"]);
+      expect("xlatedInsns" in res.realworld[0]!.xdpc, JSON.stringify(res.realworld[0])).toBe(true);
+      expect(readFileSync(md, "utf8")).toContain("## Real-world corpus: code size per program");
+
       const speed = res.speed[0]!.row;
       if ("notMeasured" in speed) expectFigure(speed, "speed");
       else {
@@ -250,6 +255,7 @@ describeKernel("bench harness (smoke): xdpc load and replace against ip link", (
       corpus: { packets: 0, pool: 0, tcpdump: false },
       withoutTwin: [],
       code: [],
+      realworld: [],
       speed: [],
       compile: [],
       check: [],
