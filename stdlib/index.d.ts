@@ -27,8 +27,12 @@ export type bool = boolean;
 export interface FixedArray<T, N extends number> {
   /** Element `index`; 0 ≤ index < N. */
   [index: number]: T;
-  /** The element count N, a compile-time constant. */
-  readonly length: N;
+  /**
+   * The element count N, a compile-time constant in xdpc. Typed `number` for tsc so that an
+   * array literal (`[0x02, 0, 0, 0, 0, 0x01]`) is accepted where a FixedArray is expected;
+   * xdpc checks that it has exactly N elements.
+   */
+  readonly length: number;
 }
 
 /** An IPv6 address: 16 bytes in network order, as on the wire. */
@@ -190,18 +194,27 @@ export interface PacketView {
   eth(): EthHeader | null;
   /** The outer VLAN tag, or null unless the outer EtherType is 0x8100/0x88A8 and the 4-byte tag is present. */
   vlan(): VlanHeader | null;
-  /** The IPv4 header (after up to two VLAN tags), or null unless EtherType 0x0800, version 4, ihl ≥ 5 and ihl×4 bytes present. */
-  ipv4(): Ipv4Header | null;
-  /** The IPv6 header (after up to two VLAN tags), or null unless EtherType 0x86DD, 40 bytes present and version 6. */
-  ipv6(): Ipv6Header | null;
-  /** The TCP header, or null unless IPv4 protocol 6 with fragment offset 0 (or IPv6 next header 6) and 20 bytes present. */
-  tcp(): TcpHeader | null;
-  /** The UDP header, or null unless IPv4 protocol 17 with fragment offset 0 (or IPv6 next header 17) and 8 bytes present. */
-  udp(): UdpHeader | null;
-  /** The ICMP header, or null unless IPv4 protocol 1 with fragment offset 0 and 8 bytes present. */
-  icmp(): IcmpHeader | null;
-  /** The ICMPv6 header, or null unless IPv6 next header 58 and 8 bytes present. */
-  icmp6(): IcmpHeader | null;
+  /** The IPv4 header (after up to `vlanTags` VLAN tags, a constant 0..8, default 2), or null unless EtherType 0x0800, version 4, ihl ≥ 5 and ihl×4 bytes present. */
+  ipv4(vlanTags?: u32): Ipv4Header | null;
+  /** The IPv6 header (after up to `vlanTags` VLAN tags, default 2), or null unless EtherType 0x86DD, 40 bytes present and version 6. */
+  ipv6(vlanTags?: u32): Ipv6Header | null;
+  /** The TCP header, or null unless IPv4 protocol 6 with fragment offset 0 (or IPv6 next header 6) and 20 bytes present; `vlanTags` as for ipv4(). */
+  tcp(vlanTags?: u32): TcpHeader | null;
+  /** The UDP header, or null unless IPv4 protocol 17 with fragment offset 0 (or IPv6 next header 17) and 8 bytes present; `vlanTags` as for ipv4(). */
+  udp(vlanTags?: u32): UdpHeader | null;
+  /** The ICMP header, or null unless IPv4 protocol 1 with fragment offset 0 and 8 bytes present; `vlanTags` as for ipv4(). */
+  icmp(vlanTags?: u32): IcmpHeader | null;
+  /** The ICMPv6 header, or null unless IPv6 next header 58 and 8 bytes present; `vlanTags` as for ipv4(). */
+  icmp6(vlanTags?: u32): IcmpHeader | null;
+  /**
+   * Walks an IPv6 extension-header chain from `chain` (offset and protocol number of a
+   * header, e.g. 14 + 40 and the fixed header's next header): while it names hop-by-hop
+   * (0), routing (43), destination options (60), mobility (135), AH (51) or fragment (44),
+   * steps over it, at most `maxHeaders` (a constant 1..16) times. True when the chain ends
+   * at another protocol (chain then holds its offset and number); false when a header's
+   * first two bytes are missing or more than `maxHeaders` extension headers follow.
+   */
+  skipIpv6Ext(chain: Ipv6Chain, maxHeaders: u32): bool;
   /** The byte at packet offset `off`, or null when out of bounds. */
   load8(off: u32): u8 | null;
   /** The big-endian 16-bit value at packet offset `off`, or null when out of bounds. */
@@ -216,6 +229,14 @@ export interface PacketView {
   store32(off: u32, v: u32): bool;
   /** bpf_csum_diff(NULL, 0, data + off, len, seed): the 32-bit partial ones' complement sum of `len` packet bytes (len a constant multiple of 4, ≤ 512), or null when out of bounds. */
   csum(off: u32, len: u32, seed: u32): u32 | null;
+}
+
+/** The cursor of `skipIpv6Ext`: a header's offset in the frame and its protocol number. */
+export interface Ipv6Chain {
+  /** Byte offset of the header from the start of the frame. */
+  offset: u32;
+  /** Its protocol number (IPPROTO_*; 0, 43, 44, 51, 60, 135 are extension headers). */
+  nextHeader: u8;
 }
 
 /** The frame an XDP program sees (struct xdp_md). */

@@ -362,6 +362,13 @@ export interface ObjectLit {
   props: ObjectProp[];
 }
 
+/** `[a, b, …]`: only where a FixedArray is expected (a byte-array key, a field). */
+export interface ArrayLit {
+  kind: "ArrayLit";
+  span: Span;
+  elements: Expr[];
+}
+
 export type Expr =
   | NumberLit
   | BoolLit
@@ -381,6 +388,7 @@ export type Expr =
   | NonNull
   | Paren
   | ObjectLit
+  | ArrayLit
   | Unsupported;
 
 export type Node =

@@ -245,6 +245,8 @@ export function printExpr(e: Expr, min: number): string {
       return e.props.length === 0
         ? "{}"
         : `{ ${e.props.map((pr) => (pr.value.kind === "Name" && pr.value.name === pr.name.name && pr.value.span === pr.name.span ? pr.name.name : `${pr.name.name}: ${printExpr(pr.value, 0)}`)).join(", ")} }`;
+    case "ArrayLit":
+      return `[${e.elements.map((x) => printExpr(x, 0)).join(", ")}]`;
     case "Unsupported":
       return `/* unsupported: ${e.what} */`;
   }

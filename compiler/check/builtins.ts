@@ -47,6 +47,14 @@ function fibField(
     : undefined;
   return { name, type, offset, size: net ?? size, ...(wire ? { wire } : {}) };
 }
+/** The cursor of ctx.skipIpv6Ext(): the frame offset of a header and its protocol number. */
+export const ipv6ChainType: StructType = Object.freeze({
+  kind: "struct",
+  name: "Ipv6Chain",
+  size: 8,
+  align: 4,
+  fields: [fibField("offset", u32, 0), fibField("nextHeader", u8, 4)],
+});
 export const fibLookupParamsType: StructType = Object.freeze({
   kind: "struct",
   name: "FibLookupParams",
@@ -187,6 +195,7 @@ for (const n of [
   table.set(n, { kind: "fn", name: n });
 
 type("FibLookupParams", fibLookupParamsType);
+type("Ipv6Chain", ipv6ChainType);
 
 for (const n of [
   "MapOptions",

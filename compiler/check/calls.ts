@@ -1,7 +1,7 @@
 // Call resolution: header accessors and raw loads on the packet, adjustHead/Tail
 // (which invalidate packet views), map methods, built-in helpers and user functions.
 import type * as ast from "../ast/nodes.ts";
-import { fibLookupParamsType } from "./builtins.ts";
+import { fibLookupParamsType, ipv6ChainType } from "./builtins.ts";
 import { errorType, ExprChecker, exprText, unwrapParens } from "./exprs.ts";
 import { headerKinds, headerTypes } from "./headers.ts";
 import type { FunctionInfo, HelperName, MapInfo, MapMethod } from "./result.ts";
@@ -104,10 +104,17 @@ export abstract class CallChecker extends ExprChecker {
   private packetMethod(e: ast.Call, on: "ctx" | "xsk", prop: ast.Ident): Type {
     const name = prop.name;
     if ((headerKinds as string[]).includes(name)) {
-      this.arity(e, name, 0);
-      this.args(e);
       const h = headerKinds.find((k) => k === name)!;
-      this.m.calls.set(e, { kind: "header", header: h, on });
+      // Accessors past the Ethernet header take the VLAN tag depth of their L3 walk.
+      const walks = h !== "eth" && h !== "vlan";
+      let vlanTags = 2;
+      if (this.arity(e, name, 0, walks ? 1 : 0) && e.args[0]) {
+        this.arg(e, 0, u32);
+        const v = this.m.constValues.get(e.args[0]);
+        if (v === undefined || v < 0n || v > 8n) this.error("VlanTags", e.args[0].span, name);
+        else vlanTags = Number(v);
+      } else this.args(e);
+      this.m.calls.set(e, { kind: "header", header: h, on, vlanTags });
       return nullable(headerTypes[h]);
     }
     if (name === "csum") {
@@ -140,6 +147,18 @@ export abstract class CallChecker extends ExprChecker {
       if (this.arity(e, name, 1)) this.arg(e, 0, u32);
       this.m.calls.set(e, { kind: "load", width: load[0], on });
       return nullable(load[1]);
+    }
+    if (name === "skipIpv6Ext") {
+      let max = 0;
+      if (this.arity(e, name, 2)) {
+        this.arg(e, 0, ipv6ChainType);
+        this.arg(e, 1, u32);
+        const v = this.m.constValues.get(e.args[1]!);
+        if (v === undefined || v < 1n || v > 16n) this.error("Ipv6ExtCount", e.args[1]!.span);
+        else max = Number(v);
+      } else this.args(e);
+      this.m.calls.set(e, { kind: "ipv6Ext", max, on });
+      return boolType;
     }
     if (on === "ctx" && (name === "adjustHead" || name === "adjustTail")) {
       if (this.arity(e, name, 1)) this.arg(e, 0, i32);

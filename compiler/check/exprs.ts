@@ -215,6 +215,8 @@ export abstract class ExprChecker extends CheckerBase {
       }
       case "ObjectLit":
         return this.objectLit(e, expected);
+      case "ArrayLit":
+        return this.arrayLit(e, expected);
       case "Unsupported":
         return errorType;
     }
@@ -731,6 +733,27 @@ export abstract class ExprChecker extends CheckerBase {
     }
     this.error("InvalidCast", e.span, typeToString(st), typeToString(target));
     return errorType;
+  }
+
+  private arrayLit(e: ast.ArrayLit, expected: Type | undefined): Type {
+    if (!expected || expected.kind !== "fixedArray") {
+      if (expected !== errorType) this.error("ArrayLiteralNeedsType", e.span);
+      for (const x of e.elements) this.expr(x);
+      return errorType;
+    }
+    if (e.elements.length !== expected.length)
+      this.error(
+        "ArrayLiteralLength",
+        e.span,
+        e.elements.length,
+        typeToString(expected),
+        expected.length,
+      );
+    for (const x of e.elements) {
+      this.expr(x, expected.elem);
+      this.coerce(x, expected.elem);
+    }
+    return expected;
   }
 
   private objectLit(e: ast.ObjectLit, expected: Type | undefined): Type {

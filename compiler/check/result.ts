@@ -270,7 +270,14 @@ export type MapMethod =
 
 export type CallTarget =
   /** `ctx.ipv4()` / `pkt.ipv4()`: the header view or null (rules in LANGUAGE.md §5). */
-  | { kind: "header"; header: HeaderKind; on: "ctx" | "xsk" }
+  | { kind: "ipv6Ext"; max: number; on: "ctx" | "xsk" }
+  | {
+      kind: "header";
+      header: HeaderKind;
+      on: "ctx" | "xsk";
+      /** VLAN tags the L3 walk skips at most (the accessor's constant argument; 2 without one). */
+      vlanTags: number;
+    }
   /** `ctx.load8/16/32(off)`: checked big-endian load, null when out of bounds. */
   | { kind: "load"; width: 1 | 2 | 4; on: "ctx" | "xsk" }
   /** `ctx.csum(off, len, seed)`: bpf_csum_diff over len packet bytes at off, null when out of bounds. */

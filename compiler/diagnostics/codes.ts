@@ -86,6 +86,14 @@ export const messages = {
     code: 2030,
     text: "object literal needs a struct type from its context; annotate the variable",
   },
+  ArrayLiteralNeedsType: {
+    code: 2060,
+    text: "an array literal is only allowed where a FixedArray is expected (a field, a key, an annotated variable)",
+  },
+  ArrayLiteralLength: {
+    code: 2061,
+    text: "the array literal has {0} element(s) but {1} has {2}",
+  },
   MissingStructField: { code: 2031, text: "missing field '{0}' of {1}" },
   UnknownStructField: { code: 2032, text: "{0} has no field '{1}'" },
   IndexOutOfRange: { code: 2033, text: "index {0} is out of range for {1}" },
@@ -224,6 +232,14 @@ export const messages = {
   CsumLength: {
     code: 3040,
     text: "the length of ctx.csum() must be a constant multiple of 4 from 4 to 512",
+  },
+  VlanTags: {
+    code: 3041,
+    text: "the VLAN tag depth of {0}() must be a constant from 0 to 8",
+  },
+  Ipv6ExtCount: {
+    code: 3042,
+    text: "the extension-header count of skipIpv6Ext() must be a constant from 1 to 16",
   },
   TraceConversion: {
     code: 3037,

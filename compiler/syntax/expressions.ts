@@ -468,11 +468,7 @@ function parsePrimary(p: Cursor): Expr {
         case "{":
           return parseObjectLiteral(p);
         case "[":
-          p.unsupported("array literals", span(t.start, t.end), {
-            hint: "use a FixedArray field of a struct",
-          });
-          p.muted(() => p.skipBalanced());
-          return p.node("array literals", start);
+          return parseArrayLiteral(p);
       }
   }
   return p.fail("an expression");
@@ -644,6 +640,35 @@ function parseObjectLiteral(p: Cursor): Expr {
   }
   p.expectP("}");
   return bad !== null ? p.node(bad, start) : { kind: "ObjectLit", span: p.spanFrom(start), props };
+}
+
+/** `[e, …]` (a trailing comma allowed); spread and holes are outside the subset. */
+function parseArrayLiteral(p: Cursor): Expr {
+  const start = p.tok.start;
+  p.expectP("[");
+  const elements: Expr[] = [];
+  let bad: string | null = null;
+  while (!p.isP("]") && !p.atEOF) {
+    const t = p.tok;
+    if (p.isP("...") || p.isP(",")) {
+      const what = p.isP(",") ? "array holes" : "spread syntax";
+      p.unsupported(what, span(t.start, t.end), { singular: what === "spread syntax" });
+      bad ??= what;
+      if (p.isP(",")) {
+        p.next();
+        continue;
+      }
+      p.muted(() => {
+        p.next();
+        parseAssignment(p);
+      });
+    } else elements.push(parseAssignment(p));
+    if (!p.eatP(",")) break;
+  }
+  p.expectP("]");
+  return bad !== null
+    ? p.node(bad, start)
+    : { kind: "ArrayLit", span: p.spanFrom(start), elements };
 }
 
 function skipPropertyRest(p: Cursor): void {

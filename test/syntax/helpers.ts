@@ -72,6 +72,8 @@ export function sexpr(e: Expr): string {
       return `[${sexpr(e.expr)}]`;
     case "ObjectLit":
       return `{${e.props.map((p) => `${p.name.name}: ${sexpr(p.value)}`).join(", ")}}`;
+    case "ArrayLit":
+      return `[${e.elements.map(sexpr).join(", ")}]`;
     case "Unsupported":
       return `<unsupported ${e.what}>`;
   }

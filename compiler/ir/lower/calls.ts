@@ -52,7 +52,7 @@ Lowerer.prototype.call = function (this: Lowerer, e: ast.Call): Value {
   if (!tgt) this.invariant("unresolved call", e);
   switch (tgt.kind) {
     case "header": {
-      const v = this.header(tgt.header);
+      const v = this.header(tgt.header, tgt.vlanTags);
       return { k: "ref", base: v, off: 0 };
     }
     case "load":
@@ -61,6 +61,8 @@ Lowerer.prototype.call = function (this: Lowerer, e: ast.Call): Value {
       return this.rawStore(tgt.width, e);
     case "csum":
       return this.packetCsum(tgt.len, e);
+    case "ipv6Ext":
+      return this.skipIpv6Ext(tgt.max, e);
     case "adjust": {
       const delta = this.scalar(this.use(e.args[0]!), e.args[0]!);
       const r = this.b.call(

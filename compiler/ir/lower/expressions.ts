@@ -170,6 +170,13 @@ Lowerer.prototype.expr = function (this: Lowerer, e: ast.Expr): Value {
       this.storeInto({ base: slot, off: 0 }, t, e);
       return { k: "ref", base: slot, off: 0 };
     }
+    case "ArrayLit": {
+      if (!t || t.kind !== "fixedArray")
+        this.unsupported("array literal without a FixedArray type", e);
+      const slot = this.scopeSlot(t.size);
+      this.storeInto({ base: slot, off: 0 }, t, e);
+      return { k: "ref", base: slot, off: 0 };
+    }
     case "StringLit":
     case "New":
     case "Unsupported":
@@ -271,6 +278,13 @@ Lowerer.prototype.storeInto = function (
       if (!f) this.unsupported(`unknown field ${p.name.name}`, p);
       this.storeInto({ base: dest.base, off: dest.off + f.offset }, f.type, p.value);
     }
+    return;
+  }
+  if (e.kind === "ArrayLit" && t.kind === "fixedArray") {
+    const step = sizeAlign(t.elem).size;
+    e.elements.forEach((x, i) =>
+      this.storeInto({ base: dest.base, off: dest.off + i * step }, t.elem, x),
+    );
     return;
   }
   const v = this.use(e);

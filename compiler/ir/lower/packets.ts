@@ -33,6 +33,7 @@ declare module "./lowerer.ts" {
     rawLoad(width: 1 | 2 | 4, e: ast.Call): Value;
     rawStore(width: 1 | 2 | 4, e: ast.Call): Value;
     packetCsum(len: number, e: ast.Call): Value;
+    skipIpv6Ext(max: number, e: ast.Call): Value;
     checkedPacket(
       kind: string,
       off: Operand,
@@ -41,13 +42,21 @@ declare module "./lowerer.ts" {
       inRange: (p: VReg) => Operand | null,
     ): { ok: VReg; v?: VReg };
     csumFold(x: Operand): Operand;
-    header(h: HeaderKind): VReg;
-    headerAt(h: HeaderKind): VReg;
+    header(h: HeaderKind, vlanTags?: number): VReg;
+    headerAt(h: HeaderKind, vlanTags: number): VReg;
     forgetParsesOf(h: HeaderKind, field: string): void;
+    forgetParses(names: readonly string[]): void;
     ipv4HeaderLength(ip: VReg): VReg;
-    l3(): { ethertype: VReg; off: VReg; fail: Block };
+    l3(vlanTags: number): { ethertype: VReg; off: VReg; fail: Block };
   }
 }
+
+/**
+ * The memo key of a parse that depends on the VLAN tag depth of the L3 walk: the name
+ * alone for the default depth (2), `name@depth` otherwise.
+ */
+const parseKey = (name: string, vlanTags: number) =>
+  vlanTags === 2 ? name : `${name}@${vlanTags}`;
 
 /** data and data_end for the current point (memoised per scope). */
 Lowerer.prototype.packet = function (this: Lowerer): { data: VReg; end: VReg } {
@@ -80,6 +89,90 @@ Lowerer.prototype.packetCsum = function (this: Lowerer, len: number, e: ast.Call
   return { k: "nint", v: v!, ok, w: 32 };
 };
 
+/**
+ * `ctx.skipIpv6Ext(chain, max)`: while chain.nextHeader names an IPv6 extension header,
+ * read its first two bytes at chain.offset (next header, length) and step over it —
+ * hop-by-hop 0, routing 43, destination options 60, mobility 135: (len + 1) × 8 bytes;
+ * AH 51: (len + 2) × 4; fragment 44: 8 — at most `max` times. true when the chain ends
+ * at a non-extension header; false when two bytes of a header are missing or more than
+ * `max` extension headers follow. The chain is written back either way (the position
+ * reached). Unrolled: each step is a 2-byte checked load and a few compares.
+ */
+Lowerer.prototype.skipIpv6Ext = function (this: Lowerer, max: number, e: ast.Call): Value {
+  const c = this.use(e.args[0]!);
+  if (c.k !== "ref") this.invariant("skipIpv6Ext needs an Ipv6Chain value", e);
+  const off = this.b.load(4, c.base, c.off, "i32", this.b.vreg("i32", "extoff"));
+  const nh = this.b.load(1, c.base, c.off + 4, "i32", this.b.vreg("i32", "extnh"));
+  const res = this.b.vreg("i32", "extok");
+  const ok = this.b.block("extend");
+  const fail = this.b.block("extfail");
+  const done = this.b.block("extdone");
+  const mask = this.b.vreg("i32");
+  const add = this.b.vreg("i32");
+  const shift = this.b.vreg("i32");
+  /** Branches to `len8`, `ah`, `frag` by nh, else to `other`. */
+  const classify = (len8: Block, ah: Block, frag: Block, other: Block) => {
+    for (const [n, to] of [
+      [0n, len8],
+      [43n, len8],
+      [60n, len8],
+      [135n, len8],
+      [51n, ah],
+      [44n, frag],
+    ] as const) {
+      const next = this.b.block("extnot");
+      this.b.br("eq", 32, nh, n, to, next);
+      this.b.place(next);
+    }
+    this.b.jmp(other);
+  };
+  for (let i = 0; i < max; i++) {
+    const len8 = this.b.block("extlen8");
+    const ah = this.b.block("extah");
+    const frag = this.b.block("extfrag");
+    const step = this.b.block("extstep");
+    classify(len8, ah, frag, ok);
+    // Step size ((len & mask) + add) << shift: 8-byte units, AH's 4-byte units, 8 fixed.
+    for (const [b, m, a, sh] of [
+      [len8, 0xffn, 1n, 3n],
+      [ah, 0xffn, 2n, 2n],
+      [frag, 0n, 1n, 3n],
+    ] as const) {
+      this.b.place(b);
+      this.b.mov(mask, m);
+      this.b.mov(add, a);
+      this.b.mov(shift, sh);
+      this.b.jmp(step);
+    }
+    this.b.place(step);
+    const { v, ok: present } = this.checkedPacket("ext", off, 2, true, (p) => this.b.load(2, p, 0));
+    const got = this.b.block("extgot");
+    this.b.br("eq", 64, present, 0n, fail, got);
+    this.b.place(got);
+    const len = this.b.bin("and", 32, this.b.bin("lshr", 32, v!, 8n), mask);
+    const size = this.b.bin("shl", 32, this.b.bin("add", 32, len, add), shift);
+    this.b.bin("add", 32, off, size, off);
+    this.b.bin("and", 32, v!, 0xffn, nh);
+  }
+  // After `max` steps: done only if what follows is not another extension header.
+  const over = this.b.block("extover");
+  classify(over, over, over, ok);
+  this.b.place(over);
+  this.b.jmp(fail);
+  for (const [b, r] of [
+    [ok, 1n],
+    [fail, 0n],
+  ] as const) {
+    this.b.place(b);
+    this.b.mov(res, r);
+    this.b.jmp(done);
+  }
+  this.b.place(done);
+  this.b.store(4, c.base, c.off, off);
+  this.b.store(1, c.base, c.off + 4, nh);
+  return { k: "int", v: res, w: 32 };
+};
+
 /** `ctx.storeN(off, v)`: the checked load's bounds rules, then a big-endian store; bool. */
 Lowerer.prototype.rawStore = function (this: Lowerer, width: 1 | 2 | 4, e: ast.Call): Value {
   const off = this.scalar(this.use(e.args[0]!), e);
@@ -91,9 +184,7 @@ Lowerer.prototype.rawStore = function (this: Lowerer, width: 1 | 2 | 4, e: ast.C
     return null;
   });
   // Any byte may have changed: every parse past the Ethernet header is redone.
-  const l4 = ["tcp", "udp", "icmp", "icmp6"];
-  for (const m of this.memo)
-    for (const k of ["vlan", "l3.et", "l3.off", "ipv4", "ipv6", "ipv4.hl", ...l4]) m.delete(k);
+  this.forgetParses(["vlan", "l3.et", "l3.off", "ipv4", "ipv6", "ipv4.hl", ...L4_PARSES]);
   return { k: "int", v: ok, w: 32 };
 };
 
@@ -153,22 +244,23 @@ Lowerer.prototype.checkedPacket = function (
  * A header view pointer: the header's start in packet data, or 0 when the
  * packet is not that protocol or too short (LANGUAGE.md §5).
  */
-Lowerer.prototype.header = function (this: Lowerer, h: HeaderKind): VReg {
-  if (this.memoEnabled || this.accessorDepth > 0) return this.headerAt(h);
+Lowerer.prototype.header = function (this: Lowerer, h: HeaderKind, vlanTags = 2): VReg {
+  if (this.memoEnabled || this.accessorDepth > 0) return this.headerAt(h, vlanTags);
   // Without the memo (the function adjusts the packet), one accessor must still derive
   // all its headers from one load of data: a reloaded data pointer has no verified range.
   this.accessorDepth++;
   this.memo.push(new Map());
   try {
-    return this.headerAt(h);
+    return this.headerAt(h, vlanTags);
   } finally {
     this.memo.pop();
     this.accessorDepth--;
   }
 };
 
-Lowerer.prototype.headerAt = function (this: Lowerer, h: HeaderKind): VReg {
-  const known = this.memoGet(h);
+Lowerer.prototype.headerAt = function (this: Lowerer, h: HeaderKind, vlanTags: number): VReg {
+  const key = parseKey(h, vlanTags);
+  const known = this.memoGet(key);
   if (known) return known;
   const view = this.b.vreg("pkt", h);
   const fail = this.b.block(`no${h}`);
@@ -203,7 +295,7 @@ Lowerer.prototype.headerAt = function (this: Lowerer, h: HeaderKind): VReg {
     }
     case "ipv4":
     case "ipv6": {
-      const l3 = this.l3();
+      const l3 = this.l3(vlanTags);
       const a = this.b.block(`${h}et`);
       this.b.br("eq", 32, l3.ethertype, h === "ipv4" ? 0x0800n : 0x86ddn, a, fail);
       this.b.place(a);
@@ -223,7 +315,7 @@ Lowerer.prototype.headerAt = function (this: Lowerer, h: HeaderKind): VReg {
         this.b.place(ihlok);
         const hl = this.b.bin("shl", 32, ihl, 2n);
         const q = this.b.ptrAdd(p, hl);
-        this.memoSet("ipv4.hl", hl);
+        this.memoSet(parseKey("ipv4.hl", vlanTags), hl);
         finish2(this.b, q, end, fail, () => {
           this.b.mov(view, p);
           this.b.jmp(join);
@@ -244,10 +336,10 @@ Lowerer.prototype.headerAt = function (this: Lowerer, h: HeaderKind): VReg {
       // Both IP views are computed up front so that their memo entries dominate what
       // follows (a later udp() after tcp() reuses them); for an IPv4 packet the IPv6
       // attempt costs one EtherType compare.
-      const ip6 = h === "icmp" ? null : this.header("ipv6");
+      const ip6 = h === "icmp" ? null : this.header("ipv6", vlanTags);
       if (h !== "icmp6") {
-        const ip = this.header("ipv4");
-        const hl = this.memoGet("ipv4.hl") ?? this.ipv4HeaderLength(ip);
+        const ip = this.header("ipv4", vlanTags);
+        const hl = this.memoGet(parseKey("ipv4.hl", vlanTags)) ?? this.ipv4HeaderLength(ip);
         const a = this.b.block(`${h}v4`);
         this.b.br("eq", 64, ip, 0n, h === "icmp" ? fail : viaV6, a);
         this.b.place(a);
@@ -282,7 +374,7 @@ Lowerer.prototype.headerAt = function (this: Lowerer, h: HeaderKind): VReg {
   this.b.mov(view, 0n);
   this.b.jmp(join);
   this.b.place(join);
-  this.memoSet(h, view);
+  this.memoSet(key, view);
   return view;
 };
 
@@ -292,7 +384,7 @@ Lowerer.prototype.headerAt = function (this: Lowerer, h: HeaderKind): VReg {
  * every scope: a later accessor parses the packet again (§5 rules on its bytes now).
  */
 Lowerer.prototype.forgetParsesOf = function (this: Lowerer, h: HeaderKind, field: string): void {
-  const l4 = ["tcp", "udp", "icmp", "icmp6"];
+  const l4 = L4_PARSES;
   const keys =
     (h === "eth" && field === "proto") || (h === "vlan" && field === "proto")
       ? ["vlan", "l3.et", "l3.off", "ipv4", "ipv6", "ipv4.hl", ...l4]
@@ -301,7 +393,15 @@ Lowerer.prototype.forgetParsesOf = function (this: Lowerer, h: HeaderKind, field
         : h === "ipv6" && field === "nextHeader"
           ? l4
           : [];
-  for (const m of this.memo) for (const k of keys) m.delete(k);
+  this.forgetParses(keys);
+};
+
+const L4_PARSES = ["tcp", "udp", "icmp", "icmp6"];
+
+/** Voids the memoised parses named (at every VLAN tag depth), in every scope. */
+Lowerer.prototype.forgetParses = function (this: Lowerer, names: readonly string[]): void {
+  for (const m of this.memo)
+    for (const k of [...m.keys()]) if (names.includes(k.split("@")[0]!)) m.delete(k);
 };
 
 /** ihl × 4 of a non-null ipv4 view (recomputed when the memo does not have it). */
@@ -321,10 +421,13 @@ Lowerer.prototype.ipv4HeaderLength = function (this: Lowerer, ip: VReg): VReg {
   return r;
 };
 
-/** EtherType after up to two VLAN tags and the L3 offset (memoised; eth must be present). */
-Lowerer.prototype.l3 = function (this: Lowerer): { ethertype: VReg; off: VReg; fail: Block } {
-  const et0 = this.memoGet("l3.et");
-  const off0 = this.memoGet("l3.off");
+/** EtherType after up to `vlanTags` VLAN tags and the L3 offset (memoised; eth must be present). */
+Lowerer.prototype.l3 = function (
+  this: Lowerer,
+  vlanTags: number,
+): { ethertype: VReg; off: VReg; fail: Block } {
+  const et0 = this.memoGet(parseKey("l3.et", vlanTags));
+  const off0 = this.memoGet(parseKey("l3.off", vlanTags));
   if (et0 && off0) return { ethertype: et0, off: off0, fail: this.b.block("unused") };
   const et = this.b.vreg("i32", "ethertype");
   const off = this.b.vreg("i64", "l3off");
@@ -337,7 +440,7 @@ Lowerer.prototype.l3 = function (this: Lowerer): { ethertype: VReg; off: VReg; f
   this.b.place(a);
   this.b.un("be16", 32, this.b.load(2, data, 12), et);
   this.b.mov(off, 14n);
-  for (let tag = 0; tag < 2; tag++) {
+  for (let tag = 0; tag < vlanTags; tag++) {
     const isTag = this.b.block("l3tag");
     const other = this.b.block("l3tpid");
     this.b.br("eq", 32, et, VLAN_TPIDS[0]!, isTag, other);
@@ -357,7 +460,7 @@ Lowerer.prototype.l3 = function (this: Lowerer): { ethertype: VReg; off: VReg; f
   this.b.mov(off, 14n);
   this.b.jmp(done);
   this.b.place(done);
-  this.memoSet("l3.et", et);
-  this.memoSet("l3.off", off);
+  this.memoSet(parseKey("l3.et", vlanTags), et);
+  this.memoSet(parseKey("l3.off", vlanTags), off);
   return { ethertype: et, off, fail: none };
 };

@@ -107,7 +107,7 @@ Lowerer.prototype.varDecl = function (this: Lowerer, s: ast.VarDecl): void {
   }
   if (t.kind === "struct" || t.kind === "fixedArray") {
     // A struct value: a literal builds it in place; otherwise the local is a reference.
-    if (s.init.kind === "ObjectLit" || sym.mutable) {
+    if (s.init.kind === "ObjectLit" || s.init.kind === "ArrayLit" || sym.mutable) {
       const slot = this.scopeSlot(sizeAlign(t).size, sym.name);
       this.storeInto({ base: slot, off: 0 }, t, s.init);
       this.frame.locals.set(sym.id, { k: "ref", base: slot, off: 0 });
