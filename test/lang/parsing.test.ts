@@ -1,4 +1,4 @@
-// The accessors' VLAN tag depth and ctx.skipIpv6Ext (issue 11's parsing gaps) in the
+// The accessors' VLAN tag depth and ctx.skipIpv6Ext in the
 // kernel and the Wasm host, against a model of the rules in docs/language.md §5.
 import { afterEach, expect, it } from "vitest";
 import { describeKernel } from "../support/kernel.ts";
