@@ -853,6 +853,10 @@ export abstract class ExprChecker extends CheckerBase {
         return fail();
       case "nullable":
         if (t.kind === "null" || sameType(t, target) || sameType(t, target.inner)) return true;
+        // A value for a nullable integer local (`let v = ctx.load16(0); … v = 5`), as tsc
+        // allows: converted to the inner type like any assignment.
+        if (target.inner.kind === "int" && (t.kind === "int" || t.kind === "action"))
+          return this.coerce(e, target.inner, report);
         return fail();
       default:
         return sameType(t, target) ? true : fail();

@@ -34,6 +34,13 @@ describeKernel("lowering regressions", () => {
     expect(result("load32", "out.update(0, v as u8);", [0x12, 0x34, 0x56, 0x78])).toBe(0x78n);
   });
 
+  it("an integer assigned to a nullable local makes it present with that value (was dropped)", () => {
+    // `let p = ctx.loadN(…)` infers u16 | null; tsc accepts `p = x` and `p = 5` after it.
+    const body =
+      "let p = ctx.load16(100);\n  const z: u16 = 0x1234;\n  p = z;\n  let q = ctx.load8(100);\n  q = 9;\n  let r = ctx.load8(0);\n  r = null;\n  out.update(0, ((p === null ? 1 : p) << 16) | ((q === null ? 1 : q) << 8) | (r === null ? 7 : r));";
+    expect(result("load16", body, [0xab, 0xcd])).toBe(0x12340907n);
+  });
+
   it("a local initialised from a narrowed nullable can be reassigned", () => {
     const body = "let t: u32 = v;\n  t = t + 5;\n  t++;\n  out.update(0, t);";
     expect(result("load32", body, [0, 0, 1, 0])).toBe(0x106n);

@@ -95,6 +95,10 @@ Lowerer.prototype.writeTo = function (
       else if (cur.k === "nint" && v.k === "nint") {
         this.b.mov(cur.v as VReg, v.v);
         this.b.mov(cur.ok as VReg, v.ok);
+      } else if (cur.k === "nint" && v.k === "int") {
+        // A plain integer into a nullable local: present, with that value.
+        this.b.mov(cur.v as VReg, this.scalar(v, n));
+        this.b.mov(cur.ok as VReg, 1n);
       } else if (cur.k === "ref" && v.k === "ref") {
         if (isSlot(cur.base) && tt)
           this.b.copy(cur.base, cur.off, v.base, v.off, sizeAlign(inner(tt)).size);
