@@ -145,9 +145,14 @@ export const testRun = sys(
   function testRun(
     progFd: number,
     packet: Uint8Array,
-    opts: { repeat?: number; flags?: number; outSize?: number } = {},
+    opts: { repeat?: number; flags?: number; outSize?: number; ingressIfindex?: number } = {},
   ): TestRunResult {
     const a = bind();
+    // struct xdp_md in: data 0, data_end = the frame's length, the ingress device (queue 0)
+    // looked up in the calling thread's network namespace, as bpf_fib_lookup then sees it.
+    const ctx = opts.ingressIfindex
+      ? Buffer.from(new Uint32Array([0, packet.length, 0, opts.ingressIfindex, 0, 0]).buffer)
+      : null;
     // Room for XDP_TX/adjust_tail growth beyond the input.
     const out = Buffer.alloc(opts.outSize ?? packet.length + 512);
     const o = {
@@ -156,9 +161,9 @@ export const testRun = sys(
       data_out: out,
       data_size_in: packet.length,
       data_size_out: out.length,
-      ctx_in: null,
+      ctx_in: ctx,
       ctx_out: null,
-      ctx_size_in: 0,
+      ctx_size_in: ctx ? ctx.length : 0,
       ctx_size_out: 0,
       retval: 0,
       repeat: opts.repeat ?? 1,

@@ -51,6 +51,8 @@ export interface DiffOptions {
   compareMaps?: boolean;
   /** Keep at most this many mismatches in detail (default 20); all are counted. */
   maxMismatches?: number;
+  /** struct xdp_md's ingress_ifindex for every run (a device of the calling thread's netns). */
+  ingressIfindex?: number;
 }
 
 export interface DiffResult {
@@ -86,8 +88,9 @@ export function diffObjects(
     const ra: XdpResult[] = [];
     const rb: XdpResult[] = [];
     for (const p of list) {
-      ra.push(runXdp(fdA, [p.data])[0]!);
-      rb.push(runXdp(fdB, [p.data])[0]!);
+      const on = { ingressIfindex: opts.ingressIfindex };
+      ra.push(runXdp(fdA, [p.data], on)[0]!);
+      rb.push(runXdp(fdB, [p.data], on)[0]!);
     }
     const max = opts.maxMismatches ?? 20;
     const mismatches: Mismatch[] = [];

@@ -86,6 +86,12 @@ const ports: Port[] = [
     },
   },
   { name: "xdp2", programs: ["xdp_prog1"] },
+  {
+    name: "xdp_rxq_info",
+    programs: ["xdp_prognum0"],
+    // Test runs arrive on lo (ifindex 1), queue 0: action XDP_TX, the EtherType read.
+    setup: (o) => o("config_map", le32(0), Uint8Array.from([...le32(3), ...le32(1), ...le32(1)])),
+  },
   { name: "basic04", programs: ["xdp_pass_func", "xdp_drop_func", "xdp_abort_func"] },
   {
     name: "xdp_filter",

@@ -11,7 +11,7 @@
  * the program load side by side in the test); addresses and ports are keys in network
  * order, as the C stores them.
  */
-import type { XdpContext, XdpAction, FixedArray, bool, i32, u8, u32, u64 } from "xdpc";
+import type { XdpContext, XdpAction, Ipv6Chain, FixedArray, bool, i32, u8, u32, u64 } from "xdpc";
 import { XDP_ABORTED, XDP_DROP, XDP_PASS, PerCpuArray, PerCpuHash, zeroed } from "xdpc";
 import { bswap16, bswap32 } from "xdpc";
 
@@ -33,9 +33,6 @@ interface EthAddr {
 }
 interface In6Addr {
   a: FixedArray<u8, 16>;
-}
-interface Cursor {
-  off: u32;
 }
 
 const xdp_stats_map = new PerCpuArray<StatsRecord>({ maxEntries: XDP_ACTION_MAX });
@@ -99,25 +96,14 @@ function isVlan(proto: u32): bool {
   return proto === 0x8100 || proto === 0x88a8;
 }
 
-/** skip_ip6hdrext: the first non-extension next header (its offset left in `c`), or -1. */
-function skipExt(ctx: XdpContext, c: Cursor, first: u32): i32 {
-  let next = first;
-  for (let i = 0; i < IPV6_EXT_MAX_CHAIN; i++) {
-    const nh = ctx.load8(c.off);
-    const len = ctx.load8(c.off + 1);
-    if (nh === null || len === null) return -1;
-    if (next === 0 || next === 60 || next === 43 || next === 135) {
-      c.off += (len + 1) * 8;
-      next = nh;
-    } else if (next === 51) {
-      c.off += (len + 2) * 4;
-      next = nh;
-    } else if (next === 44) {
-      c.off += 8;
-      next = nh;
-    } else return next as i32;
-  }
-  return -1;
+/**
+ * skip_ip6hdrext: at most IPV6_EXT_MAX_CHAIN steps, each reading two bytes at the cursor,
+ * the last one at the upper-layer header: ctx.skipIpv6Ext over one header fewer, then
+ * that final two-byte check. The upper-layer protocol, its offset left in `c`, or -1.
+ */
+function skipExt(ctx: XdpContext, c: Ipv6Chain): i32 {
+  if (!ctx.skipIpv6Ext(c, IPV6_EXT_MAX_CHAIN - 1) || ctx.len < c.offset + 2) return -1;
+  return c.nextHeader as i32;
 }
 
 /** The filter's verdict before the stats: `hit` / `miss` are the mode's two verdicts. */
@@ -179,8 +165,8 @@ function filter(ctx: XdpContext, hit: XdpAction, miss: XdpAction): XdpAction {
   } else if (et === 0x86dd) {
     const next = ctx.load8(off + 6);
     if (ctx.len < off + 40 || next === null) return XDP_ABORTED;
-    const c: Cursor = { off: off + 40 };
-    const t = skipExt(ctx, c, next);
+    const c: Ipv6Chain = { offset: off + 40, nextHeader: next };
+    const t = skipExt(ctx, c);
     if (t < 0) return XDP_ABORTED;
     l4 = t as u32;
     const k = zeroed<In6Addr>();
@@ -188,7 +174,7 @@ function filter(ctx: XdpContext, hit: XdpAction, miss: XdpAction): XdpAction {
     if (hitIpv6(k, MAP_FLAG_DST)) return hit;
     addr6(ctx, off + 8, k);
     if (hitIpv6(k, MAP_FLAG_SRC)) return hit;
-    off = c.off;
+    off = c.offset;
     if (l4 === 58) {
       const type = ctx.load8(off);
       if (ctx.len < off + 8 || type === null) return XDP_ABORTED;

@@ -8,7 +8,17 @@
  * flow-info mask is `bpf_htons(0x0FFFFFFF)`, which keeps only the first two bytes; the
  * port keeps that.
  */
-import type { XdpContext, XdpAction, FibLookupParams, bool, i32, u8, u16, u32 } from "xdpc";
+import type {
+  XdpContext,
+  XdpAction,
+  Ipv6Chain,
+  FibLookupParams,
+  bool,
+  i32,
+  u8,
+  u16,
+  u32,
+} from "xdpc";
 import { XDP_ABORTED, XDP_PASS, DevMapHash, zeroed, fibLookup, bswap16 } from "xdpc";
 import { AF_INET, AF_INET6, BPF_FIB_LKUP_RET_SUCCESS, BPF_FIB_LOOKUP_DIRECT } from "xdpc";
 
@@ -17,33 +27,18 @@ const IPV6_EXT_MAX_CHAIN = 6;
 
 const xdp_tx_ports = new DevMapHash({ maxEntries: 64 });
 
-interface Cursor {
-  off: u32;
-}
-
 function isVlan(proto: u32): bool {
   return proto === 0x8100 || proto === 0x88a8;
 }
 
-/** skip_ip6hdrext: the first non-extension next header (its offset left in `c`), or -1. */
-function skipExt(ctx: XdpContext, c: Cursor, first: u32): i32 {
-  let next = first;
-  for (let i = 0; i < IPV6_EXT_MAX_CHAIN; i++) {
-    const nh = ctx.load8(c.off);
-    const len = ctx.load8(c.off + 1);
-    if (nh === null || len === null) return -1;
-    if (next === 0 || next === 60 || next === 43 || next === 135) {
-      c.off += (len + 1) * 8;
-      next = nh;
-    } else if (next === 51) {
-      c.off += (len + 2) * 4;
-      next = nh;
-    } else if (next === 44) {
-      c.off += 8;
-      next = nh;
-    } else return next as i32;
-  }
-  return -1;
+/**
+ * skip_ip6hdrext: at most IPV6_EXT_MAX_CHAIN steps, each reading two bytes at the cursor,
+ * the last one at the upper-layer header: ctx.skipIpv6Ext over one header fewer, then
+ * that final two-byte check. The upper-layer protocol, its offset left in `c`, or -1.
+ */
+function skipExt(ctx: XdpContext, c: Ipv6Chain): i32 {
+  if (!ctx.skipIpv6Ext(c, IPV6_EXT_MAX_CHAIN - 1) || ctx.len < c.offset + 2) return -1;
+  return c.nextHeader as i32;
 }
 
 function forward(ctx: XdpContext, flags: u32): XdpAction {
@@ -84,8 +79,8 @@ function forward(ctx: XdpContext, flags: u32): XdpAction {
     const hop = ctx.load8(off + 7);
     if (ctx.len < off + 40 || first === null || plen === null || next === null || hop === null)
       return XDP_PASS;
-    const c: Cursor = { off: off + 40 };
-    const l4 = skipExt(ctx, c, next);
+    const c: Ipv6Chain = { offset: off + 40, nextHeader: next };
+    const l4 = skipExt(ctx, c);
     if (l4 < 0) return XDP_PASS;
     if (hop <= 1) return XDP_PASS;
     p.family = AF_INET6;

@@ -36,12 +36,12 @@ export interface XdpResult {
 export function runXdp(
   progFd: number,
   packets: readonly Uint8Array[],
-  opts: { beforeEach?: (i: number) => void } = {},
+  opts: { beforeEach?: (i: number) => void; ingressIfindex?: number } = {},
 ): XdpResult[] {
   return packets.map((p, i) => {
     opts.beforeEach?.(i);
     try {
-      const r = testRun(progFd, p, { repeat: 1 });
+      const r = testRun(progFd, p, { repeat: 1, ingressIfindex: opts.ingressIfindex });
       return { verdict: r.retval, name: verdictName(r.retval), data: r.data };
     } catch (e) {
       if (!(e instanceof NativeError)) throw e;
