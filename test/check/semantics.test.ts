@@ -187,6 +187,7 @@ describe("calls, members and maps", () => {
       kind: "header",
       header: "ipv4",
       on: "ctx",
+      vlanTags: 2,
     });
     expect(r.module.calls.get(find(r, "Call", "ctx.load16(12)"))).toEqual({
       kind: "load",
