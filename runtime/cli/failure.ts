@@ -7,7 +7,14 @@ import type { LoaderError } from "../load/loader.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { printDiagnostics, summary } from "./report.ts";
 
-type Named = "ValueError" | "DemoError" | "LabError" | "TestRunError" | "XskError" | "PcapError";
+type Named =
+  | "ValueError"
+  | "DemoError"
+  | "LabError"
+  | "TestRunError"
+  | "XskError"
+  | "PcapError"
+  | "EngineError";
 const is = (e: unknown, ...names: string[]): e is Error =>
   e instanceof Error && names.includes(e.name);
 const isNamed = (e: unknown, name: Named): e is Error => is(e, name);
@@ -55,6 +62,15 @@ export function pcapFailure(e: unknown, path: string): never {
   throw e;
 }
 
+/**
+ * `xdpc test`'s engine and map-setup failures (runtime/testing): the message, which
+ * names the file, is the line. With `rethrow` false, anything else is left to the caller.
+ */
+export function engineFailure(e: unknown, rethrow = true): void {
+  if (isNamed(e, "EngineError")) throw new CliError(e.message);
+  if (rethrow) throw e;
+}
+
 /** `xdpc lab`'s failures → one line. */
 export function labFailure(e: unknown): never {
   if (isNamed(e, "LabError")) throw new CliError(e.message, EXIT.failed);
@@ -68,6 +84,7 @@ export function labFailure(e: unknown): never {
  */
 export function testLoadFailure(e: unknown, file: string): number {
   if (isNamed(e, "TestRunError")) throw new CliError(`${file}: ${e.message}`);
+  engineFailure(e, false);
   if (is(e, "LoaderError") && (e as LoaderError).kind === "verifier") {
     const l = e as LoaderError;
     printDiagnostics(l.diagnostics, l.source || undefined, "text");

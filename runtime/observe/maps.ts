@@ -90,6 +90,31 @@ export function typeDescOf(btf: Btf, id: number): TypeDesc {
   return typeDescFromBtf(btf, id);
 }
 
+/** The key and value types an object's BTF gives map `name` (none without BTF or `__type`). */
+export function objectMapTypes(info: ObjectInfo, name: string): Pick<MapMeta, "key" | "value"> {
+  const m = info.maps.find((x) => x.name === name);
+  if (!m || !info.btf) return {};
+  return {
+    ...(m.keyType ? { key: typeDescOf(info.btf, m.keyType) } : {}),
+    ...(m.valueType ? { value: typeDescOf(info.btf, m.valueType) } : {}),
+  };
+}
+
+/**
+ * The codecs of a map's keys and values: from its BTF types when it has them, else a
+ * number of the right width or raw bytes. Every typed map (kernel or Wasm host) uses them.
+ */
+export function mapCodecs(
+  meta: Pick<MapMeta, "type" | "keySize" | "valueSize" | "key" | "value">,
+): { key: ValueCodec; value: ValueCodec } {
+  return {
+    key: new ValueCodec(meta.key ?? fallbackType(meta.keySize), {
+      lpmKey: meta.type === LPM_TRIE,
+    }),
+    value: new ValueCodec(meta.value ?? fallbackType(meta.valueSize)),
+  };
+}
+
 /** The BTF object the kernel holds under `id` (a program's or map's), parsed. */
 export function kernelBtf(id: number): Btf {
   return parseBtf(kernelBtfBytes(id));
@@ -117,9 +142,7 @@ export class TypedMap {
     readonly meta: MapMeta,
     private readonly ownsFd = false,
   ) {
-    const lpm = meta.type === LPM_TRIE;
-    this.key = new ValueCodec(meta.key ?? fallbackType(meta.keySize), { lpmKey: lpm });
-    this.value = new ValueCodec(meta.value ?? fallbackType(meta.valueSize));
+    ({ key: this.key, value: this.value } = mapCodecs(meta));
     if (
       meta.type !== RINGBUF &&
       (this.key.size !== meta.keySize || this.value.size !== meta.valueSize)
@@ -171,8 +194,7 @@ export class TypedMap {
     return new TypedMap(fd, {
       ...kernelFields(km),
       name, // the object's, which the kernel truncates to 15 characters
-      ...(m.keyType ? { key: typeDescOf(info.btf, m.keyType) } : {}),
-      ...(m.valueType ? { value: typeDescOf(info.btf, m.valueType) } : {}),
+      ...objectMapTypes(info, name),
     });
   }
 

@@ -152,7 +152,8 @@ export interface PacketOutcome {
   ts: bigint;
 }
 
-function sizeRefusal(len: number): string | undefined {
+/** Why a packet of `len` bytes cannot be test-run (the kernel's limits), or undefined. */
+export function sizeRefusal(len: number): string | undefined {
   if (len < MIN_TEST_PACKET)
     return `not run: ${len} bytes is shorter than an Ethernet header (${MIN_TEST_PACKET}), which the kernel refuses`;
   if (len > MAX_TEST_PACKET)
@@ -160,33 +161,54 @@ function sizeRefusal(len: number): string | undefined {
   return undefined;
 }
 
-/** Runs each packet once, in order. Kernel refusals are outcomes, not exceptions. */
-export function runPackets(
-  fd: number,
-  packets: readonly Pick<PcapPacket, "data" | "origLen" | "ts">[],
-): PacketOutcome[] {
-  return packets.map((p, i) => {
-    const base = {
-      index: i + 1,
-      length: p.data.length,
-      origLen: p.origLen,
-      ts: p.ts,
-      changedBytes: 0,
-    };
-    // Known to fail: say why without asking the kernel.
-    const tooBig = sizeRefusal(p.data.length);
-    if (tooBig) return { ...base, error: tooBig };
-    try {
-      const r = testRun(fd, p.data, { repeat: 1 });
-      let changed = 0;
-      const n = Math.min(r.data.length, p.data.length);
-      for (let j = 0; j < n; j++) if (r.data[j] !== p.data[j]) changed++;
-      return { ...base, verdict: r.retval, data: r.data, changedBytes: changed };
-    } catch (e) {
+export type TestPacket = Pick<PcapPacket, "data" | "origLen" | "ts">;
+
+/**
+ * The outcome of running packet `index` (1-based) through `exec`, which returns the
+ * verdict and the bytes left behind, or throws an error `refusal` turns into a reason
+ * (rethrowing what is not a refusal). Shared by the kernel and the Wasm engine.
+ */
+export function outcomeOf(
+  index: number,
+  p: TestPacket,
+  exec: (data: Uint8Array) => { verdict: number; data: Uint8Array },
+  refusal: (e: unknown) => string,
+): PacketOutcome {
+  const base = { index, length: p.data.length, origLen: p.origLen, ts: p.ts, changedBytes: 0 };
+  // Known to fail: say why without running it.
+  const tooBig = sizeRefusal(p.data.length);
+  if (tooBig) return { ...base, error: tooBig };
+  let r;
+  try {
+    r = exec(p.data);
+  } catch (e) {
+    return { ...base, error: refusal(e) };
+  }
+  let changed = 0;
+  const n = Math.min(r.data.length, p.data.length);
+  for (let j = 0; j < n; j++) if (r.data[j] !== p.data[j]) changed++;
+  return { ...base, verdict: r.verdict, data: r.data, changedBytes: changed };
+}
+
+/** One packet through a loaded program with BPF_PROG_TEST_RUN; a kernel refusal is an outcome. */
+export function runPacket(fd: number, p: TestPacket, index: number): PacketOutcome {
+  return outcomeOf(
+    index,
+    p,
+    (data) => {
+      const r = testRun(fd, data, { repeat: 1 });
+      return { verdict: r.retval, data: r.data };
+    },
+    (e) => {
       if (!(e instanceof NativeError)) throw e;
-      return { ...base, error: `refused by the kernel: ${e.message}` };
-    }
-  });
+      return `refused by the kernel: ${e.message}`;
+    },
+  );
+}
+
+/** Runs each packet once, in order. Kernel refusals are outcomes, not exceptions. */
+export function runPackets(fd: number, packets: readonly TestPacket[]): PacketOutcome[] {
+  return packets.map((p, i) => runPacket(fd, p, i + 1));
 }
 
 export interface TestSummary {

@@ -145,7 +145,7 @@ export class WasmHost {
     const missing = missingHelpers(mod);
     if (missing.length)
       throw new WasmHostError(
-        `the Wasm host does not implement helper${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`,
+        `the Wasm host does not implement helper${missing.length > 1 ? "s" : ""} ${missing.join(", ")}; the kernel engine has ${missing.length > 1 ? "them" : "it"}`,
       );
 
     const layout = new MemoryLayout(meta);

@@ -13,7 +13,12 @@ import { buildObject } from "../../compiler/elf/object.ts";
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bin = join(root, "bin/xdpc.js");
 const xdpc = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", cwd: root });
+  // The kernel engine, named: the default would add a note saying which engine ran.
+  const engine = args[0] === "test" ? ["--engine", "kernel"] : [];
+  const r = spawnSync(process.execPath, [bin, ...args, ...engine], {
+    encoding: "utf8",
+    cwd: root,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 const bpffsTestDirs = () => readdirSync("/sys/fs/bpf").filter((n) => n.startsWith("xdpc-test-"));
