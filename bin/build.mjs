@@ -3,17 +3,21 @@
 // runtime behind it) is a chunk loaded only when that command runs. Native and heavy
 // packages stay external and load lazily.
 //
+// `xdpc/testing` (runtime/testing/index.ts) is a second entry of the same build
+// (dist/testing.js, sharing chunks with the CLI); its declarations, dist/testing.d.ts,
+// are runtime/testing/api.ts's, emitted by the TypeScript compiler.
+//
 // Also builds the browser playground (docs/playground.md) into dist/playground/: the
 // page and one classic script holding the compiler, binaryen and the Wasm host, so
 // that it works from file:// as well as served by `xdpc playground`.
 import { build } from "esbuild";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 
 rmSync("dist", { recursive: true, force: true });
 await build({
-  entryPoints: { xdpc: "runtime/cli/main.ts" },
+  entryPoints: { xdpc: "runtime/cli/main.ts", testing: "runtime/testing/index.ts" },
   outdir: "dist",
   bundle: true,
   splitting: true,
@@ -28,6 +32,26 @@ await build({
   },
   logLevel: "warning",
 });
+
+{
+  const ts = (await import("typescript")).default;
+  const api = ts.transpileDeclaration(readFileSync("runtime/testing/api.ts", "utf8"), {
+    fileName: "api.ts",
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext },
+    reportDiagnostics: true,
+  });
+  if (api.diagnostics?.length)
+    throw new Error(
+      `build: runtime/testing/api.ts: ${ts.flattenDiagnosticMessageText(api.diagnostics[0].messageText, "\n")}`,
+    );
+  writeFileSync(
+    "dist/testing.d.ts",
+    "// The types of `xdpc/testing` (generated from runtime/testing/api.ts by bin/build.mjs).\n" +
+      api.outputText +
+      "/** Compiles (a .ts) or reads the filter and loads it on the engine: see docs/testing.md. */\n" +
+      "export declare const testFilter: TestFilter;\n",
+  );
+}
 
 /**
  * What the playground bundle needs beyond plain bundling:
