@@ -39,9 +39,15 @@ export const commands: CommandEntry[] = [
     load: async () => (await import("./lab.ts")).labCommand,
   },
   {
+    name: "init",
+    description:
+      "create a filter project: a filter, a test with xdpc/testing, tsconfig, package.json (npm test runs without root)",
+    load: async () => (await import("./init.ts")).initCommand,
+  },
+  {
     name: "test",
     description:
-      "run every packet of a pcap/pcapng capture through a filter (BPF_PROG_TEST_RUN) and show the verdicts",
+      "run every packet of a pcap/pcapng capture through a filter (kernel BPF_PROG_TEST_RUN or the Wasm engine, no root) and show the verdicts",
     load: async () => (await import("./test.ts")).testCommand,
   },
   {
