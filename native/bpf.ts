@@ -137,6 +137,8 @@ export interface TestRunResult {
   retval: number;
   data: Uint8Array;
   duration: number; // ns per run, as the kernel averages it
+  /** The context after the run (struct __sk_buff for tc), when `ctxIn` was given. */
+  ctx?: Uint8Array;
 }
 
 /** BPF_PROG_TEST_RUN on one packet. `repeat` > 1 times it (see DESIGN: sample packets, big repeat). */
@@ -145,7 +147,13 @@ export const testRun = sys(
   function testRun(
     progFd: number,
     packet: Uint8Array,
-    opts: { repeat?: number; flags?: number; outSize?: number; ingressIfindex?: number } = {},
+    opts: {
+      repeat?: number;
+      flags?: number;
+      outSize?: number;
+      ingressIfindex?: number;
+      ctxIn?: Uint8Array;
+    } = {},
   ): TestRunResult {
     const a = bind();
     // struct xdp_md in: data 0, data_end = the frame's length, the ingress device (queue 0)
@@ -155,16 +163,20 @@ export const testRun = sys(
       : null;
     // Room for XDP_TX/adjust_tail growth beyond the input.
     const out = Buffer.alloc(opts.outSize ?? packet.length + 512);
+    const ctxIn = opts.ctxIn
+      ? Buffer.from(opts.ctxIn.buffer, opts.ctxIn.byteOffset, opts.ctxIn.byteLength)
+      : null;
+    const ctxOut = ctxIn ? Buffer.alloc(ctxIn.length) : null;
     const o = {
       sz: koffi().sizeof(a.TestRunOpts as never),
       data_in: Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength),
       data_out: out,
       data_size_in: packet.length,
       data_size_out: out.length,
-      ctx_in: ctx,
-      ctx_out: null,
-      ctx_size_in: ctx ? ctx.length : 0,
-      ctx_size_out: 0,
+      ctx_in: ctxIn ?? ctx,
+      ctx_out: ctxOut,
+      ctx_size_in: ctxIn?.length ?? ctx?.length ?? 0,
+      ctx_size_out: ctxOut?.length ?? 0,
       retval: 0,
       repeat: opts.repeat ?? 1,
       duration: 0,
@@ -177,6 +189,7 @@ export const testRun = sys(
       retval: o.retval >>> 0,
       data: new Uint8Array(out.subarray(0, o.data_size_out)),
       duration: o.duration,
+      ...(ctxOut ? { ctx: new Uint8Array(ctxOut.subarray(0, o.ctx_size_out)) } : {}),
     };
   },
 );

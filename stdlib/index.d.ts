@@ -53,6 +53,35 @@ export declare const XDP_TX = 3;
 /** Verdict: redirect the frame as set up by `redirect()` or a map's `redirect()`. */
 export declare const XDP_REDIRECT = 4;
 
+/** The verdict of a tc program: one of the TC_ACT_* (or TCX_*) constants (an i32). */
+export type TcAction = i32;
+/** tc verdict: use the default action configured for the filter (tcx: run the next program). */
+export declare const TC_ACT_UNSPEC = -1;
+/** tc verdict: let the packet continue. */
+export declare const TC_ACT_OK = 0;
+/** tc verdict: restart classification from the first filter. */
+export declare const TC_ACT_RECLASSIFY = 1;
+/** tc verdict: drop the packet. */
+export declare const TC_ACT_SHOT = 2;
+/** tc verdict: continue with the next action (classic tc action chains). */
+export declare const TC_ACT_PIPE = 3;
+/** tc verdict: the packet was consumed (no further processing, not counted as a drop). */
+export declare const TC_ACT_STOLEN = 4;
+/** tc verdict: the packet was queued by the program. */
+export declare const TC_ACT_QUEUED = 5;
+/** tc verdict: repeat the action. */
+export declare const TC_ACT_REPEAT = 6;
+/** tc verdict: redirect as set up by `redirect()`. */
+export declare const TC_ACT_REDIRECT = 7;
+/** tcx verdict: run the next program attached to the hook (= TC_ACT_UNSPEC). */
+export declare const TCX_NEXT = -1;
+/** tcx verdict: pass the packet (= TC_ACT_OK). */
+export declare const TCX_PASS = 0;
+/** tcx verdict: drop the packet (= TC_ACT_SHOT). */
+export declare const TCX_DROP = 2;
+/** tcx verdict: redirect (= TC_ACT_REDIRECT). */
+export declare const TCX_REDIRECT = 7;
+
 /** A fallback verdict for a map redirect when the key has no entry (the kernel allows only these four). */
 export type RedirectFallback =
   typeof XDP_ABORTED | typeof XDP_DROP | typeof XDP_PASS | typeof XDP_TX;
@@ -249,6 +278,35 @@ export interface XdpContext extends PacketView {
   adjustHead(delta: i32): bool;
   /** Grow (delta > 0) or shrink (delta < 0) the packet at its tail; true on success. Invalidates earlier header views. */
   adjustTail(delta: i32): bool;
+}
+
+/**
+ * The packet a tc program sees (struct __sk_buff). Header accessors and raw loads and
+ * stores reach the linear part of the buffer (all of it for most packets at tc).
+ */
+export interface TcContext extends PacketView {
+  /** Length of the whole packet (skb->len), linear part and fragments. */
+  readonly len: u32;
+  /** Index of the interface the packet is on (egress: the device it leaves by). */
+  readonly ifindex: u32;
+  /** Index of the interface the packet arrived on (0 for locally generated packets). */
+  readonly ingressIfindex: u32;
+  /** The packet's mark (skb->mark): routing rules (`ip rule fwmark`), iptables and qdiscs read it. */
+  mark: u32;
+  /** The packet's queueing priority (skb->priority). */
+  priority: u32;
+  /** The link-layer protocol (skb->protocol) in host order, e.g. 0x0800 for IPv4. */
+  readonly protocol: u16;
+  /** 1 when the device stripped a VLAN tag into vlanTci/vlanProto, else 0. */
+  readonly vlanPresent: u32;
+  /** The stripped VLAN tag's TCI (valid when vlanPresent is 1). */
+  readonly vlanTci: u16;
+  /** The stripped VLAN tag's TPID in host order, e.g. 0x8100. */
+  readonly vlanProto: u16;
+  /** The packet's flow hash (skb->hash; 0 when not yet computed). */
+  readonly hash: u32;
+  /** PACKET_HOST (0), PACKET_BROADCAST (1), PACKET_MULTICAST (2), PACKET_OTHERHOST (3), PACKET_OUTGOING (4). */
+  readonly pktType: u32;
 }
 
 /** A frame an AF_XDP handler sees, in the handler's shared memory. */
@@ -449,7 +507,7 @@ export declare function cpuId(): u32;
 export declare function atomicAdd(field: number, n: number): void;
 /** Prints to the trace pipe (bpf_trace_printk, at most 3 integer arguments); `xdpc trace` shows it. */
 export declare function trace(format: string, a?: number, b?: number, c?: number): void;
-/** Redirects the frame out of interface `ifindex` (bpf_redirect): XDP_REDIRECT, or XDP_ABORTED on a bad flag. */
+/** Redirects the frame out of interface `ifindex` (bpf_redirect): XDP_REDIRECT in XDP programs, TC_ACT_REDIRECT in tc programs. */
 export declare function redirect(ifindex: u32): XdpAction;
 /** A load-time parameter: a `.rodata` constant the loader may set before load (`--set name=value`); top-level `const` only. */
 export declare function param<T extends number | boolean>(name: string, def: T): T;
@@ -520,7 +578,11 @@ export declare function csumReplace16(check: u16, old: u16, now: u16): u16;
 export declare function csumReplace32(check: u16, old: u32, now: u32): u16;
 
 /** Looks up the kernel's routing table (bpf_fib_lookup); fills `params` in place and returns a BPF_FIB_LKUP_RET_* code. */
-export declare function fibLookup(ctx: XdpContext, params: FibLookupParams, flags?: u32): u32;
+export declare function fibLookup(
+  ctx: XdpContext | TcContext,
+  params: FibLookupParams,
+  flags?: u32,
+): u32;
 
 /** fibLookup flag: look up the FIB table directly, skipping policy rules. */
 export declare const BPF_FIB_LOOKUP_DIRECT = 1;

@@ -12,7 +12,7 @@ import type {
   ProgramSpec,
   RelocationSpec,
 } from "../elf/object.ts";
-import type { TypeDesc } from "../elf/types.ts";
+import { cInt, skBuff, type TypeDesc } from "../elf/types.ts";
 import { diag, type Diagnostic } from "../diagnostics/diagnostic.ts";
 import { LineMap } from "../diagnostics/span.ts";
 import { lowerFunction, LowerError, paramSymbol } from "../ir/lower.ts";
@@ -48,6 +48,10 @@ export interface ObjectSpecResult {
 }
 
 const DATA_SECTIONS = new Set([".rodata", ".bss", ".data"]);
+const tcProto = {
+  params: [{ name: "ctx", type: { kind: "ptr", to: skBuff } as TypeDesc }],
+  returns: cInt,
+};
 
 export function compileToObjectSpec(
   result: CheckResult,
@@ -63,11 +67,12 @@ export function compileToObjectSpec(
   const programs: ProgramSpec[] = [];
   const compiled: CompiledProgram[] = [];
   for (const fn of m.functions) {
-    if (fn.kind !== "xdp") continue;
+    if (fn.kind !== "xdp" && fn.kind !== "tc") continue;
     let f: Func;
     try {
       f = lowerFunction(m, fn);
-      if (verdictStats) countVerdicts(f);
+      // The verdict map counts XDP actions; tc verdicts are not counted.
+      if (verdictStats && fn.kind === "xdp") countVerdicts(f);
       optimize(f);
     } catch (e) {
       if (e instanceof LowerError) {
@@ -115,7 +120,9 @@ export function compileToObjectSpec(
     for (const l of emitted.lines) push(l.slot, l.span.start);
     programs.push({
       name: fn.name,
-      section: "xdp",
+      // libbpf 1.1 knows "tc" (BPF_PROG_TYPE_SCHED_CLS); "tcx/…" needs libbpf 1.3.
+      section: fn.kind === "tc" ? "tc" : "xdp",
+      ...(fn.kind === "tc" ? { proto: tcProto } : {}),
       insns: encode(emitted.insns),
       relocations,
       lineInfo,

@@ -15,6 +15,8 @@ import {
   u64,
   u8,
   xdpActionType,
+  tcActionType,
+  tcContextType,
   xskPacketType,
   xskVerdictType,
   sizeAlign,
@@ -95,6 +97,8 @@ for (const [n, t] of Object.entries({ u8, u16, u32, u64, i8, i16, i32, i64 })) t
 type("bool", boolType);
 type("XdpContext", contextType);
 type("XdpAction", xdpActionType);
+type("TcContext", tcContextType);
+type("TcAction", tcActionType);
 type("XskPacket", xskPacketType);
 type("XskVerdict", xskVerdictType);
 type("Ipv6Addr", ipv6AddrType);
@@ -122,6 +126,7 @@ konst("XDP_DROP", xdpActionType, uapi.XDP_DROP);
 konst("XDP_PASS", xdpActionType, uapi.XDP_PASS);
 konst("XDP_TX", xdpActionType, uapi.XDP_TX);
 konst("XDP_REDIRECT", xdpActionType, uapi.XDP_REDIRECT);
+for (const [n, v] of Object.entries(uapi.TC_ACT)) konst(n, tcActionType, v);
 konst("XSK_DROP", xskVerdictType, uapi.XSK_DROP);
 konst("XSK_TX", xskVerdictType, uapi.XSK_TX);
 

@@ -8,6 +8,9 @@ import type { FunctionInfo, HelperName, MapInfo, MapMethod } from "./result.ts";
 import {
   boolType,
   contextType,
+  tcActionType,
+  type ContextType,
+  type XskPacketType,
   i32,
   nullable,
   refType,
@@ -52,7 +55,7 @@ export abstract class CallChecker extends ExprChecker {
         if (ot.kind === "nullable") this.error("PossiblyNull", obj.span, exprText(obj));
         else if (ot.kind === "context" || ot.kind === "xskPacket") {
           this.noTypeArgs(e, callee.property.name);
-          return this.packetMethod(e, ot.kind === "context" ? "ctx" : "xsk", callee.property);
+          return this.packetMethod(e, ot, callee.property);
         } else
           this.error("UnknownMethod", callee.property.span, typeToString(ot), callee.property.name);
       }
@@ -101,8 +104,9 @@ export abstract class CallChecker extends ExprChecker {
     this.coerce(a, t);
   }
 
-  private packetMethod(e: ast.Call, on: "ctx" | "xsk", prop: ast.Ident): Type {
+  private packetMethod(e: ast.Call, ot: ContextType | XskPacketType, prop: ast.Ident): Type {
     const name = prop.name;
+    const on = ot.kind === "context" ? "ctx" : "xsk";
     if ((headerKinds as string[]).includes(name)) {
       const h = headerKinds.find((k) => k === name)!;
       // Accessors past the Ethernet header take the VLAN tag depth of their L3 walk.
@@ -160,13 +164,14 @@ export abstract class CallChecker extends ExprChecker {
       this.m.calls.set(e, { kind: "ipv6Ext", max, on });
       return boolType;
     }
-    if (on === "ctx" && (name === "adjustHead" || name === "adjustTail")) {
+    // tc has bpf_skb_change_head/tail instead, with other semantics.
+    if (ot === contextType && (name === "adjustHead" || name === "adjustTail")) {
       if (this.arity(e, name, 1)) this.arg(e, 0, i32);
       this.m.calls.set(e, { kind: "adjust", which: name === "adjustHead" ? "head" : "tail" });
       this.invalidateViews(`ctx.${name}()`);
       return boolType;
     }
-    this.error("UnknownMethod", prop.span, on === "ctx" ? "XdpContext" : "XskPacket", name);
+    this.error("UnknownMethod", prop.span, typeToString(ot), name);
     this.args(e);
     return errorType;
   }
@@ -259,7 +264,8 @@ export abstract class CallChecker extends ExprChecker {
         return name === "ktimeNs" ? u64 : u32;
       case "redirect":
         if (this.arity(e, name, 1)) this.arg(e, 0, u32);
-        return xdpActionType;
+        // bpf_redirect returns the hook's own verdict (XDP_REDIRECT or TC_ACT_REDIRECT).
+        return expected === tcActionType ? tcActionType : xdpActionType;
       case "trace": {
         const fmt = e.args[0];
         if (!fmt || unwrapParens(fmt).kind !== "StringLit") {
@@ -299,7 +305,10 @@ export abstract class CallChecker extends ExprChecker {
       }
       case "fibLookup":
         if (this.arity(e, name, 2, 3)) {
-          this.arg(e, 0, contextType);
+          // bpf_fib_lookup takes an xdp_md or an __sk_buff: either program's ctx.
+          const c = e.args[0]!;
+          const ct = this.expr(c, contextType);
+          if (ct !== errorType && ct.kind !== "context") this.coerce(c, contextType);
           this.arg(e, 1, fibLookupParamsType);
           this.arg(e, 2, u32);
         } else this.args(e);
@@ -397,7 +406,7 @@ export abstract class CallChecker extends ExprChecker {
       this.error(
         "UnsupportedHere",
         e.callee.span,
-        `calling ${fn.kind === "xdp" ? "an XDP program" : "an AF_XDP handler"}`,
+        `calling ${fn.kind === "xdp" ? "an XDP program" : fn.kind === "tc" ? "a tc program" : "an AF_XDP handler"}`,
         "; move the shared code into a helper function",
       );
     }

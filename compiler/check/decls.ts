@@ -21,6 +21,7 @@ import {
 import { StmtChecker } from "./stmts.ts";
 import {
   contextType,
+  tcContextType,
   fits,
   i32,
   i64,
@@ -234,6 +235,8 @@ export class Checker extends StmtChecker {
       const p0 = params.length === 1 ? params[0]!.type : null;
       if (p0 === contextType && returnType.kind === "action" && returnType.of === "xdp")
         kind = "xdp";
+      else if (p0 === tcContextType && returnType.kind === "action" && returnType.of === "tc")
+        kind = "tc";
       else if (p0 === xskPacketType && returnType.kind === "action" && returnType.of === "xsk")
         kind = "handler";
       else this.error("ExportedSignature", d.name.span, d.name.name);

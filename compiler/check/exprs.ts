@@ -7,6 +7,7 @@ import { headerField, contextFields } from "./headers.ts";
 import { fibLookupParamsType } from "./builtins.ts";
 import type { Conversion, Sym } from "./result.ts";
 import {
+  actionInt,
   boolType,
   defaultIntType,
   fits,
@@ -322,13 +323,11 @@ export abstract class ExprChecker extends CheckerBase {
       }
       case "context":
       case "xskPacket": {
-        if (prop === "len" || prop === "rxQueue" || (prop === "ifindex" && ot.kind === "context")) {
-          this.m.members.set(e, {
-            kind: "contextField",
-            name: prop,
-            on: ot.kind === "context" ? "ctx" : "xsk",
-          });
-          return contextFields[prop];
+        const on = ot.kind === "xskPacket" ? "xsk" : ot.hook;
+        const field = Object.hasOwn(contextFields[on], prop) ? contextFields[on][prop] : undefined;
+        if (field) {
+          this.m.members.set(e, { kind: "contextField", name: prop, on, field });
+          return field.type;
         }
         break;
       }
@@ -466,7 +465,7 @@ export abstract class ExprChecker extends CheckerBase {
       this.error("PossiblyNull", e.operand.span, exprText(e.operand));
       return errorType;
     }
-    if (t.kind === "action") t = u32;
+    if (t.kind === "action") t = actionInt(t);
     if (t.kind !== "int") {
       this.error("OperatorType", e.span, e.op, typeToString(t));
       return errorType;
@@ -511,8 +510,8 @@ export abstract class ExprChecker extends CheckerBase {
       return errorType;
     }
     // XdpAction / XskVerdict are u32 in arithmetic and ordering (§2.4).
-    if (lt.kind === "action") lt = u32;
-    if (rt.kind === "action") rt = u32;
+    if (lt.kind === "action") lt = actionInt(lt);
+    if (rt.kind === "action") rt = actionInt(rt);
     const isCompare = !arithOps.has(op);
     if (isCompare && (lt.kind !== "int" || rt.kind !== "int"))
       return this.compareOther(node as ast.Binary, op, left, right, lt, rt);
@@ -805,7 +804,8 @@ export abstract class ExprChecker extends CheckerBase {
       case "int": {
         if (t.kind === "action") {
           if (target.bits < 32 && !(v !== undefined && fits(v, target))) return fail();
-          if (target.bits > 32) this.m.conversions.set(e, { kind: "widen", from: u32, to: target });
+          if (target.bits > 32)
+            this.m.conversions.set(e, { kind: "widen", from: actionInt(t), to: target });
           return true;
         }
         if (t.kind !== "int") return fail();
@@ -836,14 +836,15 @@ export abstract class ExprChecker extends CheckerBase {
       }
       case "action":
         if (sameType(t, target)) return true;
-        // A run-time u8/u16/u32 is a verdict as is (XdpAction is u32, §2.4).
-        if (t.kind === "int" && v === undefined && implicitInt(t, u32)) {
-          this.convertRaw(e, t, u32);
+        // A run-time integer that converts implicitly to the verdict's integer is a
+        // verdict as is (XdpAction is u32, TcAction i32, §2.4).
+        if (t.kind === "int" && v === undefined && implicitInt(t, actionInt(target))) {
+          this.convertRaw(e, t, actionInt(target));
           return true;
         }
         if (t.kind === "int" && v !== undefined) {
-          const max = target.of === "xdp" ? 4n : 1n;
-          if (v < 0n || v > max) {
+          const [min, max] = target.of === "xdp" ? [0n, 4n] : target.of === "tc" ? [-1n, 7n] : [0n, 1n];
+          if (v < min || v > max) {
             if (report) this.error("ConstantDoesNotFit", e.span, v, typeToString(target));
             return false;
           }

@@ -14,6 +14,7 @@ import {
   type IntType,
   type Type,
 } from "./types.ts";
+import { SK_BUFF, XDP_MD } from "../uapi/bpf.ts";
 
 export const ipv6AddrType = fixedArray(u8, 16);
 
@@ -116,9 +117,42 @@ export function headerField(h: HeaderType, name: string): HeaderField | undefine
   return h.fields.find((x) => x.name === name);
 }
 
-/** Read-only scalar fields of XdpContext / XskPacket. */
-export const contextFields: Record<"len" | "ifindex" | "rxQueue", IntType> = {
-  len: u32,
-  ifindex: u32,
-  rxQueue: u32,
+/**
+ * A scalar field of a program's context: its type and, in the kernel's context struct,
+ * the offset of the u32 that holds it (`null`: computed, as XDP's `len`), whether the
+ * program may store to it, and whether the kernel keeps it in network byte order.
+ */
+export interface ContextField {
+  readonly type: IntType;
+  readonly offset: number | null;
+  readonly writable: boolean;
+  readonly be16: boolean;
+}
+
+function cf(type: IntType, offset: number | null, writable = false, be16 = false): ContextField {
+  return { type, offset, writable, be16 };
+}
+
+/** Scalar fields of XdpContext (struct xdp_md), TcContext (struct __sk_buff) and XskPacket. */
+export const contextFields: Record<"xdp" | "tc" | "xsk", Readonly<Record<string, ContextField>>> = {
+  xdp: {
+    len: cf(u32, null),
+    ifindex: cf(u32, XDP_MD.ingress_ifindex),
+    rxQueue: cf(u32, XDP_MD.rx_queue_index),
+  },
+  tc: {
+    len: cf(u32, SK_BUFF.len),
+    ifindex: cf(u32, SK_BUFF.ifindex),
+    ingressIfindex: cf(u32, SK_BUFF.ingress_ifindex),
+    mark: cf(u32, SK_BUFF.mark, true),
+    priority: cf(u32, SK_BUFF.priority, true),
+    protocol: cf(u16, SK_BUFF.protocol, false, true),
+    vlanPresent: cf(u32, SK_BUFF.vlan_present),
+    vlanTci: cf(u16, SK_BUFF.vlan_tci),
+    vlanProto: cf(u16, SK_BUFF.vlan_proto, false, true),
+    hash: cf(u32, SK_BUFF.hash),
+    pktType: cf(u32, SK_BUFF.pkt_type),
+  },
+  // A handler's packet is laid out as struct xdp_md by the Wasm ABI.
+  xsk: { len: cf(u32, null), rxQueue: cf(u32, XDP_MD.rx_queue_index) },
 };

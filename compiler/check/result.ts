@@ -30,6 +30,7 @@
 import type * as ast from "../ast/nodes.ts";
 import type { Diagnostic } from "../diagnostics/diagnostic.ts";
 import { BPF_MAP_TYPE as T } from "../uapi/bpf.ts";
+import type { ContextField } from "./headers.ts";
 import type {
   HeaderField,
   HeaderKind,
@@ -153,7 +154,7 @@ export interface MapInfo {
   decl: ast.VarDecl;
 }
 
-export type FunctionKind = "xdp" | "handler" | "helper";
+export type FunctionKind = "xdp" | "tc" | "handler" | "helper";
 
 export interface FunctionInfo {
   name: string;
@@ -298,8 +299,8 @@ export type MemberTarget =
   | { kind: "headerField"; header: HeaderKind; field: HeaderField }
   /** A struct field (offset in the struct). */
   | { kind: "structField"; struct: StructType; field: StructField }
-  /** `ctx.len` / `ctx.ifindex` / `ctx.rxQueue` (or `pkt.len`…). Read-only. */
-  | { kind: "contextField"; name: "len" | "ifindex" | "rxQueue"; on: "ctx" | "xsk" }
+  /** `ctx.len`, `ctx.ifindex`, `ctx.mark` (tc, writable), `pkt.len`…: a context scalar. */
+  | { kind: "contextField"; name: string; on: "xdp" | "tc" | "xsk"; field: ContextField }
   /** `E.A` of a const enum: a constant (see constValues). */
   | { kind: "enumMember"; info: ConstInfo }
   /** `a.length` of a FixedArray: a constant. */

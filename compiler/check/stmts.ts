@@ -184,7 +184,7 @@ export abstract class StmtChecker extends CallChecker {
       const m = this.m.members.get(u);
       if (
         m &&
-        (m.kind === "contextField" ||
+        ((m.kind === "contextField" && !m.field.writable) ||
           m.kind === "arrayLength" ||
           m.kind === "enumMember" ||
           (m.kind === "headerField" && !m.field.writable))

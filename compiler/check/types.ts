@@ -105,9 +105,10 @@ export interface HeaderType {
   readonly size: number;
   readonly fields: readonly HeaderField[];
 }
-/** `XdpContext`: the program's `ctx` (struct xdp_md). */
+/** `XdpContext` (struct xdp_md) or `TcContext` (struct __sk_buff): a program's `ctx`. */
 export interface ContextType {
   readonly kind: "context";
+  readonly hook: "xdp" | "tc";
 }
 /** `XskPacket`: one AF_XDP frame handed to a handler. */
 export interface XskPacketType {
@@ -145,10 +146,13 @@ export interface MapType {
   readonly handler: string | null;
 }
 
-/** `XdpAction` (XDP_* verdicts, u32 at run time) or `XskVerdict` (XSK_DROP / XSK_TX). */
+/**
+ * `XdpAction` (XDP_* verdicts, u32 at run time), `XskVerdict` (XSK_DROP / XSK_TX, u32)
+ * or `TcAction` (TC_ACT_* / TCX_*, i32 at run time: TC_ACT_UNSPEC is -1).
+ */
 export interface ActionType {
   readonly kind: "action";
-  readonly of: "xdp" | "xsk";
+  readonly of: "xdp" | "xsk" | "tc";
 }
 
 export type Type =
@@ -187,10 +191,17 @@ export function intType(bits: IntBits, signed: boolean): IntType {
 export const boolType: BoolType = Object.freeze({ kind: "bool" });
 export const voidType: VoidType = Object.freeze({ kind: "void" });
 export const nullType: NullType = Object.freeze({ kind: "null" });
-export const contextType: ContextType = Object.freeze({ kind: "context" });
+export const contextType: ContextType = Object.freeze({ kind: "context", hook: "xdp" });
+export const tcContextType: ContextType = Object.freeze({ kind: "context", hook: "tc" });
 export const xskPacketType: XskPacketType = Object.freeze({ kind: "xskPacket" });
 export const xdpActionType: ActionType = Object.freeze({ kind: "action", of: "xdp" });
 export const xskVerdictType: ActionType = Object.freeze({ kind: "action", of: "xsk" });
+export const tcActionType: ActionType = Object.freeze({ kind: "action", of: "tc" });
+
+/** The integer a verdict is in arithmetic, ordering and memory (§2.4). */
+export function actionInt(t: ActionType): IntType {
+  return t.of === "tc" ? i32 : u32;
+}
 
 export function nullable(inner: Type): NullableType {
   return { kind: "nullable", inner };
@@ -271,6 +282,8 @@ export function sameType(a: Type, b: Type): boolean {
       return a.header === (b as HeaderType).header;
     case "action":
       return a.of === (b as ActionType).of;
+    case "context":
+      return a.hook === (b as ContextType).hook;
     case "struct":
     case "map":
       return false; // identity only
@@ -299,13 +312,13 @@ export function typeToString(t: Type): string {
     case "header":
       return t.name;
     case "context":
-      return "XdpContext";
+      return t.hook === "tc" ? "TcContext" : "XdpContext";
     case "xskPacket":
       return "XskPacket";
     case "map":
       return t.mapKind;
     case "action":
-      return t.of === "xdp" ? "XdpAction" : "XskVerdict";
+      return t.of === "xdp" ? "XdpAction" : t.of === "tc" ? "TcAction" : "XskVerdict";
   }
 }
 

@@ -174,7 +174,7 @@ export const messages = {
   Recursion: { code: 3017, text: "recursion is not supported: {0}" },
   ExportedSignature: {
     code: 3018,
-    text: "exported function '{0}' must be an XDP program '(ctx: XdpContext): XdpAction' or an AF_XDP handler '(pkt: XskPacket): XskVerdict'",
+    text: "exported function '{0}' must be an XDP program '(ctx: XdpContext): XdpAction', a tc program '(ctx: TcContext): TcAction' or an AF_XDP handler '(pkt: XskPacket): XskVerdict'",
   },
   MissingReturn: { code: 3019, text: "function '{0}' does not return a value on every path" },
   ViewInvalidated: {

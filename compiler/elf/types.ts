@@ -79,6 +79,47 @@ export const xdpMd: TypeDesc = {
   })),
 };
 
+/**
+ * `struct __sk_buff`, the context of tc programs, up to data_end (the fields xdpc reads;
+ * the kernel matches a program's context argument by the struct's name).
+ */
+export const skBuff: TypeDesc = {
+  kind: "struct",
+  name: "__sk_buff",
+  size: 84,
+  members: [
+    "len",
+    "pkt_type",
+    "mark",
+    "queue_mapping",
+    "protocol",
+    "vlan_present",
+    "vlan_tci",
+    "vlan_proto",
+    "priority",
+    "ingress_ifindex",
+    "ifindex",
+    "tc_index",
+    "cb0",
+    "cb1",
+    "cb2",
+    "cb3",
+    "cb4",
+    "hash",
+    "tc_classid",
+    "data",
+    "data_end",
+  ].map((name, i) => ({
+    name,
+    type: {
+      kind: "typedef",
+      name: "__u32",
+      type: { kind: "int", bits: 32, signed: false, name: "unsigned int" },
+    },
+    offset: i * 4,
+  })),
+};
+
 export function sizeOf(t: TypeDesc): number {
   switch (t.kind) {
     case "void":

@@ -64,6 +64,49 @@ export const XDP_ACTION_NAMES = [
   "XDP_REDIRECT",
 ] as const;
 
+/** Offsets of the struct xdp_md fields programs read (include/uapi/linux/bpf.h). */
+export const XDP_MD = { data: 0, data_end: 4, ingress_ifindex: 12, rx_queue_index: 16 } as const;
+
+/** Offsets of the struct __sk_buff fields tc programs read or write. */
+export const SK_BUFF = {
+  len: 0,
+  pkt_type: 4,
+  mark: 8,
+  queue_mapping: 12,
+  protocol: 16,
+  vlan_present: 20,
+  vlan_tci: 24,
+  vlan_proto: 28,
+  priority: 32,
+  ingress_ifindex: 36,
+  ifindex: 40,
+  tc_index: 44,
+  hash: 68,
+  tc_classid: 72,
+  data: 76,
+  data_end: 80,
+} as const;
+
+/** tc verdicts (include/uapi/linux/pkt_cls.h) and their tcx names. */
+export const TC_ACT = {
+  TC_ACT_UNSPEC: -1,
+  TC_ACT_OK: 0,
+  TC_ACT_RECLASSIFY: 1,
+  TC_ACT_SHOT: 2,
+  TC_ACT_PIPE: 3,
+  TC_ACT_STOLEN: 4,
+  TC_ACT_QUEUED: 5,
+  TC_ACT_REPEAT: 6,
+  TC_ACT_REDIRECT: 7,
+  TCX_NEXT: -1,
+  TCX_PASS: 0,
+  TCX_DROP: 2,
+  TCX_REDIRECT: 7,
+} as const;
+
+/** bpf_redirect() flag: deliver on the target's ingress (tc only). */
+export const BPF_F_INGRESS = 1;
+
 /** AF_XDP handler verdicts (the language's XskVerdict). */
 export const XSK_DROP = 0;
 export const XSK_TX = 1;

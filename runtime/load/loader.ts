@@ -163,8 +163,17 @@ function pickProgram(info: ObjectInfo, name: string, wanted?: string): ObjectPro
       );
     return p;
   }
-  if (progs.length === 0)
+  if (progs.length === 0) {
+    const tc = info.programs.filter(
+      (p) => p.global && /^(tc|classifier|tcx)($|[/.])/.test(p.section),
+    );
+    if (tc.length)
+      throw new LoaderError(
+        `'${name}' holds tc programs only (${tc.map((q) => q.name).join(", ")}); xdpc load attaches XDP programs: attach it with 'tc filter add dev IF ingress|egress bpf da obj FILE.o sec tc'`,
+        "usage",
+      );
     throw new LoaderError(`'${name}' has no XDP program (no function in an ELF section named xdp)`);
+  }
   if (progs.length > 1) {
     throw new LoaderError(
       `'${name}' has ${progs.length} XDP programs (${progs.map((q) => q.name).join(", ")}); choose one with --program`,

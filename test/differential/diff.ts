@@ -53,6 +53,8 @@ export interface DiffOptions {
   maxMismatches?: number;
   /** struct xdp_md's ingress_ifindex for every run (a device of the calling thread's netns). */
   ingressIfindex?: number;
+  /** Runs one packet (default: an XDP test run); tc programs pass runTc. */
+  run?: (fd: number, data: Uint8Array) => XdpResult;
 }
 
 export interface DiffResult {
@@ -63,6 +65,8 @@ export interface DiffResult {
   histogramA: Record<string, number>;
   histogramB: Record<string, number>;
 }
+
+const NONE = new Uint8Array(0);
 
 /** libbpf names internal maps (.bss, .data, .rodata) after the object; give both sides the same name. */
 const OBJECT_NAME = "diff";
@@ -87,10 +91,11 @@ export function diffObjects(
     const fdB = b.programFd(opts.programB);
     const ra: XdpResult[] = [];
     const rb: XdpResult[] = [];
+    const on = { ingressIfindex: opts.ingressIfindex };
+    const run = opts.run ?? ((fd: number, data: Uint8Array) => runXdp(fd, [data], on)[0]!);
     for (const p of list) {
-      const on = { ingressIfindex: opts.ingressIfindex };
-      ra.push(runXdp(fdA, [p.data], on)[0]!);
-      rb.push(runXdp(fdB, [p.data], on)[0]!);
+      ra.push(run(fdA, p.data));
+      rb.push(run(fdB, p.data));
     }
     const max = opts.maxMismatches ?? 20;
     const mismatches: Mismatch[] = [];
@@ -99,7 +104,8 @@ export function diffObjects(
       const x = ra[index]!;
       const y = rb[index]!;
       const verdictDiffers = x.verdict !== y.verdict;
-      const dataDiffers = hex(x.data) !== hex(y.data);
+      // A tc run also leaves the context (mark, priority) behind: part of the output.
+      const dataDiffers = hex(x.data) !== hex(y.data) || hex(x.ctx ?? NONE) !== hex(y.ctx ?? NONE);
       if (!verdictDiffers && !dataDiffers) return;
       mismatchCount++;
       if (mismatches.length >= max) return;
@@ -108,8 +114,8 @@ export function diffObjects(
         source: p.source,
         what: verdictDiffers && dataDiffers ? "verdict+data" : verdictDiffers ? "verdict" : "data",
         packet: hex(p.data),
-        a: { verdict: x.name, data: hex(x.data) },
-        b: { verdict: y.name, data: hex(y.data) },
+        a: { verdict: x.name, data: hex(x.data) + (x.ctx ? ` ctx ${hex(x.ctx)}` : "") },
+        b: { verdict: y.name, data: hex(y.data) + (y.ctx ? ` ctx ${hex(y.ctx)}` : "") },
       });
     });
     const mapMismatches = opts.compareMaps === false ? [] : compareMaps(a, b);

@@ -25,6 +25,8 @@ export interface XdpResult {
   name: string;
   /** The packet after the program (changed by writes, adjust_head/tail). */
   data: Uint8Array;
+  /** tc runs: the fields of struct __sk_buff the program may write (mark, priority). */
+  ctx?: Uint8Array;
   error?: string;
 }
 

@@ -16,6 +16,12 @@
 
 #define X_INLINE static __always_inline
 
+/* The program's context: struct xdp_md, or struct __sk_buff for tc twins (define X_CTX
+ * before including); both name the packet bounds data and data_end. */
+#ifndef X_CTX
+#define X_CTX struct xdp_md
+#endif
+
 struct x_vlan {
 	__be16 tci;
 	__be16 proto;
@@ -38,7 +44,7 @@ X_INLINE int x_is_vlan(__be16 p)
 }
 
 /* eth(): at least 14 bytes. */
-X_INLINE struct ethhdr *x_eth(struct xdp_md *ctx)
+X_INLINE struct ethhdr *x_eth(X_CTX *ctx)
 {
 	struct ethhdr *eth = X_DATA(ctx);
 	if ((void *)(eth + 1) > X_END(ctx))
@@ -47,7 +53,7 @@ X_INLINE struct ethhdr *x_eth(struct xdp_md *ctx)
 }
 
 /* vlan(): outer EtherType 0x8100/0x88A8 and the 4-byte tag present. */
-X_INLINE struct x_vlan *x_vlan(struct xdp_md *ctx)
+X_INLINE struct x_vlan *x_vlan(X_CTX *ctx)
 {
 	struct ethhdr *eth = x_eth(ctx);
 	if (!eth || !x_is_vlan(eth->h_proto))
@@ -60,7 +66,7 @@ X_INLINE struct x_vlan *x_vlan(struct xdp_md *ctx)
 
 /* The L3 header after up to two VLAN tags and its EtherType (network order); NULL when a
  * header on the way is truncated. */
-X_INLINE void *x_l3(struct xdp_md *ctx, __be16 *proto)
+X_INLINE void *x_l3(X_CTX *ctx, __be16 *proto)
 {
 	struct ethhdr *eth = x_eth(ctx);
 	if (!eth)
@@ -82,7 +88,7 @@ X_INLINE void *x_l3(struct xdp_md *ctx, __be16 *proto)
 }
 
 /* ipv4(): EtherType 0x0800, 20 bytes, version 4, ihl >= 5, ihl*4 bytes present. */
-X_INLINE struct iphdr *x_ipv4(struct xdp_md *ctx)
+X_INLINE struct iphdr *x_ipv4(X_CTX *ctx)
 {
 	__be16 p;
 	struct iphdr *ip = x_l3(ctx, &p);
@@ -98,7 +104,7 @@ X_INLINE struct iphdr *x_ipv4(struct xdp_md *ctx)
 }
 
 /* ipv6(): EtherType 0x86DD, 40 bytes, version 6. */
-X_INLINE struct ipv6hdr *x_ipv6(struct xdp_md *ctx)
+X_INLINE struct ipv6hdr *x_ipv6(X_CTX *ctx)
 {
 	__be16 p;
 	struct ipv6hdr *ip6 = x_l3(ctx, &p);
@@ -113,7 +119,7 @@ X_INLINE struct ipv6hdr *x_ipv6(struct xdp_md *ctx)
 
 /* The L4 header for protocol `proto` with `len` bytes present: IPv4 with that protocol and
  * fragment offset 0 (header at ihl*4), or (when v6 is set) IPv6 with that next header. */
-X_INLINE void *x_l4(struct xdp_md *ctx, __u8 proto, __u32 len, int v6)
+X_INLINE void *x_l4(X_CTX *ctx, __u8 proto, __u32 len, int v6)
 {
 	struct iphdr *ip = x_ipv4(ctx);
 	if (ip) {
@@ -135,12 +141,12 @@ X_INLINE void *x_l4(struct xdp_md *ctx, __u8 proto, __u32 len, int v6)
 	return l4;
 }
 
-X_INLINE struct tcphdr *x_tcp(struct xdp_md *ctx) { return x_l4(ctx, IPPROTO_TCP, 20, 1); }
-X_INLINE struct udphdr *x_udp(struct xdp_md *ctx) { return x_l4(ctx, IPPROTO_UDP, 8, 1); }
-X_INLINE struct x_icmp *x_icmp(struct xdp_md *ctx) { return x_l4(ctx, IPPROTO_ICMP, 8, 0); }
+X_INLINE struct tcphdr *x_tcp(X_CTX *ctx) { return x_l4(ctx, IPPROTO_TCP, 20, 1); }
+X_INLINE struct udphdr *x_udp(X_CTX *ctx) { return x_l4(ctx, IPPROTO_UDP, 8, 1); }
+X_INLINE struct x_icmp *x_icmp(X_CTX *ctx) { return x_l4(ctx, IPPROTO_ICMP, 8, 0); }
 
 /* icmp6(): IPv6, next header 58, 8 bytes present. */
-X_INLINE struct x_icmp *x_icmp6(struct xdp_md *ctx)
+X_INLINE struct x_icmp *x_icmp6(X_CTX *ctx)
 {
 	struct ipv6hdr *ip6 = x_ipv6(ctx);
 	if (!ip6 || ip6->nexthdr != IPPROTO_ICMPV6)
@@ -169,7 +175,7 @@ X_INLINE void x_mac_set(unsigned char *m, __u64 v)
 }
 
 /* ctx.loadN(off): big-endian, null (here: -1) when out of bounds. */
-X_INLINE long x_load8(struct xdp_md *ctx, __u32 off)
+X_INLINE long x_load8(X_CTX *ctx, __u32 off)
 {
 	unsigned char *p = X_DATA(ctx) + (off & 0xffff);
 	if (off > 0xffff || (void *)(p + 1) > X_END(ctx))
@@ -177,7 +183,7 @@ X_INLINE long x_load8(struct xdp_md *ctx, __u32 off)
 	return p[0];
 }
 
-X_INLINE long x_load16(struct xdp_md *ctx, __u32 off)
+X_INLINE long x_load16(X_CTX *ctx, __u32 off)
 {
 	unsigned char *p = X_DATA(ctx) + (off & 0xffff);
 	if (off > 0xffff || (void *)(p + 2) > X_END(ctx))

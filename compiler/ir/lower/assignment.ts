@@ -127,6 +127,13 @@ Lowerer.prototype.writeTo = function (
       this.forgetParsesOf(tgt.header, tgt.field.name);
       return v;
     }
+    if (tgt?.kind === "contextField" && tgt.field.writable && tgt.field.offset !== null) {
+      // tc's mark and priority: the kernel rewrites the 4-byte context store.
+      const off = tgt.field.offset;
+      const v = value(() => this.contextField(tgt.field));
+      this.b.store(4, this.ctx, off, this.scalar(v, n));
+      return v;
+    }
     if (tgt?.kind === "structField" && tgt.field.wire) {
       const obj = this.ref(target.object);
       const wire = tgt.field.wire;

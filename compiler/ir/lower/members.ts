@@ -4,6 +4,7 @@ import type { Span } from "../../diagnostics/span.ts";
 import type { CallTarget, CheckedModule, FunctionInfo, MapInfo } from "../../check/result.ts";
 import type { HeaderField, HeaderKind, IntType, StructType, Type } from "../../check/types.ts";
 import { sizeAlign } from "../../check/types.ts";
+import type { ContextField } from "../../check/headers.ts";
 import { Builder } from "../builder.ts";
 import type { Base, Block, Cond, Operand, Size, Slot, VReg, Width } from "../ir.ts";
 import { isImm, isSlot } from "../ir.ts";
@@ -31,7 +32,7 @@ declare module "./lowerer.ts" {
   interface Lowerer {
     member(e: ast.Member): Value;
     ref(e: ast.Expr): { k: "ref"; base: Base; off: number };
-    contextField(name: "len" | "ifindex" | "rxQueue"): Value;
+    contextField(f: ContextField): Value;
     readHeaderField(obj: { base: Base; off: number }, f: HeaderField, inMemory?: unknown): Value;
     writeHeaderField(
       obj: { base: Base; off: number },
@@ -58,7 +59,7 @@ Lowerer.prototype.member = function (this: Lowerer, e: ast.Member): Value {
     case "arrayLength":
       return { k: "int", v: BigInt(tgt.length), w: 32 };
     case "contextField":
-      return this.contextField(tgt.name);
+      return this.contextField(tgt.field);
     case "headerField": {
       const obj = this.ref(e.object);
       return this.readHeaderField(obj, tgt.field);
@@ -82,11 +83,9 @@ Lowerer.prototype.ref = function (
   return v;
 };
 
-Lowerer.prototype.contextField = function (
-  this: Lowerer,
-  name: "len" | "ifindex" | "rxQueue",
-): Value {
-  if (name === "len") {
+Lowerer.prototype.contextField = function (this: Lowerer, f: ContextField): Value {
+  if (f.offset === null) {
+    // XDP's len: data_end - data (struct xdp_md has no length field).
     const { data, end } = this.packet();
     const a = this.b.vreg("i64");
     this.b.mov(a, end);
@@ -94,7 +93,8 @@ Lowerer.prototype.contextField = function (
     this.b.mov(d, data);
     return { k: "int", v: this.b.un("zext32", 32, this.b.bin("sub", 64, a, d)), w: 32 };
   }
-  return { k: "int", v: this.b.load(4, this.ctx, name === "ifindex" ? 12 : 16), w: 32 };
+  const v = this.b.load(4, this.ctx, f.offset);
+  return { k: "int", v: f.be16 ? this.b.un("be16", 32, v) : v, w: 32 };
 };
 
 /**

@@ -7,7 +7,7 @@ import { sizeAlign } from "../../check/types.ts";
 import { Builder } from "../builder.ts";
 import type { Base, Block, Cond, Operand, Size, Slot, VReg, Width } from "../ir.ts";
 import { isImm, isSlot } from "../ir.ts";
-import { BPF_FUNC, BPF_NOEXIST as NOEXIST } from "../../uapi/bpf.ts";
+import { BPF_FUNC, BPF_NOEXIST as NOEXIST, SK_BUFF, XDP_MD } from "../../uapi/bpf.ts";
 import {
   H,
   BPF_NOEXIST,
@@ -63,8 +63,9 @@ Lowerer.prototype.packet = function (this: Lowerer): { data: VReg; end: VReg } {
   let data = this.memoGet("data");
   let end = this.memoGet("end");
   if (!data || !end) {
-    data = this.b.load(4, this.ctx, 0, "pkt");
-    end = this.b.load(4, this.ctx, 4, "pktEnd");
+    const at = this.fn.kind === "tc" ? SK_BUFF : XDP_MD;
+    data = this.b.load(4, this.ctx, at.data, "pkt");
+    end = this.b.load(4, this.ctx, at.data_end, "pktEnd");
     this.memoSet("data", data);
     this.memoSet("end", end);
   }
