@@ -843,7 +843,8 @@ export abstract class ExprChecker extends CheckerBase {
           return true;
         }
         if (t.kind === "int" && v !== undefined) {
-          const [min, max] = target.of === "xdp" ? [0n, 4n] : target.of === "tc" ? [-1n, 7n] : [0n, 1n];
+          const [min, max] =
+            target.of === "xdp" ? [0n, 4n] : target.of === "tc" ? [-1n, 7n] : [0n, 1n];
           if (v < min || v > max) {
             if (report) this.error("ConstantDoesNotFit", e.span, v, typeToString(target));
             return false;
