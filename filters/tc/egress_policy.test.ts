@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { describeKernel } from "../../test/support/kernel.ts";
 import { buildFilter } from "../../test/support/filtertest.ts";
-import { build } from "../../test/support/packets.ts";
+import { build } from "../../runtime/packets/build.ts";
 import { loadXdpObject, type XdpObject } from "../../test/support/xdp.ts";
 import { runTc } from "../../test/support/tc.ts";
 import { TypedMap } from "../../runtime/observe/maps.ts";

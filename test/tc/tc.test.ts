@@ -7,7 +7,7 @@ import { compile } from "../../compiler/driver/index.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadCorpus, samplePackets } from "../support/corpus.ts";
-import { build } from "../support/packets.ts";
+import { build } from "../../runtime/packets/build.ts";
 import { loadXdpObject, type XdpObject } from "../support/xdp.ts";
 import { runTc } from "../support/tc.ts";
 import { compileBpfC, clangUnavailableReason } from "../differential/clang.ts";
