@@ -17,7 +17,6 @@ import { xdpc } from "../cli/run.ts";
 import { execFileSync } from "node:child_process";
 
 const repo = new URL("../../", import.meta.url);
-const twins = new URL("../twins/", import.meta.url).pathname;
 
 function buildTs(source: string, file = "tc.ts"): Uint8Array {
   const out = compile(source, { file, emit: "object" });
@@ -57,7 +56,7 @@ describeKernel("tc programs agree with their clang -O2 twins", () => {
       "egress_policy.ts",
     );
     expect(readObject(ours).programs.map((p) => p.section)).toEqual(["tc"]);
-    const twin = compileBpfC({ path: `${twins}egress_policy.c` });
+    const twin = compileBpfC({ path: `${import.meta.dirname}/egress_policy.c` });
     const list = packets();
     const r = diffObjects(ours, twin, list, {
       run: (fd, data) => runTc(fd, data),

@@ -1,6 +1,6 @@
-/* C twin of filters/tc/egress_policy.ts (a tc program). */
+/* C twin of filters/tc/egress_policy.ts (a tc program; test/tc/tc.test.ts runs both). */
 #define X_CTX struct __sk_buff
-#include "xdpc_twin.h"
+#include "../twins/xdpc_twin.h"
 #include <linux/pkt_cls.h>
 
 struct Policy {
