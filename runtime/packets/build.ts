@@ -193,12 +193,24 @@ export function concat(...parts: Bytes[]): Bytes {
   return out;
 }
 
+// Hex without Buffer: the browser playground bundles this file (playground/tsconfig.json
+// type-checks it without Node's types).
 export function hex(b: Bytes): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+  let s = "";
+  for (const x of b) s += x.toString(16).padStart(2, "0");
+  return s;
 }
 
+/** Whitespace is ignored; like Buffer.from(s, "hex"), the bytes stop at the first pair that is not hex. */
 export function fromHex(s: string): Bytes {
-  return new Uint8Array(Buffer.from(s.replace(/\s+/g, ""), "hex"));
+  const t = s.replace(/\s+/g, "");
+  const out = new Uint8Array(t.length >> 1);
+  for (let i = 0; i < out.length; i++) {
+    const pair = t.slice(2 * i, 2 * i + 2);
+    if (!/^[0-9a-fA-F]{2}$/.test(pair)) return out.slice(0, i);
+    out[i] = parseInt(pair, 16);
+  }
+  return out;
 }
 
 /** RFC 1071 ones'-complement sum of the parts, folded and inverted (0 over bytes that include a correct checksum). */
