@@ -56,6 +56,12 @@ export const bool: TypeDesc = { kind: "bool" };
 export const voidType: TypeDesc = { kind: "void" };
 /** C `int`, the return type of XDP programs. */
 export const cInt: TypeDesc = { kind: "int", bits: 32, signed: true, name: "int" };
+/** `__u32` as clang names the context structs' fields. */
+const u32Typedef: TypeDesc = {
+  kind: "typedef",
+  name: "__u32",
+  type: { kind: "int", bits: 32, signed: false, name: "unsigned int" },
+};
 /** `struct xdp_md` as in <linux/bpf.h> (fields typed __u32 like clang emits them). */
 export const xdpMd: TypeDesc = {
   kind: "struct",
@@ -70,11 +76,7 @@ export const xdpMd: TypeDesc = {
     "egress_ifindex",
   ].map((name, i) => ({
     name,
-    type: {
-      kind: "typedef",
-      name: "__u32",
-      type: { kind: "int", bits: 32, signed: false, name: "unsigned int" },
-    },
+    type: u32Typedef,
     offset: i * 4,
   })),
 };
@@ -111,11 +113,7 @@ export const skBuff: TypeDesc = {
     "data_end",
   ].map((name, i) => ({
     name,
-    type: {
-      kind: "typedef",
-      name: "__u32",
-      type: { kind: "int", bits: 32, signed: false, name: "unsigned int" },
-    },
+    type: u32Typedef,
     offset: i * 4,
   })),
 };
