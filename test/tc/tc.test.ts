@@ -126,11 +126,12 @@ char LICENSE[] SEC("license") = "GPL";`;
   });
 
   it("reads the context the kernel gives it: protocol, lo's ifindex, length; writes mark", () => {
-    const o: XdpObject = loadXdpObject(buildTs(fieldsTs), { name: "tcfields" });
+    const bytes = buildTs(fieldsTs);
+    const o: XdpObject = loadXdpObject(bytes, { name: "tcfields" });
     try {
       const frame = build({ l3: { kind: "ipv4" }, l4: { kind: "udp", dport: 53 } });
       const r = runTc(o.programFd(), frame, { mark: 7 });
-      const seen = TypedMap.fromObject(o.object, buildTs(fieldsTs), "seen");
+      const seen = TypedMap.fromObject(o.object, bytes, "seen");
       try {
         expect([0, 1, 3, 8].map((i) => seen.get(i))).toEqual([
           BigInt(frame.length),
