@@ -27,6 +27,12 @@ export const commands: CommandEntry[] = [
     load: async () => (await import("./image.ts")).imageCommand,
   },
   {
+    name: "manifest",
+    description:
+      "write the bpfman-operator resource (ClusterBpfApplication, BpfApplication, XdpProgram, TcProgram) that deploys a filter's image",
+    load: async () => (await import("./manifest.ts")).manifestCommand,
+  },
+  {
     name: "disasm",
     description:
       "disassemble an eBPF object (ours or clang's), with filter source lines from BTF line info",

@@ -4,7 +4,6 @@
 import type { Command } from "commander";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { compile, hasErrors } from "../../compiler/driver/index.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { bytecodeLabels, labelValues } from "../deploy/labels.ts";
 import {
@@ -20,11 +19,11 @@ import {
   type LayoutIndex,
   type OciImage,
 } from "../deploy/oci.ts";
-import { formatOption, readSource } from "./shared.ts";
-import { readInput } from "./input.ts";
+import { formatOption } from "./shared.ts";
+import { objectOf } from "./object.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
-import { printDiagnostics, type Format } from "./report.ts";
+import type { Format } from "./report.ts";
 
 /** filter.ts / filter.o → filter.oci beside it. */
 export function defaultImageOutput(file: string): string {
@@ -38,16 +37,6 @@ interface ImageOpts {
   verdictStats?: boolean;
   json?: boolean;
   format: Format;
-}
-
-/** The object bytes of `file`: compiled as `xdpc build` does for a .ts, read as is otherwise. */
-function objectOf(file: string, opts: ImageOpts): Uint8Array | undefined {
-  if (!/\.[cm]?ts$/.test(file)) return readInput(file);
-  const source = readSource(file);
-  const out = compile(source, { file, emit: "object", verdictStats: opts.verdictStats });
-  printDiagnostics(out.diagnostics, source, opts.format);
-  if (hasErrors(out.diagnostics) || !out.object) return undefined;
-  return out.object;
 }
 
 function sourceDate(): { created?: string; mtime: number } {
