@@ -23,6 +23,8 @@ import { notMeasured, type Maybe } from "./stats.ts";
 import { buildClang, buildXdpc, filtersWithoutTwin, findPairs } from "./twins.ts";
 import { realworldCode } from "./realworld.ts";
 import { verdicts, type Verdict } from "./verdicts.ts";
+import { measureXskFake, type XskFakeResult } from "./xsk.ts";
+import { measureXskLive, type XskLiveResult } from "./xsk_live.ts";
 
 export interface BenchOptions {
   /** One filter, tiny repeat, single runs, no lab: proves the harness works, times nothing reliably. */
@@ -50,6 +52,13 @@ export interface BenchOptions {
   swaps: number;
   /** Real-world ports in the code-size table (test/realworld; all when undefined). */
   realworld?: string[];
+  /** The AF_XDP lab section (Wasm handler against the C consumer on a veth; needs the lab). */
+  xsk: boolean;
+  xskRounds: number;
+  /** Frames per AF_XDP round. */
+  xskFrames: number;
+  /** Batches of 64 per timed run of the AF_XDP fake-ring microbenchmark. */
+  xskLaps: number;
 }
 
 export const FULL: BenchOptions = {
@@ -68,6 +77,10 @@ export const FULL: BenchOptions = {
   loadFilter: "vlan_filter",
   swaps: 200,
   realworld: undefined,
+  xsk: true,
+  xskRounds: 7,
+  xskFrames: 1 << 20,
+  xskLaps: 20_000,
 };
 
 export const SMOKE: BenchOptions = {
@@ -82,6 +95,8 @@ export const SMOKE: BenchOptions = {
   lab: false,
   load: false,
   realworld: ["xdp1"],
+  xsk: false,
+  xskLaps: 200,
 };
 
 export interface BenchResult {
@@ -99,7 +114,43 @@ export interface BenchResult {
   startup: StartupRow;
   e2e: Maybe<E2eResult>;
   load: Maybe<LoadResult>;
+  xsk: XskResult;
   verdicts: Verdict[];
+}
+
+/** The AF_XDP section: live frames through a handler and the C consumer, and the fake-ring microbenchmark. */
+export interface XskResult {
+  live: Maybe<XskLiveResult>;
+  fake: Maybe<XskFakeResult>;
+}
+
+/** Measures the AF_XDP section alone (also what `npm run bench -- --only-xsk` runs). */
+export async function measureXsk(
+  opts: Pick<BenchOptions, "xsk" | "xskRounds" | "xskFrames" | "xskLaps" | "smoke" | "lab">,
+  work: string,
+  log: (msg: string) => void = () => {},
+): Promise<XskResult> {
+  log("AF_XDP fake-ring microbenchmark");
+  let fake: Maybe<XskFakeResult>;
+  try {
+    fake = await measureXskFake(opts.xskLaps, opts.smoke ? 1 : 7);
+  } catch (e) {
+    fake = notMeasured(`failed: ${(e as Error).message.split("\n")[0]}`);
+  }
+  let live: Maybe<XskLiveResult>;
+  if (!opts.xsk || !opts.lab)
+    live = notMeasured(opts.smoke ? "smoke mode runs no lab" : "--no-xsk or --no-lab");
+  else {
+    log(
+      `AF_XDP on veth: Wasm handler and C consumer (${opts.xskRounds} rounds × ${opts.xskFrames} frames)`,
+    );
+    try {
+      live = await measureXskLive({ rounds: opts.xskRounds, frames: opts.xskFrames, work });
+    } catch (e) {
+      live = notMeasured(`lab failed: ${(e as Error).message.split("\n")[0]}`);
+    }
+  }
+  return { live, fake };
 }
 
 export async function runBench(
@@ -181,6 +232,7 @@ export async function runBench(
         e2e = notMeasured(`lab failed: ${(e as Error).message.split("\n")[0]}`);
       }
     }
+    const xsk = await measureXsk(opts, work, log);
     const partial = {
       env,
       options: opts,
@@ -194,6 +246,7 @@ export async function runBench(
       startup,
       e2e,
       load,
+      xsk,
     };
     return { ...partial, verdicts: verdicts(partial) };
   } finally {

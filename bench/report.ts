@@ -2,6 +2,7 @@
 // xdpc / clang (below 1 is xdpc ahead) except pps, which is filter / bare, and load
 // times, which are each command / ip link.
 import type { BenchResult } from "./bench.ts";
+import type { Verdict } from "./verdicts.ts";
 import { fmtNum, fmtRatio, geomean, isMeasured, type Maybe } from "./stats.ts";
 
 type Table = { title: string; head: string[]; rows: string[][]; notes?: string[] };
@@ -254,6 +255,61 @@ export function tables(r: BenchResult): Table[] {
   return out;
 }
 
+/** The AF_XDP tables: live frames through the Wasm handler and the C consumer, and the fake-ring microbenchmark. */
+export function xskTables(x: BenchResult["xsk"]): Table[] {
+  const out: Table[] = [];
+  const l = x.live;
+  if (isMeasured(l)) {
+    const row = (name: string, s: typeof l.c, ns: string, pps: string) => [
+      name,
+      fmtNum(Math.round(s.pps), 0),
+      pps,
+      fmtNum(Math.round(s.drops), 0),
+      fmtNum(s.nsPerFrame),
+      ns,
+    ];
+    out.push({
+      title: `AF_XDP on veth: Wasm handler against a C consumer (${l.zeroCopy ? "zero-copy" : "copy mode"}, ${l.frames} frames × ${l.rounds} alternating rounds, batch ${l.batch}, rings of ${l.ringSize}, generator and NAPI CPU ${l.generatorCpu}, consumer CPU ${l.consumerCpu}; medians)`,
+      head: [
+        "consumer",
+        "received pps",
+        "/ C",
+        "kernel drops per round",
+        "consumer on-CPU ns/frame",
+        "/ C",
+      ],
+      rows: [
+        row(`C, libxdp rings (bench/xsk_consumer.c, ${l.compiler})`, l.c, "1.000×", "1.000×"),
+        row(
+          "xdpc: handler's generated batch loop in an `xdpc run` worker",
+          l.wasm,
+          fmtRatio(l.nsRatio),
+          fmtRatio(l.ppsRatio),
+        ),
+      ],
+    });
+  } else
+    out.push({
+      title: "AF_XDP on veth: Wasm handler against a C consumer",
+      head: ["status"],
+      rows: [[`not measured: ${l.notMeasured}`]],
+    });
+  const f = x.fake;
+  if (isMeasured(f))
+    out.push({
+      title: `AF_XDP fake rings, no kernel, hot cache (batch ${f.batch}, median of ${f.runs} × ${f.frames} frames), ns/frame`,
+      head: ["handler path", "generated batch loop in Wasm", "JS calling the handler per frame"],
+      rows: f.rows.map((r) => [r.path, fmtNum(r.batchNs), fmtNum(r.perFrameNs)]),
+    });
+  else
+    out.push({
+      title: "AF_XDP fake rings, no kernel, hot cache",
+      head: ["status"],
+      rows: [[`not measured: ${f.notMeasured}`]],
+    });
+  return out;
+}
+
 const IP_LINK = "ip link";
 
 /** `xdpc load` and replace against ip link and xdp-loader (cold), and the in-process figures. */
@@ -343,6 +399,17 @@ export function losses(r: BenchResult): string[] {
         out.push(
           `${name}: veth ${fmtNum(Math.round(row.filterPps), 0)} pps/core vs the clang twin's ${fmtNum(Math.round(row.clangPps), 0)} (${fmtRatio(row.filterPps / row.clangPps)})`,
         );
+  const xl = r.xsk.live;
+  if (isMeasured(xl)) {
+    if (xl.nsRatio > 1)
+      out.push(
+        `AF_XDP: the Wasm handler's on-CPU ns/frame ${fmtNum(xl.wasm.nsPerFrame)} vs the C consumer's ${fmtNum(xl.c.nsPerFrame)} (${fmtRatio(xl.nsRatio)})`,
+      );
+    if (xl.ppsRatio < 1)
+      out.push(
+        `AF_XDP: received pps ${fmtNum(Math.round(xl.wasm.pps), 0)} vs the C consumer's ${fmtNum(Math.round(xl.c.pps), 0)} (${fmtRatio(xl.ppsRatio)})`,
+      );
+  }
   if (isMeasured(r.load)) {
     const ip = r.load.rows.find((x) => x.tool.startsWith(IP_LINK));
     for (const x of r.load.rows.filter((y) => y.tool.startsWith("xdpc")))
@@ -385,7 +452,7 @@ export function renderTerminal(r: BenchResult): string {
   ];
   if (r.withoutTwin.length)
     lines.push(`filters without a C twin, not benchmarked: ${r.withoutTwin.join(", ")}`);
-  for (const t of tables(r)) {
+  for (const t of [...tables(r), ...xskTables(r.xsk)]) {
     lines.push(
       "",
       t.title,
@@ -413,6 +480,40 @@ function mdTable(t: Table): string[] {
   ];
 }
 
+export const XSK_START = "<!-- af_xdp: npm run bench -- --only-xsk replaces this section alone -->";
+export const XSK_END = "<!-- /af_xdp -->";
+
+/** The AF_XDP section of BENCHMARKS.md, between its markers; `stamp` says when it was measured, if not with the rest. */
+export function xskSection(x: BenchResult["xsk"], verdicts: Verdict[], stamp?: string): string[] {
+  const lines = [XSK_START];
+  if (stamp) lines.push("", stamp);
+  for (const t of xskTables(x)) lines.push("", `## ${t.title}`, "", ...mdTable(t));
+  const mine = verdicts.filter((v) => v.target.startsWith("AF_XDP"));
+  if (mine.length) lines.push("", ...mine.map((v) => `- ${v.target}: ${v.status}, ${v.detail}`));
+  lines.push("", ...zeroCopyNote(x), XSK_END);
+  return lines;
+}
+
+/** What zero-copy would change, from this run's figures. */
+function zeroCopyNote(x: BenchResult["xsk"]): string[] {
+  const l = x.live;
+  const cap = (ns: number) => `${(1e3 / ns).toFixed(1)} Mpps`;
+  const figures = isMeasured(l)
+    ? ` At this run's on-CPU cost a consumer core would take at most ${cap(l.wasm.nsPerFrame)} through the Wasm handler and ${cap(l.c.nsPerFrame)} through the C consumer (idle polls included, so an upper bound on cost); with the kernel's copy gone, these, not the veth copy, would be the ceilings.`
+    : "";
+  return [
+    "**What zero-copy would change.** veth has no AF_XDP zero-copy, so both consumers run in copy mode: " +
+      "veth's NAPI copies every frame into the UMEM, and on this machine that copy (on the generator's CPU) " +
+      "bounds the received pps for every consumer, which is why ns/frame ranks them and pps barely does. " +
+      "With a zero-copy driver (`--xsk-mode zerocopy`, XDP_ZEROCOPY) the NIC DMAs straight into UMEM frames " +
+      "the fill ring hands it (the Wasm memory's pages, pinned by XDP_UMEM_REG, exactly as here): the copy " +
+      "disappears, RX descriptors point at chunk starts plus headroom instead of chunk + 256, and the " +
+      "consumer's per-frame cost becomes the limit." +
+      figures +
+      " Busy polling (SO_PREFER_BUSY_POLL) would then matter more than the wake-up policy measured here.",
+  ];
+}
+
 export const ANALYSIS_START = "<!-- analysis: kept across runs -->";
 export const ANALYSIS_END = "<!-- /analysis -->";
 
@@ -437,6 +538,7 @@ export function renderMarkdown(r: BenchResult, analysis?: string): string {
     `| corpus | ${r.corpus.packets} packets (${r.corpus.tcpdump ? "crafted + ../shared/corpus/tcpdump" : "crafted only: ../shared/corpus/tcpdump absent"}); sampling pool ${r.corpus.pool} |`,
   ];
   for (const t of tables(r)) lines.push("", `## ${t.title}`, "", ...mdTable(t));
+  lines.push("", ...xskSection(r.xsk, r.verdicts));
   const l = losses(r);
   lines.push(
     "",
@@ -462,4 +564,18 @@ export function extractAnalysis(markdown: string): string | undefined {
   const b = markdown.indexOf(ANALYSIS_END);
   if (a < 0 || b < a) return undefined;
   return markdown.slice(a + ANALYSIS_START.length, b).trim();
+}
+
+/**
+ * `markdown` with its AF_XDP section replaced by `section` (inserted before "Where
+ * xdpc loses" when it has none): what --only-xsk writes.
+ */
+export function spliceXsk(markdown: string, section: string[]): string {
+  const text = section.join("\n");
+  const a = markdown.indexOf(XSK_START);
+  const b = markdown.indexOf(XSK_END);
+  if (a >= 0 && b > a) return markdown.slice(0, a) + text + markdown.slice(b + XSK_END.length);
+  const at = markdown.indexOf("## Where xdpc loses");
+  if (at < 0) return markdown.trimEnd() + "\n\n" + text + "\n";
+  return markdown.slice(0, at) + text + "\n\n" + markdown.slice(at);
 }

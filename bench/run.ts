@@ -3,11 +3,21 @@
 // writes BENCHMARKS.md. `--smoke` runs one filter with tiny repeats and no lab
 // (what test/bench/smoke.test.ts runs) and writes nothing unless --out is given.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { FULL, SMOKE, runBench, type BenchOptions } from "./bench.ts";
-import { extractAnalysis, renderMarkdown, renderTerminal } from "./report.ts";
+import { FULL, SMOKE, measureXsk, runBench, type BenchOptions, type BenchResult } from "./bench.ts";
+import { benchEnv } from "./env.ts";
+import {
+  extractAnalysis,
+  renderMarkdown,
+  renderTerminal,
+  spliceXsk,
+  xskSection,
+} from "./report.ts";
+import { notMeasured } from "./stats.ts";
+import { verdicts } from "./verdicts.ts";
 import { REPO } from "./twins.ts";
 
 const USAGE = `usage: npm run bench -- [options]
@@ -20,6 +30,8 @@ const USAGE = `usage: npm run bench -- [options]
   --warm-runs N       timed in-process compiles (default ${FULL.warmRuns})
   --no-lab            skip both lab sections (veth end to end, and load)
   --no-load           skip the \`xdpc load\` / replace section (a lab veth too)
+  --no-xsk            skip the AF_XDP lab section (Wasm handler against the C consumer)
+  --only-xsk          measure only the AF_XDP section and replace it in the existing report
   --no-build          do not run \`npm run build\` first (cold CLI figures use dist/ as it is)
   --out FILE          markdown output (default BENCHMARKS.md; none with --smoke)
   --json FILE         also write the raw result as JSON`;
@@ -45,6 +57,8 @@ async function main(argv: string[]): Promise<number> {
       "warm-runs": { type: "string" },
       "no-lab": { type: "boolean" },
       "no-load": { type: "boolean" },
+      "no-xsk": { type: "boolean" },
+      "only-xsk": { type: "boolean" },
       "no-build": { type: "boolean" },
       out: { type: "string" },
       json: { type: "string" },
@@ -66,12 +80,14 @@ async function main(argv: string[]): Promise<number> {
     warmRuns: int(values["warm-runs"], "warm-runs", base.warmRuns),
     lab: base.lab && !values["no-lab"],
     load: base.load && !values["no-load"] && !values["no-lab"],
+    xsk: base.xsk && !values["no-xsk"] && !values["no-lab"],
   };
   const command =
     process.env.npm_lifecycle_event === "bench"
       ? `npm run bench${argv.length ? " -- " + argv.join(" ") : ""}`
       : `node --import tsx bench/run.ts${argv.length ? " " + argv.join(" ") : ""}`;
 
+  if (values["only-xsk"]) return onlyXsk(opts, command, values.out, values.json);
   if (!values.smoke && !values["no-build"]) {
     process.stderr.write("[bench] npm run build (the cold CLI figures time dist/xdpc.js)\n");
     const b = spawnSync(process.execPath, [join(REPO, "bin/build.mjs")], {
@@ -90,6 +106,51 @@ async function main(argv: string[]): Promise<number> {
   }
   if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2) + "\n");
   return 0;
+}
+
+/** Measures the AF_XDP section alone and puts it into the existing report in place of the old one. */
+async function onlyXsk(
+  opts: BenchOptions,
+  command: string,
+  outArg: string | undefined,
+  json: string | undefined,
+): Promise<number> {
+  const work = mkdtempSync(join(tmpdir(), "xdpc-bench-xsk-"));
+  try {
+    const xsk = await measureXsk(opts, work, (m) => process.stderr.write(`[bench] ${m}\n`));
+    const r = { xsk } as Pick<BenchResult, "xsk">;
+    const v = verdicts({ ...(emptyResult() as Omit<BenchResult, "verdicts">), ...r }).filter((x) =>
+      x.target.startsWith("AF_XDP"),
+    );
+    const env = benchEnv(command);
+    const stamp = `_This section was measured on its own (${env.date}, ${env.kernel}, ${env.cpu}, node ${env.node}): \`${env.command}\`._`;
+    const section = xskSection(xsk, v, stamp);
+    process.stdout.write(section.join("\n") + "\n");
+    const out = outArg ?? join(REPO, "BENCHMARKS.md");
+    writeFileSync(out, spliceXsk(existsSync(out) ? readFileSync(out, "utf8") : "", section));
+    process.stderr.write(`[bench] wrote the AF_XDP section of ${out}\n`);
+    if (json) writeFileSync(json, JSON.stringify(xsk, null, 2) + "\n");
+    return 0;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** A result with nothing measured but the AF_XDP section (verdicts() reads only that part then). */
+function emptyResult(): Omit<BenchResult, "verdicts" | "xsk" | "env" | "options"> {
+  const nm = notMeasured("not measured in an --only-xsk run");
+  return {
+    corpus: { packets: 0, pool: 0, tcpdump: false },
+    withoutTwin: [],
+    code: [],
+    realworld: [],
+    speed: [],
+    compile: [],
+    check: [],
+    startup: { helpColdMs: nm, nodeStartMs: nm },
+    e2e: nm,
+    load: nm,
+  };
 }
 
 try {

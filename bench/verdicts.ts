@@ -120,6 +120,23 @@ export function verdicts(r: Partial): Verdict[] {
       limit: 0.95,
     }),
   );
+  const xl = r.xsk.live;
+  out.push(
+    judge({
+      target: "AF_XDP consumer on-CPU ns/frame on veth, Wasm handler / C consumer (libxdp)",
+      value: isMeasured(xl) ? xl.nsRatio : xl,
+      unit: "×",
+      direction: "max",
+      limit: 1.1,
+    }),
+    judge({
+      target: "AF_XDP received pps on veth, Wasm handler / C consumer (libxdp)",
+      value: isMeasured(xl) ? xl.ppsRatio : xl,
+      unit: "×",
+      direction: "min",
+      limit: 0.95,
+    }),
+  );
   const cold = over(r.compile, (c) => ratio(c.xdpcColdMs, c.clangMs), "filters");
   out.push(
     judge({

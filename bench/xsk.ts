@@ -3,17 +3,17 @@
 // loop that calls the handler once per frame (WasmHost.runInPlace), over the same
 // frames in a UMEM region. The "kernel" side only moves ring indices between laps, so
 // what is timed is the consumer: ring walking, the handler, TX or recycle, refill.
-//   node --import tsx bench/xsk.ts
+// `npm run bench` reports it in the AF_XDP section; alone: node --import tsx bench/xsk.ts
 import { compile, compileWasm } from "../compiler/driver/index.ts";
 import { CTL } from "../compiler/wasm/xsk-abi.ts";
 import { buildFrame } from "../runtime/packets/build.ts";
 import { WasmHost } from "../runtime/wasm/instance.ts";
 import { FakeRings, RX_HEADROOM } from "../test/xsk/fake.ts";
 import { STEER } from "../test/xsk/support.ts";
+import { median } from "./stats.ts";
 
 const BATCH = 64;
 const RING = 2048;
-const LAPS = 20_000;
 
 const frame = (dport: number) =>
   buildFrame({
@@ -24,13 +24,8 @@ const frame = (dport: number) =>
     l4: { proto: "udp", sport: 4000, dport },
   });
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
 /** ns per frame of the batch loop: RX ring pre-filled once; each lap the fake kernel publishes BATCH more and consumes fill/TX. */
-function batchLoop(wasm: Uint8Array, dport: number): number {
+function batchLoop(wasm: Uint8Array, dport: number, laps: number, runs = 7): number {
   const rings = new FakeRings(wasm, "echo", RING, 2 * RING);
   rings.receive(Array.from({ length: RING }, () => frame(dport)));
   const v = new DataView(rings.memory.buffer);
@@ -45,30 +40,30 @@ function batchLoop(wasm: Uint8Array, dport: number): number {
   const base = v.getUint32(rxProd, true);
   v.setUint32(rxProd, base - RING, true);
   v.setUint32(at(CTL.rxConsumer), base - RING, true);
-  const runs: number[] = [];
-  for (let r = 0; r < 7; r++) {
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < LAPS; i++) {
+    for (let i = 0; i < laps; i++) {
       v.setUint32(rxProd, v.getUint32(rxProd, true) + BATCH, true);
       rings.batch(ctl, BATCH);
       v.setUint32(frCons, v.getUint32(frProd, true), true); // the kernel takes the refill
       v.setUint32(txCons, v.getUint32(txProd, true), true); // and sends what was queued
     }
-    runs.push(Number(process.hrtime.bigint() - t0) / (LAPS * BATCH));
+    times.push(Number(process.hrtime.bigint() - t0) / (laps * BATCH));
   }
-  return median(runs);
+  return median(times);
 }
 
 /** ns per frame with one JS→Wasm call per frame over frames in a UMEM region (WasmHost.runInPlace). */
-function perFrameJs(wasm: Uint8Array, dport: number): number {
+function perFrameJs(wasm: Uint8Array, dport: number, laps: number, runs = 7): number {
   const host = new WasmHost(wasm, { umemBytes: RING * 4096 });
   const umem = host.umem!;
   const f = frame(dport);
   for (let k = 0; k < RING; k++) host.bytes().set(f, umem.offset + k * 4096 + RX_HEADROOM);
-  const runs: number[] = [];
-  for (let r = 0; r < 7; r++) {
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < LAPS; i++)
+    for (let i = 0; i < laps; i++)
       for (let k = 0; k < BATCH; k++)
         host.runInPlace("echo", {
           offset: umem.offset + ((i * BATCH + k) % RING) * 4096 + RX_HEADROOM,
@@ -76,23 +71,54 @@ function perFrameJs(wasm: Uint8Array, dport: number): number {
           headroom: RX_HEADROOM,
           tailroom: 4096 - RX_HEADROOM - f.length,
         });
-    runs.push(Number(process.hrtime.bigint() - t0) / (LAPS * BATCH));
+    times.push(Number(process.hrtime.bigint() - t0) / (laps * BATCH));
   }
-  return median(runs);
+  return median(times);
 }
 
-const out = compile(STEER, { file: "steer.ts", emit: "object" });
-const wasm = (await compileWasm(out, { only: "handler", rxBatch: true }))!.binary!;
-// Warm-up: Wasm tiers up from its baseline compiler after a while; time optimised code only.
-batchLoop(wasm, 9);
-perFrameJs(wasm, 9);
-const rows = [
-  ["XSK_DROP (port 9)", batchLoop(wasm, 9), perFrameJs(wasm, 9)],
-  ["XSK_TX, rewritten (port 7)", batchLoop(wasm, 7), perFrameJs(wasm, 7)],
-] as const;
-process.stdout.write(
-  `fake rings, hot cache, batch ${BATCH}, median of 7 × ${LAPS * BATCH} frames (ns per frame)\n` +
-    `| handler path | batch loop in Wasm | JS calling the handler per frame |\n|---|---|---|\n` +
-    rows.map(([n, a, b]) => `| ${n} | ${a.toFixed(1)} | ${b.toFixed(1)} |`).join("\n") +
-    "\n",
-);
+export interface XskFakeRow {
+  path: string;
+  /** ns per frame of the generated batch loop (one JS→Wasm call per batch). */
+  batchNs: number;
+  /** ns per frame of JavaScript calling the handler once per frame. */
+  perFrameNs: number;
+}
+
+export interface XskFakeResult {
+  rows: XskFakeRow[];
+  batch: number;
+  frames: number;
+  runs: number;
+}
+
+/** The fake-ring figures: `laps` batches of 64 per timed run, median of `runs`. */
+export async function measureXskFake(laps = 20_000, runs = 7): Promise<XskFakeResult> {
+  const out = compile(STEER, { file: "steer.ts", emit: "object" });
+  const wasm = (await compileWasm(out, { only: "handler", rxBatch: true }))!.binary!;
+  // Warm-up: Wasm tiers up from its baseline compiler after a while; time optimised code only.
+  batchLoop(wasm, 9, laps, 1);
+  perFrameJs(wasm, 9, laps, 1);
+  const row = (path: string, dport: number): XskFakeRow => ({
+    path,
+    batchNs: batchLoop(wasm, dport, laps, runs),
+    perFrameNs: perFrameJs(wasm, dport, laps, runs),
+  });
+  return {
+    rows: [row("XSK_DROP (port 9)", 9), row("XSK_TX, rewritten (port 7)", 7)],
+    batch: BATCH,
+    frames: laps * BATCH,
+    runs,
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = await measureXskFake();
+  process.stdout.write(
+    `fake rings, hot cache, batch ${r.batch}, median of ${r.runs} × ${r.frames} frames (ns per frame)\n` +
+      `| handler path | batch loop in Wasm | JS calling the handler per frame |\n|---|---|---|\n` +
+      r.rows
+        .map((x) => `| ${x.path} | ${x.batchNs.toFixed(1)} | ${x.perFrameNs.toFixed(1)} |`)
+        .join("\n") +
+      "\n",
+  );
+}

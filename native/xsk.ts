@@ -102,6 +102,7 @@ let api:
       close: (fd: number) => number;
       setaffinity: (pid: number, size: number, mask: Buffer) => number;
       getaffinity: (pid: number, size: number, mask: Buffer) => number;
+      gettid: () => number;
     }
   | undefined;
 
@@ -129,6 +130,7 @@ function bind() {
     close: f("int close(int fd)") as never,
     setaffinity: f("int sched_setaffinity(int pid, size_t size, const void *mask)") as never,
     getaffinity: f("int sched_getaffinity(int pid, size_t size, _Out_ void *mask)") as never,
+    gettid: f("int gettid(void)") as never,
   };
   return api;
 }
@@ -352,6 +354,11 @@ export const pinThread = sys("pinThread", function pinThread(cpu: number): void 
   mask[cpu >> 3] = 1 << (cpu & 7);
   if (bind().setaffinity(0, mask.length, mask) !== 0)
     fail(`cannot pin the thread to CPU ${cpu}`, "sched_setaffinity");
+});
+
+/** The kernel's id of the calling thread (its /proc/self/task/<tid> entry). */
+export const threadId = sys("threadId", function threadId(): number {
+  return bind().gettid();
 });
 
 /** The CPUs the calling thread may run on. */

@@ -76,6 +76,7 @@ export class XskRunner {
   private readonly threads: (Worker | null)[] = [];
   private readonly exited: Promise<void>[] = [];
   private readonly restarts: number[] = [];
+  private readonly tids: number[] = [];
   private readonly control = new SharedArrayBuffer(64);
   private stopping = false;
   /** The counters when the run stopped (the sockets are closed then). */
@@ -175,6 +176,7 @@ export class XskRunner {
       worker.on("message", (m: WorkerMessage) => {
         if (m.kind === "ready") {
           running = true;
+          this.tids[w] = m.tid;
           resolve();
         } else if (m.kind === "trace") this.opts.onTrace?.(m.line);
       });
@@ -219,6 +221,11 @@ export class XskRunner {
       batches: u64(s.ctl + CTL.batches),
       kernel: stats.get(s.queue)!,
     }));
+  }
+
+  /** Each worker thread's kernel thread id (its /proc/self/task/<tid>, for CPU time). */
+  threadIds(): number[] {
+    return [...this.tids];
   }
 
   /** How many times each worker was restarted. */

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { CTL, rxBatchExport, WAKE_FILL, WAKE_TX } from "../../compiler/wasm/xsk-abi.ts";
-import { kickTx, pinThread, pollFds } from "../../native/xsk.ts";
+import { kickTx, pinThread, pollFds, threadId } from "../../native/xsk.ts";
 import { instantiateHandler, type HandlerLayout } from "./module.ts";
 
 export const WORKER_TAG = "xdpcXskWorker";
@@ -34,7 +34,7 @@ export interface WorkerJob {
 }
 
 export type WorkerMessage =
-  | { kind: "ready"; index: number }
+  | { kind: "ready"; index: number; tid: number }
   | { kind: "trace"; line: string }
   | { kind: "stopped"; index: number };
 
@@ -64,7 +64,7 @@ function workerMain(job: WorkerJob): void {
   const control = new Int32Array(job.control);
   const mem = new Int32Array(job.memory.buffer);
   const fds = job.sockets.map((s) => s.fd);
-  port.postMessage({ kind: "ready", index: job.index } satisfies WorkerMessage);
+  port.postMessage({ kind: "ready", index: job.index, tid: threadId() } satisfies WorkerMessage);
   let fillWake = false;
   const round = () => {
     let frames = 0;

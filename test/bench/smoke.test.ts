@@ -114,7 +114,20 @@ describeKernel("bench harness (smoke)", () => {
       expect(res.e2e).toEqual({ notMeasured: "smoke mode runs no lab" });
       expect(res.load).toEqual({ notMeasured: "smoke mode runs no lab" });
 
-      expect(res.verdicts).toHaveLength(7);
+      // AF_XDP: the fake-ring microbenchmark runs (no kernel needed), the lab part does not.
+      expect(res.xsk.live).toEqual({ notMeasured: "smoke mode runs no lab" });
+      const fake = res.xsk.fake;
+      if ("notMeasured" in fake) throw new Error(`fake rings: ${fake.notMeasured}`);
+      expect(fake.rows.map((x) => x.path)).toEqual([
+        "XSK_DROP (port 9)",
+        "XSK_TX, rewritten (port 7)",
+      ]);
+      for (const x of fake.rows) {
+        expectFigure(x.batchNs, `${x.path} batch`);
+        expectFigure(x.perFrameNs, `${x.path} per frame`);
+      }
+
+      expect(res.verdicts).toHaveLength(9);
       for (const v of res.verdicts) {
         expect(["met", "missed", "not measured"]).toContain(v.status);
         expect(v.detail.length).toBeGreaterThan(5);
@@ -132,6 +145,8 @@ describeKernel("bench harness (smoke)", () => {
         "## CLI start-up",
         "## `xdpc load` and replace",
         "## End to end on veth",
+        "## AF_XDP on veth",
+        "## AF_XDP fake rings",
         "## Where xdpc loses",
         "## Analysis",
       ]) {
@@ -191,6 +206,46 @@ describeKernel("bench harness (smoke): veth end to end", () => {
       expectFigure(row[k], k);
     }
     expect(existsSync(`/run/netns/${lab}`)).toBe(false);
+  });
+});
+
+describeKernel("bench harness (smoke): AF_XDP handler against the C consumer", () => {
+  const lab = "xdpc-hxtb";
+  afterAll(() => {
+    spawnSync("ip", ["netns", "del", lab]);
+  });
+
+  it("runs both consumers on a lab veth, reports their figures, and splices the section", async () => {
+    const { measureXskLive } = await import("../../bench/xsk_live.ts");
+    const { spliceXsk, xskSection } = await import("../../bench/report.ts");
+    const work = mkdtempSync(join(tmpdir(), "xdpc-bench-xsk-"));
+    try {
+      const res = await measureXskLive({ rounds: 2, frames: 20_000, work, lab, labIndex: 43 });
+      if ("notMeasured" in res) {
+        expectFigure(res, "xsk");
+        return;
+      }
+      for (const side of [res.c, res.wasm]) {
+        expect(side.received).toBeGreaterThan(0);
+        expect(side.received).toBeLessThanOrEqual(20_000);
+        expect(side.drops).toBeGreaterThanOrEqual(0);
+        expectFigure(side.pps, "pps");
+        expectFigure(side.nsPerFrame, "ns/frame");
+      }
+      expectFigure(res.nsRatio, "ns ratio");
+      expectFigure(res.ppsRatio, "pps ratio");
+      expect(res.zeroCopy).toBe(false);
+      expect(existsSync(`/run/netns/${lab}`)).toBe(false);
+      // --only-xsk replaces the section and nothing else, and finds it again next time.
+      const section = xskSection({ live: res, fake: { notMeasured: "not here" } }, [], "stamp");
+      const before = "# b\n\n## x\n\n## Where xdpc loses\n\nend\n";
+      const once = spliceXsk(before, section);
+      expect(once).toContain("| C, libxdp rings");
+      expect(once.indexOf("## AF_XDP on veth")).toBeLessThan(once.indexOf("## Where xdpc loses"));
+      expect(spliceXsk(once, section)).toBe(once);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
 
@@ -262,6 +317,7 @@ describeKernel("bench harness (smoke): xdpc load and replace against ip link", (
       startup: { helpColdMs: nm, nodeStartMs: nm },
       e2e: nm,
       load: res,
+      xsk: { live: nm, fake: nm },
       verdicts: [],
     });
     const row = md.split("\n").find((l) => l.startsWith("| xdpc load --iface X F.o |"))!;
