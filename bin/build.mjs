@@ -5,7 +5,8 @@
 //
 // `xdpc/testing` (runtime/testing/index.ts) is a second entry of the same build
 // (dist/testing.js, sharing chunks with the CLI); its declarations, dist/testing.d.ts,
-// are runtime/testing/api.ts's, emitted by the TypeScript compiler.
+// are runtime/testing/api.ts's, emitted by the TypeScript compiler. `xdpc/runtime`
+// (runtime/control/index.ts, the control-plane library) is built the same way.
 //
 // Also builds the browser playground (docs/playground.md) into dist/playground/: the
 // page and one classic script holding the compiler, binaryen and the Wasm host, so
@@ -17,7 +18,11 @@ import { join } from "node:path";
 
 rmSync("dist", { recursive: true, force: true });
 await build({
-  entryPoints: { xdpc: "runtime/cli/main.ts", testing: "runtime/testing/index.ts" },
+  entryPoints: {
+    xdpc: "runtime/cli/main.ts",
+    testing: "runtime/testing/index.ts",
+    runtime: "runtime/control/index.ts",
+  },
   outdir: "dist",
   bundle: true,
   splitting: true,
@@ -35,21 +40,38 @@ await build({
 
 {
   const ts = (await import("typescript")).default;
-  const api = ts.transpileDeclaration(readFileSync("runtime/testing/api.ts", "utf8"), {
-    fileName: "api.ts",
-    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext },
-    reportDiagnostics: true,
-  });
-  if (api.diagnostics?.length)
-    throw new Error(
-      `build: runtime/testing/api.ts: ${ts.flattenDiagnosticMessageText(api.diagnostics[0].messageText, "\n")}`,
+  /** An entry's declarations: its api.ts through the TypeScript compiler, plus `tail`. */
+  const declarations = (entry, api, tail) => {
+    const out = ts.transpileDeclaration(readFileSync(api, "utf8"), {
+      fileName: "api.ts",
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext },
+      reportDiagnostics: true,
+    });
+    if (out.diagnostics?.length)
+      throw new Error(
+        `build: ${api}: ${ts.flattenDiagnosticMessageText(out.diagnostics[0].messageText, "\n")}`,
+      );
+    writeFileSync(
+      `dist/${entry}.d.ts`,
+      `// The types of \`xdpc/${entry}\` (generated from ${api} by bin/build.mjs).\n` +
+        out.outputText +
+        tail,
     );
-  writeFileSync(
-    "dist/testing.d.ts",
-    "// The types of `xdpc/testing` (generated from runtime/testing/api.ts by bin/build.mjs).\n" +
-      api.outputText +
-      "/** Compiles (a .ts) or reads the filter and loads it on the engine: see docs/testing.md. */\n" +
+  };
+  declarations(
+    "testing",
+    "runtime/testing/api.ts",
+    "/** Compiles (a .ts) or reads the filter and loads it on the engine: see docs/testing.md. */\n" +
       "export declare const testFilter: TestFilter;\n",
+  );
+  declarations(
+    "runtime",
+    "runtime/control/api.ts",
+    "/** Reads a filter or object into a spec: see docs/control.md. */\n" +
+      "export declare const open: Open;\n" +
+      "export declare const ip: Ip;\n" +
+      "/** Where `pinned: true` maps of library-loaded collections are pinned unless `pinRoot` says otherwise. */\n" +
+      "export declare const DEFAULT_LIBRARY_PIN_ROOT: string;\n",
   );
 }
 

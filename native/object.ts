@@ -406,7 +406,44 @@ export const mapNextKey = sys(
   },
 );
 
-let batchApi: { lookup: (...a: unknown[]) => number; Opts: unknown } | undefined;
+let batchApi:
+  | {
+      lookup: (...a: unknown[]) => number;
+      update: (...a: unknown[]) => number;
+      del: (...a: unknown[]) => number;
+      Opts: unknown;
+    }
+  | undefined;
+
+function batchBind(): NonNullable<typeof batchApi> {
+  if (batchApi) return batchApi;
+  const k = koffi();
+  const Opts = k.struct("xdpc_bpf_map_batch_opts", {
+    sz: "size_t",
+    elem_flags: "uint64_t",
+    flags: "uint64_t",
+  });
+  const bpf = library("libbpf.so.1");
+  batchApi = {
+    lookup: bpf.func(
+      "int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const xdpc_bpf_map_batch_opts *opts)",
+    ),
+    update: bpf.func(
+      "int bpf_map_update_batch(int fd, const void *keys, const void *values, _Inout_ uint32_t *count, const xdpc_bpf_map_batch_opts *opts)",
+    ),
+    del: bpf.func(
+      "int bpf_map_delete_batch(int fd, const void *keys, _Inout_ uint32_t *count, const xdpc_bpf_map_batch_opts *opts)",
+    ),
+    Opts,
+  };
+  return batchApi;
+}
+
+const batchOpts = (elemFlags = 0) => ({
+  sz: koffi().sizeof(batchBind().Opts as never),
+  elem_flags: BigInt(elemFlags),
+  flags: 0n,
+});
 
 /**
  * One BPF_MAP_LOOKUP_BATCH call: up to `count` entries after cursor `inBatch` (null:
@@ -423,23 +460,42 @@ export const mapLookupBatch = sys(
     values: Uint8Array,
     count: number,
   ): { ret: number; count: number } {
-    const k = koffi();
-    if (!batchApi) {
-      const Opts = k.struct("xdpc_bpf_map_batch_opts", {
-        sz: "size_t",
-        elem_flags: "uint64_t",
-        flags: "uint64_t",
-      });
-      batchApi = {
-        lookup: library("libbpf.so.1").func(
-          "int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const xdpc_bpf_map_batch_opts *opts)",
-        ),
-        Opts,
-      };
-    }
-    const opts = { sz: k.sizeof(batchApi.Opts as never), elem_flags: 0n, flags: 0n };
     const n = [count];
-    const ret = batchApi.lookup(fd, inBatch, outBatch, keys, values, n, opts);
+    const ret = batchBind().lookup(fd, inBatch, outBatch, keys, values, n, batchOpts());
+    return { ret, count: n[0]! };
+  },
+);
+
+/**
+ * One BPF_MAP_UPDATE_BATCH call over `count` packed keys and values with `flags` for
+ * every element. Returns libbpf's result and how many elements the kernel stored
+ * (those before the first failure).
+ */
+export const mapUpdateBatch = sys(
+  "mapUpdateBatch",
+  function mapUpdateBatch(
+    fd: number,
+    keys: Uint8Array,
+    values: Uint8Array,
+    count: number,
+    flags = BPF_ANY,
+  ): { ret: number; count: number } {
+    const n = [count];
+    const ret = batchBind().update(fd, keys, values, n, batchOpts(flags));
+    return { ret, count: n[0]! };
+  },
+);
+
+/** One BPF_MAP_DELETE_BATCH call over `count` packed keys; stops at the first absent key (ENOENT). */
+export const mapDeleteBatch = sys(
+  "mapDeleteBatch",
+  function mapDeleteBatch(
+    fd: number,
+    keys: Uint8Array,
+    count: number,
+  ): { ret: number; count: number } {
+    const n = [count];
+    const ret = batchBind().del(fd, keys, n, batchOpts());
     return { ret, count: n[0]! };
   },
 );

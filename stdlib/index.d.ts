@@ -10,8 +10,16 @@ export type u8 = number;
 export type u16 = number;
 /** Unsigned 32-bit integer; the type of a bare literal that fits. */
 export type u32 = number;
+declare const bits64: unique symbol;
+/**
+ * Marks the 64-bit integer types, which are numbers to tsc but bigints to a control plane
+ * (`xdpc/runtime` maps a filter's u64/i64 map fields to bigint). Assignable both ways with number.
+ */
+export interface Bits64 {
+  readonly [bits64]?: true;
+}
 /** Unsigned 64-bit integer; the type of a bare literal above 0xFFFF_FFFF. Exact up to 2^53 in tsc, full width in xdpc. */
-export type u64 = number;
+export type u64 = number & Bits64;
 /** Signed 8-bit integer (two's complement). */
 export type i8 = number;
 /** Signed 16-bit integer (two's complement). */
@@ -19,7 +27,7 @@ export type i16 = number;
 /** Signed 32-bit integer (two's complement). */
 export type i32 = number;
 /** Signed 64-bit integer (two's complement). */
-export type i64 = number;
+export type i64 = number & Bits64;
 /** Boolean, stored as one byte (0 or 1) in structs and maps. */
 export type bool = boolean;
 
@@ -342,6 +350,8 @@ export type UpdateFlag = typeof BPF_ANY | typeof BPF_NOEXIST | typeof BPF_EXIST;
 
 /** An array indexed 0..maxEntries-1, zero-initialised (BPF_MAP_TYPE_ARRAY). */
 export declare class ArrayMap<V> {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __array: V;
   /** Declares the map (top level only). */
   constructor(options: MapOptions);
   /** The value at `index` (a view for struct V, a copy for integer V), or null when out of range. */
@@ -356,6 +366,8 @@ export declare class ArrayMap<V> {
 
 /** A per-CPU array: each CPU has its own copy, so increments need no atomics (BPF_MAP_TYPE_PERCPU_ARRAY). */
 export declare class PerCpuArray<V> {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __perCpuArray: V;
   /** Declares the map (top level only). */
   constructor(options: MapOptions);
   /** This CPU's value at `index` (a view for struct V, a copy for integer V), or null when out of range. */
@@ -375,6 +387,8 @@ export interface Ref<T> {
 
 /** A hash table keyed by an integer or struct K (BPF_MAP_TYPE_HASH). */
 export declare class HashMap<K, V> {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __hash: [K, V];
   /** Declares the map (top level only). */
   constructor(options: MapOptions);
   /** The value for `key` (a view for struct V, a copy for integer V), or null when absent. */
@@ -391,6 +405,8 @@ export declare class HashMap<K, V> {
 
 /** A hash table with a value per CPU (BPF_MAP_TYPE_PERCPU_HASH). */
 export declare class PerCpuHash<K, V> {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __perCpuHash: [K, V];
   /** Declares the map (top level only). */
   constructor(options: MapOptions);
   /** This CPU's value for `key`, or null when absent. */
@@ -407,6 +423,8 @@ export declare class PerCpuHash<K, V> {
 
 /** A hash table that evicts the least recently used entry when full (BPF_MAP_TYPE_LRU_HASH). */
 export declare class LruHash<K, V> {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __lruHash: [K, V];
   /** Declares the map (top level only). */
   constructor(options: MapOptions);
   /** The value for `key` (a view for struct V, a copy for integer V), or null when absent. */
@@ -423,6 +441,8 @@ export declare class LruHash<K, V> {
 
 /** An LRU hash table with a value per CPU (BPF_MAP_TYPE_LRU_PERCPU_HASH). */
 export declare class LruPerCpuHash<K, V> {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __lruPerCpuHash: [K, V];
   /** Declares the map (top level only). */
   constructor(options: MapOptions);
   /** This CPU's value for `key`, or null when absent. */
@@ -439,6 +459,8 @@ export declare class LruPerCpuHash<K, V> {
 
 /** A longest-prefix-match trie (BPF_MAP_TYPE_LPM_TRIE); K starts with `prefixlen: u32`, followed by the address in network order. */
 export declare class LpmTrie<K extends { prefixlen: u32 }, V> {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __lpmTrie: [K, V];
   /** Declares the map (top level only; created with BPF_F_NO_PREALLOC as the kernel requires). */
   constructor(options: MapOptions);
   /** The value of the longest stored prefix that matches `key` (a view for struct V, a copy for integer V), or null. */
@@ -453,6 +475,8 @@ export declare class LpmTrie<K extends { prefixlen: u32 }, V> {
 
 /** Interfaces to redirect frames to, filled from userspace (BPF_MAP_TYPE_DEVMAP). */
 export declare class DevMap {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __devMap: u32;
   /** Declares the map (top level only). */
   constructor(options: MapOptions);
   /** The ifindex stored at `index`, or null when the slot is empty (is this egress device configured?). */
@@ -463,6 +487,8 @@ export declare class DevMap {
 
 /** Interfaces to redirect frames to, keyed by any u32 (usually the ifindex), filled from userspace (BPF_MAP_TYPE_DEVMAP_HASH). */
 export declare class DevMapHash {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __devMapHash: u32;
   /** Declares the map (top level only). */
   constructor(options: MapOptions);
   /** The ifindex stored under `key`, or null when absent. */
@@ -473,6 +499,8 @@ export declare class DevMapHash {
 
 /** CPUs to hand frames to, filled from userspace (BPF_MAP_TYPE_CPUMAP). */
 export declare class CpuMap {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __cpuMap: u32;
   /** Declares the map (top level only). */
   constructor(options: MapOptions);
   /** Redirects to the CPU at `index`: XDP_REDIRECT, or `fallback` when the slot is empty. */
@@ -481,6 +509,8 @@ export declare class CpuMap {
 
 /** AF_XDP sockets by queue index (BPF_MAP_TYPE_XSKMAP); the runtime opens one per queue and runs `handler` on their frames. */
 export declare class XskMap {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __xskMap: u32;
   /** Declares the map (top level only) and binds the AF_XDP handler. */
   constructor(options: XskMapOptions);
   /** Redirects to the socket at `index` (normally ctx.rxQueue): XDP_REDIRECT, or `fallback` when none is bound. */
@@ -489,6 +519,8 @@ export declare class XskMap {
 
 /** A ring buffer of T records to userspace (BPF_MAP_TYPE_RINGBUF); maxEntries is its size in bytes. */
 export declare class RingBuf<T> {
+  /** Keeps map kinds apart for tsc (xdpc/runtime types live maps by kind). */
+  private readonly __ringBuf: T;
   /** Declares the map (top level only). */
   constructor(options: MapOptions);
   /** Copies `record` into the ring and wakes readers; false when the ring is full. */

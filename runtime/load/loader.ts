@@ -461,7 +461,8 @@ function chooseMode(
 }
 
 /** Opens the object with its maps pinned under `mapPinDir`; a corrupt one is a LoaderError. */
-function openForLoad(input: FilterObject, mapPinDir: string): LoadedObject {
+/** Opens the object for a load, with pinned maps under `mapPinDir`; a corrupt object is a LoaderError. */
+export function openForLoad(input: FilterObject, mapPinDir: string): LoadedObject {
   try {
     return openObject(input.bytes, { pinRoot: mapPinDir, name: "xdpc" });
   } catch (e) {
@@ -472,7 +473,12 @@ function openForLoad(input: FilterObject, mapPinDir: string): LoadedObject {
 }
 
 /** Loads the object (the verifier runs); a rejection is a LoaderError with a diagnostic. */
-function loadObject(obj: LoadedObject, input: FilterObject, info: ObjectInfo, prog: string): void {
+export function loadObject(
+  obj: LoadedObject,
+  input: FilterObject,
+  info: ObjectInfo,
+  prog: string,
+): void {
   try {
     obj.load();
   } catch (e) {

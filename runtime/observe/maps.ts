@@ -16,8 +16,10 @@ import {
 } from "../../native/info.ts";
 import {
   mapDelete,
+  mapDeleteBatch,
   mapLookup,
   mapLookupBatch,
+  mapUpdateBatch,
   mapNextKey,
   mapUpdate,
   possibleCpus,
@@ -106,12 +108,15 @@ export function objectMapTypes(info: ObjectInfo, name: string): Pick<MapMeta, "k
  */
 export function mapCodecs(
   meta: Pick<MapMeta, "type" | "keySize" | "valueSize" | "key" | "value">,
+  opts: { plain?: boolean } = {},
 ): { key: ValueCodec; value: ValueCodec } {
+  const plain = !!opts.plain;
   return {
     key: new ValueCodec(meta.key ?? fallbackType(meta.keySize), {
       lpmKey: meta.type === LPM_TRIE,
+      plain,
     }),
-    value: new ValueCodec(meta.value ?? fallbackType(meta.valueSize)),
+    value: new ValueCodec(meta.value ?? fallbackType(meta.valueSize), { plain }),
   };
 }
 
@@ -141,8 +146,9 @@ export class TypedMap {
     readonly fd: number,
     readonly meta: MapMeta,
     private readonly ownsFd = false,
+    codec: { plain?: boolean } = {},
   ) {
-    ({ key: this.key, value: this.value } = mapCodecs(meta));
+    ({ key: this.key, value: this.value } = mapCodecs(meta, codec));
     if (
       meta.type !== RINGBUF &&
       (this.key.size !== meta.keySize || this.value.size !== meta.valueSize)
@@ -185,17 +191,27 @@ export class TypedMap {
   }
 
   /** A map of a loaded object, typed from the same object file's BTF (the fd stays the object's). */
-  static fromObject(obj: LoadedObject, file: Uint8Array | ObjectInfo, name: string): TypedMap {
+  static fromObject(
+    obj: LoadedObject,
+    file: Uint8Array | ObjectInfo,
+    name: string,
+    codec: { plain?: boolean } = {},
+  ): TypedMap {
     const info = file instanceof Uint8Array ? readObject(file) : file;
     const m = info.maps.find((x) => x.name === name);
     const fd = obj.mapFd(name);
     const km = mapInfo(fd);
-    if (!m || !info.btf) return new TypedMap(fd, metaFromKernel(km));
-    return new TypedMap(fd, {
-      ...kernelFields(km),
-      name, // the object's, which the kernel truncates to 15 characters
-      ...objectMapTypes(info, name),
-    });
+    if (!m || !info.btf) return new TypedMap(fd, metaFromKernel(km), false, codec);
+    return new TypedMap(
+      fd,
+      {
+        ...kernelFields(km),
+        name, // the object's, which the kernel truncates to 15 characters
+        ...objectMapTypes(info, name),
+      },
+      false,
+      codec,
+    );
   }
 
   private live(): void {
@@ -236,16 +252,12 @@ export class TypedMap {
    */
   set(key: unknown, value: unknown, opts: { flags?: number; perCpu?: boolean } = {}): void {
     this.live();
-    const k = this.encodeKey(key);
-    const buf = new Uint8Array(this.stride * this.cpus);
-    if (opts.perCpu) {
-      if (!Array.isArray(value) || value.length !== this.cpus)
-        throw new Error(`map ${this.name}: a per-CPU value needs ${this.cpus} elements`);
-      value.forEach((v, c) => this.value.encodeInto(v, buf, c * this.stride));
-    } else {
-      this.value.encodeInto(value, buf, 0);
-    }
-    mapUpdate(this.fd, k, buf, opts.flags ?? BPF_ANY);
+    mapUpdate(
+      this.fd,
+      this.encodeKey(key),
+      this.encodeValue(value, !!opts.perCpu),
+      opts.flags ?? BPF_ANY,
+    );
   }
 
   /** Deletes a key; false when absent. Arrays have no delete (their entries always exist). */
@@ -258,6 +270,82 @@ export class TypedMap {
         "bpf_map_delete_elem",
       );
     return mapDelete(this.fd, this.encodeKey(key));
+  }
+
+  /** Encodes a value for set() (per-CPU maps: `value` is one value per CPU when `perCpu`). */
+  private encodeValue(value: unknown, perCpu: boolean): Uint8Array {
+    const buf = new Uint8Array(this.stride * this.cpus);
+    if (perCpu) {
+      if (!Array.isArray(value) || value.length !== this.cpus)
+        throw new Error(`map ${this.name}: a per-CPU value needs ${this.cpus} elements`);
+      value.forEach((v, c) => this.value.encodeInto(v, buf, c * this.stride));
+    } else {
+      this.value.encodeInto(value, buf, 0);
+    }
+    return buf;
+  }
+
+  /**
+   * Sets many entries with BPF_MAP_UPDATE_BATCH where the kernel has it for this map
+   * type, else one by one; the first refused element throws (the ones before it are set).
+   */
+  setMany(
+    entries: Iterable<readonly [unknown, unknown]>,
+    opts: { flags?: number; perCpu?: boolean } = {},
+  ): void {
+    this.live();
+    const all = [...entries];
+    if (all.length === 0) return;
+    const ks = this.meta.keySize;
+    const vs = this.stride * this.cpus;
+    const keys = new Uint8Array(ks * all.length);
+    const values = new Uint8Array(vs * all.length);
+    all.forEach(([k, v], i) => {
+      keys.set(this.encodeKey(k), i * ks);
+      values.set(this.encodeValue(v, !!opts.perCpu), i * vs);
+    });
+    const flags = opts.flags ?? BPF_ANY;
+    if (!noUpdateBatch.has(this.meta.type)) {
+      const { ret, count } = mapUpdateBatch(this.fd, keys, values, all.length, flags);
+      if (ret >= 0) return;
+      if (!(count === 0 && (ret === -22 || ret === -524 || ret === -95)))
+        throw new NativeError("map batch update failed", -ret, "bpf_map_update_batch");
+      noUpdateBatch.add(this.meta.type);
+    }
+    for (let i = 0; i < all.length; i++)
+      mapUpdate(
+        this.fd,
+        keys.subarray(i * ks, (i + 1) * ks),
+        values.subarray(i * vs, (i + 1) * vs),
+        flags,
+      );
+  }
+
+  /** Deletes many keys (BPF_MAP_DELETE_BATCH where the kernel has it); returns how many were present. */
+  deleteMany(keys: Iterable<unknown>): number {
+    this.live();
+    if (this.isArray) this.delete(0); // throws: array entries cannot be deleted
+    let rest = [...keys].map((k) => this.encodeKey(k));
+    const ks = this.meta.keySize;
+    let deleted = 0;
+    while (rest.length && !noDeleteBatch.has(this.meta.type)) {
+      const packed = new Uint8Array(ks * rest.length);
+      rest.forEach((k, i) => packed.set(k, i * ks));
+      const { ret, count } = mapDeleteBatch(this.fd, packed, rest.length);
+      deleted += count;
+      if (ret >= 0) return deleted;
+      if (ret === -2) {
+        rest = rest.slice(count + 1); // that key was absent: go on after it
+        continue;
+      }
+      if (count === 0 && (ret === -22 || ret === -524 || ret === -95)) {
+        noDeleteBatch.add(this.meta.type);
+        break;
+      }
+      throw new NativeError("map batch delete failed", -ret, "bpf_map_delete_batch");
+    }
+    for (const k of rest) if (mapDelete(this.fd, k)) deleted++;
+    return deleted;
   }
 
   /** Raw keys in kernel order (bpf_map_get_next_key). */
@@ -319,8 +407,10 @@ export class TypedMap {
   }
 }
 
-/** Map types whose batch lookup this code has seen fail (ENOTSUPP/EINVAL): not asked again. */
+/** Map types whose batch lookup, update or delete this code has seen fail (ENOTSUPP/EINVAL): not asked again. */
 const noBatch = new Set<number>();
+const noUpdateBatch = new Set<number>();
+const noDeleteBatch = new Set<number>();
 
 /** Map types found to lack batch lookups so far (diagnostics and tests). */
 export function batchlessMapTypes(): number[] {

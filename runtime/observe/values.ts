@@ -39,6 +39,11 @@ export interface CodecOptions {
   lpmKey?: boolean;
   /** Treat a top-level u32 as an address (e.g. a hash map keyed by source IP). */
   address?: boolean;
+  /**
+   * Numbers and arrays only, as the filter's own types say (the typed library API):
+   * no address text, no CIDR form. Strings are still accepted as input.
+   */
+  plain?: boolean;
 }
 
 type Node =
@@ -78,7 +83,7 @@ function build(
         size: (t.bits / 8) as 1 | 2 | 4 | 8,
         signed: t.signed,
         be,
-        addr: t.bits === 32 && !t.signed && addrHint,
+        addr: t.bits === 32 && !t.signed && addrHint && !opts.plain,
       };
     case "enum":
       return { k: "int", size: t.size, signed: !!t.signed, be, addr: false };
@@ -103,7 +108,10 @@ function build(
       const elem = build(t.elem, name, false, false, opts, false);
       const e = strip(t.elem);
       const u8 = e.kind === "int" && e.bits === 8 && !e.signed;
-      const ip = u8 && addrHint && (t.length === 4 || t.length === 16) ? (t.length as 4 | 16) : 0;
+      const ip =
+        u8 && addrHint && !opts.plain && (t.length === 4 || t.length === 16)
+          ? (t.length as 4 | 16)
+          : 0;
       return { k: "array", elem, length: t.length, stride: sizeOf(t.elem), ip };
     }
     default:
@@ -200,6 +208,7 @@ export class ValueCodec {
     const r = this.root;
     if (
       options.lpmKey &&
+      !options.plain &&
       r.k === "struct" &&
       r.fields.length === 2 &&
       !r.fields.some((f) => f.bits)
