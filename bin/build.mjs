@@ -70,6 +70,7 @@ await build({
     "/** Reads a filter or object into a spec: see docs/control.md. */\n" +
       "export declare const open: Open;\n" +
       "export declare const ip: Ip;\n" +
+      "export declare const metricsRegistry: MetricsRegistry;\n" +
       "/** Where `pinned: true` maps of library-loaded collections are pinned unless `pinRoot` says otherwise. */\n" +
       "export declare const DEFAULT_LIBRARY_PIN_ROOT: string;\n",
   );

@@ -2,33 +2,10 @@
 // ring_buffer__add does): the consumer position page, read-write; the producer
 // position page and the data area mapped twice in a row, read-only, so a record that
 // wraps around the end reads as one contiguous range.
-import { koffi, library, NativeError } from "./lib.ts";
+import { koffi, NativeError } from "./lib.ts";
 import { sys } from "./sys.ts";
 
-type Ptr = unknown;
-let libc:
-  | {
-      mmap: (addr: null, len: number, prot: number, flags: number, fd: number, off: number) => Ptr;
-      munmap: (addr: Ptr, len: number) => number;
-      pageSize: number;
-    }
-  | undefined;
-
-function bindLibc() {
-  if (libc) return libc;
-  const c = library("libc.so.6");
-  const sysconf = c.func("long sysconf(int name)");
-  libc = {
-    mmap: c.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)"),
-    munmap: c.func("int munmap(void *addr, size_t len)"),
-    pageSize: Number(sysconf(30)), // _SC_PAGESIZE
-  };
-  return libc;
-}
-
-const PROT_READ = 1;
-const PROT_WRITE = 2;
-const MAP_SHARED = 1;
+import { libcMmap, MAP_SHARED, PROT_READ, PROT_WRITE, type Ptr } from "./mmap.ts";
 
 export interface RingMapping {
   /** The consumer position (u64, little-endian), written by the consumer. */
@@ -42,7 +19,7 @@ export interface RingMapping {
 
 /** Maps ring buffer `fd` of `size` data bytes (a power of two, a multiple of the page). */
 export const mapRing = sys("mapRing", function mapRing(fd: number, size: number): RingMapping {
-  const c = bindLibc();
+  const c = libcMmap();
   const k = koffi();
   const failed = (p: Ptr) =>
     !p || BigInt(k.address(p as never) as unknown as bigint) === 0xffffffffffffffffn;

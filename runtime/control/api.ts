@@ -3,6 +3,7 @@
 // plane written as `import type * as F from "./filter.ts"` gets its maps typed from the
 // filter's own declarations: u64/i64 become bigint, structs plain objects, FixedArray
 // arrays, per-CPU values one element per possible CPU.
+import type { Registry } from "prom-client";
 import type {
   ArrayMap,
   Bits64,
@@ -126,6 +127,25 @@ export type RingBufsOf<F> = unknown extends F
         : never;
     };
 
+/**
+ * `coll.globals`: F's exported variables and parameters (`export let lost: u64 = 0`,
+ * `export const port = param<u16>(…)`), read and written in place. Exported constants
+ * (literal types) are not variables and are left out.
+ */
+export type GlobalsOf<F> = unknown extends F
+  ? { [name: string]: AnyValue }
+  : {
+      -readonly [
+        K in keyof F as F[K] extends (...a: never[]) => unknown
+          ? never
+          : number extends F[K]
+            ? K
+            : boolean extends F[K]
+              ? K
+              : never
+      ]: Js<F[K]>;
+    };
+
 /** Names of F's exported programs (XDP and tc). */
 export type ProgramNames<F> = unknown extends F
   ? string
@@ -217,6 +237,8 @@ export interface Link {
   readonly programId: number;
   /** Replaces the attached program atomically: every packet sees the old or the new one. */
   update(program: Program): void;
+  /** The program's counters every `intervalMs` (default 5 s), with rates: see StatsLine. */
+  stats(opts?: StatsOptions): AsyncIterableIterator<StatsLine>;
   close(): void;
   [Symbol.dispose](): void;
   [Symbol.asyncDispose](): Promise<void>;
@@ -241,10 +263,44 @@ export interface RingBufOptions {
   signal?: AbortLike;
 }
 
+export interface StatsOptions {
+  intervalMs?: number;
+  signal?: AbortLike;
+}
+
+/** A counter's total and its rate over the last interval. */
+export interface Rate {
+  /** "verdict" (built with verdict stats), "counter" (an array map's integer), "global" (an integer global). */
+  kind: "verdict" | "counter" | "global";
+  /** "pass", "counters[0]", "hits[1].bytes", "lost", … */
+  name: string;
+  total: bigint;
+  perSecond: number;
+}
+
+/** One sample of an attachment's counters (what `xdpc stats --json` prints per line). */
+export interface StatsLine {
+  time: string;
+  iface: string;
+  program: string;
+  progId: number;
+  /** Since the previous line (0 for the first). */
+  intervalMs: number;
+  verdicts: Rate[];
+  counters: Rate[];
+  /** Kernel run count and ns per run (with kernel BPF stats enabled, else 0). */
+  runs: { total: bigint; perSecond: number; nsPerRun: number };
+}
+
+/** The registry `xdpc stats --prometheus` serves, for these links. */
+export type MetricsRegistry = (...links: Link[]) => Registry;
+
 /** A loaded object: live programs and maps. close() releases them (attached links keep their program alive). */
 export interface Collection<F = unknown> {
   readonly programs: { readonly [K in ProgramNames<F>]: Program };
   readonly maps: MapsOf<F>;
+  /** Globals and parameters, live: reading one reads the program's memory, writing one (not a parameter) writes it. */
+  readonly globals: GlobalsOf<F>;
   /** Decoded records of a RingBuf, read on demand (records wait in the ring until asked for: back-pressure). */
   ringbuf<K extends keyof RingBufsOf<F> & string>(
     name: K,

@@ -28,7 +28,11 @@ import { LoaderError } from "../load/errors.ts";
 import { inspectObject, loadObject, openForLoad } from "../load/loader.ts";
 import { applyParams, paramsOf } from "../load/params.ts";
 import { ensureBpffs } from "../sys/bpffs.ts";
-import { mapTypeName, TypedMap } from "../observe/maps.ts";
+import { mapTypeName, programMaps, typeDescOf, TypedMap } from "../observe/maps.ts";
+import { filterRegistry } from "../observe/metrics.ts";
+import { rates, sample, type Snapshot } from "../observe/stats.ts";
+import { Kind } from "../../compiler/btf/kinds.ts";
+import { mapArrayValue, type ValueMapping } from "../../native/mmap.ts";
 import { RingConsumer } from "../observe/events.ts";
 import { ipv4ToNumber, ValueCodec, type JsValue } from "../observe/values.ts";
 import { typeDescFromBtf } from "../../compiler/elf/types.ts";
@@ -46,7 +50,10 @@ import type {
   ParamSpec,
   Program,
   ProgramSpec,
+  MetricsRegistry,
   RingBufOptions,
+  StatsLine,
+  StatsOptions,
   UpdateFlag,
   XdpMode,
 } from "./api.ts";
@@ -116,7 +123,8 @@ const programType = (section: string): "xdp" | "tc" | undefined =>
       ? "tc"
       : undefined;
 
-const INTERNAL_MAP = /^\.(rodata|data|bss)|^xdpc_verdicts$/;
+// In the ELF: ".bss"; as libbpf names the kernel map: "xdpc.bss" (object name + section).
+const INTERNAL_MAP = /(^|\.)(rodata|data|bss)(\.|$)|^xdpc_verdicts$/;
 
 class Spec<F> implements CollectionSpec<F> {
   readonly programs: ProgramSpec[];
@@ -341,6 +349,10 @@ class XdpLink implements Link {
     bpf(() => linkUpdate(this.fd, program.fd, this.program.fd));
     this.program = program;
   }
+  stats(opts: StatsOptions = {}): AsyncIterableIterator<StatsLine> {
+    return statsStream(this, opts, () => this.closed);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -357,6 +369,8 @@ class XdpLink implements Link {
 class LiveCollection<F> implements Collection<F> {
   readonly programs: Collection<F>["programs"];
   readonly maps: Collection<F>["maps"];
+  readonly globals: Collection<F>["globals"];
+  private readonly mappings: ValueMapping[] = [];
   private closed = false;
 
   constructor(
@@ -375,6 +389,50 @@ class LiveCollection<F> implements Collection<F> {
     }
     this.programs = programs as Collection<F>["programs"];
     this.maps = maps as unknown as Collection<F>["maps"];
+    this.globals = this.mapGlobals() as Collection<F>["globals"];
+  }
+
+  /**
+   * Every variable of .bss, .data and .rodata as a property that reads (and, but for
+   * .rodata, writes) the program's memory in place through an mmap of the section's map.
+   */
+  private mapGlobals(): object {
+    const globals = {};
+    const btf = this.info.btf;
+    if (!btf) return globals;
+    for (const section of [".bss", ".data", ".rodata"]) {
+      const sec = btf.types.find((t) => t.kind === Kind.DATASEC && t.name === section);
+      const mapName = this.obj.mapNames().find((n) => n.endsWith(section));
+      if (!sec || sec.kind !== Kind.DATASEC || !mapName) continue;
+      const m = this.obj.map(mapName);
+      if (m.fd < 0) continue;
+      const writable = section !== ".rodata";
+      const view = bpf(() => mapArrayValue(m.fd, m.valueSize, writable));
+      this.mappings.push(view);
+      const desc = typeDescOf(btf, sec.id);
+      if (desc.kind !== "struct") continue;
+      for (const v of desc.members) {
+        if (v.name.startsWith("xdpc_")) continue; // the compiler's own
+        const codec = new ValueCodec(v.type, { plain: true });
+        const off = v.offset ?? 0;
+        Object.defineProperty(globals, v.name, {
+          enumerable: true,
+          get: () => {
+            this.live();
+            return codec.decode(view.bytes, off);
+          },
+          set: (value: unknown) => {
+            this.live();
+            if (!writable)
+              throw new TypeError(
+                `'${v.name}' is a load-time parameter (.rodata): set it with load({ params })`,
+              );
+            view.bytes.set(codec.encode(value), off);
+          },
+        });
+      }
+    }
+    return globals;
   }
 
   live(): void {
@@ -395,6 +453,7 @@ class LiveCollection<F> implements Collection<F> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const m of this.mappings) m.unmap();
     this.obj.close();
   }
   [Symbol.dispose](): void {
@@ -437,3 +496,41 @@ async function* events(
     ring.close();
   }
 }
+
+/**
+ * One StatsLine per interval: the attached program's counters (verdicts, integer
+ * counters of array maps, integer globals), as `xdpc stats` samples them, with rates
+ * over the interval. The first line comes at once (rates 0).
+ */
+async function* statsStream(
+  link: Link,
+  opts: StatsOptions,
+  gone: () => boolean,
+): AsyncGenerator<StatsLine> {
+  let prev: Snapshot | undefined;
+  const wait = (ms: number) =>
+    new Promise<void>((res) => {
+      const t = setTimeout(res, ms);
+      opts.signal?.addEventListener("abort", () => (clearTimeout(t), res()), { once: true });
+    });
+  while (!gone() && !opts.signal?.aborted) {
+    const pm = bpf(() => programMaps(link.programId));
+    let cur: Snapshot;
+    try {
+      cur = sample(pm);
+    } finally {
+      pm.close();
+    }
+    yield rates(prev, cur, link.iface);
+    prev = cur;
+    await wait(opts.intervalMs ?? 5000);
+  }
+}
+
+/**
+ * A prom-client registry with the metrics `xdpc stats --prometheus` serves, for the
+ * programs these links hold (read at scrape time, so a link's update() is followed);
+ * mount `registry.metrics()` in your own HTTP server.
+ */
+export const metricsRegistry: MetricsRegistry = (...links) =>
+  filterRegistry(links.map((l) => ({ iface: l.iface, open: () => programMaps(l.programId) })));

@@ -10,11 +10,13 @@ import {
   ArrayMap,
   RingBuf,
   param,
+  atomicAdd,
   type XdpContext,
   type XdpAction,
   type u16,
   type u32,
   type u64,
+  type bool,
 } from "xdpc";
 
 export interface Ipv4Prefix {
@@ -37,10 +39,15 @@ export const seen = new PerCpuArray<u64>({ maxEntries: 1 });
 export const limits = new ArrayMap<u32>({ maxEntries: 4 });
 export const drops = new RingBuf<Drop>({ maxEntries: 4096 });
 
-const port = param<u16>("port", 9);
+export const port = param<u16>("port", 9);
+/** Drops so far (.bss), read live by the control plane. */
+export let dropped: u64 = 0;
+/** Cleared by the control plane to let everything pass (.data). */
+export let enabled: bool = true;
 
 export function blocklist(ctx: XdpContext): XdpAction {
   seen.increment(0);
+  if (!enabled) return XDP_PASS;
   const ip = ctx.ipv4();
   if (ip === null) return XDP_PASS;
   const udp = ctx.udp();
@@ -55,5 +62,6 @@ export function blocklist(ctx: XdpContext): XdpAction {
     h.bytes += ctx.len;
   }
   drops.output({ src: ip.src, dstPort: udp.dstPort, len: ctx.len as u16 });
+  atomicAdd(dropped, 1);
   return XDP_DROP;
 }

@@ -13,7 +13,14 @@ import { TrafficGenerator } from "../../runtime/lab/generator.ts";
 import { xdpQuery } from "../../native/xdp.ts";
 import { ifNameToIndex } from "../../native/ifname.ts";
 import { possibleCpus } from "../../native/object.ts";
-import { BpfError, LoadError, ip, open, type Collection } from "../../runtime/control/index.ts";
+import {
+  BpfError,
+  LoadError,
+  ip,
+  metricsRegistry,
+  open,
+  type Collection,
+} from "../../runtime/control/index.ts";
 import type * as Filter from "./blocklist.ts";
 
 const FILTER = join(import.meta.dirname, "blocklist.ts");
@@ -90,6 +97,24 @@ describeKernel("xdpc/runtime: collections", () => {
       { src: ip("198.18.1.5"), dstPort: 53, len: 60 },
       { src: ip("198.18.1.6"), dstPort: 53, len: 60 },
     ]);
+  });
+
+  it("globals and params are read and written in the program's memory", () => {
+    expect(coll.globals.dropped).toBe(2n); // the two drops of the test before
+    expect(coll.globals.port).toBe(53);
+    expect(coll.globals.enabled).toBe(true);
+    expect(Object.keys(coll.globals).sort()).toEqual(["dropped", "enabled", "port"]);
+    coll.globals.enabled = false;
+    expect(coll.programs.blocklist.run(udp("198.18.1.5", 53)).retval).toBe(XDP_PASS);
+    coll.globals.enabled = true;
+    expect(coll.programs.blocklist.run(udp("198.18.1.5", 53)).retval).toBe(XDP_DROP);
+    expect(coll.globals.dropped).toBe(3n);
+    coll.globals.dropped = (1n << 62n) + 1n;
+    expect(coll.programs.blocklist.run(udp("198.18.1.5", 53)).retval).toBe(XDP_DROP);
+    expect(coll.globals.dropped).toBe((1n << 62n) + 2n);
+    expect(() => {
+      coll.globals.port = 1;
+    }).toThrow(/load-time parameter/);
   });
 
   it("batch updates and deletes; errors carry the errno's name", () => {
@@ -178,6 +203,20 @@ describeKernel("xdpc/runtime: links", () => {
         await gen.generate({ mix: [{ name: "udp", frame, weight: 1 }], count: 300 });
         await until(() => b.maps.blocked.lookup(key) === 300n, 10_000, "300 frames in b's map");
         expect(a.maps.blocked.lookup(key)).toBe(500n);
+        // The stats stream and the Prometheus registry follow the link to b's program.
+        for await (const line of link.stats({ intervalMs: 50 })) {
+          expect(line.progId).toBe(b.programs.blocklist.id);
+          expect(line.counters.find((r) => r.name === "dropped")).toMatchObject({
+            kind: "global",
+            total: 300n,
+          });
+          expect(line.counters.find((r) => r.name === "seen[0]")?.total).toBe(300n);
+          break;
+        }
+        const text = await metricsRegistry(link).metrics();
+        expect(text).toContain(
+          `xdpc_global_value{iface="${lab.hostIf}",program="blocklist",name="dropped"} 300`,
+        );
       } finally {
         gen.close();
       }
