@@ -1,4 +1,4 @@
-// guard.ts against its clang -O2 twin (test/twins/guard.c) over the corpus, both loaded
+// guard.ts against its clang -O2 twin (test/control/guard.c) over the corpus, both loaded
 // and run through `xdpc/runtime` itself: the same verdicts and bytes on every packet,
 // the same map contents, and the same ring-buffer records in the same order.
 import { expect, it } from "vitest";
@@ -17,7 +17,7 @@ describeKernel("guard.ts and its clang twin", () => {
     const packets = loadCorpus().packets;
     const sides = [
       open<typeof Guard>(join(import.meta.dirname, "guard.ts")),
-      open<typeof Guard>(compileBpfC({ path: join(repo, "test/twins/guard.c") })),
+      open<typeof Guard>(compileBpfC({ path: join(repo, "test/control/guard.c") })),
     ].map((s) => s.load());
     try {
       const results = sides.map((c: Collection<typeof Guard>) => {
