@@ -1,5 +1,5 @@
 /* C twin of filters/processor/guard.ts: same maps, layouts, records and verdicts. */
-#include "xdpc_twin.h"
+#include "../twins/xdpc_twin.h"
 
 struct Ipv4Prefix {
 	__u32 prefixlen;
