@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { until } from "../../test/support/wait.ts";
 import { describeKernel } from "../../test/support/kernel.ts";
 import { bringUpLab, destroyLab, labSpec, type LabSpec } from "../../runtime/lab/netns.ts";
 import { TrafficGenerator } from "../../runtime/lab/generator.ts";
@@ -14,14 +15,6 @@ import { buildFrame } from "../../runtime/packets/build.ts";
 import { xdpQuery } from "../../native/xdp.ts";
 import { ifNameToIndex } from "../../native/ifname.ts";
 import { parseBlocklist } from "./processor.ts";
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 it("blocklist files: prefixes and addresses, comments, host bits cleared, bad lines skipped", () => {
   const m = parseBlocklist("# attackers\n198.18.7.9/24\n198.18.0.5  # one host\n\n");

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { until } from "../support/wait.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { buildFrame } from "../../runtime/packets/build.ts";
 import { destroyLab, labSpec, bringUpLab, type LabSpec } from "../../runtime/lab/netns.ts";
@@ -36,14 +37,6 @@ const udp = (src: string, dport: number) =>
     dst: "198.18.0.241",
     l4: { proto: "udp", sport: 4000, dport },
   });
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describeKernel("xdpc/runtime: collections", () => {
   let coll: Collection<typeof Filter>;
