@@ -57,6 +57,12 @@ export const commands: CommandEntry[] = [
     load: async () => (await import("./test.ts")).testCommand,
   },
   {
+    name: "playground",
+    description:
+      "serve the browser playground (edit, compile and run filters in the page) on 127.0.0.1",
+    load: async () => (await import("./playground.ts")).playgroundCommand,
+  },
+  {
     name: "demo",
     description:
       "build the LPM firewall, attach it in a lab, drive legit + attack traffic through it and show drops per rule",
