@@ -125,6 +125,7 @@ export const withCapture = sys("withCapture", function withCapture<T>(fn: () => 
   value: T;
   messages: string[];
 } {
+  bind(); // installs the print callback that collects the messages
   const prev = captured;
   captured = [];
   try {

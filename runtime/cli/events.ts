@@ -5,11 +5,13 @@ import { EventReader, type RingEvent } from "../observe/events.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { cliFailure } from "./failure.ts";
-import { openInterface, resolveIface, show } from "./shared.ts";
+import type { TcDirection } from "../../native/tc.ts";
+import { openInterface, resolveIface, show, tcOption } from "./shared.ts";
 import { stringifyJson } from "../observe/values.ts";
 
 interface EventsOpts {
   iface?: string;
+  tc?: TcDirection;
   json?: boolean;
   count?: string;
   timeout?: string;
@@ -30,6 +32,7 @@ export const eventsCommand: CommandImpl = {
     cmd
       .argument("[map]", "the RingBuf map (needed when the filter has several)")
       .option("-i, --iface <name>", "network interface (default: the only one with XDP attached)")
+      .addOption(tcOption("events of"))
       .option("-f, --follow", "keep streaming (the default; accepted for familiarity)")
       .option("--json", "one JSON object per record")
       .option("-n, --count <n>", "stop after n records")
@@ -38,7 +41,7 @@ export const eventsCommand: CommandImpl = {
   async run(cmd, args) {
     const want = args[0] as string | undefined;
     const opts = cmd.opts() as EventsOpts;
-    const o = { ...opts, iface: resolveIface(opts.iface) };
+    const o = { ...opts, iface: resolveIface(opts.iface, opts.tc) };
     const count = o.count === undefined ? Infinity : Number(o.count);
     if (!(count >= 1))
       throw new CliError(`--count expects a positive number, got '${o.count}'`, EXIT.usage);
@@ -46,7 +49,7 @@ export const eventsCommand: CommandImpl = {
     if (timeout !== undefined && !(timeout > 0))
       throw new CliError(`--timeout expects milliseconds, got '${o.timeout}'`, EXIT.usage);
 
-    const pm = openInterface(o.iface);
+    const pm = openInterface(o.iface, o.tc);
     let reader: EventReader;
     try {
       const rings = pm.maps.filter((m) => m.typeName === "ringbuf");

@@ -1,5 +1,6 @@
 import { Option, type Command } from "commander";
 import { loadFilter, type ModeOption } from "../load/loader.ts";
+import { loadTc, type TcDirection } from "../load/tc.ts";
 import { splitAssignment } from "../load/params.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -28,7 +29,13 @@ export const loadCommand: CommandImpl = {
         collect,
         [] as string[],
       )
-      .option("-p, --program <name>", "the XDP program to attach when the object has several")
+      .addOption(
+        new Option(
+          "--tc <direction>",
+          "attach a tc program at the interface's ingress or egress (tcx link, or clsact on kernels before 6.6)",
+        ).choices(["ingress", "egress"]),
+      )
+      .option("-p, --program <name>", "the program to attach when the object has several")
       .option("--pin-root <dir>", "bpffs directory for pins (default /sys/fs/bpf/xdpc)")
       .option("--force", "replace an XDP program that xdpc did not load")
       .option(
@@ -48,6 +55,7 @@ export const loadCommand: CommandImpl = {
       force?: boolean;
       verdictStats: boolean;
       json?: boolean;
+      tc?: TcDirection;
     };
     const params: Record<string, string> = {};
     for (const s of o.set) {
@@ -55,6 +63,7 @@ export const loadCommand: CommandImpl = {
       if (!kv) throw new CliError(`--set expects name=value, got '${s}'`, EXIT.usage);
       params[kv[0]] = kv[1];
     }
+    if (o.tc) return runTc(file, o.tc, o, params, cmd.getOptionValueSource("mode") === "cli");
     let r;
     try {
       r = loadFilter({
@@ -88,3 +97,45 @@ export const loadCommand: CommandImpl = {
     return EXIT.ok;
   },
 };
+
+function runTc(
+  file: string,
+  direction: TcDirection,
+  o: { iface: string; program?: string; pinRoot?: string; force?: boolean; json?: boolean },
+  params: Record<string, string>,
+  modeGiven: boolean,
+): number {
+  if (modeGiven || o.force)
+    throw new CliError(
+      `${modeGiven ? "--mode" : "--force"} applies to XDP programs; a tc program attaches by tcx (or clsact) beside the others at its hook`,
+      EXIT.usage,
+    );
+  let r;
+  try {
+    r = loadTc({
+      iface: o.iface,
+      direction,
+      input: filterInput(file, { verdictStats: false }),
+      params,
+      program: o.program,
+      pinRoot: o.pinRoot,
+    });
+  } catch (e) {
+    loaderFailure(e);
+  }
+  for (const n of r.notices) note(n);
+  if (o.json) {
+    const { record, ...rest } = r;
+    process.stdout.write(JSON.stringify({ iface: o.iface, ...rest, pinDir: record.pinDir }) + "\n");
+  } else {
+    const maps = r.maps
+      .map((m) => `${m.name} (id ${m.id}${m.pinned ? `, pinned ${m.pinned}` : ""})`)
+      .join(", ");
+    process.stdout.write(
+      `${o.iface} ${direction}: ${r.progName} (id ${r.progId}) attached by ${r.mode}` +
+        (maps ? `; maps: ${maps}` : "") +
+        "\n",
+    );
+  }
+  return EXIT.ok;
+}

@@ -7,10 +7,12 @@ import { stringifyJson } from "../observe/values.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { cliFailure } from "./failure.ts";
-import { openInterface, resolveIface, show } from "./shared.ts";
+import type { TcDirection } from "../../native/tc.ts";
+import { openInterface, resolveIface, show, tcOption } from "./shared.ts";
 
 interface MapOpts {
   iface?: string;
+  tc?: TcDirection;
   id?: string;
   pinned?: string;
   json?: boolean;
@@ -31,6 +33,7 @@ export const mapCommand: CommandImpl = {
         "-i, --iface <name>",
         "the interface whose XDP filter owns the map (default: the only one with XDP attached)",
       )
+      .addOption(tcOption("maps of"))
       .option("--id <n>", "a map by kernel id instead of by interface and name")
       .option("--pinned <path>", "a map pinned on bpffs instead of by interface and name")
       .option("--per-cpu", "show per-CPU maps' values per CPU (dump/get)")
@@ -48,7 +51,7 @@ export const mapCommand: CommandImpl = {
     if (!(ACTIONS as readonly string[]).includes(action))
       throw new CliError(`unknown map action '${action}' (use ${ACTIONS.join(", ")})`, EXIT.usage);
     const direct = o.id !== undefined || o.pinned !== undefined;
-    if (!direct) o.iface = resolveIface(o.iface);
+    if (!direct) o.iface = resolveIface(o.iface, o.tc);
     // With --id/--pinned there is no name argument: shift the positionals.
     const pos = direct
       ? rest.filter((x): x is string => x !== undefined)
@@ -70,7 +73,7 @@ export const mapCommand: CommandImpl = {
         }
         maps = [own];
       } else {
-        pm = openInterface(o.iface!);
+        pm = openInterface(o.iface!, o.tc);
         maps = pm.maps;
       }
       if (action === "list") return list(maps, o, pm);

@@ -2,7 +2,14 @@
 // printing values and notes, finding the interface to observe.
 import { Option } from "commander";
 import { readObject, type ObjectInfo } from "../../compiler/elf/object.ts";
-import { attachedProgramId, interfaceMaps, type ProgramMaps } from "../observe/maps.ts";
+import type { TcDirection } from "../../native/tc.ts";
+import { tcProgramId } from "../load/records.ts";
+import {
+  attachedProgramId,
+  interfaceMaps,
+  programMaps,
+  type ProgramMaps,
+} from "../observe/maps.ts";
 import { listInterfaces } from "../sys/netdev.ts";
 import { stringifyJson, type JsValue } from "../observe/values.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -37,15 +44,29 @@ export function show(v: JsValue): string {
   return typeof v === "string" ? v : stringifyJson(v);
 }
 
+/** `--tc ingress|egress`: observe the tc program at that hook instead of the XDP one. */
+export const tcOption = (what: string) =>
+  new Option("--tc <direction>", `${what} the tc program at ingress or egress`).choices([
+    "ingress",
+    "egress",
+  ]);
+
+const hookName = (tc?: TcDirection) => (tc ? `tc ${tc}` : "XDP");
+
+/** The program observed on `iface`: its XDP program, or with `tc` the tc program at that hook (0: none). */
+export function targetProgramId(iface: string, tc?: TcDirection): number {
+  return tc ? tcProgramId(iface, tc) : attachedProgramId(iface);
+}
+
 /**
  * The interface to observe: the one given, else the only interface of this network
- * namespace with an XDP program attached.
+ * namespace with an XDP program (with `tc`, a tc program at that hook) attached.
  */
-export function resolveIface(given: string | undefined): string {
+export function resolveIface(given: string | undefined, tc?: TcDirection): string {
   if (given) return given;
   const attached = listInterfaces().filter((i) => {
     try {
-      return attachedProgramId(i) !== 0;
+      return targetProgramId(i, tc) !== 0;
     } catch {
       return false;
     }
@@ -54,17 +75,21 @@ export function resolveIface(given: string | undefined): string {
   if (attached.length === 1) return attached[0]!;
   throw new CliError(
     attached.length
-      ? `XDP programs are attached to ${attached.join(", ")}: say which with --iface`
-      : "no XDP program is attached in this network namespace (give --iface)",
+      ? `${hookName(tc)} programs are attached to ${attached.join(", ")}: say which with --iface`
+      : `no ${hookName(tc)} program is attached in this network namespace (give --iface)`,
     EXIT.usage,
   );
 }
 
-/** The maps of the filter attached to `iface`, as a one-line error when there is none. */
-export function openInterface(iface: string): ProgramMaps {
+/** The maps of the program attached to `iface` (at the `tc` hook), as a one-line error when there is none. */
+export function openInterface(iface: string, tc?: TcDirection): ProgramMaps {
   try {
-    return interfaceMaps(iface);
+    if (!tc) return interfaceMaps(iface);
+    const id = tcProgramId(iface, tc);
+    if (!id) throw new CliError(`no tc program is attached at ${iface} ${tc}`);
+    return programMaps(id);
   } catch (e) {
+    if (e instanceof CliError) throw e;
     cliFailure(e);
   }
 }

@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { closeFd } from "../../native/bpf.ts";
 import { enableRunTimeStats } from "../../native/info.ts";
 import { VERDICT_MAP } from "../../compiler/uapi/bpf.ts";
-import { attachedProgramId, programMaps, type ProgramMaps } from "../observe/maps.ts";
+import { programMaps, type ProgramMaps } from "../observe/maps.ts";
 import { filterRegistry, serveMetrics, type MetricsServer } from "../observe/metrics.ts";
 import {
   formatStatsJson,
@@ -17,10 +17,12 @@ import {
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { cliFailure } from "./failure.ts";
-import { openInterface, resolveIface } from "./shared.ts";
+import type { TcDirection } from "../../native/tc.ts";
+import { openInterface, resolveIface, targetProgramId, tcOption } from "./shared.ts";
 
 interface StatsOpts {
   iface?: string;
+  tc?: TcDirection;
   interval: string;
   json?: boolean;
   prometheus?: string;
@@ -31,6 +33,7 @@ export const statsCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .option("-i, --iface <name>", "network interface (default: the only one with XDP attached)")
+      .addOption(tcOption("counters of"))
       .option("--interval <ms>", "refresh interval in milliseconds", "1000")
       .option("--json", "one JSON line per interval (the default when stdout is not a terminal)")
       .option(
@@ -41,7 +44,7 @@ export const statsCommand: CommandImpl = {
   },
   async run(cmd) {
     const opts = cmd.opts() as StatsOpts;
-    const o = { ...opts, iface: resolveIface(opts.iface) };
+    const o = { ...opts, iface: resolveIface(opts.iface, opts.tc) };
     const interval = Number(o.interval);
     if (!Number.isFinite(interval) || interval < 10)
       throw new CliError(`--interval expects milliseconds ≥ 10, got '${o.interval}'`, EXIT.usage);
@@ -50,14 +53,14 @@ export const statsCommand: CommandImpl = {
       throw new CliError(`--count expects a positive number, got '${o.count}'`, EXIT.usage);
     const tty = process.stdout.isTTY && !o.json;
 
-    let pm: ProgramMaps = openInterface(o.iface);
+    let pm: ProgramMaps = openInterface(o.iface, o.tc);
     let server: MetricsServer | undefined;
     let statsFd = -1;
     try {
       if (o.prometheus) {
         try {
           server = await serveMetrics(
-            filterRegistry([{ iface: o.iface, open: () => openInterface(o.iface) }]),
+            filterRegistry([{ iface: o.iface, open: () => openInterface(o.iface, o.tc) }]),
             o.prometheus,
           );
         } catch (e) {
@@ -79,8 +82,11 @@ export const statsCommand: CommandImpl = {
       try {
         for (let n = 0; n <= count && !stop; n++) {
           // A replaced filter has a new program and maps: follow it.
-          const id = attachedProgramId(o.iface);
-          if (!id) throw new CliError(`no XDP program is attached to ${o.iface} any more`);
+          const id = targetProgramId(o.iface, o.tc);
+          if (!id)
+            throw new CliError(
+              `no ${o.tc ? `tc program is attached at ${o.iface} ${o.tc}` : `XDP program is attached to ${o.iface}`} any more`,
+            );
           if (id !== pm.progId) {
             pm.close();
             pm = programMaps(id);

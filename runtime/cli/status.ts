@@ -17,7 +17,7 @@ export const statusCommand: CommandImpl = {
       return EXIT.ok;
     }
     if (!all.length) {
-      process.stdout.write("no XDP programs attached\n");
+      process.stdout.write("no XDP or tc programs attached\n");
       return EXIT.ok;
     }
     for (const s of all) {
@@ -29,7 +29,7 @@ export const statusCommand: CommandImpl = {
               .join(",")}`
           : "";
       process.stdout.write(
-        `${s.iface} (ifindex ${s.ifindex}): ${s.progName} id ${s.progId} ${s.mode} — ${origin}${params}\n`,
+        `${s.iface}${s.hook ? ` ${s.hook.slice(3)}` : ""} (ifindex ${s.ifindex}): ${s.progName} id ${s.progId} ${s.mode} — ${origin}${params}\n`,
       );
       for (const m of s.maps) {
         process.stdout.write(

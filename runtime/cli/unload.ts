@@ -1,5 +1,6 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { unloadFilter } from "../load/loader.ts";
+import { unloadTc, type TcDirection } from "../load/tc.ts";
 import type { CommandImpl } from "./types.ts";
 import { EXIT } from "./errors.ts";
 import { loaderFailure } from "./failure.ts";
@@ -9,20 +10,28 @@ export const unloadCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
       .requiredOption("-i, --iface <name>", "network interface")
+      .addOption(
+        new Option("--tc <direction>", "remove xdpc's tc program at ingress or egress").choices([
+          "ingress",
+          "egress",
+        ]),
+      )
       .option("--pin-root <dir>", "bpffs directory for pins (default /sys/fs/bpf/xdpc)");
   },
   async run(cmd) {
-    const o = cmd.opts() as { iface: string; pinRoot?: string };
+    const o = cmd.opts() as { iface: string; pinRoot?: string; tc?: TcDirection };
     let r;
     try {
-      r = unloadFilter(o.iface, { pinRoot: o.pinRoot });
+      r = o.tc
+        ? unloadTc(o.iface, o.tc, { pinRoot: o.pinRoot })
+        : unloadFilter(o.iface, { pinRoot: o.pinRoot });
     } catch (e) {
       loaderFailure(e);
     }
     for (const n of r.notices) note(n);
     const progs = r.detached.map((d) => `id ${d.progId} (${d.mode})`).join(", ");
     process.stdout.write(
-      `${o.iface}: ${progs ? `detached ${progs}` : "nothing attached"}; removed ${r.removed.length} pin/state path${r.removed.length === 1 ? "" : "s"}\n`,
+      `${o.iface}${o.tc ? ` ${o.tc}` : ""}: ${progs ? `detached ${progs}` : "nothing attached"}; removed ${r.removed.length} pin/state path${r.removed.length === 1 ? "" : "s"}\n`,
     );
     return EXIT.ok;
   },

@@ -152,6 +152,11 @@ function xdpPrograms(info: ObjectInfo): ObjectProgram[] {
   );
 }
 
+/** The object's tc classifiers (sections as libbpf names them: tc, classifier, tcx/…). */
+export function tcPrograms(info: ObjectInfo): ObjectProgram[] {
+  return info.programs.filter((p) => p.global && /^(tc|classifier|tcx)($|[/.])/.test(p.section));
+}
+
 function pickProgram(info: ObjectInfo, name: string, wanted?: string): ObjectProgram {
   const progs = xdpPrograms(info);
   if (wanted) {
@@ -164,12 +169,10 @@ function pickProgram(info: ObjectInfo, name: string, wanted?: string): ObjectPro
     return p;
   }
   if (progs.length === 0) {
-    const tc = info.programs.filter(
-      (p) => p.global && /^(tc|classifier|tcx)($|[/.])/.test(p.section),
-    );
+    const tc = tcPrograms(info);
     if (tc.length)
       throw new LoaderError(
-        `'${name}' holds tc programs only (${tc.map((q) => q.name).join(", ")}); xdpc load attaches XDP programs: attach it with 'tc filter add dev IF ingress|egress bpf da obj FILE.o sec tc'`,
+        `'${name}' holds tc programs only (${tc.map((q) => q.name).join(", ")}); attach one with --tc ingress|egress`,
         "usage",
       );
     throw new LoaderError(`'${name}' has no XDP program (no function in an ELF section named xdp)`);
@@ -187,14 +190,14 @@ function pickProgram(info: ObjectInfo, name: string, wanted?: string): ObjectPro
  * Fault injection for the crash-safety tests: with XDPC_CRASH_AT=<point> the process
  * kills itself with SIGKILL there, exactly as `kill -9` would at that moment.
  */
-function crashPoint(point: "loaded" | "staged" | "attached" | "pin-committed"): void {
+export function crashPoint(point: "loaded" | "staged" | "attached" | "pin-committed"): void {
   if (process.env.XDPC_CRASH_AT === point) process.kill(process.pid, "SIGKILL");
 }
 
 const modeFlag = (m: XdpMode | "offload") =>
   m === "native" ? XDP_FLAGS_DRV_MODE : m === "generic" ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_HW_MODE;
 
-function privilegeCheck(what: string): void {
+export function privilegeCheck(what: string): void {
   const missing = missingCaps();
   if (missing.length)
     throw new LoaderError(
@@ -206,7 +209,7 @@ function privilegeCheck(what: string): void {
  * Takes the interface lock, refusing when the interface's files belong to a filter
  * in another, still existing, network namespace with an interface of the same name.
  */
-function lockInterface(paths: FilterPaths, iface: string): Lock {
+export function lockInterface(paths: FilterPaths, iface: string): Lock {
   const r = tryLock(paths.lockDir, paths.key);
   if ("busy" in r) {
     throw new LoaderError(
@@ -227,7 +230,7 @@ function lockInterface(paths: FilterPaths, iface: string): Lock {
  * Runs a netlink attach/detach with libbpf's messages captured; a failure is
  * rethrown with the kernel's extended ack ("Kernel error message: …") attached.
  */
-function netlink(fn: () => void): void {
+export function netlink(fn: () => void): void {
   const { value: err, messages } = withCapture(() => {
     try {
       fn();
@@ -267,7 +270,7 @@ function nativeFailure(e: unknown, iface: string, mode: XdpMode): never {
 }
 
 /** Ids, names and pins of the object's maps after load. */
-function mapRecords(obj: LoadedObject, info: ObjectInfo, mapPinDir: string): MapRecord[] {
+export function mapRecords(obj: LoadedObject, info: ObjectInfo, mapPinDir: string): MapRecord[] {
   const out: MapRecord[] = [];
   for (const name of obj.mapNames()) {
     const m = obj.map(name);
@@ -537,7 +540,7 @@ function attach(
  * they were (staged pin and record, the object copy, map pins this load created; the
  * interface's directories when this load made them).
  */
-function rollback(
+export function rollback(
   paths: FilterPaths,
   pinRoot: string,
   pinsBefore: Set<string>,
@@ -546,6 +549,7 @@ function rollback(
   keepDirs: boolean,
 ): void {
   rmSync(paths.progPinNew, { force: true });
+  rmSync(paths.linkPinNew, { force: true });
   rmSync(paths.stateNew, { force: true });
   if (objectCopy && objectCopy !== recordedObject) rmSync(objectCopy, { force: true });
   if (existsSync(paths.mapPinDir)) {
@@ -560,7 +564,7 @@ function rollback(
 }
 
 /** Removes a pin root xdpc no longer uses (never bpffs' own mount point). */
-function removeIfEmpty(dir: string): void {
+export function removeIfEmpty(dir: string): void {
   if (dir === "/sys/fs/bpf" || dir === "/") return;
   try {
     rmdirSync(dir);

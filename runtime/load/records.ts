@@ -8,6 +8,7 @@
 //   <pinRoot>/<key>/prog            the attached program (bpffs pin)
 //   <pinRoot>/<key>/prog_new        a program being attached (exists only mid-load)
 //   <pinRoot>/<key>/maps/<name>     maps declared `pinned: true` (libbpf LIBBPF_PIN_BY_NAME)
+//   <pinRoot>/<key>/link[_new]      a tcx attachment's bpf_link (tc programs only)
 //   <runDir>/filters/<key>/state.json[.new]  the record ([.new] only mid-load)
 //   <runDir>/filters/<key>/filter-<progId>.o the object that was loaded
 //   <runDir>/locks/<key>.lock                one load/unload at a time
@@ -15,7 +16,8 @@
 // pinRoot is /sys/fs/bpf/xdpc, runDir /run/xdpc (XDPC_PIN_ROOT / XDPC_RUN_DIR
 // override them); key is the interface name, or `name@ns<inode>` outside the host
 // network namespace (bpffs refuses names with dots, so a '.' in an interface name
-// becomes '%2e' in pin paths).
+// becomes '%2e' in pin paths). A tc program's key adds `:tc-ingress` or `:tc-egress`
+// (':' cannot occur in an interface name), so each hook has its own files and lock.
 import {
   existsSync,
   mkdirSync,
@@ -31,6 +33,9 @@ import { MAP_TYPE_NAMES } from "../../compiler/uapi/bpf.ts";
 import { closeFd } from "../../native/bpf.ts";
 import { NativeError } from "../../native/lib.ts";
 import { mapFdById, mapInfo, objGet, progFdById, progInfo } from "../../native/info.ts";
+import { BPF_TCX_EGRESS, BPF_TCX_INGRESS } from "../../native/link.ts";
+import { withCapture } from "../../native/object.ts";
+import { clsactQuery, progQuery, type TcDirection } from "../../native/tc.ts";
 import { xdpQuery } from "../../native/xdp.ts";
 import { ifNameToIndex, interfaceKey, listInterfaces, netnsInode } from "../sys/netdev.ts";
 
@@ -46,6 +51,9 @@ export function runDir(): string {
 }
 
 export type XdpMode = "native" | "generic";
+/** How a tc program is attached: a tcx bpf_link (kernel 6.6+), or a clsact cls_bpf filter. */
+export type TcMode = "tcx" | "clsact";
+export type TcHook = "tc-ingress" | "tc-egress";
 
 export interface MapRecord {
   name: string;
@@ -67,7 +75,9 @@ export interface FilterRecord {
   key: string;
   progId: number;
   progName: string;
-  mode: XdpMode;
+  mode: XdpMode | TcMode;
+  /** A tc program's hook (absent: XDP). */
+  hook?: TcHook;
   /** The input the user gave (absolute path). */
   source: string;
   /** A copy of the loaded ELF object. */
@@ -85,14 +95,16 @@ export interface FilterPaths {
   mapPinDir: string;
   progPin: string;
   progPinNew: string;
+  linkPin: string;
+  linkPinNew: string;
   stateDir: string;
   state: string;
   stateNew: string;
   lockDir: string;
 }
 
-export function filterPaths(iface: string, pinRoot = defaultPinRoot()): FilterPaths {
-  const key = interfaceKey(iface);
+export function filterPaths(iface: string, pinRoot = defaultPinRoot(), hook?: TcHook): FilterPaths {
+  const key = interfaceKey(iface) + (hook ? `:${hook}` : "");
   const pinDir = join(pinRoot, key.replace(/\./g, "%2e"));
   const stateDir = join(runDir(), "filters", key);
   return {
@@ -101,6 +113,8 @@ export function filterPaths(iface: string, pinRoot = defaultPinRoot()): FilterPa
     mapPinDir: join(pinDir, "maps"),
     progPin: join(pinDir, "prog"),
     progPinNew: join(pinDir, "prog_new"),
+    linkPin: join(pinDir, "link"),
+    linkPinNew: join(pinDir, "link_new"),
     stateDir,
     state: join(stateDir, "state.json"),
     stateNew: join(stateDir, "state.json.new"),
@@ -150,6 +164,13 @@ export function pinnedProgId(path: string): number {
 export interface Attachment {
   progId: number;
   mode: XdpMode | "offload";
+  hook?: undefined;
+}
+
+export interface TcAttachment {
+  progId: number;
+  mode: TcMode;
+  hook: TcHook;
 }
 
 /** The XDP programs attached to `ifindex` (at most one per mode). */
@@ -160,6 +181,58 @@ export function attachments(ifindex: number): Attachment[] {
   if (q.skbProgId) out.push({ progId: q.skbProgId, mode: "generic" });
   if (q.hwProgId) out.push({ progId: q.hwProgId, mode: "offload" });
   return out;
+}
+
+/** The clsact filter xdpc owns on each tc hook (kernels without tcx): one per hook, like the tcx link. */
+export const CLSACT_FILTER = { handle: 1, priority: 0x7864 } as const;
+
+export const hookOf = (d: TcDirection): TcHook => (d === "ingress" ? "tc-ingress" : "tc-egress");
+export const tcxType = (d: TcDirection) => (d === "ingress" ? BPF_TCX_INGRESS : BPF_TCX_EGRESS);
+
+/** Ids of the programs attached at a tc hook by tcx, in run order (none on a kernel without tcx). */
+export function tcxProgramIds(ifindex: number, dir: TcDirection): number[] {
+  try {
+    return progQuery(ifindex, tcxType(dir));
+  } catch (e) {
+    if (e instanceof NativeError && (e.code === "EINVAL" || e.code === "ENODEV")) return [];
+    throw e;
+  }
+}
+
+/** The program id of xdpc's clsact filter at a tc hook, or 0. */
+export function clsactProgramId(ifindex: number, dir: TcDirection): number {
+  return withCapture(() => clsactQuery(ifindex, dir, CLSACT_FILTER)).value;
+}
+
+/** The programs attached at a tc hook: tcx's, then xdpc's clsact filter's. */
+export function tcAttachedIds(ifindex: number, dir: TcDirection): number[] {
+  return tcAttachments(ifindex, dir).map((a) => a.progId);
+}
+
+/** The tc programs attached at a hook that xdpc can see: every tcx program, and xdpc's clsact filter. */
+export function tcAttachments(ifindex: number, dir: TcDirection): TcAttachment[] {
+  const hook = hookOf(dir);
+  const out: TcAttachment[] = tcxProgramIds(ifindex, dir).map((progId) => ({
+    progId,
+    mode: "tcx",
+    hook,
+  }));
+  const c = clsactProgramId(ifindex, dir);
+  if (c) out.push({ progId: c, mode: "clsact", hook });
+  return out;
+}
+
+/**
+ * The tc program to observe at a hook: the one xdpc attached there (by its record),
+ * else the only one attached there by any tool; 0 when there is none or it is ambiguous.
+ */
+export function tcProgramId(iface: string, dir: TcDirection, pinRoot?: string): number {
+  const ifindex = ifNameToIndex(iface);
+  if (!ifindex) return 0;
+  const ids = tcAttachedIds(ifindex, dir);
+  const rec = readRecord(filterPaths(iface, pinRoot, hookOf(dir)).state);
+  if (rec && ids.includes(rec.progId)) return rec.progId;
+  return ids.length === 1 ? ids[0]! : 0;
 }
 
 /**
@@ -174,9 +247,11 @@ export function reconcile(
   const pending = readRecord(paths.stateNew);
   if (pending && attachedIds.includes(pending.progId)) {
     if (existsSync(paths.progPinNew)) renameSync(paths.progPinNew, paths.progPin);
+    if (existsSync(paths.linkPinNew)) renameSync(paths.linkPinNew, paths.linkPin);
     renameSync(paths.stateNew, paths.state);
   } else {
     rmSync(paths.progPinNew, { force: true });
+    rmSync(paths.linkPinNew, { force: true });
     rmSync(paths.stateNew, { force: true });
   }
   const record = readRecord(paths.state);
@@ -222,7 +297,9 @@ export interface MapStatus extends MapRecord {
 export interface FilterStatus {
   iface: string;
   ifindex: number;
-  mode: XdpMode | "offload";
+  mode: XdpMode | "offload" | TcMode;
+  /** tc-ingress or tc-egress for a tc program (absent: XDP). */
+  hook?: TcHook;
   progId: number;
   progName: string;
   tag: string;
@@ -274,10 +351,10 @@ export function findFilter(iface: string, pinRoot?: string): FilterStatus | unde
 export function describeAttachment(
   iface: string,
   ifindex: number,
-  a: Attachment,
+  a: Attachment | TcAttachment,
   pinRoot?: string,
 ): FilterStatus | undefined {
-  const paths = filterPaths(iface, pinRoot);
+  const paths = filterPaths(iface, pinRoot, a.hook);
   let fd = -1;
   try {
     fd = progFdById(a.progId);
@@ -296,6 +373,7 @@ export function describeAttachment(
       iface,
       ifindex,
       mode: a.mode,
+      ...(a.hook ? { hook: a.hook } : {}),
       progId: a.progId,
       progName: record?.progName ?? info.name,
       tag: info.tag,
@@ -318,18 +396,25 @@ export function describeAttachment(
   }
 }
 
-/** Every XDP attachment in this network namespace. */
+/** Every XDP attachment in this network namespace, then every tc one. */
 export function filterStatus(pinRoot?: string): FilterStatus[] {
   const out: FilterStatus[] = [];
+  const tc: FilterStatus[] = [];
   for (const iface of listInterfaces()) {
     const ifindex = ifNameToIndex(iface);
     if (!ifindex) continue;
+    for (const dir of ["ingress", "egress"] as const) {
+      for (const a of tcAttachments(ifindex, dir)) {
+        const s = describeAttachment(iface, ifindex, a, pinRoot);
+        if (s) tc.push(s);
+      }
+    }
     for (const a of attachments(ifindex)) {
       const s = describeAttachment(iface, ifindex, a, pinRoot);
       if (s) out.push(s);
     }
   }
-  return out;
+  return [...out, ...tc];
 }
 
 export function ensureDir(path: string): void {
