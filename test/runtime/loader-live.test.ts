@@ -10,21 +10,18 @@ import { describeKernel } from "../support/kernel.ts";
 import { closeFd } from "../../native/bpf.ts";
 import { objGet } from "../../native/info.ts";
 import { mapLookup } from "../../native/object.ts";
-import { spawn } from "node:child_process";
 import {
   attachedId,
-  bundledArgv,
-  bundleScript,
   destroyLab,
   keyOf,
+  liveTraffic,
   makeLab,
-  macOf,
   npmBuild,
-  ROOT,
   ipInReceives,
   spawnXdpc,
   xdpc,
   type Lab,
+  type LiveTrafficOptions,
 } from "./loader-support.ts";
 
 const filter = (
@@ -49,7 +46,6 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 
 describeKernel("replace under live traffic", () => {
   let lab: Lab;
-  let genScript = "";
   const files: Record<string, string> = {};
   beforeAll(() => {
     npmBuild();
@@ -65,59 +61,7 @@ describeKernel("replace under live traffic", () => {
   }, 120_000);
   afterAll(() => destroyLab(lab));
 
-  /**
-   * Runs the generator in its own process: a live-frames test run returns EINTR
-   * when a signal arrives, and this process gets SIGCHLD from every `xdpc load`.
-   */
-  const generate = async (opts: {
-    count?: number;
-    durationMs?: number;
-    chunk?: number;
-    /** Sending stops between chunks once this file exists. */
-    stopFile?: string;
-  }) => {
-    if (!genScript) {
-      genScript = await bundleScript(
-        lab,
-        "gen",
-        `import { TrafficGenerator } from "${ROOT}/runtime/lab/generator.ts";
-import { buildFrame } from "${ROOT}/runtime/packets/build.ts";
-import { existsSync } from "node:fs";
-const [ns, dev, srcMac, dstMac, opts] = process.argv.slice(2);
-const { stopFile, ...genOpts } = JSON.parse(opts);
-const ac = new AbortController();
-const poll = setInterval(() => stopFile && existsSync(stopFile) && ac.abort(), 20);
-const frame = buildFrame({ srcMac, dstMac, src: "198.18.10.2", dst: "198.18.10.5", l4: { proto: "udp", sport: 4000, dport: 9 } });
-const gen = new TrafficGenerator(ns, dev);
-const report = await gen.generate({ mix: [{ name: "udp", frame, weight: 1 }], ...genOpts, signal: ac.signal });
-clearInterval(poll);
-gen.close();
-process.stdout.write(JSON.stringify(report));
-`,
-      );
-    }
-    // The generator enters the namespace itself (setns), so it runs from the host side.
-    const argv = bundledArgv(lab, genScript).slice(1);
-    const p = spawn(
-      argv[0]!,
-      [
-        ...argv.slice(1),
-        lab.ns,
-        lab.peer,
-        macOf(lab, lab.peer),
-        macOf(lab, lab.iface),
-        JSON.stringify(opts),
-      ],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
-    let out = "";
-    p.stdout!.on("data", (d) => (out += d));
-    const code = await new Promise((r) => p.on("exit", r));
-    expect(code).toBe(0);
-    return JSON.parse(out) as { sent: number };
-  };
+  const generate = (opts: LiveTrafficOptions) => liveTraffic(lab, opts);
 
   const seen = () => {
     const fd = objGet(join(lab.pinRoot, keyOf(lab), "maps", "seen"));

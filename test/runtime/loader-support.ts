@@ -252,3 +252,63 @@ export function npmBuild(): void {
     closeSync(fd);
   }
 }
+
+export interface LiveTrafficOptions {
+  count?: number;
+  durationMs?: number;
+  chunk?: number;
+  /** Sending stops between chunks once this file exists. */
+  stopFile?: string;
+}
+
+const trafficScripts = new WeakMap<Lab, Promise<string>>();
+
+/**
+ * Sends UDP frames (198.18.10.2:4000 → 198.18.10.5:9) out of the lab's peer into its
+ * iface with the live-frames generator, in a process of its own: a live-frames test
+ * run returns EINTR when a signal arrives, and a test process gets SIGCHLD from every
+ * CLI it runs. Resolves with the generator's report.
+ */
+export async function liveTraffic(lab: Lab, opts: LiveTrafficOptions): Promise<{ sent: number }> {
+  let script = trafficScripts.get(lab);
+  if (!script) {
+    script = bundleScript(
+      lab,
+      "gen",
+      `import { TrafficGenerator } from "${ROOT}/runtime/lab/generator.ts";
+import { buildFrame } from "${ROOT}/runtime/packets/build.ts";
+import { existsSync } from "node:fs";
+const [ns, dev, srcMac, dstMac, opts] = process.argv.slice(2);
+const { stopFile, ...genOpts } = JSON.parse(opts);
+const ac = new AbortController();
+const poll = setInterval(() => stopFile && existsSync(stopFile) && ac.abort(), 20);
+const frame = buildFrame({ srcMac, dstMac, src: "198.18.10.2", dst: "198.18.10.5", l4: { proto: "udp", sport: 4000, dport: 9 } });
+const gen = new TrafficGenerator(ns, dev);
+const report = await gen.generate({ mix: [{ name: "udp", frame, weight: 1 }], ...genOpts, signal: ac.signal });
+clearInterval(poll);
+gen.close();
+process.stdout.write(JSON.stringify(report));
+`,
+    );
+    trafficScripts.set(lab, script);
+  }
+  // The generator enters the namespace itself (setns), so it runs from the host side.
+  const argv = bundledArgv(lab, await script).slice(1);
+  const p = spawn(
+    argv[0]!,
+    [
+      ...argv.slice(1),
+      lab.ns,
+      lab.peer,
+      macOf(lab, lab.peer),
+      macOf(lab, lab.iface),
+      JSON.stringify(opts),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  let out = "";
+  p.stdout!.on("data", (d) => (out += d));
+  const code = await new Promise((r) => p.on("exit", r));
+  if (code !== 0) throw new Error(`the traffic generator exited with ${code}`);
+  return JSON.parse(out) as { sent: number };
+}

@@ -154,12 +154,14 @@ char LICENSE[] SEC("license") = "GPL";`;
   });
 });
 
-it("xdpc build writes a tc object; xdpc load refuses it in one line, attaching nothing", () => {
+it("xdpc build writes a tc object; xdpc load without --tc refuses it in one line, attaching nothing", () => {
   const b = xdpc(["build", "filters/tc/egress_policy.ts", "-o", "/tmp/xdpc-tc-test.o"]);
   expect(b.status, b.stderr).toBe(0);
   const l = xdpc(["load", "--iface", "lo", "/tmp/xdpc-tc-test.o"]);
   expect([l.status, l.stderr.trim().split("\n").length]).toEqual([2, 1]);
-  expect(l.stderr).toContain("holds tc programs only (egress_policy)");
+  expect(l.stderr).toContain(
+    "holds tc programs only (egress_policy); attach one with --tc ingress|egress",
+  );
 });
 
 describeKernel("iproute2 attaches xdpc's tc object", () => {
