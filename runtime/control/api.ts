@@ -212,6 +212,11 @@ export interface AttachOptions {
   mode?: XdpMode | "auto";
 }
 
+export interface TcAttachOptions {
+  /** The hook: the interface's ingress or egress. */
+  direction: "ingress" | "egress";
+}
+
 /** A loaded program (a kernel object; closed with its collection). */
 export interface Program {
   readonly name: string;
@@ -220,6 +225,11 @@ export interface Program {
   readonly id: number;
   /** Attaches the XDP program to `iface` with a bpf_link. */
   attachXdp(iface: string, opts?: AttachOptions): Link;
+  /**
+   * Attaches the tc program at `iface`'s ingress or egress with a tcx bpf_link (kernel
+   * 6.6+), after the programs other tools attached there.
+   */
+  attachTc(iface: string, opts: TcAttachOptions): Link;
   /** Runs the program once over `frame` (BPF_PROG_TEST_RUN): its return value and the frame as it left. */
   run(frame: Uint8Array): { retval: number; data: Uint8Array };
 }
@@ -232,7 +242,10 @@ export interface Program {
 export interface Link {
   readonly iface: string;
   readonly ifindex: number;
-  readonly mode: XdpMode;
+  /** XDP links: the mode; tc links: "tcx". */
+  readonly mode: XdpMode | "tcx";
+  /** Where the program runs. */
+  readonly hook: "xdp" | "tc-ingress" | "tc-egress";
   /** The attached program's id (changes with update). */
   readonly programId: number;
   /** Replaces the attached program atomically: every packet sees the old or the new one. */

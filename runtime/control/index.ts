@@ -22,7 +22,13 @@ import {
 import { progInfo } from "../../native/info.ts";
 import { closeFd, testRun } from "../../native/bpf.ts";
 import { ifNameToIndex } from "../../native/ifname.ts";
-import { BPF_XDP, linkCreate, linkUpdate } from "../../native/link.ts";
+import {
+  BPF_TCX_EGRESS,
+  BPF_TCX_INGRESS,
+  BPF_XDP,
+  linkCreate,
+  linkUpdate,
+} from "../../native/link.ts";
 import { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, xdpQuery } from "../../native/xdp.ts";
 import { LoaderError } from "../load/errors.ts";
 import { inspectObject, loadObject, openForLoad } from "../load/loader.ts";
@@ -38,6 +44,7 @@ import { ipv4ToNumber, ValueCodec, type JsValue } from "../observe/values.ts";
 import { typeDescFromBtf } from "../../compiler/elf/types.ts";
 import type {
   AttachOptions,
+  TcAttachOptions,
   Collection,
   CollectionSpec,
   Event,
@@ -323,18 +330,46 @@ class LiveProgram implements Program {
         throw new BpfError(`${e.message} on '${iface}'`, e.code, e.errno, e.call);
       throw e;
     }
-    return new XdpLink(fd, iface, ifindex, mode, this);
+    return new LiveLink(fd, iface, ifindex, mode, "xdp", this);
+  }
+
+  attachTc(iface: string, opts: TcAttachOptions): Link {
+    this.owner.live();
+    if (this.type !== "tc")
+      throw new LoadError(`'${this.name}' is an XDP program, not a tc program`, "usage", []);
+    const dir = opts?.direction;
+    if (dir !== "ingress" && dir !== "egress")
+      throw new TypeError(`attachTc: direction must be "ingress" or "egress"`);
+    const ifindex = ifNameToIndex(iface);
+    if (!ifindex) throw new LoadError(`no such interface '${iface}'`, "usage", []);
+    let fd: number;
+    try {
+      fd = linkCreate(this.fd, ifindex, dir === "ingress" ? BPF_TCX_INGRESS : BPF_TCX_EGRESS);
+    } catch (e) {
+      if (e instanceof NativeError && e.code === "EINVAL")
+        throw new BpfError(
+          `this kernel has no tcx (6.6+) to attach '${this.name}' at ${iface} ${dir} with a link; \`xdpc load --tc ${dir}\` attaches through clsact [EINVAL]`,
+          e.code,
+          e.errno,
+          e.call,
+        );
+      if (e instanceof NativeError)
+        throw new BpfError(`${e.message} at ${iface} ${dir}`, e.code, e.errno, e.call);
+      throw e;
+    }
+    return new LiveLink(fd, iface, ifindex, "tcx", `tc-${dir}`, this);
   }
 }
 
-class XdpLink implements Link {
+class LiveLink implements Link {
   private closed = false;
   private program: LiveProgram;
   constructor(
     private readonly fd: number,
     readonly iface: string,
     readonly ifindex: number,
-    readonly mode: XdpMode,
+    readonly mode: XdpMode | "tcx",
+    readonly hook: Link["hook"],
     program: LiveProgram,
   ) {
     this.program = program;
@@ -344,8 +379,11 @@ class XdpLink implements Link {
   }
   update(program: Program): void {
     if (this.closed) throw new Error(`the link on '${this.iface}' is closed`);
-    if (!(program instanceof LiveProgram) || program.type !== "xdp")
-      throw new TypeError("update() takes an XDP program of a loaded collection");
+    const want = this.hook === "xdp" ? "xdp" : "tc";
+    if (!(program instanceof LiveProgram) || program.type !== want)
+      throw new TypeError(
+        `update() takes ${want === "xdp" ? "an XDP" : "a tc"} program of a loaded collection`,
+      );
     bpf(() => linkUpdate(this.fd, program.fd, this.program.fd));
     this.program = program;
   }

@@ -12,6 +12,8 @@ import { buildFrame } from "../../runtime/packets/build.ts";
 import { destroyLab, labSpec, bringUpLab, type LabSpec } from "../../runtime/lab/netns.ts";
 import { TrafficGenerator } from "../../runtime/lab/generator.ts";
 import { xdpQuery } from "../../native/xdp.ts";
+import { BPF_TCX_INGRESS } from "../../native/link.ts";
+import { progQuery } from "../../native/tc.ts";
 import { ifNameToIndex } from "../../native/ifname.ts";
 import { possibleCpus } from "../../native/object.ts";
 import {
@@ -221,6 +223,51 @@ describeKernel("xdpc/runtime: links", () => {
       );
     }
     expect(attachedId()).toBe(0);
+  });
+
+  it("attachTc: a tcx link beside the XDP program, replaced atomically, detached on close", async () => {
+    const TC = join(ROOT, "filters/tc/egress_policy.ts");
+    const ifindex = ifNameToIndex(lab.hostIf);
+    const tcx = () => progQuery(ifindex, BPF_TCX_INGRESS);
+    // An XDP program on the receiving veth runs its NAPI, which the generator's live
+    // frames need; with an empty blocklist it passes every frame on to tc.
+    await using x = open<typeof Filter>(FILTER).load({ params: { port: 9 } });
+    await using xl = x.programs.blocklist.attachXdp(lab.hostIf);
+    expect(xl.hook).toBe("xdp");
+    await using t1 = open(TC).load();
+    await using t2 = open(TC).load();
+    for (const t of [t1, t2]) t.maps.policies!.update(9, { mark: 5, priority: 0, drop: 0 });
+    const gen = new TrafficGenerator(lab.name, lab.peerIf);
+    const frame = buildFrame({
+      srcMac: lab.peerMac,
+      dstMac: lab.hostMac,
+      src: lab.peerAddr,
+      dst: lab.hostAddr,
+      l4: { proto: "udp", sport: 4000, dport: 9 },
+    });
+    try {
+      {
+        await using link = t1.programs.egress_policy!.attachTc(lab.hostIf, {
+          direction: "ingress",
+        });
+        expect([link.mode, link.hook]).toEqual(["tcx", "tc-ingress"]);
+        expect(tcx()).toEqual([t1.programs.egress_policy!.id]);
+        await gen.generate({ mix: [{ name: "udp", frame, weight: 1 }], count: 200 });
+        await until(() => t1.maps.perMark!.lookup(5) === 200n, 10_000, "200 frames marked by t1");
+        link.update(t2.programs.egress_policy!);
+        expect(tcx()).toEqual([t2.programs.egress_policy!.id]);
+        await gen.generate({ mix: [{ name: "udp", frame, weight: 1 }], count: 100 });
+        await until(() => t2.maps.perMark!.lookup(5) === 100n, 10_000, "100 frames marked by t2");
+        expect(t1.maps.perMark!.lookup(5)).toBe(200n);
+        expect(() => link.update(x.programs.blocklist)).toThrow(/takes a tc program/);
+      }
+      expect(tcx()).toEqual([]);
+    } finally {
+      gen.close();
+    }
+    expect(() => x.programs.blocklist.attachTc(lab.hostIf, { direction: "egress" })).toThrow(
+      /'blocklist' is an XDP program, not a tc program/,
+    );
   });
 
   it("a process killed with SIGKILL leaves nothing attached", async () => {
