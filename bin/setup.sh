@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what xdpc needs on Debian 12 (run as root): the system libraries and tools
 # (libbpf1, libxdp1, clang for the C twins, bpftool, iproute2, skopeo and umoci for the
-# OCI image tests), the npm packages,
+# OCI image tests, chromium for the playground's headless-browser test), the npm packages,
 # and bpffs at /sys/fs/bpf. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(libbpf1 libbpf-dev libxdp1 libxdp-dev clang llvm bpftool xdp-tools iproute2 linux-libc-dev skopeo umoci)
+pkgs=(libbpf1 libbpf-dev libxdp1 libxdp-dev clang llvm bpftool xdp-tools iproute2 linux-libc-dev skopeo umoci chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,7 +14,7 @@ import { readObject } from "../compiler/elf/object.ts";
 import { decode } from "../compiler/bpf/decode.ts";
 import { formatListing, type ListingRelocation } from "../compiler/bpf/disasm.ts";
 import { XDP_ACTION_NAMES } from "../compiler/uapi/bpf.ts";
-import { WasmHost } from "../runtime/wasm/instance.ts";
+import { WasmHost, missingHelpers, refusalMessage } from "../runtime/wasm/instance.ts";
 import { FRAME_ROOM } from "../runtime/wasm/memory.ts";
 import { toHex } from "../runtime/wasm/platform.ts";
 import { packetsOfLinkType, readPcap } from "../runtime/packets/pcap.ts";
@@ -141,9 +141,19 @@ export function runPackets(
   wasm: Uint8Array,
   program: string,
   packets: readonly Packet[],
+  file = "filter.ts",
 ): RunResult {
   let host: WasmHost;
   try {
+    // A helper the host lacks: the one-line refusal, with where the filter does run.
+    const missing = missingHelpers(wasm);
+    if (missing.length)
+      return {
+        results: [],
+        maps: [],
+        trace: [],
+        error: `${file}: ${refusalMessage(missing)} (xdpc test --engine kernel)`,
+      };
     host = new WasmHost(wasm);
   } catch (e) {
     return { results: [], maps: [], trace: [], error: (e as Error).message };

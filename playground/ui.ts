@@ -191,7 +191,7 @@ function runNow(): void {
   }
   const packets = selectedPackets();
   const program = $<HTMLSelectElement>("#program").value || compiled.programs[0]!;
-  const r = engine.runPackets(compiled.wasm, program, packets);
+  const r = engine.runPackets(compiled.wasm, program, packets, FILE);
   clearResults();
   if (r.error) {
     $("#run-summary").innerHTML = `<span class="error">${esc(r.error)}</span>`;

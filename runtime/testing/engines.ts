@@ -28,7 +28,7 @@ import {
   type PacketOutcome,
   type TestPacket,
 } from "../packets/testrun.ts";
-import { WasmHost, WasmHostError, missingHelpers } from "../wasm/instance.ts";
+import { WasmHost, WasmHostError, missingHelpers, refusalMessage } from "../wasm/instance.ts";
 import type { HostMap } from "../wasm/maps.ts";
 
 export type EngineName = "kernel" | "wasm";
@@ -239,8 +239,7 @@ export function kernelEngine(build: FilterBuild, opts: EngineOptions = {}): Engi
 
 /** The one-line refusal for helpers the Wasm host lacks, naming the engine that has them. */
 export function wasmRefusal(file: string, helpers: readonly string[]): string {
-  const s = helpers.length > 1 ? "s" : "";
-  return `${file}: the wasm engine does not implement helper${s} ${helpers.join(", ")}; the kernel engine has ${helpers.length > 1 ? "them" : "it"} (--engine kernel)`;
+  return `${file}: ${refusalMessage(helpers)} (--engine kernel)`;
 }
 
 function pickProgram(meta: WasmMeta, file: string, wanted?: string): string {

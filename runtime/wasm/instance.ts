@@ -100,6 +100,25 @@ export const HOST_HELPERS = [
 /** trace() with n arguments imports `trace_printk<n>`. */
 const TRACE_IMPORT = /^trace_printk(\d)$/;
 
+/**
+ * Helpers a filter can call that this host does not implement (docs/wasm.md, "Not yet"),
+ * each with the filter function that calls it: a module importing one is refused.
+ */
+export const UNIMPLEMENTED_HELPERS: Readonly<Record<string, string>> = { fib_lookup: "fibLookup" };
+
+/**
+ * The refusal of a module importing `helpers` (import names), in one line naming each
+ * helper as the kernel does and the engine that has it:
+ * `the wasm engine does not implement helper bpf_fib_lookup (fibLookup); the kernel engine has it`.
+ */
+export function refusalMessage(helpers: readonly string[]): string {
+  const names = helpers.map((h) =>
+    UNIMPLEMENTED_HELPERS[h] ? `bpf_${h} (${UNIMPLEMENTED_HELPERS[h]})` : `bpf_${h}`,
+  );
+  const many = helpers.length > 1;
+  return `the wasm engine does not implement helper${many ? "s" : ""} ${names.join(", ")}; the kernel engine has ${many ? "them" : "it"}`;
+}
+
 /** The helper imports of a module that this host does not implement (empty: it can run). */
 export function missingHelpers(binary: Uint8Array | WebAssembly.Module): string[] {
   const mod =
@@ -143,10 +162,7 @@ export class WasmHost {
     if (!meta) throw new WasmHostError("not an xdpc module: no xdpc.meta section");
     this.meta = meta;
     const missing = missingHelpers(mod);
-    if (missing.length)
-      throw new WasmHostError(
-        `the Wasm host does not implement helper${missing.length > 1 ? "s" : ""} ${missing.join(", ")}; the kernel engine has ${missing.length > 1 ? "them" : "it"}`,
-      );
+    if (missing.length) throw new WasmHostError(refusalMessage(missing));
 
     const layout = new MemoryLayout(meta);
     this.stackBase = layout.stackBase;

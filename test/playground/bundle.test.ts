@@ -157,6 +157,26 @@ describe("playground bundle in a vm without Node", () => {
     expect(s.some((x) => x.severity === "error" && x.line === 1)).toBe(true);
   });
 
+  it("refuses a filter calling fibLookup in one line naming the helper and the kernel engine", async () => {
+    const src = [
+      'import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, FibLookupParams, fibLookup, zeroed } from "xdpc";',
+      "export function route(ctx: XdpContext): XdpAction {",
+      "  const p = zeroed<FibLookupParams>();",
+      "  p.ifindex = ctx.ifindex;",
+      "  if (fibLookup(ctx, p) === 0) return XDP_DROP;",
+      "  return XDP_PASS;",
+      "}",
+      "",
+    ].join("\n");
+    const r = await engine.compileSource(src, "route.ts");
+    expect(r.ok).toBe(true);
+    const run = engine.runPackets(r.wasm!, "route", engine.SAMPLES, "route.ts");
+    expect(run.error).toBe(
+      "route.ts: the wasm engine does not implement helper bpf_fib_lookup (fibLookup); the kernel engine has it (xdpc test --engine kernel)",
+    );
+    expect(run.results).toEqual([]);
+  });
+
   it("reads a pcap file's packets", () => {
     const file = writePcap(engine.SAMPLES.slice(0, 3).map((s) => ({ data: s.data })));
     const pk = engine.readCapture(file, "t.pcap");

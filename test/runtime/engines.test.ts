@@ -181,7 +181,7 @@ export function route(ctx: XdpContext): XdpAction {
     const r = xdpc("test", f("fib.ts"), "--pcap", f("mix.pcap"), "--engine", "wasm");
     expect(r.out).toBe("");
     expect(r.err).toBe(
-      `xdpc: error: ${f("fib.ts")}: the wasm engine does not implement helper fib_lookup; the kernel engine has it (--engine kernel)\n`,
+      `xdpc: error: ${f("fib.ts")}: the wasm engine does not implement helper bpf_fib_lookup (fibLookup); the kernel engine has it (--engine kernel)\n`,
     );
     expect(r.code).toBe(1);
   });
@@ -321,6 +321,47 @@ describeKernel("xdpc test on both engines, and as an unprivileged user", () => {
       expect(nobody.stdout, c.filter).toBe(root.stdout);
       expect(root.stdout).toMatch(/: \d+ packets\n {2}verdict/);
     }
+  });
+
+  it("a filter calling fibLookup: the Wasm engine refuses it in one line (default as nobody, --engine wasm, both), the kernel runs it", () => {
+    writeFileSync(
+      join(work, "fib.ts"),
+      `import { XdpContext, XdpAction, XDP_PASS, XDP_DROP, FibLookupParams, fibLookup, zeroed } from "xdpc";
+export function route(ctx: XdpContext): XdpAction {
+  const p = zeroed<FibLookupParams>();
+  p.ifindex = ctx.ifindex;
+  if (fibLookup(ctx, p) === 0) return XDP_DROP;
+  return XDP_PASS;
+}
+`,
+    );
+    openUp(work);
+    const args = ["test", "fib.ts", "--pcap", CASES[0]!.pcap];
+    const refusal =
+      "xdpc: error: fib.ts: the wasm engine does not implement helper bpf_fib_lookup (fibLookup); the kernel engine has it (--engine kernel)\n";
+    const nobody = asNobody(process.execPath, [staged.bin, ...args], { cwd: work });
+    expect(nobody).toEqual({
+      status: 1,
+      stdout: "",
+      stderr:
+        "xdpc: note: engine: wasm (this process may not load BPF programs without CAP_BPF (or root))\n" +
+        refusal,
+    });
+    const wasm = asNobody(process.execPath, [staged.bin, ...args, "--engine", "wasm"], {
+      cwd: work,
+    });
+    expect(wasm).toEqual({ status: 1, stdout: "", stderr: refusal });
+    expect(asRoot([...args, "--engine", "both"])).toEqual({
+      status: 1,
+      stdout: "",
+      stderr: refusal,
+    });
+    const kernel = asRoot([...args, "--engine", "kernel"]);
+    expect(kernel.stderr).toBe("");
+    expect(kernel.status).toBe(0);
+    expect(kernel.stdout).toMatch(
+      /^fib\.ts \(program route\) over icmp-rfc8335\.pcap: \d+ packets\n/,
+    );
   });
 
   it("as nobody an explicit --engine kernel is one line, not libbpf's RLIMIT_MEMLOCK text", () => {
