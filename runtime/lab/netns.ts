@@ -83,7 +83,8 @@ function run(cmd: string, args: string[]): string {
   }
 }
 
-const ip = (...args: string[]) => run("ip", args);
+/** Runs `ip ARGS…`; a failure is a LabError with iproute2's own message. */
+export const ip = (...args: string[]) => run("ip", args);
 
 export function netnsPath(name: string): string {
   return `/run/netns/${name}`;
