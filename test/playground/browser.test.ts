@@ -13,7 +13,8 @@ import type { Browser, Page } from "playwright-core";
 import { compile } from "../../compiler/driver/index.ts";
 import { diagnosticToJson } from "../../compiler/diagnostics/index.ts";
 import { testFilter } from "../../runtime/testing/index.ts";
-import { SAMPLES } from "../../playground/samples.ts";
+import { SAMPLES, type Packet } from "../../playground/samples.ts";
+import { writePcap } from "../../runtime/packets/pcap.ts";
 import { requireKernel } from "../support/kernel.ts";
 import { freePort, servePlayground, type Served } from "../support/playground.ts";
 import { repo } from "../support/unprivileged.ts";
@@ -28,7 +29,9 @@ interface El {
   value?: string;
   selectionStart?: number;
   cells: ArrayLike<El> & Iterable<El>;
+  hidden?: boolean;
   querySelector(sel: string): El | null;
+  querySelectorAll(sel: string): ArrayLike<El> & Iterable<El>;
   closest(sel: string): El | null;
 }
 declare const document: {
@@ -60,14 +63,26 @@ interface Row {
   change: string;
 }
 
-/** The rows the page must show for `filter` over every sample, from testFilter. */
-async function expectedRun(filter: string): Promise<{ rows: Row[]; summary: string }> {
+interface Expected {
+  rows: Row[];
+  summary: string;
+  /** The frames as the filter left them. */
+  outputs: Uint8Array[];
+}
+
+/** The rows the page must show for `filter` over `packets` (every sample), from testFilter. */
+async function expectedRun(
+  filter: string,
+  packets: readonly Packet[] = SAMPLES,
+): Promise<Expected> {
   const prog = filter.replace(/\.ts$/, "");
   const run = await testFilter(join(repo, "filters", filter));
   try {
-    const rows = SAMPLES.map((s): Row => {
+    const outputs: Uint8Array[] = [];
+    const rows = packets.map((s): Row => {
       const r = run.run(s.data);
       if (!r.verdict) throw new Error(`${filter}: sample ${s.name} did not run: ${r.error}`);
+      outputs.push(r.data);
       const change =
         r.data.length !== s.data.length
           ? `rewritten, ${s.data.length} → ${r.data.length} bytes`
@@ -88,7 +103,7 @@ async function expectedRun(filter: string): Promise<{ rows: Row[]; summary: stri
       `${rows.length} packet(s) through ${prog}: ` +
       [...counts].map(([v, k]) => `${v} ${k}`).join(", ");
     console.log(`[playground] expected verdicts of ${filter} from testFilter on ${run.engine}`);
-    return { rows, summary };
+    return { rows, summary, outputs };
   } finally {
     run.close();
   }
@@ -116,6 +131,16 @@ async function shownRun(page: Page, prog: string): Promise<{ rows: Row[]; summar
       };
     }),
   }));
+}
+
+/** The page's hex dump of a frame (ui.ts hexDump), as text. */
+function hexDump(b: Uint8Array): string {
+  const rows: string[] = [];
+  for (let o = 0; o < b.length; o += 16)
+    rows.push(
+      `${o.toString(16).padStart(4, "0")}  ${[...b.subarray(o, o + 16)].map((x) => x.toString(16).padStart(2, "0")).join(" ")}`,
+    );
+  return rows.join("\n");
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
@@ -157,7 +182,7 @@ function gate(name: string, fn: () => void): void {
 gate("playground in headless Chromium", () => {
   let browser: Browser;
   let served: Served;
-  let icmp: { rows: Row[]; summary: string };
+  let icmp: Expected;
 
   beforeAll(async () => {
     const { chromium } = await import("playwright-core");
@@ -175,7 +200,7 @@ gate("playground in headless Chromium", () => {
     if (served) expect(await served.stop()).toBe(0);
   });
 
-  it("over http from xdpc playground: cross-origin isolated, icmp_echo and a picked example give the verdicts testFilter gives", async () => {
+  it("over http from xdpc playground: cross-origin isolated; icmp_echo's rows, listing, bytes and a capture's rows, and a picked example's rows, as testFilter gives them", async () => {
     const page = await browser.newPage();
     const errors = watch(page);
     await page.goto(served.base + "/");
@@ -185,9 +210,57 @@ gate("playground in headless Chromium", () => {
     const shown = await shownRun(page, "icmp_echo");
     expect(shown.rows).toEqual(icmp.rows);
     expect(shown.summary).toBe(icmp.summary);
+
+    // The eBPF listing carries the filter's source lines (BTF line info).
+    const src = readFileSync(join(repo, "filters/icmp_echo.ts"), "utf8").split("\n");
+    const ipv4Line = src.findIndex((l) => l.includes("const ip = ctx.ipv4();")) + 1;
+    const disasm = (await page.textContent("#disasm"))!;
+    expect(disasm).toContain("<icmp_echo>:");
+    expect(disasm).toContain(`; filter.ts:${ipv4Line}: const ip = ctx.ipv4();`);
+
+    // A row opens the frame in and out; the reply's bytes are testFilter's, the changed ones marked.
+    await page.click('#results tr.pkt[data-index="0"]');
+    const detail = await page.evaluate(() => {
+      const d = document.querySelector('#results tr.detail[data-index="0"]')!;
+      const pres = [...d.querySelectorAll("pre")];
+      return {
+        hidden: d.hidden,
+        input: pres[0]!.textContent,
+        output: pres[1]!.textContent,
+        marked: d.querySelectorAll("pre.out b.chg").length,
+      };
+    });
+    expect(detail).toEqual({
+      hidden: false,
+      input: hexDump(SAMPLES[0]!.data),
+      output: hexDump(icmp.outputs[0]!),
+      marked: icmp.outputs[0]!.filter((x, i) => x !== SAMPLES[0]!.data[i]).length,
+    });
     await screenshot(page, "http-icmp_echo.png");
 
-    const dns = await expectedRun("dns_policy.ts");
+    // A capture from the file input: its packets follow the samples.
+    const capture: Packet[] = [SAMPLES[7]!, SAMPLES[0]!].map((p, i) => ({
+      name: `two.pcap #${i + 1}`,
+      data: p.data,
+    }));
+    const withCapture = await expectedRun("icmp_echo.ts", [...SAMPLES, ...capture]);
+    await page.setInputFiles("#pcap", {
+      name: "two.pcap",
+      mimeType: "application/vnd.tcpdump.pcap",
+      buffer: Buffer.from(writePcap(capture.map((p) => ({ data: p.data })))),
+    });
+    await page.waitForFunction(
+      () => document.querySelectorAll("#results tr.pkt").length === 14,
+      null,
+      { timeout: 10_000 },
+    );
+    expect(await page.textContent("#capture-info")).toBe("two.pcap: 2 packet(s)");
+    const run2 = await shownRun(page, "icmp_echo");
+    expect(run2.rows).toEqual(withCapture.rows);
+    expect(run2.summary).toBe(withCapture.summary);
+
+    // Another example, picked from the list: the samples and the capture through it.
+    const dns = await expectedRun("dns_policy.ts", [...SAMPLES, ...capture]);
     await page.selectOption("#preset", "dns_policy.ts");
     const picked = await shownRun(page, "dns_policy");
     expect(picked.rows).toEqual(dns.rows);

@@ -15,8 +15,8 @@ const running: Served[] = [];
 afterAll(async () => {
   for (const s of running) await s.stop("SIGKILL");
 });
-async function serve(port: number): Promise<Served> {
-  const s = await servePlayground(port);
+async function serve(port: number, opts?: Parameters<typeof servePlayground>[1]): Promise<Served> {
+  const s = await servePlayground(port, opts);
   running.push(s);
   return s;
 }
@@ -148,6 +148,30 @@ describe("xdpc playground", () => {
       expect(r.stderr, bad).toBe(
         `xdpc: error: --port expects a port number 0-65535, got '${bad}'\n`,
       );
+    }
+  });
+
+  it("serves the page from the package as npm installs it, as an unprivileged user", async () => {
+    const staged = stagePackage();
+    try {
+      const port = await freePort();
+      const s = await serve(port, { bin: staged.bin, nobody: true });
+      expect(s.out()).toBe(
+        `xdpc playground: http://127.0.0.1:${port}/ (Ctrl-C or SIGTERM stops)\n`,
+      );
+      for (const [path, file] of [
+        ["/", "index.html"],
+        ["/playground.js", "playground.js"],
+      ]) {
+        const r = await fetch(s.base + path);
+        expect(r.status, path).toBe(200);
+        const body = Buffer.from(await r.arrayBuffer());
+        expect(body.equals(readFileSync(join(DIST, file!))), path).toBe(true);
+      }
+      expect(await s.stop("SIGTERM")).toBe(0);
+      expect(s.err()).toBe("");
+    } finally {
+      rmSync(staged.root, { recursive: true, force: true });
     }
   });
 

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { until } from "./wait.ts";
-import { repo } from "./unprivileged.ts";
+import { NOBODY, repo } from "./unprivileged.ts";
 
 export const XDPC_BIN = join(repo, "bin/xdpc.js");
 
@@ -30,11 +30,28 @@ export interface Served {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `xdpc playground --port PORT` and waits for its first line (the URL) or its exit. */
-export async function servePlayground(port: number): Promise<Served> {
-  const proc = spawn("node", [XDPC_BIN, "playground", "--port", String(port)], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+/**
+ * Starts `xdpc playground --port PORT` (this checkout's, or `opts.bin`; as nobody with
+ * `opts.nobody`: setpriv, no capabilities) and waits for its first line (the URL) or its exit.
+ */
+export async function servePlayground(
+  port: number,
+  opts: { bin?: string; nobody?: boolean } = {},
+): Promise<Served> {
+  const argv = [process.execPath, opts.bin ?? XDPC_BIN, "playground", "--port", String(port)];
+  const [cmd, ...args] = opts.nobody
+    ? [
+        "setpriv",
+        "--reuid",
+        String(NOBODY),
+        "--regid",
+        String(NOBODY),
+        "--clear-groups",
+        "--",
+        ...argv,
+      ]
+    : argv;
+  const proc = spawn(cmd!, args, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   proc.stdout!.on("data", (d) => (out += d));
