@@ -25,6 +25,7 @@ import { realworldCode } from "./realworld.ts";
 import { verdicts, type Verdict } from "./verdicts.ts";
 import { measureXskFake, type XskFakeResult } from "./xsk.ts";
 import { measureXskLive, type XskLiveResult } from "./xsk_live.ts";
+import { measureRouter, type RouterBenchResult } from "./router.ts";
 
 export interface BenchOptions {
   /** One filter, tiny repeat, single runs, no lab: proves the harness works, times nothing reliably. */
@@ -59,6 +60,10 @@ export interface BenchOptions {
   xskFrames: number;
   /** Batches of 64 per timed run of the AF_XDP fake-ring microbenchmark. */
   xskLaps: number;
+  /** The router section (three-namespace lab): rounds each way, and ms of traffic per run. */
+  router: boolean;
+  routerRounds: number;
+  routerMs: number;
 }
 
 export const FULL: BenchOptions = {
@@ -81,6 +86,9 @@ export const FULL: BenchOptions = {
   xskRounds: 7,
   xskFrames: 1 << 20,
   xskLaps: 20_000,
+  router: true,
+  routerRounds: 5,
+  routerMs: 2000,
 };
 
 export const SMOKE: BenchOptions = {
@@ -97,6 +105,7 @@ export const SMOKE: BenchOptions = {
   realworld: ["xdp1"],
   xsk: false,
   xskLaps: 200,
+  router: false,
 };
 
 export interface BenchResult {
@@ -115,6 +124,8 @@ export interface BenchResult {
   e2e: Maybe<E2eResult>;
   load: Maybe<LoadResult>;
   xsk: XskResult;
+  /** Absent in reports written before the router section existed. */
+  router?: Maybe<RouterBenchResult>;
   verdicts: Verdict[];
 }
 
@@ -233,6 +244,17 @@ export async function runBench(
       }
     }
     const xsk = await measureXsk(opts, work, log);
+    let router: Maybe<RouterBenchResult>;
+    if (!opts.router || !opts.lab)
+      router = notMeasured(opts.smoke ? "smoke mode runs no lab" : "--no-router or --no-lab");
+    else {
+      log(`router lab: XDP forwarding against the kernel stack (${opts.routerRounds} rounds)`);
+      try {
+        router = await measureRouter({ rounds: opts.routerRounds, durationMs: opts.routerMs });
+      } catch (e) {
+        router = notMeasured(`lab failed: ${(e as Error).message.split("\n")[0]}`);
+      }
+    }
     const partial = {
       env,
       options: opts,
@@ -247,6 +269,7 @@ export async function runBench(
       e2e,
       load,
       xsk,
+      router,
     };
     return { ...partial, verdicts: verdicts(partial) };
   } finally {

@@ -13,9 +13,14 @@ import {
   extractAnalysis,
   renderMarkdown,
   renderTerminal,
+  ROUTER_END,
+  ROUTER_START,
+  routerSection,
+  spliceSection,
   spliceXsk,
   xskSection,
 } from "./report.ts";
+import { measureRouter } from "./router.ts";
 import { notMeasured } from "./stats.ts";
 import { verdicts } from "./verdicts.ts";
 import { REPO } from "./twins.ts";
@@ -32,6 +37,8 @@ const USAGE = `usage: npm run bench -- [options]
   --no-load           skip the \`xdpc load\` / replace section (a lab veth too)
   --no-xsk            skip the AF_XDP lab section (Wasm handler against the C consumer)
   --only-xsk          measure only the AF_XDP section and replace it in the existing report
+  --no-router         skip the router lab section (XDP forwarding against the kernel stack)
+  --only-router       measure only the router section and replace it in the existing report
   --no-build          do not run \`npm run build\` first (cold CLI figures use dist/ as it is)
   --out FILE          markdown output (default BENCHMARKS.md; none with --smoke)
   --json FILE         also write the raw result as JSON`;
@@ -59,6 +66,8 @@ async function main(argv: string[]): Promise<number> {
       "no-load": { type: "boolean" },
       "no-xsk": { type: "boolean" },
       "only-xsk": { type: "boolean" },
+      "no-router": { type: "boolean" },
+      "only-router": { type: "boolean" },
       "no-build": { type: "boolean" },
       out: { type: "string" },
       json: { type: "string" },
@@ -81,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
     lab: base.lab && !values["no-lab"],
     load: base.load && !values["no-load"] && !values["no-lab"],
     xsk: base.xsk && !values["no-xsk"] && !values["no-lab"],
+    router: base.router && !values["no-router"] && !values["no-lab"],
   };
   const command =
     process.env.npm_lifecycle_event === "bench"
@@ -88,6 +98,7 @@ async function main(argv: string[]): Promise<number> {
       : `node --import tsx bench/run.ts${argv.length ? " " + argv.join(" ") : ""}`;
 
   if (values["only-xsk"]) return onlyXsk(opts, command, values.out, values.json);
+  if (values["only-router"]) return onlyRouter(opts, command, values.out, values.json);
   if (!values.smoke && !values["no-build"]) {
     process.stderr.write("[bench] npm run build (the cold CLI figures time dist/xdpc.js)\n");
     const b = spawnSync(process.execPath, [join(REPO, "bin/build.mjs")], {
@@ -134,6 +145,33 @@ async function onlyXsk(
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Measures the router section alone and puts it into the existing report in place of the old one. */
+async function onlyRouter(
+  opts: BenchOptions,
+  command: string,
+  outArg: string | undefined,
+  json: string | undefined,
+): Promise<number> {
+  const r = await measureRouter({ rounds: opts.routerRounds, durationMs: opts.routerMs });
+  const env = benchEnv(command);
+  const stamp = `_This section was measured on its own (${env.date}, ${env.kernel}, ${env.cpu}, node ${env.node}): \`${env.command}\`._`;
+  const section = routerSection(r, stamp);
+  process.stdout.write(section.join("\n") + "\n");
+  const out = outArg ?? join(REPO, "BENCHMARKS.md");
+  writeFileSync(
+    out,
+    spliceSection(
+      existsSync(out) ? readFileSync(out, "utf8") : "",
+      ROUTER_START,
+      ROUTER_END,
+      section,
+    ),
+  );
+  process.stderr.write(`[bench] wrote the router section of ${out}\n`);
+  if (json) writeFileSync(json, JSON.stringify(r, null, 2) + "\n");
+  return 0;
 }
 
 /** A result with nothing measured but the AF_XDP section (verdicts() reads only that part then). */

@@ -249,6 +249,29 @@ describeKernel("bench harness (smoke): AF_XDP handler against the C consumer", (
   });
 });
 
+describeKernel("bench harness (smoke): the XDP router against the kernel stack", () => {
+  it("forwards both ways in the three-namespace lab, reports both paths, and removes the lab", async () => {
+    const { measureRouter } = await import("../../bench/router.ts");
+    const { routerTable, routerSection, spliceSection, ROUTER_START, ROUTER_END } =
+      await import("../../bench/report.ts");
+    const res = await measureRouter({ rounds: 1, durationMs: 200, lab: "xrbt", labIndex: 32 });
+    for (const side of [res.kernel, res.xdp]) {
+      expect(side.length).toBe(1);
+      expect(side[0]!.delivered).toBeGreaterThan(0);
+      expect(side[0]!.delivered).toBeLessThanOrEqual(side[0]!.sent);
+      expect(side[0]!.routerCpuNs).toBeGreaterThan(0);
+    }
+    const t = routerTable(res);
+    expect(t.rows.map((r) => r[0])).toEqual([
+      "kernel stack (filter passes all)",
+      "XDP router",
+      "XDP / stack",
+    ]);
+    for (const ns of ["xrbt-c", "xrbt-r", "xrbt-s"])
+      expect(existsSync(`/run/netns/${ns}`)).toBe(false);
+  });
+});
+
 describeKernel("bench harness (smoke): xdpc load and replace against ip link", () => {
   const lab = "xdpctbload";
   afterAll(() => {
