@@ -11,6 +11,7 @@ import type {
   ObjectSpec,
   ProgramSpec,
   RelocationSpec,
+  RunConfigSpec,
 } from "../elf/object.ts";
 import { cInt, skBuff, type TypeDesc } from "../elf/types.ts";
 import { diag, type Diagnostic } from "../diagnostics/diagnostic.ts";
@@ -18,7 +19,7 @@ import { LineMap } from "../diagnostics/span.ts";
 import { lowerFunction, LowerError, paramSymbol } from "../ir/lower.ts";
 import { printFunc } from "../ir/print.ts";
 import { countVerdicts } from "../ir/passes/verdicts.ts";
-import { VERDICT_COUNT, VERDICT_MAP } from "../uapi/bpf.ts";
+import { VERDICT_COUNT, VERDICT_MAP, XDP_ACTION_NAMES, XDP_PASS } from "../uapi/bpf.ts";
 import type { Func } from "../ir/ir.ts";
 import { optimize } from "../ir/passes/index.ts";
 import { selectInstructions } from "./isel.ts";
@@ -136,6 +137,7 @@ export function compileToObjectSpec(
       programs,
       maps: verdictStats ? [...m.maps.map(mapSpec), verdictMapSpec] : m.maps.map(mapSpec),
       globals: globalSpecs(m),
+      runConfigs: runConfigSpecs(m),
     },
     programs: compiled,
     diagnostics,
@@ -238,6 +240,25 @@ function globalSpecs(m: CheckedModule): GlobalSpec[] {
         type: typeDesc(g.type),
         bytes: bytesOf(g.init, size),
       });
+  }
+  return out;
+}
+
+/**
+ * `runConfig` → the members XDP_RUN_CONFIG would have: `priority` when given, then one
+ * `XDP_<ACTION>: 1` per listed action in source order, and `XDP_PASS: 0` when the list
+ * leaves XDP_PASS out (libxdp starts from XDP_PASS chaining). Nothing for `{}`.
+ */
+function runConfigSpecs(m: CheckedModule): RunConfigSpec[] {
+  const out: RunConfigSpec[] = [];
+  for (const r of m.runConfigs) {
+    const members: RunConfigSpec["members"] = [];
+    if (r.priority !== undefined) members.push({ name: "priority", value: r.priority });
+    if (r.chainCallActions) {
+      for (const a of r.chainCallActions) members.push({ name: XDP_ACTION_NAMES[a]!, value: 1 });
+      if (!r.chainCallActions.includes(XDP_PASS)) members.push({ name: "XDP_PASS", value: 0 });
+    }
+    if (members.length) out.push({ program: r.program, members });
   }
   return out;
 }

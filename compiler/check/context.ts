@@ -95,6 +95,7 @@ export class CheckerBase {
       params: [],
       globals: [],
       maps: [],
+      runConfigs: [],
       functions: [],
       types: new Map(),
       names: new Map(),

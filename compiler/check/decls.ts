@@ -371,6 +371,7 @@ export class Checker extends StmtChecker {
     };
     const init = d.init && unwrapParens(d.init);
     if (init?.kind === "New") return this.mapDecl(d, init, register);
+    if (name === "runConfig" && init?.kind === "ObjectLit") return this.runConfig(d, init);
     if (
       init?.kind === "Call" &&
       init.callee.kind === "Name" &&
@@ -440,6 +441,118 @@ export class Checker extends StmtChecker {
     const info = { name, type, init: type.kind === "int" ? wrap(value, type) : value, decl: d };
     this.m.globals.push(info);
     register({ kind: "global", info });
+  }
+
+  /**
+   * `const runConfig = { priority, chainCallActions }` for the file's one XDP program, or
+   * `{ prog: { … }, … }` keyed by program: what libxdp's XDP_RUN_CONFIG(prog) declares.
+   */
+  private runConfig(d: ast.VarDecl, obj: ast.ObjectLit): void {
+    if (d.declKind !== "const") this.error("RunConfigTarget", d.name.span, "must be a const");
+    const xdp = this.m.functions.filter((f) => f.kind === "xdp").map((f) => f.name);
+    const listed = xdp.length ? ` (its XDP programs: ${xdp.join(", ")})` : " (it has none)";
+    const keyed = obj.props.some((p) => unwrapParens(p.value).kind === "ObjectLit");
+    if (!keyed) {
+      const cfg = this.runConfigFields(obj);
+      if (xdp.length === 1) {
+        if (cfg) this.m.runConfigs.push({ program: xdp[0]!, ...cfg });
+      } else if (xdp.length === 0)
+        this.error("RunConfigTarget", d.name.span, "applies to the file's XDP program, and this file has none");
+      else
+        this.error(
+          "RunConfigTarget",
+          d.name.span,
+          `applies to one XDP program, and this file has ${xdp.length} (${xdp.join(", ")}): key it by program, as { ${xdp[0]}: { priority: 10 }, … }`,
+        );
+      return;
+    }
+    const seen = new Set<string>();
+    for (const p of obj.props) {
+      const prog = p.name.name;
+      if (seen.has(prog)) {
+        this.error("RunConfigDuplicate", p.name.span, `program '${prog}'`);
+        continue;
+      }
+      seen.add(prog);
+      const f = this.m.functions.find((x) => x.name === prog);
+      if (f?.kind !== "xdp")
+        this.error(
+          "RunConfigProgram",
+          p.name.span,
+          prog,
+          f?.kind === "tc" ? " (it is a tc program; libxdp's dispatcher runs XDP programs)" : listed,
+        );
+      const v = unwrapParens(p.value);
+      if (v.kind !== "ObjectLit") {
+        this.error(
+          "RunConfigTarget",
+          p.value.span,
+          `for '${prog}' must be an object { priority, chainCallActions }, like the others`,
+        );
+        continue;
+      }
+      const cfg = this.runConfigFields(v);
+      if (cfg && f?.kind === "xdp") this.m.runConfigs.push({ program: prog, ...cfg });
+    }
+  }
+
+  private runConfigFields(
+    obj: ast.ObjectLit,
+  ): { priority?: number; chainCallActions?: number[] } | null {
+    const out: { priority?: number; chainCallActions?: number[] } = {};
+    let ok = true;
+    const seen = new Set<string>();
+    for (const p of obj.props) {
+      const field = p.name.name;
+      if (seen.has(field)) {
+        this.error("RunConfigDuplicate", p.name.span, `field '${field}'`);
+        ok = false;
+        continue;
+      }
+      seen.add(field);
+      if (field === "priority") {
+        const t = this.expr(p.value);
+        const v = this.m.constValues.get(p.value);
+        if (t === errorType) ok = false;
+        else if (t.kind !== "int" || v === undefined) {
+          this.error(
+            "RunConfigPriority",
+            p.value.span,
+            t.kind !== "int" ? `, not ${typeToString(t)}` : ", not a value known at compile time",
+          );
+          ok = false;
+        } else if (v < 0n || v > 1000n) {
+          this.error("RunConfigPriority", p.value.span, `, got ${v}`);
+          ok = false;
+        } else out.priority = Number(v);
+      } else if (field === "chainCallActions") {
+        const arr = unwrapParens(p.value);
+        if (arr.kind !== "ArrayLit") {
+          this.error("RunConfigAction", p.value.span, `, got '${exprText(p.value)}'`);
+          ok = false;
+          continue;
+        }
+        const acts: number[] = [];
+        for (const e of arr.elements) {
+          const t = this.expr(e);
+          const v = this.m.constValues.get(e);
+          if (t === errorType) ok = false;
+          else if (t.kind !== "action" || t.of !== "xdp" || v === undefined || v < 0n || v > 4n) {
+            const text = e.kind === "NumberLit" ? e.raw : exprText(e);
+            this.error("RunConfigAction", e.span, `, got '${text}'`);
+            ok = false;
+          } else if (acts.includes(Number(v))) {
+            this.error("RunConfigDuplicate", e.span, `action ${exprText(e)}`);
+            ok = false;
+          } else acts.push(Number(v));
+        }
+        out.chainCallActions = acts;
+      } else {
+        this.error("RunConfigField", p.name.span, field);
+        ok = false;
+      }
+    }
+    return ok ? out : null;
   }
 
   private loadParam(d: ast.VarDecl, call: ast.Call, register: (s: Sym) => void): void {

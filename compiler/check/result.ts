@@ -58,6 +58,8 @@ export interface CheckedModule {
   /** Top-level `let` variables: `.bss` (initial 0) / `.data`. */
   globals: GlobalInfo[];
   maps: MapInfo[];
+  /** libxdp run configs (`const runConfig = …`), one per XDP program that has one. */
+  runConfigs: RunConfigInfo[];
   /** All functions, in declaration order. */
   functions: FunctionInfo[];
 
@@ -108,6 +110,18 @@ export interface LoadParamInfo {
   type: IntType | Type; // an int type or bool
   default: bigint;
   decl: ast.VarDecl;
+}
+
+/**
+ * What libxdp's `XDP_RUN_CONFIG(prog)` declares for one XDP program: its priority in the
+ * dispatcher and the verdicts after which the next program runs. Absent fields keep
+ * libxdp's defaults (priority 50, chain on XDP_PASS only).
+ */
+export interface RunConfigInfo {
+  program: string;
+  priority?: number;
+  /** XDP action numbers, in source order, no duplicates. */
+  chainCallActions?: number[];
 }
 
 export interface GlobalInfo {

@@ -241,6 +241,27 @@ export const messages = {
     code: 3042,
     text: "the extension-header count of skipIpv6Ext() must be a constant from 1 to 16",
   },
+  RunConfigField: {
+    code: 3043,
+    text: "unknown runConfig field '{0}': a run config has 'priority' and 'chainCallActions'",
+  },
+  RunConfigPriority: {
+    code: 3044,
+    text: "the runConfig priority must be a constant integer from 0 to 1000{0}",
+  },
+  RunConfigAction: {
+    code: 3045,
+    text: "chainCallActions must be an array of XDP actions (XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT){0}",
+  },
+  RunConfigDuplicate: { code: 3046, text: "{0} appears twice in runConfig" },
+  RunConfigProgram: {
+    code: 3047,
+    text: "runConfig names '{0}', which is not an XDP program of this file{1}",
+  },
+  RunConfigTarget: {
+    code: 3048,
+    text: "runConfig {0}",
+  },
   TraceConversion: {
     code: 3037,
     text: "unsupported conversion '{0}' in a trace() format; use %d, %i, %u, %x (optionally with l or ll), %c or %%",

@@ -31,6 +31,8 @@ import { ElfWriter, type ElfSection } from "./writer.ts";
 import { parseElf, type ElfFile } from "./reader.ts";
 import { alignOf, BtfTypes, cInt, sizeOf, xdpMd, type TypeDesc } from "./types.ts";
 
+import { XDP_ACTION_NAMES, XDP_PASS } from "../uapi/bpf.ts";
+
 export { BPF_MAP_TYPE } from "../uapi/bpf.ts";
 
 export const LIBBPF_PIN_BY_NAME = 1;
@@ -109,6 +111,16 @@ export interface GlobalSpec {
   bytes?: Uint8Array;
 }
 
+/**
+ * libxdp's run config of one XDP program, as `XDP_RUN_CONFIG(prog)` declares it: a
+ * variable `_<program>` in `.xdp_run_config` whose struct members are `__uint(name, value)`.
+ */
+export interface RunConfigSpec {
+  program: string;
+  /** In order: `priority` and/or XDP action names (`XDP_PASS`: 1 chains, 0 does not). */
+  members: { name: string; value: number }[];
+}
+
 export interface ObjectSpec {
   license: string;
   /** The source file: the ELF FILE symbol and the default line-info file name. */
@@ -116,7 +128,10 @@ export interface ObjectSpec {
   programs: ProgramSpec[];
   maps?: MapSpec[];
   globals?: GlobalSpec[];
+  runConfigs?: RunConfigSpec[];
 }
+
+export const RUN_CONFIG_SECTION = ".xdp_run_config";
 
 const defaultProto: FuncProtoSpec = {
   params: [{ name: "ctx", type: { kind: "ptr", to: xdpMd } }],
@@ -151,6 +166,16 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
     data: license,
     align: 1,
   });
+  const runConfigs = spec.runConfigs ?? [];
+  const runConfigSec = runConfigs.length
+    ? elf.addSection({
+        name: RUN_CONFIG_SECTION,
+        type: SHT_PROGBITS,
+        flags: SHF_ALLOC | SHF_WRITE,
+        data: new Uint8Array(runConfigs.reduce((n, r) => n + 8 * r.members.length, 0)),
+        align: 8,
+      })
+    : undefined;
 
   // Functions: FUNC_PROTO + FUNC, ELF FUNC symbol, func_info at the function start.
   for (const [secName, { sec, progs }] of codeSections) {
@@ -226,6 +251,36 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
     section: licenseSec,
   });
 
+  // Run configs: an anonymous struct of `int (*)[value]` members per program, as the
+  // XDP_RUN_CONFIG macro and libbpf's __uint() give with clang.
+  const runConfigVars: { type: number; offset: number; size: number }[] = [];
+  let runConfigOff = 0;
+  for (const r of runConfigs) {
+    const prog = spec.programs.find((p) => p.name === r.program && p.section !== ".text");
+    if (!prog) throw new Error(`run config for ${r.program}, which is not a program`);
+    const size = 8 * r.members.length;
+    const struct = btf.addStruct(
+      "",
+      size,
+      r.members.map((m, i) => ({
+        name: m.name,
+        type: types.id({ kind: "ptr", to: { kind: "array", elem: cInt, length: m.value } }),
+        bitOffset: i * 64,
+      })),
+    );
+    const name = `_${r.program}`;
+    runConfigVars.push({ type: btf.addVar(name, struct, "global"), offset: runConfigOff, size });
+    elf.addSymbol({
+      name,
+      value: runConfigOff,
+      size,
+      type: STT_OBJECT,
+      bind: STB_GLOBAL,
+      section: runConfigSec!,
+    });
+    runConfigOff += size;
+  }
+
   // DATASECs with real sizes and offsets (clang leaves zeros for libbpf to fix; the static linker fills them, as we do).
   const datasecs: [string, number, { type: number; offset: number; size: number }[]][] = [];
   for (const { name, sec, vars } of dataSections) {
@@ -250,6 +305,7 @@ export function buildObject(spec: ObjectSpec): Uint8Array {
     license.length,
     [{ type: licenseVar, offset: 0, size: license.length }],
   ]);
+  if (runConfigSec) datasecs.push([RUN_CONFIG_SECTION, runConfigOff, runConfigVars]);
   datasecs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   for (const [name, size, vars] of datasecs) btf.addDatasec(name, size, vars);
 
@@ -565,12 +621,26 @@ export interface ObjectGlobal {
   btfType?: number;
 }
 
+/** A program's run config as libxdp 1.3 reads it from `.xdp_run_config` (ours or clang's). */
+export interface ObjectRunConfig {
+  program: string;
+  /** The declared priority, or libxdp's default 50. */
+  priority: number;
+  /** The XDP actions after which the dispatcher runs the next program, ascending (default [XDP_PASS]). */
+  chainCallActions: number[];
+}
+
+/** libxdp's defaults for a program without a run config (XDP_DEFAULT_RUN_PRIO, XDP_PASS). */
+export const RUN_CONFIG_DEFAULTS = { priority: 50, chainCallActions: [XDP_PASS] } as const;
+
 export interface ObjectInfo {
   elf: ElfFile;
   license: string;
   programs: ObjectProgram[];
   maps: ObjectMap[];
   globals: ObjectGlobal[];
+  /** Programs with a run config (libxdp's XDP_RUN_CONFIG), in `.xdp_run_config` order. */
+  runConfigs: ObjectRunConfig[];
   btf?: Btf;
   btfExt?: BtfExt;
 }
@@ -712,7 +782,40 @@ export function readObject(bytes: Uint8Array): ObjectInfo {
     globals.push(g);
   }
 
-  return { elf, license, programs, maps: btf ? readMaps(elf, btf) : [], globals, btf, btfExt };
+  const maps = btf ? readMaps(elf, btf) : [];
+  const runConfigs = btf ? readRunConfigs(btf) : [];
+  return { elf, license, programs, maps, globals, runConfigs, btf, btfExt };
+}
+
+/**
+ * The run configs, read as libxdp's xdp_program__parse_btf reads them: each VAR `_<prog>`
+ * of the `.xdp_run_config` DATASEC is a struct whose `priority` and `XDP_<ACTION>` members
+ * are `int (*)[N]`, N the value (an action chains when N is non-zero). Members libxdp
+ * would refuse are skipped here.
+ */
+export function readRunConfigs(btf: Btf): ObjectRunConfig[] {
+  const sec = btf.types.find((t) => t.kind === Kind.DATASEC && t.name === RUN_CONFIG_SECTION);
+  if (!sec || sec.kind !== Kind.DATASEC) return [];
+  const out: ObjectRunConfig[] = [];
+  for (const vi of sec.vars) {
+    const v = btf.byId(vi.type);
+    if (!v || v.kind !== Kind.VAR || !v.name.startsWith("_")) continue;
+    const st = btfResolve(btf, v.type);
+    if (!st || st.kind !== Kind.STRUCT) continue;
+    let priority: number = RUN_CONFIG_DEFAULTS.priority;
+    let mask = 1 << XDP_PASS;
+    for (const mem of st.members) {
+      const ptr = btfResolve(btf, mem.type);
+      const arr = ptr?.kind === Kind.PTR ? btf.byId(ptr.type) : undefined;
+      if (!arr || arr.kind !== Kind.ARRAY) continue;
+      const act = (XDP_ACTION_NAMES as readonly string[]).indexOf(mem.name);
+      if (mem.name === "priority") priority = arr.nelems;
+      else if (act >= 0) mask = arr.nelems ? mask | (1 << act) : mask & ~(1 << act);
+    }
+    const chainCallActions = XDP_ACTION_NAMES.map((_, i) => i).filter((i) => mask & (1 << i));
+    out.push({ program: v.name.slice(1), priority, chainCallActions });
+  }
+  return out;
 }
 
 function readMaps(elf: ElfFile, btf: Btf): ObjectMap[] {

@@ -34,7 +34,7 @@ interface ManifestOpts {
   namespace?: string;
   program?: string;
   ifaceSelector: string;
-  priority: string;
+  priority?: string;
   proceedOn: string[];
   direction?: "ingress" | "egress";
   nodeSelector: string[];
@@ -149,9 +149,9 @@ export const manifestCommand: CommandImpl = {
         "--iface-selector <sel>",
         "interfaces on each node: primary (the node's primary interface), discover, or eth0,eth1",
       )
-      .requiredOption(
+      .option(
         "--priority <n>",
-        "order among programs on an interface, 0..1000 (lower first)",
+        "order among programs on an interface, 0..1000 (lower first); default: the program's runConfig",
       )
       .addOption(
         new Option(
@@ -212,7 +212,7 @@ export const manifestCommand: CommandImpl = {
     } catch (e) {
       throw usage(`--image: ${(e as Error).message}`);
     }
-    if (!/^\d+$/.test(o.priority) || Number(o.priority) > 1000)
+    if (o.priority !== undefined && (!/^\d+$/.test(o.priority) || Number(o.priority) > 1000))
       throw usage(`--priority must be an integer 0..1000, got '${o.priority}'`);
     const name = o.name ?? defaultResourceName(file);
     if (!DNS_SUBDOMAIN.test(name) || name.length > 253)
@@ -255,6 +255,17 @@ export const manifestCommand: CommandImpl = {
         `--iface-selector discover needs the current API (--kind cluster or application)`,
       );
 
+    // Without --priority / --proceed-on, the program's run config (XDP_RUN_CONFIG, the
+    // filter's `runConfig`) gives them, as libxdp would read it on a single host.
+    const runConfig =
+      program.type === "xdp" ? info.runConfigs.find((r) => r.program === program.name) : undefined;
+    let priority: number;
+    if (o.priority !== undefined) priority = Number(o.priority);
+    else if (runConfig) priority = runConfig.priority;
+    else
+      throw usage(
+        `give --priority: '${program.name}' has no run config (declare \`export const runConfig = { priority: … }\` in the filter)`,
+      );
     const proceedOn: string[] = [];
     for (const a of o.proceedOn.flatMap((s) => s.split(",")).filter((s) => s.trim())) {
       const c = canonicalAction(program.type, a);
@@ -263,6 +274,11 @@ export const manifestCommand: CommandImpl = {
           `--proceed-on: '${a.trim()}' is not a ${program.type === "xdp" ? "XDP" : "tc"} action (${actionNames(program.type).join(", ")})`,
         );
       if (!proceedOn.includes(c)) proceedOn.push(c);
+    }
+    if (!proceedOn.length && runConfig) {
+      // libxdp's dispatcher always proceeds on its own XDP_DISPATCHER_RETVAL as well.
+      for (const a of runConfig.chainCallActions) proceedOn.push(actionNames("xdp")[a]!);
+      proceedOn.push("dispatcher_return");
     }
 
     const sets: Record<string, string> = {};
@@ -291,7 +307,7 @@ export const manifestCommand: CommandImpl = {
         pullPolicy: o.pullPolicy,
         program,
         interfaces,
-        priority: Number(o.priority),
+        priority,
         proceedOn: proceedOn.length ? proceedOn : undefined,
         direction: o.direction,
         nodeSelector,
