@@ -457,7 +457,11 @@ export class Checker extends StmtChecker {
       if (xdp.length === 1) {
         if (cfg) this.m.runConfigs.push({ program: xdp[0]!, ...cfg });
       } else if (xdp.length === 0)
-        this.error("RunConfigTarget", d.name.span, "applies to the file's XDP program, and this file has none");
+        this.error(
+          "RunConfigTarget",
+          d.name.span,
+          "applies to the file's XDP program, and this file has none",
+        );
       else
         this.error(
           "RunConfigTarget",
@@ -480,7 +484,9 @@ export class Checker extends StmtChecker {
           "RunConfigProgram",
           p.name.span,
           prog,
-          f?.kind === "tc" ? " (it is a tc program; libxdp's dispatcher runs XDP programs)" : listed,
+          f?.kind === "tc"
+            ? " (it is a tc program; libxdp's dispatcher runs XDP programs)"
+            : listed,
         );
       const v = unwrapParens(p.value);
       if (v.kind !== "ObjectLit") {

@@ -5,7 +5,7 @@
 // The global data is checked where it matters, in the kernel: written into `.rodata` at
 // the variable's ELF symbol, as bpfman (aya) applies it, it sets the parameter.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ajv, type AnySchema, type ValidateFunction } from "ajv";
@@ -296,6 +296,34 @@ describe("xdpc manifest: resources the operator's CRD schemas accept", () => {
     expect(b.stdout).toBe(a.stdout);
   });
 
+  it("priority and proceedOn from the filter's runConfig when the options are not given", () => {
+    const src = readFileSync(DNS, "utf8").replace(
+      /\nexport function dns_policy/,
+      "\nexport const runConfig = { priority: 10, chainCallActions: [XDP_DROP, XDP_PASS] };\n\nexport function dns_policy",
+    );
+    expect(src).toContain("runConfig");
+    const file = join(tmp, "dns_policy.ts");
+    writeFileSync(file, src);
+    const link = (args: string[]) =>
+      manifest([file, "--image", "q/x:v1", "--iface-selector", "primary", ...args]).spec.programs[0]
+        .xdp.links[0];
+    expect(link([])).toEqual({
+      interfaceSelector: { primaryNodeInterface: true },
+      priority: 10,
+      proceedOn: ["Drop", "Pass", "DispatcherReturn"],
+    });
+    // The options win over the run config.
+    expect(link(["--priority", "3", "--proceed-on", "pass"])).toEqual({
+      interfaceSelector: { primaryNodeInterface: true },
+      priority: 3,
+      proceedOn: ["Pass"],
+    });
+    // operator 0.5: the same, in its spelling.
+    const old = manifest([file, "--image", "q/x:v1", "--iface-selector", "eth0", "--kind", "xdp"]);
+    expect(old.spec.priority).toBe(10);
+    expect(old.spec.proceedon).toEqual(["drop", "pass", "dispatcher_return"]);
+  });
+
   it("refuses, in one line with exit 2, what the operator would refuse or misread", () => {
     const cases: [string[], RegExp][] = [
       [
@@ -325,6 +353,10 @@ describe("xdpc manifest: resources the operator's CRD schemas accept", () => {
       [
         [DNS, "--image", "q/x", "--priority", "1001", "--iface-selector", "primary"],
         /--priority must be an integer 0\.\.1000/,
+      ],
+      [
+        [DNS, "--image", "q/x", "--iface-selector", "primary"],
+        /give --priority: 'dns_policy' has no run config/,
       ],
       [
         [DNS, "--image", "Q/X", "--priority", "1", "--iface-selector", "primary"],

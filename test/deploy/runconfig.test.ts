@@ -200,30 +200,33 @@ const clangMissing = clangUnavailableReason();
 
 describe("runConfig → XDP_RUN_CONFIG, as clang writes it and libxdp reads it", () => {
   for (const c of cases) {
-    it.skipIf(!!clangMissing)(`${c.name}${clangMissing ? ` [skipped: ${clangMissing}]` : ""}`, () => {
-      const ours = buildTs(tsSource(c));
-      const twin = compileBpfC({ source: cSource(c), name: "runconfig" });
-      const shapeOurs = runConfigShape(ours);
-      expect(shapeOurs).toEqual(runConfigShape(twin));
-      expect(shapeOurs.section).toMatchObject({ flags: SHF_ALLOC | SHF_WRITE, align: 8 });
-      for (const v of shapeOurs.vars)
-        expect(v.symbol).toMatchObject({ type: STT_OBJECT, bind: STB_GLOBAL });
+    it.skipIf(!!clangMissing)(
+      `${c.name}${clangMissing ? ` [skipped: ${clangMissing}]` : ""}`,
+      () => {
+        const ours = buildTs(tsSource(c));
+        const twin = compileBpfC({ source: cSource(c), name: "runconfig" });
+        const shapeOurs = runConfigShape(ours);
+        expect(shapeOurs).toEqual(runConfigShape(twin));
+        expect(shapeOurs.section).toMatchObject({ flags: SHF_ALLOC | SHF_WRITE, align: 8 });
+        for (const v of shapeOurs.vars)
+          expect(v.symbol).toMatchObject({ type: STT_OBJECT, bind: STB_GLOBAL });
 
-      // libxdp (xdp-loader's way of opening a file) reads the same from both objects.
-      const files = { ours, twin };
-      for (const [who, bytes] of Object.entries(files)) {
-        const path = join(tmp, `${who}-${c.programs[0]}.o`);
-        writeFileSync(path, bytes);
-        for (const p of c.programs) {
-          const got = libxdpOpenFile(path, p);
-          expect({ who, ...got }).toEqual({ who, name: p, id: 0, ...c.expected[p] });
+        // libxdp (xdp-loader's way of opening a file) reads the same from both objects.
+        const files = { ours, twin };
+        for (const [who, bytes] of Object.entries(files)) {
+          const path = join(tmp, `${who}-${c.programs[0]}.o`);
+          writeFileSync(path, bytes);
+          for (const p of c.programs) {
+            const got = libxdpOpenFile(path, p);
+            expect({ who, ...got }).toEqual({ who, name: p, id: 0, ...c.expected[p] });
+          }
         }
-      }
-      // And so does xdpc's own reader (xdpc manifest, xdpc status).
-      const read = readObject(ours).runConfigs;
-      expect(read).toEqual(c.programs.map((p) => ({ program: p, ...c.expected[p] })));
-      expect(readObject(twin).runConfigs).toEqual(read);
-    });
+        // And so does xdpc's own reader (xdpc manifest, xdpc status).
+        const read = readObject(ours).runConfigs;
+        expect(read).toEqual(c.programs.map((p) => ({ program: p, ...c.expected[p] })));
+        expect(readObject(twin).runConfigs).toEqual(read);
+      },
+    );
   }
 
   it("a program without runConfig: no section, libxdp's defaults (priority 50, chain on XDP_PASS)", () => {
@@ -242,9 +245,9 @@ describe("runConfig → XDP_RUN_CONFIG, as clang writes it and libxdp reads it",
   });
 
   it("`runConfig = {}` declares nothing; constants and parentheses are folded", () => {
-    expect(readObject(buildTs(`${header}\nconst runConfig = {};\n${prog("a")}`)).runConfigs).toEqual(
-      [],
-    );
+    expect(
+      readObject(buildTs(`${header}\nconst runConfig = {};\n${prog("a")}`)).runConfigs,
+    ).toEqual([]);
     const src = `${header}\nconst BASE = 20;\nexport const runConfig = { priority: (BASE * 2 + 1), chainCallActions: [(XDP_DROP)] };\n${prog("a")}`;
     expect(readObject(buildTs(src)).runConfigs).toEqual([
       { program: "a", priority: 41, chainCallActions: [1] },
