@@ -14,8 +14,12 @@ export const META_SECTION = "xdpc.meta";
 export interface WasmFunctionMeta {
   /** Export name (the source function's name). */
   name: string;
-  /** `xdp`: returns an XDP action; `handler`: returns XSK_DROP (0) / XSK_TX (1). */
-  kind: "xdp" | "handler";
+  /**
+   * `xdp`: returns an XDP action; `handler`: returns XSK_DROP (0) / XSK_TX (1); `tc`:
+   * returns a tc action (an int: TC_ACT_UNSPEC is -1) and takes (frame, len, skb), `skb`
+   * the address of a struct __sk_buff image (SKB_IMAGE_SIZE bytes) it reads and writes.
+   */
+  kind: "xdp" | "handler" | "tc";
   /** Calls adjustHead/adjustTail: the frame's final bounds are in the exported globals xdpc_data / xdpc_end. */
   adjusts?: boolean;
 }
@@ -60,6 +64,9 @@ export interface WasmMeta {
   /** Bytes of stack one instance needs (the largest frame of its functions, 8-aligned). */
   stackSize: number;
 }
+
+/** sizeof(struct __sk_buff): the image a tc program's third parameter points at. */
+export const SKB_IMAGE_SIZE = 192;
 
 /** Bytes between consecutive values of a map in memory (8-aligned, as the kernel's arrays). */
 export const valueStride = (valueSize: number) => Math.ceil(valueSize / 8) * 8;

@@ -7,7 +7,10 @@
 // The entry ABI: (frame, len, rxQueue, ifindex, headroom, tailroom: i32) → i32 verdict.
 // The IR reads ctx->data / data_end / ingress_ifindex / rx_queue_index at fixed
 // offsets of its ctx parameter; those loads read the entry's parameters instead, so
-// no context struct lives in memory. Packet guards become `ptr + n <= frame + len`.
+// no context struct lives in memory. A tc program takes (frame, len, skb, 0, 0, 0):
+// `skb` is the address of a struct __sk_buff image the host fills; ctx->data and
+// data_end read the frame's bounds, every other field is a load or store in the image
+// (mark and priority are written there). Packet guards become `ptr + n <= frame + len`.
 // adjustHead/adjustTail are inlined (they move data / data_end within headroom and
 // tailroom, with the kernel's checks); a function that calls them stores the final
 // bounds in the exported globals xdpc_data / xdpc_end before it returns.
@@ -27,7 +30,7 @@ import type {
   Width,
 } from "../ir/ir.ts";
 import { isImm, isSlot } from "../ir/ir.ts";
-import { BPF_FUNC } from "../uapi/bpf.ts";
+import { BPF_FUNC, SK_BUFF } from "../uapi/bpf.ts";
 import { IMPORT_MODULE, mapBaseImport } from "./abi.ts";
 import { helperImport, type HelperImport, type ValType } from "./helpers.ts";
 
@@ -44,6 +47,8 @@ const HELPER_LOOKUP = BPF_FUNC.map_lookup_elem;
 const HELPER_ADJUST_HEAD = BPF_FUNC.xdp_adjust_head;
 const HELPER_ADJUST_TAIL = BPF_FUNC.xdp_adjust_tail;
 const ETH_HLEN = 14;
+/** sizeof(struct __sk_buff). */
+const SKB_SIZE = 192;
 const EINVAL = 22n;
 
 export interface CodegenEnv {
@@ -67,6 +72,8 @@ export class CodegenError extends Error {}
 const P_FRAME = 0;
 const P_LEN = 1;
 const P_RXQ = 2;
+/** A tc program's third parameter: the address of its struct __sk_buff image. */
+const P_SKB = 2;
 const P_IFINDEX = 3;
 const P_HEADROOM = 4;
 const P_TAILROOM = 5;
@@ -85,8 +92,12 @@ export function layoutSlots(f: Func): { offsets: Map<number, number>; size: numb
   return { offsets, size: Math.ceil(at / 8) * 8 };
 }
 
-export function emitFunction(env: CodegenEnv, f: Func): { stackSize: number; adjusts: boolean } {
-  return new FunctionEmitter(env, f).emit();
+export function emitFunction(
+  env: CodegenEnv,
+  f: Func,
+  hook: "xdp" | "tc" = "xdp",
+): { stackSize: number; adjusts: boolean } {
+  return new FunctionEmitter(env, f, hook).emit();
 }
 
 class FunctionEmitter {
@@ -105,6 +116,7 @@ class FunctionEmitter {
   constructor(
     private readonly env: CodegenEnv,
     private readonly f: Func,
+    private readonly hook: "xdp" | "tc",
   ) {
     this.m = env.mod;
     const lay = layoutSlots(f);
@@ -299,7 +311,9 @@ class FunctionEmitter {
       case "load":
         return this.load(i.dst, i.size, i.base, i.off);
       case "store": {
-        const { ptr, offset } = this.addr(i.base, i.off);
+        const { ptr, offset } = this.isCtx(i.base)
+          ? { ptr: this.skbField(i.off), offset: i.off }
+          : this.addr(i.base, i.off);
         if (i.size === 8) return m.i64.store(offset, 1, ptr, this.operand(i.src, "i64"));
         const v = this.operand(i.src, "i32");
         if (i.size === 4) return m.i32.store(offset, 1, ptr, v);
@@ -343,8 +357,27 @@ class FunctionEmitter {
     }
   }
 
+  private isCtx(b: Base): boolean {
+    return !isSlot(b) && b.ty === "ctx";
+  }
+
+  /** The __sk_buff image of a tc program, for a field at `off` (the checker allows only real fields). */
+  private skbField(off: number): Ref {
+    if (this.hook !== "tc" || off < 0 || off >= SKB_SIZE)
+      throw new CodegenError(`unsupported context access at offset ${off}`);
+    return this.m.local.get(P_SKB, binaryen.i32);
+  }
+
   private load(dst: VReg, size: Size, base: Base, off: number): Ref {
     const m = this.m;
+    if (this.isCtx(base) && this.hook === "tc") {
+      const p = (k: number) => m.local.get(k, binaryen.i32);
+      if (off === SK_BUFF.data || off === SK_BUFF.data_end) {
+        if (size !== 4) throw new CodegenError(`unsupported context access at offset ${off}`);
+        return this.set(dst, p(off === SK_BUFF.data ? P_FRAME : this.endLocal), "i32");
+      }
+      return this.memLoad(dst, size, this.skbField(off), off);
+    }
     if (!isSlot(base) && base.ty === "ctx") {
       // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index.
       const p = (k: number) => m.local.get(k, binaryen.i32);
@@ -359,6 +392,11 @@ class FunctionEmitter {
       return this.set(dst, get(), "i32");
     }
     const { ptr, offset } = this.addr(base, off);
+    return this.memLoad(dst, size, ptr, offset);
+  }
+
+  private memLoad(dst: VReg, size: Size, ptr: Ref, offset: number): Ref {
+    const m = this.m;
     const t = this.local(dst).type;
     let e: Ref;
     if (t === "i64" || size === 8) {

@@ -68,13 +68,13 @@ export const WASM_FEATURES =
  */
 export function compileToWasm(
   result: CheckResult,
-  opts: WasmOptions & { only?: "xdp" | "handler"; names?: readonly string[] } = {},
+  opts: WasmOptions & { only?: "xdp" | "handler" | "tc"; names?: readonly string[] } = {},
 ): WasmOutput {
   const m = result.module;
   const diagnostics: Diagnostic[] = [];
   const fns = m.functions.filter(
     (f) =>
-      (f.kind === "xdp" || f.kind === "handler") &&
+      (f.kind === "xdp" || f.kind === "handler" || f.kind === "tc") &&
       (!opts.only || f.kind === opts.only) &&
       (!opts.names || opts.names.includes(f.name)),
   );
@@ -116,7 +116,7 @@ export function compileToWasm(
         f = lowerFunction(m, fn);
         optimize(f);
         if (opts.keepIr) irs.push({ name: fn.name, text: printFunc(f) });
-        const emitted = emitFunction(env, f);
+        const emitted = emitFunction(env, f, fn.kind === "tc" ? "tc" : "xdp");
         stackSize = Math.max(stackSize, emitted.stackSize);
         adjusts = emitted.adjusts;
       } catch (e) {
@@ -132,7 +132,7 @@ export function compileToWasm(
       }
       mod.addFunctionExport(fn.name, fn.name);
       if (opts.rxBatch && fn.kind === "handler") emitRxBatch(mod, fn.name, adjusts);
-      const entry: WasmFunctionMeta = { name: fn.name, kind: fn.kind as "xdp" | "handler" };
+      const entry: WasmFunctionMeta = { name: fn.name, kind: fn.kind as "xdp" | "handler" | "tc" };
       if (adjusts) entry.adjusts = true;
       functions.push(entry);
     }

@@ -115,6 +115,20 @@ const ARRAYS = new Set<number>([ARRAY, PERCPU_ARRAY]);
  */
 export const LINEAR_PART = 3520;
 
+/**
+ * Why BPF_PROG_TEST_RUN refuses a frame for a tc (SCHED_CLS) program, as an errno name,
+ * or null: the kernel pulls the IPv4 / IPv6 header of an IP frame into the linear part
+ * before it runs the program (EINVAL when the frame is too short for it), after
+ * eth_type_trans; a frame shorter than an Ethernet header is refused by sizeRefusal.
+ */
+export function skbTestRunRefusal(frame: Uint8Array): string | null {
+  if (frame.length < 14) return "EINVAL";
+  const type = (frame[12]! << 8) | frame[13]!;
+  if (type === 0x0800 && frame.length < 14 + 20) return "EINVAL";
+  if (type === 0x86dd && frame.length < 14 + 40) return "EINVAL";
+  return null;
+}
+
 let probed: string | null | undefined;
 
 /**

@@ -10,6 +10,7 @@ import {
   MEMORY_NAME,
   mapBaseImport,
   readMeta,
+  SKB_IMAGE_SIZE,
   type WasmMeta,
 } from "../../compiler/wasm/abi.ts";
 import { formatTrace } from "./trace.ts";
@@ -59,6 +60,75 @@ export interface RunResult {
   /** The frame after the program (writes are made in place). */
   data: Uint8Array;
 }
+
+/**
+ * The struct __sk_buff a tc program sees, as the host is given it. Defaults are what
+ * BPF_PROG_TEST_RUN gives a SCHED_CLS program whose ctx_in sets only mark and priority
+ * (the skb on the loopback device): `skbFor` derives protocol and pktType from the
+ * frame as eth_type_trans does.
+ */
+export interface SkbFields {
+  /** skb->len (default: the frame's length). */
+  len?: number;
+  pktType?: number;
+  mark?: number;
+  queueMapping?: number;
+  /** Host order, e.g. 0x0800 (the image holds it in network order, as the kernel's field). */
+  protocol?: number;
+  vlanPresent?: number;
+  vlanTci?: number;
+  /** Host order. */
+  vlanProto?: number;
+  priority?: number;
+  ingressIfindex?: number;
+  /** Default 1 (lo). */
+  ifindex?: number;
+  tcIndex?: number;
+  hash?: number;
+  tcClassid?: number;
+}
+
+export interface TcRunResult {
+  /** The returned tc action, as the kernel's int (TC_ACT_UNSPEC is -1). */
+  verdict: number;
+  data: Uint8Array;
+  /** skb->mark and skb->priority after the program. */
+  mark: number;
+  priority: number;
+  /** The target of bpf_redirect when the program returned TC_ACT_REDIRECT through it. */
+  redirect?: { ifindex: number; ingress: boolean };
+}
+
+/** PACKET_HOST / BROADCAST / MULTICAST / OTHERHOST (linux/if_packet.h). */
+export const PACKET_TYPE = { HOST: 0, BROADCAST: 1, MULTICAST: 2, OTHERHOST: 3 } as const;
+
+/**
+ * skb->protocol and skb->pkt_type as eth_type_trans sets them for a frame arriving on a
+ * device with address `devAddr` and broadcast address `devBroadcast` (lo: both all
+ * zero, so ff:ff:ff:ff:ff:ff is multicast there): the EtherType when ≥ 0x600, else
+ * 802.3 raw (0x0001, payload 0xffff) or 802.2 (0x0004).
+ */
+export function ethTypeTrans(
+  frame: Uint8Array,
+  devAddr: Uint8Array = new Uint8Array(6),
+  devBroadcast: Uint8Array = new Uint8Array(6),
+): { protocol: number; pktType: number } {
+  const dst = frame.subarray(0, 6);
+  let pktType: number = PACKET_TYPE.HOST;
+  if (!dst.every((b, i) => b === devAddr[i])) {
+    if (dst[0]! & 1)
+      pktType = dst.every((b, i) => b === devBroadcast[i])
+        ? PACKET_TYPE.BROADCAST
+        : PACKET_TYPE.MULTICAST;
+    else pktType = PACKET_TYPE.OTHERHOST;
+  }
+  const type = (frame[12]! << 8) | frame[13]!;
+  if (type >= 0x600) return { protocol: type, pktType };
+  if (frame[14] === 0xff && frame[15] === 0xff) return { protocol: 0x0001, pktType };
+  return { protocol: 0x0004, pktType };
+}
+
+const bswap16 = (v: number) => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 
 /** The 32-bit ones' complement sum (end-around carry) of little-endian words, plus seed. */
 function partialSum(b: Uint8Array, seed: number): number {
@@ -151,6 +221,12 @@ export class WasmHost {
   private readonly frameRoom: number;
   /** The target of the last bpf_redirect (ifindex), or null. */
   lastRedirect: number | null = null;
+  /** bpf_redirect's flags at tc (BPF_F_INGRESS) of the last redirect. */
+  private lastRedirectFlags = 0n;
+  /** The hook of the function running: bpf_redirect answers in its actions. */
+  private hook: "xdp" | "tc" = "xdp";
+  /** Where a tc program's struct __sk_buff image lives. */
+  private readonly skbBase: number;
   /** The UMEM region (offset and size in the memory), when `umemBytes` was given. */
   readonly umem: UmemRegion | null = null;
   /** trace() output, when no `trace` option was given. */
@@ -208,6 +284,7 @@ export class WasmHost {
     }
     this.frameCapacity = opts.frameCapacity ?? 128 * 1024;
     this.frameRoom = Math.min(opts.frameRoom ?? FRAME_ROOM, this.frameCapacity);
+    this.skbBase = layout.alloc(SKB_IMAGE_SIZE);
     this.frameBase = layout.reserveFrame(this.frameCapacity);
     if (opts.umemBytes) this.umem = layout.reserveUmem(opts.umemBytes);
     const mem = layout.create();
@@ -241,6 +318,13 @@ export class WasmHost {
       get_prandom_u32: () => BigInt(random() >>> 0),
       get_smp_processor_id: () => cpu,
       redirect: (ifindex: number, flags: bigint) => {
+        if (this.hook === "tc") {
+          // bpf_redirect at tc: BPF_F_INGRESS (1) is the only flag; others give TC_ACT_SHOT.
+          if (flags & ~1n) return 2n;
+          this.lastRedirect = ifindex >>> 0;
+          this.lastRedirectFlags = flags;
+          return 7n; // TC_ACT_REDIRECT
+        }
         if (flags !== 0n) return 0n; // XDP_ABORTED, as the kernel for unknown flags
         this.lastRedirect = ifindex >>> 0;
         return 4n; // XDP_REDIRECT
@@ -373,6 +457,57 @@ export class WasmHost {
   private bounds(): { start: number; end: number } {
     const g = (n: string) => Number((this.instance.exports[n] as WebAssembly.Global).value);
     return { start: g("xdpc_data"), end: g("xdpc_end") };
+  }
+
+  /**
+   * Runs tc program `name` over a copy of one frame with the given __sk_buff fields
+   * (defaults as BPF_PROG_TEST_RUN's, see SkbFields); returns the action, the frame, and
+   * mark and priority as the program left them.
+   */
+  runTc(name: string, frame: Uint8Array, skb: SkbFields = {}): TcRunResult {
+    const { fn, meta } = this.entry(name);
+    if (meta.kind !== "tc") throw new WasmHostError(`${name} is not a tc program`);
+    if (frame.length > this.frameCapacity)
+      throw new WasmHostError(`frame of ${frame.length} bytes exceeds ${this.frameCapacity}`);
+    const mem = this.bytes();
+    mem.set(frame, this.frameBase);
+    const eth = frame.length >= 14 ? ethTypeTrans(frame) : { protocol: 0, pktType: 0 };
+    mem.fill(0, this.skbBase, this.skbBase + SKB_IMAGE_SIZE);
+    const dv = new DataView(this.memory.buffer, this.skbBase, SKB_IMAGE_SIZE);
+    const put = (off: number, v: number | undefined) => dv.setUint32(off, (v ?? 0) >>> 0, true);
+    put(0, skb.len ?? frame.length);
+    put(4, skb.pktType ?? eth.pktType);
+    put(8, skb.mark);
+    put(12, skb.queueMapping);
+    put(16, bswap16(skb.protocol ?? eth.protocol));
+    put(20, skb.vlanPresent);
+    put(24, skb.vlanTci);
+    put(28, bswap16(skb.vlanProto ?? 0));
+    put(32, skb.priority);
+    put(36, skb.ingressIfindex);
+    put(40, skb.ifindex ?? 1);
+    put(44, skb.tcIndex);
+    put(68, skb.hash);
+    put(72, skb.tcClassid);
+    put(76, this.frameBase);
+    put(80, this.frameBase + frame.length);
+    this.lastRedirect = null;
+    this.hook = "tc";
+    let verdict: number;
+    try {
+      verdict = fn(this.frameBase, frame.length, this.skbBase, 0, 0, 0) | 0;
+    } finally {
+      this.hook = "xdp";
+    }
+    const out: TcRunResult = {
+      verdict,
+      data: this.bytes().slice(this.frameBase, this.frameBase + frame.length),
+      mark: dv.getUint32(8, true),
+      priority: dv.getUint32(32, true),
+    };
+    if (verdict === 7 && this.lastRedirect !== null)
+      out.redirect = { ifindex: this.lastRedirect, ingress: (this.lastRedirectFlags & 1n) !== 0n };
+    return out;
   }
 
   /** Runs exported function `name` over a copy of one frame. */
