@@ -7,6 +7,8 @@ import { describeKernel } from "../support/kernel.ts";
 import { build, hex } from "../../runtime/packets/build.ts";
 import { compile } from "../../compiler/driver/index.ts";
 import { buildXdpc, runKernel, runWasm } from "./engines.ts";
+import { loadXdpObject } from "../support/xdp.ts";
+import { progInfo } from "../../native/info.ts";
 
 const HEAD = `import { XdpContext, XdpAction, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX } from "xdpc";
 import type { bool, u8, u16, u32, u64, i16, i32 } from "xdpc";
@@ -196,5 +198,45 @@ export function f(ctx: XdpContext): XdpAction {
   return r.a === 9 ? XDP_DROP : XDP_PASS;
 }`;
     expect(both(src, [udp4]).verdicts).toEqual([1]);
+  });
+
+  it("dead header parses and unused checked loads leave no guards to split verifier states (#17 bug 9)", () => {
+    // Reduced from campaign seed 3147 (--size 80): the verifier gave up on xdpc's object
+    // (1M processed instructions, 47,503 states) where clang's loaded. The inlined
+    // parse's guards and the checked load stayed after their results died, each one a
+    // branch to where it was going anyway, and each split the state into copies with
+    // different packet ranges, 26 × 4 times over.
+    const src = `import { PerCpuArray, BPF_ANY, BPF_EXIST } from "xdpc";
+import type { i64 } from "xdpc";
+const m0 = new PerCpuArray<i64>({ maxEntries: 1 });
+const m1 = new PerCpuArray<u32>({ maxEntries: 4 });
+function pr(ctx: XdpContext): void {
+  if (ctx.udp() !== null) {
+    const u = ctx.udp();
+    if (u === null) return;
+  }
+}
+export function f(ctx: XdpContext): XdpAction {
+  const ok: u32 = m0.update(0, 0, BPF_EXIST) ? 1 : 0;
+  for (let i = 3; i < 29; i++) {
+    for (let j = 2; j < 6; j++) {
+      pr(ctx);
+      if (0 >= (ctx.len as i64)) break;
+      const w = ctx.load32(ok);
+      if (w !== null && w) {
+      }
+      m1.update(0, 0, BPF_ANY);
+    }
+  }
+  return ok === 1 ? XDP_DROP : XDP_PASS;
+}`;
+    expect(both(src, [udp4]).verdicts).toEqual([1]);
+    const obj = loadXdpObject(buildXdpc(HEAD + src).object!, { name: "bug9" });
+    try {
+      // 208,507 before the fix (10,974 after); clang's twin of the unreduced program loads.
+      expect(progInfo(obj.programFd("f")).verifiedInsns).toBeLessThan(20_000);
+    } finally {
+      obj.close();
+    }
   });
 });

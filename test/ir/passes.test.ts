@@ -267,3 +267,16 @@ describe("peephole", () => {
     expect(text).not.toContain("mul32");
   });
 });
+
+describe("packet guards", () => {
+  it("drops a packet guard whose two targets are one block", () => {
+    const { b, data, end } = xdpFunc("g");
+    const next = b.block("next");
+    const p = b.ptrAdd(data, 14n);
+    b.guard(p, 20, end, next, next);
+    b.place(next);
+    b.ret(2n);
+    optimize(b.fn);
+    expect(printFunc(b.fn)).not.toContain("guard");
+  });
+});

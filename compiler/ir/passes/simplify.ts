@@ -3,9 +3,9 @@
 // accessor whose paths set ip to 0 or to a packet pointer), merges straight-line
 // block chains and identical `ret` blocks.
 import type { Block, Func, Inst, Operand, Term } from "../ir.ts";
-import { def, isImm, successors, wrap } from "../ir.ts";
+import { def, isImm, successors, widthOf, wrap } from "../ir.ts";
 import { predecessors, removeUnreachable } from "../cfg.ts";
-import { evalCond } from "../eval.ts";
+import { evalBin, evalCond, evalUn } from "../eval.ts";
 
 export function simplifyCfg(f: Func): boolean {
   let changed = false;
@@ -77,6 +77,15 @@ function forwardEmpty(f: Func): boolean {
       b.term = { op: "jmp", target: t.then, span: t.span };
       changed = true;
     }
+    // So is a packet guard whose two targets coincide (what is left of a header parse
+    // or a checked load whose result is unused). Dropping it is safe for the verifier:
+    // the code after it is also reached without the range, so it never relied on it.
+    // Keeping it would split the verifier's state into a checked and an unchecked copy
+    // with different packet ranges, which do not prune each other.
+    if (t?.op === "guard" && t.ok === t.fail) {
+      b.term = { op: "jmp", target: t.ok, span: t.span };
+      changed = true;
+    }
   }
   return changed;
 }
@@ -130,7 +139,12 @@ function known(
     const i = p.insts[k]!;
     const d = def(i);
     if (!d || d.id !== o.id) continue;
-    if (i.op === "mov") return isImm(i.src) ? { value: i.src } : known(p, i.src, nonNull, k);
+    if (i.op === "mov") {
+      const s = isImm(i.src) ? { value: i.src } : known(p, i.src, nonNull, k);
+      if (s?.value !== undefined) return { value: wrap(s.value, widthOf(d.ty)) };
+      // Non-null survives a move into a 64-bit register, not a truncation.
+      return s?.nonZero && widthOf(d.ty) === 64 ? s : null;
+    }
     // Packet pointers derived from data, stack and global addresses are never null.
     if (i.op === "ptrAdd" && i.dst.ty === "pkt") return { nonZero: true };
     if (i.op === "addr" && !("map" in i.of)) return { nonZero: true };
@@ -160,27 +174,84 @@ function thread(f: Func): boolean {
   }
   for (const b of f.blocks) {
     const t = b.term;
-    if (b.insts.length || t?.op !== "br" || b === f.blocks[0]) continue;
+    if (t?.op !== "br" || b === f.blocks[0] || !duplicable(b)) continue;
     for (const p of preds.get(b)!) {
-      if (p.term?.op !== "jmp" || p.term.target !== b) continue;
-      const a = known(p, t.a, nonNull);
-      const c = known(p, t.b, nonNull);
-      let taken: boolean | undefined;
-      if (a?.value !== undefined && c?.value !== undefined)
-        taken = evalCond(t.cc, t.w, a.value, c.value);
-      else if (
-        a?.nonZero &&
-        c?.value !== undefined &&
-        wrap(c.value, t.w) === 0n &&
-        (t.cc === "eq" || t.cc === "ne")
-      )
-        taken = t.cc === "ne";
-      if (taken === undefined) continue;
+      if (p === b || p.term?.op !== "jmp" || p.term.target !== b) continue;
+      const taken = decide(p, b, t, nonNull);
+      if (taken === undefined || (taken ? t.then : t.else) === b) continue;
+      // Tail duplication: p runs b's instructions itself and jumps to the decided
+      // target. Every path executes what it did before, minus one decided branch.
+      p.insts.push(...b.insts.map((i) => ({ ...i })));
       p.term = { op: "jmp", target: taken ? t.then : t.else, span: p.term.span };
       changed = true;
     }
   }
   return changed;
+}
+
+/** Most instructions a join block may have for its branch to be threaded (duplicated into a predecessor). */
+export const THREAD_MAX_INSTS = 0;
+
+/** A join short and simple enough to copy into a predecessor: register arithmetic only. */
+function duplicable(b: Block): boolean {
+  if (b.insts.length > THREAD_MAX_INSTS) return false;
+  return b.insts.every(
+    (i) => i.op === "mov" || i.op === "bin" || i.op === "un" || i.op === "ptrAdd",
+  );
+}
+
+type Fact = { value?: bigint; nonZero?: boolean } | null;
+
+/**
+ * The outcome of b's branch when b is entered from p: p's facts at its end, carried
+ * forward through b's instructions (constants through moves and arithmetic, non-null
+ * through pointer moves). Undefined when it is not decided.
+ */
+function decide(
+  p: Block,
+  b: Block,
+  t: Term & { op: "br" },
+  nonNull: Set<number>,
+): boolean | undefined {
+  const env = new Map<number, Fact>();
+  const get = (o: Operand): Fact => {
+    if (isImm(o)) return { value: o };
+    if (env.has(o.id)) return env.get(o.id)!;
+    return known(p, o, nonNull);
+  };
+  for (const i of b.insts) {
+    const d = def(i);
+    if (!d) continue;
+    let fact: Fact = null;
+    if (i.op === "mov") {
+      const s = get(i.src);
+      if (s?.value !== undefined) fact = { value: wrap(s.value, widthOf(d.ty)) };
+      // Non-null survives a move into a 64-bit register, not a truncation.
+      else if (s?.nonZero && widthOf(d.ty) === 64) fact = { nonZero: true };
+    } else if (i.op === "bin") {
+      const x = get(i.a);
+      const y = get(i.b);
+      if (x?.value !== undefined && y?.value !== undefined)
+        fact = { value: wrap(evalBin(i.kind, i.w, x.value, y.value), widthOf(d.ty)) };
+    } else if (i.op === "un") {
+      const x = get(i.a);
+      if (x?.value !== undefined)
+        fact = { value: wrap(evalUn(i.kind, i.w, x.value), widthOf(d.ty)) };
+    }
+    env.set(d.id, fact);
+  }
+  const a = get(t.a);
+  const c = get(t.b);
+  if (a?.value !== undefined && c?.value !== undefined)
+    return evalCond(t.cc, t.w, a.value, c.value);
+  if (
+    a?.nonZero &&
+    c?.value !== undefined &&
+    wrap(c.value, t.w) === 0n &&
+    (t.cc === "eq" || t.cc === "ne")
+  )
+    return t.cc === "ne";
+  return undefined;
 }
 
 function mergeReturns(f: Func): boolean {
