@@ -541,8 +541,16 @@ export declare function atomicAdd(field: number, n: number): void;
 export declare function trace(format: string, a?: number, b?: number, c?: number): void;
 /** Redirects the frame out of interface `ifindex` (bpf_redirect): XDP_REDIRECT in XDP programs, TC_ACT_REDIRECT in tc programs. */
 export declare function redirect(ifindex: u32): XdpAction;
+declare const paramBrand: unique symbol;
+/**
+ * Marks a load-time parameter's type, so that `xdpc/runtime` types `load({ params })` from
+ * the filter's exports; a phantom, assignable both ways with the plain type.
+ */
+export interface ParamBrand {
+  readonly [paramBrand]?: true;
+}
 /** A load-time parameter: a `.rodata` constant the loader may set before load (`--set name=value`); top-level `const` only. */
-export declare function param<T extends number | boolean>(name: string, def: T): T;
+export declare function param<T extends number | boolean>(name: string, def: T): T & ParamBrand;
 /** A zero-filled struct value of type T on the stack (for structs with FixedArray fields or many fields). */
 export declare function zeroed<T extends object>(): T;
 

@@ -604,6 +604,10 @@ export class Checker extends StmtChecker {
       this.error("ParamDuplicate", keyArg.span, key);
       key = null;
     }
+    // A control plane sets parameters by name and types them by export (xdpc/runtime
+    // ParamsOf): the two must agree.
+    if (d.exported && key !== null && key !== name)
+      this.error("ParamExportName", d.name.span, key, name);
     const info: LoadParamInfo = { name, key: key ?? name, type, default: def, decl: d };
     if (key !== null) this.m.params.push(info);
     register({ kind: "loadParam", info });

@@ -157,6 +157,10 @@ export const messages = {
     text: "the name of a param() must be a string literal of letters, digits and '_'",
   },
   ParamDuplicate: { code: 3011, text: "load-time parameter '{0}' is declared twice" },
+  ParamExportName: {
+    code: 3049,
+    text: "an exported parameter is set by its name: export it as '{0}' (its param() name), or name it '{1}' in param()",
+  },
   ParamForm: { code: 3012, text: 'write param<T>("name", default) with an explicit type argument' },
   TopLevelInit: {
     code: 3013,

@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import type {
   ArrayMap,
   Bits64,
+  ParamBrand,
   CpuMap,
   DevMap,
   DevMapHash,
@@ -129,22 +130,33 @@ export type RingBufsOf<F> = unknown extends F
 
 /**
  * `coll.globals`: F's exported variables and parameters (`export let lost: u64 = 0`,
- * `export const port = param<u16>(…)`), read and written in place. Exported constants
- * (literal types) are not variables and are left out.
+ * `export const port = param<u16>(…)`), read and written in place (parameters read
+ * only). Exported constants (literal types) are not variables and are left out.
  */
 export type GlobalsOf<F> = unknown extends F
   ? { [name: string]: AnyValue }
   : {
-      -readonly [
-        K in keyof F as F[K] extends (...a: never[]) => unknown
-          ? never
-          : number extends F[K]
-            ? K
-            : boolean extends F[K]
-              ? K
-              : never
-      ]: Js<F[K]>;
+      -readonly [K in keyof F as F[K] extends ParamBrand ? never : VariableKey<F, K>]: Js<F[K]>;
+    } & {
+      readonly [K in keyof F as F[K] extends ParamBrand ? VariableKey<F, K> : never]: Js<F[K]>;
     };
+
+type VariableKey<F, K extends keyof F> = F[K] extends (...a: never[]) => unknown
+  ? never
+  : number extends F[K]
+    ? K
+    : boolean extends F[K]
+      ? K
+      : never;
+
+/**
+ * `load({ params })`: F's exported parameters by name (an exported parameter's const has
+ * its parameter's name; the compiler sees to it), each optional, typed as its values
+ * (u64/i64 ones bigints); any name when F is not given.
+ */
+export type ParamsOf<F> = unknown extends F
+  ? Record<string, number | bigint | boolean>
+  : { [K in keyof F as F[K] extends ParamBrand ? VariableKey<F, K> : never]?: Js<F[K]> };
 
 /** Names of F's exported programs (XDP and tc). */
 export type ProgramNames<F> = unknown extends F
@@ -185,9 +197,13 @@ export interface ParamSpec {
   readonly default: number | bigint | boolean;
 }
 
-export interface LoadOptions {
-  /** Load-time parameters (`param(name, default)` in the filter: `.rodata`), checked against their types. */
-  params?: Record<string, number | bigint | boolean>;
+export interface LoadOptions<F = unknown> {
+  /**
+   * Load-time parameters (`param(name, default)` in the filter: `.rodata`): typed from the
+   * filter's exported parameters with `open<typeof F>`, and checked against the object's
+   * BTF at run time either way.
+   */
+  params?: ParamsOf<F>;
   /** Where `pinned: true` maps are pinned (and reused from): a bpffs directory. Default: not pinned. */
   pinRoot?: string;
 }
@@ -202,7 +218,7 @@ export interface CollectionSpec<F = unknown> {
   readonly maps: readonly MapSpec[];
   readonly params: readonly ParamSpec[];
   /** Creates the maps and loads every program (the verifier runs here): a VerifierError on rejection. */
-  load(opts?: LoadOptions): Collection<F>;
+  load(opts?: LoadOptions<F>): Collection<F>;
 }
 
 export type XdpMode = "native" | "generic";

@@ -180,9 +180,12 @@ class Spec<F> implements CollectionSpec<F> {
     return this.info.elf.section(".rodata")?.data ?? new Uint8Array(0);
   }
 
-  load(opts: LoadOptions = {}): Collection<F> {
+  load(opts: LoadOptions<F> = {}): Collection<F> {
+    const given = (opts.params ?? {}) as Record<string, number | bigint | boolean | undefined>;
     const sets = Object.fromEntries(
-      Object.entries(opts.params ?? {}).map(([k, v]) => [k, String(v)]),
+      Object.entries(given)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, String(v)]),
     );
     const applied = applyParams(paramsOf(this.info.btf, this.rodata()), this.rodata(), sets);
     if ("error" in applied) throw new LoadError(applied.error, "usage", []);

@@ -108,6 +108,7 @@ describeKernel("xdpc/runtime: collections", () => {
     expect(coll.programs.blocklist.run(udp("198.18.1.5", 53)).retval).toBe(XDP_DROP);
     expect(coll.globals.dropped).toBe((1n << 62n) + 2n);
     expect(() => {
+      // @ts-expect-error read-only to tsc too
       coll.globals.port = 1;
     }).toThrow(/load-time parameter/);
   });
@@ -154,6 +155,7 @@ describeKernel("xdpc/runtime: collections", () => {
     expect(() => spec.load({ params: { port: 70000 } })).toThrow(
       /out of range for parameter 'port/,
     );
+    // @ts-expect-error refused by tsc, and by the loader without the filter's types
     expect(() => spec.load({ params: { nope: 1 } })).toThrow(LoadError);
     expect(() => open(new Uint8Array([1, 2, 3]))).toThrow(/not an ELF object/);
   });

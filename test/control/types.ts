@@ -59,3 +59,23 @@ export function untyped(): void {
   const typedSpec = open<typeof Filter>("blocklist.ts");
   void typedSpec.load({ params: { port: 53 } }).maps.hits;
 }
+
+export function params(): void {
+  // load({ params }) takes the filter's exported parameters by name, typed.
+  const spec = open<typeof Filter>("blocklist.ts");
+  void spec.load({ params: { port: 53 } });
+  void spec.load({});
+  // @ts-expect-error no parameter 'prot'
+  void spec.load({ params: { prot: 53 } });
+  // @ts-expect-error port is a u16: a number, not a bigint
+  void spec.load({ params: { port: 53n } });
+  // @ts-expect-error an exported variable is not a parameter
+  void spec.load({ params: { dropped: 1n } });
+  const coll = spec.load();
+  const p: number = coll.globals.port;
+  // @ts-expect-error parameters are read-only once loaded
+  coll.globals.port = 1;
+  coll.globals.dropped = 5n;
+  coll.globals.enabled = false;
+  void p;
+}
