@@ -18,6 +18,9 @@ interface Api {
   programFd: (p: Ptr) => number;
   setLogBuf: (p: Ptr, buf: Ptr, size: number) => number;
   setLogLevel: (p: Ptr, level: number) => number;
+  setType: (p: Ptr, type: number) => number;
+  setExpectedAttachType: (p: Ptr, type: number) => number;
+  setAttachTarget: (p: Ptr, fd: number, name: string) => number;
   findMap: (obj: Ptr, name: string) => Ptr;
   nextMap: (obj: Ptr, prev: Ptr) => Ptr;
   mapName: (m: Ptr) => string;
@@ -37,6 +40,7 @@ interface Api {
 }
 
 let api: Api | undefined;
+const BPF_PROG_TYPE_EXT = 28;
 /** Messages libbpf printed during the current open/load; undefined when not capturing. */
 let captured: string[] | undefined;
 
@@ -94,6 +98,13 @@ function bind(): Api {
     programFd: bpf.func("int bpf_program__fd(bpf_program *p)"),
     setLogBuf: bpf.func("int bpf_program__set_log_buf(bpf_program *p, void *buf, size_t size)"),
     setLogLevel: bpf.func("int bpf_program__set_log_level(bpf_program *p, uint32_t level)"),
+    setType: bpf.func("int bpf_program__set_type(bpf_program *p, int type)"),
+    setExpectedAttachType: bpf.func(
+      "int bpf_program__set_expected_attach_type(bpf_program *p, int type)",
+    ),
+    setAttachTarget: bpf.func(
+      "int bpf_program__set_attach_target(bpf_program *p, int fd, const char *name)",
+    ),
     findMap: bpf.func("bpf_map *bpf_object__find_map_by_name(bpf_object *obj, const char *name)"),
     nextMap: bpf.func("bpf_map *bpf_object__next_map(bpf_object *obj, bpf_map *prev)"),
     mapName: bpf.func("const char *bpf_map__name(bpf_map *m)"),
@@ -164,6 +175,11 @@ export interface OpenOptions {
   logLevel?: number;
   /** Log buffer size per program (default 4 MiB). */
   logSize?: number;
+  /**
+   * Load every program as BPF_PROG_TYPE_EXT (freplace) replacing function `name` of the
+   * loaded program `fd`, as libxdp's dispatcher loads its programs.
+   */
+  extensionOf?: { fd: number; name: string };
 }
 
 export interface MapInfo {
@@ -246,6 +262,19 @@ export const openObject = sys(
       a.setLogBuf(p, log, logSize);
       if (opts.logLevel) a.setLogLevel(p, opts.logLevel);
       progs.set(a.programName(p), { p, log });
+      if (opts.extensionOf) {
+        a.setType(p, BPF_PROG_TYPE_EXT);
+        a.setExpectedAttachType(p, 0);
+        const err = a.setAttachTarget(p, opts.extensionOf.fd, opts.extensionOf.name);
+        if (err < 0) {
+          a.close(handle);
+          throw new NativeError(
+            `cannot target ${opts.extensionOf.name}`,
+            -err,
+            "bpf_program__set_attach_target",
+          );
+        }
+      }
     }
     let closed = false;
     let loaded = false;

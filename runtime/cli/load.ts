@@ -39,6 +39,10 @@ export const loadCommand: CommandImpl = {
       .option("--pin-root <dir>", "bpffs directory for pins (default /sys/fs/bpf/xdpc)")
       .option("--force", "replace an XDP program that xdpc did not load")
       .option(
+        "--multi",
+        "attach through libxdp's dispatcher beside other XDP programs, in run-config priority order",
+      )
+      .option(
         "--no-verdict-stats",
         "do not count verdicts in the hidden xdpc_verdicts map (.ts inputs)",
       )
@@ -56,12 +60,21 @@ export const loadCommand: CommandImpl = {
       verdictStats: boolean;
       json?: boolean;
       tc?: TcDirection;
+      multi?: boolean;
     };
     const params: Record<string, string> = {};
     for (const s of o.set) {
       const kv = splitAssignment(s);
       if (!kv) throw new CliError(`--set expects name=value, got '${s}'`, EXIT.usage);
       params[kv[0]] = kv[1];
+    }
+    if (o.multi) {
+      if (o.tc || o.force || o.pinRoot)
+        throw new CliError(
+          `--multi attaches through libxdp's dispatcher; it does not combine with ${o.tc ? "--tc" : o.force ? "--force" : "--pin-root"}`,
+          EXIT.usage,
+        );
+      return runMulti(file, o, params);
     }
     if (o.tc) return runTc(file, o.tc, o, params, cmd.getOptionValueSource("mode") === "cli");
     let r;
@@ -137,5 +150,36 @@ function runTc(
         "\n",
     );
   }
+  return EXIT.ok;
+}
+
+async function runMulti(
+  file: string,
+  o: { iface: string; mode: ModeOption; program?: string; json?: boolean; verdictStats: boolean },
+  params: Record<string, string>,
+): Promise<number> {
+  const { loadMulti, actionList } = await import("../load/multi.ts");
+  let r;
+  try {
+    r = loadMulti({
+      iface: o.iface,
+      input: filterInput(file, { verdictStats: o.verdictStats }),
+      mode: o.mode,
+      params,
+      program: o.program,
+    });
+  } catch (e) {
+    loaderFailure(e);
+  }
+  if (o.json) {
+    process.stdout.write(JSON.stringify(r) + "\n");
+    return EXIT.ok;
+  }
+  const progs = r.dispatcher.programs
+    .map((p) => `${p.name} (id ${p.id}, priority ${p.priority}, chain ${actionList(p) || "none"})`)
+    .join(", ");
+  process.stdout.write(
+    `${o.iface}: ${r.program} attached through libxdp's dispatcher (id ${r.dispatcher.dispatcherId}); programs in order: ${progs}\n`,
+  );
   return EXIT.ok;
 }

@@ -31,6 +31,10 @@ export const statusCommand: CommandImpl = {
       process.stdout.write(
         `${s.iface}${s.hook ? ` ${s.hook.slice(3)}` : ""} (ifindex ${s.ifindex}): ${s.progName} id ${s.progId} ${s.mode} — ${origin}${params}\n`,
       );
+      for (const p of s.dispatcher ?? [])
+        process.stdout.write(
+          `  dispatcher program ${p.name} id ${p.id} priority ${p.priority} chain ${p.chainCallActions.join(",") || "none"}\n`,
+        );
       for (const m of s.maps) {
         process.stdout.write(
           `  map ${m.name} id ${m.id} ${m.typeName} key ${m.keySize}B value ${m.valueSize}B max ${m.maxEntries}${m.pinned ? ` pinned ${m.pinned}` : ""}\n`,

@@ -20,6 +20,23 @@ export const unloadCommand: CommandImpl = {
   },
   async run(cmd) {
     const o = cmd.opts() as { iface: string; pinRoot?: string; tc?: TcDirection };
+    if (!o.tc) {
+      const { unloadMulti } = await import("../load/multi.ts");
+      let m;
+      try {
+        m = unloadMulti(o.iface);
+      } catch (e) {
+        loaderFailure(e);
+      }
+      if (m) {
+        const list = (ps: { name: string; id: number }[]) =>
+          ps.map((p) => `${p.name} id ${p.id}`).join(", ") || "none";
+        process.stdout.write(
+          `${o.iface}: detached ${list(m.detached)} from libxdp's dispatcher; left ${list(m.others)}\n`,
+        );
+        return EXIT.ok;
+      }
+    }
     let r;
     try {
       r = o.tc

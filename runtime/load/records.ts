@@ -32,6 +32,7 @@ import { join } from "node:path";
 import { MAP_TYPE_NAMES } from "../../compiler/uapi/bpf.ts";
 import { closeFd } from "../../native/bpf.ts";
 import { NativeError } from "../../native/lib.ts";
+import { libxdpDispatcher } from "../../native/libxdp.ts";
 import { mapFdById, mapInfo, objGet, progFdById, progInfo } from "../../native/info.ts";
 import { BPF_TCX_EGRESS, BPF_TCX_INGRESS } from "../../native/link.ts";
 import { withCapture } from "../../native/object.ts";
@@ -311,6 +312,35 @@ export interface FilterStatus {
   pinDir?: string;
   params?: Record<string, string>;
   loadedAt?: string;
+  /** When the program is libxdp's dispatcher: the programs it runs, in order. */
+  dispatcher?: DispatcherProgram[];
+}
+
+/** A program run by libxdp's dispatcher (xdp-loader, bpfman, `xdpc load --multi`). */
+export interface DispatcherProgram {
+  name: string;
+  id: number;
+  priority: number;
+  /** Verdicts after which the next program runs (XDP_PASS, …). */
+  chainCallActions: string[];
+}
+
+const XDP_VERDICTS = ["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"];
+
+function dispatcherPrograms(ifindex: number): DispatcherProgram[] | undefined {
+  try {
+    const d = libxdpDispatcher(ifindex);
+    if (!d || d.legacy) return undefined;
+    return d.programs.map((p) => ({
+      name: p.name,
+      id: p.id,
+      priority: p.priority,
+      chainCallActions: p.chainCallActions.map((a) => XDP_VERDICTS[a]!),
+    }));
+  } catch (e) {
+    if (e instanceof NativeError) return undefined; // no libxdp, or changed meanwhile
+    throw e;
+  }
 }
 
 function kernelMaps(progFd: number, record?: FilterRecord): MapStatus[] {
@@ -379,6 +409,9 @@ export function describeAttachment(
       tag: info.tag,
       managed,
       maps: kernelMaps(fd, record),
+      ...(!a.hook && info.name === "xdp_dispatcher"
+        ? { dispatcher: dispatcherPrograms(ifindex) }
+        : {}),
       ...(record
         ? {
             source: record.source,
