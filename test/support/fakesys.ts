@@ -14,6 +14,7 @@ import "../../native/btf.ts";
 import "../../native/flock.ts";
 import "../../native/ifname.ts";
 import "../../native/info.ts";
+import "../../native/libxdp.ts";
 import "../../native/object.ts";
 import "../../native/ring.ts";
 import "../../native/thread.ts";
