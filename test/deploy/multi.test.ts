@@ -52,7 +52,7 @@ function inLab(script: string): { status: number; out: string } {
       "sh",
       process.execPath,
       BIN,
-      lab.hostIf,
+      lab.peerIf, // the lab's namespace side of the veth pair
       dir,
     ],
     { encoding: "utf8", cwd: repo, timeout: 60_000 },
@@ -101,7 +101,7 @@ describeKernel("xdpc load --multi beside xdp-loader", () => {
       expect(before[0]).toMatchObject({ progName: "their_prog", mode: "generic" });
       expect(multi).toEqual([
         expect.stringMatching(
-          /^xdpc: error: libxdp's dispatcher cannot run on this kernel: BPF_PROG_LOAD refuses its freplace program \(BPF_PROG_TYPE_EXT targeting an XDP program, as libxdp's compatibility check loads it\) with EPERM; nothing attached, hdepm0 keeps their_prog id \d+ \(attached alone\)$/,
+          /^xdpc: error: libxdp's dispatcher cannot run on this kernel: BPF_PROG_LOAD refuses its freplace program \(BPF_PROG_TYPE_EXT targeting an XDP program, as libxdp's compatibility check loads it\) with EPERM; nothing attached, hdepm1 keeps their_prog id \d+ \(attached alone\)$/,
         ),
         "exit 1",
       ]);
