@@ -45,6 +45,7 @@ import {
   type FilterPaths,
   type FilterRecord,
   type MapRecord,
+  type TcHook,
   type XdpMode,
 } from "./records.ts";
 import { LoaderError } from "./errors.ts";
@@ -318,28 +319,58 @@ function loadFailure(e: LoadError, input: FilterObject, info: ObjectInfo, prog: 
   );
 }
 
+/**
+ * The steps before the interface lock, alike for XDP and tc loads: the interface and the
+ * privilege first, then the object (read or compiled), its program, its parameters, bpffs
+ * and the interface's paths (`hook` for a tc program's).
+ */
+export function prepareLoad(
+  opts: {
+    iface: string;
+    input: FilterInput;
+    params?: Record<string, string>;
+    pinRoot?: string;
+  },
+  what: string,
+  pick: (info: ObjectInfo, file: string) => ObjectProgram,
+  notices: string[],
+  hook?: TcHook,
+) {
+  const ifindex = ifNameToIndex(opts.iface);
+  if (!ifindex) throw new LoaderError(`no such interface '${opts.iface}'`);
+  privilegeCheck(what);
+  const input = opts.input.read();
+  const info = inspectObject(input.bytes, input.file);
+  const prog = pick(info, input.file);
+  const rodata = info.elf.section(".rodata")?.data ?? new Uint8Array(0);
+  const applied = applyParams(paramsOf(info.btf, rodata), rodata, opts.params ?? {});
+  if ("error" in applied) throw new LoaderError(applied.error, "usage");
+  const pinRoot = resolve(opts.pinRoot ?? defaultPinRoot());
+  const fs = ensureBpffs(pinRoot);
+  if (fs.error) throw new LoaderError(fs.error);
+  if (fs.mounted) notices.push("mounted bpffs at /sys/fs/bpf");
+  return {
+    ifindex,
+    input,
+    info,
+    prog,
+    applied,
+    pinRoot,
+    paths: filterPaths(opts.iface, pinRoot, hook),
+  };
+}
+
 /** Loads `input` and attaches it to `iface`, atomically replacing an xdpc program that runs there. */
 export function loadFilter(opts: LoadOptions): LoadResult {
   const { iface } = opts;
   const notices: string[] = [];
   const requested: ModeOption = opts.mode ?? "auto";
-  const ifindex = ifNameToIndex(iface);
-  if (!ifindex) throw new LoaderError(`no such interface '${iface}'`);
-  privilegeCheck("loading an XDP program");
-
-  const input = opts.input.read();
-  const info = inspectObject(input.bytes, input.file);
-  const prog = pickProgram(info, input.file, opts.program);
-  const rodata = info.elf.section(".rodata")?.data ?? new Uint8Array(0);
-  const defs = paramsOf(info.btf, rodata);
-  const applied = applyParams(defs, rodata, opts.params ?? {});
-  if ("error" in applied) throw new LoaderError(applied.error, "usage");
-
-  const pinRoot = resolve(opts.pinRoot ?? defaultPinRoot());
-  const fs = ensureBpffs(pinRoot);
-  if (fs.error) throw new LoaderError(fs.error);
-  if (fs.mounted) notices.push("mounted bpffs at /sys/fs/bpf");
-  const paths = filterPaths(iface, pinRoot);
+  const { ifindex, input, info, prog, applied, pinRoot, paths } = prepareLoad(
+    opts,
+    "loading an XDP program",
+    (info, file) => pickProgram(info, file, opts.program),
+    notices,
+  );
 
   const lock = lockInterface(paths, iface);
   try {

@@ -19,23 +19,21 @@ import { NativeError } from "../../native/lib.ts";
 import { linkCreate, linkDetach, linkUpdate } from "../../native/link.ts";
 import { withCapture, type LoadedObject } from "../../native/object.ts";
 import { clsactAttach, clsactCreate, clsactDetach, type TcDirection } from "../../native/tc.ts";
-import { ensureBpffs } from "../sys/bpffs.ts";
 import { ifNameToIndex, netnsInode } from "../sys/netdev.ts";
 import { LoaderError } from "./errors.ts";
 import {
   crashPoint,
-  inspectObject,
   loadObject,
   lockInterface,
   mapRecords,
   openForLoad,
+  prepareLoad,
   privilegeCheck,
   removeIfEmpty,
   rollback,
   tcPrograms,
   type FilterInput,
 } from "./loader.ts";
-import { applyParams, paramsOf } from "./params.ts";
 import {
   CLSACT_FILTER,
   clsactProgramId,
@@ -122,22 +120,13 @@ export function loadTc(opts: TcLoadOptions): TcLoadResult {
   const { iface, direction } = opts;
   const hook = hookOf(direction);
   const notices: string[] = [];
-  const ifindex = ifNameToIndex(iface);
-  if (!ifindex) throw new LoaderError(`no such interface '${iface}'`);
-  privilegeCheck("loading a tc program");
-
-  const input = opts.input.read();
-  const info = inspectObject(input.bytes, input.file);
-  const prog = pickTcProgram(tcPrograms(info), input.file, opts.program);
-  const rodata = info.elf.section(".rodata")?.data ?? new Uint8Array(0);
-  const applied = applyParams(paramsOf(info.btf, rodata), rodata, opts.params ?? {});
-  if ("error" in applied) throw new LoaderError(applied.error, "usage");
-
-  const pinRoot = resolve(opts.pinRoot ?? defaultPinRoot());
-  const fs = ensureBpffs(pinRoot);
-  if (fs.error) throw new LoaderError(fs.error);
-  if (fs.mounted) notices.push("mounted bpffs at /sys/fs/bpf");
-  const paths = filterPaths(iface, pinRoot, hook);
+  const { ifindex, input, info, prog, applied, pinRoot, paths } = prepareLoad(
+    opts,
+    "loading a tc program",
+    (info, file) => pickTcProgram(tcPrograms(info), file, opts.program),
+    notices,
+    hook,
+  );
 
   const lock = lockInterface(paths, iface);
   try {
