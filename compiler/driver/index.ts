@@ -56,13 +56,18 @@ export function compile(source: string, options: CompileOptions): CompileOutput 
  * Async because it loads binaryen (~0.3 s) only when called. Null when the source has
  * no such function or did not check.
  */
+type WasmKind = "xdp" | "handler" | "tc";
+
 export async function compileWasm(
   out: CompileOutput,
-  opts: { only?: "xdp" | "handler"; rxBatch?: boolean } = {},
+  opts: { only?: WasmKind | readonly WasmKind[]; rxBatch?: boolean } = {},
 ): Promise<WasmOutput | null> {
   if (!out.checked || hasErrors(out.diagnostics)) return null;
+  const only = typeof opts.only === "string" ? [opts.only] : opts.only;
   const wanted = out.checked.module.functions.some(
-    (f) => (f.kind === "xdp" || f.kind === "handler") && (!opts.only || f.kind === opts.only),
+    (f) =>
+      (f.kind === "xdp" || f.kind === "handler" || f.kind === "tc") &&
+      (!only || only.includes(f.kind)),
   );
   if (!wanted) return null;
   const { compileToWasm } = await import("../wasm/compile.ts");

@@ -66,16 +66,21 @@ export const WASM_FEATURES =
  * Compiles the module's XDP programs and/or handlers: `only` narrows the kind, `names`
  * the functions (a module imports only the helpers its functions call).
  */
+type WasmKind = "xdp" | "handler" | "tc";
+
 export function compileToWasm(
   result: CheckResult,
-  opts: WasmOptions & { only?: "xdp" | "handler" | "tc"; names?: readonly string[] } = {},
+  opts: WasmOptions & {
+    only?: WasmKind | readonly WasmKind[];
+    names?: readonly string[];
+  } = {},
 ): WasmOutput {
   const m = result.module;
   const diagnostics: Diagnostic[] = [];
   const fns = m.functions.filter(
     (f) =>
       (f.kind === "xdp" || f.kind === "handler" || f.kind === "tc") &&
-      (!opts.only || f.kind === opts.only) &&
+      (!opts.only || (typeof opts.only === "string" ? [opts.only] : opts.only).includes(f.kind)) &&
       (!opts.names || opts.names.includes(f.name)),
   );
   if (!fns.length) return { diagnostics };

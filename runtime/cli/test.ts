@@ -61,8 +61,8 @@ async function buildOf(file: string, wasm: boolean): Promise<FilterBuild | undef
     if (hasErrors(out.diagnostics) || !out.object) return undefined;
     const build: FilterBuild = { file, object: out.object, source };
     if (wasm) {
-      const w = await compileWasm(out, { only: "xdp" });
-      if (!w) throw new CliError(`${file}: the filter has no XDP program`);
+      const w = await compileWasm(out, { only: ["xdp", "tc"] });
+      if (!w) throw new CliError(`${file}: the filter has no XDP or tc program`);
       printDiagnostics(w.diagnostics, source, "text");
       if (!w.binary) return undefined;
       build.wasm = w.binary;
@@ -254,7 +254,7 @@ function report(
               origLen: o.origLen,
               ...(o.verdict !== undefined
                 ? {
-                    verdict: verdictName(o.verdict),
+                    verdict: verdictName(o.verdict, o.hook),
                     outLength: o.data!.length,
                     changedBytes: o.changedBytes,
                   }

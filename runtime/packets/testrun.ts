@@ -7,7 +7,13 @@ import { testRun } from "../../native/bpf.ts";
 import { NativeError } from "../../native/lib.ts";
 import { LoadError, openObject, type LoadedObject } from "../../native/object.ts";
 import { readObject } from "../../compiler/elf/object.ts";
-import { XDP_ACTION_NAMES, XDP_PASS, XDP_REDIRECT, XDP_TX } from "../../compiler/uapi/bpf.ts";
+import {
+  TC_ACT,
+  XDP_ACTION_NAMES,
+  XDP_PASS,
+  XDP_REDIRECT,
+  XDP_TX,
+} from "../../compiler/uapi/bpf.ts";
 import { applyParams, paramsOf } from "../load/params.ts";
 import { verifierRejection } from "../load/verifier.ts";
 import type { PcapPacket } from "./pcap.ts";
@@ -17,8 +23,20 @@ import type { PcapPacket } from "./pcap.ts";
 export const MIN_TEST_PACKET = 14;
 export const MAX_TEST_PACKET = 3520 + 17 * 4096;
 
-export function verdictName(v: number): string {
+/** The program's hook: its verdicts are XDP actions or tc actions. */
+export type Hook = "xdp" | "tc";
+
+const TC_NAMES = new Map<number, string>();
+for (const [n, v] of Object.entries(TC_ACT)) if (!TC_NAMES.has(v)) TC_NAMES.set(v, n);
+
+export function verdictName(v: number, hook: Hook = "xdp"): string {
+  if (hook === "tc") return TC_NAMES.get(v) ?? `TC_${v}`;
   return XDP_ACTION_NAMES[v] ?? `XDP_${v} (unknown, treated as XDP_ABORTED)`;
+}
+
+/** Whether an object's program runs at tc (sections tc, tcx/*, classifier): its verdicts are tc actions. */
+export function hookOfSection(section: string): Hook {
+  return /^(tc|tcx\/|classifier)/.test(section) ? "tc" : "xdp";
 }
 
 /** A failure the user can act on (bad object, bad --set, load rejected): one line plus optional detail. */
@@ -141,8 +159,10 @@ export interface PacketOutcome {
   length: number;
   /** Length on the wire, when the capture cut the packet. */
   origLen: number;
-  /** r0, or undefined when the kernel refused to run the packet. */
+  /** r0 (a tc program's as the kernel's int), or undefined when the kernel refused to run the packet. */
   verdict?: number;
+  /** Set for a tc program's packets: `verdict` is a tc action. */
+  hook?: "tc";
   /** Why the kernel refused the packet. */
   error?: string;
   /** The packet after the program. */
@@ -191,19 +211,26 @@ export function outcomeOf(
 }
 
 /** One packet through a loaded program with BPF_PROG_TEST_RUN; a kernel refusal is an outcome. */
-export function runPacket(fd: number, p: TestPacket, index: number): PacketOutcome {
-  return outcomeOf(
+export function runPacket(
+  fd: number,
+  p: TestPacket,
+  index: number,
+  hook: Hook = "xdp",
+): PacketOutcome {
+  const o = outcomeOf(
     index,
     p,
     (data) => {
       const r = testRun(fd, data, { repeat: 1 });
-      return { verdict: r.retval, data: r.data };
+      return { verdict: hook === "tc" ? r.retval | 0 : r.retval, data: r.data };
     },
     (e) => {
       if (!(e instanceof NativeError)) throw e;
       return `refused by the kernel: ${e.message}`;
     },
   );
+  if (hook === "tc") o.hook = "tc";
+  return o;
 }
 
 /** Runs each packet once, in order. Kernel refusals are outcomes, not exceptions. */
@@ -221,6 +248,7 @@ export interface TestSummary {
 }
 
 export function summarize(outcomes: readonly PacketOutcome[]): TestSummary {
+  const hook: Hook = outcomes.some((o) => o.hook === "tc") ? "tc" : "xdp";
   const counts = new Map<number, number>();
   let refused = 0;
   let rewritten = 0;
@@ -234,12 +262,16 @@ export function summarize(outcomes: readonly PacketOutcome[]): TestSummary {
   }
   const verdicts = [...counts.entries()]
     .sort((a, b) => a[0] - b[0])
-    .map(([v, n]) => [verdictName(v), n] as [string, number]);
+    .map(([v, n]) => [verdictName(v, hook), n] as [string, number]);
   return { total: outcomes.length, verdicts, refused, rewritten };
 }
 
-/** Whether a packet leaves the program (and so belongs in --out): XDP_PASS, XDP_TX, XDP_REDIRECT. */
+/**
+ * Whether a packet leaves the program (and so belongs in --out): XDP_PASS, XDP_TX,
+ * XDP_REDIRECT; at tc every action but TC_ACT_SHOT and TC_ACT_STOLEN.
+ */
 export function leavesProgram(o: PacketOutcome): boolean {
+  if (o.hook === "tc") return o.verdict !== undefined && o.verdict !== 2 && o.verdict !== 4;
   return o.verdict === XDP_PASS || o.verdict === XDP_TX || o.verdict === XDP_REDIRECT;
 }
 
@@ -252,7 +284,7 @@ export function formatOutcome(o: PacketOutcome, width = 5): string {
   if (o.data!.length !== o.length) notes.push(`length ${o.length} → ${o.data!.length}`);
   if (o.changedBytes)
     notes.push(`changed ${o.changedBytes} byte${o.changedBytes === 1 ? "" : "s"}`);
-  return `${head}  ${verdictName(o.verdict).padEnd(12)} ${notes.join(", ")}${cut}`.trimEnd();
+  return `${head}  ${verdictName(o.verdict, o.hook).padEnd(12)} ${notes.join(", ")}${cut}`.trimEnd();
 }
 
 /** The summary table. */

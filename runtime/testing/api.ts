@@ -13,8 +13,22 @@ export type EngineName = "kernel" | "wasm";
  */
 export type EngineChoice = EngineName | "auto" | "both";
 
-/** XDP action names, as `xdpc test` prints them. */
-export type VerdictName = "XDP_ABORTED" | "XDP_DROP" | "XDP_PASS" | "XDP_TX" | "XDP_REDIRECT";
+/** XDP action names, and a tc program's action names, as `xdpc test` prints them. */
+export type VerdictName =
+  | "XDP_ABORTED"
+  | "XDP_DROP"
+  | "XDP_PASS"
+  | "XDP_TX"
+  | "XDP_REDIRECT"
+  | "TC_ACT_UNSPEC"
+  | "TC_ACT_OK"
+  | "TC_ACT_RECLASSIFY"
+  | "TC_ACT_SHOT"
+  | "TC_ACT_PIPE"
+  | "TC_ACT_STOLEN"
+  | "TC_ACT_QUEUED"
+  | "TC_ACT_REPEAT"
+  | "TC_ACT_REDIRECT";
 
 /** A map key or value as JavaScript: numbers (≤ 32 bits), bigints (64 bits), booleans, address strings, objects, arrays. */
 export type MapValue =

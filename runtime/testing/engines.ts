@@ -21,10 +21,12 @@ import {
 } from "../observe/values.ts";
 import {
   loadForTest,
+  hookOfSection,
   outcomeOf,
   runPacket,
   TestRunError,
   verdictName,
+  type Hook,
   type PacketOutcome,
   type TestPacket,
 } from "../packets/testrun.ts";
@@ -121,8 +123,11 @@ export const LINEAR_PART = 3520;
  * before it runs the program (EINVAL when the frame is too short for it), after
  * eth_type_trans; a frame shorter than an Ethernet header is refused by sizeRefusal.
  */
+export const SKB_TEST_MAX = 4096 - 64 - 320;
+
 export function skbTestRunRefusal(frame: Uint8Array): string | null {
-  if (frame.length < 14) return "EINVAL";
+  // A page less the skb's headroom (NET_SKB_PAD) and skb_shared_info.
+  if (frame.length < 14 || frame.length > SKB_TEST_MAX) return "EINVAL";
   const type = (frame[12]! << 8) | frame[13]!;
   if (type === 0x0800 && frame.length < 14 + 20) return "EINVAL";
   if (type === 0x86dd && frame.length < 14 + 40) return "EINVAL";
@@ -201,6 +206,8 @@ export function kernelEngine(build: FilterBuild, opts: EngineOptions = {}): Engi
     source: build.source,
   });
   const info = readObject(object);
+  const section = info.programs.find((p) => p.name === prog.program)?.section ?? "xdp";
+  const hook = hookOfSection(section);
   const typed = new Map<string, TypedMap>();
   try {
     for (const m of info.maps)
@@ -213,7 +220,7 @@ export function kernelEngine(build: FilterBuild, opts: EngineOptions = {}): Engi
   return {
     name: "kernel",
     program: prog.program,
-    run: (p, index) => runPacket(prog.fd, p, index),
+    run: (p, index) => runPacket(prog.fd, p, index, hook),
     maps: () =>
       [...typed.values()].map((t) => ({
         name: t.name,
@@ -257,8 +264,10 @@ export function wasmRefusal(file: string, helpers: readonly string[]): string {
 }
 
 function pickProgram(meta: WasmMeta, file: string, wanted?: string): string {
-  const names = meta.functions.filter((f) => f.kind === "xdp").map((f) => f.name);
-  if (!names.length) throw new EngineError(`${file}: the module has no XDP program`);
+  const names = meta.functions
+    .filter((f) => f.kind === "xdp" || f.kind === "tc")
+    .map((f) => f.name);
+  if (!names.length) throw new EngineError(`${file}: the module has no XDP or tc program`);
   if (wanted === undefined) {
     if (names.length === 1) return names[0]!;
     throw new EngineError(
@@ -335,26 +344,48 @@ export function wasmEngine(build: FilterBuild, opts: EngineOptions = {}): Engine
         ),
     });
   }
+  const hook: Hook = meta.functions.find((f) => f.name === program)?.kind === "tc" ? "tc" : "xdp";
+  const runTc = (p: TestPacket, index: number): PacketOutcome => {
+    const o = outcomeOf(
+      index,
+      p,
+      (data) => {
+        // The frames the kernel's skb test run refuses, refused in its words.
+        if (skbTestRunRefusal(data) !== null)
+          throw new NativeError("BPF_PROG_TEST_RUN failed", 22, "bpf_prog_test_run_opts");
+        return host.runTc(program, data);
+      },
+      (e) => {
+        if (e instanceof NativeError) return `refused by the kernel: ${e.message}`;
+        if (!(e instanceof Error) || e.name !== "RuntimeError") throw e;
+        return `trapped in the wasm engine: ${e.message}`;
+      },
+    );
+    o.hook = "tc";
+    return o;
+  };
   return {
     name: "wasm",
     program,
     run: (p, index) =>
-      outcomeOf(
-        index,
-        p,
-        (data) => {
-          const r = host.run(program, data.subarray(0, LINEAR_PART));
-          if (data.length <= LINEAR_PART) return r;
-          const whole = new Uint8Array(r.data.length + data.length - LINEAR_PART);
-          whole.set(r.data);
-          whole.set(data.subarray(LINEAR_PART), r.data.length);
-          return { verdict: r.verdict, data: whole };
-        },
-        (e) => {
-          if (!(e instanceof Error) || e.name !== "RuntimeError") throw e;
-          return `trapped in the wasm engine: ${e.message}`;
-        },
-      ),
+      hook === "tc"
+        ? runTc(p, index)
+        : outcomeOf(
+            index,
+            p,
+            (data) => {
+              const r = host.run(program, data.subarray(0, LINEAR_PART));
+              if (data.length <= LINEAR_PART) return r;
+              const whole = new Uint8Array(r.data.length + data.length - LINEAR_PART);
+              whole.set(r.data);
+              whole.set(data.subarray(LINEAR_PART), r.data.length);
+              return { verdict: r.verdict, data: whole };
+            },
+            (e) => {
+              if (!(e instanceof Error) || e.name !== "RuntimeError") throw e;
+              return `trapped in the wasm engine: ${e.message}`;
+            },
+          ),
     maps: () => maps,
     globals() {
       const out: Record<string, Uint8Array> = {};
@@ -462,7 +493,7 @@ export interface Difference {
 }
 
 function verdictText(o: PacketOutcome): string {
-  return o.verdict === undefined ? `not run (${o.error})` : verdictName(o.verdict);
+  return o.verdict === undefined ? `not run (${o.error})` : verdictName(o.verdict, o.hook);
 }
 
 /** Differences of one packet's outcomes: verdict, length, bytes. */

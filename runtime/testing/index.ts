@@ -71,8 +71,8 @@ async function buildOf(input: FilterInput, wasm: boolean): Promise<FilterBuild> 
     throw new FilterError(`${file} does not compile:\n${rendered(out.diagnostics, source)}`);
   const build: FilterBuild = { file, object: out.object };
   if (wasm) {
-    const w = await compileWasm(out, { only: "xdp" });
-    if (!w) throw new FilterError(`${file} has no XDP program`);
+    const w = await compileWasm(out, { only: ["xdp", "tc"] });
+    if (!w) throw new FilterError(`${file} has no XDP or tc program`);
     if (!w.binary)
       throw new FilterError(
         `${file} cannot run on the wasm engine:\n${rendered(w.diagnostics, source)}`,
@@ -98,7 +98,7 @@ function resultOf(o: PacketOutcome): PacketResult {
   return {
     index: o.index,
     ...(o.verdict !== undefined
-      ? { verdict: verdictName(o.verdict) as VerdictName, action: o.verdict }
+      ? { verdict: verdictName(o.verdict, o.hook) as VerdictName, action: o.verdict }
       : { error: o.error }),
     data: o.data ?? new Uint8Array(0),
     changedBytes: o.changedBytes,
