@@ -36,6 +36,14 @@ interface Api {
   del: (fd: number, key: Uint8Array) => number;
   nextKey: (fd: number, key: Uint8Array | null, next: Uint8Array) => number;
   possibleCpus: () => number;
+  mapCreate: (
+    type: number,
+    name: string | null,
+    keySize: number,
+    valueSize: number,
+    maxEntries: number,
+    opts: null,
+  ) => number;
   OpenOpts: unknown;
 }
 
@@ -124,6 +132,9 @@ function bind(): Api {
     del: bpf.func("int bpf_map_delete_elem(int fd, const void *key)"),
     nextKey: bpf.func("int bpf_map_get_next_key(int fd, const void *key, _Out_ uint8_t *next)"),
     possibleCpus: bpf.func("int libbpf_num_possible_cpus()"),
+    mapCreate: bpf.func(
+      "int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, const void *opts)",
+    ),
     OpenOpts,
   };
   // Keep the callback alive for the life of the process (libbpf holds the pointer).
@@ -536,3 +547,13 @@ export const possibleCpus = sys("possibleCpus", function possibleCpus(): number 
   if (n < 0) throw new NativeError("cannot count CPUs", -n, "libbpf_num_possible_cpus");
   return n;
 });
+
+/** A new map outside any object (tests compare map semantics with it); returns its fd. */
+export const mapCreate = sys(
+  "mapCreate",
+  function mapCreate(type: number, keySize: number, valueSize: number, maxEntries: number): number {
+    const fd = bind().mapCreate(type, null, keySize, valueSize, maxEntries, null);
+    if (fd < 0) throw new NativeError("cannot create map", -fd, "bpf_map_create");
+    return fd;
+  },
+);

@@ -31,8 +31,9 @@ import type {
 } from "../ir/ir.ts";
 import { isImm, isSlot } from "../ir/ir.ts";
 import { BPF_FUNC, SK_BUFF } from "../uapi/bpf.ts";
-import { IMPORT_MODULE, mapBaseImport } from "./abi.ts";
+import { IMPORT_MODULE, LANE_IMPORT, MAP_FN, mapBaseImport, mapDescImport } from "./abi.ts";
 import { helperImport, type HelperImport, type ValType } from "./helpers.ts";
+import { emitMapRuntime } from "./maps.ts";
 
 type Ref = binaryen.ExpressionRef;
 
@@ -44,6 +45,11 @@ export const DATA_OUT = "xdpc_data";
 export const END_OUT = "xdpc_end";
 
 const HELPER_LOOKUP = BPF_FUNC.map_lookup_elem;
+const HELPER_UPDATE = BPF_FUNC.map_update_elem;
+const HELPER_DELETE = BPF_FUNC.map_delete_elem;
+/** Module globals of the shared-map code: the worker's lane, each map's descriptor. */
+const LANE_GLOBAL = "xdpcLane";
+const descGlobal = (id: number) => `mapDesc${id}`;
 const HELPER_ADJUST_HEAD = BPF_FUNC.xdp_adjust_head;
 const HELPER_ADJUST_TAIL = BPF_FUNC.xdp_adjust_tail;
 const ETH_HLEN = 14;
@@ -65,6 +71,14 @@ export interface CodegenEnv {
   arrays: Map<string, { id: number; stride: number; maxEntries: number }>;
   /** Map ids whose base global is imported already. */
   arrayBases?: Set<number>;
+  /**
+   * Maps that live in the shared memory (AF_XDP workers): name → id. Their lookups,
+   * updates and deletes run the module's own map code (maps.ts) instead of host helpers.
+   */
+  shared?: Map<string, number>;
+  /** Map ids whose descriptor global is imported already (and whether the lane is). */
+  descs?: Set<number>;
+  lane?: boolean;
 }
 
 export class CodegenError extends Error {}
@@ -439,6 +453,14 @@ class FunctionEmitter {
       const arr = this.env.arrays.get(a0.map);
       if (arr) return this.arrayLookup(i.dst, arr, i.args[1]!);
     }
+    if (
+      (i.helper === HELPER_LOOKUP || i.helper === HELPER_UPDATE || i.helper === HELPER_DELETE) &&
+      a0 &&
+      typeof a0 !== "bigint" &&
+      "map" in a0 &&
+      this.env.shared?.has(a0.map)
+    )
+      return this.sharedMapCall(i, this.env.shared.get(a0.map)!);
     const imp = helperImport(i.helper, i.args.length);
     if (!imp) throw new CodegenError(`helper ${i.helper} has no WebAssembly import`);
     if (imp.params.length !== i.args.length)
@@ -473,6 +495,52 @@ class FunctionEmitter {
       return this.set(i.dst, c, imp.result);
     }
     return imp.result ? m.drop(c) : c;
+  }
+
+  /** A map operation on a map in the shared memory: a call of the module's own map code. */
+  private sharedMapCall(i: Extract<Inst, { op: "call" }>, id: number): Ref {
+    const m = this.m;
+    const env = this.env;
+    emitMapRuntime(m, true);
+    env.descs ??= new Set();
+    if (!env.descs.has(id)) {
+      env.descs.add(id);
+      m.addGlobalImport(descGlobal(id), IMPORT_MODULE, mapDescImport(id), binaryen.i32, false);
+    }
+    if (!env.lane) {
+      env.lane = true;
+      m.addGlobalImport(LANE_GLOBAL, IMPORT_MODULE, LANE_IMPORT, binaryen.i32, false);
+    }
+    const ptr = (a: Arg | undefined): Ref => {
+      if (a === undefined) throw new CodegenError("map helper without an argument");
+      return typeof a === "bigint" || "ty" in a ? this.operand(a, "i32") : this.argAddr(a);
+    };
+    const d = m.global.get(descGlobal(id), binaryen.i32);
+    const lane = m.global.get(LANE_GLOBAL, binaryen.i32);
+    let call: Ref;
+    let rt: ValType;
+    if (i.helper === HELPER_LOOKUP) {
+      call = m.call(MAP_FN.lookup, [d, ptr(i.args[1]), lane], binaryen.i32);
+      rt = "i32";
+    } else if (i.helper === HELPER_UPDATE) {
+      const flags = i.args[3];
+      const f =
+        flags === undefined
+          ? this.const(0n, "i64")
+          : typeof flags === "bigint" || "ty" in flags
+            ? this.operand(flags, "i64")
+            : this.convert(this.argAddr(flags), "i32", "i64");
+      call = m.call(
+        MAP_FN.update,
+        [d, ptr(i.args[1]), ptr(i.args[2]), f, lane, m.i32.const(0)],
+        binaryen.i64,
+      );
+      rt = "i64";
+    } else {
+      call = m.call(MAP_FN.delete, [d, ptr(i.args[1])], binaryen.i64);
+      rt = "i64";
+    }
+    return i.dst ? this.set(i.dst, call, rt) : m.drop(call);
   }
 
   /** An array map lookup without a host call: index < maxEntries ? base + index × stride : null. */

@@ -19,12 +19,14 @@ import {
   type CodegenEnv,
 } from "./codegen.ts";
 import { emitRxBatch } from "./batch.ts";
+import { emitMapRuntime } from "./maps.ts";
 import type { HelperImport } from "./helpers.ts";
 import {
   encodeMeta,
   IMPORT_MODULE,
   INLINE_ARRAY_KINDS,
   MEMORY_MODULE,
+  SHARED_MAP_KINDS,
   MEMORY_NAME,
   META_SECTION,
   valueStride,
@@ -40,7 +42,11 @@ export interface WasmOptions {
   keepText?: boolean;
   /** Keep each function's optimised IR text. */
   keepIr?: boolean;
-  /** Also export the AF_XDP batch loop of every handler (`xdpc_rx_batch_<name>`, batch.ts). */
+  /**
+   * Also export the AF_XDP batch loop of every handler (`xdpc_rx_batch_<name>`, batch.ts).
+   * Maps then live in the shared memory: the module runs their lookups, updates and
+   * deletes itself (maps.ts), so all workers share them.
+   */
   rxBatch?: boolean;
 }
 
@@ -111,6 +117,10 @@ export function compileToWasm(
         ),
       ),
     };
+    if (opts.rxBatch)
+      env.shared = new Map(
+        m.maps.flatMap((x, id) => (x.kind in SHARED_MAP_KINDS ? [[x.name, id] as const] : [])),
+      );
     const functions: WasmFunctionMeta[] = [];
     const irs: { name: string; text: string }[] = [];
     let stackSize = 0;
@@ -142,6 +152,8 @@ export function compileToWasm(
       functions.push(entry);
     }
     if (diagnostics.length) return { diagnostics };
+    // The map code is exported whenever workers have maps: the control plane calls it.
+    if (env.shared?.size) emitMapRuntime(mod, true);
     if (!mod.validate()) throw new Error("binaryen rejected the generated module");
     const level = opts.optimizeLevel ?? 3;
     if (level > 0) {

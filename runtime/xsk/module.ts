@@ -1,26 +1,34 @@
 // A handler module instantiated in a worker over the interface's one shared memory:
-// the data area (globals, load-time parameters) and inline array maps are shared by
-// all workers, as the kernel shares them between CPUs; each worker has its own stack.
-// Helpers that need state kept outside the memory (hash and LPM maps, ring buffers,
-// redirects) are refused up front: they are not shared between workers yet.
+// the data area (globals, load-time parameters) and the maps are shared by all
+// workers, as the kernel shares them between CPUs (per-CPU maps have one lane per
+// worker); each worker has its own stack. Helpers that need state kept outside the
+// memory (LPM tries, ring buffers, redirects) are refused up front.
 //
 // Layout (offsets; the sockets' part follows at `end`, runtime/xsk/sockets.ts):
 //   [0, 64)   never used (0 is null)
 //   64        data area (meta.dataSize)
-//   ...       values of each inline array map, round8(valueSize) × maxEntries
-//   ...       one stack per worker (meta.stackSize each)
+//   ...       each map the handlers use: descriptor, then its values or its buckets
+//             and elements (runtime/xsk/maps.ts)
+//   ...       one stack per worker (meta.stackSize each), then the control plane's
+//             stack and scratch (its own instance calls the map code)
 import { randomInt } from "node:crypto";
 import { rxBatchExport } from "../../compiler/wasm/xsk-abi.ts";
 import {
   IMPORT_MODULE,
-  INLINE_ARRAY_KINDS,
-  mapBaseImport,
+  LANE_IMPORT,
   MEMORY_MODULE,
   MEMORY_NAME,
   readMeta,
-  valueStride,
+  SHARED_MAP_KINDS,
   type WasmMeta,
 } from "../../compiler/wasm/abi.ts";
+import {
+  initSharedMaps,
+  layoutSharedMaps,
+  mapImports,
+  scratchBytes,
+  type SharedMapLayout,
+} from "./maps.ts";
 import { DATA_BASE } from "../wasm/memory.ts";
 import { formatTrace } from "../wasm/trace.ts";
 import { XskError } from "./sockets.ts";
@@ -29,9 +37,12 @@ const align = (n: number, a: number) => Math.ceil(n / a) * a;
 
 export interface HandlerLayout {
   data: number;
-  /** Map id → base of its values (inline array maps only). */
-  arrays: Record<number, number>;
+  /** The maps the handlers use, in the shared memory. */
+  maps: SharedMapLayout[];
+  /** One stack per worker, then the control plane's (index `workers`). */
   stacks: number[];
+  /** The control plane's scratch for keys and values. */
+  scratch: number;
   end: number;
 }
 
@@ -58,31 +69,43 @@ export function checkHandlerModule(mod: WebAssembly.Module, handler: string): Wa
   if (refused.length)
     throw new XskError(
       `handler '${handler}' calls ${refused.join(", ")}: in AF_XDP workers handlers may use ` +
-        `ArrayMap and PerCpuArray only for now (other maps are not shared between workers yet)`,
+        `${Object.keys(SHARED_MAP_KINDS).join(", ")} (LpmTrie, ring buffers and redirects not yet)`,
     );
   return meta;
 }
 
-export function handlerLayout(meta: WasmMeta, workers: number): HandlerLayout {
-  let top = DATA_BASE + meta.dataSize;
-  const arrays: Record<number, number> = {};
-  meta.maps.forEach((m, id) => {
-    if (!INLINE_ARRAY_KINDS.has(m.kind)) return;
-    top = align(top, 8);
-    arrays[id] = top;
-    top += valueStride(m.valueSize) * m.maxEntries;
-  });
+/**
+ * Lays out the data area, the maps `mapIds` (default: every map kind workers share),
+ * one stack per worker and the control plane's stack and scratch.
+ */
+export function handlerLayout(
+  meta: WasmMeta,
+  workers: number,
+  mapIds?: Iterable<number>,
+): HandlerLayout {
+  const ids = mapIds ?? meta.maps.flatMap((m, id) => (m.kind in SHARED_MAP_KINDS ? [id] : []));
+  const { maps, end } = layoutSharedMaps(meta, ids, workers, DATA_BASE + meta.dataSize);
+  let top = end;
   const stacks: number[] = [];
-  for (let w = 0; w < workers; w++) {
+  for (let w = 0; w <= workers; w++) {
     top = align(top, 16);
     stacks.push(top);
     top += Math.max(meta.stackSize, 16);
   }
-  return { data: DATA_BASE, arrays, stacks, end: top };
+  top = align(top, 64);
+  const scratch = top;
+  top += scratchBytes(maps);
+  return { data: DATA_BASE, maps, stacks, scratch, end: top };
 }
 
-/** Writes the globals' initial bytes (once, before any worker starts). */
-export function initData(meta: WasmMeta, memory: WebAssembly.Memory, rodata?: Uint8Array): void {
+/** Writes the globals' initial bytes and the maps' descriptors (once, before any worker starts). */
+export function initData(
+  meta: WasmMeta,
+  memory: WebAssembly.Memory,
+  rodata?: Uint8Array,
+  layout?: HandlerLayout,
+): void {
+  if (layout) initSharedMaps(memory, layout.maps);
   const bytes = new Uint8Array(memory.buffer);
   for (const g of meta.globals) bytes.set(Buffer.from(g.init, "hex"), DATA_BASE + g.offset);
   const ro = meta.sections.find((s) => s.name === ".rodata");
@@ -96,9 +119,10 @@ export function instantiateHandler(
   worker: number,
   trace: (line: string) => void,
 ): WebAssembly.Instance {
-  const bases: Record<string, WebAssembly.Global> = {};
-  for (const [id, at] of Object.entries(layout.arrays))
-    bases[mapBaseImport(Number(id))] = new WebAssembly.Global({ value: "i32" }, at);
+  // Worker `worker` is lane `worker` of the per-CPU maps (the control plane, index
+  // `workers`, runs no handler: lane 0).
+  const lane = worker < layout.stacks.length - 1 ? worker : 0;
+  const bases = mapImports(mod, layout.maps, lane);
   const traces: Record<string, (...a: never[]) => bigint> = {};
   for (const i of WebAssembly.Module.imports(mod)) {
     if (i.module !== IMPORT_MODULE || !/^trace_printk\d$/.test(i.name)) continue;
@@ -121,6 +145,7 @@ export function instantiateHandler(
       get_smp_processor_id: () => BigInt(worker),
       ...traces,
       ...bases,
+      [LANE_IMPORT]: new WebAssembly.Global({ value: "i32" }, lane),
       stack: new WebAssembly.Global({ value: "i32", mutable: false }, layout.stacks[worker]!),
       data: new WebAssembly.Global({ value: "i32", mutable: false }, layout.data),
     },

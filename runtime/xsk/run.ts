@@ -10,7 +10,14 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { CTL } from "../../compiler/wasm/xsk-abi.ts";
 import { rxQueueCount, type XskStatistics } from "../../native/xsk.ts";
-import { checkHandlerModule, handlerLayout, initData, type HandlerLayout } from "./module.ts";
+import {
+  checkHandlerModule,
+  handlerLayout,
+  initData,
+  instantiateHandler,
+  type HandlerLayout,
+} from "./module.ts";
+import { SharedMaps, usedMapIds } from "./maps.ts";
 import { probeOffsets, XskError, XskSet, type XskMode } from "./sockets.ts";
 import {
   CONTROL_STOP,
@@ -82,6 +89,7 @@ export class XskRunner {
   /** The counters when the run stopped (the sockets are closed then). */
   private final: QueueCounters[] | null = null;
   private readonly jobs: WorkerJob[] = [];
+  private sharedMaps: SharedMaps | null = null;
 
   private constructor(
     private readonly opts: XskRunOptions,
@@ -120,13 +128,13 @@ export class XskRunner {
       frames: opts.frames,
       mode: opts.mode,
     });
-    const layout = handlerLayout(meta, workers);
+    const layout = handlerLayout(meta, workers, usedMapIds(module));
     const off = probeOffsets();
     const foot = set.footprint(off, layout.end);
     const pages = XskSet.pagesFor(foot.end);
     // Committed at its final size before XDP_UMEM_REG; it never grows.
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    initData(meta, memory, opts.rodata);
+    initData(meta, memory, opts.rodata, layout);
     set.open(memory, off, layout.end);
     const runner = new XskRunner(opts, set, module, layout, memory, workers);
     try {
@@ -221,6 +229,29 @@ export class XskRunner {
       batches: u64(s.ctl + CTL.batches),
       kernel: stats.get(s.queue)!,
     }));
+  }
+
+  /**
+   * The handlers' maps, reached through an instance of the handler module of the
+   * control plane's own (its map code takes the same locks as the workers').
+   */
+  maps(): SharedMaps {
+    if (!this.sharedMaps) {
+      const inst = instantiateHandler(
+        this.module,
+        this.memory,
+        this.layout,
+        this.workers,
+        () => {},
+      );
+      this.sharedMaps = new SharedMaps(
+        this.layout.maps,
+        this.memory,
+        inst.exports,
+        this.layout.scratch,
+      );
+    }
+    return this.sharedMaps;
   }
 
   /** Each worker thread's kernel thread id (its /proc/self/task/<tid>, for CPU time). */

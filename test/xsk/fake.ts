@@ -42,7 +42,7 @@ export class FakeRings {
     );
     const pages = Math.ceil(this.lay.end / 65536);
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    initData(meta, this.memory, rodata);
+    initData(meta, this.memory, rodata, layout);
     this.ctl = this.lay.ctl;
     initControlBlock(this.memory, this.lay, 0, FAKE_OFFSETS, {
       ringSize,
