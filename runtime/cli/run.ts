@@ -45,7 +45,7 @@ function totals(c: QueueCounters[]) {
 
 /**
  * Maps both halves use: the XDP programs' map relocations in the object, and the
- * handler module's array-map imports (the only maps workers run with).
+ * maps the handler module reaches in the shared memory (its map<id> / mapdesc<id> imports).
  */
 function sharedMaps(object: Uint8Array, binary: Uint8Array): string[] {
   const kernel = new Set(
@@ -56,10 +56,10 @@ function sharedMaps(object: Uint8Array, binary: Uint8Array): string[] {
   const mod = new WebAssembly.Module(binary);
   const meta = readMeta(mod)!;
   const used = WebAssembly.Module.imports(mod)
-    .map((i) => /^map(\d+)$/.exec(i.name))
+    .map((i) => /^map(?:desc)?(\d+)$/.exec(i.name))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => meta.maps[Number(m[1])]!.name);
-  return used.filter((n) => kernel.has(n));
+  return [...new Set(used)].filter((n) => kernel.has(n));
 }
 
 export const runCommand: CommandImpl = {

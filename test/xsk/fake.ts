@@ -6,7 +6,13 @@
 import { CTL, rxBatchExport } from "../../compiler/wasm/xsk-abi.ts";
 import { readMeta } from "../../compiler/wasm/abi.ts";
 import type { MmapOffsets } from "../../native/xsk.ts";
-import { handlerLayout, initData, instantiateHandler } from "../../runtime/xsk/module.ts";
+import {
+  handlerLayout,
+  initData,
+  instantiateHandler,
+  type HandlerLayout,
+} from "../../runtime/xsk/module.ts";
+import { SharedMaps } from "../../runtime/xsk/maps.ts";
 import { initControlBlock, xskFootprint } from "../../runtime/xsk/sockets.ts";
 
 /** Offsets shaped like the kernel's (producer, consumer on their own cache lines, flags, descriptors). */
@@ -24,6 +30,8 @@ export class FakeRings {
   readonly ctl: number;
   private readonly lay: ReturnType<typeof xskFootprint>;
   private readonly mask: number;
+  private readonly layout: HandlerLayout;
+  private readonly mod: WebAssembly.Module;
 
   constructor(
     wasm: Uint8Array,
@@ -35,6 +43,8 @@ export class FakeRings {
     const mod = new WebAssembly.Module(wasm);
     const meta = readMeta(mod)!;
     const layout = handlerLayout(meta, 1);
+    this.layout = layout;
+    this.mod = mod;
     this.lay = xskFootprint(
       { ringSize, frames, frameSize: 4096, queues: 1 },
       FAKE_OFFSETS,
@@ -55,6 +65,12 @@ export class FakeRings {
     const inst = instantiateHandler(mod, this.memory, layout, 0, () => {});
     this.batch = inst.exports[rxBatchExport(handler)] as (c: number, n: number) => number;
     this.batch(this.ctl, 0); // the first call fills the fill ring from the free stack
+  }
+
+  /** The handler's maps, through a control-plane instance (as XskRunner.maps()). */
+  maps(): SharedMaps {
+    const inst = instantiateHandler(this.mod, this.memory, this.layout, 1, () => {});
+    return new SharedMaps(this.layout.maps, this.memory, inst.exports, this.layout.scratch);
   }
 
   private get view() {
