@@ -243,6 +243,12 @@ function report(
       verdicts: Object.fromEntries(summary.verdicts),
       notRun: summary.refused,
       rewritten: summary.rewritten,
+      ...(summary.marks
+        ? {
+            marks: Object.fromEntries(summary.marks),
+            priorities: Object.fromEntries(summary.priorities ?? []),
+          }
+        : {}),
       maps,
       ...(other ? { differences } : {}),
       ...(opts.out ? { out: { path: opts.out, packets: written } } : {}),
@@ -257,6 +263,7 @@ function report(
                     verdict: verdictName(o.verdict, o.hook),
                     outLength: o.data!.length,
                     changedBytes: o.changedBytes,
+                    ...(o.hook === "tc" ? { mark: o.mark ?? 0, priority: o.priority ?? 0 } : {}),
                   }
                 : { error: o.error }),
             })),

@@ -8,6 +8,7 @@ import { NativeError } from "../../native/lib.ts";
 import { LoadError, openObject, type LoadedObject } from "../../native/object.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import {
+  SK_BUFF,
   TC_ACT,
   XDP_ACTION_NAMES,
   XDP_PASS,
@@ -163,6 +164,9 @@ export interface PacketOutcome {
   verdict?: number;
   /** Set for a tc program's packets: `verdict` is a tc action. */
   hook?: "tc";
+  /** A tc program's skb->mark and skb->priority after the run (both 0 going in). */
+  mark?: number;
+  priority?: number;
   /** Why the kernel refused the packet. */
   error?: string;
   /** The packet after the program. */
@@ -191,7 +195,12 @@ export type TestPacket = Pick<PcapPacket, "data" | "origLen" | "ts">;
 export function outcomeOf(
   index: number,
   p: TestPacket,
-  exec: (data: Uint8Array) => { verdict: number; data: Uint8Array },
+  exec: (data: Uint8Array) => {
+    verdict: number;
+    data: Uint8Array;
+    mark?: number;
+    priority?: number;
+  },
   refusal: (e: unknown) => string,
 ): PacketOutcome {
   const base = { index, length: p.data.length, origLen: p.origLen, ts: p.ts, changedBytes: 0 };
@@ -207,7 +216,28 @@ export function outcomeOf(
   let changed = 0;
   const n = Math.min(r.data.length, p.data.length);
   for (let j = 0; j < n; j++) if (r.data[j] !== p.data[j]) changed++;
-  return { ...base, verdict: r.verdict, data: r.data, changedBytes: changed };
+  const o: PacketOutcome = { ...base, verdict: r.verdict, data: r.data, changedBytes: changed };
+  if (r.mark !== undefined) o.mark = r.mark;
+  if (r.priority !== undefined) o.priority = r.priority;
+  return o;
+}
+
+/** sizeof(struct __sk_buff): the kernel refuses a shorter ctx_out with ENOSPC. */
+const SKB_CTX_SIZE = 192;
+
+/**
+ * One skb test run of a tc program with a zeroed struct __sk_buff going in (mark and
+ * priority 0; the skb on lo), reading back the mark and priority the program left.
+ */
+function runSkb(fd: number, data: Uint8Array) {
+  const r = testRun(fd, data, { repeat: 1, ctxIn: new Uint8Array(SKB_CTX_SIZE) });
+  const ctx = new DataView(r.ctx!.buffer, r.ctx!.byteOffset, r.ctx!.byteLength);
+  return {
+    verdict: r.retval | 0,
+    data: r.data,
+    mark: ctx.getUint32(SK_BUFF.mark, true),
+    priority: ctx.getUint32(SK_BUFF.priority, true),
+  };
 }
 
 /** One packet through a loaded program with BPF_PROG_TEST_RUN; a kernel refusal is an outcome. */
@@ -221,8 +251,9 @@ export function runPacket(
     index,
     p,
     (data) => {
+      if (hook === "tc") return runSkb(fd, data);
       const r = testRun(fd, data, { repeat: 1 });
-      return { verdict: hook === "tc" ? r.retval | 0 : r.retval, data: r.data };
+      return { verdict: r.retval, data: r.data };
     },
     (e) => {
       if (!(e instanceof NativeError)) throw e;
@@ -245,6 +276,16 @@ export interface TestSummary {
   refused: number;
   /** Packets whose bytes or length the program changed. */
   rewritten: number;
+  /** tc programs: value → packets the program left with that nonzero skb->mark / priority. */
+  marks?: [number, number][];
+  priorities?: [number, number][];
+}
+
+/** Value → count over the nonzero values, in value order. */
+function histogram(values: (number | undefined)[]): [number, number][] {
+  const h = new Map<number, number>();
+  for (const v of values) if (v) h.set(v, (h.get(v) ?? 0) + 1);
+  return [...h.entries()].sort((a, b) => a[0] - b[0]);
 }
 
 export function summarize(outcomes: readonly PacketOutcome[]): TestSummary {
@@ -263,7 +304,12 @@ export function summarize(outcomes: readonly PacketOutcome[]): TestSummary {
   const verdicts = [...counts.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([v, n]) => [verdictName(v, hook), n] as [string, number]);
-  return { total: outcomes.length, verdicts, refused, rewritten };
+  const s: TestSummary = { total: outcomes.length, verdicts, refused, rewritten };
+  if (hook === "tc") {
+    s.marks = histogram(outcomes.map((o) => o.mark));
+    s.priorities = histogram(outcomes.map((o) => o.priority));
+  }
+  return s;
 }
 
 /**
@@ -284,6 +330,7 @@ export function formatOutcome(o: PacketOutcome, width = 5): string {
   if (o.data!.length !== o.length) notes.push(`length ${o.length} → ${o.data!.length}`);
   if (o.changedBytes)
     notes.push(`changed ${o.changedBytes} byte${o.changedBytes === 1 ? "" : "s"}`);
+  if (o.hook === "tc") notes.push(`mark ${o.mark ?? 0}, priority ${o.priority ?? 0}`);
   return `${head}  ${verdictName(o.verdict, o.hook).padEnd(12)} ${notes.join(", ")}${cut}`.trimEnd();
 }
 
@@ -299,5 +346,17 @@ export function formatSummary(s: TestSummary): string {
     lines.push(`  ${name.padEnd(w)}  ${String(n).padStart(nw)}  ${pct(n).padStart(6)}`);
   lines.push(`  ${"total".padEnd(w)}  ${String(s.total).padStart(nw)}`);
   lines.push(`rewritten by the program: ${s.rewritten} packet${s.rewritten === 1 ? "" : "s"}`);
+  // tc: what the program set for the stack and qdiscs downstream (0 going in).
+  for (const [what, h] of [
+    ["mark", s.marks],
+    ["priority", s.priorities],
+  ] as const) {
+    if (!h) continue;
+    const n = h.reduce((a, [, c]) => a + c, 0);
+    const list = h.map(([v, c]) => `${what} ${v}: ${c}`).join(", ");
+    lines.push(
+      `${what} set by the program: ${n} packet${n === 1 ? "" : "s"}${n ? ` (${list})` : ""}`,
+    );
+  }
   return lines.join("\n");
 }

@@ -80,6 +80,9 @@ export interface PacketResult {
   data: Uint8Array;
   /** Bytes that differ from the input over their common length. */
   changedBytes: number;
+  /** A tc program's skb->mark and skb->priority as it left them (both 0 going in); absent for XDP. */
+  mark?: number;
+  priority?: number;
   /** Why the packet did not run (shorter than 14 bytes, longer than the kernel's test-run limit). */
   error?: string;
 }

@@ -496,7 +496,7 @@ function verdictText(o: PacketOutcome): string {
   return o.verdict === undefined ? `not run (${o.error})` : verdictName(o.verdict, o.hook);
 }
 
-/** Differences of one packet's outcomes: verdict, length, bytes. */
+/** Differences of one packet's outcomes: verdict, length, bytes, a tc program's mark and priority. */
 export function packetDiffs(a: PacketOutcome, b: PacketOutcome, names: [string, string]): string[] {
   if (a.verdict !== b.verdict || a.verdict === undefined) {
     const [x, y] = [verdictText(a), verdictText(b)];
@@ -512,7 +512,10 @@ export function packetDiffs(a: PacketOutcome, b: PacketOutcome, names: [string, 
       if (first < 0) first = i;
       n++;
     }
-  return n ? [`bytes: ${n} differ, the first at offset ${first}`] : [];
+  const out = n ? [`bytes: ${n} differ, the first at offset ${first}`] : [];
+  for (const k of ["mark", "priority"] as const)
+    if (a[k] !== b[k]) out.push(`${k}: ${names[0]} ${a[k] ?? "-"}, ${names[1]} ${b[k] ?? "-"}`);
+  return out;
 }
 
 function globalDiffs(a: Engine, b: Engine): string[] {

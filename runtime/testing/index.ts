@@ -102,6 +102,7 @@ function resultOf(o: PacketOutcome): PacketResult {
       : { error: o.error }),
     data: o.data ?? new Uint8Array(0),
     changedBytes: o.changedBytes,
+    ...(o.mark !== undefined ? { mark: o.mark, priority: o.priority ?? 0 } : {}),
   };
 }
 

@@ -11,6 +11,8 @@ import { build } from "../../runtime/packets/build.ts";
 import { writePcap } from "../../runtime/packets/pcap.ts";
 import { repo } from "../support/unprivileged.ts";
 import { testFilter } from "../../runtime/testing/index.ts";
+import { packetDiffs } from "../../runtime/testing/engines.ts";
+import type { PacketOutcome } from "../../runtime/packets/testrun.ts";
 
 const bin = join(repo, "bin/xdpc.js");
 const xdpc = (...args: string[]) => {
@@ -43,7 +45,19 @@ const TABLE =
   "  TC_ACT_SHOT        1   14.3%\n" +
   "  not run            2   28.6%\n" +
   "  total              7\n" +
-  "rewritten by the program: 0 packets\n";
+  "rewritten by the program: 0 packets\n" +
+  "mark set by the program: 3 packets (mark 2: 1, mark 5: 2)\n" +
+  "priority set by the program: 2 packets (priority 3: 1, priority 6: 1)\n";
+// --verbose: each packet's mark and priority as the program left them (0 going in).
+const VERBOSE =
+  "#1     42 B  TC_ACT_OK    mark 5, priority 0\n" +
+  "#2     54 B  TC_ACT_OK    mark 2, priority 3\n" +
+  "#3     54 B  TC_ACT_SHOT  mark 0, priority 0\n" +
+  "#4     42 B  TC_ACT_OK    mark 0, priority 0\n" +
+  "#5     42 B  TC_ACT_OK    mark 5, priority 6\n" +
+  "#6     30 B  not run      refused by the kernel: BPF_PROG_TEST_RUN failed: invalid argument [EINVAL]\n";
+const MARKS = [5, 2, 0, 0, 5, undefined, undefined];
+const PRIORITIES = [0, 3, 0, 0, 6, undefined, undefined];
 
 let dir: string;
 const f = (name: string) => join(dir, name);
@@ -90,7 +104,46 @@ describe("xdpc test --engine wasm on a tc program", () => {
       "not run",
     ]);
     expect(r.map((x) => x.action ?? null)).toEqual([0, 0, 2, 0, 0, null, null]);
+    expect(r.map((x) => x.mark)).toEqual(MARKS);
+    expect(r.map((x) => x.priority)).toEqual(PRIORITIES);
     run.close();
+  });
+
+  it("--verbose shows each packet's mark and priority, --json too", () => {
+    const v = xdpc(...withFiles(), "--engine", "wasm", "--verbose");
+    expect(v.code).toBe(0);
+    expect(v.out.startsWith(VERBOSE)).toBe(true);
+    const j = xdpc(...withFiles(), "--engine", "wasm", "--verbose", "--json");
+    expect(j.code).toBe(0);
+    const doc = JSON.parse(j.out) as {
+      marks: object;
+      priorities: object;
+      results: { mark?: number; priority?: number }[];
+    };
+    expect(doc.marks).toEqual({ 2: 1, 5: 2 });
+    expect(doc.priorities).toEqual({ 3: 1, 6: 1 });
+    expect(doc.results.map((x) => x.mark)).toEqual(MARKS);
+    expect(doc.results.map((x) => x.priority)).toEqual(PRIORITIES);
+  });
+
+  it("a mark or priority that differs between engines is a difference", () => {
+    const o = (mark: number, priority: number): PacketOutcome => ({
+      index: 1,
+      length: 1,
+      origLen: 1,
+      verdict: 0,
+      hook: "tc",
+      data: new Uint8Array(1),
+      changedBytes: 0,
+      ts: 0n,
+      mark,
+      priority,
+    });
+    expect(packetDiffs(o(5, 0), o(5, 0), ["kernel", "wasm"])).toEqual([]);
+    expect(packetDiffs(o(5, 1), o(4, 2), ["kernel", "wasm"])).toEqual([
+      "mark: kernel 5, wasm 4",
+      "priority: kernel 1, wasm 2",
+    ]);
   });
 });
 
@@ -99,13 +152,18 @@ describeKernel("xdpc test --engine both on a tc program", () => {
     const r = xdpc(...withFiles(), "--engine", "both");
     expect(r.err).toBe("");
     expect(r.out).toContain(TABLE);
+    const v = xdpc(...withFiles(), "--engine", "kernel", "--verbose");
+    expect(v.out.startsWith(VERBOSE)).toBe(true);
     expect(r.out).toMatch(/kernel and wasm agree on all 7 packets: verdicts, bytes and maps\n/);
     expect(r.code).toBe(0);
   });
 
   it("testFilter with engine both agrees", async () => {
     const run = await testFilter("filters/tc/egress_policy.ts", { engine: "both", maps: setup });
-    expect(run.runAll(frames).map((x) => x.verdict ?? "not run")).toEqual([
+    const r = run.runAll(frames);
+    expect(r.map((x) => x.mark)).toEqual(MARKS);
+    expect(r.map((x) => x.priority)).toEqual(PRIORITIES);
+    expect(r.map((x) => x.verdict ?? "not run")).toEqual([
       "TC_ACT_OK",
       "TC_ACT_OK",
       "TC_ACT_SHOT",
