@@ -12,6 +12,7 @@ import {
   defaultIntType,
   fits,
   intType,
+  nullable,
   nullType,
   promote,
   sameType,
@@ -22,6 +23,15 @@ import {
   type Type,
   type VoidType,
 } from "./types.ts";
+
+/**
+ * Types `x` in `c ? x : null` may have: a header view, an integer, or a nullable (the
+ * result is then `T | null`, as tsc types it).
+ */
+function nullableArm(t: Type): boolean {
+  if (t.kind === "header" || t.kind === "int") return true;
+  return t.kind === "nullable" && t.inner.kind !== "nullable";
+}
 
 /** The type of an expression that already has a reported error; suppresses follow-on errors. */
 export const errorType: VoidType = Object.freeze({ kind: "void" }) as VoidType;
@@ -684,6 +694,8 @@ export abstract class ExprChecker extends CheckerBase {
       else if (implicitInt(a, b)) t = (this.convertRaw(e.then, a, b), b);
       else if (implicitInt(b, a)) t = (this.convertRaw(e.else, b, a), a);
     } else if (sameType(a, b)) t = a;
+    else if (b.kind === "null" && nullableArm(a)) t = this.withNull(e.then, a);
+    else if (a.kind === "null" && nullableArm(b)) t = this.withNull(e.else, b);
     else if (a.kind === "action" && b.kind === "int") t = this.coerce(e.else, a) ? a : null;
     else if (b.kind === "action" && a.kind === "int") t = this.coerce(e.then, b) ? b : null;
     if (!t) {
@@ -696,6 +708,12 @@ export abstract class ExprChecker extends CheckerBase {
       if (v !== undefined) this.m.constValues.set(e, v);
     }
     return t;
+  }
+
+  /** The type of `c ? x : null` from x's (an untyped constant has its default type here). */
+  private withNull(x: ast.Expr, t: Type): Type {
+    this.untyped.delete(x);
+    return t.kind === "nullable" ? t : nullable(t);
   }
 
   /**

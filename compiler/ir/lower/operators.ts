@@ -76,6 +76,45 @@ Lowerer.prototype.conditional = function (this: Lowerer, e: ast.Conditional): Va
   const fb = this.b.block("celse");
   const j = this.b.block("cjoin");
   this.cond(e.test, tb, fb);
+  if (t.kind === "nullable" && t.inner.kind === "int") {
+    // A nullable integer is a (value, presence) pair; presence is an i64 flag here, so
+    // a map lookup's presence (its value pointer) becomes 0/1 on its arm.
+    const w = widthOfType(t.inner);
+    const r = this.b.vreg(w === 64 ? "i64" : "i32");
+    const ok = this.b.vreg("i64");
+    const arm = (x: ast.Expr) => {
+      const v = this.use(x);
+      if (v.k === "int") {
+        this.b.mov(r, this.scalar(v, x));
+        this.b.mov(ok, 1n);
+      } else if (v.k !== "nint") throw new LowerInvariantError(`nullable arm is ${v.k}`);
+      else {
+        this.b.mov(r, v.v);
+        if (isImm(v.ok) || v.ok.ty === "i64") this.b.mov(ok, v.ok);
+        else {
+          const hit = this.b.block("chit");
+          const miss = this.b.block("cmiss");
+          const done = this.b.block("cok");
+          this.b.br("ne", 64, v.ok, 0n, hit, miss);
+          this.b.place(hit);
+          this.b.mov(ok, 1n);
+          this.b.jmp(done);
+          this.b.place(miss);
+          this.b.mov(ok, 0n);
+          this.b.jmp(done);
+          this.b.place(done);
+        }
+      }
+    };
+    this.b.place(tb);
+    this.scoped(() => arm(e.then));
+    this.b.jmp(j);
+    this.b.place(fb);
+    this.scoped(() => arm(e.else));
+    this.b.jmp(j);
+    this.b.place(j);
+    return { k: "nint", v: r, ok, w };
+  }
   if (isScalar(t)) {
     const w = widthOfType(t);
     const r = this.b.vreg(w === 64 ? "i64" : "i32");
