@@ -20,8 +20,8 @@ import { benchEnv, type BenchEnv } from "./env.ts";
 import { generateFilter } from "./generate.ts";
 import { measureSpeed, trafficPool, type SpeedRow } from "./speed.ts";
 import { notMeasured, type Maybe } from "./stats.ts";
-import { buildClang, buildXdpc, filtersWithoutTwin, findPairs } from "./twins.ts";
-import { realworldCode } from "./realworld.ts";
+import { buildClang, buildXdpc, filtersWithoutTwin, findPairs, pairSubject } from "./twins.ts";
+import { buildPorts, realworldCode, realworldSpeed as realworldTimes } from "./realworld.ts";
 import { verdicts, type Verdict } from "./verdicts.ts";
 import { measureXskFake, type XskFakeResult } from "./xsk.ts";
 import { measureXskLive, type XskLiveResult } from "./xsk_live.ts";
@@ -117,6 +117,8 @@ export interface BenchResult {
   code: CodeRow[];
   /** The real-world corpus, one row per program (`port/program`). */
   realworld: CodeRow[];
+  /** Its ns/packet per program (absent in reports written before it was timed). */
+  realworldSpeed?: { name: string; row: Maybe<SpeedRow> }[];
   speed: { name: string; row: Maybe<SpeedRow> }[];
   compile: CompileRow[];
   check: CheckRow[];
@@ -192,7 +194,7 @@ export async function runBench(
       );
       let row: Maybe<SpeedRow>;
       try {
-        row = measureSpeed(pair, xdpc, clang, pool, opts);
+        row = measureSpeed(pairSubject(pair), xdpc, clang, pool, opts);
       } catch (e) {
         row = notMeasured(`test run failed: ${(e as Error).message.split("\n")[0]}`);
       }
@@ -203,8 +205,10 @@ export async function runBench(
         measureCheck(pair.name, pair.filter, { cold: opts.coldRuns, warm: opts.warmRuns }),
       );
     }
-    log("real-world corpus: code size");
-    const realworld = realworldCode(opts.realworld);
+    log("real-world corpus: building both sides, code size");
+    const ports = buildPorts(opts.realworld);
+    const realworld = realworldCode(ports);
+    const realworldSpeed = realworldTimes(ports, pool, opts, log);
     const genPath = join(work, `generated_${opts.generatedLines}.ts`);
     writeFileSync(genPath, generateFilter(opts.generatedLines));
     log(`generated ${opts.generatedLines}-line filter: check time`);
@@ -262,6 +266,7 @@ export async function runBench(
       withoutTwin: filtersWithoutTwin(),
       code,
       realworld,
+      realworldSpeed,
       speed,
       compile,
       check,

@@ -36,7 +36,7 @@ import { mapUpdate } from "../native/object.ts";
 import { napiThreads, onCpuNs, pinToCpu } from "./affinity.ts";
 import { stratifiedSample } from "./speed.ts";
 import { median, notMeasured, type Maybe } from "./stats.ts";
-import { filterProgramFd, loadSide, type Pair } from "./twins.ts";
+import { filterProgramFd, loadSide, pairSubject, type Pair } from "./twins.ts";
 
 export interface E2eRow {
   name: string;
@@ -250,7 +250,13 @@ export async function measureE2e(
             });
             continue;
           }
-          const candidates = stratifiedSample(pair, input.clang, pool, opts.samples * 4, opts.seed);
+          const candidates = stratifiedSample(
+            pairSubject(pair),
+            input.clang,
+            pool,
+            opts.samples * 4,
+            opts.seed,
+          );
           const obj = loadSide(pair, input.xdpc);
           let twin: ReturnType<typeof loadSide> | undefined;
           try {

@@ -67,28 +67,12 @@ function codeTable(title: string, first: string, rows: BenchResult["code"]): Tab
   };
 }
 
-export function tables(r: BenchResult): Table[] {
-  const out: Table[] = [];
-  out.push({
-    title: "Targets",
-    head: ["target", "verdict", "figure"],
-    rows: r.verdicts.map((v) => [v.target, v.status, v.detail]),
-  });
-
-  out.push(codeTable("Code size (kernel figures, xdpc / clang -O2)", "filter", r.code));
-  if (r.realworld?.length)
-    out.push(
-      codeTable(
-        "Real-world corpus: code size per program (test/realworld, xdpc / clang -O2)",
-        "port/program",
-        r.realworld,
-      ),
-    );
-
+/** An ns/packet table over `rows` with a geomean row. */
+function speedTable(title: string, first: string, rows: BenchResult["speed"]): Table {
   const speed: string[][] = [];
   const spRatios: number[] = [];
   const netRatios: number[] = [];
-  for (const s of r.speed) {
+  for (const s of rows) {
     if (!isMeasured(s.row)) {
       speed.push([s.name, `not measured: ${s.row.notMeasured}`, "", "", "", "", "", "", ""]);
       continue;
@@ -120,10 +104,10 @@ export function tables(r: BenchResult): Table[] {
     "",
     fmtRatio(geomean(netRatios)),
   ]);
-  out.push({
-    title: `ns/packet, BPF_PROG_TEST_RUN (${r.options.samples} packets × ${r.options.rounds} A/B rounds × repeat ${r.options.repeat})`,
+  return {
+    title,
     head: [
-      "filter",
+      first,
       "xdpc ns",
       "clang ns",
       "ratio (median of rounds)",
@@ -134,7 +118,42 @@ export function tables(r: BenchResult): Table[] {
       "net ratio",
     ],
     rows: speed,
+  };
+}
+
+export function tables(r: BenchResult): Table[] {
+  const out: Table[] = [];
+  out.push({
+    title: "Targets",
+    head: ["target", "verdict", "figure"],
+    rows: r.verdicts.map((v) => [v.target, v.status, v.detail]),
   });
+
+  out.push(codeTable("Code size (kernel figures, xdpc / clang -O2)", "filter", r.code));
+  if (r.realworld?.length)
+    out.push(
+      codeTable(
+        "Real-world corpus: code size per program (test/realworld, xdpc / clang -O2)",
+        "port/program",
+        r.realworld,
+      ),
+    );
+
+  out.push(
+    speedTable(
+      `ns/packet, BPF_PROG_TEST_RUN (${r.options.samples} packets × ${r.options.rounds} A/B rounds × repeat ${r.options.repeat})`,
+      "filter",
+      r.speed,
+    ),
+  );
+  if (r.realworldSpeed?.length)
+    out.push(
+      speedTable(
+        `Real-world corpus: ns/packet per program (map contents of the differential tests; ${r.options.samples} packets × ${r.options.rounds} A/B rounds × repeat ${r.options.repeat})`,
+        "port/program",
+        r.realworldSpeed,
+      ),
+    );
 
   const pkts: string[][] = [];
   for (const s of r.speed) {

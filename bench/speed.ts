@@ -17,7 +17,7 @@ import { enableRunTimeStats, progInfo } from "../native/info.ts";
 import type { CorpusPacket } from "../test/support/corpus.ts";
 import { prng } from "../test/support/crafted.ts";
 import { runXdp, verdictName } from "../test/support/xdp.ts";
-import { filterProgramFd, loadSide, type Pair } from "./twins.ts";
+import type { Subject } from "./twins.ts";
 import { geomean, median, notMeasured, type Maybe } from "./stats.ts";
 
 export interface SpeedOptions {
@@ -82,17 +82,17 @@ export function trafficPool(corpus: readonly CorpusPacket[]): CorpusPacket[] {
  * when most traffic passes.
  */
 export function stratifiedSample(
-  pair: Pair,
+  subject: Subject,
   clang: Uint8Array,
   pool: readonly CorpusPacket[],
   n: number,
   seed: number,
 ): CorpusPacket[] {
-  const obj = loadSide(pair, clang);
+  const obj = subject.load(clang);
   let verdicts: string[];
   try {
     verdicts = runXdp(
-      filterProgramFd(pair, obj),
+      subject.programFd(obj),
       pool.map((p) => p.data),
     ).map((r) => r.name);
   } finally {
@@ -134,7 +134,7 @@ export function stratifiedSample(
 }
 
 export function measureSpeed(
-  pair: Pair,
+  subject: Subject,
   xdpc: Maybe<Uint8Array>,
   clang: Maybe<Uint8Array>,
   pool: readonly CorpusPacket[],
@@ -142,19 +142,19 @@ export function measureSpeed(
 ): Maybe<SpeedRow> {
   if (!(xdpc instanceof Uint8Array)) return notMeasured(`xdpc: ${xdpc.notMeasured}`);
   if (!(clang instanceof Uint8Array)) return notMeasured(`clang: ${clang.notMeasured}`);
-  const sample = stratifiedSample(pair, clang, pool, opts.samples, opts.seed);
+  const sample = stratifiedSample(subject, clang, pool, opts.samples, opts.seed);
   if (sample.length === 0) return notMeasured("no packet of the corpus runs under this filter");
-  const a = loadSide(pair, xdpc);
+  const a = subject.load(xdpc);
   let b;
   try {
-    b = loadSide(pair, clang);
+    b = subject.load(clang);
   } catch (e) {
     a.close();
     throw e;
   }
   const bare = loadRawProgram(BARE_PASS, { name: "bench_bare" });
   try {
-    const fds = { a: filterProgramFd(pair, a), b: filterProgramFd(pair, b), base: bare.fd };
+    const fds = { a: subject.programFd(a), b: subject.programFd(b), base: bare.fd };
     type Side = keyof typeof fds;
     const series = () => ({
       a: sample.map(() => [] as number[]),
@@ -211,7 +211,7 @@ export function measureSpeed(
       clangNetNs: median(rounds.map((r) => net("b", i, r))),
     }));
     return {
-      name: pair.name,
+      name: subject.name,
       packets,
       xdpcNs: median(rounds.map((r) => mean((i) => ns.a[i]![r]!))),
       clangNs: median(rounds.map((r) => mean((i) => ns.b[i]![r]!))),

@@ -95,6 +95,22 @@ export function loadSide(pair: Pair, bytes: Uint8Array): XdpObject {
   return obj;
 }
 
+/** What the timing code runs: a name, how to load one side's object, and which program to run. */
+export interface Subject {
+  name: string;
+  load(bytes: Uint8Array): XdpObject;
+  programFd(obj: XdpObject): number;
+}
+
+/** An example filter and its twin as a timing subject. */
+export function pairSubject(pair: Pair): Subject {
+  return {
+    name: pair.name,
+    load: (bytes) => loadSide(pair, bytes),
+    programFd: (obj) => filterProgramFd(pair, obj),
+  };
+}
+
 /** The program that implements the filter: the only one, or the one named after the filter. */
 export function filterProgramFd(pair: Pair, obj: XdpObject): number {
   return obj.programFd(obj.programs.length === 1 ? undefined : pair.name);

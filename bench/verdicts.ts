@@ -120,6 +120,7 @@ export function verdicts(r: Partial): Verdict[] {
       limit: 0.95,
     }),
   );
+  out.push(...realworldVerdicts(r));
   const xl = r.xsk.live;
   out.push(
     judge({
@@ -169,4 +170,51 @@ export function verdicts(r: Partial): Verdict[] {
     }),
   );
   return out;
+}
+
+/** Issue 10's targets over the real-world corpus: geomeans, the worst program, processed insns. */
+function realworldVerdicts(r: Partial): Verdict[] {
+  const rows = r.realworld ?? [];
+  const code = (f: "xlatedInsns" | "verifiedInsns") => (c: Partial["code"][number]) =>
+    ratio(isMeasured(c.xdpc) ? c.xdpc[f] : c.xdpc, isMeasured(c.clang) ? c.clang[f] : c.clang);
+  const xlated = rows.map(code("xlatedInsns"));
+  const measured = xlated.filter(isMeasured);
+  const worst = measured.length
+    ? Math.max(...measured)
+    : notMeasured("no real-world program measured");
+  const worstName = measured.length ? rows[xlated.indexOf(worst as number)]!.name : "";
+  const ns = r.realworldSpeed ?? [];
+  return [
+    judge({
+      target: "real-world corpus: instruction count (kernel xlated), xdpc / clang -O2, geomean",
+      ...over(rows, code("xlatedInsns"), "programs"),
+      unit: "×",
+      direction: "max",
+      limit: 1.25,
+      goal: 1.0,
+    }),
+    judge({
+      target: `real-world corpus: instruction count of the worst program${worstName ? ` (${worstName})` : ""}`,
+      value: worst,
+      unit: "×",
+      direction: "max",
+      limit: 1.6,
+    }),
+    judge({
+      target: "real-world corpus: verifier processed insns, xdpc / clang -O2, geomean",
+      ...over(rows, code("verifiedInsns"), "programs"),
+      unit: "×",
+      direction: "max",
+      limit: 1.0,
+    }),
+    judge({
+      target: "real-world corpus: ns/packet (BPF_PROG_TEST_RUN), xdpc / clang -O2, geomean",
+      ...(ns.length
+        ? over(ns, (s) => (isMeasured(s.row) ? s.row.ratio : s.row), "programs")
+        : { value: notMeasured("not timed in this run") }),
+      unit: "×",
+      direction: "max",
+      limit: 1.0,
+    }),
+  ];
 }

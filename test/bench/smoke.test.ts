@@ -78,6 +78,16 @@ describeKernel("bench harness (smoke)", () => {
       expect(res.realworld.map((c) => c.name)).toEqual(["xdp1/xdp_prog1"]);
       expect("xlatedInsns" in res.realworld[0]!.xdpc, JSON.stringify(res.realworld[0])).toBe(true);
       expect(readFileSync(md, "utf8")).toContain("## Real-world corpus: code size per program");
+      // …and its timing rows, with the differential tests' map contents loaded on both sides.
+      expect(res.realworldSpeed!.map((s) => s.name)).toEqual(["xdp1/xdp_prog1"]);
+      const rw = res.realworldSpeed![0]!.row;
+      if ("notMeasured" in rw) expectFigure(rw, "real-world speed");
+      else {
+        expect(rw.packets.length).toBeGreaterThan(0);
+        expect(rw.disagreements).toEqual([]);
+        expectFigure(rw.ratio, "real-world ratio");
+      }
+      expect(readFileSync(md, "utf8")).toContain("## Real-world corpus: ns/packet per program");
 
       const speed = res.speed[0]!.row;
       if ("notMeasured" in speed) expectFigure(speed, "speed");
@@ -127,7 +137,7 @@ describeKernel("bench harness (smoke)", () => {
         expectFigure(x.perFrameNs, `${x.path} per frame`);
       }
 
-      expect(res.verdicts).toHaveLength(9);
+      expect(res.verdicts).toHaveLength(13);
       for (const v of res.verdicts) {
         expect(["met", "missed", "not measured"]).toContain(v.status);
         expect(v.detail.length).toBeGreaterThan(5);
