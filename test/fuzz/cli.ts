@@ -20,7 +20,12 @@ if (!Number.isInteger(a) || !Number.isInteger(b) || b < a) {
 const size = arg("--size") ? Number(arg("--size")) : undefined;
 const out = arg("--out") ?? "fuzz-out";
 const doReduce = process.argv.includes("--reduce");
-const opts = { noWasm: process.argv.includes("--no-wasm"), pinRoot: arg("--pin-root") };
+// Generated maps are never pinned, so this directory is never created: a campaign
+// leaves nothing in bpffs that another test's hygiene check would see.
+const opts = {
+  noWasm: process.argv.includes("--no-wasm"),
+  pinRoot: arg("--pin-root") ?? "/sys/fs/bpf/xdpc-fuzz",
+};
 
 const counts = new Map<FuzzClass, number>(CLASSES.map((c) => [c, 0]));
 let maxMs = 0;
@@ -36,7 +41,7 @@ for (let seed = a; seed <= b; seed++) {
   const { ts, c } = render(p);
   const base = saveCase(out, seed, ts, c);
   if (doReduce) {
-    const red = reduce(p, r.cls, opts);
+    const red = reduce(p, r.cls, opts, 400, r.detail);
     const s = render(red.program);
     saveCase(out, seed, s.ts, s.c, ".min");
     console.log(

@@ -422,6 +422,8 @@ interface Var {
   name: string;
   t: IntT;
   mutable: boolean;
+  /** A `const` of a constant expression: the checker folds it (§3.2, typed constant). */
+  c?: boolean;
 }
 interface StructDef {
   name: string;
@@ -609,7 +611,7 @@ class Gen {
   nonConst(e: Expr): Expr {
     if (!e.c) return e;
     const t = e.t as IntT;
-    const vs = [...this.allVars(), ...this.globals].filter((v) => same(v.t, t));
+    const vs = [...this.allVars(), ...this.globals].filter((v) => same(v.t, t) && !v.c);
     if (vs.length) {
       const v = this.r.pick(vs);
       return leaf(t, v.name, v.name);
@@ -706,7 +708,9 @@ class Gen {
     if (vs.length)
       opts.push(() => {
         const v = r.pick(vs);
-        return leaf(t, v.name, v.name);
+        const e = leaf(t, v.name, v.name);
+        e.c = v.c;
+        return e;
       });
     const gs = this.globals.filter((g) => same(g.t, t));
     if (gs.length)
@@ -907,7 +911,7 @@ class Gen {
         const e = this.arg(t, 3);
         const name = this.fresh("v");
         const mutable = r.chance(0.7);
-        this.vars[this.vars.length - 1]!.push({ name, t, mutable });
+        this.vars[this.vars.length - 1]!.push({ name, t, mutable, c: !mutable && e.c });
         const kw = mutable ? "let" : "const";
         return [
           {

@@ -37,14 +37,39 @@ function exprSites(list: Stmt[], out: ESite[] = []): ESite[] {
   return out;
 }
 
-export function reduce(p: Program, cls: FuzzClass, opts: RunOptions = {}, maxTries = 400): Reduced {
+/**
+ * The part of a finding's detail a reduction must keep: the verifier's complaint
+ * without its numbers, so that "8193 jumps is too complex" does not drift into some
+ * other rejection on the way down. Other classes keep only their class.
+ */
+export function signature(cls: FuzzClass, detail: string): string | null {
+  if (cls !== "verifier") return null;
+  const known = ["too complex", "BPF program is too large", "unreachable insn", "back-edge"];
+  const k = known.find((m) => detail.includes(m));
+  if (k) return k;
+  const last = detail.split(" | ").find((l) => /[a-z]{4}/.test(l) && !/^processed /.test(l));
+  return last ? last.replace(/^\d+: \([0-9a-f]+\) /, "").replace(/[rw]?\d+/g, "") : null;
+}
+
+const sameFinding = (cls: FuzzClass, sig: string | null, r: { cls: FuzzClass; detail: string }) =>
+  r.cls === cls && (sig === null || signature(cls, r.detail) === sig);
+
+export function reduce(
+  p: Program,
+  cls: FuzzClass,
+  opts: RunOptions = {},
+  maxTries = 400,
+  original = "",
+): Reduced {
   let tries = 0;
   let detail = "";
+  const sig = signature(cls, original);
   const still = (): boolean => {
     tries++;
     const r = runCase(p, opts);
-    if (r.cls === cls) detail = r.detail;
-    return r.cls === cls;
+    if (!sameFinding(cls, sig, r)) return false;
+    detail = r.detail;
+    return true;
   };
   let progress = true;
   while (progress && tries < maxTries) {
