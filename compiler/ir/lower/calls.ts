@@ -70,6 +70,8 @@ Lowerer.prototype.call = function (this: Lowerer, e: ast.Call): Value {
         [this.ctx, delta],
         "i64",
       )!;
+      // Every packet pointer and parse is stale now, in every scope: what follows in
+      // source order (and a loop's body, forgetParsesIn) loads data again.
       for (const m of this.memo) m.clear();
       return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
     }

@@ -35,9 +35,6 @@ export class Lowerer {
   loops: LoopCtx[] = [];
   /** Memo scopes for header accessors and packet pointers (innermost last). */
   memo: Map<string, VReg>[] = [new Map()];
-  readonly memoEnabled: boolean;
-  /** Header accessors being lowered with a private memo (when memoEnabled is off). */
-  accessorDepth = 0;
   inlineDepth = 0;
   /**
    * Stack slots that carry a map call's key, value or record: dead once the helper
@@ -56,9 +53,6 @@ export class Lowerer {
   ) {
     this.b = new Builder(fn.name);
     this.b.fn.span = fn.decl.span;
-    // After adjustHead/adjustTail every packet pointer is stale; recompute them at
-    // each accessor rather than reason about which cached ones survived.
-    this.memoEnabled = !fn.adjustsPacket;
   }
 
   run() {
@@ -90,7 +84,6 @@ export class Lowerer {
   // ------------------------------------------------------------ memo scopes
 
   memoGet(key: string): VReg | undefined {
-    if (!this.memoEnabled && this.accessorDepth === 0) return undefined;
     for (let k = this.memo.length - 1; k >= 0; k--) {
       const v = this.memo[k]!.get(key);
       if (v) return v;
@@ -98,7 +91,7 @@ export class Lowerer {
     return undefined;
   }
   memoSet(key: string, v: VReg): void {
-    if (this.memoEnabled || this.accessorDepth > 0) this.memo[this.memo.length - 1]!.set(key, v);
+    this.memo[this.memo.length - 1]!.set(key, v);
   }
   /**
    * Lowers `f` in a nested scope: values memoised inside do not dominate what follows,

@@ -26,6 +26,7 @@ import {
 } from "./shared.ts";
 import type { Frame, LoopCtx, Value } from "./shared.ts";
 import { Lowerer } from "./lowerer.ts";
+import { walk } from "../../check/walk.ts";
 
 declare module "./lowerer.ts" {
   interface Lowerer {
@@ -43,9 +44,9 @@ declare module "./lowerer.ts" {
     ): { ok: VReg; v?: VReg };
     csumFold(x: Operand): Operand;
     header(h: HeaderKind, vlanTags?: number): VReg;
-    headerAt(h: HeaderKind, vlanTags: number): VReg;
     forgetParsesOf(h: HeaderKind, field: string): void;
     forgetParses(names: readonly string[]): void;
+    forgetParsesIn(body: ast.Node): void;
     ipv4HeaderLength(ip: VReg): VReg;
     l3(vlanTags: number): { ethertype: VReg; off: VReg; fail: Block };
   }
@@ -185,7 +186,7 @@ Lowerer.prototype.rawStore = function (this: Lowerer, width: 1 | 2 | 4, e: ast.C
     return null;
   });
   // Any byte may have changed: every parse past the Ethernet header is redone.
-  this.forgetParses(["vlan", "l3.et", "l3.off", "ipv4", "ipv6", "ipv4.hl", ...L4_PARSES]);
+  this.forgetParses(ALL_PARSES);
   return { k: "int", v: ok, w: 32 };
 };
 
@@ -246,20 +247,6 @@ Lowerer.prototype.checkedPacket = function (
  * packet is not that protocol or too short (LANGUAGE.md §5).
  */
 Lowerer.prototype.header = function (this: Lowerer, h: HeaderKind, vlanTags = 2): VReg {
-  if (this.memoEnabled || this.accessorDepth > 0) return this.headerAt(h, vlanTags);
-  // Without the memo (the function adjusts the packet), one accessor must still derive
-  // all its headers from one load of data: a reloaded data pointer has no verified range.
-  this.accessorDepth++;
-  this.memo.push(new Map());
-  try {
-    return this.headerAt(h, vlanTags);
-  } finally {
-    this.memo.pop();
-    this.accessorDepth--;
-  }
-};
-
-Lowerer.prototype.headerAt = function (this: Lowerer, h: HeaderKind, vlanTags: number): VReg {
   const key = parseKey(h, vlanTags);
   const known = this.memoGet(key);
   if (known) return known;
@@ -379,25 +366,57 @@ Lowerer.prototype.headerAt = function (this: Lowerer, h: HeaderKind, vlanTags: n
   return view;
 };
 
+const L4_PARSES = ["tcp", "udp", "icmp", "icmp6"];
+/** Every parse past the Ethernet header (what a raw store or an EtherType store voids). */
+const ALL_PARSES = ["vlan", "l3.et", "l3.off", "ipv4", "ipv6", "ipv4.hl", ...L4_PARSES];
+
+/** The memoised parses that read a header field (and that a store to it voids). */
+function parsesReading(h: HeaderKind, field: string): readonly string[] {
+  if ((h === "eth" || h === "vlan") && field === "proto") return ALL_PARSES;
+  if (h === "ipv4" && ["protocol", "flags", "fragmentOffset"].includes(field)) return L4_PARSES;
+  if (h === "ipv6" && field === "nextHeader") return L4_PARSES;
+  return [];
+}
+
 /**
  * A store to a field that an accessor's parse reads (EtherType, the tag's EtherType,
  * protocol / next header, fragment fields) voids the memoised parses that read it, in
  * every scope: a later accessor parses the packet again (§5 rules on its bytes now).
  */
 Lowerer.prototype.forgetParsesOf = function (this: Lowerer, h: HeaderKind, field: string): void {
-  const l4 = L4_PARSES;
-  const keys =
-    (h === "eth" && field === "proto") || (h === "vlan" && field === "proto")
-      ? ["vlan", "l3.et", "l3.off", "ipv4", "ipv6", "ipv4.hl", ...l4]
-      : h === "ipv4" && ["protocol", "flags", "fragmentOffset"].includes(field)
-        ? l4
-        : h === "ipv6" && field === "nextHeader"
-          ? l4
-          : [];
-  this.forgetParses(keys);
+  this.forgetParses(parsesReading(h, field));
 };
 
-const L4_PARSES = ["tcp", "udp", "icmp", "icmp6"];
+/**
+ * Before a loop's body: voids the parses that the body (or a function it calls) voids
+ * anywhere (all of the memo if it adjusts the packet). Lowering is in source order, so a store late in the body would otherwise
+ * void a memo only after the body's earlier uses, which the next iteration runs again
+ * with the stale parse.
+ */
+Lowerer.prototype.forgetParsesIn = function (this: Lowerer, body: ast.Node): void {
+  const names = new Set<string>();
+  let adjusts = false;
+  const seen = new Set<ast.Node>();
+  const scan = (root: ast.Node) =>
+    walk(root, (n) => {
+      if ((n.kind === "Assign" || n.kind === "Update") && n.target.kind === "Member") {
+        const tgt = this.m.members.get(n.target);
+        if (tgt?.kind === "headerField")
+          parsesReading(tgt.header, tgt.field.name).forEach((k) => names.add(k));
+      } else if (n.kind === "Call") {
+        const tgt = this.m.calls.get(n);
+        if (tgt?.kind === "adjust") adjusts = true;
+        else if (tgt?.kind === "store") ALL_PARSES.forEach((k) => names.add(k));
+        else if (tgt?.kind === "function" && !seen.has(tgt.fn.decl)) {
+          seen.add(tgt.fn.decl);
+          scan(tgt.fn.decl.body);
+        }
+      }
+    });
+  scan(body);
+  if (adjusts) for (const m of this.memo) m.clear();
+  else if (names.size) this.forgetParses([...names]);
+};
 
 /** Voids the memoised parses named (at every VLAN tag depth), in every scope. */
 Lowerer.prototype.forgetParses = function (this: Lowerer, names: readonly string[]): void {

@@ -202,6 +202,7 @@ Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
   const i = this.b.vreg(w === 64 ? "i64" : "i32", bound.counter.name);
   this.b.mov(i, bound.start);
   this.frame.locals.set(bound.counter.id, { k: "int", v: i, w });
+  this.forgetParsesIn(s.body);
   const head = this.b.block("loop");
   const body = this.b.block("body");
   const step = this.b.block("step");
