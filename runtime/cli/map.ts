@@ -1,5 +1,7 @@
 // `xdpc map list|dump|get|set|delete`: typed access to the maps of the filter on an
 // interface (or a map by id, or a pinned map), with JSON, dotted-address and CIDR values.
+// While `xdpc run` runs on the interface, its handler's maps (in the workers' memory)
+// are reached over its control socket, beside the XDP program's kernel maps.
 import type { Command } from "commander";
 import { objGet } from "../../native/info.ts";
 import { findMap, mapTypeName, TypedMap, type ProgramMaps } from "../observe/maps.ts";
@@ -9,6 +11,9 @@ import { CliError, EXIT } from "./errors.ts";
 import { cliFailure } from "./failure.ts";
 import type { TcDirection } from "../../native/tc.ts";
 import { openInterface, resolveIface, show, tcOption } from "./shared.ts";
+import { ControlClient, type HandlerMap } from "../xsk/control.ts";
+
+type AnyMap = TypedMap | HandlerMap;
 
 interface MapOpts {
   iface?: string;
@@ -60,8 +65,10 @@ export const mapCommand: CommandImpl = {
 
     let pm: ProgramMaps | undefined;
     let own: TypedMap | undefined;
+    let control: ControlClient | null = null;
     try {
       let maps: TypedMap[];
+      let handlerMaps: HandlerMap[] = [];
       if (direct) {
         if (o.id !== undefined) {
           if (!/^\d+$/.test(o.id))
@@ -75,11 +82,17 @@ export const mapCommand: CommandImpl = {
       } else {
         pm = openInterface(o.iface!, o.tc);
         maps = pm.maps;
+        if (!o.tc) {
+          control = await ControlClient.connect(o.iface!);
+          if (control) handlerMaps = await control.maps();
+        }
       }
-      if (action === "list") return list(maps, o, pm);
-      const m = own ?? (name ? findMap(maps, name) : undefined);
+      if (action === "list") return list(maps, handlerMaps, o, pm);
+      const m: AnyMap | undefined =
+        own ??
+        (name ? (handlerMaps.find((x) => x.name === name) ?? findMap(maps, name)) : undefined);
       if (!m) {
-        const have = maps.map((x) => x.name).join(", ") || "none";
+        const have = [...handlerMaps, ...maps].map((x) => x.name).join(", ") || "none";
         throw new CliError(
           name
             ? `no map '${name}' in the filter on ${o.iface} (maps: ${have})`
@@ -87,19 +100,20 @@ export const mapCommand: CommandImpl = {
           EXIT.usage,
         );
       }
-      return run(action, m, pos, o);
+      return await run(action, m, pos, o);
     } catch (e) {
       if (e instanceof CliError) throw e;
       cliFailure(e);
     } finally {
+      control?.close();
       pm?.close();
       own?.close();
     }
   },
 };
 
-function list(maps: TypedMap[], o: MapOpts, pm?: ProgramMaps): number {
-  const rows = maps.map((m) => ({
+function list(maps: TypedMap[], handler: HandlerMap[], o: MapOpts, pm?: ProgramMaps): number {
+  const row = (m: AnyMap) => ({
     name: m.name,
     id: m.meta.id ?? 0,
     type: m.typeName,
@@ -107,7 +121,9 @@ function list(maps: TypedMap[], o: MapOpts, pm?: ProgramMaps): number {
     valueSize: m.meta.valueSize,
     maxEntries: m.meta.maxEntries,
     perCpu: m.perCpu,
-  }));
+  });
+  // Handler maps have no kernel id: `handler: true` (JSON) or "handler" (text) instead.
+  const rows = [...maps.map(row), ...handler.map((m) => ({ ...row(m), handler: true as const }))];
   if (o.json) {
     process.stdout.write(
       stringifyJson(pm ? { program: pm.progName, progId: pm.progId, maps: rows } : { maps: rows }) +
@@ -118,7 +134,7 @@ function list(maps: TypedMap[], o: MapOpts, pm?: ProgramMaps): number {
   if (pm) process.stdout.write(`${o.iface}: ${pm.progName} (id ${pm.progId})\n`);
   for (const r of rows)
     process.stdout.write(
-      `${r.name.padEnd(16)} id ${String(r.id).padEnd(6)} ${r.type.padEnd(16)} key ${r.keySize}B value ${r.valueSize}B max ${r.maxEntries}\n`,
+      `${r.name.padEnd(16)} ${"handler" in r ? "handler  " : `id ${String(r.id).padEnd(6)}`} ${r.type.padEnd(16)} key ${r.keySize}B value ${r.valueSize}B max ${r.maxEntries}\n`,
     );
   return EXIT.ok;
 }
@@ -130,7 +146,7 @@ function need(pos: string[], n: number, what: string): void {
 
 const FLAGS: Record<string, number> = { any: 0, noexist: 1, exist: 2 };
 
-function run(action: string, m: TypedMap, pos: string[], o: MapOpts): number {
+async function run(action: string, m: AnyMap, pos: string[], o: MapOpts): Promise<number> {
   const out = (v: unknown) =>
     process.stdout.write((typeof v === "string" ? v : stringifyJson(v)) + "\n");
   switch (action) {
@@ -141,7 +157,7 @@ function run(action: string, m: TypedMap, pos: string[], o: MapOpts): number {
           `map ${m.name} is a ${mapTypeName(m.meta.type)}: read it with xdpc events`,
           EXIT.usage,
         );
-      const entries = [...m.entries()];
+      const entries = "fd" in m ? [...m.entries()] : await m.entries();
       if (o.json) {
         out(entries.map((e) => (o.perCpu && e.perCpu ? e : { key: e.key, value: e.value })));
         return EXIT.ok;
@@ -155,9 +171,9 @@ function run(action: string, m: TypedMap, pos: string[], o: MapOpts): number {
     case "get": {
       need(pos, 1, "KEY");
       const key = m.key.parse(pos[0]!);
-      const v = m.get(key);
+      const v = await m.get(key);
       if (v === null) throw new CliError(`no entry ${pos[0]} in map ${m.name}`, EXIT.failed);
-      const per = o.perCpu && m.perCpu ? m.getPerCpu(key) : null;
+      const per = o.perCpu && m.perCpu ? await m.getPerCpu(key) : null;
       if (o.json)
         out(
           per
@@ -173,12 +189,12 @@ function run(action: string, m: TypedMap, pos: string[], o: MapOpts): number {
       const flags = o.flags === undefined ? 0 : FLAGS[o.flags];
       if (flags === undefined)
         throw new CliError(`--flags expects any, noexist or exist, got '${o.flags}'`, EXIT.usage);
-      m.set(m.key.parse(pos[0]!), m.value.parse(pos[1]!), { flags });
+      await m.set(m.key.parse(pos[0]!), m.value.parse(pos[1]!), { flags });
       return EXIT.ok;
     }
     case "delete": {
       need(pos, 1, "KEY");
-      if (!m.delete(m.key.parse(pos[0]!)))
+      if (!(await m.delete(m.key.parse(pos[0]!))))
         throw new CliError(`no entry ${pos[0]} in map ${m.name}`, EXIT.failed);
       return EXIT.ok;
     }

@@ -13,6 +13,8 @@ import { mapFdById } from "../../native/info.ts";
 import { mapLookup } from "../../native/object.ts";
 import { loadFilter, unloadFilter, type ModeOption } from "../load/loader.ts";
 import { splitAssignment } from "../load/params.ts";
+import { objectMapTypes } from "../observe/maps.ts";
+import { claimControlPath, serveControl, type ControlServer } from "../xsk/control.ts";
 import { XskRunner, type QueueCounters } from "../xsk/run.ts";
 import type { XskMode } from "../xsk/sockets.ts";
 import type { CommandImpl } from "./types.ts";
@@ -178,6 +180,13 @@ export const runCommand: CommandImpl = {
           `diverge; give each side its own map`,
       );
 
+    // One run per interface: a live one is refused, a killed one's socket removed.
+    let ctlPath: string;
+    try {
+      ctlPath = await claimControlPath(o.iface);
+    } catch (e) {
+      xskFailure(e);
+    }
     let r;
     try {
       r = loadFilter({
@@ -242,6 +251,22 @@ export const runCommand: CommandImpl = {
       unload();
       xskFailure(e);
     }
+    let control: ControlServer;
+    try {
+      const info = readObject(out.object!);
+      control = await serveControl(ctlPath, {
+        hello: { iface: o.iface, handler, progId: r.progId, workers: runner.workers },
+        counters: () => runner.counters(),
+        restarts: () => runner.restartCounts(),
+        maps: () => runner.maps(),
+        types: (name) => objectMapTypes(info, name),
+      });
+    } catch (e) {
+      await runner.stop();
+      closeFd(xskFd);
+      unload();
+      throw new CliError(`cannot listen on ${ctlPath}: ${(e as Error).message}`);
+    }
     const c = runner.counters();
     say(
       {
@@ -253,6 +278,7 @@ export const runCommand: CommandImpl = {
         workers: runner.workers,
         zeroCopy: runner.zeroCopy,
         pid: process.pid,
+        control: ctlPath,
       },
       `${o.iface}: ${r.progName} (id ${r.progId}) attached in ${r.mode} mode; handler ${handler} on ` +
         `queue${c.length === 1 ? "" : "s"} ${c.map((q) => q.queue).join(",")} in ${runner.workers} worker${runner.workers === 1 ? "" : "s"} ` +
@@ -262,6 +288,7 @@ export const runCommand: CommandImpl = {
       process.once("SIGINT", () => resolve("SIGINT"));
       process.once("SIGTERM", () => resolve("SIGTERM"));
     });
+    await control.close();
     await runner.stop();
     const final = totals(runner.counters());
     closeFd(xskFd);

@@ -1,6 +1,7 @@
 // `xdpc stats --iface IF`: live packets per second per verdict and per counter,
 // redrawn in place on a terminal, one JSON line per interval otherwise; optionally
-// also a Prometheus endpoint for the same interface.
+// also a Prometheus endpoint for the same interface. While `xdpc run` runs there, its
+// handler's verdict counters per queue and worker come over its control socket.
 import type { Command } from "commander";
 import { closeFd } from "../../native/bpf.ts";
 import { enableRunTimeStats } from "../../native/info.ts";
@@ -14,6 +15,13 @@ import {
   sample,
   type Snapshot,
 } from "../observe/stats.ts";
+import { ControlClient } from "../xsk/control.ts";
+import {
+  handlerJson,
+  handlerRates,
+  handlerTable,
+  type HandlerSample,
+} from "../observe/handler-stats.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { cliFailure } from "./failure.ts";
@@ -56,7 +64,15 @@ export const statsCommand: CommandImpl = {
     let pm: ProgramMaps = openInterface(o.iface, o.tc);
     let server: MetricsServer | undefined;
     let statsFd = -1;
+    // The run on the interface, if any (reached again after the program changed).
+    const run: { control: ControlClient | null; handler: string } = { control: null, handler: "" };
+    const reach = async () => {
+      run.control?.close();
+      run.control = o.tc ? null : await ControlClient.connect(o.iface);
+      run.handler = run.control ? (await run.control.hello()).handler : "";
+    };
     try {
+      await reach();
       if (o.prometheus) {
         try {
           server = await serveMetrics(
@@ -75,6 +91,7 @@ export const statsCommand: CommandImpl = {
         }
       }
       let prev: Snapshot | undefined;
+      let hprev: HandlerSample | undefined;
       let stop = false;
       const onSignal = () => (stop = true);
       process.once("SIGINT", onSignal);
@@ -91,19 +108,35 @@ export const statsCommand: CommandImpl = {
             pm.close();
             pm = programMaps(id);
             prev = undefined;
+            hprev = undefined;
+            await reach();
           }
           const cur = sample(pm);
+          let hcur: HandlerSample | undefined;
+          if (run.control)
+            try {
+              hcur = { timeNs: process.hrtime.bigint(), stats: await run.control.stats() };
+            } catch {
+              // The run stopped: its program goes too, which the next round reports.
+              run.control = null;
+            }
+          const hline = hcur && handlerRates(run.handler, hprev, hcur);
           // The first sample is the baseline; lines start with the first interval.
           if (prev) {
             const line = rates(prev, cur, o.iface);
             if (tty) {
               const hasVerdicts = pm.maps.some((m) => m.name === VERDICT_MAP);
               process.stdout.write(
-                `\x1b[H\x1b[2J${formatStatsTable(line, { verdictStats: hasVerdicts })}\n`,
+                `\x1b[H\x1b[2J${formatStatsTable(line, { verdictStats: hasVerdicts })}\n` +
+                  (hline ? `\n${handlerTable(hline)}\n` : ""),
               );
-            } else process.stdout.write(formatStatsJson(line) + "\n");
+            } else
+              process.stdout.write(
+                formatStatsJson(line, hline ? { handler: handlerJson(hline) } : {}) + "\n",
+              );
           }
           prev = cur;
+          hprev = hcur;
           if (n < count) await sleepUnless(interval, () => stop);
         }
       } finally {
@@ -116,6 +149,7 @@ export const statsCommand: CommandImpl = {
       cliFailure(e);
     } finally {
       pm.close();
+      run.control?.close();
       await server?.close();
       if (statsFd >= 0) closeFd(statsFd);
     }

@@ -46,6 +46,8 @@ export const unloadCommand: CommandImpl = {
       loaderFailure(e);
     }
     for (const n of r.notices) note(n);
+    // A killed `xdpc run` left its control socket: nothing answers there any more.
+    if (!o.tc) await (await import("../xsk/control.ts")).removeStaleControl(o.iface);
     const progs = r.detached.map((d) => `id ${d.progId} (${d.mode})`).join(", ");
     process.stdout.write(
       `${o.iface}${o.tc ? ` ${o.tc}` : ""}: ${progs ? `detached ${progs}` : "nothing attached"}; removed ${r.removed.length} pin/state path${r.removed.length === 1 ? "" : "s"}\n`,

@@ -172,7 +172,8 @@ export function rates(prev: Snapshot | undefined, cur: Snapshot, iface: string):
   };
 }
 
-export function formatStatsJson(line: StatsLine): string {
+/** One JSON line; `extra` adds members (the AF_XDP handler's counters). */
+export function formatStatsJson(line: StatsLine, extra: Record<string, unknown> = {}): string {
   return stringifyJson({
     ...line,
     verdicts: Object.fromEntries(
@@ -186,6 +187,7 @@ export function formatStatsJson(line: StatsLine): string {
       perSecond: round(line.runs.perSecond),
       nsPerRun: round(line.runs.nsPerRun),
     },
+    ...extra,
   });
 }
 
