@@ -14,7 +14,7 @@ import { mapLookup } from "../../native/object.ts";
 import { loadFilter, unloadFilter, type ModeOption } from "../load/loader.ts";
 import { splitAssignment } from "../load/params.ts";
 import { objectMapTypes } from "../observe/maps.ts";
-import { claimControlPath, serveControl, type ControlServer } from "../xsk/control.ts";
+import { claimControlPath, queueTotals, serveControl, type ControlServer } from "../xsk/control.ts";
 import { XskRunner, type QueueCounters } from "../xsk/run.ts";
 import type { XskMode } from "../xsk/sockets.ts";
 import type { CommandImpl } from "./types.ts";
@@ -34,14 +34,14 @@ const int = (name: string) => (v: string) => {
 const list = (name: string) => (v: string) => v.split(",").map(int(name));
 
 function totals(c: QueueCounters[]) {
-  return c.map((q) => ({
+  return c.map(queueTotals).map((q) => ({
     queue: q.queue,
     worker: q.worker,
     rx: Number(q.rx),
     tx: Number(q.tx),
     drop: Number(q.drop),
     txFull: Number(q.txFull),
-    kernelDrops: Number(q.kernel.rxDropped + q.kernel.rxFillRingEmptyDescs + q.kernel.rxRingFull),
+    kernelDrops: Number(q.kernelDrops),
   }));
 }
 

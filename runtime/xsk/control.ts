@@ -47,16 +47,13 @@ export interface ControlHello {
   maps: ControlMapInfo[];
 }
 
-/** One queue's counters as the socket sends them (decimal strings for the u64s). */
-export interface QueueTotals {
-  queue: number;
-  worker: number;
-  rx: bigint;
-  tx: bigint;
-  drop: bigint;
-  txFull: bigint;
+/** One queue's counters as the socket sends them: the kernel's drops summed. */
+export type QueueTotals = Pick<
+  QueueCounters,
+  "queue" | "worker" | "rx" | "tx" | "drop" | "txFull"
+> & {
   kernelDrops: bigint;
-}
+};
 
 export interface ControlStats {
   queues: QueueTotals[];

@@ -5,7 +5,7 @@
 // leaves a stale one that `xdpc map` ignores and the next run (or `xdpc unload`) removes.
 // Lab index 41, 2 queues, two workers; waits are for counts, bounded; counts exact.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ import { TrafficGenerator } from "../../runtime/lab/generator.ts";
 import { buildFrame } from "../../runtime/packets/build.ts";
 import { attachedProgramId } from "../../runtime/observe/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { until } from "../support/wait.ts";
+import { startRun, type RunProcess } from "./support.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ControlClient } from "../../runtime/xsk/control.ts";
 import { npmBuild, ROOT } from "../runtime/loader-support.ts";
@@ -44,12 +44,6 @@ export function count(pkt: XskPacket): XskVerdict {
   return XSK_DROP;
 }
 `;
-
-interface Run {
-  child: ChildProcess;
-  lines: Record<string, unknown>[];
-  exit: Promise<number | null>;
-}
 
 describeKernel("xdpc run's control socket: xdpc map and xdpc stats", () => {
   const lab: LabSpec = { ...labSpec("hxskc", 41), queues: 2 };
@@ -119,40 +113,10 @@ describeKernel("xdpc run's control socket: xdpc map and xdpc stats", () => {
     expect(seen).toBe(want);
   };
 
-  const run = async (): Promise<Run> => {
-    const child = spawn(
-      "node",
-      [join(ROOT, "bin/xdpc.js"), "run", "--iface", lab.hostIf, "--workers", "2", "--json", file],
-      { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    children.push(child);
-    const lines: Record<string, unknown>[] = [];
-    let stderr = "";
-    let buf = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString();
-      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-        lines.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
-        buf = buf.slice(i + 1);
-      }
-    });
-    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-    let exited = false;
-    const exit = new Promise<number | null>((resolve) =>
-      child.on("exit", (code, signal) => {
-        exited = true;
-        resolve(signal ? -1 : code);
-      }),
-    );
-    await until(
-      () => {
-        if (exited) throw new Error(`xdpc run exited: ${stderr}`);
-        return lines.some((l) => l.event === "running");
-      },
-      60_000,
-      "xdpc run to start",
-    );
-    return { child, lines, exit };
+  const run = async (): Promise<RunProcess> => {
+    const r = await startRun(["--iface", lab.hostIf, "--workers", "2", file], env);
+    children.push(r.child);
+    return r;
   };
   /** Ends the test's own connection (before the run it reached stops). */
   const disconnect = () => {

@@ -14,7 +14,7 @@ import { buildFrame } from "../../runtime/packets/build.ts";
 import { attachedProgramId, findMap, interfaceMaps } from "../../runtime/observe/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { npmBuild, ROOT } from "../runtime/loader-support.ts";
-import { STEER } from "./support.ts";
+import { startRun, STEER } from "./support.ts";
 
 async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
@@ -49,35 +49,10 @@ describeKernel("xdpc run", () => {
     l4: { proto: "udp", sport: 4000, dport: 9 },
   });
 
-  /** Starts `xdpc run --json` and resolves with the process and its JSON lines once it runs. */
   const run = async () => {
-    const child = spawn(
-      "node",
-      [join(ROOT, "bin/xdpc.js"), "run", "--iface", lab.hostIf, "--json", file],
-      { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    children.push(child);
-    const lines: Record<string, unknown>[] = [];
-    let stderr = "";
-    let buf = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString();
-      for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
-        lines.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
-        buf = buf.slice(i + 1);
-      }
-    });
-    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exit = new Promise<number | null>((resolve) =>
-      child.on("exit", (code, signal) => resolve(signal ? -1 : code)),
-    );
-    let exited = false;
-    void exit.then(() => (exited = true));
-    await until("xdpc run to start", () => {
-      if (exited) throw new Error(`xdpc run exited: ${stderr}`);
-      return lines.some((l) => l.event === "running");
-    });
-    return { child, lines, exit, stderr: () => stderr };
+    const r = await startRun(["--iface", lab.hostIf, file], env);
+    children.push(r.child);
+    return r;
   };
 
   beforeAll(() => {

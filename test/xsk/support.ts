@@ -1,4 +1,8 @@
-// Shared by the AF_XDP tests: the filter they run.
+// Shared by the AF_XDP tests: the filter they run, and `xdpc run` as a process.
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { ROOT } from "../runtime/loader-support.ts";
+import { until } from "../support/wait.ts";
 
 // UDP ports 7 and 9 go to the XskMap (the fallback, XDP_PASS, and the redirects are counted).
 // The handler, port 7: reflect (MACs, addresses and ports swapped, TTL set to 7) and XSK_TX; anything else: XSK_DROP.
@@ -36,3 +40,47 @@ export function echo(pkt: XskPacket): XskVerdict {
   return XSK_TX;
 }
 `;
+
+/** A running `xdpc run --json`: the process, its JSON lines so far, its exit (-1: killed by a signal). */
+export interface RunProcess {
+  child: ChildProcess;
+  lines: Record<string, unknown>[];
+  exit: Promise<number | null>;
+  stderr: () => string;
+}
+
+/** Starts `xdpc run --json ARGS…` and resolves once it says it runs (bounded wait). */
+export async function startRun(args: string[], env: NodeJS.ProcessEnv): Promise<RunProcess> {
+  const child = spawn("node", [join(ROOT, "bin/xdpc.js"), "run", "--json", ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: Record<string, unknown>[] = [];
+  let stderr = "";
+  let buf = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    buf += d.toString();
+    for (let i = buf.indexOf("\n"); i >= 0; i = buf.indexOf("\n")) {
+      lines.push(JSON.parse(buf.slice(0, i)) as Record<string, unknown>);
+      buf = buf.slice(i + 1);
+    }
+  });
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  let exited = false;
+  const exit = new Promise<number | null>((resolve) =>
+    child.on("exit", (code, signal) => {
+      exited = true;
+      resolve(signal ? -1 : code);
+    }),
+  );
+  await until(
+    () => {
+      if (exited) throw new Error(`xdpc run exited: ${stderr}`);
+      return lines.some((l) => l.event === "running");
+    },
+    60_000,
+    "xdpc run to start",
+  );
+  return { child, lines, exit, stderr: () => stderr };
+}
