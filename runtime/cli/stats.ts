@@ -16,12 +16,7 @@ import {
   type Snapshot,
 } from "../observe/stats.ts";
 import { ControlClient } from "../xsk/control.ts";
-import {
-  handlerJson,
-  handlerRates,
-  handlerTable,
-  type HandlerSample,
-} from "../observe/handler-stats.ts";
+import { handlerJson, handlerRates, handlerTable, type HandlerSample } from "../xsk/stats.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { cliFailure } from "./failure.ts";

@@ -1,7 +1,7 @@
 // The AF_XDP handler's verdict counters in `xdpc stats`: per queue (one socket, owned
 // by one worker) and per worker, totals and rates between two samples taken over the
 // control socket of the `xdpc run` on the interface.
-import type { ControlStats, QueueTotals } from "../xsk/control.ts";
+import type { ControlStats, QueueTotals } from "./control.ts";
 
 const FIELDS = ["rx", "tx", "drop", "txFull", "kernelDrops"] as const;
 type Field = (typeof FIELDS)[number];
