@@ -541,6 +541,12 @@ export declare function atomicAdd(field: number, n: number): void;
 export declare function trace(format: string, a?: number, b?: number, c?: number): void;
 /** Redirects the frame out of interface `ifindex` (bpf_redirect): XDP_REDIRECT in XDP programs, TC_ACT_REDIRECT in tc programs. */
 export declare function redirect(ifindex: u32): XdpAction;
+/** tc only: with `{ ingress: true }` (BPF_F_INGRESS) the packet is received on `ifindex` instead of sent out of it; TC_ACT_REDIRECT (TC_ACT_SHOT on error). */
+export declare function redirect(ifindex: u32, options: { ingress: boolean }): TcAction;
+/** tc only: bpf_redirect_neigh — out of `ifindex`, the next hop found in the FIB and its MAC in the neighbour table (resolved if needed); TC_ACT_REDIRECT. */
+export declare function redirectNeigh(ifindex: u32): TcAction;
+/** tc ingress only: bpf_redirect_peer — into the peer device of veth/netkit `ifindex` (in its namespace), skipping the backlog; TC_ACT_REDIRECT. */
+export declare function redirectPeer(ifindex: u32): TcAction;
 declare const paramBrand: unique symbol;
 /**
  * Marks a load-time parameter's type, so that `xdpc/runtime` types `load({ params })` from

@@ -94,6 +94,12 @@ export function trace() {
 export function redirect() {
   return notCompiled("redirect()");
 }
+export function redirectNeigh() {
+  return notCompiled("redirectNeigh()");
+}
+export function redirectPeer() {
+  return notCompiled("redirectPeer()");
+}
 export function fibLookup() {
   return notCompiled("fibLookup()");
 }

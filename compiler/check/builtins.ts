@@ -183,6 +183,8 @@ for (const n of [
   "trace",
   "fibLookup",
   "redirect",
+  "redirectNeigh",
+  "redirectPeer",
   "param",
   "zeroed",
   "csumDiff",

@@ -240,6 +240,29 @@ export abstract class CallChecker extends ExprChecker {
     }
   }
 
+  /**
+   * redirect()'s options at tc: `{ ingress: true }` (BPF_F_INGRESS) as an object literal
+   * of constant booleans; the lowering reads the flag from constValues.
+   */
+  private redirectOptions(a: ast.Expr, tc: boolean): void {
+    const o = unwrapParens(a);
+    if (!tc) this.error("ContextOnly", a.span, "redirect()'s options", "tc programs");
+    if (o.kind !== "ObjectLit") {
+      this.error("RedirectOptions", a.span);
+      this.expr(a);
+      return;
+    }
+    for (const p of o.props) {
+      const t = this.expr(p.value);
+      if (p.name.name !== "ingress" || t === errorType) {
+        if (t !== errorType) this.error("RedirectOptions", p.span);
+        continue;
+      }
+      const v = this.m.constValues.get(p.value);
+      if (t.kind !== "bool" || v === undefined) this.error("RedirectOptions", p.value.span);
+    }
+  }
+
   /** A redirect fallback must be a constant verdict the kernel accepts there (0..3). */
   private fallback(a: ast.Expr): void {
     const t = this.expr(a);
@@ -263,9 +286,19 @@ export abstract class CallChecker extends ExprChecker {
         this.args(e);
         return name === "ktimeNs" ? u64 : u32;
       case "redirect":
-        if (this.arity(e, name, 1)) this.arg(e, 0, u32);
+        if (this.arity(e, name, 1, 2)) {
+          this.arg(e, 0, u32);
+          if (e.args[1]) this.redirectOptions(e.args[1], expected === tcActionType);
+        } else this.args(e);
         // bpf_redirect returns the hook's own verdict (XDP_REDIRECT or TC_ACT_REDIRECT).
         return expected === tcActionType ? tcActionType : xdpActionType;
+      case "redirectNeigh":
+      case "redirectPeer":
+        if (this.arity(e, name, 1)) this.arg(e, 0, u32);
+        else this.args(e);
+        if (this.fn && this.fn.kind !== "tc" && this.fn.kind !== "helper")
+          this.error("ContextOnly", e.callee.span, `${name}()`, "tc programs");
+        return tcActionType;
       case "trace": {
         const fmt = e.args[0];
         if (!fmt || unwrapParens(fmt).kind !== "StringLit") {

@@ -262,6 +262,9 @@ export type HelperName =
   | "trace"
   | "fibLookup"
   | "redirect"
+  /** bpf_redirect_neigh / bpf_redirect_peer: tc only. */
+  | "redirectNeigh"
+  | "redirectPeer"
   | "param"
   /** `zeroed<T>()`: a zero-filled stack value of struct or FixedArray T (types.get(call) is T). */
   | "zeroed"

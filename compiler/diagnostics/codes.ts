@@ -210,6 +210,10 @@ export const messages = {
     code: 3030,
     text: "the redirect fallback must be XDP_ABORTED, XDP_DROP, XDP_PASS or XDP_TX",
   },
+  RedirectOptions: {
+    code: 3050,
+    text: "redirect()'s options are an object literal { ingress: true | false } (a constant)",
+  },
   UnsupportedHere: { code: 3031, text: "{0} is not supported in filters{1}" },
   MapNotValue: { code: 3032, text: "map '{0}' can only be used by calling its methods" },
   ContextOnly: { code: 3033, text: "{0} is only available in {1}" },

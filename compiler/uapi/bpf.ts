@@ -19,6 +19,8 @@ export const BPF_FUNC = {
   xdp_adjust_tail: 65,
   fib_lookup: 69,
   ringbuf_output: 130,
+  redirect_neigh: 152,
+  redirect_peer: 155,
 } as const;
 
 /** BPF map types (enum bpf_map_type) that xdpc declares or reports. */

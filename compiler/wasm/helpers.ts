@@ -40,6 +40,12 @@ export const HELPER_IMPORTS: Record<number, HelperImport> = {
     params: ["i32", "i32", "i64", "i64"],
     result: "i64",
   },
+  [BPF_FUNC.redirect_neigh]: {
+    name: "redirect_neigh",
+    params: ["i32", "i32", "i64", "i64"],
+    result: "i64",
+  },
+  [BPF_FUNC.redirect_peer]: { name: "redirect_peer", params: ["i32", "i64"], result: "i64" },
   [BPF_FUNC.ringbuf_output]: {
     name: "ringbuf_output",
     params: ["i32", "i32", "i64", "i64"],

@@ -14,7 +14,8 @@ type Named =
   | "TestRunError"
   | "XskError"
   | "PcapError"
-  | "EngineError";
+  | "EngineError"
+  | "RouteTableError";
 const is = (e: unknown, ...names: string[]): e is Error =>
   e instanceof Error && names.includes(e.name);
 const isNamed = (e: unknown, name: Named): e is Error => is(e, name);
@@ -63,11 +64,12 @@ export function pcapFailure(e: unknown, path: string): never {
 }
 
 /**
- * `xdpc test`'s engine and map-setup failures (runtime/testing): the message, which
- * names the file, is the line. With `rethrow` false, anything else is left to the caller.
+ * `xdpc test`'s engine, map-setup and route-table failures (runtime/testing,
+ * runtime/wasm/fib.ts): the message, which names the file, is the line. With `rethrow`
+ * false, anything else is left to the caller.
  */
 export function engineFailure(e: unknown, rethrow = true): void {
-  if (isNamed(e, "EngineError")) throw new CliError(e.message);
+  if (isNamed(e, "EngineError") || isNamed(e, "RouteTableError")) throw new CliError(e.message);
   if (rethrow) throw e;
 }
 

@@ -1,5 +1,5 @@
 // `xdpc test FILE.ts|FILE.o|FILE.wasm --pcap IN [--engine kernel|wasm|both] [--maps SETUP.json]
-// [--maps-out OUT.json] [--out OUT] [--verbose] [--json] [--program NAME] [--set k=v]…`:
+// [--maps-out OUT.json] [--routes ROUTES.json] [--ifindex N] [--out OUT] [--verbose] [--json] [--program NAME] [--set k=v]…`:
 // every packet of a capture through the program, on the kernel (BPF_PROG_TEST_RUN) or
 // the Wasm engine (no privilege), or on both, reporting every packet where they differ.
 import type { Command } from "commander";
@@ -31,6 +31,7 @@ import type { CommandImpl } from "./types.ts";
 import { readObjectFile, readSource, note } from "./shared.ts";
 import { CliError, EXIT } from "./errors.ts";
 import { engineFailure, pcapFailure, testLoadFailure } from "./failure.ts";
+import { FibTable } from "../wasm/fib.ts";
 import { readInput } from "./input.ts";
 import { printDiagnostics } from "./report.ts";
 
@@ -38,6 +39,8 @@ interface TestOpts {
   pcap: string;
   engine?: EngineName | "both";
   maps?: string;
+  routes?: string;
+  ifindex?: string;
   mapsOut?: string;
   out?: string;
   verbose?: boolean;
@@ -91,6 +94,22 @@ function readCapture(path: string) {
   } catch (e) {
     pcapFailure(e, path);
   }
+}
+
+function readRoutes(path: string): FibTable {
+  const table = readSetup(path);
+  try {
+    return new FibTable(table, path);
+  } catch (e) {
+    return engineFailure(e) as never;
+  }
+}
+
+function parseIfindex(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > 0xffffffff)
+    throw new CliError(`--ifindex: '${v}' is not an interface index (a positive integer)`);
+  return n;
 }
 
 function readSetup(path: string): unknown {
@@ -150,6 +169,14 @@ export const testCommand: CommandImpl = {
       )
       .option("--maps-out <file>", "write the maps after the run as JSON (- for stdout)")
       .option(
+        "--routes <routes.json>",
+        "the route table the wasm engine's fibLookup looks up in: {interfaces, routes, neighbours} as ip -j prints them (docs/wasm.md)",
+      )
+      .option(
+        "--ifindex <n>",
+        "the interface index the packets arrive on (ctx.ifindex; the kernel engine's ingress device)",
+      )
+      .option(
         "--out <file>",
         "write the packets that leave the program (PASS, TX, REDIRECT), as rewritten, to this pcap",
       )
@@ -169,6 +196,8 @@ export const testCommand: CommandImpl = {
     const sets = parseSets(opts.set);
     const { packets } = readCapture(opts.pcap);
     const setup = opts.maps !== undefined ? readSetup(opts.maps) : undefined;
+    const routes = opts.routes !== undefined ? readRoutes(opts.routes) : undefined;
+    const ifindex = opts.ifindex !== undefined ? parseIfindex(opts.ifindex) : undefined;
     const names = chooseEngines(file, opts.engine);
     if (names.includes("kernel")) {
       const why = kernelUnavailable();
@@ -184,7 +213,7 @@ export const testCommand: CommandImpl = {
     try {
       for (const name of names) {
         try {
-          engines.push(openEngine(name, build, { program: opts.program, sets }));
+          engines.push(openEngine(name, build, { program: opts.program, sets, routes, ifindex }));
         } catch (e) {
           return testLoadFailure(e, file);
         }

@@ -229,8 +229,11 @@ const SKB_CTX_SIZE = 192;
  * One skb test run of a tc program with a zeroed struct __sk_buff going in (mark and
  * priority 0; the skb on lo), reading back the mark and priority the program left.
  */
-function runSkb(fd: number, data: Uint8Array) {
-  const r = testRun(fd, data, { repeat: 1, ctxIn: new Uint8Array(SKB_CTX_SIZE) });
+function runSkb(fd: number, data: Uint8Array, ifindex?: number) {
+  const ctxIn = new Uint8Array(SKB_CTX_SIZE);
+  // skb->dev: the device of that index in this namespace (lo when 0 or 1).
+  if (ifindex) new DataView(ctxIn.buffer).setUint32(SK_BUFF.ifindex, ifindex, true);
+  const r = testRun(fd, data, { repeat: 1, ctxIn });
   const ctx = new DataView(r.ctx!.buffer, r.ctx!.byteOffset, r.ctx!.byteLength);
   return {
     verdict: r.retval | 0,
@@ -240,19 +243,23 @@ function runSkb(fd: number, data: Uint8Array) {
   };
 }
 
-/** One packet through a loaded program with BPF_PROG_TEST_RUN; a kernel refusal is an outcome. */
+/**
+ * One packet through a loaded program with BPF_PROG_TEST_RUN; a kernel refusal is an
+ * outcome. `ifindex`: the device it arrives on (xdp_md.ingress_ifindex, __sk_buff.ifindex).
+ */
 export function runPacket(
   fd: number,
   p: TestPacket,
   index: number,
   hook: Hook = "xdp",
+  ifindex?: number,
 ): PacketOutcome {
   const o = outcomeOf(
     index,
     p,
     (data) => {
-      if (hook === "tc") return runSkb(fd, data);
-      const r = testRun(fd, data, { repeat: 1 });
+      if (hook === "tc") return runSkb(fd, data, ifindex);
+      const r = testRun(fd, data, { repeat: 1, ingressIfindex: ifindex });
       return { verdict: r.retval, data: r.data };
     },
     (e) => {

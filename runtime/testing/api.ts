@@ -66,6 +66,37 @@ export interface TestFilterOptions {
   params?: Record<string, string | number | bigint | boolean>;
   /** Map contents before the first packet. */
   maps?: MapsSetup;
+  /**
+   * The route table the Wasm engine's `fibLookup` looks up in (a JSON file's path or the
+   * object: `{ interfaces, routes, neighbours }` with the fields `ip -j` prints; docs/wasm.md).
+   * The kernel engine uses the FIB of the process's network namespace.
+   */
+  routes?: string | RouteTableInput;
+  /** The interface index the frames arrive on: ctx.ifindex, and the kernel test run's ingress device. */
+  ifindex?: number;
+}
+
+/** A route table for the Wasm engine's fibLookup (`xdpc test --routes`). */
+export interface RouteTableInput {
+  /** `ip -j link` entries: ifindex, ifname, address (MAC), mtu, and `forwarding` (default true). */
+  interfaces: {
+    ifindex: number;
+    ifname?: string;
+    address: string;
+    mtu?: number;
+    forwarding?: boolean;
+  }[];
+  /** `ip -4 -j route show table all` entries: dst ("default", "a.b.c.d/n"), dev, gateway, type, table, metric. */
+  routes: {
+    dst: string;
+    dev?: string | number;
+    gateway?: string;
+    type?: string;
+    table?: string;
+    metric?: number;
+  }[];
+  /** `ip -4 -j neigh` entries: dst, dev, lladdr, state (default ["PERMANENT"]). */
+  neighbours?: { dst: string; dev: string | number; lladdr?: string; state?: string[] | string }[];
 }
 
 /** What one packet did. */

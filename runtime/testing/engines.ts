@@ -32,6 +32,7 @@ import {
 } from "../packets/testrun.ts";
 import { WasmHost, WasmHostError, missingHelpers, refusalMessage } from "../wasm/instance.ts";
 import type { HostMap } from "../wasm/maps.ts";
+import { FibTable, RouteTableError, type RouteTable } from "../wasm/fib.ts";
 
 export type EngineName = "kernel" | "wasm";
 
@@ -52,6 +53,13 @@ export interface EngineOptions {
   program?: string;
   /** Load-time parameters (`.rodata`), as `--set name=value`. */
   sets?: Record<string, string>;
+  /** The route table the Wasm engine's fibLookup looks up in (`--routes`); the kernel uses its own FIB. */
+  routes?: RouteTable | FibTable;
+  /**
+   * The interface the packets arrive on (`--ifindex`): ctx.ifindex on both engines; the
+   * kernel's test run then takes that device (of this namespace) as the ingress one.
+   */
+  ifindex?: number;
 }
 
 /** One map entry, typed: what `--maps` takes and `--maps-out` writes. */
@@ -220,7 +228,7 @@ export function kernelEngine(build: FilterBuild, opts: EngineOptions = {}): Engi
   return {
     name: "kernel",
     program: prog.program,
-    run: (p, index) => runPacket(prog.fd, p, index, hook),
+    run: (p, index) => runPacket(prog.fd, p, index, hook, opts.ifindex),
     maps: () =>
       [...typed.values()].map((t) => ({
         name: t.name,
@@ -260,7 +268,17 @@ export function kernelEngine(build: FilterBuild, opts: EngineOptions = {}): Engi
 
 /** The one-line refusal for helpers the Wasm host lacks, naming the engine that has them. */
 export function wasmRefusal(file: string, helpers: readonly string[]): string {
-  return `${file}: ${refusalMessage(helpers)} (--engine kernel)`;
+  const routes = helpers.includes("fib_lookup")
+    ? "; or give the wasm engine a route table: --routes FILE.json"
+    : "";
+  return `${file}: ${refusalMessage(helpers)} (--engine kernel${routes})`;
+}
+
+/** A packet the Wasm engine could not run, as its outcome's reason (or rethrown). */
+function wasmRefusalOf(e: unknown): string {
+  if (e instanceof RouteTableError) return `not run on the wasm engine: ${e.message}`;
+  if (!(e instanceof Error) || e.name !== "RuntimeError") throw e;
+  return `trapped in the wasm engine: ${e.message}`;
 }
 
 function pickProgram(meta: WasmMeta, file: string, wanted?: string): string {
@@ -284,16 +302,17 @@ export function wasmEngine(build: FilterBuild, opts: EngineOptions = {}): Engine
     throw new EngineError(
       `${build.file}: the wasm engine runs a filter compiled from its source: give the .ts file (an eBPF object cannot be translated)`,
     );
-  const missing = missingHelpers(build.wasm);
+  const missing = missingHelpers(build.wasm, { routes: opts.routes !== undefined });
   if (missing.length) throw new EngineError(wasmRefusal(build.file, missing));
   const meta = readMeta(build.wasm);
   if (!meta) throw new EngineError(`${build.file}: not a module built by xdpc (no xdpc.meta)`);
   const program = pickProgram(meta, build.file, opts.program);
   let host: WasmHost;
   try {
-    host = new WasmHost(build.wasm);
+    host = new WasmHost(build.wasm, opts.routes ? { routes: opts.routes } : {});
   } catch (e) {
-    if (e instanceof WasmHostError) throw new EngineError(`${build.file}: ${e.message}`);
+    if (e instanceof WasmHostError || e instanceof RouteTableError)
+      throw new EngineError(`${build.file}: ${e.message}`);
     throw e;
   }
   const info = build.object ? readObject(build.object) : undefined;
@@ -353,12 +372,11 @@ export function wasmEngine(build: FilterBuild, opts: EngineOptions = {}): Engine
         // The frames the kernel's skb test run refuses, refused in its words.
         if (skbTestRunRefusal(data) !== null)
           throw new NativeError("BPF_PROG_TEST_RUN failed", 22, "bpf_prog_test_run_opts");
-        return host.runTc(program, data);
+        return host.runTc(program, data, opts.ifindex ? { ifindex: opts.ifindex } : {});
       },
       (e) => {
         if (e instanceof NativeError) return `refused by the kernel: ${e.message}`;
-        if (!(e instanceof Error) || e.name !== "RuntimeError") throw e;
-        return `trapped in the wasm engine: ${e.message}`;
+        return wasmRefusalOf(e);
       },
     );
     o.hook = "tc";
@@ -374,17 +392,16 @@ export function wasmEngine(build: FilterBuild, opts: EngineOptions = {}): Engine
             index,
             p,
             (data) => {
-              const r = host.run(program, data.subarray(0, LINEAR_PART));
+              const r = host.run(program, data.subarray(0, LINEAR_PART), {
+                ifindex: opts.ifindex ?? 1,
+              });
               if (data.length <= LINEAR_PART) return r;
               const whole = new Uint8Array(r.data.length + data.length - LINEAR_PART);
               whole.set(r.data);
               whole.set(data.subarray(LINEAR_PART), r.data.length);
               return { verdict: r.verdict, data: whole };
             },
-            (e) => {
-              if (!(e instanceof Error) || e.name !== "RuntimeError") throw e;
-              return `trapped in the wasm engine: ${e.message}`;
-            },
+            wasmRefusalOf,
           ),
     maps: () => maps,
     globals() {

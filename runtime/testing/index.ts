@@ -11,6 +11,7 @@ import type { Diagnostic } from "../../compiler/diagnostics/diagnostic.ts";
 import { LINKTYPE_ETHERNET, packetsOfLinkType, readPcap } from "../packets/pcap.ts";
 import { verdictName, type PacketOutcome, type TestPacket } from "../packets/testrun.ts";
 import type { JsValue } from "../observe/values.ts";
+import { FibTable } from "../wasm/fib.ts";
 import {
   fillMaps,
   kernelUnavailable,
@@ -118,6 +119,16 @@ export const testFilter: TestFilter = async (input, options = {}) => {
     Object.entries(options.params ?? {}).map(([k, v]) => [k, String(v)]),
   );
   const engines: Engine[] = [];
+  let routes: FibTable | undefined;
+  if (options.routes !== undefined)
+    try {
+      routes =
+        typeof options.routes === "string"
+          ? new FibTable(JSON.parse(readFileSync(options.routes, "utf8")), options.routes)
+          : new FibTable(options.routes);
+    } catch (e) {
+      throw new FilterError(`routes: ${(e as Error).message}`);
+    }
   const fail = (e: unknown): never => {
     for (const x of engines) x.close();
     if (e instanceof Error && /^(EngineError|TestRunError|LoadError|NativeError)$/.test(e.name))
@@ -126,7 +137,14 @@ export const testFilter: TestFilter = async (input, options = {}) => {
   };
   try {
     for (const n of names) {
-      engines.push(openEngine(n, build, { program: options.program, sets }));
+      engines.push(
+        openEngine(n, build, {
+          program: options.program,
+          sets,
+          ...(routes ? { routes } : {}),
+          ...(options.ifindex !== undefined ? { ifindex: options.ifindex } : {}),
+        }),
+      );
       if (options.maps) fillMaps(engines.at(-1)!, options.maps, "maps");
     }
   } catch (e) {

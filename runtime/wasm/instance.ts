@@ -14,6 +14,7 @@ import {
   type WasmMeta,
 } from "../../compiler/wasm/abi.ts";
 import { formatTrace } from "./trace.ts";
+import { FibTable, type RouteTable } from "./fib.ts";
 import { fromHex, monotonicNs, randomU32 } from "./platform.ts";
 import {
   ArrayStore,
@@ -52,6 +53,11 @@ export interface WasmHostOptions {
   cpu?: number;
   /** Receives each trace() line (default: kept in `host.traceLines`). */
   trace?: (line: string) => void;
+  /**
+   * The routes, interfaces and neighbours bpf_fib_lookup looks up in (runtime/wasm/fib.ts);
+   * a module calling fibLookup is refused without them.
+   */
+  routes?: RouteTable | FibTable;
 }
 
 export interface RunResult {
@@ -95,8 +101,11 @@ export interface TcRunResult {
   /** skb->mark and skb->priority after the program. */
   mark: number;
   priority: number;
-  /** The target of bpf_redirect when the program returned TC_ACT_REDIRECT through it. */
-  redirect?: { ifindex: number; ingress: boolean };
+  /**
+   * The target of bpf_redirect (or bpf_redirect_neigh / bpf_redirect_peer, `via`) when the
+   * program returned TC_ACT_REDIRECT.
+   */
+  redirect?: { ifindex: number; ingress: boolean; via?: "neigh" | "peer" };
 }
 
 /** PACKET_HOST / BROADCAST / MULTICAST / OTHERHOST (linux/if_packet.h). */
@@ -163,6 +172,8 @@ export const HOST_HELPERS = [
   "get_smp_processor_id",
   "redirect",
   "redirect_map",
+  "redirect_neigh",
+  "redirect_peer",
   "ringbuf_output",
   "csum_diff",
 ] as const;
@@ -171,8 +182,9 @@ export const HOST_HELPERS = [
 const TRACE_IMPORT = /^trace_printk(\d)$/;
 
 /**
- * Helpers a filter can call that this host does not implement (docs/wasm.md, "Not yet"),
- * each with the filter function that calls it: a module importing one is refused.
+ * Helpers a filter can call that this host implements only when given what they read
+ * (docs/wasm.md), each with the filter function that calls it: bpf_fib_lookup needs a
+ * route table (`routes`); a module importing one without it is refused.
  */
 export const UNIMPLEMENTED_HELPERS: Readonly<Record<string, string>> = { fib_lookup: "fibLookup" };
 
@@ -189,13 +201,20 @@ export function refusalMessage(helpers: readonly string[]): string {
   return `the wasm engine does not implement helper${many ? "s" : ""} ${names.join(", ")}; the kernel engine has ${many ? "them" : "it"}`;
 }
 
-/** The helper imports of a module that this host does not implement (empty: it can run). */
-export function missingHelpers(binary: Uint8Array | WebAssembly.Module): string[] {
+/**
+ * The helper imports of a module that this host does not implement (empty: it can run);
+ * with `routes`, bpf_fib_lookup counts as implemented.
+ */
+export function missingHelpers(
+  binary: Uint8Array | WebAssembly.Module,
+  opts: { routes?: boolean } = {},
+): string[] {
   const mod =
     binary instanceof WebAssembly.Module
       ? binary
       : new WebAssembly.Module(binary as Uint8Array<ArrayBuffer>);
   const known = new Set<string>(HOST_HELPERS);
+  if (opts.routes) known.add("fib_lookup");
   return WebAssembly.Module.imports(mod)
     .filter(
       (i) =>
@@ -223,8 +242,12 @@ export class WasmHost {
   lastRedirect: number | null = null;
   /** bpf_redirect's flags at tc (BPF_F_INGRESS) of the last redirect. */
   private lastRedirectFlags = 0n;
+  /** Whether the last redirect was bpf_redirect_neigh's or bpf_redirect_peer's. */
+  private lastRedirectVia: "neigh" | "peer" | undefined;
   /** The hook of the function running: bpf_redirect answers in its actions. */
   private hook: "xdp" | "tc" = "xdp";
+  /** skb->len of the tc program running (bpf_fib_lookup's skb variant checks it). */
+  private skbLen = 0;
   /** Where a tc program's struct __sk_buff image lives. */
   private readonly skbBase: number;
   /** The UMEM region (offset and size in the memory), when `umemBytes` was given. */
@@ -237,8 +260,12 @@ export class WasmHost {
     const meta = readMeta(mod);
     if (!meta) throw new WasmHostError("not an xdpc module: no xdpc.meta section");
     this.meta = meta;
-    const missing = missingHelpers(mod);
+    const missing = missingHelpers(mod, { routes: opts.routes !== undefined });
     if (missing.length) throw new WasmHostError(refusalMessage(missing));
+    const fib =
+      opts.routes === undefined || opts.routes instanceof FibTable
+        ? opts.routes
+        : new FibTable(opts.routes);
 
     const layout = new MemoryLayout(meta);
     this.stackBase = layout.stackBase;
@@ -305,7 +332,10 @@ export class WasmHost {
         );
       return s;
     };
-    const helpers: Record<(typeof HOST_HELPERS)[number], (...a: never[]) => number | bigint> = {
+    const helpers: Record<
+      (typeof HOST_HELPERS)[number] | "fib_lookup",
+      (...a: never[]) => number | bigint
+    > = {
       map_lookup_elem: (id: number, key: number) => map(id).lookup(keyOf(map(id), key)),
       map_update_elem: (id: number, key: number, value: number, flags: bigint) => {
         const m = map(id);
@@ -323,11 +353,30 @@ export class WasmHost {
           if (flags & ~1n) return 2n;
           this.lastRedirect = ifindex >>> 0;
           this.lastRedirectFlags = flags;
+          this.lastRedirectVia = undefined;
           return 7n; // TC_ACT_REDIRECT
         }
         if (flags !== 0n) return 0n; // XDP_ABORTED, as the kernel for unknown flags
         this.lastRedirect = ifindex >>> 0;
         return 4n; // XDP_REDIRECT
+      },
+      // tc only (the verifier refuses them elsewhere): any flag, or neighbour parameters
+      // shorter than struct bpf_redir_neigh (20 bytes), give TC_ACT_SHOT.
+      redirect_neigh: (ifindex: number, _params: number, plen: bigint, flags: bigint) => {
+        if (flags !== 0n || (plen !== 0n && plen < 20n)) return 2n;
+        if (plen !== 0n)
+          throw new WasmHostError("bpf_redirect_neigh with a next hop is not modelled by the host");
+        this.lastRedirect = ifindex >>> 0;
+        this.lastRedirectFlags = 0n;
+        this.lastRedirectVia = "neigh";
+        return 7n;
+      },
+      redirect_peer: (ifindex: number, flags: bigint) => {
+        if (flags !== 0n) return 2n;
+        this.lastRedirect = ifindex >>> 0;
+        this.lastRedirectFlags = 0n;
+        this.lastRedirectVia = "peer";
+        return 7n;
       },
       // The kernel's __bpf_xdp_redirect_map: unknown flags abort; a missing entry
       // returns the fallback action in the low two bits of flags.
@@ -345,6 +394,15 @@ export class WasmHost {
         const mem = this.bytes();
         return BigInt(csumDiff(mem.subarray(from, from + fs), mem.subarray(to, to + ts), seed));
       },
+      fib_lookup: (_ctx: number, params: number, plen: bigint, flags: bigint) =>
+        BigInt(
+          fib!.lookup(
+            new DataView(this.memory.buffer, params, 64),
+            Number(plen),
+            Number(BigInt.asUintN(32, flags)),
+            this.hook === "tc" ? this.skbLen : undefined,
+          ),
+        ),
       ringbuf_output: (id: number, data: number, size: bigint, flags: bigint) => {
         const rb = this.byId[id];
         if (!(rb instanceof RingBufStore)) return BigInt(-EINVAL);
@@ -493,6 +551,7 @@ export class WasmHost {
     put(80, this.frameBase + frame.length);
     this.lastRedirect = null;
     this.hook = "tc";
+    this.skbLen = skb.len ?? frame.length;
     let verdict: number;
     try {
       verdict = fn(this.frameBase, frame.length, this.skbBase, 0, 0, 0) | 0;
@@ -506,7 +565,11 @@ export class WasmHost {
       priority: dv.getUint32(32, true),
     };
     if (verdict === 7 && this.lastRedirect !== null)
-      out.redirect = { ifindex: this.lastRedirect, ingress: (this.lastRedirectFlags & 1n) !== 0n };
+      out.redirect = {
+        ifindex: this.lastRedirect,
+        ingress: (this.lastRedirectFlags & 1n) !== 0n,
+        ...(this.lastRedirectVia ? { via: this.lastRedirectVia } : {}),
+      };
     return out;
   }
 

@@ -181,7 +181,7 @@ export function route(ctx: XdpContext): XdpAction {
     const r = xdpc("test", f("fib.ts"), "--pcap", f("mix.pcap"), "--engine", "wasm");
     expect(r.out).toBe("");
     expect(r.err).toBe(
-      `xdpc: error: ${f("fib.ts")}: the wasm engine does not implement helper bpf_fib_lookup (fibLookup); the kernel engine has it (--engine kernel)\n`,
+      `xdpc: error: ${f("fib.ts")}: the wasm engine does not implement helper bpf_fib_lookup (fibLookup); the kernel engine has it (--engine kernel; or give the wasm engine a route table: --routes FILE.json)\n`,
     );
     expect(r.code).toBe(1);
   });
@@ -338,7 +338,7 @@ export function route(ctx: XdpContext): XdpAction {
     openUp(work);
     const args = ["test", "fib.ts", "--pcap", CASES[0]!.pcap];
     const refusal =
-      "xdpc: error: fib.ts: the wasm engine does not implement helper bpf_fib_lookup (fibLookup); the kernel engine has it (--engine kernel)\n";
+      "xdpc: error: fib.ts: the wasm engine does not implement helper bpf_fib_lookup (fibLookup); the kernel engine has it (--engine kernel; or give the wasm engine a route table: --routes FILE.json)\n";
     const nobody = asNobody(process.execPath, [staged.bin, ...args], { cwd: work });
     expect(nobody).toEqual({
       status: 1,

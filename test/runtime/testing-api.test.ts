@@ -103,7 +103,7 @@ export function route(ctx: XdpContext): XdpAction {
 }
 `;
     await expect(testFilter({ source: fib, file: "fib.ts" }, { engine: "wasm" })).rejects.toThrow(
-      "fib.ts: the wasm engine does not implement helper bpf_fib_lookup (fibLookup); the kernel engine has it (--engine kernel)",
+      "fib.ts: the wasm engine does not implement helper bpf_fib_lookup (fibLookup); the kernel engine has it (--engine kernel; or give the wasm engine a route table: --routes FILE.json)",
     );
     const t = await testFilter(filter("icmp_echo"), { engine: "wasm" });
     expect(() => t.map("nosuch")).toThrow("no map 'nosuch' in the filter (maps: replies)");

@@ -7,7 +7,7 @@ import { sizeAlign } from "../../check/types.ts";
 import { Builder } from "../builder.ts";
 import type { Arg, Base, Block, Cond, Operand, Size, Slot, VReg, Width } from "../ir.ts";
 import { isImm, isSlot } from "../ir.ts";
-import { BPF_FUNC, BPF_NOEXIST as NOEXIST } from "../../uapi/bpf.ts";
+import { BPF_FUNC, BPF_F_INGRESS, BPF_NOEXIST as NOEXIST } from "../../uapi/bpf.ts";
 import {
   H,
   BPF_NOEXIST,
@@ -102,7 +102,27 @@ Lowerer.prototype.helper = function (this: Lowerer, name: string, e: ast.Call): 
       return { k: "int", v: this.b.call(H.cpu, [], "i32")!, w: 32 };
     case "redirect": {
       const ifindex = this.scalar(this.use(e.args[0]!), e);
-      return { k: "int", v: this.b.call(H.redirect, [ifindex, 0n], "i32")!, w: 32 };
+      // { ingress: true } (checked constant) → BPF_F_INGRESS.
+      const opts = e.args[1]?.kind === "Paren" ? e.args[1].expr : e.args[1];
+      const ingress =
+        opts?.kind === "ObjectLit" &&
+        opts.props.some((p) => p.name.name === "ingress" && this.m.constValues.get(p.value));
+      const flags = ingress ? BigInt(BPF_F_INGRESS) : 0n;
+      return { k: "int", v: this.b.call(H.redirect, [ifindex, flags], "i32")!, w: 32 };
+    }
+    case "redirectNeigh": {
+      // bpf_redirect_neigh(ifindex, NULL, 0, 0): the next hop from the FIB, the MACs from
+      // the neighbour table.
+      const ifindex = this.scalar(this.use(e.args[0]!), e);
+      return {
+        k: "int",
+        v: this.b.call(H.redirectNeigh, [ifindex, 0n, 0n, 0n], "i32")!,
+        w: 32,
+      };
+    }
+    case "redirectPeer": {
+      const ifindex = this.scalar(this.use(e.args[0]!), e);
+      return { k: "int", v: this.b.call(H.redirectPeer, [ifindex, 0n], "i32")!, w: 32 };
     }
     case "atomicAdd": {
       const target = e.args[0]!;

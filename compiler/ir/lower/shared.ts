@@ -17,6 +17,8 @@ export const H = {
   random: BPF_FUNC.get_prandom_u32,
   cpu: BPF_FUNC.get_smp_processor_id,
   redirect: BPF_FUNC.redirect,
+  redirectNeigh: BPF_FUNC.redirect_neigh,
+  redirectPeer: BPF_FUNC.redirect_peer,
   adjustHead: BPF_FUNC.xdp_adjust_head,
   redirectMap: BPF_FUNC.redirect_map,
   adjustTail: BPF_FUNC.xdp_adjust_tail,
