@@ -21,7 +21,7 @@ import { printFunc } from "../ir/print.ts";
 import { countVerdicts } from "../ir/passes/verdicts.ts";
 import { VERDICT_COUNT, VERDICT_MAP, XDP_ACTION_NAMES, XDP_PASS } from "../uapi/bpf.ts";
 import type { Func } from "../ir/ir.ts";
-import { optimize } from "../ir/passes/index.ts";
+import { optimize, PASSES } from "../ir/passes/index.ts";
 import { selectInstructions } from "./isel.ts";
 import { allocateRegisters, RegallocError, STACK_LIMIT } from "./regalloc.ts";
 import { emitProgram, type EmittedProgram } from "./emit.ts";
@@ -32,6 +32,8 @@ export interface CompileObjectOptions {
   source: string;
   /** Keep the optimised IR text of every program (for --dump-ir and golden tests). */
   keepIr?: boolean;
+  /** With keepIr: the IR after each stage of this name instead (see CompileOptions.irAfter). */
+  irAfter?: string;
   /** Count every returned verdict in a hidden PerCpuArray `xdpc_verdicts` (compiler/ir/passes/verdicts.ts). */
   verdictStats?: boolean;
 }
@@ -47,6 +49,9 @@ export interface ObjectSpecResult {
   programs: CompiledProgram[];
   diagnostics: Diagnostic[];
 }
+
+/** What `--dump-ir=STAGE` takes: the lowered IR, each pass, or all of them. */
+export const IR_STAGES: readonly string[] = ["lower", ...PASSES.map((p) => p.name), "all"];
 
 const DATA_SECTIONS = new Set([".rodata", ".bss", ".data"]);
 const tcProto = {
@@ -70,11 +75,24 @@ export function compileToObjectSpec(
   for (const fn of m.functions) {
     if (fn.kind !== "xdp" && fn.kind !== "tc") continue;
     let f: Func;
+    const trace: string[] = [];
     try {
       f = lowerFunction(m, fn);
       // The verdict map counts XDP actions; tc verdicts are not counted.
       if (verdictStats && fn.kind === "xdp") countVerdicts(f);
-      optimize(f);
+      const stage = opts.keepIr ? opts.irAfter : undefined;
+      const wants = (name: string) => stage === "all" || stage === name;
+      if (wants("lower")) trace.push(`; ${fn.name} after lower\n${printFunc(f)}`);
+      optimize(
+        f,
+        stage
+          ? (pass, round, g) => {
+              if (wants(pass))
+                trace.push(`; ${fn.name} after ${pass} (round ${round})\n${printFunc(g)}`);
+            }
+          : undefined,
+      );
+      if (stage && !trace.length) trace.push(`; ${fn.name}: ${stage} changed nothing\n`);
     } catch (e) {
       if (e instanceof LowerError) {
         diagnostics.push(diag("BackendUnsupported", m.file, e.span, [e.message]));
@@ -82,7 +100,7 @@ export function compileToObjectSpec(
       }
       throw e;
     }
-    const ir = opts.keepIr ? printFunc(f) : undefined;
+    const ir = !opts.keepIr ? undefined : opts.irAfter ? trace.join("") : printFunc(f);
     let emitted: EmittedProgram;
     try {
       const mf = selectInstructions(f);

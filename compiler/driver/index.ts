@@ -16,6 +16,12 @@ export interface CompileOptions {
   emit: "check" | "object";
   /** Keep each program's optimised IR text in the output (`--dump-ir`, golden tests). */
   keepIr?: boolean;
+  /**
+   * With keepIr: the IR after every pass of that name that changed the program
+   * (`lower` for the IR as lowered, `all` for every stage) instead of the final IR
+   * (`--dump-ir=PASS`). Names: IR_STAGES.
+   */
+  irAfter?: string;
   /** Count each XDP program's verdicts in a hidden PerCpuArray `xdpc_verdicts` (5 × u64, index = verdict). */
   verdictStats?: boolean;
 }
@@ -42,6 +48,7 @@ export function compile(source: string, options: CompileOptions): CompileOutput 
   const backend = compileToObjectSpec(checked, {
     source,
     keepIr: options.keepIr,
+    irAfter: options.irAfter,
     verdictStats: options.verdictStats,
   });
   diagnostics.push(...backend.diagnostics);

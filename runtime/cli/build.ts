@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { writeFileSync } from "node:fs";
 import { slots } from "../../compiler/bpf/insn.ts";
 import { compile, compileWasm, hasErrors } from "../../compiler/driver/index.ts";
+import { IR_STAGES } from "../../compiler/bpf/compile.ts";
 import { formatOption, readSource } from "./shared.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -20,9 +21,13 @@ export function wasmOutput(object: string): string {
 export const buildCommand: CommandImpl = {
   configure(cmd: Command) {
     cmd
-      .argument("<files...>", "filter sources (.ts)")
+      // Optional for commander only: `--dump-ir FILE` must not swallow the one file.
+      .argument("[files...]", "filter sources (.ts)")
       .option("-o, --output <file>", "output object (only with a single input)")
-      .option("--dump-ir", "print each program's optimised IR to stdout")
+      .option(
+        "--dump-ir [stage]",
+        `print each program's optimised IR to stdout, or its IR after each change by one stage (${IR_STAGES.join(", ")})`,
+      )
       .option(
         "--verdict-stats",
         "count returned verdicts in a hidden xdpc_verdicts map (for xdpc stats)",
@@ -30,22 +35,35 @@ export const buildCommand: CommandImpl = {
       .addOption(formatOption());
   },
   async run(cmd, args) {
-    const files = args[0] as string[];
+    const files = [...(args[0] as string[])];
     const opts = cmd.opts() as {
       output?: string;
-      dumpIr?: boolean;
+      dumpIr?: boolean | string;
       verdictStats?: boolean;
       format: Format;
     };
     if (opts.output && files.length > 1)
       throw new CliError("-o/--output needs exactly one input file", EXIT.usage);
+    let stage = typeof opts.dumpIr === "string" ? opts.dumpIr : undefined;
+    // `--dump-ir f.ts`: the value is the first file, not a stage.
+    if (stage !== undefined && !IR_STAGES.includes(stage) && /\.[cm]?tsx?$/.test(stage)) {
+      files.unshift(stage);
+      stage = undefined;
+    }
+    if (!files.length) throw new CliError("missing filter source (.ts)", EXIT.usage);
+    if (stage !== undefined && !IR_STAGES.includes(stage))
+      throw new CliError(
+        `--dump-ir: unknown stage '${stage}' (one of ${IR_STAGES.join(", ")})`,
+        EXIT.usage,
+      );
     let errors = 0;
     for (const file of files) {
       const source = readSource(file);
       const out = compile(source, {
         file,
         emit: "object",
-        keepIr: opts.dumpIr,
+        keepIr: !!opts.dumpIr,
+        irAfter: stage,
         verdictStats: opts.verdictStats,
       });
       printDiagnostics(out.diagnostics, source, opts.format);

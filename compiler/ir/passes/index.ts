@@ -10,13 +10,26 @@ import { peephole } from "./peephole.ts";
 
 export { foldConstants, eliminateDeadCode, simplifyCfg, mergeGuards, peephole };
 
-export function optimize(f: Func): void {
-  for (let round = 0; round < 20; round++) {
-    let changed = foldConstants(f);
-    changed = simplifyCfg(f) || changed;
-    changed = mergeGuards(f) || changed;
-    changed = peephole(f) || changed;
-    changed = eliminateDeadCode(f) || changed;
+/** The passes of one round, in order, by the names `--dump-ir=PASS` takes. */
+export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
+  { name: "fold", run: foldConstants },
+  { name: "simplify", run: simplifyCfg },
+  { name: "guards", run: mergeGuards },
+  { name: "peephole", run: peephole },
+  { name: "dce", run: eliminateDeadCode },
+];
+
+/** Called after each pass that changed the function, with the round it ran in (from 1). */
+export type PassObserver = (pass: string, round: number, f: Func) => void;
+
+export function optimize(f: Func, observe?: PassObserver): void {
+  for (let round = 1; round <= 20; round++) {
+    let changed = false;
+    for (const p of PASSES) {
+      if (!p.run(f)) continue;
+      changed = true;
+      observe?.(p.name, round, f);
+    }
     if (!changed) return;
   }
 }

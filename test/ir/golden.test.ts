@@ -1,0 +1,124 @@
+// Golden IR per pass: for each pass, a small filter whose IR that pass rewrites, and
+// the IR just before and just after the pass first changes it, as `xdpc build
+// --dump-ir=all` shows them. A diff here is a change in what the pass does; review
+// it like code (`npx vitest run -u test/ir/golden.test.ts` rewrites the files).
+import { describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { compile } from "../../compiler/driver/index.ts";
+import { optimize, PASSES } from "../../compiler/ir/passes/index.ts";
+import { printFunc } from "../../compiler/ir/print.ts";
+import type { Func } from "../../compiler/ir/ir.ts";
+import { xdpFunc } from "../support/ir.ts";
+
+const HEAD = `import type { XdpContext, XdpAction, u32 } from "xdpc";
+import { XDP_DROP, XDP_PASS, PerCpuArray } from "xdpc";
+`;
+
+/** Per pass: a program it has work in. */
+const CASES: Record<string, string> = {
+  fold: `export function prog(ctx: XdpContext): XdpAction {
+  let k: u32 = 3;
+  k = k * 4 + 1;
+  if (k === 13) return XDP_DROP;
+  return XDP_PASS;
+}`,
+  simplify: `function isVlan(proto: u32): boolean {
+  return proto === 0x8100 || proto === 0x88a8;
+}
+export function prog(ctx: XdpContext): XdpAction {
+  const eth = ctx.eth();
+  if (eth === null) return XDP_DROP;
+  if (isVlan(eth.proto)) return XDP_DROP;
+  return XDP_PASS;
+}`,
+  peephole: `const hits = new PerCpuArray<u32>({ maxEntries: 1 });
+export function prog(ctx: XdpContext): XdpAction {
+  let n: u32 = 0;
+  for (let i = 0; i < 4; i++) {
+    const b = ctx.load8(i);
+    if (b !== null && b === 0) n += 1;
+  }
+  const v = hits.lookupRef(0);
+  if (v !== null) v.value = n;
+  return XDP_PASS;
+}`,
+  dce: `export function prog(ctx: XdpContext): XdpAction {
+  const eth = ctx.eth();
+  if (eth === null) return XDP_DROP;
+  const unused = eth.proto + 1;
+  return XDP_PASS;
+}`,
+};
+
+/**
+ * Hand-built IR for passes that lowering leaves no work to (its header accessors
+ * already check a parse chain once): eth, then IPv4 checked again from data.
+ */
+const BUILT: Record<string, () => Func> = {
+  guards: () => {
+    const { b, data, end } = xdpFunc("prog");
+    const pass = b.block("pass");
+    const ethOk = b.block("ethok");
+    b.guard(data, 14, end, ethOk, pass);
+    b.place(ethOk);
+    const proto = b.load(2, data, 12);
+    const isIp = b.block("isip");
+    b.br("ne", 32, proto, 0x0008n, pass, isIp);
+    b.place(isIp);
+    const ip = b.ptrAdd(data, 14n);
+    const ipOk = b.block("ipok");
+    b.guard(ip, 20, end, ipOk, pass);
+    b.place(ipOk);
+    b.ret(1n);
+    b.place(pass);
+    b.ret(2n);
+    return b.fn;
+  },
+};
+
+function builtStages(f: Func): [string, string][] {
+  const all: [string, string][] = [["; prog as built", printFunc(f)]];
+  optimize(f, (pass, round, g) =>
+    all.push([`; prog after ${pass} (round ${round})`, printFunc(g)]),
+  );
+  return all;
+}
+
+/** The `--dump-ir=all` trace split into stages: [label, IR text]. */
+function stages(source: string): [string, string][] {
+  const out = compile(source, {
+    file: "golden.ts",
+    emit: "object",
+    keepIr: true,
+    irAfter: "all",
+  });
+  const errors = out.diagnostics.filter((d) => d.severity === "error");
+  expect(errors.map((d) => d.message)).toEqual([]);
+  const text = out.programs!.map((p) => p.ir!).join("");
+  return text
+    .split(/^(?=; )/m)
+    .map((s) => [s.slice(0, s.indexOf("\n")), s.slice(s.indexOf("\n") + 1)] as [string, string]);
+}
+
+describe("golden IR per pass", () => {
+  it("has a case for every pass", () => {
+    expect([...Object.keys(CASES), ...Object.keys(BUILT)].sort()).toEqual(
+      PASSES.map((p) => p.name).sort(),
+    );
+  });
+  const cases: (readonly [string, () => [string, string][]])[] = [
+    ...Object.entries(CASES).map(([p, body]) => [p, () => stages(HEAD + body)] as const),
+    ...Object.entries(BUILT).map(([p, build]) => [p, () => builtStages(build())] as const),
+  ];
+  for (const [pass, run] of cases)
+    it(`${pass}: the IR before and after its first change`, async () => {
+      const all = run();
+      const k = all.findIndex(([label]) => label.includes(` after ${pass} `));
+      expect(k, `${pass} changed nothing`).toBeGreaterThan(0);
+      const [beforeLabel, before] = all[k - 1]!;
+      const [afterLabel, after] = all[k]!;
+      await expect(`${beforeLabel}\n${before}\n${afterLabel}\n${after}`).toMatchFileSnapshot(
+        join(import.meta.dirname, "__snapshots__", `${pass}.ir.txt`),
+      );
+    });
+});
