@@ -36,6 +36,8 @@ export interface CompileObjectOptions {
   irAfter?: string;
   /** Count every returned verdict in a hidden PerCpuArray `xdpc_verdicts` (compiler/ir/passes/verdicts.ts). */
   verdictStats?: boolean;
+  /** IR passes to leave out (compiler/ir/passes/index.ts names them). */
+  skipPasses?: readonly string[];
 }
 
 export interface CompiledProgram {
@@ -83,15 +85,15 @@ export function compileToObjectSpec(
       const stage = opts.keepIr ? opts.irAfter : undefined;
       const wants = (name: string) => stage === "all" || stage === name;
       if (wants("lower")) trace.push(`; ${fn.name} after lower\n${printFunc(f)}`);
-      optimize(
-        f,
-        stage
+      optimize(f, {
+        skip: opts.skipPasses,
+        observe: stage
           ? (pass, round, g) => {
               if (wants(pass))
                 trace.push(`; ${fn.name} after ${pass} (round ${round})\n${printFunc(g)}`);
             }
           : undefined,
-      );
+      });
       if (stage && !trace.length) trace.push(`; ${fn.name}: ${stage} changed nothing\n`);
     } catch (e) {
       if (e instanceof LowerError) {

@@ -24,6 +24,8 @@ export interface CompileOptions {
   irAfter?: string;
   /** Count each XDP program's verdicts in a hidden PerCpuArray `xdpc_verdicts` (5 × u64, index = verdict). */
   verdictStats?: boolean;
+  /** IR passes to leave out, by name (compiler/ir/passes/index.ts): for differential tests of the optimizer. */
+  skipPasses?: readonly string[];
 }
 
 export interface CompileOutput {
@@ -50,6 +52,7 @@ export function compile(source: string, options: CompileOptions): CompileOutput 
     keepIr: options.keepIr,
     irAfter: options.irAfter,
     verdictStats: options.verdictStats,
+    skipPasses: options.skipPasses,
   });
   diagnostics.push(...backend.diagnostics);
   out.programs = backend.programs;
@@ -67,7 +70,11 @@ type WasmKind = "xdp" | "handler" | "tc";
 
 export async function compileWasm(
   out: CompileOutput,
-  opts: { only?: WasmKind | readonly WasmKind[]; rxBatch?: boolean } = {},
+  opts: {
+    only?: WasmKind | readonly WasmKind[];
+    rxBatch?: boolean;
+    skipPasses?: readonly string[];
+  } = {},
 ): Promise<WasmOutput | null> {
   if (!out.checked || hasErrors(out.diagnostics)) return null;
   const only = typeof opts.only === "string" ? [opts.only] : opts.only;

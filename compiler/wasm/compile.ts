@@ -48,6 +48,8 @@ export interface WasmOptions {
    * deletes itself (maps.ts), so all workers share them.
    */
   rxBatch?: boolean;
+  /** IR passes to leave out (compiler/ir/passes/index.ts names them). */
+  skipPasses?: readonly string[];
 }
 
 export interface WasmOutput {
@@ -129,7 +131,7 @@ export function compileToWasm(
       let adjusts = false;
       try {
         f = lowerFunction(m, fn);
-        optimize(f);
+        optimize(f, { skip: opts.skipPasses });
         if (opts.keepIr) irs.push({ name: fn.name, text: printFunc(f) });
         const emitted = emitFunction(env, f, fn.kind === "tc" ? "tc" : "xdp");
         stackSize = Math.max(stackSize, emitted.stackSize);

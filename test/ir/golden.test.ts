@@ -78,9 +78,9 @@ const BUILT: Record<string, () => Func> = {
 
 function builtStages(f: Func): [string, string][] {
   const all: [string, string][] = [["; prog as built", printFunc(f)]];
-  optimize(f, (pass, round, g) =>
-    all.push([`; prog after ${pass} (round ${round})`, printFunc(g)]),
-  );
+  optimize(f, {
+    observe: (pass, round, g) => all.push([`; prog after ${pass} (round ${round})`, printFunc(g)]),
+  });
   return all;
 }
 

@@ -2,6 +2,7 @@
 // the others (folding decides branches, simplification merges blocks, guard
 // merging empties blocks, dead code elimination drops what became unused).
 import type { Func } from "../ir.ts";
+import { removeUnreachable } from "../cfg.ts";
 import { foldConstants } from "./fold.ts";
 import { eliminateDeadCode } from "./dce.ts";
 import { simplifyCfg } from "./simplify.ts";
@@ -10,7 +11,7 @@ import { peephole } from "./peephole.ts";
 
 export { foldConstants, eliminateDeadCode, simplifyCfg, mergeGuards, peephole };
 
-/** The passes of one round, in order, by the names `--dump-ir=PASS` takes. */
+/** The passes of one round, in order, by the names `--dump-ir=PASS` and `skipPasses` take. */
 export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
   { name: "fold", run: foldConstants },
   { name: "simplify", run: simplifyCfg },
@@ -22,14 +23,24 @@ export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
 /** Called after each pass that changed the function, with the round it ran in (from 1). */
 export type PassObserver = (pass: string, round: number, f: Func) => void;
 
-export function optimize(f: Func, observe?: PassObserver): void {
+export interface OptimizeOptions {
+  /** Passes to leave out, by name: the optimizer's differential test builds without each. */
+  skip?: readonly string[];
+  observe?: PassObserver;
+}
+
+export function optimize(f: Func, opts: OptimizeOptions = {}): void {
+  const passes = PASSES.filter((p) => !opts.skip?.includes(p.name));
   for (let round = 1; round <= 20; round++) {
     let changed = false;
-    for (const p of PASSES) {
+    for (const p of passes) {
       if (!p.run(f)) continue;
       changed = true;
-      observe?.(p.name, round, f);
+      opts.observe?.(p.name, round, f);
     }
-    if (!changed) return;
+    if (!changed) break;
   }
+  // Not an optimization: the verifier rejects unreachable instructions, so even a build
+  // without simplify and dce emits only reachable blocks.
+  removeUnreachable(f);
 }
