@@ -76,13 +76,25 @@ Lowerer.prototype.conditional = function (this: Lowerer, e: ast.Conditional): Va
   const fb = this.b.block("celse");
   const j = this.b.block("cjoin");
   this.cond(e.test, tb, fb);
+  // Each arm, in its own block and scope, puts its value where the join reads it.
+  const arms = (arm: (x: ast.Expr) => void) => {
+    for (const [b, x] of [
+      [tb, e.then],
+      [fb, e.else],
+    ] as const) {
+      this.b.place(b);
+      this.scoped(() => arm(x));
+      this.b.jmp(j);
+    }
+    this.b.place(j);
+  };
   if (t.kind === "nullable" && t.inner.kind === "int") {
     // A nullable integer is a (value, presence) pair; presence is an i64 flag here, so
     // a map lookup's presence (its value pointer) becomes 0/1 on its arm.
     const w = widthOfType(t.inner);
     const r = this.b.vreg(w === 64 ? "i64" : "i32");
     const ok = this.b.vreg("i64");
-    const arm = (x: ast.Expr) => {
+    arms((x) => {
       const v = this.use(x);
       if (v.k === "int") {
         this.b.mov(r, this.scalar(v, x));
@@ -105,40 +117,20 @@ Lowerer.prototype.conditional = function (this: Lowerer, e: ast.Conditional): Va
           this.b.place(done);
         }
       }
-    };
-    this.b.place(tb);
-    this.scoped(() => arm(e.then));
-    this.b.jmp(j);
-    this.b.place(fb);
-    this.scoped(() => arm(e.else));
-    this.b.jmp(j);
-    this.b.place(j);
+    });
     return { k: "nint", v: r, ok, w };
   }
   if (isScalar(t)) {
     const w = widthOfType(t);
     const r = this.b.vreg(w === 64 ? "i64" : "i32");
-    this.b.place(tb);
-    this.scoped(() => this.b.mov(r, this.scalar(this.use(e.then), e.then)));
-    this.b.jmp(j);
-    this.b.place(fb);
-    this.scoped(() => this.b.mov(r, this.scalar(this.use(e.else), e.else)));
-    this.b.jmp(j);
-    this.b.place(j);
+    arms((x) => this.b.mov(r, this.scalar(this.use(x), x)));
     return { k: "int", v: r, w };
   }
   const r = this.b.vreg("pkt");
-  const arm = (x: ast.Expr) => {
+  arms((x) => {
     const v = this.use(x);
     if (v.k === "ref") this.b.mov(r, this.addrOf(v));
     else this.b.mov(r, 0n);
-  };
-  this.b.place(tb);
-  this.scoped(() => arm(e.then));
-  this.b.jmp(j);
-  this.b.place(fb);
-  this.scoped(() => arm(e.else));
-  this.b.jmp(j);
-  this.b.place(j);
+  });
   return { k: "ref", base: r, off: 0 };
 };
