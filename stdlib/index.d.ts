@@ -315,6 +315,24 @@ export interface TcContext extends PacketView {
   readonly hash: u32;
   /** PACKET_HOST (0), PACKET_BROADCAST (1), PACKET_MULTICAST (2), PACKET_OTHERHOST (3), PACKET_OUTGOING (4). */
   readonly pktType: u32;
+  /**
+   * bpf_l3_csum_replace: updates the 16-bit checksum at packet offset `off` (even) for a
+   * `size`-byte (constant 2 or 4) field that changed from `from` to `to` (host order, as
+   * header fields read); true on success. Invalidates earlier header views.
+   */
+  l3CsumReplace(off: u32, from: u32, to: u32, size: 2 | 4): bool;
+  /**
+   * bpf_l4_csum_replace: the same for a TCP/UDP checksum; `pseudoHeader` when the field is
+   * in the pseudo-header (an IP address), `mangledZero` for UDP (a 0 checksum stays 0, a
+   * result of 0 becomes 0xffff). Invalidates earlier header views.
+   */
+  l4CsumReplace(
+    off: u32,
+    from: u32,
+    to: u32,
+    size: 2 | 4,
+    options?: { pseudoHeader?: boolean; mangledZero?: boolean },
+  ): bool;
 }
 
 /** A frame an AF_XDP handler sees, in the handler's shared memory. */

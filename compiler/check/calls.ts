@@ -164,6 +164,30 @@ export abstract class CallChecker extends ExprChecker {
       this.m.calls.set(e, { kind: "ipv6Ext", max, on });
       return boolType;
     }
+    // bpf_l3_csum_replace / bpf_l4_csum_replace (tc): fix the checksum at `off` for a
+    // 2- or 4-byte change from → to (host-order values, swapped by the lowering).
+    if (
+      ot.kind === "context" &&
+      ot !== contextType &&
+      (name === "l3CsumReplace" || name === "l4CsumReplace")
+    ) {
+      const l4 = name === "l4CsumReplace";
+      let size: 2 | 4 = 2;
+      let flags = 0;
+      if (this.arity(e, name, 4, l4 ? 5 : 4)) {
+        this.arg(e, 0, u32);
+        this.arg(e, 1, u32);
+        this.arg(e, 2, u32);
+        this.arg(e, 3, u32);
+        const v = this.m.constValues.get(e.args[3]!);
+        if (v !== 2n && v !== 4n) this.error("CsumReplaceSize", e.args[3]!.span);
+        else size = Number(v) as 2 | 4;
+        if (e.args[4]) flags = this.csumReplaceOptions(e.args[4]);
+      } else this.args(e);
+      this.m.calls.set(e, { kind: "csumReplace", layer: l4 ? 4 : 3, size, flags });
+      this.invalidateViews(`ctx.${name}()`);
+      return boolType;
+    }
     // tc has bpf_skb_change_head/tail instead, with other semantics.
     if (ot === contextType && (name === "adjustHead" || name === "adjustTail")) {
       if (this.arity(e, name, 1)) this.arg(e, 0, i32);
@@ -261,6 +285,26 @@ export abstract class CallChecker extends ExprChecker {
       const v = this.m.constValues.get(p.value);
       if (t.kind !== "bool" || v === undefined) this.error("RedirectOptions", p.value.span);
     }
+  }
+
+  /** l4CsumReplace's `{ pseudoHeader, mangledZero }` (constant booleans) → BPF_F_* bits. */
+  private csumReplaceOptions(a: ast.Expr): number {
+    const o = unwrapParens(a);
+    const bits: Record<string, number> = { pseudoHeader: 0x10, mangledZero: 0x20 };
+    if (o.kind !== "ObjectLit") {
+      this.error("CsumReplaceOptions", a.span);
+      this.expr(a);
+      return 0;
+    }
+    let flags = 0;
+    for (const p of o.props) {
+      const t = this.expr(p.value);
+      const v = this.m.constValues.get(p.value);
+      if (!(p.name.name in bits) || t.kind !== "bool" || v === undefined) {
+        if (t !== errorType) this.error("CsumReplaceOptions", p.span);
+      } else if (v) flags |= bits[p.name.name]!;
+    }
+    return flags;
   }
 
   /** A redirect fallback must be a constant verdict the kernel accepts there (0..3). */

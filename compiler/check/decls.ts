@@ -266,7 +266,8 @@ export class Checker extends StmtChecker {
         const c = n.callee;
         if (
           c.kind === "Member" &&
-          (c.property.name === "adjustHead" || c.property.name === "adjustTail")
+          // The checksum helpers change packet data too (the verifier drops packet pointers).
+          ["adjustHead", "adjustTail", "l3CsumReplace", "l4CsumReplace"].includes(c.property.name)
         )
           info.adjustsPacket = true;
         if (c.kind === "Name") names.add(c.name);

@@ -302,6 +302,8 @@ export type CallTarget =
   | { kind: "csum"; len: number; on: "ctx" | "xsk" }
   /** `ctx.store8/16/32(off, v)`: checked big-endian store, false when out of bounds. */
   | { kind: "store"; width: 1 | 2 | 4; on: "ctx" | "xsk" }
+  /** `ctx.l3CsumReplace/l4CsumReplace(off, from, to, size[, opts])` (tc): BPF_F_* `flags` besides the size; true on success. */
+  | { kind: "csumReplace"; layer: 3 | 4; size: 2 | 4; flags: number }
   /** `ctx.adjustHead(delta)` / `ctx.adjustTail(delta)`: returns bool. */
   | { kind: "adjust"; which: "head" | "tail" }
   /** `m.lookup(k)` … ; args[] are in source order; `update` flag defaults to BPF_ANY (0), `increment` by to 1. */

@@ -214,6 +214,14 @@ export const messages = {
     code: 3050,
     text: "redirect()'s options are an object literal { ingress: true | false } (a constant)",
   },
+  CsumReplaceSize: {
+    code: 3051,
+    text: "the size of l3CsumReplace()/l4CsumReplace() must be the constant 2 or 4 (bytes changed)",
+  },
+  CsumReplaceOptions: {
+    code: 3052,
+    text: "l4CsumReplace()'s options are an object literal { pseudoHeader?, mangledZero? } of constant booleans",
+  },
   UnsupportedHere: { code: 3031, text: "{0} is not supported in filters{1}" },
   MapNotValue: { code: 3032, text: "map '{0}' can only be used by calling its methods" },
   ContextOnly: { code: 3033, text: "{0} is only available in {1}" },

@@ -13,6 +13,8 @@ export const BPF_FUNC = {
   get_prandom_u32: 7,
   get_smp_processor_id: 8,
   redirect: 23,
+  l3_csum_replace: 10,
+  l4_csum_replace: 11,
   csum_diff: 28,
   xdp_adjust_head: 44,
   redirect_map: 51,

@@ -40,6 +40,16 @@ export const HELPER_IMPORTS: Record<number, HelperImport> = {
     params: ["i32", "i32", "i64", "i64"],
     result: "i64",
   },
+  [BPF_FUNC.l3_csum_replace]: {
+    name: "l3_csum_replace",
+    params: ["i32", "i64", "i64", "i64", "i64"],
+    result: "i64",
+  },
+  [BPF_FUNC.l4_csum_replace]: {
+    name: "l4_csum_replace",
+    params: ["i32", "i64", "i64", "i64", "i64"],
+    result: "i64",
+  },
   [BPF_FUNC.redirect_neigh]: {
     name: "redirect_neigh",
     params: ["i32", "i32", "i64", "i64"],

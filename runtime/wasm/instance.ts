@@ -162,6 +162,69 @@ export function csumDiff(from: Uint8Array, to: Uint8Array, seed: bigint): number
   return ((s + rot) >>> 16) & 0xffff;
 }
 
+const EFAULT = 14;
+const fold = (s: number) => {
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  return s;
+};
+/** The 32-bit ones' complement add with end-around carry (the kernel's csum_add). */
+const add32 = (a: number, b: number) => {
+  const s = (a >>> 0) + (b >>> 0);
+  return (s > 0xffffffff ? s - 0xffffffff : s) >>> 0;
+};
+/** csum_replace4: the checksum (raw u16) after a 32-bit word changes from → to (raw). */
+function csumReplace4(sum: number, from: number, to: number): number {
+  const t = add32(add32(~sum >>> 0, ~from >>> 0), to >>> 0);
+  return ~fold(t) & 0xffff;
+}
+/** csum_replace2: the same with 16-bit arithmetic (csum16_add/csum16_sub). */
+function csumReplace2(sum: number, from: number, to: number): number {
+  const add16 = (a: number, b: number) => {
+    const r = (a + b) & 0xffff;
+    return (r + (r < b ? 1 : 0)) & 0xffff;
+  };
+  return ~add16(add16(~sum & 0xffff, ~from & 0xffff), to & 0xffff) & 0xffff;
+}
+
+/**
+ * bpf_l3_csum_replace / bpf_l4_csum_replace on the frame at `frame` (`len` bytes) as the
+ * kernel's skb test run sees them (ip_summed CHECKSUM_NONE, so l4 is csum_replace4 with
+ * or without the pseudo-header flag): 0, -EINVAL for bad flags, -EFAULT out of bounds.
+ */
+export function skbCsumReplace(
+  mem: Uint8Array,
+  frame: number,
+  len: number,
+  l4: boolean,
+  offset: bigint,
+  fromW: bigint,
+  toW: bigint,
+  flags: bigint,
+): number {
+  const size = Number(flags & 0xfn);
+  // BPF_F_MARK_MANGLED_0 0x20, BPF_F_MARK_ENFORCE 0x40, BPF_F_PSEUDO_HDR 0x10, BPF_F_IPV6 0x80.
+  if (flags & ~(l4 ? 0xffn : 0xfn)) return -EINVAL;
+  if (offset > 0xffffn || offset & 1n) return -EFAULT;
+  const off = Number(offset);
+  if (off + 2 > len) return -EFAULT;
+  const dv = new DataView(mem.buffer, mem.byteOffset + frame + off, 2);
+  const sum = dv.getUint16(0, true);
+  const mmzero = l4 && (flags & 0x20n) !== 0n;
+  if (mmzero && (flags & 0x40n) === 0n && sum === 0) return 0;
+  const from = Number(BigInt.asUintN(32, fromW));
+  const to = Number(BigInt.asUintN(32, toW));
+  let next: number;
+  if (size === 2 && !l4) next = csumReplace2(sum, from & 0xffff, to & 0xffff);
+  else if (size === 2) next = csumReplace4(sum, from & 0xffff, to & 0xffff);
+  else if (size === 4) next = csumReplace4(sum, from, to);
+  else if (size === 0)
+    throw new WasmHostError("csum_replace by a diff (size 0) is not modelled by the host");
+  else return -EINVAL;
+  if (mmzero && next === 0) next = 0xffff; // CSUM_MANGLED_0
+  dv.setUint16(0, next, true);
+  return 0;
+}
+
 /** Helper import names this host implements. */
 export const HOST_HELPERS = [
   "map_lookup_elem",
@@ -174,6 +237,8 @@ export const HOST_HELPERS = [
   "redirect_map",
   "redirect_neigh",
   "redirect_peer",
+  "l3_csum_replace",
+  "l4_csum_replace",
   "ringbuf_output",
   "csum_diff",
 ] as const;
@@ -371,6 +436,14 @@ export class WasmHost {
         this.lastRedirectVia = "neigh";
         return 7n;
       },
+      l3_csum_replace: (_c: number, off: bigint, from: bigint, to: bigint, flags: bigint) =>
+        BigInt(
+          skbCsumReplace(this.bytes(), this.frameBase, this.skbLen, false, off, from, to, flags),
+        ),
+      l4_csum_replace: (_c: number, off: bigint, from: bigint, to: bigint, flags: bigint) =>
+        BigInt(
+          skbCsumReplace(this.bytes(), this.frameBase, this.skbLen, true, off, from, to, flags),
+        ),
       redirect_peer: (ifindex: number, flags: bigint) => {
         if (flags !== 0n) return 2n;
         this.lastRedirect = ifindex >>> 0;

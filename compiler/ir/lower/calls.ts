@@ -75,6 +75,22 @@ Lowerer.prototype.call = function (this: Lowerer, e: ast.Call): Value {
       for (const m of this.memo) m.clear();
       return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
     }
+    case "csumReplace": {
+      // The helpers take the bytes as they sit in the packet: swap the host-order values.
+      const [off, from, to] = e.args.slice(0, 3).map((a) => this.scalar(this.use(a), a)) as [
+        Operand,
+        Operand,
+        Operand,
+      ];
+      const swap = (x: Operand) => this.b.un(tgt.size === 2 ? "be16" : "be32", 32, x);
+      const r = this.b.call(
+        tgt.layer === 3 ? H.l3CsumReplace : H.l4CsumReplace,
+        [this.ctx, off, swap(from), swap(to), BigInt(tgt.size | tgt.flags)],
+        "i64",
+      )!;
+      for (const m of this.memo) m.clear();
+      return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
+    }
     case "map": {
       const mark = this.takenArgSlots.length;
       const v = this.mapCall(tgt.method, tgt.map, e);

@@ -24,6 +24,8 @@ export const H = {
   adjustTail: BPF_FUNC.xdp_adjust_tail,
   fibLookup: BPF_FUNC.fib_lookup,
   csumDiff: BPF_FUNC.csum_diff,
+  l3CsumReplace: BPF_FUNC.l3_csum_replace,
+  l4CsumReplace: BPF_FUNC.l4_csum_replace,
   ringbufOutput: BPF_FUNC.ringbuf_output,
 };
 export const BPF_NOEXIST = BigInt(NOEXIST);
