@@ -42,7 +42,7 @@ interface Api {
     keySize: number,
     valueSize: number,
     maxEntries: number,
-    opts: null,
+    opts: Uint8Array | null,
   ) => number;
   OpenOpts: unknown;
 }
@@ -551,8 +551,22 @@ export const possibleCpus = sys("possibleCpus", function possibleCpus(): number 
 /** A new map outside any object (tests compare map semantics with it); returns its fd. */
 export const mapCreate = sys(
   "mapCreate",
-  function mapCreate(type: number, keySize: number, valueSize: number, maxEntries: number): number {
-    const fd = bind().mapCreate(type, null, keySize, valueSize, maxEntries, null);
+  function mapCreate(
+    type: number,
+    keySize: number,
+    valueSize: number,
+    maxEntries: number,
+    mapFlags = 0,
+  ): number {
+    // struct bpf_map_create_opts (libbpf 1.1): sz, then map_flags at offset 28.
+    let opts: Uint8Array | null = null;
+    if (mapFlags) {
+      opts = new Uint8Array(48);
+      const v = new DataView(opts.buffer);
+      v.setBigUint64(0, 48n, true);
+      v.setUint32(28, mapFlags, true);
+    }
+    const fd = bind().mapCreate(type, null, keySize, valueSize, maxEntries, opts);
     if (fd < 0) throw new NativeError("cannot create map", -fd, "bpf_map_create");
     return fd;
   },

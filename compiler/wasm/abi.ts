@@ -110,6 +110,7 @@ export const SHARED_MAP_KINDS: Record<string, number> = {
   PerCpuHash: 4,
   LruHash: 5,
   LruPerCpuHash: 6,
+  LpmTrie: 7,
 };
 export const KIND_ARRAY = 1;
 export const KIND_PERCPU_ARRAY = 2;
@@ -117,6 +118,8 @@ export const KIND_HASH = 3;
 export const KIND_PERCPU_HASH = 4;
 export const KIND_LRU_HASH = 5;
 export const KIND_LRU_PERCPU_HASH = 6;
+/** Entries in one flat table under one lock (compiler/wasm/lpm.ts): count in freeHead. */
+export const KIND_LPM_TRIE = 7;
 export const isPerCpuKind = (k: number) =>
   k === KIND_PERCPU_ARRAY || k === KIND_PERCPU_HASH || k === KIND_LRU_PERCPU_HASH;
 export const isLruKind = (k: number) => k === KIND_LRU_HASH || k === KIND_LRU_PERCPU_HASH;
@@ -162,6 +165,8 @@ export function sharedMapBytes(
   const l = isPerCpuKind(kind) ? lanes : 1;
   const stride = valueStride(m.valueSize);
   if (kind <= KIND_PERCPU_ARRAY) return MAP_DESC.size + l * m.maxEntries * stride;
+  if (kind === KIND_LPM_TRIE)
+    return MAP_DESC.size + m.maxEntries * hashElemSize(m.keySize, m.valueSize, 1);
   return (
     MAP_DESC.size +
     hashBuckets(m.maxEntries) * 8 +

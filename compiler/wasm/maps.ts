@@ -17,12 +17,15 @@
 //   gives the element a second chance), as the kernel's LRU lists do; they never
 //   fail with E2BIG. Lock order: bucket → LRU list → free list; eviction holds the LRU
 //   list and only try-locks the victim's bucket, so it never waits in the wrong order.
+// - LPM tries: compiler/wasm/lpm.ts (each public function hands their descriptors on).
 //
 // As with the kernel's preallocated maps, a value pointer a handler holds stays valid
 // memory, but may be reused for another key once its element is deleted or evicted.
 import binaryen from "binaryen";
+import { emitLpmRuntime, LPM } from "./lpm.ts";
 import {
   ELEM,
+  KIND_LPM_TRIE,
   KIND_LRU_HASH,
   KIND_LRU_PERCPU_HASH,
   KIND_PERCPU_ARRAY,
@@ -121,6 +124,10 @@ export function emitMapRuntime(mod: binaryen.Module, exported = true): void {
   const lock = (p: Ref) => m.call(F.lock, [p], binaryen.none);
   const unlock = (p: Ref) => m.call(F.unlock, [p], binaryen.none);
   const trylock = (p: Ref) => m.i32.eqz(m.i32.atomic.rmw.cmpxchg(0, p, c(0), c(1)));
+  emitLpmRuntime(m, F.lock, F.unlock);
+  /** An LpmTrie descriptor goes to compiler/wasm/lpm.ts's function instead. */
+  const toLpm = (D: number, fn: string, args: Ref[], rt: binaryen.Type) =>
+    m.if(m.i32.eq(desc(D, MAP_DESC.kind), c(KIND_LPM_TRIE)), ret(m.call(fn, args, rt)));
 
   // hash(p, n): murmur3's 32-bit mixing over 4-byte words, then the tail bytes.
   {
@@ -442,6 +449,7 @@ export function emitMapRuntime(mod: binaryen.Module, exported = true): void {
       m.block(
         null,
         [
+          toLpm(D, LPM.lookup, [g(D), g(KEY)], i32),
           s(kind, desc(D, MAP_DESC.kind)),
           m.if(
             isArray(g(kind)),
@@ -500,6 +508,7 @@ export function emitMapRuntime(mod: binaryen.Module, exported = true): void {
       m.block(
         null,
         [
+          toLpm(D, LPM.update, [g(D), g(KEY), g(V), g64(FLAGS)], i64),
           m.if(m.i64.gt_u(g64(FLAGS), c64(2n)), ret(c64(-EINVAL))),
           s(kind, desc(D, MAP_DESC.kind)),
           m.if(
@@ -634,6 +643,7 @@ export function emitMapRuntime(mod: binaryen.Module, exported = true): void {
       m.block(
         null,
         [
+          toLpm(D, LPM.delete, [g(D), g(KEY)], i64),
           m.if(isArray(desc(D, MAP_DESC.kind)), ret(c64(-EINVAL))),
           s(h, hash(g(KEY), desc(D, MAP_DESC.keySize))),
           s(b, bucketOf(D, h)),
@@ -693,6 +703,7 @@ export function emitMapRuntime(mod: binaryen.Module, exported = true): void {
       m.block(
         null,
         [
+          toLpm(D, LPM.nextKey, [g(D), g(KEY), g(OUT)], i64),
           m.if(
             isArray(desc(D, MAP_DESC.kind)),
             block(
@@ -760,6 +771,7 @@ export function emitMapRuntime(mod: binaryen.Module, exported = true): void {
       m.block(
         null,
         [
+          toLpm(D, LPM.lookupCopy, [g(D), g(KEY), g(OUT)], i64),
           s(kind, desc(D, MAP_DESC.kind)),
           m.if(
             isArray(g(kind)),

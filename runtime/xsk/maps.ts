@@ -10,6 +10,7 @@ import {
   hashElemSize,
   isLruKind,
   isPerCpuKind,
+  KIND_LPM_TRIE,
   KIND_PERCPU_ARRAY,
   MAP_DESC,
   MAP_FN,
@@ -101,6 +102,12 @@ export function initSharedMaps(memory: WebAssembly.Memory, maps: SharedMapLayout
     put(d + MAP_DESC.keyStride, valueStride(m.keySize));
     if (kind <= KIND_PERCPU_ARRAY) {
       put(d + MAP_DESC.elems, m.values);
+      continue;
+    }
+    if (kind === KIND_LPM_TRIE) {
+      // A flat table of elements (in use: word 0 non-zero) under the free lock.
+      put(d + MAP_DESC.elems, d + MAP_DESC.size);
+      put(d + MAP_DESC.elemSize, hashElemSize(m.keySize, m.valueSize, 1));
       continue;
     }
     const nb = hashBuckets(m.maxEntries);

@@ -69,7 +69,7 @@ export function checkHandlerModule(mod: WebAssembly.Module, handler: string): Wa
   if (refused.length)
     throw new XskError(
       `handler '${handler}' calls ${refused.join(", ")}: in AF_XDP workers handlers may use ` +
-        `${Object.keys(SHARED_MAP_KINDS).join(", ")} (LpmTrie, ring buffers and redirects not yet)`,
+        `${Object.keys(SHARED_MAP_KINDS).join(", ")} (ring buffers and redirects not yet)`,
     );
   return meta;
 }

@@ -2,7 +2,8 @@
 // (BPF_PROG_TEST_RUN, kernel maps) and as a handler through its batch loop over fake
 // rings (test/xsk/fake.ts; maps in the shared memory, compiler/wasm/maps.ts) over the
 // same frames — every map ends with the same entries (per-CPU maps: the same sum over
-// lanes), including the updates that fail (EEXIST, E2BIG: counted in `fails`).
+// lanes), including the updates that fail (EEXIST, E2BIG, ENOSPC: counted in `fails`
+// and `lpm`); an LpmTrie's longest-prefix lookups hit where the kernel's do.
 import { beforeAll, expect, it } from "vitest";
 import { compile, compileWasm } from "../../compiler/driver/index.ts";
 import { mapLookup, mapNextKey, possibleCpus } from "../../native/object.ts";
@@ -25,11 +26,17 @@ const BODY = `
   if (!marks.update(udp.dstPort, ip.src, BPF_NOEXIST)) fails.increment(0);
   const m = marks.lookup(udp.dstPort);
   if (m !== null && m === ip.src) fails.increment(1);
+  const hit = nets.lookup({ prefixlen: 32, addr: ip.src });
+  if (hit === null) {
+    if (!nets.update({ prefixlen: 30 + (udp.srcPort & 3), addr: ip.src }, P.len)) lpm.increment(2);
+    lpm.increment(0);
+  } else lpm.increment(1, hit);
   return DROP;
 `;
 const SOURCE = `import { XdpContext, XdpAction, XDP_DROP, XskMap, XskPacket, XskVerdict, XSK_DROP, BPF_NOEXIST,
-  ArrayMap, PerCpuArray, HashMap, PerCpuHash, LruHash, u16, u32, u64 } from "xdpc";
+  ArrayMap, PerCpuArray, HashMap, PerCpuHash, LruHash, LpmTrie, u16, u32, u64 } from "xdpc";
 interface Flow { src: u32; sport: u16; dport: u16 }
+interface Pfx { prefixlen: u32; addr: u32 }
 const sockets = new XskMap({ maxEntries: 4, handler: h });
 const flows = new HashMap<Flow, u64>({ maxEntries: 6 });
 const perPort = new PerCpuHash<u16, u64>({ maxEntries: 16 });
@@ -38,6 +45,8 @@ const marks = new HashMap<u16, u32>({ maxEntries: 3 });
 const sizes = new ArrayMap<u64>({ maxEntries: 4 });
 const seen = new PerCpuArray<u64>({ maxEntries: 1 });
 const fails = new ArrayMap<u64>({ maxEntries: 2 });
+const nets = new LpmTrie<Pfx, u64>({ maxEntries: 4 });
+const lpm = new ArrayMap<u64>({ maxEntries: 3 });
 export function x(P: XdpContext): XdpAction {${BODY.replaceAll("DROP", "XDP_DROP")}}
 export function h(P: XskPacket): XskVerdict {${BODY.replaceAll("DROP", "XSK_DROP")}}
 `;
@@ -85,7 +94,9 @@ it("the handler's maps work through the batch loop (no kernel)", () => {
     "fails",
     "flows",
     "last",
+    "lpm",
     "marks",
+    "nets",
     "perPort",
     "seen",
     "sizes",
@@ -95,6 +106,13 @@ it("the handler's maps work through the batch loop (no kernel)", () => {
   expect(maps.get("flows")!.keys().length).toBe(6); // full: the later flows got E2BIG
   expect(maps.get("marks")!.keys().length).toBe(3);
   expect(maps.get("last")!.keys().length).toBe(15);
+  // Prefixes /30../33: the trie fills (ENOSPC), /33 is EINVAL; both counted in lpm[2].
+  expect(maps.get("nets")!.keys().length).toBe(4);
+  const lpm = maps
+    .get("lpm")!
+    .entries()
+    .map(([, v]) => new DataView(v.buffer).getBigUint64(0, true));
+  expect(lpm).toEqual([60n, 3600n, 56n]); // misses, bytes of the hits, refused updates
 });
 
 describeKernel("handler maps against the kernel", () => {

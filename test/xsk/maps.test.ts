@@ -35,7 +35,10 @@ const BPF_TYPE: Record<string, number> = {
   PerCpuHash: BPF_MAP_TYPE.PERCPU_HASH,
   LruHash: BPF_MAP_TYPE.LRU_HASH,
   LruPerCpuHash: BPF_MAP_TYPE.LRU_PERCPU_HASH,
+  LpmTrie: BPF_MAP_TYPE.LPM_TRIE,
 };
+/** BPF_F_NO_PREALLOC: the kernel creates LPM tries only with it. */
+const MAP_FLAGS: Record<string, number> = { LpmTrie: 1 };
 
 type Spec = Pick<WasmMapMeta, "kind" | "keySize" | "valueSize" | "maxEntries">;
 
@@ -72,7 +75,13 @@ class KernelMap {
     readonly spec: Spec,
     readonly valueBytes: number,
   ) {
-    this.fd = mapCreate(BPF_TYPE[spec.kind]!, spec.keySize, spec.valueSize, spec.maxEntries);
+    this.fd = mapCreate(
+      BPF_TYPE[spec.kind]!,
+      spec.keySize,
+      spec.valueSize,
+      spec.maxEntries,
+      MAP_FLAGS[spec.kind] ?? 0,
+    );
   }
   lookup(k: Uint8Array) {
     return mapLookup(this.fd, k, this.valueBytes);
@@ -257,6 +266,63 @@ describeKernel("Wasm maps against the kernel's", () => {
         k.close();
       }
     });
+
+  it("LpmTrie: longest prefix match, exact replace and delete, EINVAL/ENOENT/EEXIST/ENOSPC, the kernel's iteration order", () => {
+    const spec: Spec = { kind: "LpmTrie", keySize: 8, valueSize: 8, maxEntries: 5 };
+    const w = wasmMap(spec, cpus);
+    const k = new KernelMap(spec, 8);
+    // struct { prefixlen: u32; data: u8[4] }: "10.1.2.0/24".
+    const p = (cidr: string) => {
+      const [a, len] = cidr.split("/");
+      return new Uint8Array([...u32(Number(len)), ...a!.split(".").map(Number)]);
+    };
+    try {
+      const seq: Op[] = [
+        ["update", p("10.0.0.0/8"), u64(1)],
+        ["update", p("10.1.0.0/16"), u64(2)],
+        ["update", p("10.1.2.0/24"), u64(3), 1],
+        ["update", p("10.1.2.0/24"), u64(4), 1], // EEXIST
+        ["update", p("10.1.2.7/24"), u64(5)], // the same prefix: replaced (bits past it kept)
+        ["update", p("192.168.0.0/33"), u64(9)], // EINVAL
+        ["update", p("11.0.0.0/8"), u64(9), 2], // ENOENT
+        ["update", p("11.0.0.0/8"), u64(9), 4], // EINVAL
+        ["update", p("0.0.0.0/0"), u64(6)],
+        ["update", p("10.128.0.0/9"), u64(8)],
+        ["update", p("172.16.0.0/12"), u64(9)], // full: ENOSPC
+        ["update", p("172.16.0.0/12"), u64(9), 2], // ENOENT
+        ["update", p("10.1.0.0/16"), u64(7), 2], // replacing works on a full trie
+        ["lookup", p("10.1.2.3/32")],
+        ["lookup", p("10.1.9.9/32")],
+        ["lookup", p("10.9.9.9/32")],
+        ["lookup", p("10.200.9.9/32")],
+        ["lookup", p("8.8.8.8/32")],
+        ["lookup", p("10.1.2.3/20")], // the key's prefixlen caps the match: the /16
+        ["lookup", p("10.1.2.3/7")], // only /0
+        ["lookup", p("10.1.2.3/33")], // nothing
+        ["lookup", p("10.1.2.0/24")],
+        ["delete", p("10.1.0.0/15")], // no exact entry: ENOENT
+        ["delete", p("10.1.0.0/33")], // EINVAL
+        ["delete", p("10.1.0.0/16")],
+        ["lookup", p("10.1.9.9/32")],
+        ["update", p("172.16.0.0/12"), u64(10)],
+        ["update", p("172.31.255.255/32"), u64(11)], // ENOSPC
+      ];
+      const kr = run(k, seq);
+      expect(run(w, seq)).toEqual(kr);
+      expect(kr.filter((r) => typeof r === "number" && r < 0)).toEqual([
+        -17, -22, -2, -22, -28, -2, -2, -22, -28,
+      ]);
+      // Iteration in the kernel's order (its trie's postorder), entry for entry.
+      expect(w.entries().map(([a, b]) => `${hex(a)}=${hex(b)}`)).toEqual(
+        k.entries().map(([a, b]) => `${hex(a)}=${hex(b)}`),
+      );
+      for (const absent of [p("10.1.0.0/16"), p("1.2.3.4/40"), p("10.1.2.0/25")])
+        expect(hex(w.nextKey(absent))).toBe(hex(mapNextKey(k.fd, absent, 8)));
+      expect(hex(w.nextKey(null))).toBe(hex(mapNextKey(k.fd, null, 8)));
+    } finally {
+      k.close();
+    }
+  });
 
   it("LruHash: no E2BIG, flags as the kernel's, looked-up entries survive a wave of inserts", () => {
     const spec: Spec = { kind: "LruHash", keySize: 4, valueSize: 8, maxEntries: 512 };
