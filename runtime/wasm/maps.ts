@@ -209,7 +209,9 @@ export class RingBufStore {
   ) {}
   output(record: Uint8Array): number {
     const need = Math.ceil((record.length + 8) / 8) * 8;
-    if (this.used + need > this.capacity) return -EAGAIN;
+    // The kernel keeps the producer less than the ring's size ahead of the consumer
+    // (new_prod_pos - cons_pos > mask fails): a ring is never filled to its last byte.
+    if (this.used + need >= this.capacity) return -EAGAIN;
     this.used += need;
     this.records.push(record.slice());
     return 0;

@@ -176,6 +176,57 @@ export function f(ctx: XdpContext): XdpAction {
     expect(both(src, [icmp4, udp4]).verdicts).toEqual([2, 2]);
   });
 
+  it("a full ring buffer keeps one record less than its size would hold (campaign seed 10270)", () => {
+    // 16 bytes a record (8 header + 4, rounded to 8): 4096 / 16 = 256 fit the bytes, but
+    // the kernel never lets the producer get a whole ring ahead, so the 256th fails.
+    const src = `const ev = new RingBuf<u32>({ maxEntries: 4096 });
+const out = new ArrayMap<u32>({ maxEntries: 1 });
+export function f(ctx: XdpContext): XdpAction {
+  let failed: u32 = 0;
+  for (let i: u32 = 0; i < 300; i++) if (!ev.output(i)) failed++;
+  out.update(0, failed);
+  return XDP_PASS;
+}`;
+    const b = buildXdpc(HEAD + src);
+    const k = runKernel(b.object!, [udp4]);
+    expect(k.outcome!.state.filter((l) => l.startsWith("ev#")).length).toBe(255);
+    expect(k.outcome!.state).toContain("out[00000000]=2d000000");
+    expect(runWasm(b.wasm!, b.program!, b.object!, [udp4])).toEqual(k.outcome);
+  });
+
+  it("x === x on a global is true (two loads of it are one value; campaign seed 3235)", () => {
+    // Reduced from seed 3235 (--size 80): the verifier gave up at 1M instructions where
+    // clang's twin loads. clang loads g once and decides g == g; xdpc loaded it twice,
+    // and the verifier walked both outcomes of the break in each of 30 × 30 trips.
+    const src = `import type { i64 } from "xdpc";
+let g2: i32 = 257;
+let g4: i64 = 1;
+export function f(ctx: XdpContext): XdpAction {
+  if (ctx.len as u16) {
+  }
+  for (let i = 0; i < 30; i++) {
+    switch (ctx.rxQueue as u8) {
+      case 5: {
+        if (ctx.tcp() !== null) {
+          const tcp = ctx.tcp();
+          if (tcp === null) return XDP_ABORTED;
+          if (tcp.flags ? g4 : g4) {
+            for (let j = 2; j < 32; j++) {
+              if ((g2 || g4 === g4) || (tcp.seq || tcp.seq)) break;
+            }
+          }
+        }
+        continue;
+      }
+      default: {
+      }
+    }
+  }
+  return XDP_DROP;
+}`;
+    expect(both(src, [tcp4]).verdicts).toEqual([1]);
+  });
+
   it("constant x % 0 folds to x, as it runs", () => {
     const src = `const K = 7 % 0;
 export function f(ctx: XdpContext): XdpAction {

@@ -57,8 +57,14 @@ export function foldConstants(f: Func): boolean {
     if (t?.op === "br") {
       const a = k(t.a);
       const c = k(t.b);
+      const same = !isImm(a) && !isImm(c) && a.id === c.id && t.cc !== "set";
       if (isImm(a) && isImm(c)) {
         b.term = { op: "jmp", target: evalCond(t.cc, t.w, a, c) ? t.then : t.else, span: t.span };
+        changed = true;
+      } else if (same) {
+        // x <cc> x: equal operands decide every comparison but `set` (x & x).
+        const holds = ["eq", "ule", "uge", "sle", "sge"].includes(t.cc);
+        b.term = { op: "jmp", target: holds ? t.then : t.else, span: t.span };
         changed = true;
       } else if (a !== t.a || c !== t.b) {
         b.term = { ...t, a, b: c };

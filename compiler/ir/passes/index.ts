@@ -1,6 +1,7 @@
 // The IR pass pipeline, run to a fixpoint (bounded): each pass exposes work for
 // the others (folding decides branches, simplification merges blocks, guard
-// merging empties blocks, dead code elimination drops what became unused).
+// merging empties blocks, dead code elimination drops what became unused; common
+// subexpressions become copies that folding propagates).
 import type { Func } from "../ir.ts";
 import { removeUnreachable } from "../cfg.ts";
 import { foldConstants } from "./fold.ts";
@@ -8,11 +9,20 @@ import { eliminateDeadCode } from "./dce.ts";
 import { simplifyCfg } from "./simplify.ts";
 import { mergeGuards } from "./guards.ts";
 import { peephole } from "./peephole.ts";
+import { eliminateCommonSubexpressions } from "./cse.ts";
 
-export { foldConstants, eliminateDeadCode, simplifyCfg, mergeGuards, peephole };
+export {
+  foldConstants,
+  eliminateDeadCode,
+  simplifyCfg,
+  mergeGuards,
+  peephole,
+  eliminateCommonSubexpressions,
+};
 
 /** The passes of one round, in order, by the names `--dump-ir=PASS` and `skipPasses` take. */
 export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
+  { name: "cse", run: eliminateCommonSubexpressions },
   { name: "fold", run: foldConstants },
   { name: "simplify", run: simplifyCfg },
   { name: "guards", run: mergeGuards },
