@@ -227,6 +227,31 @@ export function f(ctx: XdpContext): XdpAction {
     expect(both(src, [tcp4]).verdicts).toEqual([1]);
   });
 
+  it("a write at an out-of-range index still runs its right-hand side (seeds 10858, 11303, …)", () => {
+    // Six campaign seeds: "R6 !read_ok" at the verifier. The right-hand side was lowered
+    // on the in-range path only, so its calls were skipped for an out-of-range index and
+    // the packet pointers it memoised (for ctx.len) were undefined on the other path.
+    const src = `import { zeroed } from "xdpc";
+import type { FixedArray } from "xdpc";
+interface S { a: FixedArray<u32, 4> }
+const out = new ArrayMap<u32>({ maxEntries: 2 });
+function note(x: u32): u32 {
+  out.update(0, x);
+  return x;
+}
+export function f(ctx: XdpContext): XdpAction {
+  const s = zeroed<S>();
+  const i: u32 = ctx.rxQueue + 9;
+  s.a[i] = note(ctx.len) + 1;
+  out.update(1, ctx.len - 1);
+  return s.a[1] === 0 ? XDP_PASS : XDP_DROP;
+}`;
+    const b = buildXdpc(HEAD + src);
+    const k = runKernel(b.object!, [udp4]);
+    expect(k.outcome?.state).toEqual(["out[00000000]=42000000", "out[01000000]=41000000"]);
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+  });
+
   it("constant x % 0 folds to x, as it runs", () => {
     const src = `const K = 7 % 0;
 export function f(ctx: XdpContext): XdpAction {

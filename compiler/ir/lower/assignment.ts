@@ -31,18 +31,28 @@ declare module "./lowerer.ts" {
   interface Lowerer {
     assign(e: ast.Assign): Value;
     update(e: ast.Update): Value;
-    writeTo(target: ast.Expr, value: (cur: () => Value) => Value, n: ast.Node): Value;
+    writeTo(
+      target: ast.Expr,
+      value: (cur: () => Value) => Value,
+      n: ast.Node,
+      beforeCheck?: () => void,
+    ): Value;
   }
 }
 
 Lowerer.prototype.assign = function (this: Lowerer, e: ast.Assign): Value {
+  // A variable-index element is written only when the index is in range, but the
+  // right-hand side runs either way (its calls, and what it memoises, must not sit
+  // on the in-range path only): writeTo evaluates it after the index, before the check.
+  let early: Value | undefined;
+  const operand = () => early ?? this.use(e.value);
   const rhs = (cur: () => Value): Value => {
-    if (e.op === "=") return this.use(e.value);
+    if (e.op === "=") return operand();
     const t = this.m.types.get(e)!;
     const w = widthOfType(t);
     const it = intOf(t);
     const a = this.scalar(cur(), e.target);
-    const b = this.scalar(this.use(e.value), e.value);
+    const b = this.scalar(operand(), e.value);
     return {
       k: "int",
       v: this.narrow(
@@ -53,7 +63,9 @@ Lowerer.prototype.assign = function (this: Lowerer, e: ast.Assign): Value {
       w,
     };
   };
-  return this.writeTo(e.target, rhs, e);
+  return this.writeTo(e.target, rhs, e, () => {
+    early = this.use(e.value);
+  });
 };
 
 Lowerer.prototype.update = function (this: Lowerer, e: ast.Update): Value {
@@ -82,9 +94,10 @@ Lowerer.prototype.writeTo = function (
   target: ast.Expr,
   value: (cur: () => Value) => Value,
   n: ast.Node,
+  beforeCheck?: () => void,
 ): Value {
   const tt = this.m.types.get(target);
-  if (target.kind === "Paren") return this.writeTo(target.expr, value, n);
+  if (target.kind === "Paren") return this.writeTo(target.expr, value, n, beforeCheck);
   if (target.kind === "Name") {
     const sym = this.m.names.get(target);
     if (sym?.kind === "local" || sym?.kind === "param") {
@@ -162,7 +175,7 @@ Lowerer.prototype.writeTo = function (
       return v;
     }
     const skip = this.b.block("oobw");
-    const a = this.element(target, skip);
+    const a = this.element(target, skip, beforeCheck);
     const v = value(() => this.loadScalar(a.base, a.off, t));
     this.storeValue(a, t, v, n);
     this.b.jmp(skip); // an out-of-range write is skipped

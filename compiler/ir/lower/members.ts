@@ -41,7 +41,7 @@ declare module "./lowerer.ts" {
       n: ast.Node,
       inMemory?: unknown,
     ): void;
-    element(e: ast.Index, oob: Block | null): { base: Base; off: number };
+    element(e: ast.Index, oob: Block | null, beforeCheck?: () => void): { base: Base; off: number };
     index(e: ast.Index): Value;
   }
 }
@@ -182,6 +182,7 @@ Lowerer.prototype.element = function (
   this: Lowerer,
   e: ast.Index,
   oob: Block | null,
+  beforeCheck?: () => void,
 ): { base: Base; off: number } {
   const arr = this.ref(e.object);
   const at = this.m.types.get(e.object);
@@ -192,6 +193,7 @@ Lowerer.prototype.element = function (
   if (c !== undefined) return { base: arr.base, off: arr.off + Number(c) * es };
   if (!oob) this.unsupported("variable index without a bounds path", e);
   const iv = this.use(e.index);
+  beforeCheck?.(); // what must run whether or not the index is in range (after it, in order)
   // An index that lowering made constant (an unrolled loop's counter) needs no check.
   if (iv.k === "int" && isImm(iv.v)) {
     const k = BigInt.asUintN(iv.w, iv.v);
