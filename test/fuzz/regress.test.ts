@@ -9,6 +9,7 @@ import { compile } from "../../compiler/driver/index.ts";
 import { buildXdpc, runKernel, runWasm } from "./engines.ts";
 import { loadXdpObject } from "../support/xdp.ts";
 import { progInfo } from "../../native/info.ts";
+import { readObject } from "../../compiler/elf/object.ts";
 
 const HEAD = `import { XdpContext, XdpAction, XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX } from "xdpc";
 import type { bool, u8, u16, u32, u64, i16, i32 } from "xdpc";
@@ -250,6 +251,29 @@ export function f(ctx: XdpContext): XdpAction {
     const k = runKernel(b.object!, [udp4]);
     expect(k.outcome?.state).toEqual(["out[00000000]=42000000", "out[01000000]=41000000"]);
     expect(both(src, [udp4]).verdicts).toEqual([2]);
+  });
+
+  it("a loop around an unrolled loop is not unrolled too (campaign seed 11981: 8 s to compile)", () => {
+    // The outer loop's size counted the inner body once, not 11 times: 12 × 11 copies.
+    const src = `const m = new ArrayMap<u32>({ maxEntries: 16 });
+let g: u32 = 0;
+export function f(ctx: XdpContext): XdpAction {
+  for (let i: u32 = 4; i < 16; i++) {
+    for (let j: u32 = 2; j < 13; j++) {
+      const a = ctx.load8(i + j);
+      if (a === null) return XDP_ABORTED;
+      if (a > 3) g += a * j;
+      else g ^= i;
+      const r = m.lookup(j);
+      if (r !== null && r > g) g = r;
+    }
+  }
+  return g === 7 ? XDP_DROP : XDP_PASS;
+}`;
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+    // 5,687 instructions before (520 after).
+    const insns = readObject(buildXdpc(HEAD + src).object!).programs[0]!.insns.length / 8;
+    expect(insns).toBeLessThan(1500);
   });
 
   it("constant x % 0 folds to x, as it runs", () => {
