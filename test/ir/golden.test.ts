@@ -16,6 +16,11 @@ import { XDP_DROP, XDP_PASS, PerCpuArray } from "xdpc";
 
 /** Per pass: a program it has work in. */
 const CASES: Record<string, string> = {
+  cse: `let g: u32 = 5;
+export function prog(ctx: XdpContext): XdpAction {
+  if (g === g) return XDP_DROP;
+  return XDP_PASS;
+}`,
   fold: `export function prog(ctx: XdpContext): XdpAction {
   let k: u32 = 3;
   k = k * 4 + 1;
