@@ -46,6 +46,11 @@ export abstract class CallChecker extends ExprChecker {
         const sym = this.peekValue(obj.name);
         if (sym?.kind === "map") {
           this.m.names.set(obj, sym);
+          if (this.fn) {
+            let uses = this.mapUses.get(this.fn);
+            if (!uses) this.mapUses.set(this.fn, (uses = new Map()));
+            if (!uses.has(sym.info)) uses.set(sym.info, obj.span);
+          }
           this.noTypeArgs(e, `${obj.name}.${callee.property.name}`);
           return this.mapMethod(e, sym.info, callee.property);
         }

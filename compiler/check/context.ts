@@ -6,7 +6,15 @@ import { DiagnosticBag, type MessageId } from "../diagnostics/index.ts";
 import type { Span } from "../diagnostics/span.ts";
 import { builtins, type Builtin } from "./builtins.ts";
 import { layoutStruct } from "./layout.ts";
-import type { CheckedModule, ConstInfo, FunctionInfo, LocalSym, ParamSym, Sym } from "./result.ts";
+import type {
+  CheckedModule,
+  ConstInfo,
+  FunctionInfo,
+  LocalSym,
+  MapInfo,
+  ParamSym,
+  Sym,
+} from "./result.ts";
 import {
   boolType,
   fixedArray,
@@ -81,6 +89,8 @@ export class CheckerBase {
   readonly reportedDead = new Set<number>();
   /** First call site of each caller → callee edge, for recursion messages. */
   readonly callSites = new Map<FunctionInfo, Map<FunctionInfo, Span>>();
+  /** Per function, the maps its own body calls methods on, with the first call's span. */
+  readonly mapUses = new Map<FunctionInfo, Map<MapInfo, Span>>();
   /** Functions by declaration, filled before bodies are checked. */
   readonly functions = new Map<ast.FunctionDecl, FunctionInfo>();
   /** Nesting of breakable statements: "loop" or "switch"; `broken` set when a break targets it. */

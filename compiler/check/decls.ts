@@ -18,6 +18,7 @@ import {
   type ParamSym,
   type Sym,
 } from "./result.ts";
+import { sharedMapUses } from "./sharing.ts";
 import { StmtChecker } from "./stmts.ts";
 import {
   contextType,
@@ -70,6 +71,16 @@ export class Checker extends StmtChecker {
     for (const it of items) if (it.kind === "VarDecl") this.topVar(it);
     for (const info of this.m.functions) this.body(info);
     this.recursion();
+    for (const u of sharedMapUses(this.m.functions, this.mapUses)) {
+      const what = u.program.kind === "tc" ? "tc program" : "XDP program";
+      this.error(
+        "MapSharedWithHandler",
+        u.at,
+        u.map.name,
+        `${what} '${u.program.name}'`,
+        u.handler.name,
+      );
+    }
     // Source order, as the parser reports; sort is stable for diagnostics at one offset.
     const diagnostics = [...this.bag.items].sort((a, b) => a.span.start - b.span.start);
     return { diagnostics, module: this.m };

@@ -278,6 +278,10 @@ export const messages = {
     code: 3048,
     text: "runConfig {0}",
   },
+  MapSharedWithHandler: {
+    code: 3053,
+    text: "map '{0}' is used by {1} and by AF_XDP handler '{2}': the program's map is a kernel map, the handler's lives in its Wasm memory, and nothing keeps the two in step; give each side its own map",
+  },
   TraceConversion: {
     code: 3037,
     text: "unsupported conversion '{0}' in a trace() format; use %d, %i, %u, %x (optionally with l or ll), %c or %%",

@@ -6,7 +6,6 @@
 import { readFileSync } from "node:fs";
 import { Option, type Command } from "commander";
 import { compile, compileWasm, hasErrors } from "../../compiler/driver/index.ts";
-import { readMeta } from "../../compiler/wasm/abi.ts";
 import { readObject } from "../../compiler/elf/object.ts";
 import { closeFd } from "../../native/bpf.ts";
 import { mapFdById } from "../../native/info.ts";
@@ -43,25 +42,6 @@ function totals(c: QueueCounters[]) {
     txFull: Number(q.txFull),
     kernelDrops: Number(q.kernelDrops),
   }));
-}
-
-/**
- * Maps both halves use: the XDP programs' map relocations in the object, and the
- * maps the handler module reaches in the shared memory (its map<id> / mapdesc<id> imports).
- */
-function sharedMaps(object: Uint8Array, binary: Uint8Array): string[] {
-  const kernel = new Set(
-    readObject(object).programs.flatMap((p) =>
-      p.relocations.filter((r) => r.kind === "map").map((r) => r.target),
-    ),
-  );
-  const mod = new WebAssembly.Module(binary);
-  const meta = readMeta(mod)!;
-  const used = WebAssembly.Module.imports(mod)
-    .map((i) => /^map(?:desc)?(\d+)$/.exec(i.name))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => meta.maps[Number(m[1])]!.name);
-  return [...new Set(used)].filter((n) => kernel.has(n));
 }
 
 export const runCommand: CommandImpl = {
@@ -171,14 +151,6 @@ export const runCommand: CommandImpl = {
     const wasm = await compileWasm(out, { only: "handler", rxBatch: true });
     if (wasm) printDiagnostics(wasm.diagnostics, source, "text");
     if (!wasm?.binary) return EXIT.failed;
-    const shared = sharedMaps(out.object!, wasm.binary).filter((m) => m !== xsk.name);
-    if (shared.length)
-      throw new CliError(
-        `map${shared.length > 1 ? "s" : ""} ${shared.map((m) => `'${m}'`).join(", ")} ` +
-          `${shared.length > 1 ? "are" : "is"} used by the XDP program and by handler '${handler}': ` +
-          `the handler's maps live in its Wasm memory, apart from the kernel's, so the two would ` +
-          `diverge; give each side its own map`,
-      );
 
     // One run per interface: a live one is refused, a killed one's socket removed.
     let ctlPath: string;

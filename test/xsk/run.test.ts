@@ -134,7 +134,7 @@ describeKernel("xdpc run", () => {
     );
     expect(attachedProgramId(lab.hostIf)).toBe(0);
 
-    // A map both halves use would be two maps (kernel, Wasm memory): refused before loading.
+    // A map both halves use would be two maps (kernel, Wasm memory): the compiler refuses it.
     const both = join(tmp, "both.ts");
     writeFileSync(
       both,
@@ -156,8 +156,8 @@ describeKernel("xdpc run", () => {
     let err2 = "";
     c2.stderr!.on("data", (d: Buffer) => (err2 += d.toString()));
     expect(await new Promise<number | null>((resolve) => c2.on("exit", resolve))).toBe(1);
-    expect(err2).toBe(
-      "xdpc: error: map 'seen' is used by the XDP program and by handler 'echo': the handler's maps live in its Wasm memory, apart from the kernel's, so the two would diverge; give each side its own map\n",
+    expect(err2.split("\n")[0]).toBe(
+      `${both}:17:3: error XDP3053: map 'seen' is used by XDP program 'steer' and by AF_XDP handler 'echo': the program's map is a kernel map, the handler's lives in its Wasm memory, and nothing keeps the two in step; give each side its own map`,
     );
     expect(attachedProgramId(lab.hostIf)).toBe(0);
   });
