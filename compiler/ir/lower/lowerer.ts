@@ -33,8 +33,8 @@ export class Lowerer {
   ctx!: VReg;
   frames: Frame[] = [];
   loops: LoopCtx[] = [];
-  /** Memo scopes for header accessors and packet pointers (innermost last). */
-  memo: Map<string, VReg>[] = [new Map()];
+  /** Memo scopes for header accessors and packet pointers (innermost last; null hides an outer entry). */
+  memo: Map<string, VReg | null>[] = [new Map()];
   inlineDepth = 0;
   /**
    * Stack slots that carry a map call's key, value or record: dead once the helper
@@ -86,9 +86,13 @@ export class Lowerer {
   memoGet(key: string): VReg | undefined {
     for (let k = this.memo.length - 1; k >= 0; k--) {
       const v = this.memo[k]!.get(key);
-      if (v) return v;
+      if (v !== undefined) return v ?? undefined;
     }
     return undefined;
+  }
+  /** Hides outer entries from the innermost scope: its first use computes them again. */
+  memoHide(keys: readonly string[]): void {
+    for (const k of keys) this.memo[this.memo.length - 1]!.set(k, null);
   }
   memoSet(key: string, v: VReg): void {
     this.memo[this.memo.length - 1]!.set(key, v);

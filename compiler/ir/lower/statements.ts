@@ -214,7 +214,13 @@ Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
   this.b.br(cc, w, i, bound.end, body, exit);
   this.b.place(body);
   this.loops.push({ brk: exit, cont: step });
-  this.scoped(() => this.stmt(s.body));
+  this.scoped(() => {
+    // The body loads data and data_end afresh: a packet pointer live around the loop
+    // would carry the ranges each trip's checks proved into the loop head's state, and
+    // states that differ only in them never prune each other (campaign seed 12014).
+    this.memoHide(["data", "end"]);
+    this.stmt(s.body);
+  });
   this.loops.pop();
   this.b.jmp(step);
   this.b.place(step);
