@@ -47,6 +47,26 @@ export function prog(ctx: XdpContext): XdpAction {
   if (v !== null) v.value = n;
   return XDP_PASS;
 }`,
+  // off is 14 or 18: off + 9 stays far below 0xffff - 1, so the offset guard goes.
+  ranges: `export function prog(ctx: XdpContext): XdpAction {
+  let off: u32 = 14;
+  const et = ctx.load16(12);
+  if (et !== null && et === 0x8100) off = 18;
+  const p = ctx.load8(off + 9);
+  if (p === null) return XDP_DROP;
+  return p === 17 ? XDP_DROP : XDP_PASS;
+}`,
+  // Loads at off + c and one length test: one guard on data + off covering 20 bytes.
+  bounds: `export function prog(ctx: XdpContext): XdpAction {
+  let off: u32 = 14;
+  const et = ctx.load16(12);
+  if (et !== null && et === 0x8100) off = 18;
+  const v = ctx.load8(off);
+  const t = ctx.load16(off + 2);
+  const d = ctx.load32(off + 16);
+  if (ctx.len < off + 20 || v === null || t === null || d === null) return XDP_PASS;
+  return v + t + d === 0 ? XDP_DROP : XDP_PASS;
+}`,
   dce: `export function prog(ctx: XdpContext): XdpAction {
   const eth = ctx.eth();
   if (eth === null) return XDP_DROP;

@@ -10,6 +10,8 @@ import { simplifyCfg } from "./simplify.ts";
 import { mergeGuards } from "./guards.ts";
 import { peephole } from "./peephole.ts";
 import { eliminateCommonSubexpressions } from "./cse.ts";
+import { foldRanges } from "./ranges.ts";
+import { coverLoads } from "./bounds.ts";
 
 export {
   foldConstants,
@@ -18,13 +20,17 @@ export {
   mergeGuards,
   peephole,
   eliminateCommonSubexpressions,
+  foldRanges,
+  coverLoads,
 };
 
 /** The passes of one round, in order, by the names `--dump-ir=PASS` and `skipPasses` take. */
 export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
   { name: "cse", run: eliminateCommonSubexpressions },
   { name: "fold", run: foldConstants },
+  { name: "ranges", run: foldRanges },
   { name: "simplify", run: simplifyCfg },
+  { name: "bounds", run: coverLoads },
   { name: "guards", run: mergeGuards },
   { name: "peephole", run: peephole },
   { name: "dce", run: eliminateDeadCode },
