@@ -15,6 +15,7 @@
 import type { Block, Cond, Func, Inst, Operand, Term, VReg } from "../ir.ts";
 import { def, isImm, isPure, successors, uses } from "../ir.ts";
 import { definitions, dominates, dominators, liveness, predecessors } from "../cfg.ts";
+import { retarget } from "./simplify.ts";
 import { analyzeRanges, rangeOf, transfer, type RangeState } from "./ranges.ts";
 
 type Guard = Extract<Term, { op: "guard" }>;
@@ -377,24 +378,6 @@ function checkInsts(insts: readonly Inst[], inputs: Set<number>, failLive: Set<n
     if (d && (inputs.has(d.id) || failLive.has(d.id))) return false;
   }
   return true;
-}
-
-function retarget(t: Term, from: Block, to: Block): void {
-  switch (t.op) {
-    case "jmp":
-      if (t.target === from) t.target = to;
-      break;
-    case "br":
-      if (t.then === from) t.then = to;
-      if (t.else === from) t.else = to;
-      break;
-    case "guard":
-      if (t.ok === from) t.ok = to;
-      if (t.fail === from) t.fail = to;
-      break;
-    case "ret":
-      break;
-  }
 }
 
 export type { Guard };

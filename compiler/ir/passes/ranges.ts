@@ -15,7 +15,7 @@
 import type { Block, Cond, Func, Inst, Operand, VReg, Width } from "../ir.ts";
 import { isImm, isPtr, successors, widthOf, wrap } from "../ir.ts";
 import { reversePostOrder } from "../cfg.ts";
-import { evalCond } from "../eval.ts";
+import { evalCond, negate, swapCond } from "../eval.ts";
 
 /** An unsigned interval [lo, hi] inside a width. */
 export interface Range {
@@ -125,28 +125,6 @@ export function transfer(s: RangeState, i: Inst): void {
   }
 }
 
-const FLIP: Record<Cond, Cond> = {
-  eq: "eq",
-  ne: "ne",
-  ugt: "ult",
-  uge: "ule",
-  ult: "ugt",
-  ule: "uge",
-  sgt: "slt",
-  sge: "sle",
-  slt: "sgt",
-  sle: "sge",
-  set: "set",
-};
-const NEGATE: Partial<Record<Cond, Cond>> = {
-  eq: "ne",
-  ne: "eq",
-  ugt: "ule",
-  uge: "ult",
-  ult: "uge",
-  ule: "ugt",
-};
-
 /** True or false when the ranges decide `a cc b` at width w, else null. */
 export function decide(cc: Cond, w: Width, a: Range, b: Range): boolean | null {
   if (a.lo === a.hi && b.lo === b.hi) return evalCond(cc, w, a.lo, b.lo);
@@ -214,8 +192,8 @@ function onEdge(s: RangeState, t: Extract<Block["term"], { op: "br" }>, taken: b
   let cc: Cond | undefined = t.cc;
   let v: Operand = t.a;
   let c: Operand = t.b;
-  if (isImm(v) && !isImm(c)) [v, c, cc] = [c, v, FLIP[cc]];
-  if (!taken) cc = NEGATE[cc];
+  if (isImm(v) && !isImm(c)) [v, c, cc] = [c, v, swapCond(cc)];
+  if (!taken) cc = cc[0] === "s" ? undefined : (negate(cc) ?? undefined);
   const out = new Map(s);
   if (!cc || isImm(v) || !isImm(c) || isPtr(v.ty)) return out;
   // A 64-bit vreg compared on its low half says nothing about the whole value.

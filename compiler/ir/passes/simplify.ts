@@ -17,7 +17,8 @@ export function simplifyCfg(f: Func): boolean {
   return changed;
 }
 
-function retarget(t: Term, from: Block, to: Block): void {
+/** Moves t's edges to `from` onto `to`. */
+export function retarget(t: Term, from: Block, to: Block): void {
   switch (t.op) {
     case "jmp":
       if (t.target === from) t.target = to;
