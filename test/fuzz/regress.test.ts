@@ -452,6 +452,31 @@ export function f(ctx: XdpContext): XdpAction {
   });
 });
 
+describeKernel("a loop's body parses from its own packet pointers (kernel and Wasm host)", () => {
+  it("a parse before the loop is not the base of one in it (campaign seed 24370)", () => {
+    // The body's fresh data pointer had no range; the EtherType load took the outer eth
+    // parse's word for it: 'invalid access to packet, off=12 size=2, R2(id=0,off=12,r=0)'.
+    const src = `export function f(ctx: XdpContext): XdpAction {
+  if (ctx.eth() !== null) {
+    const eth = ctx.eth();
+    if (eth === null) return XDP_ABORTED;
+    for (let i = 4; i < 40; i += 2) {
+      if (ctx.icmp6() !== null) {
+        const c = ctx.icmp6();
+        if (c === null) return XDP_ABORTED;
+        c.checksum = i as u16;
+      }
+    }
+  }
+  return XDP_PASS;
+}`;
+    const icmp6 = build({ l3: { kind: "ipv6" }, l4: { kind: "icmp6" }, payload: zeros(8) });
+    const r = both(src, [udp4, icmp6]);
+    expect(r.verdicts).toEqual([2, 2]);
+    expect(r.data[1]!.slice(2 * 56, 2 * 58)).toBe("0026"); // the last trip's i, 38
+  });
+});
+
 describe("compile time stays near-linear in program size", () => {
   it("calls nested 112 deep to a helper with a loop, from a helper called 4 times (#17 bug 8)", () => {
     // The fuzzer's shape: 152 calls nested 28 deep took over 300 s. CFG simplification

@@ -218,7 +218,9 @@ Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
     // The body loads data and data_end afresh: a packet pointer live around the loop
     // would carry the ranges each trip's checks proved into the loop head's state, and
     // states that differ only in them never prune each other (campaign seed 12014).
-    this.memoHide(["data", "end"]);
+    // Its parses start over too: they derive from data, which the outer ones checked
+    // through the old pointer only (seed 24370: EtherType read at off=12 with r=0).
+    this.memoHide(this.memo.flatMap((m) => [...m.keys()]).concat("data", "end"));
     this.stmt(s.body);
   });
   this.loops.pop();
