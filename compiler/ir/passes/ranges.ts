@@ -14,7 +14,7 @@
 // precise as a hull over joined paths.
 import type { Block, Cond, Func, Inst, Operand, VReg, Width } from "../ir.ts";
 import { isImm, isPtr, successors, widthOf, wrap } from "../ir.ts";
-import { reversePostOrder } from "../cfg.ts";
+import { liveness, reversePostOrder } from "../cfg.ts";
 import { evalCond, negate, swapCond } from "../eval.ts";
 
 /** An unsigned interval [lo, hi] inside a width. */
@@ -228,6 +228,15 @@ export function analyzeRanges(f: Func): Map<Block, RangeState> {
   const order = new Map(rpo.map((b, k) => [b, k]));
   const entry = new Map<Block, RangeState>([[rpo[0]!, new Map()]]);
   const visits = new Map<Block, number>();
+  // A block's entry state keeps only the vregs live into it: states the size of every
+  // vreg defined so far made the analysis quadratic in program size (#17 bug 8's shape).
+  const { liveIn } = liveness(f);
+  const live = (succ: Block, st: RangeState): RangeState => {
+    const want = liveIn.get(succ);
+    const out: RangeState = new Map();
+    if (want) for (const [id, r] of st) if (want.has(id)) out.set(id, r);
+    return out;
+  };
   // A worklist ordered by RPO index: loop bodies settle before what follows them.
   const work = new Set<Block>([rpo[0]!]);
   while (work.size) {
@@ -247,7 +256,8 @@ export function analyzeRanges(f: Func): Map<Block, RangeState> {
     for (const [succ, st] of outs) {
       if (!st) continue;
       const old = entry.get(succ);
-      let next = old ? join(old, st) : st;
+      const inc = live(succ, st);
+      let next = old ? join(old, inc) : inc;
       // Widen only at loop heads (targets of back edges), not at joins of many paths.
       if (old && order.get(succ)! <= order.get(b!)!) {
         const n = (visits.get(succ) ?? 0) + 1;
@@ -256,7 +266,6 @@ export function analyzeRanges(f: Func): Map<Block, RangeState> {
         if (n > 4) for (const [id, r] of next) if (!sameRange(old.get(id), r)) next.delete(id);
       }
       if (old && same(old, next)) continue;
-      if (!old && next === s) next = new Map(s);
       entry.set(succ, next);
       work.add(succ);
     }
