@@ -333,6 +333,17 @@ export interface TcContext extends PacketView {
     size: 2 | 4,
     options?: { pseudoHeader?: boolean; mangledZero?: boolean },
   ): bool;
+  /**
+   * bpf_skb_store_bytes: writes the bytes of `src` (a struct, FixedArray or header view,
+   * as laid out in memory: multi-byte integer fields in host order) at packet offset
+   * `off`; `recomputeCsum` keeps skb->csum right for CHECKSUM_COMPLETE, `invalidateHash`
+   * clears skb->hash. False, nothing written, past the packet. Invalidates earlier header views.
+   */
+  storeBytes(
+    off: u32,
+    src: object,
+    options?: { recomputeCsum?: boolean; invalidateHash?: boolean },
+  ): bool;
 }
 
 /** A frame an AF_XDP handler sees, in the handler's shared memory. */

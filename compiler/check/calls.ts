@@ -25,6 +25,11 @@ import {
   type Type,
 } from "./types.ts";
 
+/** l4CsumReplace's options → BPF_F_PSEUDO_HDR, BPF_F_MARK_MANGLED_0. */
+const CSUM_REPLACE_FLAGS = { pseudoHeader: 0x10, mangledZero: 0x20 };
+/** storeBytes's options → BPF_F_RECOMPUTE_CSUM, BPF_F_INVALIDATE_HASH. */
+const STORE_BYTES_FLAGS = { recomputeCsum: 0x1, invalidateHash: 0x2 };
+
 const hashLike: MapKind[] = ["HashMap", "PerCpuHash", "LruHash", "LruPerCpuHash"];
 const arrayLike: MapKind[] = ["ArrayMap", "PerCpuArray"];
 const methodKinds: Record<MapMethod, MapKind[]> = {
@@ -187,9 +192,26 @@ export abstract class CallChecker extends ExprChecker {
         const v = this.m.constValues.get(e.args[3]!);
         if (v !== 2n && v !== 4n) this.error("CsumReplaceSize", e.args[3]!.span);
         else size = Number(v) as 2 | 4;
-        if (e.args[4]) flags = this.csumReplaceOptions(e.args[4]);
+        if (e.args[4])
+          flags = this.flagOptions(e.args[4], CSUM_REPLACE_FLAGS, "CsumReplaceOptions");
       } else this.args(e);
       this.m.calls.set(e, { kind: "csumReplace", layer: l4 ? 4 : 3, size, flags });
+      this.invalidateViews(`ctx.${name}()`);
+      return boolType;
+    }
+    // bpf_skb_store_bytes (tc): a struct, FixedArray or header's bytes at `off`.
+    if (ot.kind === "context" && ot !== contextType && name === "storeBytes") {
+      let size = 0;
+      let flags = 0;
+      if (this.arity(e, name, 2, 3)) {
+        this.arg(e, 0, u32);
+        const src = e.args[1]!;
+        const t = this.expr(src);
+        if (t.kind === "struct" || t.kind === "fixedArray" || t.kind === "header") size = t.size;
+        else if (t !== errorType) this.error("StoreBytesSource", src.span, typeToString(t));
+        if (e.args[2]) flags = this.flagOptions(e.args[2], STORE_BYTES_FLAGS, "StoreBytesOptions");
+      } else this.args(e);
+      this.m.calls.set(e, { kind: "storeBytes", size, flags });
       this.invalidateViews(`ctx.${name}()`);
       return boolType;
     }
@@ -292,12 +314,15 @@ export abstract class CallChecker extends ExprChecker {
     }
   }
 
-  /** l4CsumReplace's `{ pseudoHeader, mangledZero }` (constant booleans) → BPF_F_* bits. */
-  private csumReplaceOptions(a: ast.Expr): number {
+  /** An options object literal of constant booleans (`bits`: name → BPF_F_* bit) → flags. */
+  private flagOptions(
+    a: ast.Expr,
+    bits: Record<string, number>,
+    code: "CsumReplaceOptions" | "StoreBytesOptions",
+  ): number {
     const o = unwrapParens(a);
-    const bits: Record<string, number> = { pseudoHeader: 0x10, mangledZero: 0x20 };
     if (o.kind !== "ObjectLit") {
-      this.error("CsumReplaceOptions", a.span);
+      this.error(code, a.span);
       this.expr(a);
       return 0;
     }
@@ -305,8 +330,8 @@ export abstract class CallChecker extends ExprChecker {
     for (const p of o.props) {
       const t = this.expr(p.value);
       const v = this.m.constValues.get(p.value);
-      if (!(p.name.name in bits) || t.kind !== "bool" || v === undefined) {
-        if (t !== errorType) this.error("CsumReplaceOptions", p.span);
+      if (!Object.hasOwn(bits, p.name.name) || t.kind !== "bool" || v === undefined) {
+        if (t !== errorType) this.error(code, p.span);
       } else if (v) flags |= bits[p.name.name]!;
     }
     return flags;

@@ -41,6 +41,15 @@ import {
 } from "./types.ts";
 import { walk } from "./walk.ts";
 
+/** Context methods that change packet data for the verifier (it drops packet pointers). */
+const PACKET_CHANGING = [
+  "adjustHead",
+  "adjustTail",
+  "l3CsumReplace",
+  "l4CsumReplace",
+  "storeBytes",
+];
+
 const paramTypeKinds = new Set([
   "int",
   "bool",
@@ -275,11 +284,7 @@ export class Checker extends StmtChecker {
       walk(info.decl.body, (n) => {
         if (n.kind !== "Call") return;
         const c = n.callee;
-        if (
-          c.kind === "Member" &&
-          // The checksum helpers change packet data too (the verifier drops packet pointers).
-          ["adjustHead", "adjustTail", "l3CsumReplace", "l4CsumReplace"].includes(c.property.name)
-        )
+        if (c.kind === "Member" && PACKET_CHANGING.includes(c.property.name))
           info.adjustsPacket = true;
         if (c.kind === "Name") names.add(c.name);
       });

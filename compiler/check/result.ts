@@ -304,6 +304,8 @@ export type CallTarget =
   | { kind: "store"; width: 1 | 2 | 4; on: "ctx" | "xsk" }
   /** `ctx.l3CsumReplace/l4CsumReplace(off, from, to, size[, opts])` (tc): BPF_F_* `flags` besides the size; true on success. */
   | { kind: "csumReplace"; layer: 3 | 4; size: 2 | 4; flags: number }
+  /** `ctx.storeBytes(off, src[, opts])` (tc): bpf_skb_store_bytes of `size` bytes with BPF_F_* `flags`; true on success. */
+  | { kind: "storeBytes"; size: number; flags: number }
   /** `ctx.adjustHead(delta)` / `ctx.adjustTail(delta)`: returns bool. */
   | { kind: "adjust"; which: "head" | "tail" }
   /** `m.lookup(k)` … ; args[] are in source order; `update` flag defaults to BPF_ANY (0), `increment` by to 1. */

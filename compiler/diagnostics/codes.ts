@@ -222,6 +222,14 @@ export const messages = {
     code: 3052,
     text: "l4CsumReplace()'s options are an object literal { pseudoHeader?, mangledZero? } of constant booleans",
   },
+  StoreBytesSource: {
+    code: 3060,
+    text: "storeBytes() stores a struct, FixedArray or header view, not {0} (store8/16/32 store integers)",
+  },
+  StoreBytesOptions: {
+    code: 3061,
+    text: "storeBytes()'s options are an object literal { recomputeCsum?, invalidateHash? } of constant booleans",
+  },
   UnsupportedHere: { code: 3031, text: "{0} is not supported in filters{1}" },
   MapNotValue: { code: 3032, text: "map '{0}' can only be used by calling its methods" },
   ContextOnly: { code: 3033, text: "{0} is only available in {1}" },

@@ -12,6 +12,7 @@ export const BPF_FUNC = {
   trace_printk: 6,
   get_prandom_u32: 7,
   get_smp_processor_id: 8,
+  skb_store_bytes: 9,
   redirect: 23,
   l3_csum_replace: 10,
   l4_csum_replace: 11,

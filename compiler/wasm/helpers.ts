@@ -50,6 +50,11 @@ export const HELPER_IMPORTS: Record<number, HelperImport> = {
     params: ["i32", "i64", "i64", "i64", "i64"],
     result: "i64",
   },
+  [BPF_FUNC.skb_store_bytes]: {
+    name: "skb_store_bytes",
+    params: ["i32", "i64", "i32", "i64", "i64"],
+    result: "i64",
+  },
   [BPF_FUNC.redirect_neigh]: {
     name: "redirect_neigh",
     params: ["i32", "i32", "i64", "i64"],

@@ -239,6 +239,7 @@ export const HOST_HELPERS = [
   "redirect_peer",
   "l3_csum_replace",
   "l4_csum_replace",
+  "skb_store_bytes",
   "ringbuf_output",
   "csum_diff",
 ] as const;
@@ -444,6 +445,8 @@ export class WasmHost {
         BigInt(
           skbCsumReplace(this.bytes(), this.frameBase, this.skbLen, true, off, from, to, flags),
         ),
+      skb_store_bytes: (_c: number, off: bigint, from: number, len: bigint, flags: bigint) =>
+        BigInt(this.skbStoreBytes(off, from, Number(BigInt.asUintN(32, len)), flags)),
       redirect_peer: (ifindex: number, flags: bigint) => {
         if (flags !== 0n) return 2n;
         this.lastRedirect = ifindex >>> 0;
@@ -644,6 +647,29 @@ export class WasmHost {
         ...(this.lastRedirectVia ? { via: this.lastRedirectVia } : {}),
       };
     return out;
+  }
+
+  /** The running tc program's packet (skb->data, skb->data + headlen) from its __sk_buff image. */
+  private skbBounds(): { data: number; end: number } {
+    const dv = new DataView(this.memory.buffer, this.skbBase, SKB_IMAGE_SIZE);
+    return { data: dv.getUint32(76, true), end: dv.getUint32(80, true) };
+  }
+
+  /**
+   * bpf_skb_store_bytes as in the kernel's skb test run: -EINVAL for unknown flags,
+   * -EFAULT for an offset above INT_MAX or past skb->len. BPF_F_RECOMPUTE_CSUM changes
+   * nothing there (ip_summed is CHECKSUM_NONE); BPF_F_INVALIDATE_HASH clears skb->hash.
+   */
+  private skbStoreBytes(offset: bigint, from: number, len: number, flags: bigint): number {
+    if (flags & ~3n) return -EINVAL;
+    const off = BigInt.asUintN(32, offset);
+    if (off > 0x7fffffffn || Number(off) + len > this.skbLen) return -EFAULT;
+    const { data, end } = this.skbBounds();
+    if (data + Number(off) + len > end)
+      throw new WasmHostError("skb_store_bytes past the linear data is not modelled by the host");
+    this.bytes().copyWithin(data + Number(off), from, from + len);
+    if (flags & 2n) new DataView(this.memory.buffer, this.skbBase).setUint32(68, 0, true);
+    return 0;
   }
 
   /** Runs exported function `name` over a copy of one frame. */

@@ -32,6 +32,7 @@ declare module "./lowerer.ts" {
     call(e: ast.Call): Value;
     helper(name: string, e: ast.Call): Value;
     argSlot(size: number, name: string): Slot;
+    releaseArgSlots(mark: number): void;
     argInMemory(
       e: ast.Expr,
       t: Type,
@@ -91,14 +92,24 @@ Lowerer.prototype.call = function (this: Lowerer, e: ast.Call): Value {
       for (const m of this.memo) m.clear();
       return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
     }
+    case "storeBytes": {
+      const a = e.args[1]!;
+      const off = this.scalar(this.use(e.args[0]!), e.args[0]!);
+      const mark = this.takenArgSlots.length;
+      const src = this.argInMemory(a, this.m.types.get(a)!, a, "store");
+      const r = this.b.call(
+        H.storeBytes,
+        [this.ctx, off, src, BigInt(tgt.size), BigInt(tgt.flags)],
+        "i64",
+      )!;
+      this.releaseArgSlots(mark);
+      for (const m of this.memo) m.clear();
+      return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
+    }
     case "map": {
       const mark = this.takenArgSlots.length;
       const v = this.mapCall(tgt.method, tgt.map, e);
-      for (const s of this.takenArgSlots.splice(mark)) {
-        const free = this.freeArgSlots.get(s.size) ?? [];
-        free.push(s);
-        this.freeArgSlots.set(s.size, free);
-      }
+      this.releaseArgSlots(mark);
       return v;
     }
     case "helper":
@@ -286,6 +297,15 @@ Lowerer.prototype.argInMemory = function (
     return { slot, off: 0 };
   }
   return this.inMemory(this.use(e), t, n, name);
+};
+
+/** Returns the argument slots taken since `mark` (a call's) to the free lists. */
+Lowerer.prototype.releaseArgSlots = function (this: Lowerer, mark: number): void {
+  for (const s of this.takenArgSlots.splice(mark)) {
+    const free = this.freeArgSlots.get(s.size) ?? [];
+    free.push(s);
+    this.freeArgSlots.set(s.size, free);
+  }
 };
 
 /** A stack slot for one map call's argument (see freeArgSlots). */

@@ -26,6 +26,7 @@ export const H = {
   csumDiff: BPF_FUNC.csum_diff,
   l3CsumReplace: BPF_FUNC.l3_csum_replace,
   l4CsumReplace: BPF_FUNC.l4_csum_replace,
+  storeBytes: BPF_FUNC.skb_store_bytes,
   ringbufOutput: BPF_FUNC.ringbuf_output,
 };
 export const BPF_NOEXIST = BigInt(NOEXIST);
