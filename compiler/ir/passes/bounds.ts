@@ -15,6 +15,7 @@
 import type { Block, Cond, Func, Inst, Operand, Term, VReg } from "../ir.ts";
 import { def, isImm, isPure, successors, uses } from "../ir.ts";
 import { definitions, dominates, dominators, liveness, predecessors } from "../cfg.ts";
+import { swapCond } from "../eval.ts";
 import { retarget } from "./simplify.ts";
 import { analyzeRanges, rangeOf, transfer, type RangeState } from "./ranges.ts";
 
@@ -73,8 +74,6 @@ function packetLength(defs: Defs, v: Operand): { data: VReg; end: VReg } | null 
   return { data: d.src, end: a.src };
 }
 
-const SWAP: Partial<Record<Cond, Cond>> = { ult: "ugt", ule: "uge", ugt: "ult", uge: "ule" };
-
 /** Length tests `len <cc> K` as guards `data + K <= end ? long : short`. */
 function lengthGuards(f: Func): boolean {
   const defs = definitions(f);
@@ -86,7 +85,7 @@ function lengthGuards(f: Func): boolean {
     let cc: Cond = t.cc;
     let len = t.a;
     let k = t.b;
-    if (!packetLength(defs, len) && SWAP[cc]) [len, k, cc] = [t.b, t.a, SWAP[cc]!];
+    if (!packetLength(defs, len)) [len, k, cc] = [t.b, t.a, swapCond(cc)];
     const p = packetLength(defs, len);
     if (!p) continue;
     // Normalise to "long (len >= K) → then/else".
