@@ -230,6 +230,33 @@ describe("peephole", () => {
     expect(text).not.toContain("be16");
   });
 
+  it("cancels a swap of a swap (a network-order field stored in network order)", () => {
+    const b = new Builder("s");
+    const ctx = b.param("ctx", "ctx");
+    const x = b.load(4, ctx, 0, "i64");
+    const y = b.un("be32", 32, b.un("be32", 32, x));
+    b.store(4, ctx, 8, y);
+    b.ret(2n);
+    optimize(b.fn);
+    const text = printFunc(b.fn);
+    expect(text).not.toContain("be32");
+    // The loaded word is zero-extended, so the truncation that is left is a copy too.
+    expect(text).not.toContain("zext32");
+  });
+
+  it("keeps the truncation of a swap of a swap of a wider value", () => {
+    const b = new Builder("s");
+    const ctx = b.param("ctx", "ctx");
+    const x = b.load(8, ctx, 0);
+    const y = b.un("be32", 32, b.un("be32", 32, x));
+    b.store(4, ctx, 8, y);
+    b.ret(2n);
+    optimize(b.fn);
+    const text = printFunc(b.fn);
+    expect(text).not.toContain("be32");
+    expect(text).toContain("zext32");
+  });
+
   /**
    * `v = ctx[4]; if (ctx[0] == 0) { arm(v) } return v`, tested with `eq` (the arm is
    * the taken edge) or `ne` (the arm is the fall-through); optimized and printed.

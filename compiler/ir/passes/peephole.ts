@@ -1,6 +1,8 @@
 // Small local rewrites that save instructions or verifier states:
 //  - `br eq/ne (be16 x), C` compares x with the byte-swapped constant instead
 //    (the swap then usually dies), as clang does for `eth->h_proto == htons(…)`.
+//  - `beN (beN x)` is x truncated to N bits: a field read in network order and
+//    stored back in network order (`p.ipv4Src = ip.src`) swaps twice otherwise.
 //  - if-conversion of `if (x <cmp> y) v += c` (==, !=, and unsigned <, <=, >, >= on
 //    32-bit values) into `v += flag * c` with a branch-free 0/1 flag: a bounded loop
 //    over bytes then keeps one verifier state per iteration instead of doubling them.
@@ -12,6 +14,7 @@ import { evalUn } from "../eval.ts";
 
 export function peephole(f: Func): boolean {
   let changed = compareSwapped(f);
+  changed = doubleSwap(f) || changed;
   changed = ifConvert(f) || changed;
   return changed;
 }
@@ -50,6 +53,29 @@ function compareSwapped(f: Func): boolean {
     b.term = { ...t, a: d.a, b: evalUn(d.kind, 32, c) };
     changed = true;
   }
+  return changed;
+}
+
+const TRUNCATE = { be16: "zext16", be32: "zext32" } as const;
+
+function doubleSwap(f: Func): boolean {
+  let changed = false;
+  const defs = definitions(f);
+  for (const b of f.blocks)
+    b.insts = b.insts.map((i) => {
+      if (i.op !== "un" || (i.kind !== "be16" && i.kind !== "be32" && i.kind !== "be64")) return i;
+      if (isImm(i.a)) return i;
+      const d = defs.get(i.a.id);
+      if (d?.length !== 1) return i;
+      const inner = d[0]!.block.insts[d[0]!.index]!;
+      if (inner.op !== "un" || inner.kind !== i.kind || isImm(inner.a)) return i;
+      // The inner operand must still hold the value it had at the inner swap.
+      if ((defs.get(inner.a.id)?.length ?? 0) > 1) return i;
+      changed = true;
+      return i.kind === "be64"
+        ? { op: "mov", dst: i.dst, src: inner.a, span: i.span }
+        : { op: "un", kind: TRUNCATE[i.kind], w: i.w, dst: i.dst, a: inner.a, span: i.span };
+    });
   return changed;
 }
 

@@ -8,7 +8,8 @@
 // The verifier must keep accepting the program after a branch is folded away, so the
 // analysis only believes what the kernel's own scalar tracking also proves: constants,
 // copies, add/sub without wrap-around, and/or/shifts by constants, small products,
-// zero extension, 1- and 2-byte loads, and branch refinement against constants.
+// zero extension, 1-, 2- and 4-byte loads (zero-extended), and branch refinement
+// against constants. A zero extension of a value that already fits becomes a copy.
 // Byte swaps, division and helper results are unknown to the verifier and so are
 // unknown here. The verifier tracks each path separately, so it is always at least as
 // precise as a hull over joined paths.
@@ -108,11 +109,7 @@ export function transfer(s: RangeState, i: Inst): void {
       set(s, i.dst, unRange(i, rangeOf(s, i.a, i.w)));
       return;
     case "load":
-      set(
-        s,
-        i.dst,
-        i.size === 1 ? { lo: 0n, hi: 0xffn } : i.size === 2 ? { lo: 0n, hi: 0xffffn } : null,
-      );
+      set(s, i.dst, i.size === 8 ? null : { lo: 0n, hi: (1n << BigInt(8 * i.size)) - 1n });
       return;
     case "call":
       if (i.dst) set(s, i.dst, null);
@@ -277,6 +274,8 @@ function sameRange(a: Range | undefined, b: Range): boolean {
   return !!a && a.lo === b.lo && a.hi === b.hi;
 }
 
+const ZEXT_MAX = { zext8: 0xffn, zext16: 0xffffn, zext32: 0xffffffffn } as const;
+
 /** Folds what the ranges decide: branches, and pure results of a single value. */
 export function foldRanges(f: Func): boolean {
   const entry = analyzeRanges(f);
@@ -286,6 +285,12 @@ export function foldRanges(f: Func): boolean {
     if (!s0) continue;
     const s = new Map(s0);
     b.insts = b.insts.map((i) => {
+      // A truncation of a value that already fits is a copy (range before the write).
+      const fits =
+        i.op === "un" &&
+        i.kind in ZEXT_MAX &&
+        !isImm(i.a) &&
+        (s.get(i.a.id)?.hi ?? ZEXT_MAX.zext32 + 1n) <= ZEXT_MAX[i.kind as keyof typeof ZEXT_MAX];
       transfer(s, i);
       if ((i.op === "bin" || i.op === "un") && !isPtr(i.dst.ty)) {
         const r = s.get(i.dst.id);
@@ -293,6 +298,10 @@ export function foldRanges(f: Func): boolean {
           changed = true;
           return { op: "mov", dst: i.dst, src: r.lo, span: i.span };
         }
+      }
+      if (fits && i.op === "un") {
+        changed = true;
+        return { op: "mov", dst: i.dst, src: i.a, span: i.span };
       }
       return i;
     });
