@@ -14,6 +14,22 @@ const HEAD = `import type { XdpContext, XdpAction, u32 } from "xdpc";
 import { XDP_DROP, XDP_PASS, PerCpuArray } from "xdpc";
 `;
 
+/** An out-parameter of an inlined helper, then a checked load at its offset. */
+const OUT_PARAM = `interface Cur {
+  off: u32;
+}
+function skipTag(ctx: XdpContext, out: Cur): void {
+  const et = ctx.load16(12);
+  if (et !== null && et === 0x8100) out.off = 18;
+}
+export function prog(ctx: XdpContext): XdpAction {
+  const c: Cur = { off: 14 };
+  skipTag(ctx, c);
+  const p = ctx.load8(c.off + 9);
+  if (p === null) return XDP_PASS;
+  return p === 17 ? XDP_DROP : XDP_PASS;
+}`;
+
 /** Per pass: a program it has work in. */
 const CASES: Record<string, string> = {
   cse: `let g: u32 = 5;
@@ -67,6 +83,8 @@ export function prog(ctx: XdpContext): XdpAction {
   if (ctx.len < off + 20 || v === null || t === null || d === null) return XDP_PASS;
   return v + t + d === 0 ? XDP_DROP : XDP_PASS;
 }`,
+  // c.off read back is what either path stored.
+  slots: OUT_PARAM,
   dce: `export function prog(ctx: XdpContext): XdpAction {
   const eth = ctx.eth();
   if (eth === null) return XDP_DROP;

@@ -12,6 +12,7 @@ import { peephole } from "./peephole.ts";
 import { eliminateCommonSubexpressions } from "./cse.ts";
 import { foldRanges } from "./ranges.ts";
 import { coverLoads } from "./bounds.ts";
+import { forwardStores } from "./slots.ts";
 
 export {
   foldConstants,
@@ -22,11 +23,13 @@ export {
   eliminateCommonSubexpressions,
   foldRanges,
   coverLoads,
+  forwardStores,
 };
 
 /** The passes of one round, in order, by the names `--dump-ir=PASS` and `skipPasses` take. */
 export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
   { name: "cse", run: eliminateCommonSubexpressions },
+  { name: "slots", run: forwardStores },
   { name: "fold", run: foldConstants },
   { name: "ranges", run: foldRanges },
   { name: "simplify", run: simplifyCfg },
