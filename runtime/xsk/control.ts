@@ -2,13 +2,16 @@
 // handler's maps (in the workers' shared Wasm memory, not in the kernel) and the
 // per-queue verdict counters through it. A Unix stream socket at
 // <runDir>/xsk/<interface key>.sock, mode 0600 in a 0700 directory: root only, as the
-// kernel maps are. Newline-delimited JSON, one reply per request. The server runs the
+// kernel maps are, and the server checks each peer's SO_PEERCRED too (a non-root peer,
+// e.g. one let in by a loosened mode, gets one error line and is disconnected).
+// Newline-delimited JSON, one reply per request. The server runs the
 // map code of the handler module in the main thread, taking the same bucket locks as
 // the workers; the client types keys and values with the same codecs as kernel maps.
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import { NativeError } from "../../native/lib.ts";
+import { peerCredentials, type PeerCredentials } from "../../native/peercred.ts";
 import { BPF_MAP_TYPE, MAP_TYPE_NAMES } from "../../compiler/uapi/bpf.ts";
 import type { TypeDesc } from "../../compiler/elf/types.ts";
 import { runDir } from "../load/records.ts";
@@ -179,6 +182,27 @@ export async function removeStaleControl(iface: string): Promise<void> {
   if (existsSync(path) && !(await answers(path))) unlinkSync(path);
 }
 
+/**
+ * Why a peer may not use the control socket, or null for root. `who` is null when its
+ * credentials could not be read: refused too.
+ */
+export function peerRefusal(who: PeerCredentials | null): string | null {
+  if (who === null) return "xdpc run's control socket serves root only: cannot tell who connected";
+  if (who.uid === 0) return null;
+  return `xdpc run's control socket serves root only: refused uid ${who.uid} (pid ${who.pid})`;
+}
+
+/** The credentials of a Unix socket's peer, or null when Node gives no descriptor. */
+function peerOf(sock: Socket): PeerCredentials | null {
+  const fd = (sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== "number" || fd < 0) return null;
+  try {
+    return peerCredentials(fd);
+  } catch {
+    return null;
+  }
+}
+
 /** Listens at `path` (claimed before) for the run `t`; close() stops and removes it. */
 export async function serveControl(path: string, t: ControlTarget): Promise<ControlServer> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -188,6 +212,11 @@ export async function serveControl(path: string, t: ControlTarget): Promise<Cont
     clients.add(sock);
     sock.on("close", () => clients.delete(sock));
     sock.on("error", () => sock.destroy());
+    const refused = peerRefusal(peerOf(sock));
+    if (refused) {
+      sock.end(encode({ error: refused }) + "\n");
+      return;
+    }
     let buf = "";
     sock.on("data", (d: Buffer) => {
       buf += d.toString("utf8");
@@ -228,6 +257,12 @@ export async function serveControl(path: string, t: ControlTarget): Promise<Cont
 
 // ------------------------------------------------------------------ client
 
+/** A line the server sent before any request: its refusal of this peer. */
+function unsolicited(line: string): Error {
+  const r = decode(line) as { error?: unknown };
+  return new Error(typeof r?.error === "string" ? r.error : "xdpc run sent an unexpected line");
+}
+
 /** A connection to the run on an interface. */
 export class ControlClient {
   private buf = "";
@@ -243,10 +278,12 @@ export class ControlClient {
       for (let i = this.buf.indexOf("\n"); i >= 0; i = this.buf.indexOf("\n")) {
         const line = this.buf.slice(0, i);
         this.buf = this.buf.slice(i + 1);
-        this.waiting.shift()?.resolve(line);
+        const w = this.waiting.shift();
+        if (w) w.resolve(line);
+        else this.failure ??= unsolicited(line);
       }
     });
-    sock.on("error", (e) => (this.failure = e));
+    sock.on("error", (e) => (this.failure ??= e));
     sock.on("close", () => {
       this.failure ??= new Error("xdpc run closed its control socket");
       for (const w of this.waiting.splice(0)) w.reject(this.failure);

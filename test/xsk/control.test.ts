@@ -6,7 +6,15 @@
 // Lab index 41, 2 queues, two workers; waits are for counts, bounded; counts exact.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLab, destroyLab, labSpec, type LabSpec } from "../../runtime/lab/netns.ts";
@@ -44,6 +52,14 @@ export function count(pkt: XskPacket): XskVerdict {
   return XSK_DROP;
 }
 `;
+
+// A client as another user: sends a hello, prints every line it gets, then "closed".
+const NOBODY_PEER = `const s = require("node:net").connect(process.argv[1]);
+let buf = "";
+s.on("connect", () => s.write(JSON.stringify({ op: "hello" }) + "\\n"));
+s.on("data", (d) => (buf += d));
+s.on("close", () => process.stdout.write(buf + "closed\\n"));
+s.on("error", (e) => process.stderr.write(e.message));`;
 
 describeKernel("xdpc run's control socket: xdpc map and xdpc stats", () => {
   const lab: LabSpec = { ...labSpec("hxskc", 41), queues: 2 };
@@ -149,6 +165,27 @@ describeKernel("xdpc run's control socket: xdpc map and xdpc stats", () => {
         expect(st.isSocket()).toBe(true);
         expect([st.mode & 0o777, st.uid]).toEqual([0o600, 0]);
         expect(statSync(join(runDir, "xsk")).mode & 0o777).toBe(0o700);
+        // And SO_PEERCRED: with the modes loosened, a peer of uid nobody that sends a
+        // request gets one refusal line and the connection ends; root is still served.
+        for (const d of [tmp, runDir, join(runDir, "xsk")]) chmodSync(d, 0o755);
+        chmodSync(sock, 0o666);
+        try {
+          const peer = spawnSync("node", ["-e", NOBODY_PEER, sock], {
+            uid: 65534,
+            gid: 65534,
+            encoding: "utf8",
+            timeout: 30_000,
+          });
+          expect([peer.status, peer.stderr]).toEqual([0, ""]);
+          const [line, ...more] = peer.stdout.split("\n");
+          expect(more).toEqual(["closed", ""]);
+          expect(JSON.parse(line!)).toEqual({
+            error: `xdpc run's control socket serves root only: refused uid 65534 (pid ${peer.pid})`,
+          });
+        } finally {
+          chmodSync(sock, 0o600);
+          for (const d of [join(runDir, "xsk"), runDir, tmp]) chmodSync(d, 0o700);
+        }
 
         const listed = json("map", "list", "--iface", lab.hostIf, "--json") as {
           maps: { name: string; type: string; handler?: boolean; perCpu: boolean }[];

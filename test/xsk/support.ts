@@ -1,7 +1,13 @@
-// Shared by the AF_XDP tests: the filter they run, and `xdpc run` as a process.
+// Shared by the AF_XDP tests: the filter they run, `xdpc run` as a process, and the lab
+// an `xdpc run` test file runs it in.
+import { afterAll, beforeAll } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "../runtime/loader-support.ts";
+import { createLab, destroyLab, labSpec, type LabSpec } from "../../runtime/lab/netns.ts";
+import { TrafficGenerator } from "../../runtime/lab/generator.ts";
+import { npmBuild, ROOT } from "../runtime/loader-support.ts";
 import { until } from "../support/wait.ts";
 
 // UDP ports 7 and 9 go to the XskMap (the fallback, XDP_PASS, and the redirects are counted).
@@ -83,4 +89,71 @@ export async function startRun(args: string[], env: NodeJS.ProcessEnv): Promise<
     "xdpc run to start",
   );
   return { child, lines, exit, stderr: () => stderr };
+}
+
+/** A lab of one `xdpc run` test file: its veth pair, pins, run directory and filter file. */
+export interface RunLab {
+  lab: LabSpec;
+  tmp: string;
+  pinRoot: string;
+  /** XDPC_RUN_DIR: the run's records and control socket live under it. */
+  runDir: string;
+  /** The control socket of a run on the lab's host end. */
+  sock: string;
+  env: NodeJS.ProcessEnv;
+  /** The filter file, holding `source`. */
+  file: string;
+  /** The generator in the peer namespace (set in beforeAll). */
+  gen: TrafficGenerator;
+  /** `xdpc run --json --iface HOST ARGS… FILE`, killed after the file's tests if still running. */
+  run(args?: string[]): Promise<RunProcess>;
+}
+
+/**
+ * Registers beforeAll/afterAll for a lab NAME at INDEX with `queues` queues per veth end:
+ * built CLI, fresh lab, the filter written, a generator; afterwards every run still
+ * alive is killed and the lab, pins and files removed.
+ */
+export function useRunLab(o: {
+  name: string;
+  index: number;
+  queues: number;
+  source: string;
+  pinRoot: string;
+}): RunLab {
+  const lab: LabSpec = { ...labSpec(o.name, o.index), queues: o.queues };
+  const tmp = mkdtempSync(join(tmpdir(), `xdpc-${o.name}-`));
+  const runDir = join(tmp, "run");
+  const children: ChildProcess[] = [];
+  const env = { ...process.env, XDPC_PIN_ROOT: o.pinRoot, XDPC_RUN_DIR: runDir };
+  const r: RunLab = {
+    lab,
+    tmp,
+    pinRoot: o.pinRoot,
+    runDir,
+    sock: join(runDir, "xsk", `${lab.hostIf}.sock`),
+    env,
+    file: join(tmp, "filter.ts"),
+    gen: undefined as unknown as TrafficGenerator,
+    async run(args = []) {
+      const p = await startRun(["--iface", lab.hostIf, ...args, r.file], env);
+      children.push(p.child);
+      return p;
+    },
+  };
+  beforeAll(() => {
+    npmBuild();
+    destroyLab(lab);
+    createLab(lab);
+    writeFileSync(r.file, o.source);
+    r.gen = new TrafficGenerator(lab.name, lab.peerIf);
+  }, 120_000);
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    r.gen?.close();
+    destroyLab(lab);
+    rmSync(o.pinRoot, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+  });
+  return r;
 }
