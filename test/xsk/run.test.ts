@@ -2,36 +2,27 @@
 // SIGTERM handles what has arrived, prints its counters and unloads; after a kill -9 the
 // program stays attached and its fallback applies (the XskMap entries died with the
 // sockets), and the next `xdpc run` replaces it. Waits are for counts, bounded.
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { createLab, destroyLab, labSpec, type LabSpec } from "../../runtime/lab/netns.ts";
-import { TrafficGenerator } from "../../runtime/lab/generator.ts";
 import { buildFrame } from "../../runtime/packets/build.ts";
 import { attachedProgramId, findMap, interfaceMaps } from "../../runtime/observe/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { npmBuild, ROOT } from "../runtime/loader-support.ts";
-import { startRun, STEER } from "./support.ts";
-
-async function until(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import { until } from "../support/wait.ts";
+import { ROOT } from "../runtime/loader-support.ts";
+import { STEER, useRunLab } from "./support.ts";
 
 describeKernel("xdpc run", () => {
-  const lab: LabSpec = { ...labSpec("xskr", 10), queues: 2 };
-  const tmp = mkdtempSync(join(tmpdir(), "xdpc-xskrun-"));
-  const pinRoot = `/sys/fs/bpf/xdpct-xskrun-${process.pid}`;
-  const env = { ...process.env, XDPC_PIN_ROOT: pinRoot, XDPC_RUN_DIR: join(tmp, "run") };
-  const file = join(tmp, "steer.ts");
-  let gen: TrafficGenerator;
-  const children: ChildProcess[] = [];
+  const L = useRunLab({
+    name: "xskr",
+    index: 10,
+    queues: 2,
+    source: STEER,
+    pinRoot: `/sys/fs/bpf/xdpct-xskrun-${process.pid}`,
+  });
+  const { lab, env, file, pinRoot, tmp } = L;
 
   const counter = (name: string): number => {
     const pm = interfaceMaps(lab.hostIf);
@@ -48,27 +39,7 @@ describeKernel("xdpc run", () => {
     dst: lab.hostAddr,
     l4: { proto: "udp", sport: 4000, dport: 9 },
   });
-
-  const run = async () => {
-    const r = await startRun(["--iface", lab.hostIf, file], env);
-    children.push(r.child);
-    return r;
-  };
-
-  beforeAll(() => {
-    npmBuild();
-    destroyLab(lab);
-    createLab(lab);
-    writeFileSync(file, STEER);
-    gen = new TrafficGenerator(lab.name, lab.peerIf);
-  }, 120_000);
-  afterAll(() => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-    gen?.close();
-    destroyLab(lab);
-    rmSync(pinRoot, { recursive: true, force: true });
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  const run = () => L.run();
 
   it.skipIf(availableParallelism() < 2)(
     "kill -9 leaves the program with its fallback; a new run replaces it; SIGTERM reports and unloads",
@@ -86,15 +57,15 @@ describeKernel("xdpc run", () => {
       expect(await first.exit).toBe(-1);
       // The sockets died with the process: the program's fallback (XDP_PASS) applies.
       expect(attachedProgramId(lab.hostIf)).toBe(progId);
-      gen.send(frame, 100, undefined, 0);
+      L.gen.send(frame, 100, undefined, 0);
       expect(counter("fallback")).toBe(100);
       expect(counter("redirected")).toBe(0);
 
       const second = await run();
       expect(second.lines[0]!.progId).not.toBe(progId); // replaced atomically
-      gen.send(frame, 300, undefined, 0);
-      gen.send(frame, 200, undefined, 1);
-      await until("500 redirected frames", () => counter("redirected") === 500);
+      L.gen.send(frame, 300, undefined, 0);
+      L.gen.send(frame, 200, undefined, 1);
+      await until(() => counter("redirected") === 500, 30_000, "500 redirected frames");
       expect(counter("fallback")).toBe(0);
       second.child.kill("SIGTERM");
       expect(await second.exit).toBe(0);
