@@ -8,7 +8,7 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { buildFrame } from "../../runtime/packets/build.ts";
-import { attachedProgramId, findMap, interfaceMaps } from "../../runtime/observe/maps.ts";
+import { attachedProgramId } from "../../runtime/observe/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { until } from "../support/wait.ts";
 import { ROOT } from "../runtime/loader-support.ts";
@@ -24,14 +24,6 @@ describeKernel("xdpc run", () => {
   });
   const { lab, env, file, pinRoot, tmp } = L;
 
-  const counter = (name: string): number => {
-    const pm = interfaceMaps(lab.hostIf);
-    try {
-      return Number(findMap(pm.maps, name)!.get(0));
-    } finally {
-      pm.close();
-    }
-  };
   const frame = buildFrame({
     srcMac: lab.peerMac,
     dstMac: lab.hostMac,
@@ -58,15 +50,15 @@ describeKernel("xdpc run", () => {
       // The sockets died with the process: the program's fallback (XDP_PASS) applies.
       expect(attachedProgramId(lab.hostIf)).toBe(progId);
       L.gen.send(frame, 100, undefined, 0);
-      expect(counter("fallback")).toBe(100);
-      expect(counter("redirected")).toBe(0);
+      expect(L.counter("fallback")).toBe(100);
+      expect(L.counter("redirected")).toBe(0);
 
       const second = await run();
       expect(second.lines[0]!.progId).not.toBe(progId); // replaced atomically
       L.gen.send(frame, 300, undefined, 0);
       L.gen.send(frame, 200, undefined, 1);
-      await until(() => counter("redirected") === 500, 30_000, "500 redirected frames");
-      expect(counter("fallback")).toBe(0);
+      await until(() => L.counter("redirected") === 500, 30_000, "500 redirected frames");
+      expect(L.counter("fallback")).toBe(0);
       second.child.kill("SIGTERM");
       expect(await second.exit).toBe(0);
       const stopped = second.lines.find((l) => l.event === "stopped")!;

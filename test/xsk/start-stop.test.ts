@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { buildFrame } from "../../runtime/packets/build.ts";
-import { attachedProgramId, findMap, interfaceMaps } from "../../runtime/observe/maps.ts";
+import { attachedProgramId } from "../../runtime/observe/maps.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { until } from "../support/wait.ts";
 import { ROOT } from "../runtime/loader-support.ts";
@@ -104,14 +104,6 @@ describeKernel("xdpc run: Ctrl-C, and the default worker count", () => {
       source: STEER,
       pinRoot: `/sys/fs/bpf/xdpc-xsk-ss2-${process.pid}`,
     });
-    const counter = (name: string): number => {
-      const pm = interfaceMaps(L.lab.hostIf);
-      try {
-        return Number(findMap(pm.maps, name)!.get(0));
-      } finally {
-        pm.close();
-      }
-    };
 
     it("SIGINT stops the run with its counters and leaves nothing behind", async () => {
       const workers = Math.min(2, availableParallelism());
@@ -131,7 +123,7 @@ describeKernel("xdpc run: Ctrl-C, and the default worker count", () => {
       });
       L.gen.send(frame, 300, undefined, 0);
       L.gen.send(frame, 200, undefined, 1);
-      await until(() => counter("redirected") === 500, 30_000, "500 redirected frames");
+      await until(() => L.counter("redirected") === 500, 30_000, "500 redirected frames");
 
       r.child.kill("SIGINT");
       expect(await r.exit).toBe(0);

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLab, destroyLab, labSpec, type LabSpec } from "../../runtime/lab/netns.ts";
 import { TrafficGenerator } from "../../runtime/lab/generator.ts";
+import { findMap, interfaceMaps } from "../../runtime/observe/maps.ts";
 import { npmBuild, ROOT } from "../runtime/loader-support.ts";
 import { until } from "../support/wait.ts";
 
@@ -105,6 +106,8 @@ export interface RunLab {
   file: string;
   /** The generator in the peer namespace (set in beforeAll). */
   gen: TrafficGenerator;
+  /** Key 0 of the attached program's kernel ArrayMap `name` (the filters' counters). */
+  counter(name: string): number;
   /** `xdpc run --json --iface HOST ARGS… FILE`, killed after the file's tests if still running. */
   run(args?: string[]): Promise<RunProcess>;
 }
@@ -135,6 +138,14 @@ export function useRunLab(o: {
     env,
     file: join(tmp, "filter.ts"),
     gen: undefined as unknown as TrafficGenerator,
+    counter(name) {
+      const pm = interfaceMaps(lab.hostIf);
+      try {
+        return Number(findMap(pm.maps, name)!.get(0));
+      } finally {
+        pm.close();
+      }
+    },
     async run(args = []) {
       const p = await startRun(["--iface", lab.hostIf, ...args, r.file], env);
       children.push(p.child);
