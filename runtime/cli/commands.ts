@@ -65,7 +65,7 @@ export const commands: CommandEntry[] = [
   {
     name: "demo",
     description:
-      "build the LPM firewall, attach it in a lab, drive legit + attack traffic through it and show drops per rule",
+      "build the LPM firewall, attach it in a lab, drive legit + attack traffic through it and show drops per rule (--afxdp: the AF_XDP echo responder, attacks dropped in the kernel)",
     load: async () => (await import("./demo.ts")).demoCommand,
   },
   {

@@ -45,7 +45,8 @@ export function loaderFailure(e: unknown): never {
 
 /** `xdpc demo`'s failures → one line. */
 export function demoFailure(e: unknown): never {
-  if (isNamed(e, "DemoError") || isNamed(e, "LabError")) throw new CliError(e.message);
+  if (isNamed(e, "DemoError") || isNamed(e, "LabError") || isNamed(e, "XskError"))
+    throw new CliError(e.message);
   if (isLoadError(e)) throw new CliError(`the kernel rejected the demo filter: ${e.headline}`);
   if (isNative(e)) throw new CliError(e.headline);
   throw e;

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { closeFd } from "../../native/bpf.ts";
 import { mapFdById } from "../../native/info.ts";
 import { mapLookup, mapUpdate, possibleCpus } from "../../native/object.ts";
-import { loadFilter, LoaderError, unloadFilter } from "../load/loader.ts";
+import { loadFilter, LoaderError, unloadFilter, type LoadResult } from "../load/loader.ts";
 import { tryLock } from "../sys/lock.ts";
 import { runDir } from "../load/records.ts";
 import { CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN, effectiveCaps, hasCap } from "../sys/netdev.ts";
@@ -147,8 +147,106 @@ function lpmKey(prefix: string): Uint8Array {
   return key;
 }
 
+/**
+ * Steps to undo, run in reverse order by `cleanup` (once: when called, or on SIGINT,
+ * SIGTERM or exit before that); a failing step does not stop the others.
+ */
+export function undoList(): { undo: (() => void)[]; cleanup: () => void } {
+  const undo: (() => void)[] = [];
+  const cleanup = onCleanup(() => {
+    for (const u of undo.reverse()) {
+      try {
+        u();
+      } catch {
+        /* keep going */
+      }
+    }
+  });
+  return { undo, cleanup };
+}
+
+/** Refuses, in one line, without the capabilities a lab and `what` need. */
+export function requireDemoCaps(what: string): void {
+  const caps = effectiveCaps();
+  const missing = (
+    [
+      [CAP_SYS_ADMIN, "CAP_SYS_ADMIN"],
+      [CAP_NET_ADMIN, "CAP_NET_ADMIN"],
+      [CAP_BPF, "CAP_BPF"],
+    ] as const
+  )
+    .filter(([c]) => !hasCap(c, caps))
+    .map(([, n]) => n);
+  if (missing.length)
+    throw new DemoError(
+      `xdpc demo needs ${missing.join(", ")} (a network namespace, a veth pair and ${what}; run as root)`,
+    );
+}
+
+/**
+ * Takes lab NAME for this demo (one demo per lab name at a time; flock, so it dies with
+ * its holder), removes a lab a killed run left, and brings it up; both undone by `undo`.
+ */
+export function claimDemoLab(name: string, index: number, undo: (() => void)[]): LabSpec {
+  const lab = labSpec(name, index);
+  const taken = tryLock(join(runDir(), "locks"), `demo-${lab.name}`);
+  if ("busy" in taken)
+    throw new DemoError(
+      `another xdpc demo is running with lab '${lab.name}'${taken.holder ? ` (pid ${taken.holder})` : ""}; wait for it or use --name`,
+    );
+  undo.push(() => taken.lock.release());
+  destroyLab(lab);
+  undo.push(bringUpLab(lab));
+  return lab;
+}
+
+/** The demo filter's source; a DemoError when it cannot be read. */
+export function readDemoFilter(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    throw new DemoError(`cannot read the demo filter ${path}`);
+  }
+}
+
+/**
+ * Loads and attaches `object` to the lab's receiving end in native mode through the
+ * loader (the `xdpc load` path), pins under a private /sys/fs/bpf/PREFIX* so a demo never
+ * touches /sys/fs/bpf/xdpc; `undo` unloads it and removes the pins and files.
+ */
+export function loadDemoFilter(
+  lab: LabSpec,
+  object: Uint8Array,
+  filter: string,
+  pinPrefix: string,
+  undo: (() => void)[],
+  params?: Record<string, string>,
+): LoadResult {
+  const pinRoot = mkdtempSync(`/sys/fs/bpf/${pinPrefix}`);
+  undo.push(() => rmSync(pinRoot, { recursive: true, force: true }));
+  const work = mkdtempSync(join(tmpdir(), pinPrefix));
+  undo.push(() => rmSync(work, { recursive: true, force: true }));
+  const objPath = join(work, `${filter}.o`);
+  writeFileSync(objPath, object);
+  let loaded;
+  try {
+    loaded = loadFilter({
+      iface: lab.hostIf,
+      input: { file: objPath, read: () => ({ bytes: object, file: objPath }) },
+      mode: "native",
+      pinRoot,
+      params,
+    });
+  } catch (e) {
+    if (e instanceof LoaderError) throw new DemoError(`cannot load the demo filter: ${e.message}`);
+    throw e;
+  }
+  undo.push(() => void unloadFilter(lab.hostIf, { pinRoot }));
+  return loaded;
+}
+
 /** Sum of a per-CPU u64 at `offset` of each CPU's slot. */
-function perCpuSum(fd: number, index: number, valueSize: number, offset = 0): number {
+export function perCpuSum(fd: number, index: number, valueSize: number, offset = 0): number {
   const cpus = possibleCpus();
   const stride = (valueSize + 7) & ~7;
   const v = mapLookup(fd, new Uint8Array(new Uint32Array([index]).buffer), stride * cpus);
@@ -224,29 +322,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   const refreshMs = opts.refreshMs ?? 500;
   const say = (s: string) => void out.write(s + "\n");
 
-  const caps = effectiveCaps();
-  const missing = (
-    [
-      [CAP_SYS_ADMIN, "CAP_SYS_ADMIN"],
-      [CAP_NET_ADMIN, "CAP_NET_ADMIN"],
-      [CAP_BPF, "CAP_BPF"],
-    ] as const
-  )
-    .filter(([c]) => !hasCap(c, caps))
-    .map(([, n]) => n);
-  if (missing.length)
-    throw new DemoError(
-      `xdpc demo needs ${missing.join(", ")} (a network namespace, a veth pair and an XDP program; run as root)`,
-    );
+  requireDemoCaps("an XDP program");
 
   // 1. Build.
   const path = opts.filterPath ?? defaultFilterPath();
-  let source: string;
-  try {
-    source = readFileSync(path, "utf8");
-  } catch {
-    throw new DemoError(`cannot read the demo filter ${path}`);
-  }
+  const source = readDemoFilter(path);
   const t0 = performance.now();
   const built = opts.compile(source, path);
   if (!built.object)
@@ -257,30 +337,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
   );
 
   // Everything below is undone by `cleanup`, in reverse order, whatever happens.
-  const undo: (() => void)[] = [];
+  const { undo, cleanup } = undoList();
   let madeSomething = false;
-  const cleanup = onCleanup(() => {
-    for (const u of undo.reverse()) {
-      try {
-        u();
-      } catch {
-        /* keep going */
-      }
-    }
-  });
   try {
     // 2. Lab. One demo per lab name at a time (flock: dies with its holder); a lab left
     //    by a killed run is removed first.
-    const lab = labSpec(opts.labName ?? DEMO_LAB, DEMO_LAB_INDEX);
-    const taken = tryLock(join(runDir(), "locks"), `demo-${lab.name}`);
-    if ("busy" in taken)
-      throw new DemoError(
-        `another xdpc demo is running with lab '${lab.name}'${taken.holder ? ` (pid ${taken.holder})` : ""}; wait for it or use --name`,
-      );
-    undo.push(() => taken.lock.release());
-    destroyLab(lab);
-    const removeLab = bringUpLab(lab);
-    undo.push(removeLab);
+    const lab = claimDemoLab(opts.labName ?? DEMO_LAB, DEMO_LAB_INDEX, undo);
     madeSomething = true;
     say(
       `lab ${lab.name}: ${lab.peerIf} ${lab.peerAddr} (sender, in netns ${lab.name}) ⇄ ${lab.hostIf} ${lab.hostAddr} (receiver)`,
@@ -288,26 +350,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSummary> {
 
     // 3. Load and attach to the receiver through the loader (the `xdpc load` path),
     //    pins under a private root so the demo never touches /sys/fs/bpf/xdpc.
-    const pinRoot = mkdtempSync("/sys/fs/bpf/xdpc-demo-");
-    undo.push(() => rmSync(pinRoot, { recursive: true, force: true }));
-    const work = mkdtempSync(join(tmpdir(), "xdpc-demo-"));
-    undo.push(() => rmSync(work, { recursive: true, force: true }));
-    const objPath = join(work, `${FILTER}.o`);
-    writeFileSync(objPath, object);
-    let loaded;
-    try {
-      loaded = loadFilter({
-        iface: lab.hostIf,
-        input: { file: objPath, read: () => ({ bytes: object, file: objPath }) },
-        mode: "native",
-        pinRoot,
-      });
-    } catch (e) {
-      if (e instanceof LoaderError)
-        throw new DemoError(`cannot load the demo filter: ${e.message}`);
-      throw e;
-    }
-    undo.push(() => void unloadFilter(lab.hostIf, { pinRoot }));
+    const loaded = loadDemoFilter(lab, object, FILTER, "xdpc-demo-", undo);
     const progId = loaded.progId;
     say(
       `attached ${loaded.progName} (program id ${progId}) to ${lab.hostIf} in ${loaded.mode} mode`,
