@@ -85,6 +85,20 @@ export function prog(ctx: XdpContext): XdpAction {
 }`,
   // c.off read back is what either path stored.
   slots: OUT_PARAM,
+  // Two tail calls of one helper, differing in a constant: one copy, fed a parameter.
+  tails: `const counts = new PerCpuArray<u32>({ maxEntries: 4 });
+function count(action: u32): XdpAction {
+  const v = counts.lookupRef(action);
+  if (v === null) return XDP_PASS;
+  v.value += 1;
+  return action === 1 ? XDP_DROP : XDP_PASS;
+}
+export function prog(ctx: XdpContext): XdpAction {
+  const eth = ctx.eth();
+  if (eth === null) return count(1);
+  if (eth.proto === 0x0800) return count(2);
+  return count(3);
+}`,
   dce: `export function prog(ctx: XdpContext): XdpAction {
   const eth = ctx.eth();
   if (eth === null) return XDP_DROP;

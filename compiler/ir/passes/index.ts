@@ -13,6 +13,7 @@ import { eliminateCommonSubexpressions } from "./cse.ts";
 import { foldRanges } from "./ranges.ts";
 import { coverLoads } from "./bounds.ts";
 import { forwardStores } from "./slots.ts";
+import { mergeTails } from "./tails.ts";
 
 export {
   foldConstants,
@@ -24,6 +25,7 @@ export {
   foldRanges,
   coverLoads,
   forwardStores,
+  mergeTails,
 };
 
 /** The passes of one round, in order, by the names `--dump-ir=PASS` and `skipPasses` take. */
@@ -37,6 +39,7 @@ export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
   { name: "guards", run: mergeGuards },
   { name: "peephole", run: peephole },
   { name: "dce", run: eliminateDeadCode },
+  { name: "tails", run: mergeTails },
 ];
 
 /** Called after each pass that changed the function, with the round it ran in (from 1). */
