@@ -23,6 +23,7 @@ import { negate, swapCond } from "../ir/eval.ts";
 import type { Span } from "../diagnostics/span.ts";
 import * as I from "./insn.ts";
 import { FP, VREG_BASE, type MBlock, type MFunc, type MInst } from "./machine.ts";
+import { layoutSlots } from "./slots.ts";
 
 const SIZE: Record<Size, number> = { 1: I.BPF_B, 2: I.BPF_H, 4: I.BPF_W, 8: I.BPF_DW };
 const ALU_OP: Record<BinOp, { op: number; off: number }> = {
@@ -83,12 +84,10 @@ class Selector {
   }
 
   run(): MFunc {
-    // Slots: 8-byte aligned (stack accesses must be aligned), largest first is not
-    // needed at this size; layout order keeps offsets stable for golden output.
-    for (const s of this.f.slots) {
-      this.frame = Math.ceil((this.frame + s.size) / 8) * 8;
-      this.slotOff.set(s, -this.frame);
-    }
+    // Slots: 8-byte aligned (stack accesses must be aligned), sharing bytes by liveness.
+    const layout = layoutSlots(this.f);
+    for (const [s, off] of layout.offsets) this.slotOff.set(s, off);
+    this.frame = layout.frame;
     for (const b of this.f.blocks)
       this.blocks.set(b, { id: b.id, label: `${b.label}${b.id}`, insts: [], succs: [] });
     this.f.blocks.forEach((b, k) => {

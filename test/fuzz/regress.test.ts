@@ -341,7 +341,7 @@ export function f(ctx: XdpContext): XdpAction {
   });
 });
 
-describeKernel("stack slots are shared by scope (kernel and Wasm host)", () => {
+describeKernel("stack slots are shared by scope and by liveness (kernel and Wasm host)", () => {
   const S = `interface S { a: u64; b: u64; c: u64; d: u64; e: u64; f: u64; g: u64; h: u64 }
 const m = new HashMap<u32, S>({ maxEntries: 4 });
 `;
@@ -353,6 +353,51 @@ const m = new HashMap<u32, S>({ maxEntries: 4 });
     ).join("\n");
     const src = `${S}export function f(ctx: XdpContext): XdpAction {\n${blocks}\n  return XDP_PASS;\n}`;
     expect(both(src, [udp4]).verdicts).toEqual([2]);
+  });
+
+  it("nine 64-byte struct values in one block share a slot once each is passed on (liveness)", () => {
+    const lines = Array.from(
+      { length: 9 },
+      (_, i) =>
+        `  const s${i}: S = { a: ${i}, b: 1, c: 2, d: 3, e: 4, f: 5, g: 6, h: ctx.len }; m.update(${i % 4}, s${i});`,
+    ).join("\n");
+    const src = `${S}export function f(ctx: XdpContext): XdpAction {\n${lines}\n  return XDP_PASS;\n}`;
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+    const state = runKernel(buildXdpc(HEAD + src).object!, [udp4]).outcome!.state;
+    expect(state.map((l) => l.slice(0, 14))).toEqual(
+      [0, 1, 2, 3].map((k) => `m[0${k}000000]=0${k + (k === 0 ? 8 : 4)}`),
+    );
+  });
+
+  it("values live together keep apart: across a loop, a copy, a helper's key and value", () => {
+    // t is written before the loop and read after it; u lives around the back edge; the
+    // key of each update is live while its value is built.
+    const src = `${S}const out = new ArrayMap<u64>({ maxEntries: 4 });
+export function f(ctx: XdpContext): XdpAction {
+  const t: S = { a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8 };
+  let u: S = { a: 0, b: 0, c: 0, d: 0, e: 0, f: 0, g: 0, h: 0 };
+  for (let i: u32 = 0; i < 40; i++) {
+    const w: S = { a: u.a + i, b: u.b + 1, c: u.c, d: u.d, e: u.e, f: u.f, g: u.g, h: u.h + t.h };
+    u = w;
+    if (ctx.len < i) break;
+  }
+  const v: S = u;
+  m.update(1, v);
+  out.update(0, t.a + t.h);
+  out.update(1, u.a);
+  out.update(2, u.h);
+  const r = m.lookup(1);
+  out.update(3, r === null ? 0 : r.b);
+  return XDP_PASS;
+}`;
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+    const state = runKernel(buildXdpc(HEAD + src).object!, [udp4]).outcome!.state;
+    expect(state.filter((l) => l.startsWith("out"))).toEqual([
+      "out[00000000]=0900000000000000",
+      "out[01000000]=0c03000000000000", // 0 + 1 + … + 39 = 780
+      "out[02000000]=4001000000000000", // 40 × 8
+      "out[03000000]=2800000000000000",
+    ]);
   });
 
   it("struct literals given to map calls, 25 outputs in unrolled loops", () => {
