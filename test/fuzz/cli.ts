@@ -2,7 +2,7 @@
 // Runs the seeds' programs three ways (campaign.ts), prints each finding as it comes
 // and the per-class counts at the end; with --reduce, shrinks each finding (reduce.ts)
 // and writes the original and reduced sources to DIR (default fuzz-out/).
-import { CLASSES, runCase, saveCase, type FuzzClass } from "./campaign.ts";
+import { CLASSES, runCase, saveCase, skipKind, type FuzzClass } from "./campaign.ts";
 import { generate, render } from "./gen.ts";
 import { reduce } from "./reduce.ts";
 
@@ -28,6 +28,7 @@ const opts = {
 };
 
 const counts = new Map<FuzzClass, number>(CLASSES.map((c) => [c, 0]));
+const skips = new Map<string, number>();
 let maxMs = 0;
 const t0 = Date.now();
 for (let seed = a; seed <= b; seed++) {
@@ -37,7 +38,11 @@ for (let seed = a; seed <= b; seed++) {
   maxMs = Math.max(maxMs, r.ms);
   if (r.cls === "ok") continue;
   console.log(`seed ${seed}: ${r.cls}: ${r.detail.slice(0, 400)}`);
-  if (r.cls === "skip") continue;
+  if (r.cls === "skip") {
+    const k = skipKind(r.detail);
+    skips.set(k, (skips.get(k) ?? 0) + 1);
+    continue;
+  }
   const { ts, c } = render(p);
   const base = saveCase(out, seed, ts, c);
   if (doReduce) {
@@ -54,3 +59,5 @@ console.log(
   `\n${total} programs in ${((Date.now() - t0) / 1000).toFixed(0)} s; slowest compile ${Math.round(maxMs)} ms`,
 );
 for (const [c, n] of counts) console.log(`  ${c.padEnd(9)} ${n}`);
+// Why the skipped programs had no reference (see docs/fuzz.md).
+for (const [k, n] of [...skips].sort((x, y) => y[1] - x[1])) console.log(`  skip ${n}: ${k}`);
