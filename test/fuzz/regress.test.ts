@@ -522,6 +522,22 @@ describeKernel("a loop's body parses from its own packet pointers (kernel and Wa
   });
 });
 
+describeKernel("a frame grown past 512 bytes (kernel and Wasm host)", () => {
+  it("40 × adjustTail(16) grows the frame by 640 bytes (campaign seed 12487)", () => {
+    // The test run's output buffer had 512 spare bytes: the kernel refused with ENOSPC.
+    const src = `export function f(ctx: XdpContext): XdpAction {
+  for (let i = 41; i >= 2; i--) {
+    if (ctx.adjustTail(16)) {
+    }
+  }
+  return XDP_TX;
+}`;
+    const r = both(src, [udp4]);
+    expect(r.verdicts).toEqual([3]);
+    expect(r.data[0]!.length / 2).toBe(udp4.length + 640);
+  });
+});
+
 describe("compile time stays near-linear in program size", () => {
   it("calls nested 112 deep to a helper with a loop, from a helper called 4 times (#17 bug 8)", () => {
     // The fuzzer's shape: 152 calls nested 28 deep took over 300 s. CFG simplification
