@@ -10,8 +10,8 @@ import { printFunc } from "../../compiler/ir/print.ts";
 import type { Func } from "../../compiler/ir/ir.ts";
 import { xdpFunc } from "../support/ir.ts";
 
-const HEAD = `import type { XdpContext, XdpAction, u32 } from "xdpc";
-import { XDP_DROP, XDP_PASS, PerCpuArray } from "xdpc";
+const HEAD = `import type { XdpContext, XdpAction, FixedArray, u8, u32 } from "xdpc";
+import { XDP_DROP, XDP_PASS, PerCpuArray, HashMap, zeroed } from "xdpc";
 `;
 
 /** An out-parameter of an inlined helper, then a checked load at its offset. */
@@ -98,6 +98,21 @@ export function prog(ctx: XdpContext): XdpAction {
   if (eth === null) return count(1);
   if (eth.proto === 0x0800) return count(2);
   return count(3);
+}`,
+  // Bytes copied one at a time from the packet into a struct: one 4-byte load and store.
+  widen: `interface Addr {
+  b: FixedArray<u8, 4>;
+}
+const seen = new HashMap<Addr, u32>({ maxEntries: 16 });
+export function prog(ctx: XdpContext): XdpAction {
+  const a = zeroed<Addr>();
+  if (ctx.len < 34) return XDP_PASS;
+  for (let i = 0; i < 4; i++) {
+    const v = ctx.load8(26 + i);
+    if (v === null) return XDP_PASS;
+    a.b[i] = v;
+  }
+  return seen.lookup(a) === null ? XDP_PASS : XDP_DROP;
 }`,
   dce: `export function prog(ctx: XdpContext): XdpAction {
   const eth = ctx.eth();

@@ -14,6 +14,7 @@ import { foldRanges } from "./ranges.ts";
 import { coverLoads } from "./bounds.ts";
 import { forwardStores } from "./slots.ts";
 import { mergeTails } from "./tails.ts";
+import { widenCopies } from "./widen.ts";
 
 export {
   foldConstants,
@@ -26,6 +27,7 @@ export {
   coverLoads,
   forwardStores,
   mergeTails,
+  widenCopies,
 };
 
 /** The passes of one round, in order, by the names `--dump-ir=PASS` and `skipPasses` take. */
@@ -38,6 +40,7 @@ export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
   { name: "bounds", run: coverLoads },
   { name: "guards", run: mergeGuards },
   { name: "peephole", run: peephole },
+  { name: "widen", run: widenCopies },
   { name: "dce", run: eliminateDeadCode },
   { name: "tails", run: mergeTails },
 ];
