@@ -39,8 +39,10 @@ interface Region {
 export function mergeTails(f: Func): boolean {
   const preds = predecessors(f);
   const defs = definitions(f);
+  const depth = exitDepths(f);
   const regions: Region[] = [];
   for (const r of f.blocks.slice(1)) {
+    if ((depth.get(r) ?? Infinity) > MAX_BLOCKS) continue;
     const blocks = collect(r, preds);
     if (blocks) regions.push(signature(r, blocks, defs));
   }
@@ -72,6 +74,37 @@ export function mergeTails(f: Func): boolean {
   }
   if (changed) removeUnreachable(f);
   return changed;
+}
+
+/**
+ * The longest chain of blocks from each block to a `ret`, Infinity when a cycle is
+ * reachable: a lower bound on its region's size, so most blocks of a long function
+ * (upstream of a loop, or far from every exit) are never walked as a region.
+ */
+function exitDepths(f: Func): Map<Block, number> {
+  const depth = new Map<Block, number>();
+  const onStack = new Set<Block>();
+  const stack: { b: Block; i: number }[] = [{ b: f.blocks[0]!, i: 0 }];
+  onStack.add(f.blocks[0]!);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const succ = successors(top.b.term);
+    if (top.i < succ.length) {
+      const s = succ[top.i++]!;
+      if (onStack.has(s)) depth.set(top.b, Infinity);
+      else if (!depth.has(s)) {
+        onStack.add(s);
+        stack.push({ b: s, i: 0 });
+      }
+      continue;
+    }
+    stack.pop();
+    onStack.delete(top.b);
+    let d = 1;
+    for (const s of succ) d = Math.max(d, 1 + (depth.get(s) ?? Infinity));
+    depth.set(top.b, depth.get(top.b) === Infinity ? Infinity : d);
+  }
+  return depth;
 }
 
 /** r and what it reaches, when that is a single-entry region of bounded size; else null. */
