@@ -343,7 +343,11 @@ export function xskTables(x: BenchResult["xsk"]): Table[] {
     out.push({
       title: `AF_XDP fake rings, no kernel, hot cache (batch ${f.batch}, median of ${f.runs} × ${f.frames} frames), ns/frame`,
       head: ["handler path", "generated batch loop in Wasm", "JS calling the handler per frame"],
-      rows: f.rows.map((r) => [r.path, fmtNum(r.batchNs), fmtNum(r.perFrameNs)]),
+      rows: f.rows.map((r) => [
+        r.path,
+        fmtNum(r.batchNs),
+        r.perFrameNs === null ? "– (the JS host cannot run its maps)" : fmtNum(r.perFrameNs),
+      ]),
     });
   else
     out.push({
