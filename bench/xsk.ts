@@ -11,7 +11,7 @@ import { CTL } from "../compiler/wasm/xsk-abi.ts";
 import { buildFrame } from "../runtime/packets/build.ts";
 import { WasmHost } from "../runtime/wasm/instance.ts";
 import { FakeRings, RX_HEADROOM } from "../test/xsk/fake.ts";
-import { STEER } from "../test/xsk/support.ts";
+import { COUNTING, STEER } from "../test/xsk/support.ts";
 import { median } from "./stats.ts";
 import { REPO } from "./twins.ts";
 
@@ -29,30 +29,6 @@ const frame = (port: number) =>
     l4: { proto: "udp", sport: port, dport: port },
     payload: new TextEncoder().encode("xdpc echo bench"),
   });
-
-// A handler with maps (as test/xsk/control.test.ts's): a HashMap lookup of the source
-// port in a blocklist, a per-flow HashMap increment and a PerCpuArray increment.
-const COUNTING = `import { XdpContext, XdpAction, XDP_PASS, XskMap, XskPacket, XskVerdict, XSK_DROP,
-  HashMap, PerCpuArray, u8, u16, u64 } from "xdpc";
-const sockets = new XskMap({ maxEntries: 4, handler: count });
-const flows = new HashMap<u16, u64>({ maxEntries: 64 });
-const blocked = new HashMap<u16, u8>({ maxEntries: 16 });
-const verdicts = new PerCpuArray<u64>({ maxEntries: 2 });
-export function steer(ctx: XdpContext): XdpAction {
-  return sockets.redirect(ctx.rxQueue, XDP_PASS);
-}
-export function count(pkt: XskPacket): XskVerdict {
-  const udp = pkt.udp();
-  if (udp === null) return XSK_DROP;
-  if (blocked.lookup(udp.srcPort) !== null) {
-    verdicts.increment(1);
-    return XSK_DROP;
-  }
-  flows.increment(udp.srcPort);
-  verdicts.increment(0);
-  return XSK_DROP;
-}
-`;
 
 /** One row: a handler over copies of one frame, every frame ending with `verdict`. */
 interface Case {
@@ -99,7 +75,7 @@ function cases(): Case[] {
       path: "maps: HashMap lookup + HashMap and PerCpuArray increments (XSK_DROP)",
       source: COUNTING,
       handler: "count",
-      port: 5000,
+      port: 9, // test/xsk/control.test.ts's handler: the source port per flow
       verdict: "drop",
     },
   ];

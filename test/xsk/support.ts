@@ -48,6 +48,32 @@ export function echo(pkt: XskPacket): XskVerdict {
 }
 `;
 
+// UDP to port 9 goes to the handler: a source port in `blocked` is refused (counted in
+// lane key 1 of `verdicts`), any other is counted per source port in `flows` (key 0).
+export const COUNTING = `import { XdpContext, XdpAction, XDP_PASS, XskMap, XskPacket, XskVerdict, XSK_DROP,
+  HashMap, PerCpuArray, u8, u16, u64 } from "xdpc";
+const sockets = new XskMap({ maxEntries: 4, handler: count });
+const flows = new HashMap<u16, u64>({ maxEntries: 64 });
+const blocked = new HashMap<u16, u8>({ maxEntries: 16 });
+const verdicts = new PerCpuArray<u64>({ maxEntries: 2 });
+export function steer(ctx: XdpContext): XdpAction {
+  const udp = ctx.udp();
+  if (udp === null || udp.dstPort !== 9) return XDP_PASS;
+  return sockets.redirect(ctx.rxQueue, XDP_PASS);
+}
+export function count(pkt: XskPacket): XskVerdict {
+  const udp = pkt.udp();
+  if (udp === null) return XSK_DROP;
+  if (blocked.lookup(udp.srcPort) !== null) {
+    verdicts.increment(1);
+    return XSK_DROP;
+  }
+  flows.increment(udp.srcPort);
+  verdicts.increment(0);
+  return XSK_DROP;
+}
+`;
+
 /** A running `xdpc run --json`: the process, its JSON lines so far, its exit (-1: killed by a signal). */
 export interface RunProcess {
   child: ChildProcess;
