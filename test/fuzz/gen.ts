@@ -1453,10 +1453,12 @@ class Gen {
       // increment
       const by = r.chance(0.5) ? null : this.arg(vt, 2);
       // clang 14 (BPF v1) has no 32-bit atomic add; one CPU runs the twin, so a plain
-      // add gives the same values (seed 213 was a skip).
+      // add gives the same values (seed 213 was a skip). The plain add is unsigned: a
+      // signed one may overflow, which C leaves undefined, and clang 14 then turned
+      // `+= INT64_MIN` into `|= INT64_MIN` (seed 32603).
       const add =
         perCpu || vt.bits < 64
-          ? (p: string, v: string) => `*${p} += ${v};`
+          ? (p: string, v: string) => `*${p} = (${cName(vt)})((${cu(vt)})*${p} + (${cu(vt)})${v});`
           : (p: string, v: string) => `__sync_fetch_and_add(${p}, ${v});`;
       return [
         {
