@@ -4,8 +4,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { build, type PacketSpec } from "../../runtime/packets/build.ts";
-import { buildClang, buildXdpc, differ, runKernel, runWasm } from "./engines.ts";
-import { generate, render, Rng, type Program } from "./gen.ts";
+import { buildClang, buildXdpc, differ, runKernel, runWasm, type Sets } from "./engines.ts";
+import { generate, render, Rng, XSK_AS_XDP, type Program } from "./gen.ts";
 
 export const CLASSES = [
   "ok",
@@ -14,6 +14,7 @@ export const CLASSES = [
   "verifier", // the verifier rejects xdpc's object but accepts clang's
   "clang", // xdpc's kernel run differs from clang's
   "wasm", // xdpc's Wasm build differs from its kernel run
+  "handler", // xdpc's Wasm build of the AF_XDP handler differs from its XDP twin's kernel run
   "slow", // compile time over the limit
   "skip", // the reference failed (clang error or clang's object rejected): no verdict
 ] as const;
@@ -76,10 +77,17 @@ export interface RunOptions {
   noWasm?: boolean;
 }
 
-/** Runs a rendered program (and its C twin) and classifies it. */
+/** Runs a rendered program (and its C twin, and its handler) and classifies it. */
 export function runCase(p: Program, opts: RunOptions = {}): CaseResult {
-  const { ts, c } = render(p);
-  return runSources(p.seed, ts, c, framesFor(p.seed), opts);
+  const { ts, c, handler } = render(p);
+  return runSources(p.seed, ts, c, framesFor(p.seed), opts, { sets: p.sets, handler });
+}
+
+export interface CaseExtras {
+  /** Load-time parameters set in all three engines (the rest keep their defaults). */
+  sets?: Sets;
+  /** An AF_XDP handler whose Wasm run must equal the XDP program's kernel run. */
+  handler?: string;
 }
 
 export function runSources(
@@ -88,7 +96,9 @@ export function runSources(
   c: string,
   frames: Uint8Array[],
   opts: RunOptions = {},
+  extras: CaseExtras = {},
 ): CaseResult {
+  const sets = extras.sets ?? {};
   const x = buildXdpc(ts, !opts.noWasm);
   const res = (cls: FuzzClass, detail: string): CaseResult => ({ seed, cls, detail, ms: x.ms });
   if (x.internal) return res("internal", x.internal.split("\n").slice(0, 3).join(" | "));
@@ -101,7 +111,7 @@ export function runSources(
   // checked against its Wasm build, so a skip hides only a clang mismatch.
   const cl = buildClang(c);
   const ck = cl.object
-    ? runKernel(cl.object, frames, { pinRoot: opts.pinRoot && join(opts.pinRoot, "c") })
+    ? runKernel(cl.object, frames, { pinRoot: opts.pinRoot && join(opts.pinRoot, "c"), sets })
     : undefined;
   const noRef = !cl.object
     ? `clang: ${firstLines(cl.error ?? "", 3)}`
@@ -112,7 +122,10 @@ export function runSources(
     if (noRef) return res("skip", noRef);
     return res("rejected", firstLines(x.errors[0]!, 3));
   }
-  const xk = runKernel(x.object!, frames, { pinRoot: opts.pinRoot && join(opts.pinRoot, "x") });
+  const xk = runKernel(x.object!, frames, {
+    pinRoot: opts.pinRoot && join(opts.pinRoot, "x"),
+    sets,
+  });
   if (!xk.outcome) {
     if (noRef) return res("skip", `${noRef}; xdpc's too: ${verifierComplaint(xk.loadError ?? "")}`);
     return res("verifier", lastLines(xk.loadError ?? "", 4));
@@ -123,11 +136,26 @@ export function runSources(
   }
   if (x.wasm) {
     try {
-      const w = runWasm(x.wasm, x.program!, x.object!, frames);
+      const w = runWasm(x.wasm, x.program!, x.object!, frames, { sets });
       const dw = differ(xk.outcome, w);
       if (dw) return res("wasm", dw);
     } catch (e) {
       return res("internal", `wasm run: ${String(e).slice(0, 300)}`);
+    }
+  }
+  // The handler's oracle is its XDP twin in the kernel: the same statements over the
+  // same frames give the same verdicts (XSK_DROP ↔ XDP_DROP, XSK_TX ↔ XDP_TX), bytes,
+  // maps and globals.
+  if (extras.handler && !opts.noWasm) {
+    const h = buildXdpc(extras.handler, true, "handler");
+    if (h.internal) return res("internal", "handler: " + firstLines(h.internal, 3));
+    if (h.errors.length) return res("rejected", "handler: " + firstLines(h.errors[0]!, 3));
+    try {
+      const w = runWasm(h.wasm!, h.program!, h.object!, frames, { sets, verdicts: XSK_AS_XDP });
+      const dh = differ(xk.outcome, w);
+      if (dh) return res("handler", dh);
+    } catch (e) {
+      return res("internal", `handler run: ${String(e).slice(0, 300)}`);
     }
   }
   if (noRef) return res("skip", `${noRef} (xdpc's kernel run = its Wasm run)`);

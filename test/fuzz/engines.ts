@@ -16,6 +16,8 @@ import { compileBpfC } from "../differential/clang.ts";
 import { hex } from "../../runtime/packets/build.ts";
 import { loadXdpObject, runXdp, type XdpObject } from "../support/xdp.ts";
 import { DUMPABLE, hostMapDump, onOneCpu } from "../wasm/support.ts";
+import { applyParams, paramsOf } from "../../runtime/load/params.ts";
+import type { ObjectInfo } from "../../compiler/elf/object.ts";
 
 export interface Outcome {
   /** Per frame: "verdict:hex bytes". */
@@ -36,8 +38,11 @@ export interface XdpcBuild {
   program?: string;
 }
 
-/** Builds the eBPF object and (with `wasm`) the Wasm module of one source. */
-export function buildXdpc(source: string, wasm = true): XdpcBuild {
+/**
+ * Builds the eBPF object and (with `wasm`) the Wasm module of one source: of its XDP
+ * program, or of its AF_XDP handler with `kind` "handler".
+ */
+export function buildXdpc(source: string, wasm = true, kind: "xdp" | "handler" = "xdp"): XdpcBuild {
   const t0 = process.cpuUsage();
   const cpuMs = () => {
     const d = process.cpuUsage(t0);
@@ -52,7 +57,7 @@ export function buildXdpc(source: string, wasm = true): XdpcBuild {
     r.object = out.object;
     r.ms = cpuMs();
     if (wasm && out.object && out.checked) {
-      const w = compileToWasm(out.checked, { only: "xdp" });
+      const w = compileToWasm(out.checked, { only: kind });
       if (w.binary) {
         r.wasm = w.binary;
         r.program = w.meta!.functions[0]!.name;
@@ -91,11 +96,16 @@ const RING = BPF_MAP_TYPE.RINGBUF;
 export function runKernel(
   object: Uint8Array,
   frames: readonly Uint8Array[],
-  opts: { pinRoot?: string; program?: string } = {},
+  opts: { pinRoot?: string; program?: string; sets?: Sets } = {},
 ): KernelRun {
   let obj: XdpObject;
+  const ro = rodataWith(readObject(object), opts.sets ?? {});
   try {
-    obj = loadXdpObject(object, { name: "fuzz", pinRoot: opts.pinRoot });
+    obj = loadXdpObject(object, {
+      name: "fuzz",
+      pinRoot: opts.pinRoot,
+      ...(ro ? { beforeLoad: (o) => o.setInitialValue(".rodata", ro) } : {}),
+    });
   } catch (e) {
     return { loadError: String(e instanceof Error ? e.message : e) };
   }
@@ -147,19 +157,55 @@ export function runKernel(
   }
 }
 
-/** Runs xdpc's Wasm build in the host over the same frames, with the same readback. */
+/** Load-time parameters' values by name (`xdpc load --set name=value`). */
+export type Sets = Record<string, string>;
+
+/**
+ * `.rodata` with the values of `sets` that name a parameter of the object (a reduced
+ * program may have lost some), or undefined when none does.
+ */
+function rodataWith(info: ObjectInfo, sets: Sets): Uint8Array | undefined {
+  const ro = info.globals.filter((g) => g.section === ".rodata");
+  const initial = new Uint8Array(ro.reduce((n, g) => Math.max(n, g.offset + g.size), 0));
+  for (const g of ro) initial.set(g.bytes.subarray(0, g.size), g.offset);
+  // Offsets from the symbols: clang 14 leaves the DATASEC's offsets 0 in the object
+  // (relocations in .rel.BTF that libbpf applies from the symbol table at open).
+  const defs = paramsOf(info.btf, initial).map((d) => ({
+    ...d,
+    offset: ro.find((g) => g.name === d.name)?.offset ?? d.offset,
+  }));
+  const known = Object.entries(sets).filter(([k]) => defs.some((d) => d.name === k));
+  if (!known.length) return undefined;
+  const r = applyParams(defs, initial, Object.fromEntries(known));
+  if ("error" in r) throw new Error(r.error);
+  return r.bytes;
+}
+
+/**
+ * Runs xdpc's Wasm build in the host over the same frames, with the same readback.
+ * `verdicts` maps the function's verdicts to XDP's (a handler's XSK_DROP/XSK_TX).
+ */
 export function runWasm(
   wasm: Uint8Array,
   program: string,
   object: Uint8Array,
   frames: readonly Uint8Array[],
+  opts: { sets?: Sets; verdicts?: Record<number, number> } = {},
 ): Outcome {
   const host = new WasmHost(wasm);
+  const info = readObject(object);
+  const ro = rodataWith(info, opts.sets ?? {});
+  if (ro) {
+    // The module's .rodata has the object's layout; its size may be rounded differently.
+    const full = new Uint8Array(host.section(".rodata").length);
+    full.set(ro.subarray(0, full.length));
+    host.setSection(".rodata", full);
+  }
   const out = frames.map((f) => {
     const r = host.run(program, f);
-    return `${r.verdict}:${hex(r.data)}`;
+    const v = opts.verdicts ? (opts.verdicts[r.verdict] ?? `xsk${r.verdict}`) : r.verdict;
+    return `${v}:${hex(r.data)}`;
   });
-  const info = readObject(object);
   const state: string[] = [];
   for (const m of info.maps) {
     if (m.type === RING) {

@@ -28,6 +28,15 @@ describeKernel("differential fuzz slice (xdpc vs clang in the kernel vs the Wasm
       const { ts, c } = render(generate(SEEDS[0]!));
       expect(ts).toContain("export function prog(ctx: XdpContext): XdpAction");
       expect(c).toContain('SEC("xdp")');
+      // … and its newer shapes: AF_XDP handlers (checked against their XDP twin) and
+      // load-time parameters set at load.
+      const ps = SEEDS.map((s) => generate(s));
+      expect(ps.filter((p) => p.handler).length).toBeGreaterThanOrEqual(8);
+      expect(ps.filter((p) => Object.keys(p.sets).length).length).toBeGreaterThanOrEqual(8);
+      const h = render(ps.find((p) => p.handler)!).handler!;
+      expect(h).toContain("export function prog(pkt: XskPacket): XskVerdict");
+      expect(h).toContain("new XskMap({ maxEntries: 1, handler: prog })");
+      expect(render(ps.find((p) => Object.keys(p.sets).length)!).c).toContain("const volatile");
     },
     240_000,
   );

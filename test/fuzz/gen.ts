@@ -111,22 +111,56 @@ export function renderBlock(b: Stmt[]): [string[], string[]] {
 
 export interface Program {
   seed: number;
-  /** Top-level items (structs, maps, globals, helpers) and the program last. */
+  /** Top-level items (structs, maps, globals, params, helpers) and the program last. */
   items: Stmt[];
+  /** Load-time parameters' values the driver sets (`--set`), by name; the rest keep their default. */
+  sets: Record<string, string>;
+  /**
+   * The program is also an AF_XDP handler's twin: it returns only XDP_DROP / XDP_TX and
+   * uses only what a handler has (no adjust*, redirects or ring buffers), so that
+   * `handlerOf` turns it into the handler whose Wasm run must match its kernel run.
+   */
+  handler: boolean;
 }
 
-export function render(p: Program): { ts: string; c: string } {
+export function render(p: Program): { ts: string; c: string; handler?: string } {
   const [ts, c] = renderBlock(p.items);
+  const body = ts.join("\n") + "\n";
   return {
-    ts: TS_HEAD + ts.join("\n") + "\n",
+    ts: TS_HEAD + body,
     c: C_HEAD + c.join("\n") + "\n",
+    ...(p.handler ? { handler: handlerOf(body) } : {}),
   };
+}
+
+/** The verdicts of a handler (XSK_DROP 0, XSK_TX 1) as its XDP twin returns them. */
+export const XSK_AS_XDP: Record<number, number> = { 0: 1, 1: 3 };
+
+/**
+ * The AF_XDP handler of a handler-mode program's TS body: the same statements over an
+ * XskPacket (pkt.len, pkt.rxQueue, the same accessors and loads), XSK_DROP for
+ * XDP_DROP and XSK_TX for XDP_TX, bound by an XskMap. Generated names never contain
+ * these words, so a textual rename is exact.
+ */
+function handlerOf(body: string): string {
+  const h = body
+    .replace(/\bctx\b/g, "pkt")
+    .replace(/\bXdpContext\b/g, "XskPacket")
+    .replace(/\bXdpAction\b/g, "XskVerdict")
+    .replace(/\bXDP_DROP\b/g, "XSK_DROP")
+    .replace(/\bXDP_TX\b/g, "XSK_TX");
+  return (
+    TS_HEAD +
+    `import { XskMap, XSK_DROP, XSK_TX, type XskPacket, type XskVerdict } from "xdpc";\n` +
+    h +
+    "const xsks = new XskMap({ maxEntries: 1, handler: prog });\n"
+  );
 }
 
 const ind = (lines: string[]) => lines.map((l) => "  " + l);
 
 const TS_HEAD = `import type { XdpContext, XdpAction, FixedArray, bool, u8, u16, u32, u64, i8, i16, i32, i64 } from "xdpc";
-import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT, BPF_ANY, BPF_NOEXIST, BPF_EXIST, zeroed, redirect } from "xdpc";
+import { XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT, BPF_ANY, BPF_NOEXIST, BPF_EXIST, zeroed, redirect, param } from "xdpc";
 import { ArrayMap, HashMap, LruHash, PerCpuArray, PerCpuHash, LpmTrie, RingBuf, DevMap } from "xdpc";
 `;
 
@@ -465,10 +499,17 @@ interface SVar {
 export interface GenOptions {
   /** Statements in the program body (roughly). */
   size?: number;
+  /** Force handler mode on or off (Program.handler; else 30% of seeds). */
+  handler?: boolean;
 }
 
 class Gen {
   items: Stmt[] = [];
+  /** Load-time parameters (read-only; the driver sets most of them to other values). */
+  params: Var[] = [];
+  sets: Record<string, string> = {};
+  /** See Program.handler. */
+  handler = false;
   structs: StructDef[] = [];
   maps: MapDef[] = [];
   globals: Var[] = [];
@@ -482,7 +523,14 @@ class Gen {
   inHelper: Helper | null = null;
   budget = 0;
 
-  constructor(readonly r: Rng) {}
+  /**
+   * Draws for the features added after the first campaigns (params, handler mode), so
+   * that a seed without them generates what it did before.
+   */
+  constructor(
+    readonly r: Rng,
+    readonly side: Rng,
+  ) {}
 
   fresh(p: string): string {
     return `${p}${this.n++}`;
@@ -505,8 +553,7 @@ class Gen {
   randInt(): IntT {
     return this.r.pick(INTS);
   }
-  interesting(t: IntT): bigint {
-    const r = this.r;
+  interesting(t: IntT, r = this.r): bigint {
     const c = r.int(10);
     let v: bigint;
     if (c === 0) v = 0n;
@@ -718,6 +765,12 @@ class Gen {
         const g = r.pick(gs);
         return leaf(t, g.name, g.name);
       });
+    const ps = this.params.filter((g) => same(g.t, t));
+    if (ps.length)
+      opts.push(() => {
+        const g = r.pick(ps);
+        return leaf(t, g.name, g.name);
+      });
     // header fields of views in scope
     for (const v of this.views)
       for (const f of HEADERS[v.header]!.fields)
@@ -839,6 +892,28 @@ class Gen {
     const r = this.r;
     if (ret === "void")
       return { kind: "ret", exprs: [], blocks: [], keep, fmt: () => [["return;"], ["return;"]] };
+    if (ret === "verdict" && this.handler) {
+      // a handler's two verdicts, as constants or chosen at run time
+      if (r.chance(0.7)) {
+        const v = r.pick([1, 3]);
+        const s = v === 1 ? "XDP_DROP" : "XDP_TX";
+        return {
+          kind: "ret",
+          exprs: [],
+          blocks: [],
+          keep,
+          fmt: () => [[`return ${s};`], [`return ${v};`]],
+        };
+      }
+      const b = this.bool(2);
+      return {
+        kind: "ret",
+        exprs: [b],
+        blocks: [],
+        keep,
+        fmt: ([x]) => [[`return ${x![0]} ? XDP_TX : XDP_DROP;`], [`return (${x![1]}) ? 3 : 1;`]],
+      };
+    }
     if (ret === "verdict") {
       const c = r.int(8);
       if (c < 5) {
@@ -1116,7 +1191,9 @@ class Gen {
     const quit = (v: number): [string, string] =>
       ret === "void"
         ? ["return;", "return;"]
-        : [`return ${["XDP_ABORTED", "XDP_DROP"][v]};`, `return ${v};`];
+        : this.handler
+          ? ["return XDP_DROP;", "return 1;"]
+          : [`return ${["XDP_ABORTED", "XDP_DROP"][v]};`, `return ${v};`];
     switch (c) {
       case 9:
       case 10: {
@@ -1311,7 +1388,7 @@ class Gen {
         return [decl, ...this.fieldWrites({ name, s, ptr: false })];
       }
       case 17: {
-        if (!this.views.length && !this.inHelper && r.chance(0.5)) {
+        if (!this.views.length && !this.inHelper && !this.handler && r.chance(0.5)) {
           const head = r.chance(0.5);
           const d = head ? r.pick([-8, -4, 2, 4, 14, 20]) : r.pick([-8, -2, 4, 16]);
           const fn = head ? "adjustHead" : "adjustTail";
@@ -1667,8 +1744,10 @@ class Gen {
       "RingBuf",
       "DevMap",
     ];
+    // A handler's maps live in the Wasm host; ring buffers and DevMaps are XDP's.
+    const usable = this.handler ? kinds.filter((x) => x !== "RingBuf" && x !== "DevMap") : kinds;
     for (let k = r.range(0, 3); k > 0; k--) {
-      const kind = r.pick(kinds);
+      const kind = r.pick(usable);
       const name = this.fresh("m");
       // LRU maps never fill: the kernel evicts approximately (per-CPU free lists, even on
       // an update of a present key when full), which no host can mirror.
@@ -1716,6 +1795,26 @@ class Gen {
         ],
       });
     }
+    // load-time parameters (§8): `const volatile` in the twin; most get a value other
+    // than their default at load (Program.sets), in the kernel and in the Wasm host
+    const side = this.side;
+    if (side.chance(0.5))
+      for (let k = side.range(1, 3); k > 0; k--) {
+        const t = side.pick(INTS);
+        const def = this.interesting(t, side);
+        const name = `pa${this.params.length}`;
+        this.params.push({ name, t, mutable: false });
+        if (side.chance(0.8)) this.sets[name] = this.interesting(t, side).toString();
+        this.items.push({
+          kind: "param",
+          exprs: [],
+          blocks: [],
+          fmt: () => [
+            [`const ${name} = param<${tsName(t)}>("${name}", ${tsLit(def)});`],
+            [`const volatile ${cName(t)} ${name} = ${cConst(def, t)};`],
+          ],
+        });
+      }
     // helpers: pure functions (up to 6 params) and procedures (ctx + params, side effects)
     for (let k = r.range(0, 4); k > 0; k--) {
       const proc = r.chance(0.35);
@@ -1830,7 +1929,9 @@ class Gen {
 /** The random program of one seed. */
 export function generate(seed: number, opts: GenOptions = {}): Program {
   const r = new Rng(seed);
-  const g = new Gen(r);
+  const side = new Rng(seed ^ 0x27d4eb2f);
+  const g = new Gen(r, side);
+  g.handler = opts.handler ?? side.chance(0.3);
   g.items_();
   g.budget = opts.size ?? r.range(4, 24);
   const body = g.scope(() => {
@@ -1862,5 +1963,5 @@ export function generate(seed: number, opts: GenOptions = {}): Program {
       ['SEC("xdp")', "int prog(struct xdp_md *ctx) {", ...ind(b![1]), "}"],
     ],
   });
-  return { seed, items };
+  return { seed, items, sets: g.sets, handler: g.handler };
 }
