@@ -288,7 +288,7 @@ export const manifestCommand: CommandImpl = {
       sets[kv[0]] = kv[1];
     }
     const rodata = info.elf.section(".rodata")?.data ?? new Uint8Array(0);
-    const defs = paramsOf(info.btf, rodata);
+    const defs = paramsOf(info.btf, rodata, info.globals);
     const applied = applyParams(defs, rodata, sets);
     if ("error" in applied) throw usage(`--set: ${applied.error}`);
     const globalData: Record<string, Uint8Array> = {};

@@ -164,7 +164,7 @@ class Spec<F> implements CollectionSpec<F> {
         maxEntries: m.maxEntries,
         pinned: m.pinning === 1,
       }));
-    this.params = paramsOf(this.info.btf, this.rodata()).map((p) => ({
+    this.params = paramsOf(this.info.btf, this.rodata(), this.info.globals).map((p) => ({
       name: p.name,
       type: p.typeName,
       default:
@@ -187,7 +187,11 @@ class Spec<F> implements CollectionSpec<F> {
         .filter(([, v]) => v !== undefined)
         .map(([k, v]) => [k, String(v)]),
     );
-    const applied = applyParams(paramsOf(this.info.btf, this.rodata()), this.rodata(), sets);
+    const applied = applyParams(
+      paramsOf(this.info.btf, this.rodata(), this.info.globals),
+      this.rodata(),
+      sets,
+    );
     if ("error" in applied) throw new LoadError(applied.error, "usage", []);
     const pinned = this.maps.some((m) => m.pinned);
     const pinRoot = resolve(opts.pinRoot ?? DEFAULT_LIBRARY_PIN_ROOT);

@@ -343,7 +343,7 @@ export function prepareLoad(
   const info = inspectObject(input.bytes, input.file);
   const prog = pick(info, input.file);
   const rodata = info.elf.section(".rodata")?.data ?? new Uint8Array(0);
-  const applied = applyParams(paramsOf(info.btf, rodata), rodata, opts.params ?? {});
+  const applied = applyParams(paramsOf(info.btf, rodata, info.globals), rodata, opts.params ?? {});
   if ("error" in applied) throw new LoaderError(applied.error, "usage");
   const pinRoot = resolve(opts.pinRoot ?? defaultPinRoot());
   const fs = ensureBpffs(pinRoot);

@@ -164,7 +164,7 @@ export function loadMulti(opts: MultiLoadOptions): MultiLoadResult {
   const rodata = info.elf.section(".rodata");
   if (Object.keys(opts.params).length) {
     const applied = applyParams(
-      paramsOf(info.btf, rodata?.data ?? new Uint8Array()),
+      paramsOf(info.btf, rodata?.data ?? new Uint8Array(), info.globals),
       rodata?.data ?? new Uint8Array(),
       opts.params,
     );

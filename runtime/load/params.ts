@@ -45,12 +45,26 @@ function readValue(
   }
 }
 
+/** A symbol of the object (ObjectInfo.globals): where a variable really lies. */
+export interface DataSymbol {
+  name: string;
+  section: string;
+  offset: number;
+}
+
 /**
  * The settable parameters: scalar variables of the `.rodata` DATASEC. `initial` is
  * the section's bytes (for defaults). Variables of other types (strings, structs)
- * are not settable from the command line and are left out.
+ * are not settable from the command line and are left out. Offsets come from the
+ * object's `symbols` when given: clang leaves the DATASEC's offsets 0 in an object
+ * (relocations in .rel.BTF, which libbpf fills from the symbol table at open), so
+ * a C object's second parameter would otherwise land on its first.
  */
-export function paramsOf(btf: Btf | undefined, initial: Uint8Array): ParamDef[] {
+export function paramsOf(
+  btf: Btf | undefined,
+  initial: Uint8Array,
+  symbols: readonly DataSymbol[] = [],
+): ParamDef[] {
   if (!btf) return [];
   const sec = btf.types.find((t) => t.kind === Kind.DATASEC && t.name === ".rodata");
   if (!sec || sec.kind !== Kind.DATASEC) return [];
@@ -65,7 +79,8 @@ export function paramsOf(btf: Btf | undefined, initial: Uint8Array): ParamDef[] 
       s = undefined;
     }
     if (!s || s.bits / 8 !== vi.size) continue;
-    const def = { name: v.name, offset: vi.offset, size: vi.size, ...s };
+    const sym = symbols.find((g) => g.section === ".rodata" && g.name === v.name);
+    const def = { name: v.name, offset: sym ? sym.offset : vi.offset, size: vi.size, ...s };
     out.push({
       ...def,
       typeName: s.kind === "bool" ? "bool" : `${s.signed ? "i" : "u"}${s.bits}`,

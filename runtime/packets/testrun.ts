@@ -98,7 +98,7 @@ export function loadForTest(
   const sets = opts.sets ?? {};
   let rodataBytes: Uint8Array | undefined;
   if (Object.keys(sets).length) {
-    const r = applyParams(paramsOf(info.btf, initial), initial, sets);
+    const r = applyParams(paramsOf(info.btf, initial, info.globals), initial, sets);
     if ("error" in r) throw new TestRunError(r.error);
     rodataBytes = r.bytes;
   }

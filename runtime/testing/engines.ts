@@ -194,7 +194,7 @@ function rodataWith(info: ObjectInfo, sets: Record<string, string>): Uint8Array 
   const rodata = info.globals.filter((g) => g.section === ".rodata");
   const initial = new Uint8Array(rodata.reduce((n, g) => Math.max(n, g.offset + g.size), 0));
   for (const g of rodata) initial.set(g.bytes.subarray(0, g.size), g.offset);
-  const r = applyParams(paramsOf(info.btf, initial), initial, sets);
+  const r = applyParams(paramsOf(info.btf, initial, info.globals), initial, sets);
   if ("error" in r) throw new TestRunError(r.error);
   return r.bytes;
 }

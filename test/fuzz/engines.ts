@@ -168,12 +168,7 @@ function rodataWith(info: ObjectInfo, sets: Sets): Uint8Array | undefined {
   const ro = info.globals.filter((g) => g.section === ".rodata");
   const initial = new Uint8Array(ro.reduce((n, g) => Math.max(n, g.offset + g.size), 0));
   for (const g of ro) initial.set(g.bytes.subarray(0, g.size), g.offset);
-  // Offsets from the symbols: clang 14 leaves the DATASEC's offsets 0 in the object
-  // (relocations in .rel.BTF that libbpf applies from the symbol table at open).
-  const defs = paramsOf(info.btf, initial).map((d) => ({
-    ...d,
-    offset: ro.find((g) => g.name === d.name)?.offset ?? d.offset,
-  }));
+  const defs = paramsOf(info.btf, initial, info.globals);
   const known = Object.entries(sets).filter(([k]) => defs.some((d) => d.name === k));
   if (!known.length) return undefined;
   const r = applyParams(defs, initial, Object.fromEntries(known));
