@@ -61,15 +61,30 @@ export function reduce(
   maxTries = 400,
   original = "",
 ): Reduced {
-  let tries = 0;
   let detail = "";
   const sig = signature(cls, original);
+  const tries = shrink(
+    p,
+    () => {
+      const r = runCase(p, opts);
+      if (!sameFinding(cls, sig, r)) return false;
+      detail = r.detail;
+      return true;
+    },
+    maxTries,
+  );
+  return { program: p, detail, tries };
+}
+
+/**
+ * Shrinks `p` in place while `keeps()` (which sees the edited `p`) stays true; returns
+ * the tries. Any property can drive it: a finding's class, or a compile statistic.
+ */
+export function shrink(p: Program, keeps: () => boolean, maxTries = 400): number {
+  let tries = 0;
   const still = (): boolean => {
     tries++;
-    const r = runCase(p, opts);
-    if (!sameFinding(cls, sig, r)) return false;
-    detail = r.detail;
-    return true;
+    return keeps();
   };
   let progress = true;
   while (progress && tries < maxTries) {
@@ -116,7 +131,7 @@ export function reduce(
       }
     }
   }
-  return { program: p, detail, tries };
+  return tries;
 }
 
 function sameT(a: Expr, b: Expr): boolean {
