@@ -4,7 +4,16 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { build, type PacketSpec } from "../../runtime/packets/build.ts";
-import { buildClang, buildXdpc, differ, runKernel, runWasm, type Sets } from "./engines.ts";
+import {
+  buildClang,
+  buildXdpc,
+  differ,
+  runKernel,
+  runWasm,
+  runXskBatch,
+  unseenDrops,
+  type Sets,
+} from "./engines.ts";
 import { generate, render, Rng, XSK_AS_XDP, type Program } from "./gen.ts";
 
 export const CLASSES = [
@@ -154,6 +163,10 @@ export function runSources(
       const w = runWasm(h.wasm!, h.program!, h.object!, frames, { sets, verdicts: XSK_AS_XDP });
       const dh = differ(xk.outcome, w);
       if (dh) return res("handler", dh);
+      // … and as AF_XDP workers run it: the batch loop, maps in the shared memory.
+      const b = runXskBatch(h.batch!, h.program!, h.object!, frames, { sets });
+      const db = differ(unseenDrops(xk.outcome), b);
+      if (db) return res("handler", "batch loop: " + db);
     } catch (e) {
       return res("internal", `handler run: ${String(e).slice(0, 300)}`);
     }

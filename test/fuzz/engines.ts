@@ -16,6 +16,9 @@ import { compileBpfC } from "../differential/clang.ts";
 import { hex } from "../../runtime/packets/build.ts";
 import { loadXdpObject, runXdp, type XdpObject } from "../support/xdp.ts";
 import { DUMPABLE, hostMapDump, onOneCpu } from "../wasm/support.ts";
+import { FakeRings } from "../xsk/fake.ts";
+import { readMeta } from "../../compiler/wasm/abi.ts";
+import { DATA_BASE } from "../../runtime/wasm/memory.ts";
 import { applyParams, paramsOf } from "../../runtime/load/params.ts";
 import type { ObjectInfo } from "../../compiler/elf/object.ts";
 
@@ -35,6 +38,8 @@ export interface XdpcBuild {
   internal?: string;
   object?: Uint8Array;
   wasm?: Uint8Array;
+  /** A handler's build for AF_XDP workers (rxBatch: its batch loop, maps in the shared memory). */
+  batch?: Uint8Array;
   program?: string;
 }
 
@@ -62,6 +67,11 @@ export function buildXdpc(source: string, wasm = true, kind: "xdp" | "handler" =
         r.wasm = w.binary;
         r.program = w.meta!.functions[0]!.name;
       } else r.errors.push(...w.diagnostics.map((d) => "wasm: " + renderDiagnostic(d, source)));
+      if (kind === "handler" && w.binary) {
+        const b = compileToWasm(out.checked, { only: kind, rxBatch: true });
+        if (b.binary) r.batch = b.binary;
+        else r.errors.push(...b.diagnostics.map((d) => "rxBatch: " + renderDiagnostic(d, source)));
+      }
     }
   } catch (e) {
     r.ms = cpuMs();
@@ -217,6 +227,66 @@ export function runWasm(
   }
   return { frames: out, state: state.sort() };
 }
+
+/**
+ * Runs a handler's rxBatch build as an AF_XDP worker does: through its batch loop over
+ * fake rings (test/xsk/fake.ts), one frame per batch, with its maps in the shared memory
+ * (compiler/wasm/maps.ts). A frame sent (XSK_TX) reads as XDP_TX with the bytes sent;
+ * a frame recycled (XSK_DROP) as XDP_DROP without bytes (nothing observes them): compare
+ * with `unseenDrops` of the XDP twin's run.
+ */
+export function runXskBatch(
+  wasm: Uint8Array,
+  handler: string,
+  object: Uint8Array,
+  frames: readonly Uint8Array[],
+  opts: { sets?: Sets } = {},
+): Outcome {
+  const meta = readMeta(wasm)!;
+  const info = readObject(object);
+  const ro = rodataWith(info, opts.sets ?? {});
+  const roSec = meta.sections.find((x) => x.name === ".rodata");
+  let rodata: Uint8Array | undefined;
+  if (ro && roSec) {
+    rodata = new Uint8Array(roSec.size);
+    rodata.set(ro.subarray(0, roSec.size));
+  }
+  const rings = new FakeRings(wasm, handler, 16, 32, rodata);
+  const out = frames.map((f) => {
+    rings.receive([f]);
+    if (rings.batch(rings.ctl, 1) !== 1) throw new Error("the batch loop took no frame");
+    const tx = rings.transmit();
+    return tx.length ? `3:${hex(tx[0]!)}` : "1:";
+  });
+  const state: string[] = [];
+  const maps = rings.maps();
+  for (const name of maps.names()) {
+    const m = maps.get(name)!;
+    const { keySize, valueSize, bpfType } = m.layout;
+    if (!DUMPABLE.has(bpfType)) continue;
+    for (const [k, v] of m.entries()) {
+      const val = v.subarray(0, valueSize); // one worker: per-CPU maps have one lane
+      if (ARRAYS.has(bpfType) && val.every((x) => x === 0)) continue;
+      state.push(`${name}[${hex(k.subarray(0, keySize))}]=${hex(val)}`);
+    }
+  }
+  const mem = new Uint8Array(rings.memory.buffer);
+  for (const g of info.globals) {
+    if (g.section === ".rodata") continue;
+    const sec = meta.sections.find((x) => x.name === g.section);
+    if (!sec) continue;
+    const at = DATA_BASE + sec.offset + g.offset;
+    state.push(`${g.name}=${hex(mem.slice(at, at + g.size))}`);
+  }
+  return { frames: out, state: state.sort() };
+}
+
+/** An XDP run as AF_XDP sees it: a dropped frame's bytes are never seen. */
+export function unseenDrops(o: Outcome): Outcome {
+  return { ...o, frames: o.frames.map((f) => (f.startsWith("1:") ? "1:" : f)) };
+}
+
+const ARRAYS = new Set<number>([BPF_MAP_TYPE.ARRAY, BPF_MAP_TYPE.PERCPU_ARRAY]);
 
 /** The first difference between two outcomes, or null. */
 export function differ(a: Outcome, b: Outcome): string | null {
