@@ -344,6 +344,18 @@ export interface TcContext extends PacketView {
     src: object,
     options?: { recomputeCsum?: boolean; invalidateHash?: boolean },
   ): bool;
+  /**
+   * bpf_skb_change_tail: trims or grows the packet to `len` bytes (grown bytes are zero);
+   * false, nothing changed, below the network header's offset, above BPF_SKB_MAX_LEN or
+   * with `flags` other than 0. Invalidates earlier header views.
+   */
+  changeTail(len: u32, flags?: u64): bool;
+  /**
+   * bpf_skb_change_head: pushes `len` zero bytes in front of the packet (room for an
+   * outer header; the accessors parse from the new first byte); false, nothing changed,
+   * above BPF_SKB_MAX_LEN or with `flags` other than 0. Invalidates earlier header views.
+   */
+  changeHead(len: u32, flags?: u64): bool;
 }
 
 /** A frame an AF_XDP handler sees, in the handler's shared memory. */

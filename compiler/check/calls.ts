@@ -215,7 +215,22 @@ export abstract class CallChecker extends ExprChecker {
       this.invalidateViews(`ctx.${name}()`);
       return boolType;
     }
-    // tc has bpf_skb_change_head/tail instead, with other semantics.
+    // bpf_skb_change_tail(skb, len, flags) / bpf_skb_change_head(skb, headroom, flags)
+    // (tc): the packet's new length, the bytes pushed in front; they move packet data.
+    if (
+      ot.kind === "context" &&
+      ot !== contextType &&
+      (name === "changeTail" || name === "changeHead")
+    ) {
+      if (this.arity(e, name, 1, 2)) {
+        this.arg(e, 0, u32);
+        this.arg(e, 1, u64);
+      } else this.args(e);
+      this.m.calls.set(e, { kind: "change", which: name === "changeHead" ? "head" : "tail" });
+      this.invalidateViews(`ctx.${name}()`);
+      return boolType;
+    }
+    // tc has bpf_skb_change_head/tail instead (above), with other semantics.
     if (ot === contextType && (name === "adjustHead" || name === "adjustTail")) {
       if (this.arity(e, name, 1)) this.arg(e, 0, i32);
       this.m.calls.set(e, { kind: "adjust", which: name === "adjustHead" ? "head" : "tail" });

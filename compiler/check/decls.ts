@@ -39,16 +39,7 @@ import {
   type MapType,
   type Type,
 } from "./types.ts";
-import { walk } from "./walk.ts";
-
-/** Context methods that change packet data for the verifier (it drops packet pointers). */
-const PACKET_CHANGING = [
-  "adjustHead",
-  "adjustTail",
-  "l3CsumReplace",
-  "l4CsumReplace",
-  "storeBytes",
-];
+import { PACKET_CHANGING, walk } from "./walk.ts";
 
 const paramTypeKinds = new Set([
   "int",

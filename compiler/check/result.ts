@@ -178,7 +178,7 @@ export interface FunctionInfo {
   returnType: Type;
   /** User functions this one calls directly (distinct, in first-call order). */
   callees: FunctionInfo[];
-  /** True when it (or a callee) calls adjustHead/adjustTail. */
+  /** True when it (or a callee) calls a context method that moves or changes packet data (PACKET_CHANGING). */
   adjustsPacket: boolean;
 }
 
@@ -308,6 +308,8 @@ export type CallTarget =
   | { kind: "storeBytes"; size: number; flags: number }
   /** `ctx.adjustHead(delta)` / `ctx.adjustTail(delta)`: returns bool. */
   | { kind: "adjust"; which: "head" | "tail" }
+  /** `ctx.changeHead(len[, flags])` / `ctx.changeTail(len[, flags])` (tc): bpf_skb_change_head/tail; true on success. */
+  | { kind: "change"; which: "head" | "tail" }
   /** `m.lookup(k)` … ; args[] are in source order; `update` flag defaults to BPF_ANY (0), `increment` by to 1. */
   | { kind: "map"; method: MapMethod; map: MapInfo }
   /** A built-in helper function. */

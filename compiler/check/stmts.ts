@@ -5,7 +5,7 @@ import type * as ast from "../ast/nodes.ts";
 import { CallChecker } from "./calls.ts";
 import { errorType, intersect, unwrapParens } from "./exprs.ts";
 import type { LocalSym } from "./result.ts";
-import { walk } from "./walk.ts";
+import { PACKET_CHANGING, walk } from "./walk.ts";
 import { defaultIntType, fits, typeToString, wrap, type IntType, type Type } from "./types.ts";
 
 const localTypeKinds = new Set([
@@ -320,7 +320,7 @@ export abstract class StmtChecker extends CallChecker {
     const acc = new Map<number, string>(this.flow.dead);
     if (kind === "loop" && this.mayAdjust(root))
       for (const s of this.viewSyms)
-        if (!acc.has(s.id)) acc.set(s.id, "an adjustHead/adjustTail later in this loop");
+        if (!acc.has(s.id)) acc.set(s.id, "a packet-changing call later in this loop");
     this.flow = { nonNull: entryNonNull, dead: new Map(acc) };
     this.deadAccumulators.push(acc);
     this.breakables.push({ kind, broken: false });
@@ -340,11 +340,7 @@ export abstract class StmtChecker extends CallChecker {
       if (found) return false;
       if (node.kind === "Call") {
         const c = node.callee;
-        if (
-          c.kind === "Member" &&
-          (c.property.name === "adjustHead" || c.property.name === "adjustTail")
-        )
-          found = true;
+        if (c.kind === "Member" && PACKET_CHANGING.includes(c.property.name)) found = true;
         if (c.kind === "Name") {
           const s = this.peekValue(c.name);
           if (s?.kind === "function" && s.info.adjustsPacket) found = true;

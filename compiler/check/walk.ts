@@ -17,3 +17,14 @@ export function walk(root: ast.Node, visit: (n: ast.Node) => boolean | void): vo
   };
   go(root);
 }
+
+/** Context methods that change packet data for the verifier (it drops packet pointers). */
+export const PACKET_CHANGING = [
+  "adjustHead",
+  "adjustTail",
+  "changeHead",
+  "changeTail",
+  "l3CsumReplace",
+  "l4CsumReplace",
+  "storeBytes",
+];

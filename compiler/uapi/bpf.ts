@@ -17,6 +17,8 @@ export const BPF_FUNC = {
   l3_csum_replace: 10,
   l4_csum_replace: 11,
   csum_diff: 28,
+  skb_change_tail: 38,
+  skb_change_head: 43,
   xdp_adjust_head: 44,
   redirect_map: 51,
   xdp_adjust_tail: 65,

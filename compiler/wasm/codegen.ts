@@ -14,6 +14,8 @@
 // adjustHead/adjustTail are inlined (they move data / data_end within headroom and
 // tailroom, with the kernel's checks); a function that calls them stores the final
 // bounds in the exported globals xdpc_data / xdpc_end before it returns.
+// changeHead/changeTail (tc) are host calls that resize the frame and write its new
+// bounds into the image, from where the function reads them back after the call.
 import binaryen from "binaryen";
 import type {
   Arg,
@@ -52,6 +54,8 @@ const LANE_GLOBAL = "xdpcLane";
 const descGlobal = (id: number) => `mapDesc${id}`;
 const HELPER_ADJUST_HEAD = BPF_FUNC.xdp_adjust_head;
 const HELPER_ADJUST_TAIL = BPF_FUNC.xdp_adjust_tail;
+const HELPER_CHANGE_HEAD = BPF_FUNC.skb_change_head;
+const HELPER_CHANGE_TAIL = BPF_FUNC.skb_change_tail;
 const ETH_HLEN = 14;
 /** sizeof(struct __sk_buff). */
 const SKB_SIZE = 192;
@@ -490,6 +494,17 @@ class FunctionEmitter {
     const rt =
       imp.result === null ? binaryen.none : imp.result === "i32" ? binaryen.i32 : binaryen.i64;
     const c = m.call(imp.name, args, rt);
+    if (i.helper === HELPER_CHANGE_HEAD || i.helper === HELPER_CHANGE_TAIL) {
+      // The host moved the frame: its new bounds are skb->data / data_end in the image.
+      if (this.hook !== "tc") throw new CodegenError(`helper ${imp.name} outside a tc program`);
+      const skb = () => m.local.get(P_SKB, binaryen.i32);
+      const reload = [
+        m.local.set(P_FRAME, this.load32u(SK_BUFF.data, skb())),
+        m.local.set(this.endLocal, this.load32u(SK_BUFF.data_end, skb())),
+      ];
+      const r = i.dst ? this.set(i.dst, c, imp.result!) : m.drop(c);
+      return m.block(null, [r, ...reload], binaryen.none);
+    }
     if (i.dst) {
       if (!imp.result) throw new CodegenError(`helper ${imp.name} returns nothing`);
       return this.set(i.dst, c, imp.result);

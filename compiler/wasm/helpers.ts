@@ -55,6 +55,18 @@ export const HELPER_IMPORTS: Record<number, HelperImport> = {
     params: ["i32", "i64", "i32", "i64", "i64"],
     result: "i64",
   },
+  // They resize the frame in the host, which writes the new bounds into the
+  // __sk_buff image; codegen.ts reads them back after the call.
+  [BPF_FUNC.skb_change_tail]: {
+    name: "skb_change_tail",
+    params: ["i32", "i32", "i64"],
+    result: "i64",
+  },
+  [BPF_FUNC.skb_change_head]: {
+    name: "skb_change_head",
+    params: ["i32", "i32", "i64"],
+    result: "i64",
+  },
   [BPF_FUNC.redirect_neigh]: {
     name: "redirect_neigh",
     params: ["i32", "i32", "i64", "i64"],

@@ -163,6 +163,12 @@ export function csumDiff(from: Uint8Array, to: Uint8Array, seed: bigint): number
 }
 
 const EFAULT = 14;
+const ETH_HLEN = 14;
+/**
+ * BPF_SKB_MAX_LEN, the most bpf_skb_change_head/tail may grow a packet to: SKB_MAX_ALLOC,
+ * four pages less skb_shared_info (320 bytes on x86-64; test/tc/resize.test.ts measures it).
+ */
+const BPF_SKB_MAX_LEN = 16384 - 320;
 const fold = (s: number) => {
   while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
   return s;
@@ -240,6 +246,8 @@ export const HOST_HELPERS = [
   "l3_csum_replace",
   "l4_csum_replace",
   "skb_store_bytes",
+  "skb_change_tail",
+  "skb_change_head",
   "ringbuf_output",
   "csum_diff",
 ] as const;
@@ -314,6 +322,8 @@ export class WasmHost {
   private hook: "xdp" | "tc" = "xdp";
   /** skb->len of the tc program running (bpf_fib_lookup's skb variant checks it). */
   private skbLen = 0;
+  /** The running tc program's network header offset from skb->data (changeHead moves data, not it). */
+  private skbNetworkOffset = 0;
   /** Where a tc program's struct __sk_buff image lives. */
   private readonly skbBase: number;
   /** The UMEM region (offset and size in the memory), when `umemBytes` was given. */
@@ -439,14 +449,36 @@ export class WasmHost {
       },
       l3_csum_replace: (_c: number, off: bigint, from: bigint, to: bigint, flags: bigint) =>
         BigInt(
-          skbCsumReplace(this.bytes(), this.frameBase, this.skbLen, false, off, from, to, flags),
+          skbCsumReplace(
+            this.bytes(),
+            this.skbBounds().data,
+            this.skbLen,
+            false,
+            off,
+            from,
+            to,
+            flags,
+          ),
         ),
       l4_csum_replace: (_c: number, off: bigint, from: bigint, to: bigint, flags: bigint) =>
         BigInt(
-          skbCsumReplace(this.bytes(), this.frameBase, this.skbLen, true, off, from, to, flags),
+          skbCsumReplace(
+            this.bytes(),
+            this.skbBounds().data,
+            this.skbLen,
+            true,
+            off,
+            from,
+            to,
+            flags,
+          ),
         ),
       skb_store_bytes: (_c: number, off: bigint, from: number, len: bigint, flags: bigint) =>
         BigInt(this.skbStoreBytes(off, from, Number(BigInt.asUintN(32, len)), flags)),
+      skb_change_tail: (_c: number, len: number, flags: bigint) =>
+        BigInt(this.skbChangeTail(len >>> 0, flags)),
+      skb_change_head: (_c: number, room: number, flags: bigint) =>
+        BigInt(this.skbChangeHead(room >>> 0, flags)),
       redirect_peer: (ifindex: number, flags: bigint) => {
         if (flags !== 0n) return 2n;
         this.lastRedirect = ifindex >>> 0;
@@ -628,15 +660,18 @@ export class WasmHost {
     this.lastRedirect = null;
     this.hook = "tc";
     this.skbLen = skb.len ?? frame.length;
+    this.skbNetworkOffset = ETH_HLEN; // the test run's eth_type_trans + skb_reset_network_header
     let verdict: number;
     try {
       verdict = fn(this.frameBase, frame.length, this.skbBase, 0, 0, 0) | 0;
     } finally {
       this.hook = "xdp";
     }
+    // changeHead / changeTail leave the frame's bounds in the image.
+    const { data, end } = this.skbBounds();
     const out: TcRunResult = {
       verdict,
-      data: this.bytes().slice(this.frameBase, this.frameBase + frame.length),
+      data: this.bytes().slice(data, end),
       mark: dv.getUint32(8, true),
       priority: dv.getUint32(32, true),
     };
@@ -670,6 +705,66 @@ export class WasmHost {
     this.bytes().copyWithin(data + Number(off), from, from + len);
     if (flags & 2n) new DataView(this.memory.buffer, this.skbBase).setUint32(68, 0, true);
     return 0;
+  }
+
+  /**
+   * bpf_skb_change_tail as in the kernel's skb test run (a linear skb, CHECKSUM_NONE, no
+   * GSO): -EINVAL for flags, a length above BPF_SKB_MAX_LEN or below the network header's
+   * offset; grown bytes are zero.
+   */
+  private skbChangeTail(len: number, flags: bigint): number {
+    const { data, end } = this.linearSkb("skb_change_tail");
+    if (flags !== 0n || len > BPF_SKB_MAX_LEN || len < this.skbNetworkOffset) return -EINVAL;
+    if (data + len > this.frameBase + this.frameCapacity)
+      throw new WasmHostError(`skb_change_tail to ${len} bytes exceeds the host's frame capacity`);
+    if (data + len > end) this.bytes().fill(0, end, data + len);
+    this.setSkbBounds(data, len);
+    return 0;
+  }
+
+  /**
+   * bpf_skb_change_head as in the kernel's skb test run: -EINVAL for flags or a length
+   * (skb->len + room, in u32) above BPF_SKB_MAX_LEN or wrapped; `room` zero bytes pushed,
+   * the network header left where it is. Past the host's headroom the frame moves up, as
+   * skb_cow reallocates the head.
+   */
+  private skbChangeHead(room: number, flags: bigint): number {
+    let { data, end } = this.linearSkb("skb_change_head");
+    const len = end - data;
+    const next = (len + room) >>> 0;
+    if (flags !== 0n || next > BPF_SKB_MAX_LEN || next < len) return -EINVAL;
+    const lowest = this.frameBase - FRAME_HEADROOM;
+    if (data - room < lowest) {
+      if (lowest + next > this.frameBase + this.frameCapacity)
+        throw new WasmHostError(
+          `skb_change_head to ${next} bytes exceeds the host's frame capacity`,
+        );
+      this.bytes().copyWithin(lowest + room, data, end);
+      data = lowest + room;
+    }
+    this.bytes().fill(0, data - room, data);
+    this.skbNetworkOffset += room;
+    this.setSkbBounds(data - room, next);
+    return 0;
+  }
+
+  /** The running tc program's bounds, refusing a packet whose skb->len is not its linear data. */
+  private linearSkb(helper: string): { data: number; end: number } {
+    const b = this.skbBounds();
+    if (b.end - b.data !== this.skbLen)
+      throw new WasmHostError(
+        `${helper} on a packet with fragments (len above its data) is not modelled by the host`,
+      );
+    return b;
+  }
+
+  /** New skb->data and length: the image's data, data_end and len, and the host's skbLen. */
+  private setSkbBounds(data: number, len: number): void {
+    const dv = new DataView(this.memory.buffer, this.skbBase, SKB_IMAGE_SIZE);
+    dv.setUint32(0, len, true);
+    dv.setUint32(76, data, true);
+    dv.setUint32(80, data + len, true);
+    this.skbLen = len;
   }
 
   /** Runs exported function `name` over a copy of one frame. */

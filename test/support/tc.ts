@@ -17,18 +17,22 @@ export function tcVerdictName(v: number): string {
   return names.get(v) ?? `TC_${v}`;
 }
 
-/** One tc test run; `verdict` is r0 as the kernel's int. `ctx` holds mark then priority (LE u32s). */
+/**
+ * One tc test run; `verdict` is r0 as the kernel's int. `ctx` holds mark then priority (LE
+ * u32s). `outSize`: the data buffer (default the packet's length and a page).
+ */
 export function runTc(
   fd: number,
   packet: Uint8Array,
   ctxIn?: { mark?: number; priority?: number },
+  opts: { outSize?: number } = {},
 ): XdpResult {
   const ctx = new Uint8Array(CTX_SIZE);
   const dv = new DataView(ctx.buffer);
   dv.setUint32(SK_BUFF.mark, ctxIn?.mark ?? 0, true);
   dv.setUint32(SK_BUFF.priority, ctxIn?.priority ?? 0, true);
   try {
-    const r = testRun(fd, packet, { repeat: 1, ctxIn: ctx });
+    const r = testRun(fd, packet, { repeat: 1, ctxIn: ctx, outSize: opts.outSize });
     const verdict = r.retval | 0;
     const out = new DataView(r.ctx!.buffer, r.ctx!.byteOffset, r.ctx!.byteLength);
     const fields = new Uint8Array(8);

@@ -3,15 +3,11 @@
 // kernel (actions, bytes, mark, priority), and the checker's rules for it.
 import { expect, it } from "vitest";
 import { compile } from "../../compiler/driver/index.ts";
-import { compileToWasm } from "../../compiler/wasm/compile.ts";
-import { WasmHost } from "../../runtime/wasm/instance.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { build } from "../../runtime/packets/build.ts";
-import { loadXdpObject } from "../support/xdp.ts";
-import { runTc } from "../support/tc.ts";
-import { compileBpfC, clangUnavailableReason } from "../differential/clang.ts";
+import { clangUnavailableReason } from "../differential/clang.ts";
 import { loadCorpus, samplePackets } from "../support/corpus.ts";
-import { diffObjects, formatDiff } from "../differential/diff.ts";
+import { buildTc, expectTwinAgrees, expectWasmAgrees } from "./support.ts";
 
 const STORE_BYTES_TS = `
 import { TcContext, TcAction, TC_ACT_OK, TC_ACT_SHOT, FixedArray, u8, u16, u32 } from "xdpc";
@@ -37,13 +33,7 @@ export function store_bytes(ctx: TcContext): TcAction {
   return TC_ACT_OK;
 }`;
 
-function built() {
-  const out = compile(STORE_BYTES_TS, { file: "store_bytes.ts", emit: "object" });
-  expect(out.diagnostics.map((d) => d.message)).toEqual([]);
-  const wasm = compileToWasm(out.checked!, { only: "tc" });
-  expect(wasm.diagnostics.map((d) => d.message)).toEqual([]);
-  return { object: out.object!, wasm: wasm.binary! };
-}
+const built = () => buildTc(STORE_BYTES_TS, "store_bytes.ts");
 
 /** IPv4 (UDP, TCP, VLAN-tagged, a bare 34-byte header), IPv6, ARP-sized frames, the corpus. */
 function packets() {
@@ -65,41 +55,14 @@ function packets() {
 
 describeKernel("ctx.storeBytes (bpf_skb_store_bytes) in the kernel", () => {
   const clang = clangUnavailableReason();
-  it.skipIf(clang !== null)(`agrees with its clang -O2 twin${clang ? ` [${clang}]` : ""}`, () => {
-    const twin = compileBpfC({ path: `${import.meta.dirname}/store_bytes.c` });
-    const list = packets();
-    const r = diffObjects(built().object, twin, list, { run: (fd, data) => runTc(fd, data) });
-    expect(r.mismatchCount + r.mapMismatches.length, formatDiff(r)).toBe(0);
-    expect(r.packets).toBe(list.length);
-  });
+  it.skipIf(clang !== null)(`agrees with its clang -O2 twin${clang ? ` [${clang}]` : ""}`, () =>
+    expectTwinAgrees(built().object, `${import.meta.dirname}/store_bytes.c`, packets()),
+  );
 
   it("the Wasm host writes the same bytes, mark and priority as the kernel", () => {
-    const b = built();
-    const host = new WasmHost(b.wasm);
-    const obj = loadXdpObject(b.object);
-    const marks = new Set<number>();
-    let ran = 0;
-    try {
-      for (const p of packets()) {
-        const k = runTc(obj.programFd("store_bytes"), p.data);
-        if (k.error) continue; // refused by the skb test run (a cut IP header)
-        const w = host.runTc("store_bytes", p.data, { hash: 0x77 });
-        const ctx = new DataView(k.ctx!.buffer);
-        expect(
-          [w.verdict, Buffer.from(w.data).toString("hex"), w.mark, w.priority],
-          p.source,
-        ).toEqual([
-          k.verdict,
-          Buffer.from(k.data).toString("hex"),
-          ctx.getUint32(0, true),
-          ctx.getUint32(4, true),
-        ]);
-        marks.add(w.mark);
-        ran++;
-      }
-    } finally {
-      obj.close();
-    }
+    const runs = expectWasmAgrees(built(), "store_bytes", packets(), { hash: 0x77 });
+    const marks = new Set(runs.map((w) => w.mark));
+    const ran = runs.length;
     // IPv4 frames (header copied, tag stored) and the others (tag only); the hash the
     // host was given is cleared by invalidateHash, as the kernel's is.
     expect([...marks].sort()).toEqual([2, 3]);

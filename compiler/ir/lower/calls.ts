@@ -76,6 +76,17 @@ Lowerer.prototype.call = function (this: Lowerer, e: ast.Call): Value {
       for (const m of this.memo) m.clear();
       return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
     }
+    case "change": {
+      // bpf_skb_change_head/tail(skb, len, flags): a packet-changing helper like adjust.
+      const [len, flags] = e.args.map((a) => this.scalar(this.use(a), a));
+      const r = this.b.call(
+        tgt.which === "head" ? H.changeHead : H.changeTail,
+        [this.ctx, len!, flags ?? 0n],
+        "i64",
+      )!;
+      for (const m of this.memo) m.clear();
+      return { k: "int", v: this.b.un("isZero", 64, r), w: 32 };
+    }
     case "csumReplace": {
       // The helpers take the bytes as they sit in the packet: swap the host-order values.
       const [off, from, to] = e.args.slice(0, 3).map((a) => this.scalar(this.use(a), a)) as [

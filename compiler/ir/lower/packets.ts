@@ -405,7 +405,14 @@ Lowerer.prototype.forgetParsesIn = function (this: Lowerer, body: ast.Node): voi
           parsesReading(tgt.header, tgt.field.name).forEach((k) => names.add(k));
       } else if (n.kind === "Call") {
         const tgt = this.m.calls.get(n);
-        if (tgt?.kind === "adjust") adjusts = true;
+        // Every helper that changes packet data drops the verifier's packet pointers.
+        if (
+          tgt?.kind === "adjust" ||
+          tgt?.kind === "change" ||
+          tgt?.kind === "csumReplace" ||
+          tgt?.kind === "storeBytes"
+        )
+          adjusts = true;
         else if (tgt?.kind === "store") ALL_PARSES.forEach((k) => names.add(k));
         else if (tgt?.kind === "function" && !seen.has(tgt.fn.decl)) {
           seen.add(tgt.fn.decl);

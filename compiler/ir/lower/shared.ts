@@ -27,6 +27,8 @@ export const H = {
   l3CsumReplace: BPF_FUNC.l3_csum_replace,
   l4CsumReplace: BPF_FUNC.l4_csum_replace,
   storeBytes: BPF_FUNC.skb_store_bytes,
+  changeTail: BPF_FUNC.skb_change_tail,
+  changeHead: BPF_FUNC.skb_change_head,
   ringbufOutput: BPF_FUNC.ringbuf_output,
 };
 export const BPF_NOEXIST = BigInt(NOEXIST);
