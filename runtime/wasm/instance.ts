@@ -448,31 +448,9 @@ export class WasmHost {
         return 7n;
       },
       l3_csum_replace: (_c: number, off: bigint, from: bigint, to: bigint, flags: bigint) =>
-        BigInt(
-          skbCsumReplace(
-            this.bytes(),
-            this.skbBounds().data,
-            this.skbLen,
-            false,
-            off,
-            from,
-            to,
-            flags,
-          ),
-        ),
+        this.csumReplace(false, off, from, to, flags),
       l4_csum_replace: (_c: number, off: bigint, from: bigint, to: bigint, flags: bigint) =>
-        BigInt(
-          skbCsumReplace(
-            this.bytes(),
-            this.skbBounds().data,
-            this.skbLen,
-            true,
-            off,
-            from,
-            to,
-            flags,
-          ),
-        ),
+        this.csumReplace(true, off, from, to, flags),
       skb_store_bytes: (_c: number, off: bigint, from: number, len: bigint, flags: bigint) =>
         BigInt(this.skbStoreBytes(off, from, Number(BigInt.asUintN(32, len)), flags)),
       skb_change_tail: (_c: number, len: number, flags: bigint) =>
@@ -705,6 +683,12 @@ export class WasmHost {
     this.bytes().copyWithin(data + Number(off), from, from + len);
     if (flags & 2n) new DataView(this.memory.buffer, this.skbBase).setUint32(68, 0, true);
     return 0;
+  }
+
+  /** bpf_l3/l4_csum_replace over the running skb's current bounds (changeHead moves data). */
+  private csumReplace(l4: boolean, off: bigint, from: bigint, to: bigint, flags: bigint): bigint {
+    const data = this.skbBounds().data;
+    return BigInt(skbCsumReplace(this.bytes(), data, this.skbLen, l4, off, from, to, flags));
   }
 
   /**
