@@ -15,6 +15,7 @@ interface Api {
   findProgram: (obj: Ptr, name: string) => Ptr;
   nextProgram: (obj: Ptr, prev: Ptr) => Ptr;
   programName: (p: Ptr) => string;
+  sectionName: (p: Ptr) => string;
   programFd: (p: Ptr) => number;
   setLogBuf: (p: Ptr, buf: Ptr, size: number) => number;
   setLogLevel: (p: Ptr, level: number) => number;
@@ -49,6 +50,18 @@ interface Api {
 
 let api: Api | undefined;
 const BPF_PROG_TYPE_EXT = 28;
+const BPF_PROG_TYPE_SCHED_CLS = 3;
+
+/**
+ * The program type and expected attach type of the sections libbpf 1.3 added for tcx
+ * (BPF_TCX_INGRESS 46, BPF_TCX_EGRESS 47). libbpf 1.1 opens such a program with no type
+ * and refuses to load it ("missing BPF prog type"), so openObject sets them itself, as
+ * a newer libbpf would from the section name.
+ */
+export const TCX_SECTIONS: Readonly<Record<string, number>> = {
+  "tcx/ingress": 46,
+  "tcx/egress": 47,
+};
 /** Messages libbpf printed during the current open/load; undefined when not capturing. */
 let captured: string[] | undefined;
 
@@ -104,6 +117,7 @@ function bind(): Api {
     ),
     programName: bpf.func("const char *bpf_program__name(bpf_program *p)"),
     programFd: bpf.func("int bpf_program__fd(bpf_program *p)"),
+    sectionName: bpf.func("const char *bpf_program__section_name(bpf_program *p)"),
     setLogBuf: bpf.func("int bpf_program__set_log_buf(bpf_program *p, void *buf, size_t size)"),
     setLogLevel: bpf.func("int bpf_program__set_log_level(bpf_program *p, uint32_t level)"),
     setType: bpf.func("int bpf_program__set_type(bpf_program *p, int type)"),
@@ -273,6 +287,11 @@ export const openObject = sys(
       a.setLogBuf(p, log, logSize);
       if (opts.logLevel) a.setLogLevel(p, opts.logLevel);
       progs.set(a.programName(p), { p, log });
+      const tcx = TCX_SECTIONS[a.sectionName(p)];
+      if (tcx !== undefined) {
+        a.setType(p, BPF_PROG_TYPE_SCHED_CLS);
+        a.setExpectedAttachType(p, tcx);
+      }
       if (opts.extensionOf) {
         a.setType(p, BPF_PROG_TYPE_EXT);
         a.setExpectedAttachType(p, 0);

@@ -61,7 +61,7 @@ export declare const XDP_TX = 3;
 /** Verdict: redirect the frame as set up by `redirect()` or a map's `redirect()`. */
 export declare const XDP_REDIRECT = 4;
 
-/** The verdict of a tc program: one of the TC_ACT_* (or TCX_*) constants (an i32). */
+/** The verdict of a tc program: one of the TC_ACT_* (or, in a tcx program, TCX_*) constants (an i32). */
 export type TcAction = i32;
 /** tc verdict: use the default action configured for the filter (tcx: run the next program). */
 export declare const TC_ACT_UNSPEC = -1;
@@ -81,7 +81,12 @@ export declare const TC_ACT_QUEUED = 5;
 export declare const TC_ACT_REPEAT = 6;
 /** tc verdict: redirect as set up by `redirect()`. */
 export declare const TC_ACT_REDIRECT = 7;
-/** tcx verdict: run the next program attached to the hook (= TC_ACT_UNSPEC). */
+/**
+ * tcx verdict: run the next program attached to the hook (= TC_ACT_UNSPEC). A tcx
+ * program (`ctx: TcContext<"tcx/ingress">` or `"tcx/egress"`) returns TCX_NEXT,
+ * TCX_PASS, TCX_DROP or TCX_REDIRECT; another constant is a compile error (XDP3071),
+ * since the kernel runs it as TCX_NEXT.
+ */
 export declare const TCX_NEXT = -1;
 /** tcx verdict: pass the packet (= TC_ACT_OK). */
 export declare const TCX_PASS = 0;
@@ -291,8 +296,17 @@ export interface XdpContext extends PacketView {
 /**
  * The packet a tc program sees (struct __sk_buff). Header accessors and raw loads and
  * stores reach the linear part of the buffer (all of it for most packets at tc).
+ *
+ * `S` is the program's ELF section: `"tc"` (the default: libbpf's classic section, the
+ * hook chosen at attach), `"tcx/ingress"` or `"tcx/egress"` (a tcx program for that
+ * hook: `xdpc load --iface IF f.ts` attaches it there; it returns TCX_NEXT, TCX_PASS,
+ * TCX_DROP or TCX_REDIRECT, and any other constant is a compile error, XDP3071). No
+ * member uses `S`, so every `TcContext<S>` is one type: a helper typed `c: TcContext`
+ * takes the context of any tc program.
  */
-export interface TcContext extends PacketView {
+export interface TcContext<
+  S extends "tc" | "tcx/ingress" | "tcx/egress" = "tc",
+> extends PacketView {
   /** Length of the whole packet (skb->len), linear part and fragments. */
   readonly len: u32;
   /** Index of the interface the packet is on (egress: the device it leaves by). */

@@ -47,7 +47,13 @@ export interface LiteralType {
   span: Span;
   value: bigint;
 }
-export type TypeNode = TypeRef | TypeLiteral | UnionType | NullType | LiteralType;
+/** A string literal in a type position: only the section of `TcContext<"tcx/ingress">`. */
+export interface StringType {
+  kind: "StringType";
+  span: Span;
+  value: string;
+}
+export type TypeNode = TypeRef | TypeLiteral | UnionType | NullType | LiteralType | StringType;
 
 export interface FieldDecl {
   kind: "FieldDecl";

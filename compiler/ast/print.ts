@@ -87,6 +87,8 @@ export function printType(t: TypeNode, indent = ""): string {
       return "null";
     case "LiteralType":
       return String(t.value);
+    case "StringType":
+      return JSON.stringify(t.value);
   }
 }
 

@@ -141,8 +141,9 @@ export function compileToObjectSpec(
     for (const l of emitted.lines) push(l.slot, l.span.start);
     programs.push({
       name: fn.name,
-      // libbpf 1.1 knows "tc" (BPF_PROG_TYPE_SCHED_CLS); "tcx/…" needs libbpf 1.3.
-      section: fn.kind === "tc" ? "tc" : "xdp",
+      // libbpf 1.1 knows "tc" (BPF_PROG_TYPE_SCHED_CLS); "tcx/ingress" and "tcx/egress"
+      // only from libbpf 1.3 on, so xdpc's loader sets their type itself (native/object.ts).
+      section: fn.kind === "tc" ? (fn.section ?? "tc") : "xdp",
       ...(fn.kind === "tc" ? { proto: tcProto } : {}),
       insns: encode(emitted.insns),
       relocations,

@@ -19,9 +19,12 @@ import {
   boolType,
   fixedArray,
   nullable,
+  tcContextType,
+  tcContextTypes,
   typeToString,
   voidType,
   type IntType,
+  type TcSection,
   type StructType,
   type Type,
 } from "./types.ts";
@@ -211,6 +214,14 @@ export class CheckerBase {
       case "LiteralType":
         this.error("TypeNotAllowedHere", n.span, "a literal type", "a type here");
         return null;
+      case "StringType":
+        this.error(
+          "TypeNotAllowedHere",
+          n.span,
+          "a string literal type",
+          'a type here (only as the section of TcContext<"tcx/ingress">)',
+        );
+        return null;
     }
   }
 
@@ -235,6 +246,7 @@ export class CheckerBase {
     }
     switch (b.kind) {
       case "type":
+        if (b.type === tcContextType) return this.tcContext(n);
         if (n.args.length) this.error("NoTypeArgs", n.span, name);
         return b.type;
       case "generic": {
@@ -275,6 +287,24 @@ export class CheckerBase {
         this.error("NotAType", n.name.span, name);
         return null;
     }
+  }
+
+  /** `TcContext` or `TcContext<"tc" | "tcx/ingress" | "tcx/egress">`: its section (§9.1). */
+  private tcContext(n: ast.TypeRef): Type | null {
+    if (n.args.length === 0) return tcContextType;
+    if (n.args.length > 1) {
+      this.error("TypeArgCount", n.span, n.name.name, 1, n.args.length);
+      return tcContextType;
+    }
+    const a = n.args[0]!;
+    if (a.kind === "StringType" && Object.hasOwn(tcContextTypes, a.value))
+      return tcContextTypes[a.value as TcSection];
+    this.error(
+      "TcSection",
+      a.span,
+      a.kind === "StringType" ? `, not ${JSON.stringify(a.value)}` : "",
+    );
+    return tcContextType; // reported: the program still checks as a tc one
   }
 
   resolveEntry(name: string, e: TypeEntry): Type | null {

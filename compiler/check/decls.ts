@@ -22,7 +22,6 @@ import { sharedMapUses } from "./sharing.ts";
 import { StmtChecker } from "./stmts.ts";
 import {
   contextType,
-  tcContextType,
   fits,
   i32,
   i64,
@@ -37,6 +36,7 @@ import {
   type IntType,
   type MapKind,
   type MapType,
+  type TcSection,
   type Type,
 } from "./types.ts";
 import { PACKET_CHANGING, walk } from "./walk.ts";
@@ -242,13 +242,20 @@ export class Checker extends StmtChecker {
       else returnType = voidType;
     }
     let kind: FunctionKind = "helper";
+    let section: TcSection | undefined;
     if (d.exported) {
       const p0 = params.length === 1 ? params[0]!.type : null;
       if (p0 === contextType && returnType.kind === "action" && returnType.of === "xdp")
         kind = "xdp";
-      else if (p0 === tcContextType && returnType.kind === "action" && returnType.of === "tc")
+      else if (
+        p0?.kind === "context" &&
+        p0.hook === "tc" &&
+        returnType.kind === "action" &&
+        returnType.of === "tc"
+      ) {
         kind = "tc";
-      else if (p0 === xskPacketType && returnType.kind === "action" && returnType.of === "xsk")
+        section = p0.section ?? "tc";
+      } else if (p0 === xskPacketType && returnType.kind === "action" && returnType.of === "xsk")
         kind = "handler";
       else this.error("ExportedSignature", d.name.span, d.name.name);
     }
@@ -260,6 +267,7 @@ export class Checker extends StmtChecker {
       returnType,
       callees: [],
       adjustsPacket: false,
+      ...(section ? { section } : {}),
     };
     this.functions.set(d, info);
     this.m.functions.push(info);

@@ -39,6 +39,7 @@ import type {
   MapType,
   StructField,
   StructType,
+  TcSection,
   Type,
 } from "./types.ts";
 
@@ -180,6 +181,8 @@ export interface FunctionInfo {
   callees: FunctionInfo[];
   /** True when it (or a callee) calls a context method that moves or changes packet data (PACKET_CHANGING). */
   adjustsPacket: boolean;
+  /** A tc program's ELF section: "tc", or "tcx/ingress"/"tcx/egress" from `TcContext<S>`. */
+  section?: TcSection;
 }
 
 // ---------------------------------------------------------------- symbols

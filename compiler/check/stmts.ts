@@ -6,6 +6,9 @@ import { CallChecker } from "./calls.ts";
 import { errorType, intersect, unwrapParens } from "./exprs.ts";
 import type { LocalSym } from "./result.ts";
 import { PACKET_CHANGING, walk } from "./walk.ts";
+
+/** TCX_NEXT, TCX_PASS, TCX_DROP, TCX_REDIRECT: the verdicts tcx_action_code keeps. */
+const TCX_VERDICTS: readonly bigint[] = [-1n, 0n, 2n, 7n];
 import { defaultIntType, fits, typeToString, wrap, type IntType, type Type } from "./types.ts";
 
 const localTypeKinds = new Set([
@@ -547,6 +550,26 @@ export abstract class StmtChecker extends CallChecker {
       return;
     }
     this.expr(s.value, rt);
-    this.coerce(s.value, rt);
+    if (this.coerce(s.value, rt) && fn.section && fn.section !== "tc") this.tcxVerdict(s.value);
+  }
+
+  /**
+   * A tcx program's constant verdict must be one tcx defines (TCX_VERDICTS): the
+   * kernel's tcx_action_code runs any other as TCX_NEXT, which TC_ACT_PIPE or
+   * TC_ACT_STOLEN written at tcx almost never mean. A conditional's branches are
+   * checked one by one; a run-time value is returned as is.
+   */
+  private tcxVerdict(e: ast.Expr): void {
+    const u = unwrapParens(e);
+    const v = this.m.constValues.get(u);
+    if (v === undefined) {
+      if (u.kind === "Conditional") {
+        this.tcxVerdict(u.then);
+        this.tcxVerdict(u.else);
+      }
+      return;
+    }
+    if (TCX_VERDICTS.includes(v)) return;
+    this.error("TcxVerdict", u.span, u.kind === "Name" ? `${u.name} (${v})` : `${v}`);
   }
 }

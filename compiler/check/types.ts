@@ -105,10 +105,17 @@ export interface HeaderType {
   readonly size: number;
   readonly fields: readonly HeaderField[];
 }
-/** `XdpContext` (struct xdp_md) or `TcContext` (struct __sk_buff): a program's `ctx`. */
+/** The ELF section a tc program goes to: `TcContext`'s type argument (§9.1). */
+export type TcSection = "tc" | "tcx/ingress" | "tcx/egress";
+/**
+ * `XdpContext` (struct xdp_md) or `TcContext` (struct __sk_buff): a program's `ctx`. A
+ * `TcContext<"tcx/ingress">` is the same type as `TcContext` (sameType compares the
+ * hook), so a helper typed `c: TcContext` takes it; only a program's section reads it.
+ */
 export interface ContextType {
   readonly kind: "context";
   readonly hook: "xdp" | "tc";
+  readonly section?: TcSection;
 }
 /** `XskPacket`: one AF_XDP frame handed to a handler. */
 export interface XskPacketType {
@@ -193,6 +200,12 @@ export const voidType: VoidType = Object.freeze({ kind: "void" });
 export const nullType: NullType = Object.freeze({ kind: "null" });
 export const contextType: ContextType = Object.freeze({ kind: "context", hook: "xdp" });
 export const tcContextType: ContextType = Object.freeze({ kind: "context", hook: "tc" });
+/** `TcContext<S>` for each section; "tc" is `tcContextType` itself. */
+export const tcContextTypes: Readonly<Record<TcSection, ContextType>> = Object.freeze({
+  tc: tcContextType,
+  "tcx/ingress": Object.freeze({ kind: "context", hook: "tc", section: "tcx/ingress" } as const),
+  "tcx/egress": Object.freeze({ kind: "context", hook: "tc", section: "tcx/egress" } as const),
+});
 export const xskPacketType: XskPacketType = Object.freeze({ kind: "xskPacket" });
 export const xdpActionType: ActionType = Object.freeze({ kind: "action", of: "xdp" });
 export const xskVerdictType: ActionType = Object.freeze({ kind: "action", of: "xsk" });
@@ -312,7 +325,7 @@ export function typeToString(t: Type): string {
     case "header":
       return t.name;
     case "context":
-      return t.hook === "tc" ? "TcContext" : "XdpContext";
+      return t.hook !== "tc" ? "XdpContext" : t.section ? `TcContext<"${t.section}">` : "TcContext";
     case "xskPacket":
       return "XskPacket";
     case "map":

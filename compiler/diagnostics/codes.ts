@@ -230,6 +230,14 @@ export const messages = {
     code: 3061,
     text: "storeBytes()'s options are an object literal { recomputeCsum?, invalidateHash? } of constant booleans",
   },
+  TcSection: {
+    code: 3070,
+    text: 'the section of a TcContext is "tc", "tcx/ingress" or "tcx/egress" (a string literal){0}',
+  },
+  TcxVerdict: {
+    code: 3071,
+    text: "{0} is not a tcx verdict: a tcx program returns TCX_NEXT (-1), TCX_PASS (0), TCX_DROP (2) or TCX_REDIRECT (7), and the kernel runs any other value as TCX_NEXT",
+  },
   UnsupportedHere: { code: 3031, text: "{0} is not supported in filters{1}" },
   MapNotValue: { code: 3032, text: "map '{0}' can only be used by calling its methods" },
   ContextOnly: { code: 3033, text: "{0} is only available in {1}" },

@@ -4,7 +4,7 @@ import type { FieldDecl, TypeNode, TypeRef } from "../ast/nodes.ts";
 import { span } from "../diagnostics/span.ts";
 import { Cursor, ParseError, type UnsupportedOptions } from "./cursor.ts";
 import { T } from "./lexer.ts";
-import { classifyNumber } from "./literals.ts";
+import { classifyNumber, decodeString } from "./literals.ts";
 
 export function parseType(p: Cursor): TypeNode {
   p.enter();
@@ -103,9 +103,9 @@ function parsePrimaryType(p: Cursor): TypeNode {
       return recovered(p, start);
     }
     case T.String:
+      // The checker takes one only as TcContext's section (`TcContext<"tcx/ingress">`).
       p.next();
-      p.unsupported("string literal types", span(t.start, t.end));
-      return recovered(p, start);
+      return { kind: "StringType", span: span(t.start, t.end), value: decodeString(t.image) };
     case T.Template:
       p.next();
       p.unsupported("template literal types", span(t.start, t.end));

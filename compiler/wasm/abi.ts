@@ -20,6 +20,8 @@ export interface WasmFunctionMeta {
    * the address of a struct __sk_buff image (SKB_IMAGE_SIZE bytes) it reads and writes.
    */
   kind: "xdp" | "handler" | "tc";
+  /** A tc program's ELF section when it is a tcx one (its verdicts are TCX_* names); absent for `tc`. */
+  section?: "tcx/ingress" | "tcx/egress";
   /** Calls adjustHead/adjustTail: the frame's final bounds are in the exported globals xdpc_data / xdpc_end. */
   adjusts?: boolean;
 }

@@ -151,6 +151,7 @@ export function compileToWasm(
       if (opts.rxBatch && fn.kind === "handler") emitRxBatch(mod, fn.name, adjusts);
       const entry: WasmFunctionMeta = { name: fn.name, kind: fn.kind as "xdp" | "handler" | "tc" };
       if (adjusts) entry.adjusts = true;
+      if (fn.section && fn.section !== "tc") entry.section = fn.section;
       functions.push(entry);
     }
     if (diagnostics.length) return { diagnostics };

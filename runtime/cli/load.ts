@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { loadFilter, type ModeOption } from "../load/loader.ts";
-import { loadTc, type TcDirection } from "../load/tc.ts";
+import { loadTc, tcxOnly, type TcDirection } from "../load/tc.ts";
 import { splitAssignment } from "../load/params.ts";
 import type { CommandImpl } from "./types.ts";
 import { CliError, EXIT } from "./errors.ts";
@@ -32,7 +32,7 @@ export const loadCommand: CommandImpl = {
       .addOption(
         new Option(
           "--tc <direction>",
-          "attach a tc program at the interface's ingress or egress (tcx link, or clsact on kernels before 6.6)",
+          "attach a tc program at the interface's ingress or egress (tcx link, or clsact on kernels before 6.6); a tcx program (section tcx/ingress|egress) attaches at its own hook without it",
         ).choices(["ingress", "egress"]),
       )
       .option("-p, --program <name>", "the program to attach when the object has several")
@@ -76,12 +76,16 @@ export const loadCommand: CommandImpl = {
         );
       return runMulti(file, o, params);
     }
-    if (o.tc) return runTc(file, o.tc, o, params, cmd.getOptionValueSource("mode") === "cli");
+    const modeGiven = cmd.getOptionValueSource("mode") === "cli";
+    if (o.tc) return runTc(file, o.tc, o, params, modeGiven);
+    // A tcx program (section tcx/ingress or tcx/egress) attaches at its own hook.
+    const peek = tcxOnly(filterInput(file, { verdictStats: o.verdictStats }));
+    if (peek.tcx) return runTc(file, undefined, o, params, modeGiven);
     let r;
     try {
       r = loadFilter({
         iface: o.iface,
-        input: filterInput(file, { verdictStats: o.verdictStats }),
+        input: peek.input,
         mode: o.mode,
         params,
         program: o.program,
@@ -113,7 +117,7 @@ export const loadCommand: CommandImpl = {
 
 function runTc(
   file: string,
-  direction: TcDirection,
+  direction: TcDirection | undefined,
   o: { iface: string; program?: string; pinRoot?: string; force?: boolean; json?: boolean },
   params: Record<string, string>,
   modeGiven: boolean,
@@ -145,7 +149,7 @@ function runTc(
       .map((m) => `${m.name} (id ${m.id}${m.pinned ? `, pinned ${m.pinned}` : ""})`)
       .join(", ");
     process.stdout.write(
-      `${o.iface} ${direction}: ${r.progName} (id ${r.progId}) attached by ${r.mode}` +
+      `${o.iface} ${r.direction}: ${r.progName} (id ${r.progId}) attached by ${r.mode}` +
         (maps ? `; maps: ${maps}` : "") +
         "\n",
     );

@@ -292,7 +292,7 @@ function report(
                     verdict: verdictName(o.verdict, o.hook),
                     outLength: o.data!.length,
                     changedBytes: o.changedBytes,
-                    ...(o.hook === "tc" ? { mark: o.mark ?? 0, priority: o.priority ?? 0 } : {}),
+                    ...(o.hook ? { mark: o.mark ?? 0, priority: o.priority ?? 0 } : {}),
                   }
                 : { error: o.error }),
             })),

@@ -229,14 +229,20 @@ export interface AttachOptions {
 }
 
 export interface TcAttachOptions {
-  /** The hook: the interface's ingress or egress. */
-  direction: "ingress" | "egress";
+  /**
+   * The hook: the interface's ingress or egress. A program in section tcx/ingress or
+   * tcx/egress attaches at the hook its section names, so it may be left out (and a
+   * contradicting one is an error); a program in section `tc` needs it.
+   */
+  direction?: "ingress" | "egress";
 }
 
 /** A loaded program (a kernel object; closed with its collection). */
 export interface Program {
   readonly name: string;
   readonly type: "xdp" | "tc";
+  /** Its ELF section: "xdp", "tc", "tcx/ingress", "tcx/egress", … */
+  readonly section: string;
   readonly fd: number;
   readonly id: number;
   /** Attaches the XDP program to `iface` with a bpf_link. */
@@ -245,7 +251,7 @@ export interface Program {
    * Attaches the tc program at `iface`'s ingress or egress with a tcx bpf_link (kernel
    * 6.6+), after the programs other tools attached there.
    */
-  attachTc(iface: string, opts: TcAttachOptions): Link;
+  attachTc(iface: string, opts?: TcAttachOptions): Link;
   /** Runs the program once over `frame` (BPF_PROG_TEST_RUN): its return value and the frame as it left. */
   run(frame: Uint8Array): { retval: number; data: Uint8Array };
 }

@@ -33,6 +33,7 @@ import { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, xdpQuery } from "../../native/x
 import { LoaderError } from "../load/errors.ts";
 import { inspectObject, loadObject, openForLoad } from "../load/loader.ts";
 import { applyParams, paramsOf } from "../load/params.ts";
+import { resolveDirection } from "../load/records.ts";
 import { ensureBpffs } from "../sys/bpffs.ts";
 import { mapTypeName, programMaps, typeDescOf, TypedMap } from "../observe/maps.ts";
 import { filterRegistry } from "../observe/metrics.ts";
@@ -280,6 +281,7 @@ class LiveProgram implements Program {
   constructor(
     readonly name: string,
     readonly type: "xdp" | "tc",
+    readonly section: string,
     readonly fd: number,
     private readonly owner: LiveCollection<unknown>,
   ) {
@@ -340,13 +342,19 @@ class LiveProgram implements Program {
     return new LiveLink(fd, iface, ifindex, mode, "xdp", this);
   }
 
-  attachTc(iface: string, opts: TcAttachOptions): Link {
+  attachTc(iface: string, opts: TcAttachOptions = {}): Link {
     this.owner.live();
     if (this.type !== "tc")
       throw new LoadError(`'${this.name}' is an XDP program, not a tc program`, "usage", []);
-    const dir = opts?.direction;
-    if (dir !== "ingress" && dir !== "egress")
+    const given = opts.direction;
+    if (given !== undefined && given !== "ingress" && given !== "egress")
       throw new TypeError(`attachTc: direction must be "ingress" or "egress"`);
+    const r = resolveDirection(this, given, {
+      flag: (d) => `direction "${d}"`,
+      missing: 'give attachTc a direction, "ingress" or "egress"',
+    });
+    if ("error" in r) throw new LoadError(r.error, "usage", []);
+    const dir = r.direction;
     const ifindex = ifNameToIndex(iface);
     if (!ifindex) throw new LoadError(`no such interface '${iface}'`, "usage", []);
     let fd: number;
@@ -425,7 +433,13 @@ class LiveCollection<F> implements Collection<F> {
   ) {
     const programs: Record<string, Program> = {};
     for (const p of specs)
-      programs[p.name] = new LiveProgram(p.name, p.type, obj.programFd(p.name), this as never);
+      programs[p.name] = new LiveProgram(
+        p.name,
+        p.type,
+        p.section,
+        obj.programFd(p.name),
+        this as never,
+      );
     const maps: Record<string, LiveMap> = {};
     for (const name of obj.mapNames()) {
       if (INTERNAL_MAP.test(name) || obj.map(name).type === BPF_MAP_TYPE.RINGBUF) continue;

@@ -147,7 +147,7 @@ export function inspectObject(bytes: Uint8Array, name: string): ObjectInfo {
   }
 }
 
-function xdpPrograms(info: ObjectInfo): ObjectProgram[] {
+export function xdpPrograms(info: ObjectInfo): ObjectProgram[] {
   return info.programs.filter(
     (p) => p.global && /^xdp($|[/.])/.test(p.section) && !/^xdp[/.](devmap|cpumap)/.test(p.section),
   );
@@ -334,7 +334,7 @@ export function prepareLoad(
   what: string,
   pick: (info: ObjectInfo, file: string) => ObjectProgram,
   notices: string[],
-  hook?: TcHook,
+  hook?: TcHook | ((prog: ObjectProgram) => TcHook),
 ) {
   const ifindex = ifNameToIndex(opts.iface);
   if (!ifindex) throw new LoaderError(`no such interface '${opts.iface}'`);
@@ -356,7 +356,7 @@ export function prepareLoad(
     prog,
     applied,
     pinRoot,
-    paths: filterPaths(opts.iface, pinRoot, hook),
+    paths: filterPaths(opts.iface, pinRoot, typeof hook === "function" ? hook(prog) : hook),
   };
 }
 

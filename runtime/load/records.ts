@@ -190,6 +190,37 @@ export const CLSACT_FILTER = { handle: 1, priority: 0x7864 } as const;
 export const hookOf = (d: TcDirection): TcHook => (d === "ingress" ? "tc-ingress" : "tc-egress");
 export const tcxType = (d: TcDirection) => (d === "ingress" ? BPF_TCX_INGRESS : BPF_TCX_EGRESS);
 
+/**
+ * The hook a tcx program's section names (`tcx/ingress` → ingress, `tcx/egress` →
+ * egress), undefined for the sections that leave it to the attach (`tc`, `classifier`).
+ */
+export function sectionDirection(section: string): TcDirection | undefined {
+  return section === "tcx/ingress" ? "ingress" : section === "tcx/egress" ? "egress" : undefined;
+}
+
+/**
+ * The hook a tc program attaches at: the one its tcx section names, or `given` (the
+ * --tc / attachTc direction). A `given` hook that the section contradicts, or none for
+ * a section that names no hook, is an error message (usage), returned as `{ error }`.
+ */
+export function resolveDirection(
+  prog: { name: string; section: string },
+  given: TcDirection | undefined,
+  how: { flag: (d: TcDirection) => string; missing: string },
+): { direction: TcDirection } | { error: string } {
+  const own = sectionDirection(prog.section);
+  if (own && given && own !== given)
+    return {
+      error: `'${prog.name}' is a ${prog.section} program, which attaches at ${own}: ${how.flag(given)} contradicts its section; nothing was attached`,
+    };
+  const direction = own ?? given;
+  if (!direction)
+    return {
+      error: `'${prog.name}' is in section ${prog.section}, which names no hook; ${how.missing}`,
+    };
+  return { direction };
+}
+
 /** Ids of the programs attached at a tc hook by tcx, in run order (none on a kernel without tcx). */
 export function tcxProgramIds(ifindex: number, dir: TcDirection): number[] {
   try {

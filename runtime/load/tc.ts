@@ -23,6 +23,7 @@ import { ifNameToIndex, netnsInode } from "../sys/netdev.ts";
 import { LoaderError } from "./errors.ts";
 import {
   crashPoint,
+  inspectObject,
   loadObject,
   lockInterface,
   mapRecords,
@@ -32,12 +33,15 @@ import {
   removeIfEmpty,
   rollback,
   tcPrograms,
+  xdpPrograms,
   type FilterInput,
 } from "./loader.ts";
 import {
   CLSACT_FILTER,
   clsactProgramId,
   hookOf,
+  resolveDirection,
+  sectionDirection,
   tcAttachedIds as attachedIds,
   tcxProgramIds,
   tcxType,
@@ -58,7 +62,12 @@ export type { TcDirection };
 
 export interface TcLoadOptions {
   iface: string;
-  direction: TcDirection;
+  /**
+   * The hook (`--tc`). A program in section tcx/ingress or tcx/egress attaches at the
+   * hook its section names, so it may be left out; given and contradicting the section,
+   * it is an error and nothing is loaded. Section `tc` needs it.
+   */
+  direction?: TcDirection;
   input: FilterInput;
   params?: Record<string, string>;
   pinRoot?: string;
@@ -91,6 +100,7 @@ function pickTcProgram(
   progs: ObjectProgram[],
   file: string,
   wanted: string | undefined,
+  direction: TcDirection | undefined,
 ): ObjectProgram {
   const names = progs.map((q) => q.name).join(", ");
   if (wanted) {
@@ -107,6 +117,11 @@ function pickTcProgram(
       `'${file}' has no tc program (no function in an ELF section named tc)`,
       "usage",
     );
+  // Several: the one tcx program for the hook asked for, when that tells them apart.
+  const fit = direction
+    ? progs.filter((q) => (sectionDirection(q.section) ?? direction) === direction)
+    : [];
+  if (progs.length > 1 && fit.length === 1) return fit[0]!;
   if (progs.length > 1)
     throw new LoaderError(
       `'${file}' has ${progs.length} tc programs (${names}); choose one with --program`,
@@ -115,18 +130,52 @@ function pickTcProgram(
   return progs[0]!;
 }
 
+/**
+ * Whether `xdpc load` without --tc loads `input` as a tc program: the object has no XDP
+ * program and a tcx one (section tcx/ingress or tcx/egress names its hook). The input
+ * is read once and kept for the load that follows; an input that cannot be read or is
+ * no eBPF object is left to that load to report, in its order of checks.
+ */
+export function tcxOnly(input: FilterInput): { tcx: boolean; input: FilterInput } {
+  let read: ReturnType<FilterInput["read"]>;
+  try {
+    read = input.read();
+  } catch {
+    return { tcx: false, input };
+  }
+  const kept: FilterInput = { file: input.file, read: () => read };
+  let info;
+  try {
+    info = inspectObject(read.bytes, read.file);
+  } catch {
+    return { tcx: false, input: kept };
+  }
+  const tcx =
+    xdpPrograms(info).length === 0 && tcPrograms(info).some((p) => !!sectionDirection(p.section));
+  return { tcx, input: kept };
+}
+
 /** Loads a tc program and attaches it at `iface`'s ingress or egress, replacing xdpc's one there atomically. */
 export function loadTc(opts: TcLoadOptions): TcLoadResult {
-  const { iface, direction } = opts;
-  const hook = hookOf(direction);
+  const { iface } = opts;
+  let direction: TcDirection = "ingress";
   const notices: string[] = [];
   const { ifindex, input, info, prog, applied, pinRoot, paths } = prepareLoad(
     opts,
     "loading a tc program",
-    (info, file) => pickTcProgram(tcPrograms(info), file, opts.program),
+    (info, file) => pickTcProgram(tcPrograms(info), file, opts.program, opts.direction),
     notices,
-    hook,
+    (prog) => {
+      const r = resolveDirection(prog, opts.direction, {
+        flag: (d) => `--tc ${d}`,
+        missing: "choose its hook with --tc ingress|egress",
+      });
+      if ("error" in r) throw new LoaderError(r.error, "usage");
+      direction = r.direction;
+      return hookOf(direction);
+    },
   );
+  const hook = hookOf(direction);
 
   const lock = lockInterface(paths, iface);
   try {

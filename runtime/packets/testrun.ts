@@ -24,20 +24,30 @@ import type { PcapPacket } from "./pcap.ts";
 export const MIN_TEST_PACKET = 14;
 export const MAX_TEST_PACKET = 3520 + 17 * 4096;
 
-/** The program's hook: its verdicts are XDP actions or tc actions. */
-export type Hook = "xdp" | "tc";
+/**
+ * The program's hook: its verdicts are XDP actions, tc actions, or tcx verdicts (a tc
+ * program in a tcx/ingress or tcx/egress section: the same skb run, TCX_* names).
+ */
+export type Hook = "xdp" | "tc" | "tcx";
 
 const TC_NAMES = new Map<number, string>();
-for (const [n, v] of Object.entries(TC_ACT)) if (!TC_NAMES.has(v)) TC_NAMES.set(v, n);
+const TCX_NAMES = new Map<number, string>();
+for (const [n, v] of Object.entries(TC_ACT)) {
+  const names = n.startsWith("TCX_") ? TCX_NAMES : TC_NAMES;
+  if (!names.has(v)) names.set(v, n);
+}
 
 export function verdictName(v: number, hook: Hook = "xdp"): string {
   if (hook === "tc") return TC_NAMES.get(v) ?? `TC_${v}`;
+  // tcx_action_code runs every other value as TCX_NEXT.
+  if (hook === "tcx") return TCX_NAMES.get(v) ?? `TCX_${v} (runs as TCX_NEXT)`;
   return XDP_ACTION_NAMES[v] ?? `XDP_${v} (unknown, treated as XDP_ABORTED)`;
 }
 
-/** Whether an object's program runs at tc (sections tc, tcx/*, classifier): its verdicts are tc actions. */
+/** Whether an object's program runs at tc (sections tc, classifier: tc actions) or tcx (tcx/*: TCX_* verdicts). */
 export function hookOfSection(section: string): Hook {
-  return /^(tc|tcx\/|classifier)/.test(section) ? "tc" : "xdp";
+  if (/^tcx\//.test(section)) return "tcx";
+  return /^(tc|classifier)/.test(section) ? "tc" : "xdp";
 }
 
 /** A failure the user can act on (bad object, bad --set, load rejected): one line plus optional detail. */
@@ -162,8 +172,8 @@ export interface PacketOutcome {
   origLen: number;
   /** r0 (a tc program's as the kernel's int), or undefined when the kernel refused to run the packet. */
   verdict?: number;
-  /** Set for a tc program's packets: `verdict` is a tc action. */
-  hook?: "tc";
+  /** Set for a tc program's packets: `verdict` is a tc action (a tcx verdict for "tcx"). */
+  hook?: "tc" | "tcx";
   /** A tc program's skb->mark and skb->priority after the run (both 0 going in). */
   mark?: number;
   priority?: number;
@@ -258,7 +268,7 @@ export function runPacket(
     index,
     p,
     (data) => {
-      if (hook === "tc") return runSkb(fd, data, ifindex);
+      if (hook !== "xdp") return runSkb(fd, data, ifindex);
       const r = testRun(fd, data, { repeat: 1, ingressIfindex: ifindex });
       return { verdict: r.retval, data: r.data };
     },
@@ -267,7 +277,7 @@ export function runPacket(
       return `refused by the kernel: ${e.message}`;
     },
   );
-  if (hook === "tc") o.hook = "tc";
+  if (hook !== "xdp") o.hook = hook;
   return o;
 }
 
@@ -296,7 +306,7 @@ function histogram(values: (number | undefined)[]): [number, number][] {
 }
 
 export function summarize(outcomes: readonly PacketOutcome[]): TestSummary {
-  const hook: Hook = outcomes.some((o) => o.hook === "tc") ? "tc" : "xdp";
+  const hook: Hook = outcomes.find((o) => o.hook)?.hook ?? "xdp";
   const counts = new Map<number, number>();
   let refused = 0;
   let rewritten = 0;
@@ -312,7 +322,7 @@ export function summarize(outcomes: readonly PacketOutcome[]): TestSummary {
     .sort((a, b) => a[0] - b[0])
     .map(([v, n]) => [verdictName(v, hook), n] as [string, number]);
   const s: TestSummary = { total: outcomes.length, verdicts, refused, rewritten };
-  if (hook === "tc") {
+  if (hook !== "xdp") {
     s.marks = histogram(outcomes.map((o) => o.mark));
     s.priorities = histogram(outcomes.map((o) => o.priority));
   }
@@ -321,10 +331,12 @@ export function summarize(outcomes: readonly PacketOutcome[]): TestSummary {
 
 /**
  * Whether a packet leaves the program (and so belongs in --out): XDP_PASS, XDP_TX,
- * XDP_REDIRECT; at tc every action but TC_ACT_SHOT and TC_ACT_STOLEN.
+ * XDP_REDIRECT; at tc every action but TC_ACT_SHOT and TC_ACT_STOLEN; at tcx all but TCX_DROP.
  */
 export function leavesProgram(o: PacketOutcome): boolean {
-  if (o.hook === "tc") return o.verdict !== undefined && o.verdict !== 2 && o.verdict !== 4;
+  // tcx: TCX_DROP only (tcx_action_code runs TC_ACT_STOLEN as TCX_NEXT).
+  if (o.hook === "tcx") return o.verdict !== undefined && o.verdict !== 2;
+  if (o.hook) return o.verdict !== undefined && o.verdict !== 2 && o.verdict !== 4;
   return o.verdict === XDP_PASS || o.verdict === XDP_TX || o.verdict === XDP_REDIRECT;
 }
 
@@ -337,7 +349,7 @@ export function formatOutcome(o: PacketOutcome, width = 5): string {
   if (o.data!.length !== o.length) notes.push(`length ${o.length} → ${o.data!.length}`);
   if (o.changedBytes)
     notes.push(`changed ${o.changedBytes} byte${o.changedBytes === 1 ? "" : "s"}`);
-  if (o.hook === "tc") notes.push(`mark ${o.mark ?? 0}, priority ${o.priority ?? 0}`);
+  if (o.hook) notes.push(`mark ${o.mark ?? 0}, priority ${o.priority ?? 0}`);
   return `${head}  ${verdictName(o.verdict, o.hook).padEnd(12)} ${notes.join(", ")}${cut}`.trimEnd();
 }
 

@@ -13,7 +13,11 @@ export type EngineName = "kernel" | "wasm";
  */
 export type EngineChoice = EngineName | "auto" | "both";
 
-/** XDP action names, and a tc program's action names, as `xdpc test` prints them. */
+/**
+ * XDP action names, a tc program's action names, and a tcx program's (section
+ * tcx/ingress or tcx/egress) verdict names, as `xdpc test` prints them; a tcx program's
+ * other values show as `TCX_<n> (runs as TCX_NEXT)`.
+ */
 export type VerdictName =
   | "XDP_ABORTED"
   | "XDP_DROP"
@@ -28,7 +32,11 @@ export type VerdictName =
   | "TC_ACT_STOLEN"
   | "TC_ACT_QUEUED"
   | "TC_ACT_REPEAT"
-  | "TC_ACT_REDIRECT";
+  | "TC_ACT_REDIRECT"
+  | "TCX_NEXT"
+  | "TCX_PASS"
+  | "TCX_DROP"
+  | "TCX_REDIRECT";
 
 /** A map key or value as JavaScript: numbers (≤ 32 bits), bigints (64 bits), booleans, address strings, objects, arrays. */
 export type MapValue =

@@ -363,7 +363,8 @@ export function wasmEngine(build: FilterBuild, opts: EngineOptions = {}): Engine
         ),
     });
   }
-  const hook: Hook = meta.functions.find((f) => f.name === program)?.kind === "tc" ? "tc" : "xdp";
+  const fm = meta.functions.find((f) => f.name === program);
+  const hook: Hook = fm?.kind !== "tc" ? "xdp" : fm.section ? "tcx" : "tc";
   const runTc = (p: TestPacket, index: number): PacketOutcome => {
     const o = outcomeOf(
       index,
@@ -379,14 +380,14 @@ export function wasmEngine(build: FilterBuild, opts: EngineOptions = {}): Engine
         return wasmRefusalOf(e);
       },
     );
-    o.hook = "tc";
+    o.hook = hook === "tcx" ? "tcx" : "tc";
     return o;
   };
   return {
     name: "wasm",
     program,
     run: (p, index) =>
-      hook === "tc"
+      hook !== "xdp"
         ? runTc(p, index)
         : outcomeOf(
             index,

@@ -89,6 +89,25 @@ describe("stdlib declarations under tsc --strict", () => {
     }
   });
 
+  it('checks tcx programs: TcContext<"tcx/ingress"> goes to a helper typed c: TcContext, an unknown section is an error', () => {
+    copyFileSync(join(repo, "test/tc/tcx_guard.ts"), join(project, "tcx_guard.ts"));
+    const ok = runTsc(["tcx_guard.ts"]);
+    expect(ok.output).toBe("");
+    expect(ok.status).toBe(0);
+    writeFileSync(
+      join(project, "tcx_bad.ts"),
+      [
+        `import { TcContext, TcAction, TCX_PASS } from "xdpc";`,
+        `export function p(ctx: TcContext<"tcx/ingres">): TcAction {`,
+        `  return TCX_PASS;`,
+        `}`,
+      ].join("\n"),
+    );
+    const bad = runTsc(["tcx_bad.ts"]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.output).toContain("tcx_bad.ts(2,34): error TS2344");
+  });
+
   it("rejects a filter that misuses the declarations, naming each mistake", () => {
     writeFileSync(
       join(project, "bad.ts"),

@@ -474,14 +474,6 @@ const cases: Case[] = [
     message: "function types are not supported",
   },
   {
-    name: "string literal type",
-    where: "top",
-    src: 'type K = "a";',
-    code: 1010,
-    at: '"a"',
-    message: "string literal types are not supported",
-  },
-  {
     name: "tuple type",
     where: "top",
     src: "type P = [u32, u32];",
