@@ -453,6 +453,38 @@ describeKernel("a tcx object in bpftool, iproute2 and xdpc load", () => {
     expect(entries(join(lab.runDir, "filters"))).toEqual([]);
   }, 120_000);
 
+  it("a file with a tcx program per hook: --tc or --program picks one, each at its own hook", () => {
+    const both = join(tmp, "both.ts");
+    writeFileSync(
+      both,
+      `import { TcContext, TcAction, TCX_PASS, TCX_NEXT } from "xdpc";
+export function ing(ctx: TcContext<"tcx/ingress">): TcAction { return TCX_PASS; }
+export function eg(ctx: TcContext<"tcx/egress">): TcAction { return TCX_NEXT; }
+`,
+    );
+    const none = xdpcIn(lab, ["load", "--iface", A, both]);
+    expect([none.code, none.stderr.trim()]).toEqual([
+      2,
+      `xdpc: error: '${both}' has 2 tc programs (ing, eg); choose one with --program`,
+    ]);
+    const eg = xdpcIn(lab, ["load", "--iface", A, "--tc", "egress", both]);
+    expect(eg.code, eg.stderr).toBe(0);
+    expect(eg.stdout).toMatch(/^xtcx46a egress: eg \(id \d+\) attached by tcx/);
+    const ing = xdpcIn(lab, ["load", "--iface", A, "--program", "ing", both]);
+    expect(ing.code, ing.stderr).toBe(0);
+    expect(ing.stdout).toMatch(/^xtcx46a ingress: ing \(id \d+\) attached by tcx/);
+    expect(
+      status()
+        .map((f) => f.hook)
+        .sort(),
+    ).toEqual(["tc-egress", "tc-ingress"]);
+    for (const dir of ["ingress", "egress"]) {
+      const un = xdpcIn(lab, ["unload", "--iface", A, "--tc", dir]);
+      expect(un.code, un.stderr).toBe(0);
+    }
+    expect(status()).toEqual([]);
+  }, 60_000);
+
   it("xdpc/runtime's attachTc takes the hook from the section; a contradicting direction throws", () => {
     const root = join(import.meta.dirname, "../..");
     const script = `import { open } from "${root}/runtime/control/index.ts";
