@@ -637,18 +637,20 @@ export interface FibLookupParams {
   flowinfo: u32;
   /** Out: the route's metric (offset 12, aliases tos). */
   rtMetric: u32;
-  /** In (IPv4): source address (offset 16, network order). */
+  /** In (IPv4): source address (offset 16, network order); out with BPF_FIB_LOOKUP_SRC: the source address for the next hop. */
   ipv4Src: u32;
-  /** In (IPv4): destination address (offset 32, network order). */
+  /** In (IPv4): destination address (offset 32, network order); out: the gateway, for a route via one. */
   ipv4Dst: u32;
-  /** In (IPv6): source address (offset 16, aliases ipv4Src). */
+  /** In (IPv6): source address (offset 16, aliases ipv4Src); out with BPF_FIB_LOOKUP_SRC. */
   ipv6Src: Ipv6Addr;
-  /** In (IPv6): destination address (offset 32, aliases ipv4Dst). */
+  /** In (IPv6): destination address (offset 32, aliases ipv4Dst); out: the gateway, for a route via one. */
   ipv6Dst: Ipv6Addr;
-  /** Out: VLAN protocol of the egress device (offset 48, network order). */
+  /** Out: VLAN protocol of the egress device (offset 48, network order; 0: the kernel sets no VLAN). */
   vlanProto: u16;
   /** Out: VLAN TCI of the egress device (offset 50, network order). */
   vlanTci: u16;
+  /** In: the routing table BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_TBID looks up (offset 48, aliases vlanProto/vlanTci; the lookup zeroes it). */
+  tbid: u32;
   /** Out: source MAC for the next hop, 48 bits as a number (offset 52). */
   smac: u64;
   /** Out: destination MAC for the next hop, 48 bits as a number (offset 58). */
@@ -689,6 +691,12 @@ export declare function fibLookup(
 export declare const BPF_FIB_LOOKUP_DIRECT = 1;
 /** fibLookup flag: do the lookup from the egress perspective. */
 export declare const BPF_FIB_LOOKUP_OUTPUT = 2;
+/** fibLookup flag: stop before the neighbour table; smac and dmac are not set (e.g. for redirectNeigh). */
+export declare const BPF_FIB_LOOKUP_SKIP_NEIGH = 4;
+/** fibLookup flag, with BPF_FIB_LOOKUP_DIRECT: look up the table numbered `params.tbid` (0: main). */
+export declare const BPF_FIB_LOOKUP_TBID = 8;
+/** fibLookup flag: set ipv4Src/ipv6Src to the source address the kernel would use for the next hop (Linux ≥ 6.7). */
+export declare const BPF_FIB_LOOKUP_SRC = 16;
 /** fibLookup result: success; smac, dmac and ifindex are set. */
 export declare const BPF_FIB_LKUP_RET_SUCCESS = 0;
 /** fibLookup result: the destination is a blackhole route. */
@@ -697,7 +705,7 @@ export declare const BPF_FIB_LKUP_RET_BLACKHOLE = 1;
 export declare const BPF_FIB_LKUP_RET_UNREACHABLE = 2;
 /** fibLookup result: the destination is prohibited. */
 export declare const BPF_FIB_LKUP_RET_PROHIBIT = 3;
-/** fibLookup result: the packet is not forwarded (local delivery, broadcast, …). */
+/** fibLookup result: the packet is not forwarded (local delivery, broadcast, no route; IPv6 link-local, loopback or multicast addresses, …). */
 export declare const BPF_FIB_LKUP_RET_NOT_FWDED = 4;
 /** fibLookup result: forwarding is disabled on the ingress device. */
 export declare const BPF_FIB_LKUP_RET_FWD_DISABLED = 5;
@@ -707,6 +715,8 @@ export declare const BPF_FIB_LKUP_RET_UNSUPP_LWT = 6;
 export declare const BPF_FIB_LKUP_RET_NO_NEIGH = 7;
 /** fibLookup result: the packet exceeds the egress MTU (see mtuResult). */
 export declare const BPF_FIB_LKUP_RET_FRAG_NEEDED = 8;
+/** fibLookup result: BPF_FIB_LOOKUP_SRC found no source address (IPv6 only); smac and dmac are not set. */
+export declare const BPF_FIB_LKUP_RET_NO_SRC_ADDR = 9;
 
 // ───────────────────────────── constants ─────────────────────────────
 

@@ -38,6 +38,9 @@ export const BPF_EXIST = 2;
 // fibLookup
 export const BPF_FIB_LOOKUP_DIRECT = 1;
 export const BPF_FIB_LOOKUP_OUTPUT = 2;
+export const BPF_FIB_LOOKUP_SKIP_NEIGH = 4;
+export const BPF_FIB_LOOKUP_TBID = 8;
+export const BPF_FIB_LOOKUP_SRC = 16;
 export const BPF_FIB_LKUP_RET_SUCCESS = 0;
 export const BPF_FIB_LKUP_RET_BLACKHOLE = 1;
 export const BPF_FIB_LKUP_RET_UNREACHABLE = 2;
@@ -47,6 +50,7 @@ export const BPF_FIB_LKUP_RET_FWD_DISABLED = 5;
 export const BPF_FIB_LKUP_RET_UNSUPP_LWT = 6;
 export const BPF_FIB_LKUP_RET_NO_NEIGH = 7;
 export const BPF_FIB_LKUP_RET_FRAG_NEEDED = 8;
+export const BPF_FIB_LKUP_RET_NO_SRC_ADDR = 9;
 
 // Protocol numbers
 export const AF_INET = 2;

@@ -79,6 +79,7 @@ export const fibLookupParamsType: StructType = Object.freeze({
     fibField("ipv6Dst", ipv6AddrType, 32),
     fibField("vlanProto", u16, 48, 2),
     fibField("vlanTci", u16, 50, 2),
+    fibField("tbid", u32, 48),
     fibField("smac", u64, 52, 6),
     fibField("dmac", u64, 58, 6),
   ],
@@ -155,6 +156,9 @@ konst("BPF_NOEXIST", u32, uapi.BPF_NOEXIST);
 konst("BPF_EXIST", u32, uapi.BPF_EXIST);
 konst("BPF_FIB_LOOKUP_DIRECT", u32, 1);
 konst("BPF_FIB_LOOKUP_OUTPUT", u32, 2);
+konst("BPF_FIB_LOOKUP_SKIP_NEIGH", u32, 4);
+konst("BPF_FIB_LOOKUP_TBID", u32, 8);
+konst("BPF_FIB_LOOKUP_SRC", u32, 16);
 [
   "BPF_FIB_LKUP_RET_SUCCESS",
   "BPF_FIB_LKUP_RET_BLACKHOLE",
@@ -165,6 +169,7 @@ konst("BPF_FIB_LOOKUP_OUTPUT", u32, 2);
   "BPF_FIB_LKUP_RET_UNSUPP_LWT",
   "BPF_FIB_LKUP_RET_NO_NEIGH",
   "BPF_FIB_LKUP_RET_FRAG_NEEDED",
+  "BPF_FIB_LKUP_RET_NO_SRC_ADDR",
 ].forEach((n, i) => konst(n, u32, i));
 konst("AF_INET", u32, 2);
 konst("AF_INET6", u32, 10);
