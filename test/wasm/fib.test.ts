@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FibTable, RouteTableError } from "../../runtime/wasm/fib.ts";
+import { FibTable, ipv6, RouteTableError } from "../../runtime/wasm/fib.ts";
 import { buildFrame } from "../../runtime/packets/build.ts";
 import { writePcap } from "../../runtime/packets/pcap.ts";
 import { repo } from "../support/unprivileged.ts";
@@ -34,10 +34,11 @@ describe("route tables", () => {
   it("refuses what it does not model, naming the entry", () => {
     expect(
       () =>
-        new FibTable({ ...table, routes: [{ dst: "10.0.0.0/8", dev: 2, table: "100" }] }, "r.json"),
-    ).toThrow(
-      "r.json: routes[0].table: '100' — only main, local and default are looked up without ip rules, which the host does not model",
-    );
+        new FibTable(
+          { ...table, routes: [{ dst: "10.0.0.0/8", dev: 2, table: "vrf1" }] },
+          "r.json",
+        ),
+    ).toThrow("r.json: routes[0].table: 'vrf1' — a table is main, local, default or a number");
     expect(
       () => new FibTable({ ...table, routes: [{ dst: "10.0.0.0/8", nexthops: [] }] }, "r.json"),
     ).toThrow("r.json: routes[0]: 'nexthops' routes are not modelled by the Wasm host");
@@ -93,6 +94,128 @@ describe("route tables", () => {
     expect(ask("198.19.9.1").rc).toBe(1); // blackhole
     expect(ask("203.0.113.1").rc).toBe(4); // no route
     expect(ask("198.19.4.4", 0, 9).rc).toBe(-19); // no such ingress device
+  });
+});
+
+describe("IPv6 and the flags where the router lab cannot reach (the kernel's rules, ported)", () => {
+  const v6table = {
+    interfaces: [
+      {
+        ifindex: 1,
+        ifname: "lo",
+        address: "00:00:00:00:00:00",
+        mtu: 65536,
+        addr_info: [{ family: "inet6", local: "::1", prefixlen: 128, scope: "host" }],
+      },
+      {
+        ifindex: 2,
+        ifname: "a",
+        address: "02:00:00:00:0a:01",
+        mtu: 1500,
+        mtu6: 1000,
+        addr_info: [
+          { local: "2001:2:0:1::1", prefixlen: 64 },
+          { local: "2001:2:0:1::9", prefixlen: 64, deprecated: true },
+          { local: "fe80::a", prefixlen: 64, scope: "link" },
+        ],
+      },
+      {
+        ifindex: 3,
+        ifname: "b",
+        address: "02:00:00:00:0b:01",
+        addr_info: [
+          { local: "2001:2:0:2::1", prefixlen: 64, tentative: true },
+          { local: "2001:2:0:ff::1", prefixlen: 48 },
+        ],
+      },
+      { ifindex: 4, ifname: "c", address: "02:00:00:00:0c:01", forwarding6: false },
+    ],
+    routes: [
+      // two devices hold one prefix at one metric (as the kernel's own prefix routes can)
+      { dst: "2001:2:0:5::/64", dev: "a", metric: 256 },
+      { dst: "2001:2:0:5::/64", dev: "b", metric: 256 },
+      { dst: "2001:2:0:6::/64", dev: "a", metric: 256 },
+      { dst: "2001:2:0:7::/64", dev: "b", metric: 1024 },
+      { dst: "2001:2:0:8::/64", dev: "b", metric: 1024 },
+    ],
+    neighbours: [
+      { dst: "2001:2:0:5::5", dev: "a", lladdr: "02:00:00:00:0a:05" },
+      { dst: "2001:2:0:5::5", dev: "b", lladdr: "02:00:00:00:0b:05" },
+      { dst: "2001:2:0:6::6", dev: "a", lladdr: "02:00:00:00:0a:06", state: ["INCOMPLETE"] },
+    ],
+  };
+  const t = new FibTable(v6table);
+  const hex6 = (p: DataView, o: number) =>
+    [...new Uint8Array(p.buffer, o, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const ask = (dst: string, o: { ifindex?: number; flags?: number; totLen?: number } = {}) => {
+    const p = new DataView(new ArrayBuffer(64));
+    p.setUint8(0, 10);
+    p.setUint16(6, o.totLen ?? 0, true);
+    p.setUint32(8, o.ifindex ?? 2, true);
+    let v = ipv6(dst, "dst");
+    for (let i = 47; i >= 32; i--, v >>= 8n) p.setUint8(i, Number(v & 0xffn));
+    const rc = t.lookup(p, 64, o.flags ?? 0);
+    return { rc, ifindex: p.getUint32(8, true), mtu: p.getUint16(6, true), src: hex6(p, 16), p };
+  };
+  const bits = (a: string) => ipv6(a, "a").toString(16).padStart(32, "0");
+
+  it("reads IPv6 text as RFC 4291 writes it", () => {
+    expect(ipv6("::", "x")).toBe(0n);
+    expect(ipv6("::1", "x")).toBe(1n);
+    expect(ipv6("2001:2::1", "x")).toBe((0x20010002n << 96n) | 1n);
+    expect(ipv6("::ffff:198.18.0.1", "x")).toBe((0xffffn << 32n) | 0xc6120001n);
+    expect(ipv6("1:2:3:4:5:6:7:8", "x")).toBe(0x00010002000300040005000600070008n);
+    for (const bad of ["1::2::3", "1:2:3:4:5:6:7", "12345::", ":1", "1:2:3:4:5:6:7:8:9", "::g"])
+      expect(() => ipv6(bad, "r.json: routes[0].dst"), bad).toThrow(
+        "r.json: routes[0].dst: not an IPv6 address",
+      );
+  });
+
+  it("prefers the lookup's device among a prefix's lowest-metric routes", () => {
+    expect(ask("2001:2:0:5::5", { ifindex: 2 })).toMatchObject({ rc: 0, ifindex: 2 });
+    expect(ask("2001:2:0:5::5", { ifindex: 3 })).toMatchObject({ rc: 0, ifindex: 3 });
+    // from a third device: the first of them
+    expect(ask("2001:2:0:5::5", { ifindex: 1 })).toMatchObject({ rc: 0, ifindex: 2 });
+  });
+
+  it("checks the IPv6 MTU (net.ipv6.conf.DEV.mtu, never below 1280) and the neighbour state", () => {
+    expect(ask("2001:2:0:6::6", { totLen: 1281 })).toMatchObject({ rc: 8, mtu: 1280 });
+    expect(ask("2001:2:0:6::6", { totLen: 1280 })).toMatchObject({ rc: 7, ifindex: 2 });
+    expect(ask("2001:2:0:6::6", { ifindex: 4 }).rc).toBe(5); // forwarding6 off
+  });
+
+  it("picks a source as ipv6_dev_get_saddr: not tentative, not deprecated, the egress device, the longest match", () => {
+    const SRC = 16;
+    const SKIP = 4;
+    // out of b: its tentative address is no candidate; b's other address is
+    expect(ask("2001:2:0:7::7", { flags: SRC | SKIP }).src).toBe(bits("2001:2:0:ff::1"));
+    // out of a: a's preferred address, not the deprecated one sharing more bits
+    expect(ask("2001:2:0:6::9", { flags: SRC | SKIP }).src).toBe(bits("2001:2:0:1::1"));
+    // the destination's own address wins over every other rule
+    const own = new FibTable({
+      ...v6table,
+      routes: [{ dst: "2001:2:0:ff::/64", dev: "a", metric: 1 }],
+    });
+    const p = new DataView(new ArrayBuffer(64));
+    p.setUint8(0, 10);
+    p.setUint32(8, 2, true);
+    let v = ipv6("2001:2:0:ff::1", "d");
+    for (let i = 47; i >= 32; i--, v >>= 8n) p.setUint8(i, Number(v & 0xffn));
+    expect(own.lookup(p, 64, SRC | SKIP)).toBe(0);
+    expect(hex6(p, 16)).toBe(bits("2001:2:0:ff::1"));
+  });
+
+  it("refuses IPv6 routes it does not model", () => {
+    expect(
+      () =>
+        new FibTable(
+          { ...v6table, routes: [{ dst: "2001:2::/64", from: "2001:2:1::/64", dev: "a" }] },
+          "r.json",
+        ),
+    ).toThrow("r.json: routes[0]: 'from' routes are not modelled by the Wasm host");
+    expect(
+      () => new FibTable({ ...v6table, routes: [{ dst: "2001:2::/129", dev: "a" }] }, "r.json"),
+    ).toThrow("r.json: routes[0].dst: bad prefix length");
   });
 });
 
