@@ -100,6 +100,29 @@ describe("IR passes", () => {
     expect(printFunc(b.fn).match(/guard/g)).toHaveLength(2);
   });
 
+  // The shape jump threading left in xdp_filter's VLAN loop: between the two guards a
+  // pure block sets a value the shared failure block returns. A frame long enough for
+  // the first guard but not for the widened one must still fail with that value.
+  it("does not widen a guard across code that sets a value the failure block reads", () => {
+    const { b, data, end } = xdpFunc("g");
+    const off = b.vreg("i32", "off");
+    b.mov(off, 14n);
+    const ok1 = b.block("ok1");
+    const ok2 = b.block("ok2");
+    const fail = b.block("fail");
+    b.guard(data, 16, end, ok1, fail);
+    b.place(ok1);
+    b.mov(off, 18n);
+    const p = b.ptrAdd(data, 16n);
+    b.guard(p, 4, end, ok2, fail);
+    b.place(ok2);
+    b.ret(b.load(1, p, 0));
+    b.place(fail);
+    b.ret(off);
+    expect(mergeGuards(b.fn)).toBe(false);
+    expect(printFunc(b.fn).match(/guard/g)).toHaveLength(2);
+  });
+
   it("drops a guard dominated by a longer one on the same root", () => {
     const { b, data, end } = xdpFunc("h");
     const ok1 = b.block("ok1");

@@ -9,8 +9,8 @@
 //    or the common failure block, is folded into G1 (G1 checks the larger length):
 //    parsing the same header twice, or eth then ip then udp, costs one check.
 import type { Block, Func, Term, VReg } from "../ir.ts";
-import { isImm, isPure, successors } from "../ir.ts";
-import { definitions, dominates, dominators, predecessors } from "../cfg.ts";
+import { def, isImm, isPure, successors } from "../ir.ts";
+import { definitions, dominates, dominators, liveness, predecessors } from "../cfg.ts";
 
 type Guard = Extract<Term, { op: "guard" }>;
 
@@ -83,6 +83,7 @@ function widen(f: Func): boolean {
   const root = rootOf(f);
   const preds = predecessors(f);
   const guards = f.blocks.filter((b) => b.term?.op === "guard");
+  let liveIn: Map<Block, Set<number>> | undefined;
   for (const b2 of guards) {
     const g2 = b2.term as Guard;
     const r2 = root(g2.ptr);
@@ -98,7 +99,12 @@ function widen(f: Func): boolean {
         dominates(idom, g1.ok, b2)
       ) {
         const r1 = root(g1.ptr);
-        if (r1.root === r2.root && r1.off <= r2.off && betweenIsPure(g1, b2)) {
+        liveIn ??= liveness(f).liveIn;
+        if (
+          r1.root === r2.root &&
+          r1.off <= r2.off &&
+          betweenIsPure(g1, b2, liveIn.get(g1.fail) ?? new Set())
+        ) {
           const need = r2.off + g2.n - r1.off;
           if (need > g1.n) g1.n = need;
           b2.term = { op: "jmp", target: g2.ok, span: g2.span };
@@ -113,8 +119,19 @@ function widen(f: Func): boolean {
   return false;
 }
 
-/** Blocks reachable from g1.ok before b2 or the shared failure block: pure, acyclic, no exits. */
-function betweenIsPure(g1: Guard, b2: Block): boolean {
+/**
+ * Blocks reachable from g1.ok up to b2's guard or the shared failure block: pure,
+ * acyclic, no exits, and defining nothing the failure block reads. A frame that G1 now
+ * fails skips them all (b2's own instructions too) on its way to the failure block, so
+ * they must not be able to change what happens there.
+ */
+function betweenIsPure(g1: Guard, b2: Block, failLive: Set<number>): boolean {
+  const harmless = (b: Block) =>
+    b.insts.every((i) => {
+      const d = def(i);
+      return isPure(i) && !(d && failLive.has(d.id));
+    });
+  if (!harmless(b2)) return false;
   const seen = new Set<Block>();
   const stack = [g1.ok];
   while (stack.length) {
@@ -122,7 +139,7 @@ function betweenIsPure(g1: Guard, b2: Block): boolean {
     if (b === b2 || b === g1.fail || seen.has(b)) continue;
     seen.add(b);
     if (seen.size > 64) return false;
-    if (!b.insts.every(isPure)) return false;
+    if (!harmless(b)) return false;
     if (!b.term || b.term.op === "ret") return false;
     for (const s of successors(b.term)) {
       if (s === g1.ok) return false; // a loop back to the start
