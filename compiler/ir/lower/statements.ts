@@ -229,6 +229,11 @@ Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
   this.b.bin(bound.descending ? "sub" : "add", w, i, bound.step, i);
   this.b.jmp(head);
   this.b.place(exit);
+  // So does the code after the loop: data loaded before it and used after would live
+  // around it, and every packet pointer loaded from ctx shares one verifier id, so each
+  // trip's checks on the body's own data would widen its range in the loop head's state
+  // all the same (campaign seed 37099: fp-24=pkt(r=20) vs pkt(r=76), 1M processed).
+  this.memoHide(["data", "end"]);
 };
 
 /** Unroll small loops whose body never assigns the counter (≤ 16 trips, bounded code growth). */

@@ -78,14 +78,23 @@ function eliminate(f: Func): boolean {
   return changed;
 }
 
+/**
+ * All merges in one run (one per optimizer round took 18 rounds on a loop of parses:
+ * fuzz seed 46095). The dominators, predecessors and roots computed first stay true
+ * enough: a merge only removes an edge (b2 → its failure), which keeps every dominance,
+ * takes predecessors away, shrinks liveness (liveIn, computed once, over-approximates it)
+ * and changes no instruction.
+ */
 function widen(f: Func): boolean {
   const idom = dominators(f);
   const root = rootOf(f);
   const preds = predecessors(f);
   const guards = f.blocks.filter((b) => b.term?.op === "guard");
   let liveIn: Map<Block, Set<number>> | undefined;
+  let changed = false;
   for (const b2 of guards) {
-    const g2 = b2.term as Guard;
+    if (b2.term?.op !== "guard") continue;
+    const g2 = b2.term;
     const r2 = root(g2.ptr);
     // Nearest dominating guard block on the same root with the same failure target.
     let x = idom.get(b2);
@@ -108,7 +117,8 @@ function widen(f: Func): boolean {
           const need = r2.off + g2.n - r1.off;
           if (need > g1.n) g1.n = need;
           b2.term = { op: "jmp", target: g2.ok, span: g2.span };
-          return true;
+          changed = true;
+          break;
         }
       }
       const up = idom.get(x);
@@ -116,7 +126,7 @@ function widen(f: Func): boolean {
       x = up;
     }
   }
-  return false;
+  return changed;
 }
 
 /**
