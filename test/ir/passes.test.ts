@@ -338,7 +338,12 @@ import { XDP_DROP, XDP_PASS } from "xdpc";
 `;
   /** The last round in which a pass changed the program. */
   function rounds(body: string): number {
-    const r = compile(HEAD + body, { file: "rounds.ts", emit: "object", keepIr: true, irAfter: "all" });
+    const r = compile(HEAD + body, {
+      file: "rounds.ts",
+      emit: "object",
+      keepIr: true,
+      irAfter: "all",
+    });
     expect(r.diagnostics).toEqual([]);
     return Math.max(...[...r.programs![0]!.ir!.matchAll(/\(round (\d+)\)/g)].map((m) => +m[1]!));
   }

@@ -68,8 +68,7 @@ function dropDeadBranches(f: Func, liveIn: Map<Block, Set<number>>): boolean {
       preds.get(to)!.add(p);
       changed = true;
       const t = p.term!;
-      const one =
-        (t.op === "br" && t.then === t.else) || (t.op === "guard" && t.ok === t.fail);
+      const one = (t.op === "br" && t.then === t.else) || (t.op === "guard" && t.ok === t.fail);
       if (!one) continue;
       // A branch or guard with one target decides nothing (see simplify's forwardEmpty).
       p.term = { op: "jmp", target: to, span: t.span };
