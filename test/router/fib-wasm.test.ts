@@ -10,21 +10,12 @@
 // table as `ip -j` prints it (routeTableOf).
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { mkdirSync, rmSync } from "node:fs";
-import { compile } from "../../compiler/driver/index.ts";
-import { compileToWasm } from "../../compiler/wasm/compile.ts";
-import { WasmHost } from "../../runtime/wasm/instance.ts";
 import { FIB_RET } from "../../runtime/wasm/fib.ts";
-import { routeTableOf } from "../../runtime/lab/routes.ts";
 import { ip, ifindex, runInNetns } from "../../runtime/lab/netns.ts";
 import { createRouterLab, routerLabSpec } from "../../runtime/lab/router.ts";
+import { expectXdpcTestAgrees, kernelAndHost } from "./lookups.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { loadXdpObject, runXdp, type XdpObject } from "../support/xdp.ts";
-import { runTc } from "../support/tc.ts";
 import { writeFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
-import { writePcap } from "../../runtime/packets/pcap.ts";
-import { repo } from "../support/unprivileged.ts";
 
 const lab = routerLabSpec("htcfib", 46);
 const PIN = `/sys/fs/bpf/xdpc-tc-fib-${process.pid}`;
@@ -204,32 +195,12 @@ describeKernel("the Wasm host's fib_lookup answers as the kernel's in a router l
 
   for (const hook of ["xdp", "tc"] as const)
     it(`${hook}: every lookup gives the kernel's code and fields`, () => {
-      const built = compile(program(hook), { file: "fib.ts", emit: "object" });
-      expect(built.diagnostics.map((d) => d.message)).toEqual([]);
-      const wasm = compileToWasm(built.checked!, { only: hook });
-      expect(wasm.diagnostics.map((d) => d.message)).toEqual([]);
       const dev = (d: string | number) => (typeof d === "number" ? d : ifindex(d, lab.router));
       const frames = queries.map((q) => frame(q, dev));
-      const table = routeTableOf(lab.router);
-      const host = new WasmHost(wasm.binary!, { routes: table });
-      const inIndex = ifindex(lab.routerInIf, lab.router);
-      let obj: XdpObject | undefined;
-      const kernel = runInNetns(lab.router, () => {
-        obj = loadXdpObject(built.object!, { pinRoot: PIN });
-        try {
-          return hook === "xdp"
-            ? runXdp(obj.programFd("fib"), frames, { ingressIfindex: inIndex }).map((r) => r.data)
-            : frames.map((f) => runTc(obj!.programFd("fib"), f).data);
-        } finally {
-          obj.close();
-        }
-      });
+      const { kernel, wasm } = kernelAndHost(program(hook), hook, lab, frames, PIN);
       const codes: Record<number, number> = {};
       queries.forEach((q, i) => {
-        const w =
-          hook === "xdp"
-            ? host.run("fib", frames[i]!, { ifindex: inIndex }).data
-            : host.runTc("fib", frames[i]!).data;
+        const w = wasm[i]!;
         expect(Buffer.from(w).toString("hex"), q.name).toBe(
           Buffer.from(kernel[i]!).toString("hex"),
         );
@@ -248,38 +219,10 @@ describeKernel("the Wasm host's fib_lookup answers as the kernel's in a router l
 
   it("xdpc test --engine both --routes, inside the router namespace, agrees on every lookup", () => {
     const dev = (d: string | number) => (typeof d === "number" ? d : ifindex(d, lab.router));
-    const tmp = `/tmp/xdpc-tc-fib-${process.pid}`;
-    mkdirSync(tmp, { recursive: true });
-    try {
-      writeFileSync(join(tmp, "fib.ts"), program("tc"));
-      writeFileSync(join(tmp, "in.pcap"), writePcap(queries.map((q) => ({ data: frame(q, dev) }))));
-      writeFileSync(join(tmp, "routes.json"), JSON.stringify(routeTableOf(lab.router)));
-      const r = spawnSync(
-        "nsenter",
-        [
-          `--net=/run/netns/${lab.router}`,
-          process.execPath,
-          join(repo, "bin/xdpc.js"),
-          "test",
-          join(tmp, "fib.ts"),
-          "--pcap",
-          join(tmp, "in.pcap"),
-          "--engine",
-          "both",
-          "--routes",
-          join(tmp, "routes.json"),
-          "--ifindex",
-          String(ifindex(lab.routerInIf, lab.router)),
-        ],
-        { encoding: "utf8" },
-      );
-      expect(r.stderr).toBe("");
-      expect(r.stdout).toContain(
-        `kernel and wasm agree on all ${queries.length} packets: verdicts, bytes and maps`,
-      );
-      expect(r.status).toBe(0);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    expectXdpcTestAgrees(
+      program("tc"),
+      lab,
+      queries.map((q) => frame(q, dev)),
+    );
   });
 });

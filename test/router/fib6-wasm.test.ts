@@ -11,20 +11,12 @@
 // routes).
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { writePcap } from "../../runtime/packets/pcap.ts";
-import { repo } from "../support/unprivileged.ts";
-import { compile } from "../../compiler/driver/index.ts";
-import { compileToWasm } from "../../compiler/wasm/compile.ts";
-import { WasmHost } from "../../runtime/wasm/instance.ts";
 import { FIB_RET, ipv6 } from "../../runtime/wasm/fib.ts";
-import { routeTableOf } from "../../runtime/lab/routes.ts";
 import { ip, ifindex, runInNetns } from "../../runtime/lab/netns.ts";
 import { createRouterLab, labNet6, routerLabSpec } from "../../runtime/lab/router.ts";
+import { expectXdpcTestAgrees, kernelAndHost } from "./lookups.ts";
 import { describeKernel } from "../support/kernel.ts";
-import { loadXdpObject, runXdp, type XdpObject } from "../support/xdp.ts";
-import { runTc } from "../support/tc.ts";
 
 const INDEX = 57;
 const lab = routerLabSpec("hfib6", INDEX);
@@ -359,33 +351,13 @@ describeKernel("the Wasm host's IPv6 fib_lookup and lookup flags answer as the k
 
   for (const hook of ["xdp", "tc"] as const)
     it(`${hook}: every lookup gives the kernel's code and fields`, () => {
-      const built = compile(program(hook), { file: "fib.ts", emit: "object" });
-      expect(built.diagnostics.map((d) => d.message)).toEqual([]);
-      const wasm = compileToWasm(built.checked!, { only: hook });
-      expect(wasm.diagnostics.map((d) => d.message)).toEqual([]);
       const dev = (d: string | number) => (typeof d === "number" ? d : ifindex(d, lab.router));
       const frames = queries.map((q) => frame(q, dev));
-      const table = routeTableOf(lab.router);
-      const host = new WasmHost(wasm.binary!, { routes: table });
-      const inIndex = ifindex(lab.routerInIf, lab.router);
-      let obj: XdpObject | undefined;
-      const kernel = runInNetns(lab.router, () => {
-        obj = loadXdpObject(built.object!, { pinRoot: PIN });
-        try {
-          return hook === "xdp"
-            ? runXdp(obj.programFd("fib"), frames, { ingressIfindex: inIndex }).map((r) => r.data)
-            : frames.map((f) => runTc(obj!.programFd("fib"), f).data);
-        } finally {
-          obj.close();
-        }
-      });
+      const { kernel, wasm } = kernelAndHost(program(hook), hook, lab, frames, PIN);
       const codes: Record<number, number> = {};
       const wrong: string[] = [];
       queries.forEach((q, i) => {
-        const w =
-          hook === "xdp"
-            ? host.run("fib", frames[i]!, { ifindex: inIndex }).data
-            : host.runTc("fib", frames[i]!).data;
+        const w = wasm[i]!;
         const k = Buffer.from(kernel[i]!).toString("hex");
         const h = Buffer.from(w).toString("hex");
         if (k !== h) wrong.push(`${q.name}\n  kernel ${k.slice(136)}\n  wasm   ${h.slice(136)}`);
@@ -401,38 +373,10 @@ describeKernel("the Wasm host's IPv6 fib_lookup and lookup flags answer as the k
 
   it("xdpc test --engine both --routes, inside the router namespace, agrees on every lookup", () => {
     const dev = (d: string | number) => (typeof d === "number" ? d : ifindex(d, lab.router));
-    const tmp = `/tmp/xdpc-fib6-${process.pid}`;
-    mkdirSync(tmp, { recursive: true });
-    try {
-      writeFileSync(join(tmp, "fib.ts"), program("xdp"));
-      writeFileSync(join(tmp, "in.pcap"), writePcap(queries.map((q) => ({ data: frame(q, dev) }))));
-      writeFileSync(join(tmp, "routes.json"), JSON.stringify(routeTableOf(lab.router)));
-      const r = spawnSync(
-        "nsenter",
-        [
-          `--net=/run/netns/${lab.router}`,
-          process.execPath,
-          join(repo, "bin/xdpc.js"),
-          "test",
-          join(tmp, "fib.ts"),
-          "--pcap",
-          join(tmp, "in.pcap"),
-          "--engine",
-          "both",
-          "--routes",
-          join(tmp, "routes.json"),
-          "--ifindex",
-          String(ifindex(lab.routerInIf, lab.router)),
-        ],
-        { encoding: "utf8" },
-      );
-      expect(r.stderr).toBe("");
-      expect(r.stdout).toContain(
-        `kernel and wasm agree on all ${queries.length} packets: verdicts, bytes and maps`,
-      );
-      expect(r.status).toBe(0);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
+    expectXdpcTestAgrees(
+      program("xdp"),
+      lab,
+      queries.map((q) => frame(q, dev)),
+    );
   });
 });
