@@ -82,8 +82,10 @@ int main(int argc, char **argv) {
   void *buf = mmap(NULL, umem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (buf == MAP_FAILED) die("mmap UMEM", errno);
 
-  struct xsk_ring_prod fq, tx;
-  struct xsk_ring_cons cq, rx;
+  /* Zeroed, as libxdp's own users allocate them: a field the library does not set must not be
+     stack garbage (the first reserve of the whole fill ring failed once, "initial fill"). */
+  struct xsk_ring_prod fq = {0}, tx = {0};
+  struct xsk_ring_cons cq = {0}, rx = {0};
   struct xsk_umem *umem;
   struct xsk_umem_config ucfg = {
       .fill_size = ring, .comp_size = ring, .frame_size = FRAME_SIZE, .frame_headroom = 0, .flags = 0};
