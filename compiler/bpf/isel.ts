@@ -73,6 +73,8 @@ export function selectInstructions(f: Func): MFunc {
 
 class Selector {
   private readonly blocks = new Map<Block, MBlock>();
+  /** Each block's place in the layout. */
+  private readonly order = new Map<Block, number>();
   private readonly slotOff = new Map<Slot, number>();
   private nextVreg: number;
   private frame = 0;
@@ -88,6 +90,7 @@ class Selector {
     const layout = layoutSlots(this.f);
     for (const [s, off] of layout.offsets) this.slotOff.set(s, off);
     this.frame = layout.frame;
+    this.f.blocks.forEach((b, k) => this.order.set(b, k));
     for (const b of this.f.blocks)
       this.blocks.set(b, { id: b.id, label: `${b.label}${b.id}`, insts: [], succs: [] });
     this.f.blocks.forEach((b, k) => {
@@ -457,7 +460,12 @@ class Selector {
         }
         // Fall through to the next block when possible.
         const inverse = negate(cc);
-        if (then === next && inverse) {
+        // When neither successor follows, the `ja` after the jump goes to the one placed
+        // first: the verifier walks the fall-through first, and walking the branches in
+        // layout order (the source's order) is what lets the states of a path with a
+        // smaller packet range prune a later one's (a threaded join leaves such branches).
+        const earlier = els !== next && this.order.get(then)! < this.order.get(els)!;
+        if ((then === next || earlier) && inverse) {
           cc = inverse;
           [then, els] = [els, then];
         }

@@ -11,7 +11,7 @@ import type { Func } from "../../compiler/ir/ir.ts";
 import { xdpFunc } from "../support/ir.ts";
 
 const HEAD = `import type { XdpContext, XdpAction, FixedArray, u8, u32 } from "xdpc";
-import { XDP_DROP, XDP_PASS, PerCpuArray, HashMap, zeroed } from "xdpc";
+import { XDP_DROP, XDP_PASS, XDP_TX, PerCpuArray, HashMap, zeroed } from "xdpc";
 `;
 
 /** An out-parameter of an inlined helper, then a checked load at its offset. */
@@ -113,6 +113,24 @@ export function prog(ctx: XdpContext): XdpAction {
     a.b[i] = v;
   }
   return seen.lookup(a) === null ? XDP_PASS : XDP_DROP;
+}`,
+  // A MAC address swap: each 6-byte field is stored from the registers it was loaded
+  // into, not from the byte-swapped 48-bit value.
+  bytes: `export function prog(ctx: XdpContext): XdpAction {
+  const eth = ctx.eth();
+  if (eth === null) return XDP_PASS;
+  const d = eth.dst;
+  eth.dst = eth.src;
+  eth.src = d;
+  return XDP_PASS;
+}`,
+  // Header bytes moved at fixed offsets: each access addresses data + offset directly.
+  addrs: `export function prog(ctx: XdpContext): XdpAction {
+  if (ctx.len < 34) return XDP_PASS;
+  const a = ctx.load8(26);
+  if (a === null) return XDP_PASS;
+  ctx.store8(30, a);
+  return XDP_TX;
 }`,
   dce: `export function prog(ctx: XdpContext): XdpAction {
   const eth = ctx.eth();

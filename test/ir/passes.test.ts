@@ -259,8 +259,7 @@ describe("peephole", () => {
     const ctx = b.param("ctx", "ctx");
     const x = b.load(4, ctx, 0, "i64");
     const y = b.un("be32", 32, b.un("be32", 32, x));
-    b.store(4, ctx, 8, y);
-    b.ret(2n);
+    b.ret(y); // (a store of y would need no truncation: it writes the low bytes)
     optimize(b.fn);
     const text = printFunc(b.fn);
     expect(text).not.toContain("be32");
@@ -273,8 +272,7 @@ describe("peephole", () => {
     const ctx = b.param("ctx", "ctx");
     const x = b.load(8, ctx, 0);
     const y = b.un("be32", 32, b.un("be32", 32, x));
-    b.store(4, ctx, 8, y);
-    b.ret(2n);
+    b.ret(y); // (a store of y would need no truncation: it writes the low bytes)
     optimize(b.fn);
     const text = printFunc(b.fn);
     expect(text).not.toContain("be32");

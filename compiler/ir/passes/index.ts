@@ -15,6 +15,8 @@ import { coverLoads } from "./bounds.ts";
 import { forwardStores } from "./slots.ts";
 import { mergeTails } from "./tails.ts";
 import { widenCopies } from "./widen.ts";
+import { forwardBytes } from "./bytes.ts";
+import { foldAddresses } from "./addrs.ts";
 
 export {
   foldConstants,
@@ -28,6 +30,8 @@ export {
   forwardStores,
   mergeTails,
   widenCopies,
+  forwardBytes,
+  foldAddresses,
 };
 
 /** The passes of one round, in order, by the names `--dump-ir=PASS` and `skipPasses` take. */
@@ -40,7 +44,9 @@ export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
   { name: "bounds", run: coverLoads },
   { name: "guards", run: mergeGuards },
   { name: "peephole", run: peephole },
+  { name: "bytes", run: forwardBytes },
   { name: "widen", run: widenCopies },
+  { name: "addrs", run: foldAddresses },
   { name: "dce", run: eliminateDeadCode },
   { name: "tails", run: mergeTails },
 ];

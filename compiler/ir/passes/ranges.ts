@@ -290,7 +290,8 @@ export function foldRanges(f: Func): boolean {
         i.op === "un" &&
         i.kind in ZEXT_MAX &&
         !isImm(i.a) &&
-        (s.get(i.a.id)?.hi ?? ZEXT_MAX.zext32 + 1n) <= ZEXT_MAX[i.kind as keyof typeof ZEXT_MAX];
+        (s.get(i.a.id)?.hi ?? (i.a.ty === "i32" ? ZEXT_MAX.zext32 : ZEXT_MAX.zext32 + 1n)) <=
+          ZEXT_MAX[i.kind as keyof typeof ZEXT_MAX];
       transfer(s, i);
       if ((i.op === "bin" || i.op === "un") && !isPtr(i.dst.ty)) {
         const r = s.get(i.dst.id);

@@ -191,7 +191,7 @@ function thread(f: Func): boolean {
 }
 
 /** Most instructions a join block may have for its branch to be threaded (duplicated into a predecessor). */
-export const THREAD_MAX_INSTS = 0;
+export const THREAD_MAX_INSTS = 4;
 
 /** A join short and simple enough to copy into a predecessor: register arithmetic only. */
 function duplicable(b: Block): boolean {

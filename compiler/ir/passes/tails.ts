@@ -30,8 +30,8 @@ interface Region {
   blocks: Block[];
   size: number;
   sig: string;
-  /** The constants in parameter positions, in walk order. */
-  consts: bigint[];
+  /** The constants (or outside vregs) in parameter positions, in walk order. */
+  consts: Operand[];
   /** The vreg type a register in each parameter position has. */
   types: Ty[];
 }
@@ -64,8 +64,9 @@ export function mergeTails(f: Func): boolean {
     const first = members[0]!;
     const varying = first.consts
       .map((_, j) => j)
-      .filter((j) => members.some((m) => m.consts[j] !== first.consts[j]));
-    const params = new Set(varying.map((j) => members.map((m) => m.consts[j]).join(","))).size;
+      .filter((j) => members.some((m) => key(m.consts[j]!) !== key(first.consts[j]!)));
+    const params = new Set(varying.map((j) => members.map((m) => key(m.consts[j]!)).join(",")))
+      .size;
     const saving = (members.length - 1) * first.size - members.length * (params + 1);
     if (saving < MIN_SAVING) continue;
     if (!merge(f, members, varying)) continue;
@@ -136,12 +137,15 @@ function signature(root: Block, blocks: Block[], defs: Map<number, { block: Bloc
   const inside = new Set(blocks);
   const index = new Map(blocks.map((b, i) => [b, i]));
   const locals = new Map<number, number>();
-  const consts: bigint[] = [];
+  const consts: Operand[] = [];
   const types: Ty[] = [];
   const parts: string[] = [];
-  const vreg = (v: VReg): string => {
+  const outside = (v: VReg): boolean => {
     const d = defs.get(v.id);
-    if (!d?.length || d.some((x) => !inside.has(x.block))) return `v${v.id}`;
+    return !d?.length || d.some((x) => !inside.has(x.block));
+  };
+  const vreg = (v: VReg): string => {
+    if (outside(v)) return `v${v.id}`;
     let n = locals.get(v.id);
     if (n === undefined) locals.set(v.id, (n = locals.size));
     return `l${n}:${v.ty}`;
@@ -149,14 +153,10 @@ function signature(root: Block, blocks: Block[], defs: Map<number, { block: Bloc
   const lit = (o: Operand): string => (isImm(o) ? `#${o}` : vreg(o));
   let afterCall = false;
   const param = (o: Operand, ty: Ty): string => {
-    // A pointer's constant (null) stays: the verifier tells pointers from scalars. So
-    // does a constant after a helper call: its register would live across the call
-    // (callee-saved, spilled under pressure), and the verifier, which cannot prune the
-    // paths apart, would walk more instructions than before the merge.
-    if (!isImm(o) || isPtr(ty) || afterCall) return lit(o);
+    if (!isParamPosition(o, ty, afterCall, outside)) return lit(o);
     consts.push(o);
-    types.push(ty);
-    return `?${ty}`;
+    types.push(isImm(o) ? ty : o.ty);
+    return isImm(o) || !isPtr(o.ty) ? `?${isImm(o) ? ty : o.ty}` : `?v:${o.ty}`;
   };
   const arg = (a: Arg): string =>
     typeof a === "bigint" || "ty" in a
@@ -243,27 +243,37 @@ function merge(f: Func, members: Region[], varying: number[]): boolean {
   const params = new Map<number, VReg>();
   const byValues = new Map<string, VReg>();
   for (const j of varying) {
-    const key = `${first.types[j]}:${members.map((m) => m.consts[j]).join(",")}`;
-    let p = byValues.get(key);
-    if (!p) byValues.set(key, (p = { id: f.nextVReg++, ty: first.types[j]! }));
+    const k = `${first.types[j]}:${members.map((m) => key(m.consts[j]!)).join(",")}`;
+    let p = byValues.get(k);
+    if (!p) byValues.set(k, (p = { id: f.nextVReg++, ty: first.types[j]! }));
     params.set(j, p);
   }
   // Rewrite a copy of the first member's instructions; commit only if the taint check passes.
   let pos = 0;
-  const sub = (o: Operand): Operand => {
-    if (!isImm(o)) return o;
+  // The parameter positions in the signature's walk order.
+  const region = new Set(first.blocks);
+  const defs = definitions(f);
+  const outside = (v: VReg) => !defs.get(v.id)?.some((x) => region.has(x.block));
+  let afterCall = false;
+  const sub = (o: Operand, ty: Ty): Operand => {
+    if (!isParamPosition(o, ty, afterCall, outside)) return o;
     const p = params.get(pos++);
     return p ?? o;
   };
   const rewritten = new Map<Block, { insts: Inst[]; term: Term }>();
   for (const b of first.blocks) {
     const insts = b.insts.map((i): Inst => {
-      if (i.op === "mov") return { ...i, src: sub(i.src) };
-      if (i.op === "store") return { ...i, src: sub(i.src) };
-      return i;
+      const r =
+        i.op === "mov"
+          ? { ...i, src: sub(i.src, i.dst.ty) }
+          : i.op === "store"
+            ? { ...i, src: sub(i.src, i.size === 8 ? "i64" : "i32") }
+            : i;
+      if (i.op === "call") afterCall = true;
+      return r;
     });
     const t = b.term!;
-    rewritten.set(b, { insts, term: t.op === "ret" ? { ...t, value: sub(t.value) } : t });
+    rewritten.set(b, { insts, term: t.op === "ret" ? { ...t, value: sub(t.value, "i32") } : t });
   }
   // The parameter ids already taken stay unused when refused: harmless.
   if (tainted(rewritten, new Set(params.values()))) return false;
@@ -292,6 +302,29 @@ function merge(f: Func, members: Region[], varying: number[]): boolean {
     m.root.term = { op: "jmp", target: body };
   }
   return true;
+}
+
+/**
+ * Whether an operand in a move, store or ret is a parameter position: a vreg defined
+ * outside the region (each copy's own `data` and `data_end` for a `ctx.len`; the
+ * parameter is as live as that vreg was, call or no call), or a constant — but not a
+ * pointer's constant (null: the verifier tells pointers from scalars), nor one after a
+ * helper call (its register would live across the call, callee-saved or spilled, and
+ * the verifier, which cannot prune the paths apart, would walk more than before).
+ */
+function isParamPosition(
+  o: Operand,
+  ty: Ty,
+  afterCall: boolean,
+  outside: (v: VReg) => boolean,
+): boolean {
+  if (!isImm(o)) return outside(o);
+  return !isPtr(ty) && !afterCall;
+}
+
+/** A constant or vreg as a grouping key. */
+function key(o: Operand): string {
+  return isImm(o) ? `#${o}` : `v${o.id}`;
 }
 
 /** True when a parameter (or a vreg computed from one) reaches a use the verifier needs known. */
