@@ -24,6 +24,21 @@ export function foldAddresses(f: Func): boolean {
   };
   const stable = (v: VReg) => f.params.includes(v) || defs.get(v.id)?.length === 1;
   let changed = false;
+  for (const b of f.blocks) {
+    // A guard on q + c for n bytes is a guard on q for c + n: `t = q + (c + n)`, one
+    // add instead of two, and the same range for q's id (the verifier's view of p).
+    const t = b.term;
+    if (t?.op === "guard") {
+      const d = once(t.ptr);
+      if (d?.op === "ptrAdd" && isImm(d.off) && stable(d.base)) {
+        const c = Number(BigInt.asIntN(64, d.off));
+        if (c >= 0 && c + t.n <= MAX_OFF) {
+          b.term = { ...t, ptr: d.base, n: c + t.n };
+          changed = true;
+        }
+      }
+    }
+  }
   for (const b of f.blocks)
     b.insts = b.insts.map((i) => {
       if (i.op !== "load" && i.op !== "store" && i.op !== "atomicAdd") return i;
