@@ -7,6 +7,7 @@ import { describeKernel } from "../support/kernel.ts";
 import { build, hex } from "../../runtime/packets/build.ts";
 import { compile } from "../../compiler/driver/index.ts";
 import { buildXdpc, runKernel, runWasm } from "./engines.ts";
+import { generate, render } from "./gen.ts";
 import { loadXdpObject } from "../support/xdp.ts";
 import { progInfo } from "../../native/info.ts";
 import { readObject } from "../../compiler/elf/object.ts";
@@ -564,4 +565,16 @@ export function f(ctx: XdpContext): XdpAction {
     // 4 × 5 × 112 inlined loops, each a few dozen instructions.
     expect(readObject(out.object!).programs[0]!.insns.length / 8).toBeGreaterThan(20_000);
   }, 60_000);
+});
+
+describe("loop unrolling counts inlined calls", () => {
+  it("a loop calling a helper whose loop parses headers is not unrolled past eBPF's jump range (fuzz seed 70046)", () => {
+    // An 11-trip loop calls twice a helper whose 8-trip loop parses ICMPv6 and stores
+    // into it (each store invalidating the parse): fully unrolled it was over 32k
+    // instructions, and compile() threw "jump too far" at emission.
+    const { ts } = render(generate(70046));
+    const out = compile(ts, { file: "seed70046.ts", emit: "object" });
+    expect(out.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    expect(readObject(out.object!).programs[0]!.insns.length / 8).toBeLessThan(32_768);
+  });
 });

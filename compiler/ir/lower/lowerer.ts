@@ -41,6 +41,8 @@ export class Lowerer {
    * returns, so later calls reuse them (by size) instead of growing the frame.
    */
   freeArgSlots = new Map<number, Slot[]>();
+  /** Each user function's size as loop unrolling counts it (`inlinedSize`). */
+  readonly fnSizes = new Map<FunctionInfo, number>();
   takenArgSlots: Slot[] = [];
   /** Struct-value slots per open scope (see scoped()). */
   scopeSlots: Slot[][] = [];

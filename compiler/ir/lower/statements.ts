@@ -37,6 +37,7 @@ declare module "./lowerer.ts" {
     ret(s: ast.ReturnStmt): void;
     forStmt(s: ast.ForStmt): void;
     shouldUnroll(s: ast.ForStmt, counter: number, trips: number): boolean;
+    inlinedSize(fn: FunctionInfo): number;
     switchStmt(s: ast.SwitchStmt): void;
   }
 }
@@ -254,6 +255,8 @@ Lowerer.prototype.shouldUnroll = function (
     const node = n as { kind?: string; target?: ast.Expr };
     if (typeof node.kind !== "string") return;
     nodes += weight;
+    const call = node.kind === "Call" ? this.m.calls.get(n as ast.Call) : undefined;
+    if (call?.kind === "function") nodes += weight * this.inlinedSize(call.fn);
     if ((node.kind === "Assign" || node.kind === "Update") && node.target?.kind === "Name") {
       const sym = this.m.names.get(node.target);
       if (sym && (sym.kind === "local" || sym.kind === "param") && sym.id === counter)
@@ -265,6 +268,35 @@ Lowerer.prototype.shouldUnroll = function (
   };
   walk(s.body, 1);
   return !assigns && nodes * trips <= 4000;
+};
+
+/**
+ * A user function's size as the unroller counts it: its nodes, nested loops counted
+ * per trip and its own calls by their callees' sizes (memoized; the checker refuses
+ * recursion). A call is inlined, so a loop around one grows by the callee each trip:
+ * an 11-trip loop calling twice a helper with an 8-trip loop of header parses was 176
+ * parses, over 32k instructions, more than an eBPF jump reaches (fuzz seed 70046).
+ */
+Lowerer.prototype.inlinedSize = function (this: Lowerer, fn: FunctionInfo): number {
+  const known = this.fnSizes.get(fn);
+  if (known !== undefined) return known;
+  this.fnSizes.set(fn, 0); // a cycle (refused by the checker) adds nothing
+  let nodes = 0;
+  const walk = (n: unknown, weight: number): void => {
+    if (!n || typeof n !== "object") return;
+    if (Array.isArray(n)) return n.forEach((x) => walk(x, weight));
+    const node = n as { kind?: string };
+    if (typeof node.kind !== "string") return;
+    nodes += weight;
+    const call = node.kind === "Call" ? this.m.calls.get(n as ast.Call) : undefined;
+    if (call?.kind === "function") nodes += weight * this.inlinedSize(call.fn);
+    const inner = node.kind === "ForStmt" ? this.m.loops.get(n as ast.ForStmt) : undefined;
+    const w = inner ? weight * Math.max(1, inner.tripCount) : weight;
+    for (const [k, v] of Object.entries(n)) if (k !== "span") walk(v, k === "body" ? w : weight);
+  };
+  walk(fn.decl.body, 1);
+  this.fnSizes.set(fn, nodes);
+  return nodes;
 };
 
 Lowerer.prototype.switchStmt = function (this: Lowerer, s: ast.SwitchStmt): void {
