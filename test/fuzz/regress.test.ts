@@ -521,6 +521,22 @@ describeKernel("a loop's body parses from its own packet pointers (kernel and Wa
     expect(r.verdicts).toEqual([2, 2]);
     expect(r.data[1]!.slice(2 * 56, 2 * 58)).toBe("0026"); // the last trip's i, 38
   });
+
+  it("a parse before the loop is not the base of one after it (campaign seed 50574)", () => {
+    // The code after the loop loads data afresh (seed 37099), but the L3 walk took the
+    // eth parse made before the loop for its check: 'invalid access to packet, off=12
+    // size=2, R1(id=0,off=12,r=0)'.
+    const src = `export function f(ctx: XdpContext): XdpAction {
+  if (ctx.eth() === null) return XDP_ABORTED;
+  for (let i = 0; i < 20; i++) {
+    if (ctx.len === 0) break;
+  }
+  if (ctx.ipv4() !== null) return XDP_DROP;
+  return XDP_PASS;
+}`;
+    const arp = build({ l3: { kind: "arp" } });
+    expect(both(src, [udp4, arp]).verdicts).toEqual([1, 2]);
+  });
 });
 
 describeKernel("a frame grown past 512 bytes (kernel and Wasm host)", () => {

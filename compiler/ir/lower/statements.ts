@@ -234,7 +234,10 @@ Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
   // around it, and every packet pointer loaded from ctx shares one verifier id, so each
   // trip's checks on the body's own data would widen its range in the loop head's state
   // all the same (campaign seed 37099: fp-24=pkt(r=20) vs pkt(r=76), 1M processed).
-  this.memoHide(["data", "end"]);
+  // Its parses start over from the fresh pointers too: a parse kept from before the loop
+  // was checked through the old data only, and the L3 walk reads the EtherType at
+  // data + 12 on the strength of the memoised eth parse (seed 50574: off=12 with r=0).
+  this.memoHide(this.memo.flatMap((m) => [...m.keys()]).concat("data", "end"));
 };
 
 /** Unroll small loops whose body never assigns the counter (≤ 16 trips, bounded code growth). */
