@@ -397,3 +397,86 @@ export function f(ctx: XdpContext): XdpAction {
     expect(after).toMatch(/= load32 \[%ctx\.0 \+ 4\]\n/);
   });
 });
+
+describe("loops: invariant code, unswitching, idle loops", () => {
+  const HEAD = `import type { XdpContext, XdpAction, u8, u32 } from "xdpc";
+import { XDP_DROP, XDP_PASS, PerCpuArray } from "xdpc";
+const m = new PerCpuArray<u32>({ maxEntries: 1 });
+`;
+  function ir(body: string): string {
+    const r = compile(HEAD + body, { file: "loops.ts", emit: "object", keepIr: true });
+    expect(r.diagnostics).toEqual([]);
+    return r.programs![0]!.ir!;
+  }
+  /** The blocks from the loop's first to its latch (the one that steps the counter). */
+  const loopOf = (text: string) => text.slice(text.search(/^body\d+:$/m));
+
+  it("keeps packet pointers the loop's body reads in the body (rule 4)", () => {
+    const text = ir(`export function f(ctx: XdpContext): XdpAction {
+  for (let i: u32 = 0; i < 30; i++) {
+    const b = ctx.load8(40);
+    if (b === null) return XDP_PASS;
+    m.update(0, b + ctx.len);
+  }
+  return XDP_DROP;
+}`);
+    // ctx.len is data_end - data from the body's own pointers, which its guard uses:
+    // neither moves, or a packet pointer would be live around the loop.
+    const body = loopOf(text);
+    expect(body).toMatch(/load32 \[%ctx\.0\]\n/);
+    expect(body).toMatch(/sub64/);
+    // Without a packet access in the body, ctx.len moves out with its pointers.
+    const len = ir(`export function f(ctx: XdpContext): XdpAction {
+  for (let i: u32 = 0; i < 30; i++) m.update(0, ctx.len + i);
+  return XDP_DROP;
+}`);
+    expect(loopOf(len)).not.toMatch(/sub64|%ctx/);
+  });
+
+  it("does not move context loads out of a loop that moves the packet", () => {
+    const text = ir(`export function f(ctx: XdpContext): XdpAction {
+  for (let i: u32 = 0; i < 30; i++) {
+    m.update(0, ctx.len);
+    if (ctx.adjustTail(1)) return XDP_PASS;
+  }
+  return XDP_DROP;
+}`);
+    expect(loopOf(text)).toMatch(/sub64/);
+  });
+
+  it("keeps a loop with an effect, or whose values are read after it", () => {
+    const eff = ir(`export function f(ctx: XdpContext): XdpAction {
+  for (let i: u32 = 0; i < 30; i++) m.update(0, i);
+  return XDP_DROP;
+}`);
+    expect(eff).toMatch(/br ult32 %i\.\d+, 30/);
+    const used = ir(`export function f(ctx: XdpContext): XdpAction {
+  let s: u32 = 0;
+  for (let i: u32 = 0; i < 30; i++) s += i * 3;
+  return s === 7 ? XDP_DROP : XDP_PASS;
+}`);
+    expect(used).toMatch(/br ult32 %i\.\d+, 30/);
+  });
+
+  it("unswitches an invariant exit only from the run every trip starts with", () => {
+    // The test on i decides whether the invariant one runs: it stays in the loop.
+    const text = ir(`export function f(ctx: XdpContext): XdpAction {
+  const q = ctx.rxQueue;
+  for (let i: u32 = 0; i < 30; i++) {
+    m.update(0, i);
+    if (q > 3) return XDP_DROP;
+  }
+  return XDP_PASS;
+}`);
+    expect(loopOf(text)).toMatch(/br ugt32 %\S+, 3/);
+    const idle = ir(`export function f(ctx: XdpContext): XdpAction {
+  const q = ctx.rxQueue;
+  for (let i: u32 = 0; i < 30; i++) {
+    if (q > 3) return XDP_DROP;
+  }
+  return XDP_PASS;
+}`);
+    expect(idle).not.toMatch(/^body\d+:$/m);
+    expect(idle).toMatch(/br ugt32 %\S+, 3/);
+  });
+});

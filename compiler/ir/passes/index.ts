@@ -17,6 +17,7 @@ import { mergeTails } from "./tails.ts";
 import { widenCopies } from "./widen.ts";
 import { forwardBytes } from "./bytes.ts";
 import { foldAddresses } from "./addrs.ts";
+import { optimizeLoops } from "./loops.ts";
 
 export {
   foldConstants,
@@ -32,6 +33,7 @@ export {
   widenCopies,
   forwardBytes,
   foldAddresses,
+  optimizeLoops,
 };
 
 /** The passes of one round, in order, by the names `--dump-ir=PASS` and `skipPasses` take. */
@@ -48,6 +50,7 @@ export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
   { name: "widen", run: widenCopies },
   { name: "addrs", run: foldAddresses },
   { name: "dce", run: eliminateDeadCode },
+  { name: "loops", run: optimizeLoops },
   { name: "tails", run: mergeTails },
 ];
 
