@@ -20,7 +20,14 @@
 //    bound, so it ends, and the verifier walked all its trips for nothing.
 import type { Block, Func, Inst, Operand, Term, VReg } from "../ir.ts";
 import { def, isImm, isPtr, isPure, successors, uses } from "../ir.ts";
-import { dominates, dominators, liveness, predecessors, removeUnreachable } from "../cfg.ts";
+import {
+  dominates,
+  dominators,
+  liveness,
+  predecessors,
+  removeUnreachable,
+  reversePostOrder,
+} from "../cfg.ts";
 import { BPF_FUNC } from "../../uapi/bpf.ts";
 import { retarget } from "./simplify.ts";
 
@@ -49,10 +56,26 @@ export function optimizeLoops(f: Func): boolean {
   const preds = predecessors(f);
   const pointers = pointerVregs(f);
   let live: ReturnType<typeof liveness> | null = null;
-  // Blocks made since liveness was computed are not in it: compute it again then.
-  const liveAt = (b: Block) => {
-    if (!live?.liveIn.has(b)) live = liveness(f);
-    return live.liveIn.get(b)!;
+  // Liveness is computed once: what this pass moves and deletes only shrinks it. A block
+  // made since (a preheader) is not in it; what is live into one is what its own
+  // instructions read plus what is live where it jumps (an over-approximation).
+  const liveAt = (b: Block): Set<number> => {
+    live ??= liveness(f);
+    const extra = new Set<number>();
+    let x = b;
+    for (const seen = new Set<Block>(); !live.liveIn.has(x) && !seen.has(x);) {
+      seen.add(x);
+      for (const i of x.insts) for (const u of uses(i)) extra.add(u.id);
+      if (x.term) for (const u of uses(x.term)) extra.add(u.id);
+      if (x.term?.op !== "jmp") {
+        live = liveness(f);
+        break;
+      }
+      x = x.term.target;
+    }
+    const known = live.liveIn.get(x);
+    if (!known) return new Set([...(live.liveIn.get(b) ?? []), ...extra]);
+    return extra.size ? new Set([...known, ...extra]) : known;
   };
   let changed = false;
   for (const loop of loops) {
@@ -85,11 +108,13 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 function findLoops(f: Func): Loop[] {
   const idom = dominators(f);
   const preds = predecessors(f);
+  const rpo = new Map(reversePostOrder(f).map((b, i) => [b, i]));
   const byHeader = new Map<Block, Set<Block>>();
   for (const b of f.blocks) {
     if (!idom.has(b)) continue;
     for (const h of successors(b.term)) {
-      if (!dominates(idom, h, b)) continue;
+      // Only a retreating edge can be a back edge: the dominance walk is for those.
+      if (rpo.get(h)! > rpo.get(b)! || !dominates(idom, h, b)) continue;
       let body = byHeader.get(h);
       if (!body) byHeader.set(h, (body = new Set([h])));
       const work = [b];
