@@ -332,6 +332,24 @@ export function xskTables(x: BenchResult["xsk"]): Table[] {
         ),
       ],
     });
+    if (l.examples.length)
+      out.push({
+        title: `AF_XDP example handler live on veth (filters/afxdp/udp_echo.ts in an \`xdpc run\` worker, its edge program steering port 7; same veth, cores, rings and batch; ${l.frames} frames × ${l.exampleRounds} rounds; medians)`,
+        head: [
+          "handler path",
+          "received pps",
+          "answered (XSK_TX)",
+          "kernel drops per round",
+          "worker on-CPU ns/frame",
+        ],
+        rows: l.examples.map((e) => [
+          e.path,
+          fmtNum(Math.round(e.pps), 0),
+          fmtNum(e.tx, 0),
+          fmtNum(Math.round(e.drops), 0),
+          fmtNum(e.nsPerFrame),
+        ]),
+      });
   } else
     out.push({
       title: "AF_XDP on veth: Wasm handler against a C consumer",

@@ -8,9 +8,12 @@
 // sends copies of one 60-byte UDP frame to port 9 from CPU 0, where veth's receive
 // NAPI also runs (it copies each frame into the UMEM: copy mode), and the consumer
 // runs alone on CPU 1. Both consumers use one queue, rings of 4096, 8192 frames of
-// 4 KiB, batches of 64, need_wakeup, the same idle policy (256 empty batches, then
-// poll), and read the same bytes of each frame (the handler's XSK_DROP path) before
-// they return it to the fill ring.
+// 4 KiB, batches of 64, need_wakeup, the same idle policy (256 looks at an empty RX
+// ring — the Wasm worker spins inside its run loop — then poll), and read the same
+// bytes of each frame (the handler's XSK_DROP path) before they return it to the fill
+// ring. Then the example handler, filters/afxdp/udp_echo.ts, runs live the same way
+// (its edge program steering port 7), answering every request or none; its replies
+// are dropped by an XDP program on the peer.
 //
 // Figures per round: frames received / wall time of the send (pps), the socket's own
 // drop counters (XDP_STATISTICS rx_dropped, which counts fill-ring starvation, plus
@@ -43,9 +46,24 @@ export interface XskSide {
   received: number;
 }
 
+/** An example handler run live: its on-CPU cost per frame in the worker, no C counterpart. */
+export interface XskExampleRow {
+  path: string;
+  /** Frames received per second of sending, kernel drops and worker ns/frame (medians). */
+  pps: number;
+  drops: number;
+  nsPerFrame: number;
+  /** Frames the handler answered with XSK_TX in the median round. */
+  tx: number;
+  received: number;
+}
+
 export interface XskLiveResult {
   c: XskSide;
   wasm: XskSide;
+  /** filters/afxdp/udp_echo.ts live, its edge program steering port 7 (rounds: at most 3). */
+  examples: XskExampleRow[];
+  exampleRounds: number;
   /** Medians of the per-round ratios Wasm / C. */
   nsRatio: number;
   ppsRatio: number;
@@ -75,6 +93,24 @@ const SPINS = 256;
 const GEN_CPU = 0;
 const CONSUMER_CPU = 1;
 const DRAIN_MS = 100;
+
+/** On the peer: udp_echo's replies (from port 7) are dropped in XDP, the rest passes. */
+const SINK = `import { XdpContext, XdpAction, XDP_DROP, XDP_PASS } from "xdpc";
+export function sink(ctx: XdpContext): XdpAction {
+  const udp = ctx.udp();
+  if (udp !== null && udp.srcPort === 7) return XDP_DROP;
+  return XDP_PASS;
+}
+`;
+
+interface Handler {
+  wasm: Uint8Array;
+  handler: string;
+  mapFd: number;
+  rodata?: Uint8Array;
+  /** The frame the generator sends. */
+  frame: Uint8Array;
+}
 
 interface Round {
   received: number;
@@ -150,7 +186,7 @@ export async function measureXskLive(opts: XskLiveOptions): Promise<Maybe<XskLiv
       const obj = loadXdpObject(out.object!, { name: "bench_xsk" });
       const gen = new TrafficGenerator(spec.name, spec.peerIf);
       const index = netns.ifindex(spec.hostIf);
-      const detach = attachNative(spec.hostIf, obj.programFd("steer"));
+      let detach = attachNative(spec.hostIf, obj.programFd("steer"));
       const mapFd = obj.object.mapFd("sockets");
       const frame = buildFrame({
         srcMac: spec.peerMac,
@@ -160,13 +196,23 @@ export async function measureXskLive(opts: XskLiveOptions): Promise<Maybe<XskLiv
         l4: { proto: "udp", sport: 4000, dport: 9 },
       });
       let zeroCopy = false;
+      // udp_echo's requests: port 7 from a port above 1024 (its edge program redirects them).
+      const echoFrame = buildFrame({
+        srcMac: spec.peerMac,
+        dstMac: spec.hostMac,
+        src: spec.peerAddr,
+        dst: spec.hostAddr,
+        l4: { proto: "udp", sport: 4000, dport: 7 },
+        payload: new TextEncoder().encode("xdpc echo bench"),
+      });
       /** Sends the round's frames from the generator CPU; returns the send's wall time (ms). */
-      const send = (n: number) => {
+      const send = (n: number, f: Uint8Array = frame) => {
         const t0 = process.hrtime.bigint();
-        gen.send(frame, n, undefined, GEN_CPU);
+        gen.send(f, n, undefined, GEN_CPU);
         return Number(process.hrtime.bigint() - t0) / 1e6;
       };
 
+      const exampleRounds = Math.min(3, opts.rounds);
       const runC = async (n: number): Promise<Round> => {
         const child = spawn(
           consumer.path,
@@ -201,13 +247,19 @@ export async function measureXskLive(opts: XskLiveOptions): Promise<Maybe<XskLiv
         }
       };
 
-      const runWasm = async (n: number): Promise<Round> => {
+      /** One round through a handler in an `xdpc run` worker; `check` vets its counters. */
+      const runHandler = async (
+        n: number,
+        h: Handler,
+        check: (c: { rx: bigint; tx: bigint; drop: bigint }) => void,
+      ): Promise<Round & { tx: number }> => {
         const runner = await XskRunner.start({
           ifname: spec.hostIf,
           ifindex: index,
-          xskMapFd: mapFd,
-          wasm,
-          handler: "echo",
+          xskMapFd: h.mapFd,
+          wasm: h.wasm,
+          handler: h.handler,
+          rodata: h.rodata,
           queues: [0],
           workers: 1,
           cpus: [CONSUMER_CPU],
@@ -220,28 +272,35 @@ export async function measureXskLive(opts: XskLiveOptions): Promise<Maybe<XskLiv
           zeroCopy = runner.zeroCopy;
           const tid = runner.threadIds()[0]!;
           const cpu0 = schedNs(tid);
-          const sendMs = send(n);
+          const sendMs = send(n, h.frame);
           await sleep(DRAIN_MS);
           const cpuNs = schedNs(tid) - cpu0;
           const c = runner.counters()[0]!;
-          if (c.drop !== c.rx) throw new Error("Wasm handler: a frame was not dropped");
+          check(c);
           const k = c.kernel;
           return {
             received: Number(c.rx),
             drops: Number(k.rxDropped + k.rxRingFull),
             cpuNs,
             sendMs,
+            tx: Number(c.tx),
           };
         } finally {
           await runner.stop();
         }
       };
+      const steerHandler: Handler = { wasm, handler: "echo", mapFd, frame };
+      const runWasm = (n: number) =>
+        runHandler(n, steerHandler, (c) => {
+          if (c.drop !== c.rx) throw new Error("Wasm handler: a frame was not dropped");
+        });
 
       try {
         // Warm-up: V8 tiers the batch loop up; the kernel's paths and both binaries get hot.
         await runWasm(Math.min(opts.frames, 200_000));
         await runC(Math.min(opts.frames, 200_000));
         const rounds: { c: Round; wasm: Round }[] = [];
+        const examples: XskExampleRow[] = [];
         for (let r = 0; r < opts.rounds; r++) {
           // Alternate which consumer goes first, so neither always follows the other.
           if (r % 2 === 0) {
@@ -263,9 +322,75 @@ export async function measureXskLive(opts: XskLiveOptions): Promise<Maybe<XskLiv
             received: byNs[byNs.length >> 1]!.received,
           };
         };
+        // The example handler, live: udp_echo's edge program steers port 7 to it.
+        const ex = compile(readFileSync(join(REPO, "filters/afxdp/udp_echo.ts"), "utf8"), {
+          file: "udp_echo.ts",
+          emit: "object",
+        });
+        if (!ex.object) throw new Error("filters/afxdp/udp_echo.ts does not compile");
+        const exWasm = (await compileWasm(ex, { only: "handler", rxBatch: true }))!.binary!;
+        const exObj = loadXdpObject(ex.object, { name: "bench_udp_echo" });
+        // The replies end at the peer's XDP (dropped there): not in its stack, whose
+        // receive would run on the worker's CPU inside its sendto and count as its cost.
+        const sink = compile(SINK, { file: "sink.ts", emit: "object" });
+        if (!sink.object) throw new Error("the reply sink does not compile");
+        const sinkObj = loadXdpObject(sink.object, { name: "bench_sink" });
+        const detachSink = attachNative(spec.peerIf, sinkObj.programFd("sink"));
+        detach();
+        detach = attachNative(spec.hostIf, exObj.programFd("edge"));
+        try {
+          const cases = [
+            {
+              path: "udp_echo: answered (bucket lookup, clock, checksum, XSK_TX; the kernel's TX in sendto included)",
+              limit: 0xffffffff,
+              check: (c: { rx: bigint; tx: bigint; drop: bigint }) => {
+                if (c.drop !== 0n) throw new Error("udp_echo: a request was not answered");
+              },
+            },
+            {
+              path: "udp_echo: rate-limited (bucket lookup, clock, XSK_DROP)",
+              limit: 0,
+              check: (c: { rx: bigint; tx: bigint; drop: bigint }) => {
+                if (c.drop !== c.rx) throw new Error("udp_echo: a request was answered");
+              },
+            },
+          ];
+          for (const k of cases) {
+            const h: Handler = {
+              wasm: exWasm,
+              handler: "echo",
+              mapFd: exObj.object.mapFd("sockets"),
+              // limit, window_ms (the longest window: no reset while measured)
+              rodata: new Uint8Array(new Uint32Array([k.limit, 0xffffffff]).buffer),
+              frame: echoFrame,
+            };
+            await runHandler(Math.min(opts.frames, 200_000), h, k.check);
+            const rs: (Round & { tx: number })[] = [];
+            for (let r = 0; r < exampleRounds; r++)
+              rs.push(await runHandler(opts.frames, h, k.check));
+            const byNs = [...rs].sort((a, b) => a.cpuNs / a.received - b.cpuNs / b.received);
+            const mid = byNs[byNs.length >> 1]!;
+            examples.push({
+              path: k.path,
+              pps: median(rs.map((x) => (x.received * 1000) / x.sendMs)),
+              drops: median(rs.map((x) => x.drops)),
+              nsPerFrame: median(rs.map((x) => x.cpuNs / x.received)),
+              tx: mid.tx,
+              received: mid.received,
+            });
+          }
+        } finally {
+          detach();
+          detach = () => {};
+          exObj.close();
+          detachSink();
+          sinkObj.close();
+        }
         return {
           c: side("c"),
           wasm: side("wasm"),
+          examples,
+          exampleRounds,
           nsRatio: median(
             rounds.map((x) => x.wasm.cpuNs / x.wasm.received / (x.c.cpuNs / x.c.received)),
           ),

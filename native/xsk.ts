@@ -317,11 +317,18 @@ export const mapAnonymous = sys(
 );
 
 /** Waits up to `timeoutMs` for one of `fds` to have frames; returns how many do. */
+const pollSets = new WeakMap<readonly number[], Buffer>();
+
 export const pollFds = sys(
   "pollFds",
   function pollFds(fds: readonly number[], timeoutMs: number): number {
-    // struct pollfd { int fd; short events; short revents; }
-    const b = Buffer.alloc(8 * fds.length);
+    // struct pollfd { int fd; short events; short revents; }, built once per fds array
+    // (a worker polls the same sockets for its whole life: no allocation per sleep).
+    let b = pollSets.get(fds);
+    if (!b || b.length !== 8 * fds.length) {
+      b = Buffer.alloc(8 * fds.length);
+      pollSets.set(fds, b);
+    }
     fds.forEach((fd, i) => {
       b.writeInt32LE(fd, 8 * i);
       b.writeInt16LE(POLLIN, 8 * i + 4);

@@ -20,7 +20,7 @@
 // short by a trap changes nothing: a restarted worker resumes from the last whole one.
 import binaryen from "binaryen";
 import { DATA_OUT, END_OUT } from "./codegen.ts";
-import { CTL, rxBatchExport } from "./xsk-abi.ts";
+import { CTL, rxBatchExport, rxRunExport, WAKE_IDLE } from "./xsk-abi.ts";
 
 type Ref = binaryen.ExpressionRef;
 
@@ -59,7 +59,17 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
     start = L(),
     end = L(),
     rxq = L(),
-    ifx = L();
+    ifx = L(),
+    // ring addresses and masks, read once (the handler may write memory, so loads
+    // of the control block inside the loops would be repeated per frame)
+    rxDesc = L(),
+    rxMask = L(),
+    txDesc = L(),
+    txMask = L(),
+    frDesc = L(),
+    frMask = L(),
+    crDesc = L(),
+    crMask = L();
   const vars: binaryen.Type[] = new Array(next - 2).fill(i32);
 
   const get = (i: number) => m.local.get(i, i32);
@@ -109,6 +119,14 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
     set(freeCount, ctl(CTL.freeCount)),
     set(rxq, ctl(CTL.rxQueue)),
     set(ifx, ctl(CTL.ifindex)),
+    set(rxDesc, ctl(CTL.rxDesc)),
+    set(rxMask, ctl(CTL.rxMask)),
+    set(txDesc, ctl(CTL.txDesc)),
+    set(txMask, ctl(CTL.txMask)),
+    set(frDesc, ctl(CTL.frDesc)),
+    set(frMask, ctl(CTL.frMask)),
+    set(crDesc, ctl(CTL.crDesc)),
+    set(crMask, ctl(CTL.crMask)),
 
     // 1. completions: frames the kernel has sent return to the free stack.
     set(cons, m.i32.load(0, 4, ctl(CTL.crConsumer))),
@@ -121,7 +139,7 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
           m.i64.load(
             0,
             8,
-            add(ctl(CTL.crDesc), m.i32.shl(and(add(get(cons), get(k)), ctl(CTL.crMask)), c(3))),
+            add(get(crDesc), m.i32.shl(and(add(get(cons), get(k)), get(crMask)), c(3))),
           ),
         ),
       ),
@@ -138,12 +156,12 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
     set(n, minU(n, BUDGET)),
     set(txProd, m.i32.load(0, 4, ctl(CTL.txProducer))),
     set(txStart, get(txProd)),
-    set(txFree, sub(add(ctl(CTL.txMask), c(1)), sub(get(txProd), aload(ctl(CTL.txConsumer))))),
+    set(txFree, sub(add(get(txMask), c(1)), sub(get(txProd), aload(ctl(CTL.txConsumer))))),
     set(tx, c(0)),
     set(drop, c(0)),
     set(txFull, c(0)),
     wrapLoop("rx", get(n), [
-      set(d, add(ctl(CTL.rxDesc), m.i32.shl(and(add(get(rxCons), get(k)), ctl(CTL.rxMask)), c(4)))),
+      set(d, add(get(rxDesc), m.i32.shl(and(add(get(rxCons), get(k)), get(rxMask)), c(4)))),
       set(addr, m.i32.wrap(m.i64.load(0, 8, get(d)))),
       set(len, m.i32.load(8, 4, get(d))),
       set(chunk, and(get(addr), sub(c(0), get(csize)))),
@@ -176,7 +194,7 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
         m.if(
           get(txFree),
           m.block(null, [
-            set(d, add(ctl(CTL.txDesc), m.i32.shl(and(get(txProd), ctl(CTL.txMask)), c(4)))),
+            set(d, add(get(txDesc), m.i32.shl(and(get(txProd), get(txMask)), c(4)))),
             m.i64.store(0, 8, get(d), m.i64.extend_u(get(addr))),
             m.i32.store(8, 4, get(d), get(len)),
             m.i32.store(12, 4, get(d), c(0)),
@@ -194,14 +212,14 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
 
     // 3. refill: the free stack's frames go to the fill ring, as far as it has room.
     set(frProd, m.i32.load(0, 4, ctl(CTL.frProducer))),
-    set(prod, sub(add(ctl(CTL.frMask), c(1)), sub(get(frProd), aload(ctl(CTL.frConsumer))))),
+    set(prod, sub(add(get(frMask), c(1)), sub(get(frProd), aload(ctl(CTL.frConsumer))))),
     set(prod, minU(prod, freeCount)),
     wrapLoop("fill", get(prod), [
       set(freeCount, sub(get(freeCount), c(1))),
       m.i64.store(
         0,
         8,
-        add(ctl(CTL.frDesc), m.i32.shl(and(add(get(frProd), get(k)), ctl(CTL.frMask)), c(3))),
+        add(get(frDesc), m.i32.shl(and(add(get(frProd), get(k)), get(frMask)), c(3))),
         m.i64.extend_u(m.i32.load(0, 4, add(get(freeBase), m.i32.shl(get(freeCount), c(2))))),
       ),
     ]),
@@ -239,5 +257,78 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
   const name = rxBatchExport(handler);
   m.addFunction(name, binaryen.createType([i32, i32]), i32, vars, m.block(null, body, i32));
   m.addFunctionExport(name, name);
+  emitRxRun(m, name, rxRunExport(handler));
   return name;
+}
+
+/**
+ * `xdpc_rx_run_<handler>(ctl, budget, batches, spins) → frames`: the worker's loop
+ * around the batch, inside the module, so that neither a busy ring nor an empty one
+ * costs a JS→Wasm call per batch. Up to `batches` whole batches (each writes back on
+ * its own, so a trap between them loses nothing); when one finds RX empty, up to
+ * `spins` atomic loads of the RX producer wait for the kernel before it gives up and
+ * sets WAKE_IDLE (the worker may sleep). It returns at once after a batch that asks for
+ * a wakeup (a TX kick or a fill-ring wakeup: system calls are the worker's).
+ */
+function emitRxRun(m: binaryen.Module, batch: string, name: string): void {
+  const i32 = binaryen.i32;
+  const CTLP = 0,
+    BUDGET = 1,
+    BATCHES = 2,
+    SPINS = 3;
+  const total = 4,
+    got = 5,
+    done = 6,
+    spin = 7,
+    rxP = 8,
+    rxC = 9;
+  const get = (i: number) => m.local.get(i, i32);
+  const set = (i: number, e: Ref) => m.local.set(i, e);
+  const c = (x: number) => m.i32.const(x);
+  const ctl = (field: number) => m.i32.load(field, 4, get(CTLP));
+  const body = m.block(
+    null,
+    [
+      set(rxP, ctl(CTL.rxProducer)),
+      set(rxC, ctl(CTL.rxConsumer)),
+      m.block("out", [
+        m.loop(
+          "next",
+          m.block(null, [
+            set(got, m.call(batch, [get(CTLP), get(BUDGET)], i32)),
+            set(total, m.i32.add(get(total), get(got))),
+            m.br("out", ctl(CTL.wake)),
+            m.if(
+              get(got),
+              m.block(null, [
+                set(done, m.i32.add(get(done), c(1))),
+                m.br("out", m.i32.ge_u(get(done), get(BATCHES))),
+                m.br("next"),
+              ]),
+            ),
+            // A budget of 0 takes no frames: one batch (completions, refill), and out.
+            m.br("out", m.i32.eqz(get(BUDGET))),
+            // RX was empty: wait for the kernel's producer a little, inside Wasm.
+            set(spin, c(0)),
+            m.loop(
+              "spin",
+              m.block(null, [
+                m.if(
+                  m.i32.ge_u(get(spin), get(SPINS)),
+                  m.block(null, [m.i32.store(CTL.wake, 4, get(CTLP), c(WAKE_IDLE)), m.br("out")]),
+                ),
+                m.br("next", m.i32.ne(m.i32.atomic.load(0, get(rxP)), m.i32.load(0, 4, get(rxC)))),
+                set(spin, m.i32.add(get(spin), c(1))),
+                m.br("spin"),
+              ]),
+            ),
+          ]),
+        ),
+      ]),
+      get(total),
+    ],
+    i32,
+  );
+  m.addFunction(name, binaryen.createType([i32, i32, i32, i32]), i32, new Array(6).fill(i32), body);
+  m.addFunctionExport(name, name);
 }

@@ -4,6 +4,13 @@
 
 export const RX_BATCH_PREFIX = "xdpc_rx_batch_";
 export const rxBatchExport = (handler: string) => RX_BATCH_PREFIX + handler;
+export const RX_RUN_PREFIX = "xdpc_rx_run_";
+/**
+ * `xdpc_rx_run_<handler>(ctl, budget, batches, spins) → frames`: up to `batches` batches
+ * of up to `budget` frames in one call, spinning up to `spins` times on the RX producer
+ * when the ring is empty; returns early when the kernel wants a wakeup (`wake`).
+ */
+export const rxRunExport = (handler: string) => RX_RUN_PREFIX + handler;
 
 /**
  * The control block of one socket (byte offsets; all fields u32 unless u64). The
@@ -39,7 +46,10 @@ export const CTL = {
   freeCount: 84,
   rxQueue: 88,
   ifindex: 92,
-  /** Out: bit 0 the TX ring wants a kick (sendto), bit 1 the fill ring wants a wakeup (poll). */
+  /**
+   * Out: bit 0 the TX ring wants a kick (sendto), bit 1 the fill ring wants a wakeup
+   * (poll); bit 2 (run loop only) the RX ring stayed empty through the spins.
+   */
   wake: 96,
   /** u64 counters. */
   rx: 104,
@@ -54,3 +64,4 @@ export const CTL = {
 
 export const WAKE_TX = 1;
 export const WAKE_FILL = 2;
+export const WAKE_IDLE = 4;

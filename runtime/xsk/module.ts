@@ -12,7 +12,7 @@
 //   ...       one stack per worker (meta.stackSize each), then the control plane's
 //             stack and scratch (its own instance calls the map code)
 import { randomInt } from "node:crypto";
-import { rxBatchExport } from "../../compiler/wasm/xsk-abi.ts";
+import { rxBatchExport, rxRunExport } from "../../compiler/wasm/xsk-abi.ts";
 import {
   IMPORT_MODULE,
   LANE_IMPORT,
@@ -55,7 +55,8 @@ export function checkHandlerModule(mod: WebAssembly.Module, handler: string): Wa
   if (!meta) throw new XskError("not an xdpc module: no xdpc.meta section");
   if (!meta.functions.some((f) => f.name === handler && f.kind === "handler"))
     throw new XskError(`the module has no AF_XDP handler '${handler}'`);
-  if (!WebAssembly.Module.exports(mod).some((e) => e.name === rxBatchExport(handler)))
+  const exports = new Set(WebAssembly.Module.exports(mod).map((e) => e.name));
+  if (!exports.has(rxBatchExport(handler)) || !exports.has(rxRunExport(handler)))
     throw new XskError(`the module has no batch loop for '${handler}' (build it with xdpc build)`);
   const refused = WebAssembly.Module.imports(mod)
     .filter(

@@ -44,7 +44,7 @@ export interface XskRunOptions {
   frames?: number;
   /** Frames per batch (default 64). */
   batch?: number;
-  /** Empty batches before a worker sleeps in poll() (default 256). */
+  /** Checks of an empty RX ring (spun inside Wasm) before a worker sleeps in poll() (default 256). */
   spins?: number;
   /** Pin worker i to cpus[i % cpus.length]. */
   cpus?: number[];

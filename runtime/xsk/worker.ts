@@ -1,14 +1,16 @@
 // One AF_XDP worker thread: it owns the rings of its sockets (one producer and one
 // consumer per ring, as the kernel requires), instantiates the handler module over the
-// shared memory and calls the generated batch loop. JavaScript here only decides when
-// to sleep and when to wake the kernel: sendto when the TX ring asks for a kick,
-// poll when there was nothing to do for a while (or the fill ring asks for a wakeup).
+// shared memory and calls the generated run loop (batches, and a bounded spin on an
+// empty RX ring, all inside Wasm). JavaScript here only decides when to sleep and when
+// to wake the kernel: sendto when the TX ring asks for a kick, poll(0) when the fill
+// ring asks for a wakeup, and a sleeping poll when every RX ring stayed empty through
+// the module's spins.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { CTL, rxBatchExport, WAKE_FILL, WAKE_TX } from "../../compiler/wasm/xsk-abi.ts";
+import { CTL, rxRunExport, WAKE_FILL, WAKE_IDLE, WAKE_TX } from "../../compiler/wasm/xsk-abi.ts";
 import { kickTx, pinThread, pollFds, threadId } from "../../native/xsk.ts";
 import { instantiateHandler, type HandlerLayout } from "./module.ts";
 
@@ -26,7 +28,7 @@ export interface WorkerJob {
   handler: string;
   sockets: { fd: number; ctl: number; queue: number }[];
   batch: number;
-  /** Empty batches before the worker sleeps in poll(). */
+  /** Checks of an empty RX ring (inside Wasm, shared by the worker's sockets) before the worker sleeps in poll(). */
   spins: number;
   cpu?: number;
   /** Test hook: throw after this many frames (a crashing worker). */
@@ -53,6 +55,8 @@ export function workerUrl(): URL {
 }
 
 const POLL_MS = 100;
+/** Batches one call of the run loop may take before it returns to JavaScript (to see a stop). */
+const BATCHES_PER_CALL = 64;
 
 function workerMain(job: WorkerJob): void {
   const port = parentPort!;
@@ -60,37 +64,42 @@ function workerMain(job: WorkerJob): void {
   const instance = instantiateHandler(job.module, job.memory, job.layout, job.index, (line) =>
     port.postMessage({ kind: "trace", line } satisfies WorkerMessage),
   );
-  const batch = instance.exports[rxBatchExport(job.handler)] as (ctl: number, n: number) => number;
+  const run = instance.exports[rxRunExport(job.handler)] as (
+    ctl: number,
+    budget: number,
+    batches: number,
+    spins: number,
+  ) => number;
   const control = new Int32Array(job.control);
   const mem = new Int32Array(job.memory.buffer);
   const fds = job.sockets.map((s) => s.fd);
   port.postMessage({ kind: "ready", index: job.index, tid: threadId() } satisfies WorkerMessage);
   let fillWake = false;
+  let idle = false;
+  // Each socket's share of the spins on an empty RX ring before the worker sleeps.
+  const spins = Math.max(1, Math.ceil(job.spins / job.sockets.length));
   const round = () => {
     let frames = 0;
     fillWake = false;
+    idle = true;
     for (const s of job.sockets) {
-      frames += batch(s.ctl, job.batch);
+      frames += run(s.ctl, job.batch, BATCHES_PER_CALL, spins);
       const wake = mem[(s.ctl + CTL.wake) >> 2]!;
       if (wake & WAKE_TX) kickTx(s.fd);
       if (wake & WAKE_FILL) fillWake = true;
+      if (!(wake & WAKE_IDLE)) idle = false;
     }
     return frames;
   };
-  let idle = 0;
   let seen = 0;
   while (Atomics.load(control, CONTROL_STOP) === 0) {
     const frames = round();
     if (job.failAfter !== undefined && (seen += frames) >= job.failAfter)
       throw new Error(`injected failure after ${seen} frames`);
-    if (frames > 0) {
-      idle = 0;
-      if (fillWake) pollFds(fds, 0);
-    } else if (++idle >= job.spins) {
-      // Nothing for a while: sleep until a socket has frames (bounded, to see a stop).
-      pollFds(fds, POLL_MS);
-      idle = 0;
-    }
+    if (fillWake) pollFds(fds, 0);
+    // Every RX ring stayed empty through the spins: sleep until a socket has frames
+    // (bounded, to see a stop).
+    else if (idle) pollFds(fds, POLL_MS);
   }
   // Stopping: handle what has already arrived (and send what is queued) before the
   // sockets close; two quiet rounds in a row end it.

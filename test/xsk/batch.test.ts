@@ -5,7 +5,7 @@
 // must come back (no leak through the free stack, the fill ring or a full TX ring).
 import { beforeAll, describe, expect, it } from "vitest";
 import { compile, compileWasm } from "../../compiler/driver/index.ts";
-import { CTL } from "../../compiler/wasm/xsk-abi.ts";
+import { CTL, WAKE_IDLE, WAKE_TX } from "../../compiler/wasm/xsk-abi.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadCorpus } from "../support/corpus.ts";
 import { hex } from "../../runtime/packets/build.ts";
@@ -101,6 +101,61 @@ describe("the batch loop over fake rings", () => {
     expect(rings.transmit()).toHaveLength(1);
     rings.batch(rings.ctl, 64);
     expect(rings.idleFrames()).toBe(128);
+  });
+});
+
+describe("the run loop over fake rings", () => {
+  const udp = (dport: number) => {
+    const f = new Uint8Array(60);
+    f.set([0x08, 0x00, 0x45, 0, 0, 46], 12);
+    f[23] = 17;
+    f[36] = dport >> 8;
+    f[37] = dport & 0xff;
+    return f;
+  };
+  const wake = (rings: FakeRings) =>
+    new DataView(rings.memory.buffer).getUint32(rings.ctl + CTL.wake, true);
+
+  it("takes whole batches up to its limit, then spins on an empty RX ring and says so", () => {
+    const rings = new FakeRings(wasm, "echo", 256, 512);
+    const batches0 = rings.counter(CTL.batches);
+    rings.receive(Array.from({ length: 200 }, () => udp(9)));
+    // 4 batches of 16: the limit, not the ring, ends the call; no idle flag.
+    expect(rings.run(rings.ctl, 16, 4, 8)).toBe(64);
+    expect(wake(rings)).toBe(0);
+    expect(rings.counter(CTL.batches) - batches0).toBe(4n);
+    // The rest in batches of 64 (64, 64, 8), then one empty batch and the spins.
+    expect(rings.run(rings.ctl, 64, 64, 8)).toBe(136);
+    expect(wake(rings)).toBe(WAKE_IDLE);
+    expect(rings.counter(CTL.batches) - batches0).toBe(8n);
+    expect([rings.counter(CTL.rx), rings.counter(CTL.drop)]).toEqual([200n, 200n]);
+    expect(rings.idleFrames()).toBe(512);
+    // Nothing arrived: no frame, idle again; zero spins still end the call.
+    expect(rings.run(rings.ctl, 64, 64, 0)).toBe(0);
+    expect(wake(rings)).toBe(WAKE_IDLE);
+    // A batch of 0 frames' budget is an empty batch, not an endless loop.
+    rings.receive([udp(9)]);
+    expect(rings.run(rings.ctl, 0, 64, 4)).toBe(0);
+    expect(rings.counter(CTL.rx)).toBe(200n);
+    expect(rings.run(rings.ctl, 64, 1, 4)).toBe(1);
+  });
+
+  it("returns after the batch that wants a TX kick", () => {
+    const rings = new FakeRings(wasm, "echo", 256, 512);
+    rings.setTxNeedWakeup(true);
+    rings.receive(Array.from({ length: 100 }, (_, i) => udp(i < 10 ? 7 : 9)));
+    expect(rings.run(rings.ctl, 32, 64, 8)).toBe(32);
+    expect(wake(rings)).toBe(WAKE_TX);
+    expect(rings.transmit()).toHaveLength(10);
+    rings.setTxNeedWakeup(false);
+    expect(rings.run(rings.ctl, 32, 64, 8)).toBe(68);
+    expect(wake(rings)).toBe(WAKE_IDLE);
+    expect([rings.counter(CTL.tx), rings.counter(CTL.drop), rings.counter(CTL.completed)]).toEqual([
+      10n,
+      90n,
+      10n,
+    ]);
+    expect(rings.idleFrames()).toBe(512);
   });
 });
 

@@ -3,7 +3,7 @@
 // same code the runtime uses. The test plays the kernel: it takes chunks from the fill
 // ring, writes frames into them and publishes RX descriptors, then collects the TX ring
 // and completes it — so the generated loop is checked frame by frame, and timed hot.
-import { CTL, rxBatchExport } from "../../compiler/wasm/xsk-abi.ts";
+import { CTL, rxBatchExport, rxRunExport } from "../../compiler/wasm/xsk-abi.ts";
 import { readMeta } from "../../compiler/wasm/abi.ts";
 import type { MmapOffsets } from "../../native/xsk.ts";
 import {
@@ -27,6 +27,8 @@ export const RX_HEADROOM = 256;
 export class FakeRings {
   readonly memory: WebAssembly.Memory;
   readonly batch: (ctl: number, budget: number) => number;
+  /** The worker's run loop: up to `batches` batches, `spins` checks of an empty RX ring. */
+  readonly run: (ctl: number, budget: number, batches: number, spins: number) => number;
   readonly ctl: number;
   private readonly lay: ReturnType<typeof xskFootprint>;
   private readonly mask: number;
@@ -64,6 +66,7 @@ export class FakeRings {
     this.mask = ringSize - 1;
     const inst = instantiateHandler(mod, this.memory, layout, 0, () => {});
     this.batch = inst.exports[rxBatchExport(handler)] as (c: number, n: number) => number;
+    this.run = inst.exports[rxRunExport(handler)] as FakeRings["run"];
     this.batch(this.ctl, 0); // the first call fills the fill ring from the free stack
   }
 
@@ -133,6 +136,11 @@ export class FakeRings {
     this.setU32(r.tx + o.tx.consumer, cons);
     this.setU32(r.cr + o.cr.producer, crProd);
     return out;
+  }
+
+  /** The kernel's need_wakeup flag of the TX ring (set: a TX kick is wanted). */
+  setTxNeedWakeup(on: boolean): void {
+    this.setU32(this.lay.rings[0]!.tx + FAKE_OFFSETS.tx.flags, on ? 1 : 0);
   }
 
   /** Frames on the fill ring + on the free stack (every frame not in flight). */
