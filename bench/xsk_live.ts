@@ -335,7 +335,9 @@ export async function measureXskLive(opts: XskLiveOptions): Promise<Maybe<XskLiv
         const sink = compile(SINK, { file: "sink.ts", emit: "object" });
         if (!sink.object) throw new Error("the reply sink does not compile");
         const sinkObj = loadXdpObject(sink.object, { name: "bench_sink" });
-        const detachSink = attachNative(spec.peerIf, sinkObj.programFd("sink"));
+        const detachSink = netns.runInNetns(spec.name, () =>
+          attachNative(spec.peerIf, sinkObj.programFd("sink")),
+        );
         detach();
         detach = attachNative(spec.hostIf, exObj.programFd("edge"));
         try {
@@ -383,7 +385,7 @@ export async function measureXskLive(opts: XskLiveOptions): Promise<Maybe<XskLiv
           detach();
           detach = () => {};
           exObj.close();
-          detachSink();
+          netns.runInNetns(spec.name, () => detachSink());
           sinkObj.close();
         }
         return {
