@@ -68,18 +68,20 @@ function packets(): Uint8Array[] {
   return out;
 }
 
+/** A 60-byte IPv4/UDP frame to `dport` (all the batch loop's handler reads). */
+function udp(dport: number): Uint8Array {
+  const f = new Uint8Array(60);
+  f.set([0x08, 0x00, 0x45, 0, 0, 46], 12);
+  f[23] = 17;
+  f[36] = dport >> 8;
+  f[37] = dport & 0xff;
+  return f;
+}
+
 describe("the batch loop over fake rings", () => {
   it("recycles every frame: drops, TX, completions and a full TX ring", () => {
     const rings = new FakeRings(wasm, "echo", 64, 128);
     expect(rings.idleFrames()).toBe(128);
-    const udp = (dport: number) => {
-      const f = new Uint8Array(60);
-      f.set([0x08, 0x00, 0x45, 0, 0, 46], 12);
-      f[23] = 17;
-      f[36] = dport >> 8;
-      f[37] = dport & 0xff;
-      return f;
-    };
     // 64 frames to port 7 fill the TX ring; the next 64 find it full (not completed yet).
     rings.receive(Array.from({ length: 64 }, () => udp(7)));
     expect(rings.batch(rings.ctl, 64)).toBe(64);
@@ -105,14 +107,6 @@ describe("the batch loop over fake rings", () => {
 });
 
 describe("the run loop over fake rings", () => {
-  const udp = (dport: number) => {
-    const f = new Uint8Array(60);
-    f.set([0x08, 0x00, 0x45, 0, 0, 46], 12);
-    f[23] = 17;
-    f[36] = dport >> 8;
-    f[37] = dport & 0xff;
-    return f;
-  };
   const wake = (rings: FakeRings) =>
     new DataView(rings.memory.buffer).getUint32(rings.ctl + CTL.wake, true);
 

@@ -219,27 +219,15 @@ function synthesize(
     }
     const sw = widthOf(t.ty);
     const tt = t.ty === "i64" ? "i64" : "i32";
-    if (r.from > r.at) {
+    if (r.from !== r.at) {
       const s = fresh(tt);
       insts.push({
         op: "bin",
-        kind: "lshr",
+        kind: r.from > r.at ? "lshr" : "shl",
         w: sw,
         dst: s,
         a: t,
-        b: BigInt(8 * (r.from - r.at)),
-        span,
-      });
-      t = s;
-    } else if (r.from < r.at) {
-      const s = fresh(tt);
-      insts.push({
-        op: "bin",
-        kind: "shl",
-        w: sw,
-        dst: s,
-        a: t,
-        b: BigInt(8 * (r.at - r.from)),
+        b: BigInt(8 * Math.abs(r.from - r.at)),
         span,
       });
       t = s;
