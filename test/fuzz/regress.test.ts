@@ -540,6 +540,24 @@ describeKernel("a loop's body parses from its own packet pointers (kernel and Wa
 });
 
 describeKernel("a frame grown past 512 bytes (kernel and Wasm host)", () => {
+  it("an index scaled for a stack array stays after its bounds check (fuzz seed 61141)", () => {
+    // The loops pass moved ctx.rxQueue * 4 to the preheader, ahead of the check on
+    // rxQueue in the loop, and the verifier refused the unbounded variable-offset read.
+    const src = `import { zeroed } from "xdpc";
+import type { FixedArray } from "xdpc";
+interface S1 { f0: FixedArray<i32, 5>; }
+export function f(ctx: XdpContext): XdpAction {
+  for (let ix8 = 5; ix8 <= 14; ix8++) {
+    for (let ix10 = 5; ix10 <= 17; ix10++) {
+      const st11 = zeroed<S1>();
+      st11.f0[(0 as u32)] = (st11.f0[ctx.rxQueue] >> (0 as i32));
+    }
+  }
+  return ((ctx.len) % 4) as XdpAction;
+}`;
+    expect(both(src, [udp4, tcp4]).verdicts).toEqual([udp4.length % 4, tcp4.length % 4]);
+  });
+
   it("40 × adjustTail(16) grows the frame by 640 bytes (campaign seed 12487)", () => {
     // The test run's output buffer had 512 spare bytes: the kernel refused with ENOSPC.
     const src = `export function f(ctx: XdpContext): XdpAction {

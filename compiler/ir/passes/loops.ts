@@ -55,6 +55,7 @@ export function optimizeLoops(f: Func): boolean {
   }
   const preds = predecessors(f);
   const pointers = pointerVregs(f);
+  const bounded = boundedVregs(f, pointers);
   let live: ReturnType<typeof liveness> | null = null;
   // Liveness is computed once: what this pass moves and deletes only shrinks it. A block
   // made since (a preheader) is not in it; what is live into one is what its own
@@ -81,7 +82,7 @@ export function optimizeLoops(f: Func): boolean {
   for (const loop of loops) {
     if (loop.header === f.blocks[0]) continue;
     const ctx: LoopCtx = { f, loop, loops, preds, preheader: null };
-    const hoisted = invariantInsts(loop, defCount, users, pointers);
+    const hoisted = invariantInsts(loop, defCount, users, pointers, bounded);
     if (hoisted.size) {
       const p = preheaderOf(ctx);
       for (const b of blocksInOrder(f, loop.body)) {
@@ -141,6 +142,7 @@ function invariantInsts(
   defCount: Map<number, number>,
   users: Map<number, (Inst | Term)[]>,
   pointers: Set<number>,
+  bounded: Set<number>,
 ): Set<Inst> {
   const definedIn = new Set<number>();
   let movesPacket = false;
@@ -166,6 +168,7 @@ function invariantInsts(
           if (hoisted.has(i) || banned.has(i)) continue;
           const d = def(i);
           if (!d || defCount.get(d.id) !== 1 || !movable(i, movesPacket)) continue;
+          if (i.op !== "load" && bounded.has(d.id)) continue;
           const us = uses(i);
           if (!us.every(inv) || !us.every(ptrOk)) continue;
           // Only a copy or the difference of two moves a pointer (data_end - data).
@@ -191,6 +194,43 @@ function invariantInsts(
     }
     if (ok) return hoisted;
   }
+}
+
+/**
+ * Scalars whose range the verifier checks where they are used (pointer offsets, helper
+ * arguments), and the operators and copies that compute them. The verifier learns a
+ * range from a branch on a register, not on what was computed from it before the
+ * branch: an array index scaled in a preheader ahead of the loop's bounds check is
+ * unbounded at the access (fuzz seed 61141: "unbounded variable-offset read from
+ * stack"). A load from the context still moves; what is computed from it stays.
+ */
+function boundedVregs(f: Func, pointers: Set<number>): Set<number> {
+  const out = new Set<number>();
+  const defs = new Map<number, Inst>();
+  const add = (o: unknown) => {
+    if (o && typeof o === "object" && "id" in o && !isImm(o as Operand)) {
+      const id = (o as { id: number }).id;
+      if (!pointers.has(id)) out.add(id);
+    }
+  };
+  for (const b of f.blocks)
+    for (const i of b.insts) {
+      const d = def(i);
+      if (d) defs.set(d.id, i);
+      if (i.op === "ptrAdd") add(i.off);
+      else if (i.op === "call") for (const a of i.args) add(a);
+    }
+  const work = [...out];
+  while (work.length) {
+    const i = defs.get(work.pop()!);
+    if (!i || (i.op !== "mov" && i.op !== "bin" && i.op !== "un")) continue;
+    for (const u of uses(i))
+      if (!out.has(u.id) && !pointers.has(u.id)) {
+        out.add(u.id);
+        work.push(u.id);
+      }
+  }
+  return out;
 }
 
 /** Vregs the verifier may see holding a pointer: typed so, or copied or offset from one. */
