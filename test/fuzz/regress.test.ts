@@ -496,6 +496,25 @@ export function f(ctx: XdpContext): XdpAction {
       obj.close();
     }
   });
+
+  it("one value computed twice from the same registers is one register (fuzz seed 40851: 1M instructions)", () => {
+    // A 40-trip loop tests `ctx.len as u8` in three nested ifs: each recomputed from the
+    // trip's data and data_end, a fresh unknown to the verifier, so every combination of
+    // outcomes stayed pending. Numbered once, the first test decides the others.
+    const { ts } = render(generate(40851));
+    const b = buildXdpc(ts);
+    expect(b.errors).toEqual([]);
+    const k = runKernel(b.object!, [udp4, tcp4]);
+    expect(k.loadError).toBeUndefined();
+    expect(runWasm(b.wasm!, b.program!, b.object!, [udp4, tcp4])).toEqual(k.outcome);
+    const obj = loadXdpObject(b.object!, { name: "s40851" });
+    try {
+      // Over 1,000,000 before (the limit); 77 after.
+      expect(progInfo(obj.programFd("prog")).verifiedInsns).toBeLessThan(20_000);
+    } finally {
+      obj.close();
+    }
+  });
 });
 
 describeKernel("a loop's body parses from its own packet pointers (kernel and Wasm host)", () => {

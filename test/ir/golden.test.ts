@@ -146,6 +146,11 @@ export function prog(ctx: XdpContext): XdpAction {
   const unused = eth.proto + 1;
   return XDP_PASS;
 }`,
+  gvn: `export function prog(ctx: XdpContext): XdpAction {
+  if ((ctx.len as u8) !== 0) return XDP_PASS;
+  if ((ctx.len as u8) > 3) return XDP_TX;
+  return XDP_DROP;
+}`,
 };
 
 /**

@@ -9,7 +9,7 @@ import { eliminateDeadCode } from "./dce.ts";
 import { simplifyCfg } from "./simplify.ts";
 import { mergeGuards } from "./guards.ts";
 import { peephole } from "./peephole.ts";
-import { eliminateCommonSubexpressions } from "./cse.ts";
+import { eliminateCommonSubexpressions, numberValues } from "./cse.ts";
 import { foldRanges } from "./ranges.ts";
 import { coverLoads } from "./bounds.ts";
 import { forwardStores } from "./slots.ts";
@@ -26,6 +26,7 @@ export {
   mergeGuards,
   peephole,
   eliminateCommonSubexpressions,
+  numberValues,
   foldRanges,
   coverLoads,
   forwardStores,
@@ -50,6 +51,7 @@ export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
   { name: "widen", run: widenCopies },
   { name: "addrs", run: foldAddresses },
   { name: "dce", run: eliminateDeadCode },
+  { name: "gvn", run: numberValues },
   { name: "loops", run: optimizeLoops },
   { name: "tails", run: mergeTails },
 ];
