@@ -12,15 +12,23 @@
 // and the fill ring is never handed more than it has room for.
 //
 // Memory ordering is the kernel's (tools/lib/bpf/xsk.h): the other side's index is an
-// atomic load before descriptors are read, our index an atomic store after descriptors
-// are written. Wasm atomics are sequentially consistent, stronger than acquire/release.
-// Our own index of each ring is read with an ordinary load (only we write it). All
+// atomic load before descriptors are read, our index a release store after descriptors
+// are written (and read). Wasm's only store with release order is the sequentially
+// consistent `i32.atomic.store` (V8 on x86-64: an `xchg`, a full barrier, ~20 cycles,
+// four per batch). With CTL.flags RELEASE_PLAIN, which the runtime sets only on x86-64,
+// the index is a plain `i32.store` instead: there x86's total store order keeps a
+// store after every earlier load and store of the thread, which is all a release store
+// is (libxdp's smp_store_release is a plain mov on x86), and V8 keeps a function's
+// linear-memory accesses in program order (they are all on its effect chain, and a
+// handler call is a barrier for the compiler). That is a guarantee of V8 on x86-64,
+// not of the Wasm memory model, where a plain store races; elsewhere the flag stays
+// clear. Our own index of each ring is read with an ordinary load (only we write it). All
 // state lives in the ring words and in the control block, and the control block's
 // counters and free stack are written back only at the end of a batch, so a batch cut
 // short by a trap changes nothing: a restarted worker resumes from the last whole one.
 import binaryen from "binaryen";
 import { DATA_OUT, END_OUT } from "./codegen.ts";
-import { CTL, rxBatchExport, rxRunExport, WAKE_IDLE } from "./xsk-abi.ts";
+import { CTL, RELEASE_PLAIN, rxBatchExport, rxRunExport, WAKE_IDLE } from "./xsk-abi.ts";
 
 type Ref = binaryen.ExpressionRef;
 
@@ -69,7 +77,9 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
     frDesc = L(),
     frMask = L(),
     crDesc = L(),
-    crMask = L();
+    crMask = L(),
+    plain = L(),
+    touch = L();
   const vars: binaryen.Type[] = new Array(next - 2).fill(i32);
 
   const get = (i: number) => m.local.get(i, i32);
@@ -82,6 +92,9 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
   const and = (a: Ref, b: Ref) => m.i32.and(a, b);
   const aload = (p: Ref) => m.i32.atomic.load(0, p);
   const astore = (p: Ref, e: Ref) => m.i32.atomic.store(0, p, e);
+  /** Stores our index of a ring (after its descriptors): a release store, see the top. */
+  const publish = (field: number, e: () => Ref) =>
+    m.if(get(plain), m.i32.store(0, 4, ctl(field), e()), astore(ctl(field), e()));
   /** min(local a, local b), unsigned (binaryen expressions are trees: each use is a fresh node). */
   const minU = (a: number, b: number) => m.select(m.i32.lt_u(get(a), get(b)), get(a), get(b));
   const counterAdd = (field: number, local: number) =>
@@ -127,6 +140,7 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
     set(frMask, ctl(CTL.frMask)),
     set(crDesc, ctl(CTL.crDesc)),
     set(crMask, ctl(CTL.crMask)),
+    set(plain, and(ctl(CTL.flags), c(RELEASE_PLAIN))),
 
     // 1. completions: frames the kernel has sent return to the free stack.
     set(cons, m.i32.load(0, 4, ctl(CTL.crConsumer))),
@@ -147,7 +161,7 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
     ]),
     m.if(
       get(n),
-      m.block(null, [astore(ctl(CTL.crConsumer), get(prod)), counterAdd(CTL.completed, n)]),
+      m.block(null, [publish(CTL.crConsumer, () => get(prod)), counterAdd(CTL.completed, n)]),
     ),
 
     // 2. RX: run the handler over up to `budget` frames.
@@ -160,6 +174,32 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
     set(tx, c(0)),
     set(drop, c(0)),
     set(txFull, c(0)),
+    // First, one load of each frame's first byte, back to back: the kernel wrote the
+    // frames on another core, and the handler's reads of one frame would otherwise wait
+    // out that cache miss before the next frame's could start (Wasm has no prefetch).
+    set(touch, c(0)),
+    wrapLoop("touch", get(n), [
+      set(
+        touch,
+        m.i32.or(
+          get(touch),
+          m.i32.load8_u(
+            0,
+            1,
+            add(
+              get(umem),
+              m.i32.wrap(
+                m.i64.load(
+                  0,
+                  8,
+                  add(get(rxDesc), m.i32.shl(and(add(get(rxCons), get(k)), get(rxMask)), c(4))),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ]),
     wrapLoop("rx", get(n), [
       set(d, add(get(rxDesc), m.i32.shl(and(add(get(rxCons), get(k)), get(rxMask)), c(4)))),
       set(addr, m.i32.wrap(m.i64.load(0, 8, get(d)))),
@@ -207,8 +247,14 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
         m.block(null, [...push(get(chunk)), set(drop, add(get(drop), c(1)))]),
       ),
     ]),
-    m.if(get(n), astore(ctl(CTL.rxConsumer), add(get(rxCons), get(n)))),
-    m.if(m.i32.ne(get(txProd), get(txStart)), astore(ctl(CTL.txProducer), get(txProd))),
+    m.if(
+      get(n),
+      publish(CTL.rxConsumer, () => add(get(rxCons), get(n))),
+    ),
+    m.if(
+      m.i32.ne(get(txProd), get(txStart)),
+      publish(CTL.txProducer, () => get(txProd)),
+    ),
 
     // 3. refill: the free stack's frames go to the fill ring, as far as it has room.
     set(frProd, m.i32.load(0, 4, ctl(CTL.frProducer))),
@@ -223,10 +269,14 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
         m.i64.extend_u(m.i32.load(0, 4, add(get(freeBase), m.i32.shl(get(freeCount), c(2))))),
       ),
     ]),
-    m.if(get(prod), astore(ctl(CTL.frProducer), add(get(frProd), get(prod)))),
+    m.if(
+      get(prod),
+      publish(CTL.frProducer, () => add(get(frProd), get(prod))),
+    ),
 
     // 4. write back, and say which wakeups the kernel asked for.
     ctlSet(CTL.freeCount, get(freeCount)),
+    ctlSet(CTL.touched, get(touch)),
     counterAdd(CTL.rx, n),
     counterAdd(CTL.tx, tx),
     counterAdd(CTL.drop, drop),

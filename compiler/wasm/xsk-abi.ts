@@ -51,6 +51,11 @@ export const CTL = {
    * (poll); bit 2 (run loop only) the RX ring stayed empty through the spins.
    */
   wake: 96,
+  /**
+   * In: bit 0 (RELEASE_PLAIN) publishes our ring indices with plain stores instead of
+   * sequentially consistent ones; the runtime sets it only on x86-64 (docs/wasm.md).
+   */
+  flags: 100,
   /** u64 counters. */
   rx: 104,
   tx: 112,
@@ -59,9 +64,14 @@ export const CTL = {
   txFull: 128,
   batches: 136,
   completed: 144,
-  size: 152,
+  /** Out: where the batch's early loads of its frames' first bytes end up (never read). */
+  touched: 152,
+  size: 160,
 } as const;
 
 export const WAKE_TX = 1;
 export const WAKE_FILL = 2;
 export const WAKE_IDLE = 4;
+
+/** CTL.flags: plain stores are release stores here (x86-64's total store order). */
+export const RELEASE_PLAIN = 1;

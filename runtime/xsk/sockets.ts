@@ -14,7 +14,7 @@
 // The memory's maximum equals its initial size: it never grows, so no allocator ever
 // hands out a range under a ring, and the rings are replaced by anonymous pages before
 // the memory is dropped (a hole would crash the next access).
-import { CTL } from "../../compiler/wasm/xsk-abi.ts";
+import { CTL, RELEASE_PLAIN } from "../../compiler/wasm/xsk-abi.ts";
 import { NativeError } from "../../native/lib.ts";
 import { mapUpdate } from "../../native/object.ts";
 import {
@@ -125,6 +125,12 @@ export function probeOffsets(): MmapOffsets {
 }
 
 /**
+ * Plain stores publish ring indices only where a plain store is a release store: x86-64
+ * (total store order; compiler/wasm/batch.ts has the argument).
+ */
+export const releasePlain = (arch: string = process.arch) => arch === "x64";
+
+/**
  * Writes queue `i`'s control block (ring addresses, UMEM, its free stack holding every
  * frame of its share) for the batch loop. The first batch moves as many frames as fit
  * onto the fill ring.
@@ -134,7 +140,15 @@ export function initControlBlock(
   lay: ReturnType<typeof xskFootprint>,
   i: number,
   off: MmapOffsets,
-  o: { ringSize: number; frames: number; frameSize: number; queue: number; ifindex: number },
+  o: {
+    ringSize: number;
+    frames: number;
+    frameSize: number;
+    queue: number;
+    ifindex: number;
+    /** Publish ring indices with plain stores (default: releasePlain()). */
+    plainStores?: boolean;
+  },
 ): void {
   const view = new DataView(memory.buffer);
   const u32 = (at: number, v: number) => view.setUint32(at, v, true);
@@ -162,6 +176,7 @@ export function initControlBlock(
   u32(c + CTL.freeCount, o.frames);
   u32(c + CTL.rxQueue, o.queue);
   u32(c + CTL.ifindex, o.ifindex);
+  u32(c + CTL.flags, (o.plainStores ?? releasePlain()) ? RELEASE_PLAIN : 0);
 }
 
 /**

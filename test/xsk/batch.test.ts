@@ -5,7 +5,8 @@
 // must come back (no leak through the free stack, the fill ring or a full TX ring).
 import { beforeAll, describe, expect, it } from "vitest";
 import { compile, compileWasm } from "../../compiler/driver/index.ts";
-import { CTL, WAKE_IDLE, WAKE_TX } from "../../compiler/wasm/xsk-abi.ts";
+import { CTL, RELEASE_PLAIN, WAKE_IDLE, WAKE_TX } from "../../compiler/wasm/xsk-abi.ts";
+import { releasePlain } from "../../runtime/xsk/sockets.ts";
 import { describeKernel } from "../support/kernel.ts";
 import { loadCorpus } from "../support/corpus.ts";
 import { hex } from "../../runtime/packets/build.ts";
@@ -78,31 +79,69 @@ function udp(dport: number): Uint8Array {
   return f;
 }
 
+// Ring indices published with sequentially consistent stores, and with plain ones (x86-64).
+const STORES = [
+  ["atomic", false],
+  ["plain", true],
+] as const;
+
 describe("the batch loop over fake rings", () => {
-  it("recycles every frame: drops, TX, completions and a full TX ring", () => {
-    const rings = new FakeRings(wasm, "echo", 64, 128);
-    expect(rings.idleFrames()).toBe(128);
-    // 64 frames to port 7 fill the TX ring; the next 64 find it full (not completed yet).
-    rings.receive(Array.from({ length: 64 }, () => udp(7)));
-    expect(rings.batch(rings.ctl, 64)).toBe(64);
-    rings.receive(Array.from({ length: 64 }, () => udp(7)));
-    expect(rings.batch(rings.ctl, 32)).toBe(32); // the budget bounds a batch
-    expect(rings.batch(rings.ctl, 64)).toBe(32);
-    expect([rings.counter(CTL.rx), rings.counter(CTL.tx), rings.counter(CTL.txFull)]).toEqual([
-      128n,
-      64n,
-      64n,
+  it.each(STORES)(
+    "recycles every frame: drops, TX, completions and a full TX ring (%s stores)",
+    (_, plain) => {
+      const rings = new FakeRings(wasm, "echo", 64, 128, undefined, plain);
+      expect(rings.idleFrames()).toBe(128);
+      // 64 frames to port 7 fill the TX ring; the next 64 find it full (not completed yet).
+      rings.receive(Array.from({ length: 64 }, () => udp(7)));
+      expect(rings.batch(rings.ctl, 64)).toBe(64);
+      rings.receive(Array.from({ length: 64 }, () => udp(7)));
+      expect(rings.batch(rings.ctl, 32)).toBe(32); // the budget bounds a batch
+      expect(rings.batch(rings.ctl, 64)).toBe(32);
+      expect([rings.counter(CTL.rx), rings.counter(CTL.tx), rings.counter(CTL.txFull)]).toEqual([
+        128n,
+        64n,
+        64n,
+      ]);
+      expect(rings.transmit()).toHaveLength(64);
+      expect(rings.batch(rings.ctl, 64)).toBe(0); // collects the completions
+      expect(rings.counter(CTL.completed)).toBe(64n);
+      expect(rings.idleFrames()).toBe(128);
+      rings.receive(Array.from({ length: 10 }, (_, i) => udp(i === 3 ? 7 : 9)));
+      expect(rings.batch(rings.ctl, 64)).toBe(10);
+      expect(rings.counter(CTL.drop)).toBe(9n);
+      expect(rings.transmit()).toHaveLength(1);
+      rings.batch(rings.ctl, 64);
+      expect(rings.idleFrames()).toBe(128);
+    },
+  );
+
+  it("publishes with plain stores only on x86-64", () => {
+    expect([releasePlain("x64"), releasePlain("arm64"), releasePlain("ia32")]).toEqual([
+      true,
+      false,
+      false,
     ]);
-    expect(rings.transmit()).toHaveLength(64);
-    expect(rings.batch(rings.ctl, 64)).toBe(0); // collects the completions
-    expect(rings.counter(CTL.completed)).toBe(64n);
-    expect(rings.idleFrames()).toBe(128);
-    rings.receive(Array.from({ length: 10 }, (_, i) => udp(i === 3 ? 7 : 9)));
-    expect(rings.batch(rings.ctl, 64)).toBe(10);
-    expect(rings.counter(CTL.drop)).toBe(9n);
-    expect(rings.transmit()).toHaveLength(1);
-    rings.batch(rings.ctl, 64);
-    expect(rings.idleFrames()).toBe(128);
+    const flags = (r: FakeRings) =>
+      new DataView(r.memory.buffer).getUint32(r.ctl + CTL.flags, true);
+    expect(flags(new FakeRings(wasm, "echo", 64, 128))).toBe(releasePlain() ? RELEASE_PLAIN : 0);
+    expect(flags(new FakeRings(wasm, "echo", 64, 128, undefined, false))).toBe(0);
+  });
+
+  it("loads each frame's first byte before the handler runs (kept: their OR is written back)", () => {
+    const rings = new FakeRings(wasm, "echo", 64, 128);
+    const touched = () =>
+      new DataView(rings.memory.buffer).getUint32(rings.ctl + CTL.touched, true);
+    rings.receive(
+      [0x01, 0x04, 0x10].map((b) => {
+        const f = udp(9);
+        f[0] = b;
+        return f;
+      }),
+    );
+    expect(rings.batch(rings.ctl, 64)).toBe(3);
+    expect(touched()).toBe(0x15);
+    expect(rings.batch(rings.ctl, 64)).toBe(0);
+    expect(touched()).toBe(0);
   });
 });
 
@@ -154,29 +193,32 @@ describe("the run loop over fake rings", () => {
 });
 
 describeKernel("the batch loop against the kernel", () => {
-  it("gives the XDP twin's verdicts and bytes over the corpus", () => {
-    const input = packets();
-    expect(input.length).toBeGreaterThan(100);
-    const obj = loadXdpObject(object);
-    let kernel;
-    try {
-      kernel = runXdp(obj.programFd("echo_xdp"), input);
-    } finally {
-      obj.close();
-    }
-    const rings = new FakeRings(wasm, "echo", 256, 512);
-    const sent: Uint8Array[] = [];
-    for (let i = 0; i < input.length; i += 200) {
-      rings.receive(input.slice(i, i + 200));
-      expect(rings.batch(rings.ctl, 256)).toBe(Math.min(200, input.length - i));
-      sent.push(...rings.transmit());
-      rings.batch(rings.ctl, 0);
-    }
-    for (const k of kernel) expect([XDP_TX, XDP_DROP]).toContain(k.verdict);
-    const want = kernel.filter((k) => k.verdict === XDP_TX).map((k) => hex(k.data));
-    expect(want.length).toBeGreaterThan(10);
-    expect(sent.map(hex)).toEqual(want);
-    expect(rings.counter(CTL.drop)).toBe(BigInt(kernel.length - want.length));
-    expect(rings.idleFrames()).toBe(512);
-  });
+  it.each(STORES)(
+    "gives the XDP twin's verdicts and bytes over the corpus (%s stores)",
+    (_, plain) => {
+      const input = packets();
+      expect(input.length).toBeGreaterThan(100);
+      const obj = loadXdpObject(object);
+      let kernel;
+      try {
+        kernel = runXdp(obj.programFd("echo_xdp"), input);
+      } finally {
+        obj.close();
+      }
+      const rings = new FakeRings(wasm, "echo", 256, 512, undefined, plain);
+      const sent: Uint8Array[] = [];
+      for (let i = 0; i < input.length; i += 200) {
+        rings.receive(input.slice(i, i + 200));
+        expect(rings.batch(rings.ctl, 256)).toBe(Math.min(200, input.length - i));
+        sent.push(...rings.transmit());
+        rings.batch(rings.ctl, 0);
+      }
+      for (const k of kernel) expect([XDP_TX, XDP_DROP]).toContain(k.verdict);
+      const want = kernel.filter((k) => k.verdict === XDP_TX).map((k) => hex(k.data));
+      expect(want.length).toBeGreaterThan(10);
+      expect(sent.map(hex)).toEqual(want);
+      expect(rings.counter(CTL.drop)).toBe(BigInt(kernel.length - want.length));
+      expect(rings.idleFrames()).toBe(512);
+    },
+  );
 });

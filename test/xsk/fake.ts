@@ -41,6 +41,8 @@ export class FakeRings {
     readonly ringSize = 256,
     readonly frames = 2 * ringSize,
     rodata?: Uint8Array,
+    /** CTL.flags RELEASE_PLAIN (default: the runtime's choice for this machine). */
+    plainStores?: boolean,
   ) {
     const mod = new WebAssembly.Module(wasm);
     const meta = readMeta(mod)!;
@@ -62,6 +64,7 @@ export class FakeRings {
       frameSize: 4096,
       queue: 0,
       ifindex: 1,
+      plainStores,
     });
     this.mask = ringSize - 1;
     const inst = instantiateHandler(mod, this.memory, layout, 0, () => {});
