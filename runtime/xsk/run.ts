@@ -231,6 +231,16 @@ export class XskRunner {
     }));
   }
 
+  /** Frames on each socket's fill ring (the kernel's for the taking), by queue. */
+  fillLevels(): { queue: number; frames: number }[] {
+    const mem = new Uint32Array(this.memory.buffer);
+    const at = (ctl: number, field: number) => mem[mem[(ctl + field) >> 2]! >> 2]!;
+    return this.set.sockets.map((s) => ({
+      queue: s.queue,
+      frames: (at(s.ctl, CTL.frProducer) - at(s.ctl, CTL.frConsumer)) >>> 0,
+    }));
+  }
+
   /**
    * The handlers' maps, reached through an instance of the handler module of the
    * control plane's own (its map code takes the same locks as the workers').

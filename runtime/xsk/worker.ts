@@ -73,6 +73,9 @@ function workerMain(job: WorkerJob): void {
   const control = new Int32Array(job.control);
   const mem = new Int32Array(job.memory.buffer);
   const fds = job.sockets.map((s) => s.fd);
+  // Fill the fill rings before saying ready (a batch of budget 0 takes no frames): traffic
+  // may start at once, and a frame that finds the fill ring empty is dropped by the kernel.
+  for (const s of job.sockets) run(s.ctl, 0, 1, 0);
   port.postMessage({ kind: "ready", index: job.index, tid: threadId() } satisfies WorkerMessage);
   let fillWake = false;
   let idle = false;

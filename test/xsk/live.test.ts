@@ -157,6 +157,11 @@ describeKernel("AF_XDP handlers on live frames", () => {
         expect(runner.workers).toBe(2);
         expect(runner.zeroCopy).toBe(false); // veth has no zero-copy: auto chose copy mode
         expect(xdpSockets()).toBe(2);
+        // Ready means the fill rings are full (default rings of 2048): the first frame finds a buffer.
+        expect(runner.fillLevels()).toEqual([
+          { queue: 0, frames: 2048 },
+          { queue: 1, frames: 2048 },
+        ]);
         await send(runner, 0, 9, 1500);
         await send(runner, 1, 9, 700);
         await send(runner, 1, 7, 600);
