@@ -316,31 +316,30 @@ export const mapAnonymous = sys(
   },
 );
 
-/** Waits up to `timeoutMs` for one of `fds` to have frames; returns how many do. */
-const pollSets = new WeakMap<readonly number[], Buffer>();
-
-export const pollFds = sys(
-  "pollFds",
-  function pollFds(fds: readonly number[], timeoutMs: number): number {
-    // struct pollfd { int fd; short events; short revents; }, built once per fds array
-    // (a worker polls the same sockets for its whole life: no allocation per sleep).
-    let b = pollSets.get(fds);
-    if (!b || b.length !== 8 * fds.length) {
-      b = Buffer.alloc(8 * fds.length);
-      pollSets.set(fds, b);
-    }
-    fds.forEach((fd, i) => {
-      b.writeInt32LE(fd, 8 * i);
-      b.writeInt16LE(POLLIN, 8 * i + 4);
-    });
-    const r = bind().poll(b, fds.length, timeoutMs);
-    if (r < 0) {
-      if (errno() === 4) return 0; // EINTR
-      fail("poll on an AF_XDP socket failed", "poll");
-    }
-    return r;
-  },
-);
+/**
+ * poll(2) over `fds` for a worker's loop: `(timeoutMs) => sockets with frames`. The
+ * pollfd array is built once and each call goes straight to libc, with no allocation
+ * or argument spreading per call: a worker sleeps thousands of times a second, and
+ * the JavaScript around each sleep is part of its cost per frame.
+ */
+export const poller = sys("poller", function poller(fds: readonly number[]): (
+  timeoutMs: number,
+) => number {
+  // struct pollfd { int fd; short events; short revents; }
+  const b = Buffer.alloc(8 * fds.length);
+  fds.forEach((fd, i) => {
+    b.writeInt32LE(fd, 8 * i);
+    b.writeInt16LE(POLLIN, 8 * i + 4);
+  });
+  const poll = bind().poll;
+  const n = fds.length;
+  return (timeoutMs: number): number => {
+    const r = poll(b, n, timeoutMs);
+    if (r >= 0) return r;
+    if (errno() === 4) return 0; // EINTR
+    fail("poll on an AF_XDP socket failed", "poll");
+  };
+});
 
 /** Kicks the kernel's TX path (the TX ring's need_wakeup flag asked for it). */
 export const kickTx = sys("kickTx", function kickTx(fd: number): void {

@@ -11,7 +11,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { CTL, rxRunExport, WAKE_FILL, WAKE_IDLE, WAKE_TX } from "../../compiler/wasm/xsk-abi.ts";
-import { kickTx, pinThread, pollFds, threadId } from "../../native/xsk.ts";
+import { kickTx, pinThread, poller, threadId } from "../../native/xsk.ts";
 import { instantiateHandler, type HandlerLayout } from "./module.ts";
 
 export const WORKER_TAG = "xdpcXskWorker";
@@ -72,37 +72,44 @@ function workerMain(job: WorkerJob): void {
   ) => number;
   const control = new Int32Array(job.control);
   const mem = new Int32Array(job.memory.buffer);
+  // The job came through structured clone (a dictionary-mode object): what the loop
+  // reads per round is copied into locals once.
+  const ctls = job.sockets.map((s) => s.ctl);
   const fds = job.sockets.map((s) => s.fd);
+  const batch = job.batch;
+  const poll = poller(fds);
   // Fill the fill rings before saying ready (a batch of budget 0 takes no frames): traffic
   // may start at once, and a frame that finds the fill ring empty is dropped by the kernel.
-  for (const s of job.sockets) run(s.ctl, 0, 1, 0);
+  for (const ctl of ctls) run(ctl, 0, 1, 0);
   port.postMessage({ kind: "ready", index: job.index, tid: threadId() } satisfies WorkerMessage);
   let fillWake = false;
   let idle = false;
   // Each socket's share of the spins on an empty RX ring before the worker sleeps.
-  const spins = Math.max(1, Math.ceil(job.spins / job.sockets.length));
+  const spins = Math.max(1, Math.ceil(job.spins / ctls.length));
   const round = () => {
     let frames = 0;
     fillWake = false;
     idle = true;
-    for (const s of job.sockets) {
-      frames += run(s.ctl, job.batch, BATCHES_PER_CALL, spins);
-      const wake = mem[(s.ctl + CTL.wake) >> 2]!;
-      if (wake & WAKE_TX) kickTx(s.fd);
+    for (let i = 0; i < ctls.length; i++) {
+      const ctl = ctls[i]!;
+      frames += run(ctl, batch, BATCHES_PER_CALL, spins);
+      const wake = mem[(ctl + CTL.wake) >> 2]!;
+      if (wake & WAKE_TX) kickTx(fds[i]!);
       if (wake & WAKE_FILL) fillWake = true;
       if (!(wake & WAKE_IDLE)) idle = false;
     }
     return frames;
   };
   let seen = 0;
+  const failAfter = job.failAfter;
   while (Atomics.load(control, CONTROL_STOP) === 0) {
     const frames = round();
-    if (job.failAfter !== undefined && (seen += frames) >= job.failAfter)
+    if (failAfter !== undefined && (seen += frames) >= failAfter)
       throw new Error(`injected failure after ${seen} frames`);
-    if (fillWake) pollFds(fds, 0);
+    if (fillWake) poll(0);
     // Every RX ring stayed empty through the spins: sleep until a socket has frames
     // (bounded, to see a stop).
-    else if (idle) pollFds(fds, POLL_MS);
+    else if (idle) poll(POLL_MS);
   }
   // Stopping: handle what has already arrived (and send what is queued) before the
   // sockets close; two quiet rounds in a row end it.
@@ -110,7 +117,7 @@ function workerMain(job: WorkerJob): void {
     if (round() > 0) quiet = 0;
     else {
       quiet++;
-      pollFds(fds, 1);
+      poll(1);
     }
   }
   port.postMessage({ kind: "stopped", index: job.index } satisfies WorkerMessage);
