@@ -167,6 +167,37 @@ entry0:
 `);
   });
 
+  it("folds x & x and x | x to x, x ^ x and x - x to 0 (fuzz seed 61009)", () => {
+    // The verifier links no two unknowns: `g === (g & g)` was a branch it forked on at
+    // every trip of a loop, until 8,193 branches were pending.
+    const src = `import type { XdpContext, XdpAction, u64 } from "xdpc";
+import { XDP_ABORTED, XDP_DROP, XDP_PASS } from "xdpc";
+let g: u64 = 0;
+export function f(ctx: XdpContext): XdpAction {
+  if (g !== (g & g) || g !== (g | g)) return XDP_ABORTED;
+  return (g ^ g) === (g - g) ? XDP_DROP : XDP_PASS;
+}`;
+    const r = compile(src, { file: "same.ts", emit: "object", keepIr: true });
+    expect(r.diagnostics).toEqual([]);
+    expect(r.programs![0]!.ir!).toMatch(/^entry0:\n  ret 1\n}/m);
+  });
+
+  it("knows a sign extension of a value below the sign bit (fuzz seed 58163)", () => {
+    // A 0/1 flag passed as an i16 to a switch on 5 and -32768: both cases are dead.
+    const src = `import type { XdpContext, XdpAction, u8, i16, u32 } from "xdpc";
+import { XDP_PASS, XDP_TX, ArrayMap } from "xdpc";
+const m = new ArrayMap<u32>({ maxEntries: 1 });
+export function f(ctx: XdpContext): XdpAction {
+  const s = ((ctx.len > 60 && ctx.rxQueue !== 7 ? 1 : 0) as u8) as i16;
+  m.update(0, ctx.len);
+  if (s === 5 || s === -32768) return XDP_TX;
+  return XDP_PASS;
+}`;
+    const r = compile(src, { file: "sext.ts", emit: "object", keepIr: true });
+    expect(r.diagnostics).toEqual([]);
+    expect(r.programs![0]!.ir!).not.toMatch(/ret 3/);
+  });
+
   it("threads a null test through a join whose predecessors decide it", () => {
     const { b, data, end } = xdpFunc("n");
     const view = b.vreg("pkt", "ip");

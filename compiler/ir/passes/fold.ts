@@ -2,7 +2,7 @@
 // `mov v, imm` until redefined, and everywhere when that mov is its only
 // definition. Folds arithmetic, algebraic identities and decided branches.
 import type { Base, Func, Inst, Operand, VReg } from "../ir.ts";
-import { def, isImm, isSlot, widthOf, wrap } from "../ir.ts";
+import { def, isImm, isPtr, isSlot, widthOf, wrap } from "../ir.ts";
 import { definitions } from "../cfg.ts";
 import { evalBin, evalCond, evalUn } from "../eval.ts";
 
@@ -156,6 +156,12 @@ function simplify(i: Inst): Inst {
   if (i.op === "bin") {
     const { a, b, w, dst, span } = i;
     if (isImm(a) && isImm(b)) return { op: "mov", dst, src: evalBin(i.kind, w, a, b), span };
+    // x & x, x | x are x; x ^ x, x - x are 0. The verifier links no two unknowns, so
+    // `g === (g & g)` would stay a branch it forks on every trip (fuzz seed 61009).
+    if (!isImm(a) && !isImm(b) && a.id === b.id && !isPtr(dst.ty) && sameWidth(a, w)) {
+      if (i.kind === "and" || i.kind === "or") return { op: "mov", dst, src: a, span };
+      if (i.kind === "xor" || i.kind === "sub") return { op: "mov", dst, src: 0n, span };
+    }
     const bz = isImm(b) && wrap(b, w) === 0n;
     const b1 = isImm(b) && wrap(b, w) === 1n;
     switch (i.kind) {

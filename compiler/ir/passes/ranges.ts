@@ -8,11 +8,11 @@
 // The verifier must keep accepting the program after a branch is folded away, so the
 // analysis only believes what the kernel's own scalar tracking also proves: constants,
 // copies, add/sub without wrap-around, and/or/shifts by constants, small products,
-// zero extension, 1-, 2- and 4-byte loads (zero-extended), and branch refinement
-// against constants. A zero extension of a value that already fits becomes a copy.
-// Byte swaps, division and helper results are unknown to the verifier and so are
-// unknown here. The verifier tracks each path separately, so it is always at least as
-// precise as a hull over joined paths.
+// zero and sign extension (of a value below the sign bit), 1-, 2- and 4-byte loads
+// (zero-extended), and branch refinement against constants. A zero extension of a
+// value that already fits becomes a copy. Byte swaps, division and helper results are
+// unknown to the verifier and so are unknown here. The verifier tracks each path
+// separately, so it is always at least as precise as a hull over joined paths.
 import type { Block, Cond, Func, Inst, Operand, VReg, Width } from "../ir.ts";
 import { isImm, isPtr, successors, widthOf, wrap } from "../ir.ts";
 import { liveness, reversePostOrder } from "../cfg.ts";
@@ -89,6 +89,14 @@ function unRange(i: Extract<Inst, { op: "un" }>, a: Range): Range | null {
       return cap(0xffffn);
     case "zext32":
       return cap(0xffffffffn);
+    // A value below the source width's sign bit extends to itself: `w <<= 16; w s>>= 16`
+    // keeps the verifier's signed bounds too (a 0/1 flag passed as an i16: fuzz seed 58163).
+    case "sext8":
+      return a.hi < 0x80n ? a : null;
+    case "sext16":
+      return a.hi < 0x8000n ? a : null;
+    case "sext32":
+      return a.hi < 0x80000000n ? a : null;
     case "isZero":
       return a.hi === 0n ? point(1n) : a.lo > 0n ? point(0n) : { lo: 0n, hi: 1n };
     default:
