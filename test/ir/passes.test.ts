@@ -475,6 +475,26 @@ const m = new PerCpuArray<u32>({ maxEntries: 1 });
     expect(loopOf(text)).toMatch(/sub64/);
   });
 
+  it("keeps a value the loop compares with its counter in the loop (fuzz seed 66993)", () => {
+    // Kept in a register, ctx.rxQueue was narrowed against another bound each trip: the
+    // states at the head differed in its range (1M processed instructions).
+    const text = ir(`export function f(ctx: XdpContext): XdpAction {
+  for (let i: u32 = 0; i < 30; i++) {
+    if (i < ctx.rxQueue) m.update(0, i);
+  }
+  return XDP_DROP;
+}`);
+    expect(loopOf(text)).toMatch(/load32 \[%ctx\.0 \+ 16\]/);
+    // Compared with a constant, it moves: the first trip's test decides the others.
+    const cst = ir(`export function f(ctx: XdpContext): XdpAction {
+  for (let i: u32 = 0; i < 30; i++) {
+    if (ctx.rxQueue < 7) m.update(0, i);
+  }
+  return XDP_DROP;
+}`);
+    expect(loopOf(cst)).not.toMatch(/load32 \[%ctx\.0 \+ 16\]/);
+  });
+
   it("keeps a loop with an effect, or whose values are read after it", () => {
     const eff = ir(`export function f(ctx: XdpContext): XdpAction {
   for (let i: u32 = 0; i < 30; i++) m.update(0, i);

@@ -8,8 +8,9 @@
 //    memory moves. A result the verifier sees as a packet pointer moves only when
 //    nothing in the loop or after it uses it but other moved instructions (`ctx.len`'s
 //    data and data_end): a packet pointer live around a loop carries each trip's ranges
-//    into the head's states (docs/compiler.md, rule 4). Only vregs with one definition
-//    in the function move. The next round's CSE merges what lands twice in a preheader.
+//    into the head's states (docs/compiler.md, rule 4). Nor does a value compared with
+//    one that changes from trip to trip: each trip would narrow it anew. Only vregs
+//    with one definition in the function move. The next round's CSE merges what lands twice in a preheader.
 // 2. Unswitching: the loop's first trip starts with a straight run of blocks. Once
 //    invariant code is gone they are empty, and a branch among them that leaves the
 //    loop on an invariant condition is taken on the first trip or never, so it moves
@@ -185,6 +186,23 @@ function invariantInsts(
     }
     // A pointer moves only with all its readers, so none is live around the loop.
     let ok = true;
+    // A value compared with one that changes from trip to trip (the counter) stays: kept
+    // in a register around the loop, each trip's branch narrows it against another
+    // bound, and the states at the head differ in its range (fuzz seed 66993: `ix <
+    // ctx.rxQueue` pinned rxQueue to 17, 16, …, one state per combination).
+    for (const b of loop.body) {
+      const t = b.term;
+      if (t?.op !== "br") continue;
+      for (const [x, y] of [
+        [t.a, t.b],
+        [t.b, t.a],
+      ] as const)
+        if (!isImm(x) && out.has(x.id) && !inv(y))
+          for (const i of copiesOf(x, hoisted)) {
+            banned.add(i);
+            ok = false;
+          }
+    }
     for (const i of hoisted) {
       const d = def(i)!;
       if (!ctxPtr.has(d.id)) continue;
@@ -194,6 +212,19 @@ function invariantInsts(
     }
     if (ok) return hoisted;
   }
+}
+
+/** The hoisted definition of `v` and of the vregs it copies (which the verifier links to it). */
+function copiesOf(v: VReg, hoisted: Set<Inst>): Inst[] {
+  const out: Inst[] = [];
+  for (let x: Operand | undefined = v; x && !isImm(x);) {
+    const id: number = x.id;
+    const i = [...hoisted].find((h) => def(h)?.id === id);
+    if (!i) break;
+    out.push(i);
+    x = i.op === "mov" ? i.src : undefined;
+  }
+  return out;
 }
 
 /**
