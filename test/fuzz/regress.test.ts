@@ -517,6 +517,110 @@ export function f(ctx: XdpContext): XdpAction {
   });
 });
 
+describeKernel("loops keep the verifier's states few, continued (kernel and Wasm host)", () => {
+  /** Both engines agree on the verdicts; returns them and the verifier's processed count. */
+  function cost(
+    src: string,
+    frames: Uint8Array[],
+    name: string,
+  ): { verdicts: number[]; insns: number } {
+    const verdicts = both(src, frames).verdicts;
+    const obj = loadXdpObject(buildXdpc(HEAD + src).object!, { name });
+    try {
+      return { verdicts, insns: progInfo(obj.programFd("f")).verifiedInsns };
+    } finally {
+      obj.close();
+    }
+  }
+
+  it("a value equal to itself decides its test (fuzz seed 61009: 8193 jumps)", () => {
+    // `g0 === (g0 & g0)` was two unknowns to the verifier, so the outer loop never broke
+    // after one trip: 29 × 23 trips of forks, and 8,193 pending branches.
+    const src = `let g0: u64 = 0;
+export function f(ctx: XdpContext): XdpAction {
+  for (let i = 3; i < 32; i++) {
+    for (let j = 5; j <= 27; j++) {
+      const w = ctx.load32(12);
+      if (w === null) return XDP_ABORTED;
+      if (w) {
+        const u = ctx.udp();
+        if (u !== null) u.srcPort = 0;
+      }
+    }
+    if (g0 === (g0 & g0)) break;
+  }
+  return XDP_PASS;
+}`;
+    const r = cost(src, [udp4, tcp4], "s61009");
+    expect(r.verdicts).toEqual([2, 2]);
+    // "The sequence of 8193 jumps is too complex" before; 11,052 after.
+    expect(r.insns).toBeLessThan(50_000);
+  });
+
+  it("a context field compared with the counter is loaded each trip (fuzz seed 66993: 1M instructions)", () => {
+    // Moved to the preheader, ctx.rxQueue was narrowed by \`ix14 < rxQueue\` against
+    // another bound each trip, and the loop's states differed in its range.
+    const src = `import type { i8 } from "xdpc";
+interface S1 { f0: i16; }
+const m0 = new ArrayMap<S1>({ maxEntries: 4 });
+export function f(ctx: XdpContext): XdpAction {
+  for (let ix14 = 36; ix14 >= 1; ix14--) {
+    if (((((ix14 < ctx.rxQueue) ? 1 : 0) as i8) <= (ctx.len as i8))) continue;
+    for (let ix15 = 4; ix15 < 10; ix15++) {
+      {
+        const r16 = m0.lookup((0 as u32));
+        if (r16 !== null) {
+        }
+      }
+      {
+        const ld17 = ctx.load32((0 as u32));
+        if (ld17 !== null && ld17) {
+          {
+            const ld18 = ctx.load16((0 as u32));
+            if (!ld18) return XDP_DROP;
+          }
+        }
+      }
+    }
+  }
+  return XDP_PASS;
+}`;
+    const big = build({ l3: { kind: "ipv4" }, l4: { kind: "udp" }, payload: zeros(100) });
+    const r = cost(src, [udp4, big], "s66993");
+    expect(r.verdicts).toEqual([2, 2]);
+    // Over 1,000,000 before (the limit); 41,609 after (clang's twin of the seed: 24,780).
+    expect(r.insns).toBeLessThan(100_000);
+  });
+
+  it("code after the if around a loop loads data afresh (fuzz seed 58163: 1M instructions)", () => {
+    // The data loaded first was live around both loops for the ctx.len at the end, and
+    // the inner loop's guards widened its range trip by trip.
+    const src = `let g: u64 = 0;
+export function f(ctx: XdpContext): XdpAction {
+  const a = ctx.load16(20);
+  if (a !== null && a) {
+    for (let i = 5; i <= 42; i++) {
+      if (ctx.ipv6() !== null) {
+        for (let j = 39; j >= 2; j--) {
+          const b = ctx.load16(62);
+          if (b !== null && b) g--;
+          const c = ctx.load8(70);
+          if (c !== null && c > 3) g++;
+        }
+      }
+    }
+  }
+  return (ctx.len as u16) > 1 ? XDP_TX : XDP_DROP;
+}`;
+    const pay = Uint8Array.from({ length: 24 }, (_, i) => (i < 2 ? 1 : i === 8 ? 9 : 0));
+    const udp6 = build({ l3: { kind: "ipv6" }, l4: { kind: "udp" }, payload: pay });
+    const r = cost(src, [udp4, udp6], "s58163");
+    expect(r.verdicts).toEqual([3, 3]);
+    // Over 1,000,000 before (the limit); 109,260 after.
+    expect(r.insns).toBeLessThan(300_000);
+  });
+});
+
 describeKernel("a loop's body parses from its own packet pointers (kernel and Wasm host)", () => {
   it("a parse before the loop is not the base of one in it (campaign seed 24370)", () => {
     // The body's fresh data pointer had no range; the EtherType load took the outer eth

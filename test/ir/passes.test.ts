@@ -427,6 +427,31 @@ export function f(ctx: XdpContext): XdpAction {
     expect(after).toMatch(/= load32 \[%ctx\.0\]\n/);
     expect(after).toMatch(/= load32 \[%ctx\.0 \+ 4\]\n/);
   });
+
+  it("so does code after the statement the loop is in (fuzz seed 58163)", () => {
+    // The memo of data was hidden in the loop's own scope only: the `ctx.len` after the
+    // `if` around the loop read the data loaded before the `if`.
+    const src = `import type { XdpContext, XdpAction, u32 } from "xdpc";
+import { XDP_ABORTED, XDP_DROP, XDP_PASS } from "xdpc";
+export function f(ctx: XdpContext): XdpAction {
+  const a = ctx.load32(16);
+  if (a === null) return XDP_ABORTED;
+  if (a > 5) {
+    for (let i: u32 = 0; i < 40; i++) {
+      const b = ctx.load32(72);
+      if (b === null) return XDP_ABORTED;
+      if (b === i) return XDP_DROP;
+    }
+  }
+  if (ctx.len !== a) return XDP_ABORTED;
+  return XDP_PASS;
+}`;
+    const r = compile(src, { file: "after.ts", emit: "object", keepIr: true });
+    expect(r.diagnostics).toEqual([]);
+    const len = r.programs![0]!.ir!.split(/^\S+:$/m).find((b) => b.includes("sub64"))!;
+    expect(len).toMatch(/= load32 \[%ctx\.0\]\n/);
+    expect(len).toMatch(/= load32 \[%ctx\.0 \+ 4\]\n/);
+  });
 });
 
 describe("loops: invariant code, unswitching, idle loops", () => {

@@ -96,6 +96,14 @@ export class Lowerer {
   memoHide(keys: readonly string[]): void {
     for (const k of keys) this.memo[this.memo.length - 1]!.set(k, null);
   }
+  /**
+   * Hides every entry from here to the end of the function, past the scopes now open:
+   * what follows them is reached through the current point too.
+   */
+  memoHideAll(): void {
+    const keys = new Set(this.memo.flatMap((m) => [...m.keys()]).concat("data", "end"));
+    for (const m of this.memo) for (const k of keys) if (m.get(k) !== null) m.set(k, null);
+  }
   memoSet(key: string, v: VReg): void {
     this.memo[this.memo.length - 1]!.set(key, v);
   }

@@ -237,7 +237,10 @@ Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
   // Its parses start over from the fresh pointers too: a parse kept from before the loop
   // was checked through the old data only, and the L3 walk reads the EtherType at
   // data + 12 on the strength of the memoised eth parse (seed 50574: off=12 with r=0).
-  this.memoHide(this.memo.flatMap((m) => [...m.keys()]).concat("data", "end"));
+  // Past the scopes the loop is in as well: a `ctx.len` after the `if` around it read
+  // the data loaded before the `if` (fuzz seed 58163: fp-56=pkt(r=62) in one state of
+  // the inner loop's head, r=0 in another).
+  this.memoHideAll();
 };
 
 /** Unroll small loops whose body never assigns the counter (≤ 16 trips, bounded code growth). */
