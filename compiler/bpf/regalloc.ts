@@ -1,9 +1,12 @@
 // Linear-scan register allocation over r0–r9 with fixed ranges for the physical
 // registers isel already uses (call arguments r1–r5, the result r0, the clobber
 // of r0–r5 at every call, r1 = ctx at entry). A vreg live across a call therefore
-// lands in r6–r9 or is spilled. Spilling rewrites the spilled vreg into short-lived
-// temporaries around each use and definition (8-byte stack slots below the frame,
-// which the verifier tracks for pointers too) and allocates again from scratch.
+// lands in r6–r9 or is spilled. A vreg is a hull (one range from first to last point)
+// until the allocator would spill it; then it becomes a range with holes (only the
+// blocks where it is live), which fits in gaps another vreg leaves, and only a vreg that
+// does not fit even so is spilled (rule 20). Spilling rewrites the spilled vreg into
+// short-lived temporaries around each use and definition (8-byte stack slots below the
+// frame, which the verifier tracks for pointers too) and allocates again from scratch.
 import * as I from "./insn.ts";
 import { FP, isVirtual, regsOf, type MBlock, type MFunc, type MInst } from "./machine.ts";
 
@@ -19,19 +22,78 @@ export class RegallocError extends Error {
   }
 }
 
+/** A closed range of positions. */
+type Seg = [number, number];
+
 interface Interval {
   reg: number; // virtual
   start: number;
   end: number;
+  segs: Seg[]; // sorted, disjoint
+}
+
+/** Whether two sorted lists of disjoint segments share a position. */
+function collide(a: Seg[], b: Seg[]): boolean {
+  for (let i = 0, j = 0; i < a.length && j < b.length;) {
+    if (a[i]![1] < b[j]![0]) i++;
+    else if (b[j]![1] < a[i]![0]) j++;
+    else return true;
+  }
+  return false;
+}
+
+/** The positions a physical register is taken at: disjoint segments sorted by start. */
+class Occupancy {
+  private readonly s: Seg[] = [];
+
+  constructor(fixed: Seg[]) {
+    // Fixed ranges of one register may touch or overlap (a call's clobber and an
+    // argument); merged, they stay a sorted disjoint list.
+    for (const x of [...fixed].sort((a, b) => a[0] - b[0])) {
+      const last = this.s[this.s.length - 1];
+      if (last && x[0] <= last[1]) last[1] = Math.max(last[1], x[1]);
+      else this.s.push([x[0], x[1]]);
+    }
+  }
+
+  /** The index of the first segment ending at or after p. */
+  private find(p: number): number {
+    let lo = 0;
+    let hi = this.s.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.s[mid]![1] < p) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  collides(segs: Seg[]): boolean {
+    for (const [a, b] of segs) {
+      const k = this.find(a);
+      if (k < this.s.length && this.s[k]![0] <= b) return true;
+    }
+    return false;
+  }
+
+  add(segs: Seg[]): void {
+    for (const x of segs) this.s.splice(this.find(x[0]), 0, [x[0], x[1]]);
+  }
 }
 
 const ORDER = [1, 2, 3, 4, 5, 0, 6, 7, 8, 9];
 
 export function allocateRegisters(mf: MFunc): void {
   const noSpill = new Set<number>();
+  const holey = new Set<number>(); // vregs allocated as ranges with holes
   for (let round = 0; round < 1000; round++) {
-    const victim = tryAllocate(mf, noSpill);
+    const victim = tryAllocate(mf, noSpill, holey);
     if (victim === null) return;
+    // A victim gets holes before it is spilled.
+    if (!holey.has(victim)) {
+      holey.add(victim);
+      continue;
+    }
     spill(mf, victim, noSpill);
     if (mf.frameSize > STACK_LIMIT)
       throw new RegallocError(`stack frame of ${mf.name} exceeds ${STACK_LIMIT} bytes`, true);
@@ -40,7 +102,7 @@ export function allocateRegisters(mf: MFunc): void {
 }
 
 /** Assigns registers and rewrites mf, or returns the vreg to spill. */
-function tryAllocate(mf: MFunc, noSpill: Set<number>): number | null {
+function tryAllocate(mf: MFunc, noSpill: Set<number>, holey: Set<number>): number | null {
   const pos = new Map<MInst, number>();
   const start = new Map<MBlock, number>();
   const end = new Map<MBlock, number>();
@@ -79,17 +141,13 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>): number | null {
       if (inn.size !== n) changed = true;
     }
   }
-  // Intervals (hull of every point where the vreg is live) and fixed physical ranges.
-  const iv = new Map<number, Interval>();
-  const touch = (r: number, at: number) => {
-    const x = iv.get(r);
-    if (!x) iv.set(r, { reg: r, start: at, end: at });
-    else {
-      x.start = Math.min(x.start, at);
-      x.end = Math.max(x.end, at);
-    }
-  };
-  const fixed: [number, number][][] = Array.from({ length: 10 }, () => []);
+  // Live ranges: per block, the hull of the vreg's points there (from the
+  // block's start when live-in, to its end when live-out). A use at instruction p sits at
+  // 2p and a definition at 2p + 1, so a value last used where another is defined may
+  // share its register, and every segment is a non-empty closed range. A vreg not in
+  // holey gets the hull of its segments.
+  const segs = new Map<number, Seg[]>();
+  const fixed: Seg[][] = Array.from({ length: 10 }, () => []);
   const refs = new Map<number, number>();
   const hints = new Map<number, number[]>();
   const hint = (a: number, b: number) => {
@@ -97,59 +155,81 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>): number | null {
     hints.set(b, [...(hints.get(b) ?? []), a]);
   };
   for (const b of mf.blocks) {
-    for (const v of liveIn.get(b)!) touch(v, start.get(b)!);
-    for (const v of liveOut.get(b)!) touch(v, end.get(b)!);
-    const open: ([number, number] | undefined)[] = [];
+    const local = new Map<number, Seg>();
+    const touch = (r: number, at: number) => {
+      const x = local.get(r);
+      if (!x) local.set(r, [at, at]);
+      else {
+        x[0] = Math.min(x[0], at);
+        x[1] = Math.max(x[1], at);
+      }
+    };
+    for (const v of liveIn.get(b)!) touch(v, 2 * start.get(b)!);
+    for (const v of liveOut.get(b)!) touch(v, 2 * end.get(b)! + 1);
+    const open: (Seg | undefined)[] = [];
     for (const m of b.insts) {
       const at = pos.get(m)!;
       const { defs, uses } = regsOf(m);
       for (const r of [...defs, ...uses]) if (isVirtual(r)) refs.set(r, (refs.get(r) ?? 0) + 1);
       for (const u of uses) {
-        if (isVirtual(u)) touch(u, at);
+        if (isVirtual(u)) touch(u, 2 * at);
         else {
           const r =
-            open[u] ?? (fixed[u]!.push([start.get(b)!, at]), fixed[u]![fixed[u]!.length - 1]!);
-          r[1] = at;
+            open[u] ??
+            (fixed[u]!.push([2 * start.get(b)!, 2 * at]), fixed[u]![fixed[u]!.length - 1]!);
+          r[1] = 2 * at;
           open[u] = r;
         }
       }
       for (const d of defs) {
-        if (isVirtual(d)) touch(d, at);
+        if (isVirtual(d)) touch(d, 2 * at + 1);
         else {
-          const r: [number, number] = [at, at];
+          const r: Seg = [2 * at + 1, 2 * at + 1];
           fixed[d]!.push(r);
           open[d] = r;
         }
       }
       if (isRegMove(m)) hint(m.dst, m.src);
     }
+    for (const [v, x] of local) {
+      const l = segs.get(v);
+      if (l) l.push(x);
+      else segs.set(v, [x]);
+    }
   }
-  const overlaps = (a0: number, a1: number, b0: number, b1: number) => a0 < b1 && b0 < a1;
-  const sorted = [...iv.values()].sort((a, b) => a.start - b.start || a.reg - b.reg);
-  const byReg: Interval[][] = Array.from({ length: 10 }, () => []);
+  const iv: Interval[] = [...segs].map(([reg, l]) => {
+    l.sort((a, b) => a[0] - b[0]);
+    const start = l[0]![0];
+    const end = Math.max(...l.map((x) => x[1]));
+    return { reg, start, end, segs: holey.has(reg) ? l : [[start, end]] };
+  });
+  const sorted = iv.sort((a, b) => a.start - b.start || a.reg - b.reg);
+  const occupied: Occupancy[] = fixed.map((l) => new Occupancy(l));
+  const owners: Interval[][] = Array.from({ length: 10 }, () => []);
   const assign = new Map<number, number>();
   for (const x of sorted) {
-    const free = (r: number) =>
-      !fixed[r]!.some(([s, e]) => overlaps(x.start, x.end, s, e)) &&
-      !byReg[r]!.some((y) => overlaps(x.start, x.end, y.start, y.end));
+    const free = (r: number) => !occupied[r]!.collides(x.segs);
     const prefs = (hints.get(x.reg) ?? [])
       .map((h) => (isVirtual(h) ? assign.get(h) : h))
       .filter((r): r is number => r !== undefined && r < 10);
     const r = [...prefs, ...ORDER].find(free);
     if (r !== undefined) {
       assign.set(x.reg, r);
-      byReg[r]!.push(x);
+      occupied[r]!.add(x.segs);
+      owners[r]!.push(x);
       continue;
     }
     // Spill the cheapest of this interval and those it collides with: long and rarely
     // used (each use of a spilled vreg costs a load, each definition a store).
-    const cost = (y: Interval) => (refs.get(y.reg) ?? 1) / (y.end - y.start + 1);
+    const length = (y: Interval) => y.segs.reduce((n, [s, e]) => n + e - s + 1, 0);
+    const cost = (y: Interval) => (refs.get(y.reg) ?? 1) / length(y);
     let victim: Interval | null = noSpill.has(x.reg) ? null : x;
     for (let q = 0; q < 10; q++)
-      for (const y of byReg[q]!)
+      for (const y of owners[q]!)
         if (
           !noSpill.has(y.reg) &&
-          overlaps(x.start, x.end, y.start, y.end) &&
+          y.end >= x.start &&
+          collide(x.segs, y.segs) &&
           (!victim || cost(y) < cost(victim))
         )
           victim = y;
