@@ -404,24 +404,26 @@ import { XDP_DROP, XDP_PASS } from "xdpc";
 });
 
 describe("packet pointers and loops", () => {
-  it("code after a loop loads data afresh, not the pointer from before it (fuzz seed 37099)", () => {
-    // Every packet pointer loaded from ctx has one verifier id: a `data` kept from before
-    // the loop for the `ctx.len` after it took the range of each trip's checks, and the
-    // loop's states differed in it (1M processed instructions; 693k after).
-    const src = `import type { XdpContext, XdpAction, u32 } from "xdpc";
+  // A 40-trip loop of checked loads between a load of 16 and a test of ctx.len against it.
+  const LOOP = `for (let i: u32 = 0; i < 40; i++) {
+    const b = ctx.load32(72);
+    if (b === null) return XDP_ABORTED;
+    if (b === i) return XDP_DROP;
+  }`;
+  const afterLoop = (stmt: string) => `import type { XdpContext, XdpAction, u32 } from "xdpc";
 import { XDP_ABORTED, XDP_DROP, XDP_PASS } from "xdpc";
 export function f(ctx: XdpContext): XdpAction {
   const a = ctx.load32(16);
   if (a === null) return XDP_ABORTED;
-  for (let i: u32 = 0; i < 40; i++) {
-    const b = ctx.load32(72);
-    if (b === null) return XDP_ABORTED;
-    if (b === i) return XDP_DROP;
-  }
+  ${stmt}
   if (ctx.len !== a) return XDP_ABORTED;
   return XDP_PASS;
 }`;
-    const r = compile(src, { file: "after.ts", emit: "object", keepIr: true });
+  it("code after a loop loads data afresh, not the pointer from before it (fuzz seed 37099)", () => {
+    // Every packet pointer loaded from ctx has one verifier id: a `data` kept from before
+    // the loop for the `ctx.len` after it took the range of each trip's checks, and the
+    // loop's states differed in it (1M processed instructions; 693k after).
+    const r = compile(afterLoop(LOOP), { file: "after.ts", emit: "object", keepIr: true });
     expect(r.diagnostics).toEqual([]);
     const after = r.programs![0]!.ir!.split(/^endloop\d+:$/m)[1]!.split(/^\S+:$/m)[0]!;
     expect(after).toMatch(/= load32 \[%ctx\.0\]\n/);
@@ -431,22 +433,11 @@ export function f(ctx: XdpContext): XdpAction {
   it("so does code after the statement the loop is in (fuzz seed 58163)", () => {
     // The memo of data was hidden in the loop's own scope only: the `ctx.len` after the
     // `if` around the loop read the data loaded before the `if`.
-    const src = `import type { XdpContext, XdpAction, u32 } from "xdpc";
-import { XDP_ABORTED, XDP_DROP, XDP_PASS } from "xdpc";
-export function f(ctx: XdpContext): XdpAction {
-  const a = ctx.load32(16);
-  if (a === null) return XDP_ABORTED;
-  if (a > 5) {
-    for (let i: u32 = 0; i < 40; i++) {
-      const b = ctx.load32(72);
-      if (b === null) return XDP_ABORTED;
-      if (b === i) return XDP_DROP;
-    }
-  }
-  if (ctx.len !== a) return XDP_ABORTED;
-  return XDP_PASS;
-}`;
-    const r = compile(src, { file: "after.ts", emit: "object", keepIr: true });
+    const r = compile(afterLoop(`if (a > 5) {\n${LOOP}\n  }`), {
+      file: "after.ts",
+      emit: "object",
+      keepIr: true,
+    });
     expect(r.diagnostics).toEqual([]);
     const len = r.programs![0]!.ir!.split(/^\S+:$/m).find((b) => b.includes("sub64"))!;
     expect(len).toMatch(/= load32 \[%ctx\.0\]\n/);
