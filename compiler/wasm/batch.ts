@@ -95,6 +95,9 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
   /** Stores our index of a ring (after its descriptors): a release store, see the top. */
   const publish = (field: number, e: () => Ref) =>
     m.if(get(plain), m.i32.store(0, 4, ctl(field), e()), astore(ctl(field), e()));
+  /** The RX descriptor of the batch's k-th frame (16 bytes each). */
+  const rxDescAt = () =>
+    add(get(rxDesc), m.i32.shl(and(add(get(rxCons), get(k)), get(rxMask)), c(4)));
   /** min(local a, local b), unsigned (binaryen expressions are trees: each use is a fresh node). */
   const minU = (a: number, b: number) => m.select(m.i32.lt_u(get(a), get(b)), get(a), get(b));
   const counterAdd = (field: number, local: number) =>
@@ -183,25 +186,12 @@ export function emitRxBatch(mod: binaryen.Module, handler: string, adjusts: bool
         touch,
         m.i32.or(
           get(touch),
-          m.i32.load8_u(
-            0,
-            1,
-            add(
-              get(umem),
-              m.i32.wrap(
-                m.i64.load(
-                  0,
-                  8,
-                  add(get(rxDesc), m.i32.shl(and(add(get(rxCons), get(k)), get(rxMask)), c(4))),
-                ),
-              ),
-            ),
-          ),
+          m.i32.load8_u(0, 1, add(get(umem), m.i32.wrap(m.i64.load(0, 8, rxDescAt())))),
         ),
       ),
     ]),
     wrapLoop("rx", get(n), [
-      set(d, add(get(rxDesc), m.i32.shl(and(add(get(rxCons), get(k)), get(rxMask)), c(4)))),
+      set(d, rxDescAt()),
       set(addr, m.i32.wrap(m.i64.load(0, 8, get(d)))),
       set(len, m.i32.load(8, 4, get(d))),
       set(chunk, and(get(addr), sub(c(0), get(csize)))),

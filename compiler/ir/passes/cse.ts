@@ -14,7 +14,7 @@
 // nested ifs, fuzz seed 40851) fork their tests anew, where one register carries what
 // the first test proved into the next.
 import type { Block, Func, Inst, Operand, VReg } from "../ir.ts";
-import { def, isImm, isSlot, successors, uses } from "../ir.ts";
+import { def, isImm, isSlot, uses } from "../ir.ts";
 import { definitions, dominators, predecessors } from "../cfg.ts";
 
 export function eliminateCommonSubexpressions(f: Func): boolean {
@@ -159,8 +159,7 @@ export function numberValues(f: Func): boolean {
 }
 
 /** The value a pure operator or copy computes, over its operands' value numbers. */
-function keyOfPure(i: Inst, vn: (o: Operand) => number | null): string | null {
-  const n = (o: Operand) => vn(o);
+function keyOfPure(i: Inst, n: (o: Operand) => number | null): string | null {
   switch (i.op) {
     case "mov": {
       const a = n(i.src);
