@@ -4,9 +4,12 @@
 // lands in r6–r9 or is spilled. A vreg is a hull (one range from first to last point)
 // until the allocator would spill it; then it becomes a range with holes (only the
 // blocks where it is live), which fits in gaps another vreg leaves, and only a vreg that
-// does not fit even so is spilled (rule 20). Spilling rewrites the spilled vreg into
-// short-lived temporaries around each use and definition (8-byte stack slots below the
-// frame, which the verifier tracks for pointers too) and allocates again from scratch.
+// does not fit even so is spilled (rule 20). Before any of that, copies between vregs
+// that do not interfere are coalesced (coalesce()). Spilling gives the vreg an 8-byte
+// stack slot below the frame (the verifier tracks pointers there too) and rewrites it
+// into temporaries: a store after each definition, a reload where a use finds no
+// temporary holding the value since the last call (spill()), and allocates again from
+// scratch.
 import * as I from "./insn.ts";
 import { FP, isVirtual, regsOf, type MBlock, type MFunc, type MInst } from "./machine.ts";
 
@@ -85,17 +88,65 @@ const ORDER = [1, 2, 3, 4, 5, 0, 6, 7, 8, 9];
 
 export function allocateRegisters(mf: MFunc): void {
   coalesce(mf);
+  // Spill code three ways, the shortest kept (the first of equals): a reload before
+  // every use of a spilled vreg; one reload per stretch of a block between calls; or the
+  // value kept in one temporary per call-free stretch of single-predecessor blocks
+  // (spill()). The last two save reloads, but their longer temporaries can push another
+  // vreg out of registers.
+  const results: MFunc[] = [];
+  let error: unknown = null;
+  for (const mode of SPILL_MODES) {
+    const f = cloneFunc(mf);
+    try {
+      if (!allocate(f, mode)) {
+        results.splice(0, results.length, f); // nothing spilled: the modes agree
+        break;
+      }
+      results.push(f);
+    } catch (e) {
+      if (!(e instanceof RegallocError)) throw e;
+      error ??= e;
+    }
+  }
+  const size = (f: MFunc) => f.blocks.reduce((n, b) => n + b.insts.length, 0);
+  const best = results.reduce<MFunc | null>((x, f) => (!x || size(f) < size(x) ? f : x), null);
+  if (!best) throw error;
+  mf.blocks = best.blocks;
+  mf.frameSize = best.frameSize;
+  mf.nextVreg = best.nextVreg;
+}
+
+/** Where a spilled vreg's reloaded value may be reused (see spill()). */
+type SpillMode = "use" | "block" | "chain";
+const SPILL_MODES: SpillMode[] = ["use", "block", "chain"];
+
+/** A copy of mf whose blocks and instructions allocation may rewrite. */
+function cloneFunc(mf: MFunc): MFunc {
+  const blocks = new Map<MBlock, MBlock>(
+    mf.blocks.map((b) => [b, { id: b.id, label: b.label, insts: [], succs: [] }]),
+  );
+  for (const [b, c] of blocks) {
+    c.succs = b.succs.map((s) => blocks.get(s)!);
+    c.insts = b.insts.map((m) => (m.target ? { ...m, target: blocks.get(m.target)! } : { ...m }));
+  }
+  return { ...mf, blocks: [...blocks.values()] };
+}
+
+/** Allocates mf; whether anything was spilled. */
+function allocate(mf: MFunc, mode: SpillMode): boolean {
   const noSpill = new Set<number>();
   const holey = new Set<number>(); // vregs allocated as ranges with holes
+  let spilled = false;
   for (let round = 0; round < 1000; round++) {
     const victim = tryAllocate(mf, noSpill, holey);
-    if (victim === null) return;
+    if (victim === null) return spilled;
     // A victim gets holes before it is spilled.
     if (!holey.has(victim)) {
       holey.add(victim);
       continue;
     }
-    spill(mf, victim, noSpill);
+    spill(mf, victim, noSpill, mode);
+    spilled = true;
     if (mf.frameSize > STACK_LIMIT)
       throw new RegallocError(`stack frame of ${mf.name} exceeds ${STACK_LIMIT} bytes`, true);
   }
@@ -350,15 +401,29 @@ function isRegMove(m: MInst): boolean {
   );
 }
 
-function spill(mf: MFunc, v: number, noSpill: Set<number>): void {
+/**
+ * Gives v a stack slot and rewrites it into temporaries. Mode "use" reloads before every
+ * use; "block" reuses the temporary a block last loaded or defined until a call (which
+ * clobbers r0–r5; a temporary across it would want r6–r9, which are full); "chain" also
+ * hands it on to a successor whose only predecessor the block is, so the value lives in
+ * a caller-saved register between calls and on the stack across them.
+ */
+function spill(mf: MFunc, v: number, noSpill: Set<number>, mode: SpillMode): void {
   mf.frameSize += 8;
   const off = -mf.frameSize;
+  const preds = new Map<MBlock, MBlock[]>(mf.blocks.map((b) => [b, []]));
+  for (const b of mf.blocks) for (const s of b.succs) preds.get(s)!.push(b);
+  // The temporary holding v's value at the end of each block done so far (split mode).
+  const atEnd = new Map<MBlock, number | null>();
   for (const b of mf.blocks) {
     const out: MInst[] = [];
+    const ps = preds.get(b)!;
+    let cur: number | null = (mode === "chain" && ps.length === 1 && atEnd.get(ps[0]!)) || null;
     for (const m of b.insts) {
       const { defs, uses } = regsOf(m);
       if (!defs.includes(v) && !uses.includes(v)) {
         out.push(m);
+        if ((m.code & 0x07) === I.BPF_JMP && (m.code & 0xf0) === I.BPF_CALL) cur = null;
         continue;
       }
       // A spilled constant is stored directly (st imm), no register needed. ST DW
@@ -378,19 +443,24 @@ function spill(mf: MFunc, v: number, noSpill: Set<number>): void {
           imm: m.imm,
           span: m.span,
         });
+        cur = null;
         continue;
       }
-      const t = 16 + mf.nextVreg++;
-      noSpill.add(t);
-      if (uses.includes(v))
-        out.push({
-          code: I.BPF_LDX | I.BPF_MEM | I.BPF_DW,
-          dst: t,
-          src: FP,
-          off,
-          imm: 0,
-          span: m.span,
-        });
+      let t: number;
+      if (uses.includes(v) && cur !== null && mode !== "use") t = cur;
+      else {
+        t = 16 + mf.nextVreg++;
+        noSpill.add(t);
+        if (uses.includes(v))
+          out.push({
+            code: I.BPF_LDX | I.BPF_MEM | I.BPF_DW,
+            dst: t,
+            src: FP,
+            off,
+            imm: 0,
+            span: m.span,
+          });
+      }
       if (m.dst === v) m.dst = t;
       if (m.src === v && (m.code & 0x07) !== I.BPF_LD) m.src = t;
       out.push(m);
@@ -403,7 +473,9 @@ function spill(mf: MFunc, v: number, noSpill: Set<number>): void {
           imm: 0,
           span: m.span,
         });
+      cur = t;
     }
     b.insts = out;
+    atEnd.set(b, cur);
   }
 }

@@ -26,12 +26,30 @@ const call = (helper: number, nargs: number): MInst => ({
 });
 const exit = () => ins(I.BPF_JMP | I.BPF_EXIT, 0, 0);
 
-function allocated(insts: MInst[], nextVreg = 16): string[] {
-  const b: MBlock = { id: 0, label: "entry", insts, succs: [] };
-  const mf: MFunc = { name: "f", blocks: [b], frameSize: 0, nextVreg };
+const jeqImm = (d: number, imm: number, target: MBlock): MInst => ({
+  ...ins(I.BPF_JMP | I.BPF_JEQ | I.BPF_K, d, 0, 0, imm),
+  target,
+});
+
+function allocatedBlocks(blocks: MBlock[]): string[] {
+  const mf: MFunc = { name: "f", blocks, frameSize: 0, nextVreg: 16 };
   allocateRegisters(mf);
   return disassemble(emitProgram(mf).insns);
 }
+
+function allocated(insts: MInst[]): string[] {
+  return allocatedBlocks([{ id: 0, label: "entry", insts, succs: [] }]);
+}
+
+/** v0..v4 loaded from ctx, then a call: five values live across it for r6–r9. */
+const fiveAcrossACall = (): MInst[] => [
+  ldw(v(0), 1, 0),
+  ldw(v(1), 1, 4),
+  ldw(v(2), 1, 8),
+  ldw(v(3), 1, 12),
+  ldw(v(4), 1, 16),
+  call(5, 0),
+];
 
 describe("copy coalescing", () => {
   it("a copy whose source stays live after it is dropped: both ends share a register", () => {
@@ -60,5 +78,102 @@ describe("copy coalescing", () => {
         exit(),
       ]),
     ).toEqual(["r0 = *(u32 *)(r1 + 0)", "r1 = r0", "r0 += 1", "r0 += r1", "exit"]);
+  });
+});
+
+describe("spill code split around calls", () => {
+  it("a spilled value is reloaded once after a call and kept in a register to the blocks it reaches alone", () => {
+    // v0 (one use before the others) is spilled. After the call it is read three times in
+    // the block and once in each successor: one reload, into a caller-saved register.
+    const b1: MBlock = { id: 1, label: "b1", insts: [add(0, v(0)), exit()], succs: [] };
+    const b2: MBlock = { id: 2, label: "b2", insts: [mov(0, v(0)), exit()], succs: [] };
+    const b0: MBlock = {
+      id: 0,
+      label: "b0",
+      insts: [
+        ...fiveAcrossACall(),
+        mov(0, v(0)),
+        add(0, v(1)),
+        add(0, v(2)),
+        add(0, v(3)),
+        add(0, v(4)),
+        add(0, v(0)),
+        jeqImm(0, 0, b2),
+      ],
+      succs: [b1, b2],
+    };
+    expect(allocatedBlocks([b0, b1, b2])).toEqual([
+      "r2 = *(u32 *)(r1 + 0)",
+      "*(u64 *)(r10 - 8) = r2",
+      "r6 = *(u32 *)(r1 + 4)",
+      "r7 = *(u32 *)(r1 + 8)",
+      "r8 = *(u32 *)(r1 + 12)",
+      "r9 = *(u32 *)(r1 + 16)",
+      "call 5",
+      "r1 = *(u64 *)(r10 - 8)",
+      "r0 = r1",
+      "r0 += r6",
+      "r0 += r7",
+      "r0 += r8",
+      "r0 += r9",
+      "r0 += r1",
+      "if r0 == 0 goto +2",
+      "r0 += r1",
+      "exit",
+      "r0 = r1",
+      "exit",
+    ]);
+  });
+
+  it("the register copy does not live across a later call: it is reloaded after each", () => {
+    // r6 taken by a fixed value across the second call: v3 and v4 are spilled.
+    expect(
+      allocated([
+        ...fiveAcrossACall(),
+        mov(0, v(0)),
+        add(0, v(1)),
+        add(0, v(2)),
+        add(0, v(3)),
+        add(0, v(4)),
+        add(0, v(0)),
+        mov(6, 0),
+        call(7, 0),
+        mov(0, v(0)),
+        add(0, v(0)),
+        add(0, v(1)),
+        add(0, v(2)),
+        add(0, v(3)),
+        add(0, v(4)),
+        exit(),
+      ]),
+    ).toEqual([
+      "r7 = *(u32 *)(r1 + 0)",
+      "r8 = *(u32 *)(r1 + 4)",
+      "r9 = *(u32 *)(r1 + 8)",
+      "r2 = *(u32 *)(r1 + 12)",
+      "*(u64 *)(r10 - 8) = r2",
+      "r1 = *(u32 *)(r1 + 16)",
+      "*(u64 *)(r10 - 16) = r1",
+      "call 5",
+      "r0 = r7",
+      "r0 += r8",
+      "r0 += r9",
+      "r1 = *(u64 *)(r10 - 8)",
+      "r0 += r1",
+      "r1 = *(u64 *)(r10 - 16)",
+      "r0 += r1",
+      "r0 += r7",
+      "r6 = r0",
+      "call 7",
+      "r0 = r7",
+      "r0 += r7",
+      "r0 += r8",
+      "r0 += r9",
+      "r1 = *(u64 *)(r10 - 8)",
+      "r0 += r1",
+      "r1 = *(u64 *)(r10 - 16)",
+      "r0 += r1",
+      "exit",
+    ]);
   });
 });
