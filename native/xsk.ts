@@ -388,6 +388,37 @@ export const setThreadCpus = sys(
   },
 );
 
+/** The ids of the calling process's threads (/proc/self/task). */
+export const processThreads = sys("processThreads", function processThreads(): number[] {
+  return readdirSync("/proc/self/task")
+    .map(Number)
+    .filter((t) => Number.isInteger(t) && t > 0);
+});
+
+/** The CPUs thread `tid` of this process may run on, or null when it has exited (ESRCH). */
+export const taskCpus = sys("taskCpus", function taskCpus(tid: number): number[] | null {
+  const mask = Buffer.alloc(128);
+  if (bind().getaffinity(tid, mask.length, mask) !== 0) {
+    if (errno() === 3) return null; // ESRCH
+    fail(`cannot read the CPU affinity of thread ${tid}`, "sched_getaffinity");
+  }
+  const out: number[] = [];
+  for (let i = 0; i < mask.length * 8; i++) if (mask[i >> 3]! & (1 << (i & 7))) out.push(i);
+  return out;
+});
+
+/** Sets thread `tid`'s affinity to `cpus`; false when the thread has exited (ESRCH). */
+export const setTaskCpus = sys(
+  "setTaskCpus",
+  function setTaskCpus(tid: number, cpus: readonly number[]): boolean {
+    const mask = Buffer.alloc(128);
+    for (const c of cpus) mask[c >> 3]! |= 1 << (c & 7);
+    if (bind().setaffinity(tid, mask.length, mask) === 0) return true;
+    if (errno() === 3) return false; // ESRCH
+    fail(`cannot set the CPU affinity of thread ${tid}`, "sched_setaffinity");
+  },
+);
+
 /** The address family of socket `fd` (SO_DOMAIN), or -1 when fd is not a socket. */
 export const socketDomain = sys("socketDomain", function socketDomain(fd: number): number {
   const b = Buffer.alloc(4);

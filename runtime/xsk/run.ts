@@ -17,6 +17,7 @@ import {
   instantiateHandler,
   type HandlerLayout,
 } from "./module.ts";
+import { reserveCpus } from "./cpus.ts";
 import { SharedMaps, usedMapIds } from "./maps.ts";
 import { probeOffsets, XskError, XskSet, type XskMode } from "./sockets.ts";
 import {
@@ -48,6 +49,11 @@ export interface XskRunOptions {
   spins?: number;
   /** Pin worker i to cpus[i % cpus.length]. */
   cpus?: number[];
+  /**
+   * With `cpus`: keep the process's other threads (main, V8's compiler and GC threads,
+   * libuv's pool) off the workers' CPUs while the run lasts (default true; see cpus.ts).
+   */
+  reserveCpus?: boolean;
   /** The handler's .rodata image (load-time parameters), as the eBPF object got it. */
   rodata?: Uint8Array;
   onTrace?: (line: string) => void;
@@ -90,6 +96,8 @@ export class XskRunner {
   private final: QueueCounters[] | null = null;
   private readonly jobs: WorkerJob[] = [];
   private sharedMaps: SharedMaps | null = null;
+  /** Gives the threads moved off the workers' CPUs their affinity back. */
+  private releaseCpus: () => void = () => {};
 
   private constructor(
     private readonly opts: XskRunOptions,
@@ -147,7 +155,19 @@ export class XskRunner {
     return runner;
   }
 
+  /** The CPUs the workers are pinned to (none unless `cpus` was given). */
+  workerCpus(): number[] {
+    const cpus = this.opts.cpus ?? [];
+    if (!cpus.length) return [];
+    return [...new Set(Array.from({ length: this.workers }, (_, w) => cpus[w % cpus.length]!))];
+  }
+
   private async startWorkers(batch: number): Promise<void> {
+    // Before the workers exist: every thread now is one of the process's own, and the
+    // workers (created by this thread) inherit its new affinity, then pin themselves.
+    const reserved = this.workerCpus();
+    if (reserved.length && this.opts.reserveCpus !== false)
+      this.releaseCpus = reserveCpus(reserved);
     const ready: Promise<void>[] = [];
     for (let w = 0; w < this.workers; w++) {
       const sockets = this.set.sockets
@@ -281,5 +301,7 @@ export class XskRunner {
     await Promise.all(this.exited);
     if (!this.final && this.set.sockets.length) this.final = this.counters();
     this.set.close();
+    this.releaseCpus();
+    this.releaseCpus = () => {};
   }
 }

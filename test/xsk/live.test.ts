@@ -10,7 +10,7 @@ import { availableParallelism } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { compile, compileWasm } from "../../compiler/driver/index.ts";
 import { mapLookup } from "../../native/object.ts";
-import { AF_XDP, socketDomain } from "../../native/xsk.ts";
+import { AF_XDP, processThreads, socketDomain, taskCpus } from "../../native/xsk.ts";
 import { attachNative } from "../../runtime/lab/control.ts";
 import {
   createLab,
@@ -212,6 +212,32 @@ describeKernel("AF_XDP handlers on live frames", () => {
         await runner.stop();
       }
       expect(xdpSockets()).toBe(0);
+    },
+  );
+
+  it.skipIf(availableParallelism() < 2)(
+    "a pinned worker has its CPU to itself while the run lasts; stop gives the threads their CPUs back",
+    async () => {
+      const affinity = () => new Map(processThreads().map((t) => [t, taskCpus(t)] as const));
+      const before = affinity();
+      const cpu = availableParallelism() - 1;
+      const runner = await start({ queues: [0], workers: 1, cpus: [cpu] });
+      try {
+        const worker = runner.threadIds()[0]!;
+        expect(taskCpus(worker)).toEqual([cpu]);
+        for (const [tid, cpus] of affinity()) {
+          if (tid === worker || !cpus) continue;
+          expect(cpus, `thread ${tid}`).not.toContain(cpu);
+        }
+        // The sockets work as ever: every frame reaches the handler.
+        await send(runner, 0, 9, 500);
+        expect(runner.counters()[0]!.rx).toBe(500n);
+      } finally {
+        await runner.stop();
+      }
+      const after = affinity();
+      for (const [tid, cpus] of before)
+        if (cpus && after.get(tid)) expect(after.get(tid), `thread ${tid}`).toEqual(cpus);
     },
   );
 
