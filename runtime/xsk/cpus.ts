@@ -2,11 +2,14 @@
 // the workers run the main thread, V8's platform threads (background compilation —
 // TurboFan optimizing a fresh worker's JavaScript as traffic starts, Wasm tier-up — and
 // concurrent GC) and libuv's pool. Left anywhere, the scheduler puts them on a worker's
-// CPU too, where each run of theirs is a stall of the worker: measured (perf sched, a
-// bench round on veth), V8's threads took ~70 ms of the worker's CPU in one 1.2 s round,
-// in runs of up to 10 ms, while the RX ring and the fill ring hold 4096 frames, ~2–3 ms
-// of traffic at 1.5–2 Mpps; every frame past that is a kernel drop (rx_dropped, the
-// fill ring found empty). A C consumer is one thread and has no such neighbours.
+// CPU too — on a quiet machine most of all, where the worker's CPU is the idle one —
+// and each run of theirs is a stall of the worker. Measured (perf sched, a bench runner's
+// start and one round on veth): ~370 ms of V8's threads on the worker's CPU, in runs of up
+// to 27 ms, most of it while the fresh worker boots and its JavaScript is optimized, and
+// 3.5 ms (one 2 ms run) in the send window of a round on a loaded machine; the RX ring and
+// the fill ring hold 4096 frames, ~2–3 ms of traffic at 1.5–2 Mpps, and every frame past
+// that is a kernel drop (rx_dropped, the fill ring found empty). A C consumer is one
+// thread and has no such neighbours.
 //
 // So when the workers are pinned, every other thread of the process moves to the CPUs
 // it may use that are not a worker's, for as long as the run lasts, and gets its own
