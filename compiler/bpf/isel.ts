@@ -20,6 +20,7 @@ import type {
 } from "../ir/ir.ts";
 import { isImm, isSlot, successors, widthOf } from "../ir/ir.ts";
 import { negate, swapCond } from "../ir/eval.ts";
+import { cyclicBlocks } from "../ir/cfg.ts";
 import type { Span } from "../diagnostics/span.ts";
 import * as I from "./insn.ts";
 import { FP, VREG_BASE, type MBlock, type MFunc, type MInst } from "./machine.ts";
@@ -80,6 +81,9 @@ class Selector {
   private frame = 0;
   private out: MInst[] = [];
   private span: Span | undefined;
+  /** Blocks on a cycle, and whether the block being selected is one. */
+  private cyclic = new Set<Block>();
+  private inLoop = false;
 
   constructor(private readonly f: Func) {
     this.nextVreg = f.nextVReg;
@@ -91,11 +95,13 @@ class Selector {
     for (const [s, off] of layout.offsets) this.slotOff.set(s, off);
     this.frame = layout.frame;
     this.f.blocks.forEach((b, k) => this.order.set(b, k));
+    this.cyclic = cyclicBlocks(this.f);
     for (const b of this.f.blocks)
       this.blocks.set(b, { id: b.id, label: `${b.label}${b.id}`, insts: [], succs: [] });
     this.f.blocks.forEach((b, k) => {
       const mb = this.blocks.get(b)!;
       this.out = mb.insts;
+      this.inLoop = this.cyclic.has(b);
       if (k === 0) this.f.params.forEach((p, n) => this.movReg(this.r(p), n + 1, true));
       for (const i of b.insts) {
         this.span = i.span;
@@ -342,8 +348,13 @@ class Selector {
   private store(size: Size, base: Base, off: number, v: Operand): void {
     const m = this.mem(base, off);
     if (isImm(v) && (size < 8 || fitsImm64(v))) {
+      // A constant ending its slot in an 8-byte chunk fills the chunk (the rest is
+      // padding no other live slot shares, slots.ts): the verifier marks a slot
+      // written only by an 8-byte store, so a narrower one leaves it read up to the
+      // loop head, and the states there differ in bytes no one reads (rule 20).
+      const whole = this.inLoop && isSlot(base) && off % 8 === 0 && off + size >= base.size;
       return this.push({
-        code: I.BPF_ST | I.BPF_MEM | SIZE[size],
+        code: I.BPF_ST | I.BPF_MEM | SIZE[whole ? 8 : size],
         dst: m.reg,
         src: 0,
         off: m.off,
@@ -465,7 +476,7 @@ class Selector {
         // layout order (the source's order) is what lets the states of a path with a
         // smaller packet range prune a later one's (a threaded join leaves such branches).
         const earlier = els !== next && this.order.get(then)! < this.order.get(els)!;
-        if ((then === next || earlier) && inverse) {
+        if ((then === next || earlier) && inverse && !(t.elseFirst && this.inLoop)) {
           cc = inverse;
           [then, els] = [els, then];
         }

@@ -149,8 +149,8 @@ export class Builder {
   jmp(target: Block): void {
     this.terminate({ op: "jmp", target });
   }
-  br(cc: Cond, w: Width, a: Operand, b: Operand, then: Block, els: Block): void {
-    this.terminate({ op: "br", cc, w, a, b, then, else: els });
+  br(cc: Cond, w: Width, a: Operand, b: Operand, then: Block, els: Block, elseFirst = false): void {
+    this.terminate({ op: "br", cc, w, a, b, then, else: els, ...(elseFirst && { elseFirst }) });
   }
   guard(ptr: VReg, n: number, end: VReg, ok: Block, fail: Block): void {
     this.terminate({ op: "guard", ptr, n, end, ok, fail });

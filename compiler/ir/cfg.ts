@@ -35,6 +35,38 @@ export function reversePostOrder(f: Func): Block[] {
   return post.reverse();
 }
 
+/**
+ * Blocks on a cycle of the CFG (a bounded loop's body), by strongly connected
+ * components: Kosaraju's second walk, over predecessors in reverse post-order.
+ */
+export function cyclicBlocks(f: Func): Set<Block> {
+  const preds = predecessors(f);
+  const comp = new Map<Block, number>();
+  const out = new Set<Block>();
+  const order = reversePostOrder(f);
+  const reached = new Set(order);
+  let n = 0;
+  for (const root of order) {
+    if (comp.has(root)) continue;
+    const members: Block[] = [];
+    const stack = [root];
+    comp.set(root, n);
+    while (stack.length) {
+      const b = stack.pop()!;
+      members.push(b);
+      for (const p of preds.get(b) ?? [])
+        if (!comp.has(p) && reached.has(p)) {
+          comp.set(p, n);
+          stack.push(p);
+        }
+    }
+    const self = (b: Block) => successors(b.term).includes(b);
+    if (members.length > 1 || self(root)) for (const b of members) out.add(b);
+    n++;
+  }
+  return out;
+}
+
 /** Drops blocks not reachable from the entry, keeping the layout order of the rest. */
 export function removeUnreachable(f: Func): boolean {
   const live = new Set(reversePostOrder(f));

@@ -115,7 +115,22 @@ export type Inst =
 
 export type Term =
   | { op: "jmp"; target: Block; span?: Span }
-  | { op: "br"; cc: Cond; w: Width; a: Operand; b: Operand; then: Block; else: Block; span?: Span }
+  | {
+      op: "br";
+      cc: Cond;
+      w: Width;
+      a: Operand;
+      b: Operand;
+      then: Block;
+      else: Block;
+      /**
+       * The backend makes `else` the fall-through even when `then` follows (a `ja`
+       * more): the verifier walks the fall-through first and keeps the other branch
+       * pending, so the shorter path goes first (a VLAN tag test: docs/compiler.md).
+       */
+      elseFirst?: boolean;
+      span?: Span;
+    }
   /**
    * Packet guard: bytes [ptr, ptr + n) are inside the packet (ptr + n <= end), else
    * goto fail. The backend emits it as `t = ptr + n; if t > end goto fail`, which

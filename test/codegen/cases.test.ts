@@ -125,6 +125,67 @@ exit`,
     );
   });
 
+  // Rule 20: in a loop the verifier's first path walks every trip before it takes up a
+  // pending branch, so the tag test falls through to no tag (fuzz seed 54496), and a
+  // constant ending its stack slot is stored as 8 bytes, which the verifier counts as
+  // writing the slot. Outside a loop neither changes.
+  it("in a loop, a VLAN tag test falls through to no tag and a constant key fills its slot", () => {
+    expectSelected(
+      `for (let i: u32 = 0; i < 20; i++) {
+  if (ctx.vlan() !== null) counts.update(1, 0);
+}
+return XDP_PASS;`,
+      `
+r6 = r1
+w7 = 0
+r1 = *(u32 *)(r6 + 0)
+r2 = *(u32 *)(r6 + 4)
+r3 = r1
+r3 += 18
+if r3 > r2 goto +14
+r1 = *(u16 *)(r1 + 12)
+if w1 == 129 goto +2
+if w1 == 43144 goto +1
+goto +10
+*(u64 *)(r10 - 8) = 1
+*(u64 *)(r10 - 16) = 0
+r1 = 0 ll
+r2 = r10
+r2 += -8
+r3 = r10
+r3 += -16
+r4 = 0
+call 2
+w7 += 1
+if w7 < 20 goto -21
+r0 = 2
+exit`,
+    );
+    expectSelected(
+      "if (ctx.vlan() !== null) counts.update(1, 0);\nreturn XDP_PASS;",
+      `
+r2 = *(u32 *)(r1 + 0)
+r1 = *(u32 *)(r1 + 4)
+r3 = r2
+r3 += 18
+if r3 > r1 goto +13
+r1 = *(u16 *)(r2 + 12)
+if w1 == 129 goto +1
+if w1 != 43144 goto +10
+*(u32 *)(r10 - 8) = 1
+*(u64 *)(r10 - 16) = 0
+r1 = 0 ll
+r2 = r10
+r2 += -8
+r3 = r10
+r3 += -16
+r4 = 0
+call 2
+r0 = 2
+exit`,
+    );
+  });
+
   it("a value live across a helper call is kept in a callee-saved register", () => {
     expectSelected(
       "const t: u64 = ktimeNs(); counts.increment(1); return t > 5 ? XDP_PASS : XDP_DROP;",

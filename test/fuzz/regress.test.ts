@@ -619,6 +619,43 @@ export function f(ctx: XdpContext): XdpAction {
     // Over 1,000,000 before (the limit); 109,260 after.
     expect(r.insns).toBeLessThan(300_000);
   });
+
+  it("in a loop, a VLAN tag test falls through to no tag, and constants fill their stack slots (fuzz seed 54496: 8193 jumps)", () => {
+    // 38 × 33 trips: the verifier's first path walks every trip before it takes up a
+    // pending branch. It took the tag each trip (a guard, two map increments and a
+    // checked load: eight forks), and 8,192 branches were pending. Falling through to
+    // no tag, it forks four times a trip; and keys stored as 8-byte constants let the
+    // paths of the increments prune each other at the head (rule 20).
+    const src = `import { LruHash, BPF_EXIST } from "xdpc";
+const m0 = new LruHash<u16, u16>({ maxEntries: 1024 });
+export function f(ctx: XdpContext): XdpAction {
+  for (let i = 40; i >= 3; i--) {
+    for (let j = 0; j <= 32; j++) {
+      if (ctx.vlan() !== null) {
+        const v = ctx.vlan();
+        if (v === null) return XDP_DROP;
+        v.vid = ctx.len as u8;
+        m0.increment(1, 0);
+        const w = ctx.load16(ctx.rxQueue);
+        if (w === null) return XDP_DROP;
+        if (w) m0.increment(9, 1);
+      }
+      if (m0.lookup(1) !== null) m0.update(8, 0xffff, BPF_EXIST);
+    }
+  }
+  return XDP_TX;
+}`;
+    const tagged = build({
+      eth: { vlans: [{ vid: 7 }] },
+      l3: { kind: "ipv4" },
+      l4: { kind: "udp" },
+    });
+    const r = cost(src, [udp4, tagged], "s54496");
+    expect(r.verdicts).toEqual([3, 3]);
+    // "The sequence of 8193 jumps is too complex" before (69,720 processed); 302,588 after
+    // (the seed itself: 309,196; clang's twin 251,366).
+    expect(r.insns).toBeLessThan(600_000);
+  });
 });
 
 describeKernel("a loop's body parses from its own packet pointers (kernel and Wasm host)", () => {

@@ -12,6 +12,10 @@ import { evalBin, evalCond, evalUn } from "../../compiler/ir/eval.ts";
 import type { VReg } from "../../compiler/ir/ir.ts";
 import { xdpFunc } from "../support/ir.ts";
 import { compile } from "../../compiler/driver/index.ts";
+import { parse } from "../../compiler/syntax/index.ts";
+import { check } from "../../compiler/check/index.ts";
+import { lowerFunction } from "../../compiler/ir/lower.ts";
+import { cyclicBlocks } from "../../compiler/ir/cfg.ts";
 
 /** eth → ipv4 → udp parse at constant offsets, each failing to `ret 2`. */
 function parseChain() {
@@ -545,5 +549,49 @@ const m = new PerCpuArray<u32>({ maxEntries: 1 });
 }`);
     expect(idle).not.toMatch(/^body\d+:$/m);
     expect(idle).toMatch(/br ugt32 %\S+, 3/);
+  });
+});
+
+describe("VLAN tag tests in loops (rule 20)", () => {
+  function optimized(body: string) {
+    const src = `import type { XdpContext, XdpAction, u32 } from "xdpc";
+import { XDP_PASS, ArrayMap } from "xdpc";
+const m = new ArrayMap<u32>({ maxEntries: 4 });
+export function f(ctx: XdpContext): XdpAction {
+${body}
+  return XDP_PASS;
+}`;
+    const checked = check(parse(src, "tags.ts").program);
+    expect(checked.diagnostics).toEqual([]);
+    const f = lowerFunction(
+      checked.module,
+      checked.module.functions.find((x) => x.name === "f")!,
+    );
+    optimize(f);
+    return f;
+  }
+  const tagTests = (f: ReturnType<typeof optimized>) =>
+    f.blocks.filter((b) => b.term?.op === "br" && b.term.elseFirst);
+
+  it("the last tag test keeps its mark through the passes, on the loop's cycle (fuzz seed 54496)", () => {
+    // The backend makes the no-tag branch the fall-through in a loop: the verifier's
+    // first path then skips the tag's forks on every trip.
+    const f = optimized(`  for (let i: u32 = 0; i < 30; i++) {
+    if (ctx.vlan() !== null) m.update(0, i);
+  }`);
+    const marked = tagTests(f);
+    expect(marked.length).toBe(1);
+    const t = marked[0]!.term as { op: "br"; b: unknown };
+    // 802.1ad's TPID, 0x88a8, compared unswapped (the peephole swaps the constant).
+    expect(t.b).toBe(0xa888n);
+    expect(cyclicBlocks(f).has(marked[0]!)).toBe(true);
+    // The entry is on no cycle.
+    expect(cyclicBlocks(f).has(f.blocks[0]!)).toBe(false);
+  });
+
+  it("outside a loop the mark stays, but its block is on no cycle", () => {
+    const f = optimized(`  if (ctx.vlan() !== null) m.update(0, 1);`);
+    expect(tagTests(f).length).toBe(1);
+    expect(cyclicBlocks(f).size).toBe(0);
   });
 });

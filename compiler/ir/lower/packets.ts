@@ -276,7 +276,7 @@ Lowerer.prototype.header = function (this: Lowerer, h: HeaderKind, vlanTags = 2)
       const other = this.b.block("vlanother");
       this.b.br("eq", 32, proto, VLAN_TPIDS[0]!, isTag, other);
       this.b.place(other);
-      this.b.br("eq", 32, proto, VLAN_TPIDS[1]!, isTag, fail);
+      this.b.br("eq", 32, proto, VLAN_TPIDS[1]!, isTag, fail, true);
       this.b.place(isTag);
       finish(this.b.ptrAdd(data, 14n), 4);
       break;
@@ -472,7 +472,7 @@ Lowerer.prototype.l3 = function (
     const other = this.b.block("l3tpid");
     this.b.br("eq", 32, et, VLAN_TPIDS[0]!, isTag, other);
     this.b.place(other);
-    this.b.br("eq", 32, et, VLAN_TPIDS[1]!, isTag, done);
+    this.b.br("eq", 32, et, VLAN_TPIDS[1]!, isTag, done, true);
     this.b.place(isTag);
     const present = this.b.block("l3tagok");
     this.b.guard(data, 18 + 4 * tag, end, present, none);
