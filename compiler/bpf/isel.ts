@@ -351,7 +351,7 @@ class Selector {
       // A constant ending its slot in an 8-byte chunk fills the chunk (the rest is
       // padding no other live slot shares, slots.ts): the verifier marks a slot
       // written only by an 8-byte store, so a narrower one leaves it read up to the
-      // loop head, and the states there differ in bytes no one reads (rule 20).
+      // loop head, and the states there differ in bytes no one reads (rule 21).
       const whole = this.inLoop && isSlot(base) && off % 8 === 0 && off + size >= base.size;
       return this.push({
         code: I.BPF_ST | I.BPF_MEM | SIZE[whole ? 8 : size],
@@ -476,6 +476,9 @@ class Selector {
         // layout order (the source's order) is what lets the states of a path with a
         // smaller packet range prune a later one's (a threaded join leaves such branches).
         const earlier = els !== next && this.order.get(then)! < this.order.get(els)!;
+        // A branch marked elseFirst (a VLAN tag test) keeps its sense in a loop: `else`
+        // is then the fall-through, reached by a `ja`, and the verifier's first path,
+        // which walks every trip before any pending branch, skips the tag (rule 21).
         if ((then === next || earlier) && inverse && !(t.elseFirst && this.inLoop)) {
           cc = inverse;
           [then, els] = [els, then];

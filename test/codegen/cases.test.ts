@@ -125,7 +125,7 @@ exit`,
     );
   });
 
-  // Rule 20: in a loop the verifier's first path walks every trip before it takes up a
+  // Rule 21: in a loop the verifier's first path walks every trip before it takes up a
   // pending branch, so the tag test falls through to no tag (fuzz seed 54496), and a
   // constant ending its stack slot is stored as 8 bytes, which the verifier counts as
   // writing the slot. Outside a loop neither changes.

@@ -626,7 +626,7 @@ export function f(ctx: XdpContext): XdpAction {
     // pending branch. It took the tag each trip (a guard, two map increments and a
     // checked load: eight forks), and 8,192 branches were pending. Falling through to
     // no tag, it forks four times a trip; and keys stored as 8-byte constants let the
-    // paths of the increments prune each other at the head (rule 20).
+    // paths of the increments prune each other at the head (rule 21).
     const src = `import { LruHash, BPF_EXIST } from "xdpc";
 const m0 = new LruHash<u16, u16>({ maxEntries: 1024 });
 export function f(ctx: XdpContext): XdpAction {

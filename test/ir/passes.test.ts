@@ -552,7 +552,7 @@ const m = new PerCpuArray<u32>({ maxEntries: 1 });
   });
 });
 
-describe("VLAN tag tests in loops (rule 20)", () => {
+describe("VLAN tag tests in loops (rule 21)", () => {
   function optimized(body: string) {
     const src = `import type { XdpContext, XdpAction, u32 } from "xdpc";
 import { XDP_PASS, ArrayMap } from "xdpc";
