@@ -348,11 +348,14 @@ class Selector {
   private store(size: Size, base: Base, off: number, v: Operand): void {
     const m = this.mem(base, off);
     if (isImm(v) && (size < 8 || fitsImm64(v))) {
-      // A constant ending its slot in an 8-byte chunk fills the chunk (the rest is
-      // padding no other live slot shares, slots.ts): the verifier marks a slot
-      // written only by an 8-byte store, so a narrower one leaves it read up to the
-      // loop head, and the states there differ in bytes no one reads (rule 21).
-      const whole = this.inLoop && isSlot(base) && off % 8 === 0 && off + size >= base.size;
+      // In a loop, a constant ending its slot in an 8-byte chunk fills the chunk (the
+      // rest is padding no other live slot shares, slots.ts): the verifier marks a
+      // slot written only by an 8-byte store, so a narrower one leaves it read up to
+      // the loop head, and the states there differ in bytes no one reads. Not a 4-byte
+      // one: the verifier takes an array map's constant key (and drops the lookup's
+      // null branch) only from a spill of the key's 4 bytes (rule 21).
+      const whole =
+        this.inLoop && size !== 4 && isSlot(base) && off % 8 === 0 && off + size >= base.size;
       return this.push({
         code: I.BPF_ST | I.BPF_MEM | SIZE[whole ? 8 : size],
         dst: m.reg,

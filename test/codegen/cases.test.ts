@@ -126,10 +126,11 @@ exit`,
   });
 
   // Rule 21: in a loop the verifier's first path walks every trip before it takes up a
-  // pending branch, so the tag test falls through to no tag (fuzz seed 54496), and a
-  // constant ending its stack slot is stored as 8 bytes, which the verifier counts as
-  // writing the slot. Outside a loop neither changes.
-  it("in a loop, a VLAN tag test falls through to no tag and a constant key fills its slot", () => {
+  // pending branch, so the tag test falls through to no tag (fuzz seed 54496). A
+  // constant ending its stack slot is stored as 8 bytes there, but not a 4-byte one:
+  // an array map's constant key (here) is known to the verifier only as a 4-byte spill.
+  // Outside a loop neither changes.
+  it("in a loop, a VLAN tag test falls through to no tag", () => {
     expectSelected(
       `for (let i: u32 = 0; i < 20; i++) {
   if (ctx.vlan() !== null) counts.update(1, 0);
@@ -147,7 +148,7 @@ r1 = *(u16 *)(r1 + 12)
 if w1 == 129 goto +2
 if w1 == 43144 goto +1
 goto +10
-*(u64 *)(r10 - 8) = 1
+*(u32 *)(r10 - 8) = 1
 *(u64 *)(r10 - 16) = 0
 r1 = 0 ll
 r2 = r10

@@ -661,7 +661,7 @@ export function f(ctx: XdpContext): XdpAction {
   it("the same keeps a loop around a VLAN block whose branch narrows a value from before the loop prunable (fuzz seed 46284: 1M instructions)", () => {
     // `v14 >= r15` in the VLAN block narrowed r15, a map value read before the loop,
     // against 30 or 31 (v14 toggles), on each path, and the first path took the VLAN
-    // block every trip. With no tag first, 1M+ → 43,989 (clang's twin 48,927).
+    // block every trip. With no tag first, 1M+ → 54,623 (clang's twin 48,927).
     const { ts } = render(generate(46284));
     const b = buildXdpc(ts);
     expect(b.errors).toEqual([]);
