@@ -447,6 +447,34 @@ export function f(ctx: XdpContext): XdpAction {
     expect(len).toMatch(/= load32 \[%ctx\.0\]\n/);
     expect(len).toMatch(/= load32 \[%ctx\.0 \+ 4\]\n/);
   });
+
+  it("a view from before a loop is re-derived after it from its offset (fuzz seeds 60707, 62963)", () => {
+    // The UDP view at a constant offset from data shares data's verifier id, so kept live
+    // around the loop it took the range of each trip's checks. After the loop it is data
+    // loaded afresh plus the offset, read from a stack slot (an unknown to the verifier,
+    // the same in every state) and checked again: the view's own pointer is dead there.
+    const src = `import type { XdpContext, XdpAction, u32 } from "xdpc";
+import { XDP_ABORTED, XDP_DROP, XDP_PASS } from "xdpc";
+export function f(ctx: XdpContext): XdpAction {
+  const u = ctx.udp();
+  if (u === null) return XDP_PASS;
+  ${LOOP}
+  u.dstPort = 53;
+  return XDP_PASS;
+}`;
+    const r = compile(src, { file: "view.ts", emit: "object", keepIr: true });
+    expect(r.diagnostics).toEqual([]);
+    const [before, after] = r.programs![0]!.ir!.split(/^endloop\d+:$/m) as [string, string];
+    const view = /^ {2}(%u\.\d+):pkt = /m.exec(before)![1]!;
+    expect(after).toMatch(/= load32 \[%ctx\.0\]\n/);
+    expect(after).toMatch(/:i64 = load32 \[\$udp\.off\.\d+ \+ 4\]\n/);
+    expect(after).toMatch(/guard %\d+ \+ 8 <= %\d+ \?/);
+    // The store goes through a register set after the loop; the view's own is not read.
+    const base = /store16 \[(%u\.\d+) \+ 2\]/.exec(after)![1]!;
+    expect(after).toContain(`${base}:pkt = %`);
+    expect(after).not.toContain(`${view} `);
+    expect(after).not.toContain(`${view}\n`);
+  });
 });
 
 describe("loops: invariant code, unswitching, idle loops", () => {

@@ -26,6 +26,7 @@ import {
 } from "./shared.ts";
 import type { Frame, LoopCtx, Value } from "./shared.ts";
 import { Lowerer } from "./lowerer.ts";
+import { walk } from "../../check/walk.ts";
 
 declare module "./lowerer.ts" {
   interface Lowerer {
@@ -500,7 +501,10 @@ Lowerer.prototype.inline = function (this: Lowerer, fn: FunctionInfo, e: ast.Cal
   fn.params.forEach((p, k) => {
     const a = e.args[k];
     if (!a) return;
-    locals.set(p.id, this.bindCopy(this.use(a), p.type, p.name));
+    const v = this.use(a);
+    const bound = this.bindCopy(v, p.type, p.name);
+    locals.set(p.id, bound);
+    if (!assignsParam(this, fn, p.id)) this.keepsView(v, bound);
   });
   // Counted only around the body: arguments (`h(h(x))`) are lowered before, at the
   // caller's depth. The checker rejects recursion; this only bounds call chains.
@@ -524,3 +528,16 @@ Lowerer.prototype.inline = function (this: Lowerer, fn: FunctionInfo, e: ast.Cal
   if (isScalar(rt)) return { k: "int", v: value, w: widthOfType(rt) };
   return { k: "ref", base: value, off: 0 };
 };
+
+/** Whether the body of `fn` assigns its parameter `id` (a view it rebinds keeps no offset). */
+function assignsParam(l: Lowerer, fn: FunctionInfo, id: number): boolean {
+  let found = false;
+  walk(fn.decl.body, (n) => {
+    if ((n.kind === "Assign" || n.kind === "Update") && n.target.kind === "Name") {
+      const sym = l.m.names.get(n.target);
+      if (sym && sym.kind === "param" && sym.id === id) found = true;
+    }
+    return !found;
+  });
+  return found;
+}

@@ -192,6 +192,9 @@ Lowerer.prototype.name = function (this: Lowerer, e: ast.Name): Value {
     case "param": {
       const v = this.lookupLocal(sym.id);
       if (!v) this.unsupported(`${e.name} used before it is defined`, e);
+      // A view held across a bounded loop is re-derived from the current data (rule 4).
+      if (v.k === "ref" && !isSlot(v.base) && this.deferredViews.has(v.base))
+        return { k: "ref", base: this.rebuiltView(v.base), off: v.off };
       return v;
     }
     case "const":

@@ -48,6 +48,17 @@ export class Lowerer {
   scopeSlots: Slot[][] = [];
   /** Slots whose address a reference outside their scope may hold: never reused. */
   escaped = new Set<Slot>();
+  /**
+   * Header views and what `rebuiltView` re-derives each from: the offset from `data` it
+   * was found at (`at`, 0x10000 when null), the stack slot holding a copy of it at bytes
+   * 4–7, a flag set when the view is null, and the bytes its parse checked. Kept only in
+   * a function with a bounded loop (`hasBoundedLoop`).
+   */
+  viewOffsets = new Map<VReg, { at: VReg; slot: Slot; none: VReg; size: number }>();
+  /** Views that a `const` local held when a bounded loop began: each use re-derives them. */
+  deferredViews = new Set<VReg>();
+  /** Whether the function (with what it inlines) lowers a loop as a loop (memoised). */
+  boundedLoop: boolean | undefined;
 
   constructor(
     readonly m: CheckedModule,

@@ -26,6 +26,7 @@ import {
 } from "./shared.ts";
 import type { Frame, LoopCtx, Value } from "./shared.ts";
 import { Lowerer } from "./lowerer.ts";
+import { walk } from "../../check/walk.ts";
 
 declare module "./lowerer.ts" {
   interface Lowerer {
@@ -37,6 +38,8 @@ declare module "./lowerer.ts" {
     ret(s: ast.ReturnStmt): void;
     forStmt(s: ast.ForStmt): void;
     shouldUnroll(s: ast.ForStmt, counter: number, trips: number): boolean;
+    hasBoundedLoop(): boolean;
+    keepsView(v: Value, bound: Value): void;
     inlinedSize(fn: FunctionInfo): number;
     switchStmt(s: ast.SwitchStmt): void;
   }
@@ -116,7 +119,19 @@ Lowerer.prototype.varDecl = function (this: Lowerer, s: ast.VarDecl): void {
     }
   }
   const v = this.use(s.init);
-  this.frame.locals.set(sym.id, this.bindCopy(v, t, sym.name));
+  const bound = this.bindCopy(v, t, sym.name);
+  this.frame.locals.set(sym.id, bound);
+  if (!sym.mutable) this.keepsView(v, bound);
+};
+
+/**
+ * A `const` local (or a parameter nothing assigns) bound to a header view with a known
+ * offset from data: its own copy of the view can be re-derived the same way.
+ */
+Lowerer.prototype.keepsView = function (this: Lowerer, v: Value, bound: Value): void {
+  if (v.k !== "ref" || bound.k !== "ref" || isSlot(v.base) || isSlot(bound.base)) return;
+  const info = this.viewOffsets.get(v.base);
+  if (info) this.viewOffsets.set(bound.base, info);
 };
 
 /** A local's own storage: scalars get their own vreg (assignments mutate it). */
@@ -204,6 +219,13 @@ Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
   this.b.mov(i, bound.start);
   this.frame.locals.set(bound.counter.id, { k: "int", v: i, w });
   this.forgetParsesIn(s.body);
+  // The views that locals hold are re-derived at each use from here on, in the body
+  // from its own data, after the loop from a fresh one: only their offsets from data,
+  // scalars, live around the loop (fuzz seeds 60707, 62963; rule 4).
+  for (const f of this.frames)
+    for (const v of f.locals.values())
+      if (v.k === "ref" && !isSlot(v.base) && this.viewOffsets.has(v.base))
+        this.deferredViews.add(v.base);
   const head = this.b.block("loop");
   const body = this.b.block("body");
   const step = this.b.block("step");
@@ -241,6 +263,30 @@ Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
   // the data loaded before the `if` (fuzz seed 58163: fp-56=pkt(r=62) in one state of
   // the inner loop's head, r=0 in another).
   this.memoHideAll();
+};
+
+/** Whether the function, with the functions it inlines, has a loop not unrolled. */
+Lowerer.prototype.hasBoundedLoop = function (this: Lowerer): boolean {
+  if (this.boundedLoop !== undefined) return this.boundedLoop;
+  let found = false;
+  const seen = new Set<ast.Node>();
+  const scan = (root: ast.Node) =>
+    walk(root, (n) => {
+      if (found) return false;
+      if (n.kind === "ForStmt") {
+        const bound = this.m.loops.get(n);
+        if (bound && !this.shouldUnroll(n, bound.counter.id, bound.tripCount)) found = true;
+      } else if (n.kind === "Call") {
+        const tgt = this.m.calls.get(n);
+        if (tgt?.kind === "function" && !seen.has(tgt.fn.decl)) {
+          seen.add(tgt.fn.decl);
+          scan(tgt.fn.decl.body);
+        }
+      }
+    });
+  scan(this.fn.decl.body);
+  this.boundedLoop = found;
+  return found;
 };
 
 /** Unroll small loops whose body never assigns the counter (≤ 16 trips, bounded code growth). */
