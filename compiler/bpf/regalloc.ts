@@ -164,35 +164,10 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>, holey: Set<number>): numbe
     for (const m of b.insts) pos.set(m, p++);
     end.set(b, p++);
   }
-  // Block-level liveness of virtual registers.
-  const gen = new Map<MBlock, Set<number>>();
-  const kill = new Map<MBlock, Set<number>>();
-  for (const b of mf.blocks) {
-    const g = new Set<number>();
-    const k = new Set<number>();
-    for (const m of b.insts) {
-      const { defs, uses } = regsOf(m);
-      for (const u of uses) if (isVirtual(u) && !k.has(u)) g.add(u);
-      for (const d of defs) if (isVirtual(d)) k.add(d);
-    }
-    gen.set(b, g);
-    kill.set(b, k);
-  }
-  const liveIn = new Map<MBlock, Set<number>>(mf.blocks.map((b) => [b, new Set<number>()]));
-  const liveOut = new Map<MBlock, Set<number>>(mf.blocks.map((b) => [b, new Set<number>()]));
-  for (let changed = true; changed;) {
-    changed = false;
-    for (let k = mf.blocks.length - 1; k >= 0; k--) {
-      const b = mf.blocks[k]!;
-      const out = liveOut.get(b)!;
-      for (const s of b.succs) for (const v of liveIn.get(s)!) out.add(v);
-      const inn = liveIn.get(b)!;
-      const n = inn.size;
-      for (const v of gen.get(b)!) inn.add(v);
-      for (const v of out) if (!kill.get(b)!.has(v)) inn.add(v);
-      if (inn.size !== n) changed = true;
-    }
-  }
+  const liveIn = liveness(mf);
+  const liveOut = new Map<MBlock, Set<number>>(
+    mf.blocks.map((b) => [b, new Set(b.succs.flatMap((s) => [...liveIn.get(s)!]))]),
+  );
   // Live ranges: per block, the hull of the vreg's points there (from the
   // block's start when live-in, to its end when live-out). A use at instruction p sits at
   // 2p and a definition at 2p + 1, so a value last used where another is defined may
