@@ -289,6 +289,24 @@ describe("peephole", () => {
     expect(text).not.toContain("be16");
   });
 
+  it("keeps the test on the swapped value when the swap has another use (fuzz seed 308)", () => {
+    const b = new Builder("q");
+    const ctx = b.param("ctx", "ctx");
+    const x = b.load(2, ctx, 0);
+    const y = b.un("be16", 32, x);
+    const t = b.block("t");
+    const e = b.block("e");
+    b.br("eq", 32, y, 0x0800n, t, e);
+    b.place(t);
+    b.ret(1n);
+    b.place(e);
+    b.ret(y);
+    optimize(b.fn);
+    const text = printFunc(b.fn);
+    expect(text).toContain("be16");
+    expect(text).toContain("2048 ?");
+  });
+
   it("cancels a swap of a swap (a network-order field stored in network order)", () => {
     const b = new Builder("s");
     const ctx = b.param("ctx", "ctx");

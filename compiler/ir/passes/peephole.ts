@@ -1,6 +1,9 @@
 // Small local rewrites that save instructions or verifier states:
-//  - `br eq/ne (be16 x), C` compares x with the byte-swapped constant instead
-//    (the swap then usually dies), as clang does for `eth->h_proto == htons(…)`.
+//  - `br eq/ne (be16 x), C` compares x with the byte-swapped constant instead, so
+//    the swap dies, as clang does for `eth->h_proto == htons(…)`; only where every use
+//    of the swapped value is such a branch. A swap kept for another use is a register
+//    the verifier does not link to x: `switch (v)` pinned x to 0x0900 and left v
+//    unknown, and a loop's `i <= v` narrowed v anew each trip (fuzz seed 308).
 //  - `beN (beN x)` is x truncated to N bits: a field read in network order and
 //    stored back in network order (`p.ipv4Src = ip.src`) swaps twice otherwise.
 //  - if-conversion of `if (x <cmp> y) v += c` (==, !=, and unsigned <, <=, >, >= on
@@ -28,6 +31,14 @@ function compareSwapped(f: Func): boolean {
     return d[0]!.block.insts[d[0]!.index]!;
   };
   const singleVreg = (v: VReg) => (defs.get(v.id)?.length ?? 0) === 1 || f.params.includes(v);
+  // Vregs read by anything but a 32-bit eq/ne branch on them against a constant.
+  const otherUse = new Set<number>();
+  for (const b of f.blocks) {
+    for (const i of b.insts) for (const u of uses(i)) otherUse.add(u.id);
+    const t = b.term;
+    const test = t?.op === "br" && (t.cc === "eq" || t.cc === "ne") && t.w === 32 && isImm(t.b);
+    if (t && !test) for (const u of uses(t)) otherUse.add(u.id);
+  }
   for (const b of f.blocks) {
     const t = b.term;
     if (
@@ -43,7 +54,8 @@ function compareSwapped(f: Func): boolean {
       d?.op !== "un" ||
       (d.kind !== "be16" && d.kind !== "be32") ||
       isImm(d.a) ||
-      !singleVreg(d.a)
+      !singleVreg(d.a) ||
+      otherUse.has(t.a.id)
     )
       continue;
     const limit = d.kind === "be16" ? 0xffffn : 0xffffffffn;
