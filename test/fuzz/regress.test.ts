@@ -861,6 +861,43 @@ export function f(ctx: XdpContext): XdpAction {
   });
 });
 
+describeKernel("a map lookup's 64-bit value keeps its width (kernel and Wasm host)", () => {
+  it("in a switch, where case -2^63 is not case 0 (campaign seed 102081)", () => {
+    // The switch took its width from the value only when it was not nullable: a
+    // narrowed lookup was tested on its low 32 bits, so -2^63 matched case 0.
+    const src = `import type { i64 } from "xdpc";
+const m = new ArrayMap<i64>({ maxEntries: 1 });
+export function f(ctx: XdpContext): XdpAction {
+  m.update(0, ctx.len > 60 ? -9223372036854775808 : 0);
+  const r = m.lookup(0);
+  if (r === null) return XDP_ABORTED;
+  switch (r) {
+    case 0:
+      return XDP_DROP;
+    case -9223372036854775808:
+      return XDP_TX;
+  }
+  return XDP_PASS;
+}`;
+    const short = zeros(60);
+    expect(both(src, [udp4, short]).verdicts).toEqual([3, 1]);
+  });
+
+  it("in a comparison of two lookups, where 2^32 is not 0", () => {
+    const src = `import type { i64 } from "xdpc";
+const m = new ArrayMap<i64>({ maxEntries: 2 });
+export function f(ctx: XdpContext): XdpAction {
+  m.update(0, (ctx.len as i64) << 32);
+  m.update(1, 0);
+  const r = m.lookup(0);
+  const s = m.lookup(1);
+  if (r === null || s === null) return XDP_ABORTED;
+  return r === s ? XDP_DROP : XDP_PASS;
+}`;
+    expect(both(src, [udp4]).verdicts).toEqual([2]);
+  });
+});
+
 describe("compile time stays near-linear in program size", () => {
   it("calls nested 112 deep to a helper with a loop, from a helper called 4 times (#17 bug 8)", () => {
     // The fuzzer's shape: 152 calls nested 28 deep took over 300 s. CFG simplification

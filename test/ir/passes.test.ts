@@ -202,6 +202,29 @@ export function f(ctx: XdpContext): XdpAction {
     expect(r.programs![0]!.ir!).not.toMatch(/ret 3/);
   });
 
+  it("switches on and compares a narrowed lookup's i64 value at 64 bits (campaign seed 102081)", () => {
+    const src = `import type { XdpContext, XdpAction, i64 } from "xdpc";
+import { XDP_DROP, XDP_PASS, XDP_TX, PerCpuArray } from "xdpc";
+const m = new PerCpuArray<i64>({ maxEntries: 2 });
+export function f(ctx: XdpContext): XdpAction {
+  const r = m.lookup(0);
+  const s = m.lookup(1);
+  if (r === null || s === null) return XDP_PASS;
+  if (r === s) return XDP_PASS;
+  switch (r) {
+    case -9223372036854775808:
+      return XDP_TX;
+  }
+  return XDP_DROP;
+}`;
+    const r = compile(src, { file: "wide.ts", emit: "object", keepIr: true });
+    expect(r.diagnostics).toEqual([]);
+    const ir = r.programs![0]!.ir!;
+    expect(ir).not.toMatch(/:i32|(eq|ne)32 /);
+    expect(ir).toMatch(/br eq64 %[\w.]+, -0x8000000000000000 /);
+    expect(ir).toMatch(/br (eq|ne)64 %[\w.]+, %[\w.]+ /);
+  });
+
   it("threads a null test through a join whose predecessors decide it", () => {
     const { b, data, end } = xdpFunc("n");
     const view = b.vreg("pkt", "ip");

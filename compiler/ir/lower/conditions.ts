@@ -15,6 +15,7 @@ import {
   LowerError,
   VLAN_TPIDS,
   widthOfType,
+  widthOf,
   intOf,
   inner,
   isScalar,
@@ -94,7 +95,7 @@ Lowerer.prototype.compare = function (
   }
   const a = this.use(e.left);
   const b = this.use(e.right);
-  const w: Width = a.k === "int" && a.w === 64 ? 64 : b.k === "int" && b.w === 64 ? 64 : 32;
+  const w: Width = widthOf(a) === 64 || widthOf(b) === 64 ? 64 : 32;
   const signed = ct ? (intOf(ct)?.signed ?? false) : false;
   const cc: Cond = eq
     ? "eq"

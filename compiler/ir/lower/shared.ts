@@ -71,6 +71,10 @@ export const VLAN_TPIDS = [0x8100n, 0x88a8n];
 export function widthOfType(t: Type): Width {
   return t.kind === "int" && t.bits === 64 ? 64 : 32;
 }
+/** The width of a scalar value; a narrowed nullable ("nint", e.g. a map lookup's value) keeps its own. */
+export function widthOf(v: Value): Width {
+  return (v.k === "int" || v.k === "nint") && v.w === 64 ? 64 : 32;
+}
 export function intOf(t: Type): IntType | null {
   return t.kind === "int" ? t : null;
 }

@@ -15,6 +15,7 @@ import {
   LowerError,
   VLAN_TPIDS,
   widthOfType,
+  widthOf,
   intOf,
   inner,
   isScalar,
@@ -353,7 +354,7 @@ Lowerer.prototype.inlinedSize = function (this: Lowerer, fn: FunctionInfo): numb
 
 Lowerer.prototype.switchStmt = function (this: Lowerer, s: ast.SwitchStmt): void {
   const d = this.use(s.discriminant);
-  const w = d.k === "int" ? d.w : 32;
+  const w = widthOf(d);
   const disc = this.b.vreg(w === 64 ? "i64" : "i32");
   this.b.mov(disc, this.scalar(d, s));
   const end = this.b.block("endswitch");
