@@ -386,6 +386,21 @@ function isRegMove(m: MInst): boolean {
 function spill(mf: MFunc, v: number, noSpill: Set<number>, mode: SpillMode): void {
   mf.frameSize += 8;
   const off = -mf.frameSize;
+  // A doubleword access to v's slot: LDX (reload), STX (store) or ST (constant).
+  const slotInst = (
+    cls: number,
+    dst: number,
+    src: number,
+    imm: number,
+    span: MInst["span"],
+  ): MInst => ({
+    code: cls | I.BPF_MEM | I.BPF_DW,
+    dst,
+    src,
+    off,
+    imm,
+    span,
+  });
   const preds = new Map<MBlock, MBlock[]>(mf.blocks.map((b) => [b, []]));
   for (const b of mf.blocks) for (const s of b.succs) preds.get(s)!.push(b);
   // The temporary holding v's value at the end of each block done so far (split mode).
@@ -410,14 +425,7 @@ function spill(mf: MFunc, v: number, noSpill: Set<number>, mode: SpillMode): voi
         (m.code & I.BPF_X) === 0 &&
         (cls === I.BPF_ALU64 || (cls === I.BPF_ALU && m.imm >= 0))
       ) {
-        out.push({
-          code: I.BPF_ST | I.BPF_MEM | I.BPF_DW,
-          dst: FP,
-          src: 0,
-          off,
-          imm: m.imm,
-          span: m.span,
-        });
+        out.push(slotInst(I.BPF_ST, FP, 0, m.imm, m.span));
         cur = null;
         continue;
       }
@@ -426,28 +434,12 @@ function spill(mf: MFunc, v: number, noSpill: Set<number>, mode: SpillMode): voi
       else {
         t = 16 + mf.nextVreg++;
         noSpill.add(t);
-        if (uses.includes(v))
-          out.push({
-            code: I.BPF_LDX | I.BPF_MEM | I.BPF_DW,
-            dst: t,
-            src: FP,
-            off,
-            imm: 0,
-            span: m.span,
-          });
+        if (uses.includes(v)) out.push(slotInst(I.BPF_LDX, t, FP, 0, m.span));
       }
       if (m.dst === v) m.dst = t;
       if (m.src === v && (m.code & 0x07) !== I.BPF_LD) m.src = t;
       out.push(m);
-      if (defs.includes(v))
-        out.push({
-          code: I.BPF_STX | I.BPF_MEM | I.BPF_DW,
-          dst: FP,
-          src: t,
-          off,
-          imm: 0,
-          span: m.span,
-        });
+      if (defs.includes(v)) out.push(slotInst(I.BPF_STX, FP, t, 0, m.span));
       cur = t;
     }
     b.insts = out;
