@@ -146,7 +146,7 @@ export async function measureXsk(
   log("AF_XDP fake-ring microbenchmark");
   let fake: Maybe<XskFakeResult>;
   try {
-    fake = await measureXskFake(opts.xskLaps, opts.smoke ? 1 : 7);
+    fake = await measureXskFake(opts.xskLaps, opts.smoke ? 1 : 7, work);
   } catch (e) {
     fake = notMeasured(`failed: ${(e as Error).message.split("\n")[0]}`);
   }

@@ -357,15 +357,27 @@ export function xskTables(x: BenchResult["xsk"]): Table[] {
       rows: [[`not measured: ${l.notMeasured}`]],
     });
   const f = x.fake;
+  const dropRow = isMeasured(f) ? f.rows.find((r) => r.path.startsWith("XSK_DROP")) : undefined;
   if (isMeasured(f))
     out.push({
       title: `AF_XDP fake rings, no kernel, hot cache (batch ${f.batch}, median of ${f.runs} × ${f.frames} frames), ns/frame`,
       head: ["handler path", "generated batch loop in Wasm", "JS calling the handler per frame"],
-      rows: f.rows.map((r) => [
-        r.path,
-        fmtNum(r.batchNs),
-        r.perFrameNs === null ? "– (the JS host cannot run its maps)" : fmtNum(r.perFrameNs),
-      ]),
+      rows: [
+        ...f.rows.map((r) => [
+          r.path,
+          fmtNum(r.batchNs),
+          r.perFrameNs === null ? "– (the JS host cannot run its maps)" : fmtNum(r.perFrameNs),
+        ]),
+        [
+          isMeasured(f.c)
+            ? `C consumer's batch (bench/xsk_fake.c: xsk_consumer.c's, libxdp ring ops, ${f.c.compiler}), XSK_DROP frames`
+            : "C consumer's batch (bench/xsk_fake.c)",
+          isMeasured(f.c)
+            ? `${fmtNum(f.c.ns)}${dropRow ? ` (Wasm XSK_DROP / C: ${(dropRow.batchNs / f.c.ns).toFixed(3)}×)` : ""}`
+            : `not measured: ${f.c.notMeasured}`,
+          "–",
+        ],
+      ],
     });
   else
     out.push({

@@ -4,7 +4,9 @@
 // frames in a UMEM region. The "kernel" side only moves ring indices between laps, so
 // what is timed is the consumer: ring walking, the handler, TX or recycle, refill.
 // `npm run bench` reports it in the AF_XDP section; alone: node --import tsx bench/xsk.ts
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { compile, compileWasm } from "../compiler/driver/index.ts";
 import { CTL } from "../compiler/wasm/xsk-abi.ts";
@@ -12,7 +14,8 @@ import { buildFrame } from "../runtime/packets/build.ts";
 import { WasmHost } from "../runtime/wasm/instance.ts";
 import { FakeRings, RX_HEADROOM } from "../test/xsk/fake.ts";
 import { COUNTING, STEER } from "../test/xsk/support.ts";
-import { median } from "./stats.ts";
+import { isMeasured, median, notMeasured, type Maybe } from "./stats.ts";
+import { buildC } from "./xsk_live.ts";
 import { REPO } from "./twins.ts";
 
 const BATCH = 64;
@@ -174,13 +177,36 @@ export interface XskFakeRow {
 
 export interface XskFakeResult {
   rows: XskFakeRow[];
+  /** The C consumer's batch (bench/xsk_batch.h) over fake rings, on the XSK_DROP row's frames. */
+  c: Maybe<{ ns: number; compiler: string }>;
   batch: number;
   frames: number;
   runs: number;
 }
 
+/**
+ * The C consumer's figure: bench/xsk_fake.c runs the live consumer's batch code over
+ * rings and frames in its own memory, as batchLoop does for the Wasm loop (same ring
+ * size, laps, batch and frame as the XSK_DROP row).
+ */
+function cFake(work: string, laps: number, runs: number): Maybe<{ ns: number; compiler: string }> {
+  const bin = buildC(work, "xsk_fake");
+  if (!isMeasured(bin)) return bin;
+  const r = spawnSync(bin.path, [String(RING), String(laps), String(runs)], { encoding: "utf8" });
+  if (r.status !== 0)
+    return notMeasured(`xsk_fake failed: ${(r.stderr || r.error?.message || "").trim()}`);
+  return {
+    ns: (JSON.parse(r.stdout) as { nsPerFrame: number }).nsPerFrame,
+    compiler: bin.compiler,
+  };
+}
+
 /** The fake-ring figures: `laps` batches of 64 per timed run, median of `runs`. */
-export async function measureXskFake(laps = 20_000, runs = 7): Promise<XskFakeResult> {
+export async function measureXskFake(
+  laps = 20_000,
+  runs = 7,
+  work?: string,
+): Promise<XskFakeResult> {
   const built = new Map<string, Uint8Array>();
   const wasmOf = async (source: string) => {
     let w = built.get(source);
@@ -203,7 +229,12 @@ export async function measureXskFake(laps = 20_000, runs = 7): Promise<XskFakeRe
       perFrameNs: perFrameJs(c, wasm, laps, runs),
     });
   }
-  return { rows, batch: BATCH, frames: laps * BATCH, runs };
+  const dir = work ?? mkdtempSync(join(tmpdir(), "xdpc-xskfake-"));
+  try {
+    return { rows, c: cFake(dir, laps, runs), batch: BATCH, frames: laps * BATCH, runs };
+  } finally {
+    if (!work) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
@@ -217,6 +248,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
             `| ${x.path} | ${x.batchNs.toFixed(1)} | ${x.perFrameNs === null ? "–" : x.perFrameNs.toFixed(1)} |`,
         )
         .join("\n") +
-      "\n",
+      `\nC consumer's batch over fake rings (bench/xsk_fake.c, XSK_DROP frames): ${isMeasured(r.c) ? r.c.ns.toFixed(1) : r.c.notMeasured}\n`,
   );
 }

@@ -26,8 +26,7 @@
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <xdp/xsk.h>
-
-#define FRAME_SIZE 4096u
+#include "xsk_batch.h"
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) {
@@ -38,23 +37,6 @@ static void on_signal(int sig) {
 static void die(const char *what, int err) {
   fprintf(stderr, "xsk_consumer: %s: %s\n", what, strerror(err < 0 ? -err : err));
   exit(1);
-}
-
-static uint64_t rx_frames, touched_udp, port7;
-
-/* The handler's drop path: everything it reads before it returns XSK_DROP. */
-static inline void touch(const uint8_t *p, uint32_t len) {
-  if (len < 14) return;
-  uint16_t proto = (uint16_t)(p[12] << 8 | p[13]);
-  if (proto != 0x0800 || len < 34) return;
-  uint8_t vihl = p[14];
-  if ((vihl >> 4) != 4) return;
-  uint32_t ihl = (uint32_t)(vihl & 15) * 4;
-  if (ihl < 20 || p[23] != 17 || len < 14 + ihl + 8) return;
-  const uint8_t *udp = p + 14 + ihl;
-  uint16_t dport = (uint16_t)(udp[2] << 8 | udp[3]);
-  touched_udp++;
-  if (dport == 7) port7++;
 }
 
 int main(int argc, char **argv) {
@@ -123,24 +105,8 @@ int main(int argc, char **argv) {
   uint32_t idle = 0;
   int quiet = 0;
   for (;;) {
-    uint32_t rx_idx = 0;
-    uint32_t n = xsk_ring_cons__peek(&rx, batch, &rx_idx);
+    uint32_t n = drop_batch(&rx, &fq, buf, batch, &pfd);
     if (n > 0) {
-      /* The fill ring has room for every frame taken off RX (each frame is in one ring at a time). */
-      uint32_t fq_idx = 0;
-      while (xsk_ring_prod__reserve(&fq, n, &fq_idx) != n) {
-        if (xsk_ring_prod__needs_wakeup(&fq)) poll(&pfd, 1, 0);
-      }
-      for (uint32_t i = 0; i < n; i++) {
-        const struct xdp_desc *d = xsk_ring_cons__rx_desc(&rx, rx_idx + i);
-        uint64_t addr = xsk_umem__extract_addr(d->addr);
-        uint64_t off = xsk_umem__extract_offset(d->addr);
-        touch((const uint8_t *)xsk_umem__get_data(buf, addr + off), d->len);
-        *xsk_ring_prod__fill_addr(&fq, fq_idx + i) = addr & ~(uint64_t)(FRAME_SIZE - 1);
-      }
-      xsk_ring_prod__submit(&fq, n);
-      xsk_ring_cons__release(&rx, n);
-      rx_frames += n;
       idle = 0;
       quiet = 0;
       if (xsk_ring_prod__needs_wakeup(&fq)) poll(&pfd, 1, 0);

@@ -122,10 +122,10 @@ interface Round {
 const schedNs = (tid: number, pid: number | "self" = "self") =>
   Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
 
-/** Builds the C consumer; returns its path and the compiler used, or why it cannot be built. */
-export function buildConsumer(work: string): Maybe<{ path: string; compiler: string }> {
-  const out = join(work, "xsk_consumer");
-  const src = join(REPO, "bench/xsk_consumer.c");
+/** Builds bench/NAME.c (a C consumer, libxdp's ring ops); returns its path and the compiler used, or why it cannot be built. */
+export function buildC(work: string, name: string): Maybe<{ path: string; compiler: string }> {
+  const out = join(work, name);
+  const src = join(REPO, `bench/${name}.c`);
   const errors: string[] = [];
   for (const cc of ["clang", "gcc"]) {
     const r = spawnSync(cc, ["-O2", "-Wall", "-o", out, src, "-lxdp", "-lbpf"], {
@@ -137,7 +137,7 @@ export function buildConsumer(work: string): Maybe<{ path: string; compiler: str
     }
     errors.push(`${cc}: ${(r.error?.message ?? r.stderr).trim().split("\n")[0]}`);
   }
-  return notMeasured(`the C consumer does not build (libxdp-dev?): ${errors.join("; ")}`);
+  return notMeasured(`bench/${name}.c does not build (libxdp-dev?): ${errors.join("; ")}`);
 }
 
 /** Lines a child prints, as a queue to await. */
@@ -170,7 +170,7 @@ function lines(child: ChildProcess) {
 export async function measureXskLive(opts: XskLiveOptions): Promise<Maybe<XskLiveResult>> {
   const why = labUnavailableReason();
   if (why) return notMeasured(why);
-  const consumer = buildConsumer(opts.work);
+  const consumer = buildC(opts.work, "xsk_consumer");
   if ("notMeasured" in consumer) return consumer;
   const netns = await import("../runtime/lab/netns.ts");
   const { attachNative } = await import("../runtime/lab/control.ts");

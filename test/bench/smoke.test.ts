@@ -141,6 +141,10 @@ describeKernel("bench harness (smoke)", () => {
         if (x.path.startsWith("maps:")) expect(x.perFrameNs).toBeNull();
         else expectFigure(x.perFrameNs!, `${x.path} per frame`);
       }
+      // The C consumer's batch over fake rings builds (libxdp-dev) and touches every frame.
+      if ("notMeasured" in fake.c) throw new Error(`C fake rings: ${fake.c.notMeasured}`);
+      expectFigure(fake.c.ns, "C fake rings");
+      expect(fake.c.compiler).toMatch(/-O2$/);
 
       expect(res.verdicts).toHaveLength(13);
       for (const v of res.verdicts) {
@@ -167,6 +171,9 @@ describeKernel("bench harness (smoke)", () => {
       ]) {
         expect(text).toContain(h);
       }
+      expect(text).toMatch(
+        /\| C consumer's batch \(bench\/xsk_fake\.c: .* \| [\d.]+ \(Wasm XSK_DROP \/ C: [\d.]+×\) \| – \|/,
+      );
       expect(text).toContain("hand-written: the misses explained");
       expect(text).toContain(`| kernel | ${res.env.kernel} |`);
       // The terminal table went to stdout.
