@@ -225,6 +225,35 @@ export function f(ctx: XdpContext): XdpAction {
     expect(ir).toMatch(/br (eq|ne)64 %[\w.]+, %[\w.]+ /);
   });
 
+  it("forwards a store's bytes only when that saves instructions, so the rounds end (campaign seed 116888)", () => {
+    // `udp.checksum = ~len as u8` stores shl(not(len), 8) as 16 bits. Byte forwarding
+    // counted the `not` its new shl still reads as saved, rebuilt the same shl in every
+    // round, and dce removed the old one: the optimizer ran all 20 rounds.
+    const src = `import type { XdpContext, XdpAction, u8 } from "xdpc";
+import { XDP_PASS } from "xdpc";
+export function f(ctx: XdpContext): XdpAction {
+  const udp = ctx.udp();
+  if (udp !== null) udp.checksum = (~ctx.len) as u8;
+  return XDP_PASS;
+}`;
+    const checked = check(parse(src, "rounds.ts").program);
+    expect(checked.diagnostics).toEqual([]);
+    const f = lowerFunction(
+      checked.module,
+      checked.module.functions.find((x) => x.name === "f")!,
+    );
+    let rounds = 0;
+    const bytes: number[] = [];
+    optimize(f, {
+      observe: (pass, round) => {
+        rounds = Math.max(rounds, round);
+        if (pass === "bytes") bytes.push(round);
+      },
+    });
+    expect(bytes.filter((r) => r > 1)).toEqual([]);
+    expect(rounds).toBeLessThan(5);
+  });
+
   it("threads a null test through a join whose predecessors decide it", () => {
     const { b, data, end } = xdpFunc("n");
     const view = b.vreg("pkt", "ip");

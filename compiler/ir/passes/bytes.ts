@@ -41,15 +41,21 @@ function forwardBlock(f: Func, b: Block): boolean {
   };
   // The latest definition in the block so far of each vreg.
   const defAt = new Map<number, Inst>();
-  /** Byte-moving instructions (not moves) the block spent computing v. */
-  const cost = (v: VReg, seen: Set<Inst>): number => {
+  /**
+   * Byte-moving instructions (not moves) the block spent computing v from the registers
+   * in `kept` (the forwarded store's sources, which stay live: what computed them is no
+   * saving).
+   */
+  const cost = (v: VReg, seen: Set<Inst>, kept: Set<number>): number => {
     const i = defAt.get(v.id);
-    if (!i || seen.has(i)) return 0;
+    if (!i || seen.has(i) || kept.has(v.id)) return 0;
     seen.add(i);
-    if (i.op === "mov") return isImm(i.src) ? 0 : cost(i.src, seen);
-    if (i.op === "un") return isImm(i.a) ? 0 : 1 + cost(i.a, seen);
+    if (i.op === "mov") return isImm(i.src) ? 0 : cost(i.src, seen, kept);
+    if (i.op === "un") return isImm(i.a) ? 0 : 1 + cost(i.a, seen, kept);
     if (i.op === "bin" && ["or", "shl", "lshr", "and"].includes(i.kind))
-      return 1 + (isImm(i.a) ? 0 : cost(i.a, seen)) + (isImm(i.b) ? 0 : cost(i.b, seen));
+      return (
+        1 + (isImm(i.a) ? 0 : cost(i.a, seen, kept)) + (isImm(i.b) ? 0 : cost(i.b, seen, kept))
+      );
     return 0;
   };
   let changed = false;
@@ -59,7 +65,7 @@ function forwardBlock(f: Func, b: Block): boolean {
       const bs = bytesOf(i.src)!.slice(0, i.size);
       const made = synthesize(f, bs, i.src, i.span);
       const spent = (is: Inst[]) => is.filter((x) => x.op !== "mov").length;
-      if (made && spent(made.insts) < cost(i.src, new Set())) {
+      if (made && spent(made.insts) < cost(i.src, new Set(), new Set(made.from.map((v) => v.id)))) {
         out.push(...made.insts);
         out.push({ ...i, src: made.v });
         changed = true;
@@ -184,7 +190,7 @@ function synthesize(
   bs: Bytes,
   src: VReg,
   span: Inst["span"],
-): { insts: Inst[]; v: VReg } | null {
+): { insts: Inst[]; v: VReg; from: VReg[] } | null {
   const runs: Run[] = [];
   for (let k = 0; k < bs.length; k++) {
     const x = bs[k];
@@ -201,7 +207,7 @@ function synthesize(
     if (r.v.id === src.id) return null;
     // Bytes above the run that the store writes must be zero in the register too.
     if (!clean(r, bs.length)) return null;
-    return { insts: [], v: r.v };
+    return { insts: [], v: r.v, from: [r.v] };
   }
   const w = bs.length > 4 ? 64 : 32;
   const ty = w === 64 ? "i64" : "i32";
@@ -244,7 +250,7 @@ function synthesize(
     } else acc = t;
   }
   if (insts.filter((i) => i.op !== "mov").length > MAX_NEW) return null;
-  return { insts, v: acc! };
+  return { insts, v: acc!, from: runs.map((r) => r.v) };
 }
 
 /**
