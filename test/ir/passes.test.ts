@@ -46,6 +46,16 @@ function parseChain() {
   return b.fn;
 }
 
+/** Function f of a filter, checked and lowered (not optimised). */
+function lowered(src: string, file: string) {
+  const checked = check(parse(src, file).program);
+  expect(checked.diagnostics).toEqual([]);
+  return lowerFunction(
+    checked.module,
+    checked.module.functions.find((x) => x.name === "f")!,
+  );
+}
+
 describe("IR printer", () => {
   it("prints a stable text form", () => {
     expect(printFunc(parseChain())).toBe(`func f(%ctx.0:ctx) {
@@ -236,12 +246,7 @@ export function f(ctx: XdpContext): XdpAction {
   if (udp !== null) udp.checksum = (~ctx.len) as u8;
   return XDP_PASS;
 }`;
-    const checked = check(parse(src, "rounds.ts").program);
-    expect(checked.diagnostics).toEqual([]);
-    const f = lowerFunction(
-      checked.module,
-      checked.module.functions.find((x) => x.name === "f")!,
-    );
+    const f = lowered(src, "rounds.ts");
     let rounds = 0;
     const bytes: number[] = [];
     optimize(f, {
@@ -652,12 +657,7 @@ export function f(ctx: XdpContext): XdpAction {
 ${body}
   return XDP_PASS;
 }`;
-    const checked = check(parse(src, "tags.ts").program);
-    expect(checked.diagnostics).toEqual([]);
-    const f = lowerFunction(
-      checked.module,
-      checked.module.functions.find((x) => x.name === "f")!,
-    );
+    const f = lowered(src, "tags.ts");
     optimize(f);
     return f;
   }
