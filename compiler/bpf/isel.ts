@@ -20,7 +20,8 @@ import type {
 } from "../ir/ir.ts";
 import { isImm, isSlot, successors, widthOf } from "../ir/ir.ts";
 import { negate, swapCond } from "../ir/eval.ts";
-import { cyclicBlocks } from "../ir/cfg.ts";
+import type { Loop } from "../ir/cfg.ts";
+import { cyclicBlocks, forksToBackEdge, naturalLoops, reversePostOrder } from "../ir/cfg.ts";
 import type { Span } from "../diagnostics/span.ts";
 import * as I from "./insn.ts";
 import { FP, VREG_BASE, type MBlock, type MFunc, type MInst } from "./machine.ts";
@@ -84,6 +85,14 @@ class Selector {
   /** Blocks on a cycle, and whether the block being selected is one. */
   private cyclic = new Set<Block>();
   private inLoop = false;
+  /**
+   * Blocks of loop nests that could crowd the verifier's pending branches, each
+   * block's forks to the next trip of a loop, and the blocks' reverse post-order.
+   */
+  private crowded = new Set<Block>();
+  private forks = new Map<Block, number>();
+  private rpo = new Map<Block, number>();
+  private block: Block | undefined;
 
   constructor(private readonly f: Func) {
     this.nextVreg = f.nextVReg;
@@ -96,12 +105,18 @@ class Selector {
     this.frame = layout.frame;
     this.f.blocks.forEach((b, k) => this.order.set(b, k));
     this.cyclic = cyclicBlocks(this.f);
+    if (this.cyclic.size) this.crowded = crowdedLoops(this.f);
+    if (this.crowded.size) {
+      this.forks = forksToBackEdge(this.f);
+      reversePostOrder(this.f).forEach((b, k) => this.rpo.set(b, k));
+    }
     for (const b of this.f.blocks)
       this.blocks.set(b, { id: b.id, label: `${b.label}${b.id}`, insts: [], succs: [] });
     this.f.blocks.forEach((b, k) => {
       const mb = this.blocks.get(b)!;
       this.out = mb.insts;
       this.inLoop = this.cyclic.has(b);
+      this.block = b;
       if (k === 0) this.f.params.forEach((p, n) => this.movReg(this.r(p), n + 1, true));
       for (const i of b.insts) {
         this.span = i.span;
@@ -442,6 +457,22 @@ class Selector {
     return Math.min(8, Math.abs(a));
   }
 
+  /**
+   * In a crowded loop, the successor of a conditional branch the verifier should walk
+   * first: the one that reaches the next trip through fewer forks (rule 23), or null
+   * when neither does (both leave the loop, or they tie).
+   */
+  private firstInLoop(x: Block, y: Block): Block | null {
+    const b = this.block;
+    if (!b || !this.crowded.has(b)) return null;
+    const through = (s: Block) =>
+      this.rpo.get(s)! <= this.rpo.get(b)! ? 0 : (this.forks.get(s) ?? Infinity);
+    const dx = through(x);
+    const dy = through(y);
+    if (dx === dy || !Number.isFinite(dx) || !Number.isFinite(dy)) return null;
+    return dx < dy ? x : y;
+  }
+
   private term(t: Term, next: Block | undefined): void {
     const label = (b: Block) => this.blocks.get(b)!;
     switch (t.op) {
@@ -455,15 +486,18 @@ class Selector {
         const p = this.tmp();
         this.movReg(p, this.r(t.ptr), true);
         if (t.n !== 0) this.alu(64, I.BPF_ADD, p, BigInt(t.n));
+        // The failure path first where it starts the next trip sooner (rule 23).
+        const failFirst = this.firstInLoop(t.ok, t.fail) === t.fail;
+        const [jump, fall] = failFirst ? [t.ok, t.fail] : [t.fail, t.ok];
         this.push({
-          code: I.BPF_JMP | I.BPF_JGT | I.BPF_X,
+          code: I.BPF_JMP | (failFirst ? I.BPF_JLE : I.BPF_JGT) | I.BPF_X,
           dst: p,
           src: this.r(t.end),
           off: 0,
           imm: 0,
-          target: label(t.fail),
+          target: label(jump),
         });
-        if (t.ok !== next) this.ja(label(t.ok));
+        if (fall !== next) this.ja(label(fall));
         return;
       }
       case "br": {
@@ -482,7 +516,13 @@ class Selector {
         // A branch marked elseFirst (a VLAN tag test) keeps its sense in a loop: `else`
         // is then the fall-through, reached by a `ja`, and the verifier's first path,
         // which walks every trip before any pending branch, skips the tag (rule 21).
-        if ((then === next || earlier) && inverse && !(t.elseFirst && this.inLoop)) {
+        // In a loop, the side that starts the next trip through fewer forks goes first
+        // (rule 23): the verifier refuses a program once 8,192 branches are pending.
+        const first = this.firstInLoop(then, els);
+        const swap = first
+          ? first === then
+          : (then === next || earlier) && !(t.elseFirst && this.inLoop);
+        if (swap && inverse) {
           cc = inverse;
           [then, els] = [els, then];
         }
@@ -515,6 +555,38 @@ class Selector {
   private ja(target: MBlock): void {
     this.push({ code: I.BPF_JMP | I.BPF_JA, dst: 0, src: 0, off: 0, imm: 0, target });
   }
+}
+
+/** Pending branches a loop nest may leave the verifier before rule 23 applies: half its limit. */
+const PENDING_BUDGET = 4096;
+
+/**
+ * Blocks of the loop nests whose conditional branches, each counted once per trip of
+ * the loops around it, exceed PENDING_BUDGET: the most branches the verifier's first
+ * walk of the nest can leave pending (rule 23). A loop whose counter the lowering did
+ * not mark counts one trip.
+ */
+function crowdedLoops(f: Func): Set<Block> {
+  const loops = naturalLoops(f);
+  const tripsOf = (l: Loop): number => {
+    for (const b of l.latches)
+      if (b.term?.op === "br")
+        for (const o of [b.term.a, b.term.b]) if (!isImm(o) && o.trips) return o.trips;
+    return 1;
+  };
+  const factor = new Map<Block, number>();
+  for (const l of loops) {
+    const t = tripsOf(l);
+    for (const b of l.body) factor.set(b, (factor.get(b) ?? 1) * t);
+  }
+  const out = new Set<Block>();
+  for (const l of loops) {
+    let pending = 0;
+    for (const b of l.body)
+      if (b.term?.op === "br" || b.term?.op === "guard") pending += factor.get(b)!;
+    if (pending > PENDING_BUDGET) for (const b of l.body) out.add(b);
+  }
+  return out;
 }
 
 function chunk(left: number, a1: number, a2: number): Size {

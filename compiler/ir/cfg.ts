@@ -67,6 +67,77 @@ export function cyclicBlocks(f: Func): Set<Block> {
   return out;
 }
 
+/**
+ * Per block, the fewest conditional branches (br, guard) on a path from its start to a
+ * back edge (a jump to a block no later in reverse post-order), its own included:
+ * what a walk that goes on to the next trip of a loop forks at least. Blocks from which
+ * no back edge is reached are absent.
+ */
+export function forksToBackEdge(f: Func): Map<Block, number> {
+  const rpo = reversePostOrder(f);
+  const index = new Map(rpo.map((b, i) => [b, i]));
+  const w = (b: Block) => (b.term?.op === "br" || b.term?.op === "guard" ? 1 : 0);
+  const preds = predecessors(f);
+  const dist = new Map<Block, number>();
+  // 0-1 breadth-first search backwards from the back edges' sources.
+  const deque: Block[] = [];
+  for (const b of rpo)
+    if (successors(b.term).some((s) => index.get(s)! <= index.get(b)!)) {
+      dist.set(b, w(b));
+      deque.push(b);
+    }
+  deque.sort((a, b) => dist.get(a)! - dist.get(b)!);
+  while (deque.length) {
+    const s = deque.shift()!;
+    const d = dist.get(s)!;
+    for (const p of preds.get(s) ?? []) {
+      if (!index.has(p) || index.get(s)! <= index.get(p)!) continue;
+      const nd = d + w(p);
+      if (nd >= (dist.get(p) ?? Infinity)) continue;
+      dist.set(p, nd);
+      if (w(p)) deque.push(p);
+      else deque.unshift(p);
+    }
+  }
+  return dist;
+}
+
+export interface Loop {
+  header: Block;
+  body: Set<Block>;
+  /** The sources of its back edges. */
+  latches: Block[];
+}
+
+/** Natural loops (a back edge's target dominates its source), innermost first. */
+export function naturalLoops(f: Func): Loop[] {
+  const idom = dominators(f);
+  const preds = predecessors(f);
+  const rpo = new Map(reversePostOrder(f).map((b, i) => [b, i]));
+  const byHeader = new Map<Block, Set<Block>>();
+  const latches = new Map<Block, Block[]>();
+  for (const b of f.blocks) {
+    if (!idom.has(b)) continue;
+    for (const h of successors(b.term)) {
+      // Only a retreating edge can be a back edge: the dominance walk is for those.
+      if (rpo.get(h)! > rpo.get(b)! || !dominates(idom, h, b)) continue;
+      let body = byHeader.get(h);
+      if (!body) byHeader.set(h, (body = new Set([h])));
+      latches.set(h, [...(latches.get(h) ?? []), b]);
+      const work = [b];
+      while (work.length) {
+        const x = work.pop()!;
+        if (body.has(x)) continue;
+        body.add(x);
+        for (const p of preds.get(x) ?? []) if (idom.has(p)) work.push(p);
+      }
+    }
+  }
+  return [...byHeader]
+    .map(([header, body]) => ({ header, body, latches: latches.get(header)! }))
+    .sort((a, b) => a.body.size - b.body.size);
+}
+
 /** Drops blocks not reachable from the entry, keeping the layout order of the rest. */
 export function removeUnreachable(f: Func): boolean {
   const live = new Set(reversePostOrder(f));

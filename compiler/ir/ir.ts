@@ -31,6 +31,8 @@ export interface VReg {
   readonly ty: Ty;
   /** Source-level name, for the printer only. */
   readonly name?: string;
+  /** The trips of the bounded loop this vreg counts (set by the lowering). */
+  readonly trips?: number;
 }
 
 /** An operand: a vreg or a constant (always held as the signed/unsigned bit pattern). */

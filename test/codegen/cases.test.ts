@@ -130,6 +130,46 @@ exit`,
   // constant ending its stack slot is stored as 8 bytes there, but not a 4-byte one:
   // an array map's constant key (here) is known to the verifier only as a 4-byte spill.
   // Outside a loop neither changes.
+  // Rule 23: in a loop nest whose branches, counted once per trip, could leave the
+  // verifier half of its 8,192 pending branches, each branch falls through to the side
+  // that starts the next trip through fewer forks. Here the guard's failure path (a
+  // `jle` over a `goto`): the first walk forks once per trip, not three times.
+  it("in a crowded loop, the first path starts the next trip soonest", () => {
+    expectSelected(
+      `for (let i: u32 = 0; i < 2000; i++) {
+  if (ctx.vlan() !== null) counts.update(1, 0);
+}
+return XDP_PASS;`,
+      `
+r6 = r1
+w7 = 0
+r1 = *(u32 *)(r6 + 0)
+r2 = *(u32 *)(r6 + 4)
+r3 = r1
+r3 += 18
+if r3 <= r2 goto +1
+goto +15
+r1 = *(u16 *)(r1 + 12)
+if w1 != 129 goto +1
+goto +2
+if w1 == 43144 goto +1
+goto +10
+*(u32 *)(r10 - 8) = 1
+*(u64 *)(r10 - 16) = 0
+r1 = 0 ll
+r2 = r10
+r2 += -8
+r3 = r10
+r3 += -16
+r4 = 0
+call 2
+w7 += 1
+if w7 < 2000 goto -23
+r0 = 2
+exit`,
+    );
+  });
+
   it("in a loop, a VLAN tag test falls through to no tag", () => {
     expectSelected(
       `for (let i: u32 = 0; i < 20; i++) {

@@ -936,4 +936,53 @@ describe("loop unrolling counts inlined calls", () => {
     expect(out.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
     expect(readObject(out.object!).programs[0]!.insns.length / 8).toBeLessThan(32_768);
   });
+
+  it("a crowded loop nest's first walk forks once a trip (fuzz seed 117062: 8193 jumps)", () => {
+    // A 20-trip loop in a 33-trip one parses IPv4 each trip: 13 branches a trip, each
+    // pending while the verifier's first walk went on through all 660 trips. With the
+    // guards' failure paths first (rule 23) the walk forks once a trip.
+    const src = `const m0 = new ArrayMap<u64>({ maxEntries: 4 });
+let g1: i32 = 0;
+export function prog(ctx: XdpContext): XdpAction {
+  for (let ix5 = 2; ix5 <= 34; ix5++) {
+    {
+      const r6 = m0.lookup((0 as u32));
+      if (r6 !== null) {
+        for (let ix7 = 4; ix7 < 24; ix7++) {
+          if (ctx.ipv4() !== null) {
+            const ipv48 = ctx.ipv4();
+            if (ipv48 === null) return XDP_ABORTED;
+            ipv48.src = (0 as u32);
+            {
+              const ld9 = ctx.load8((4294967295 / ix7));
+              if (ld9 === null) return XDP_ABORTED;
+              if (ld9) {
+                if (((((ipv48.flags > ipv48.protocol) ? 1 : 0) as u16) !== (0 as u16))) {
+                  if (ctx.ipv4() !== null) {
+                    const ipv411 = ctx.ipv4();
+                    if (ipv411 === null) return XDP_ABORTED;
+                    ipv411.flags = (((ipv411.totalLength !== ipv411.fragmentOffset) ? r6 : r6) as u8);
+                  }
+                } else {
+                }
+              }
+            }
+          }
+          if ((g1 as i16)) break;
+        }
+      }
+    }
+  }
+  return XDP_PASS;
+}`;
+    const udp6 = build({ l3: { kind: "ipv6" }, l4: { kind: "udp" }, payload: zeros(8) });
+    expect(both(src, [udp4, udp6]).verdicts).toEqual([0, 2]);
+    const obj = loadXdpObject(buildXdpc(HEAD + src).object!, { name: "s117062" });
+    try {
+      // Refused before ("The sequence of 8193 jumps is too complex"); 214,158 after.
+      expect(progInfo(obj.programFd("prog")).verifiedInsns).toBeLessThan(500_000);
+    } finally {
+      obj.close();
+    }
+  });
 });

@@ -216,7 +216,10 @@ Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
     this.b.place(exit);
     return;
   }
-  const i = this.b.vreg(w === 64 ? "i64" : "i32", bound.counter.name);
+  const i: VReg = {
+    ...this.b.vreg(w === 64 ? "i64" : "i32", bound.counter.name),
+    trips: bound.tripCount,
+  };
   this.b.mov(i, bound.start);
   this.frame.locals.set(bound.counter.id, { k: "int", v: i, w });
   this.forgetParsesIn(s.body);

@@ -22,12 +22,12 @@
 import type { Block, Func, Inst, Operand, Term, VReg } from "../ir.ts";
 import { def, isImm, isPtr, isPure, successors, uses } from "../ir.ts";
 import {
-  dominates,
-  dominators,
   liveness,
+  naturalLoops,
   predecessors,
   removeUnreachable,
   reversePostOrder,
+  type Loop,
 } from "../cfg.ts";
 import { BPF_FUNC } from "../../uapi/bpf.ts";
 import { retarget } from "./simplify.ts";
@@ -35,13 +35,8 @@ import { retarget } from "./simplify.ts";
 /** Helpers after which the context's data, data_meta and data_end may differ. */
 const MOVES_PACKET = new Set<number>([BPF_FUNC.xdp_adjust_head, BPF_FUNC.xdp_adjust_tail]);
 
-interface Loop {
-  header: Block;
-  body: Set<Block>;
-}
-
 export function optimizeLoops(f: Func): boolean {
-  const loops = findLoops(f);
+  const loops = naturalLoops(f);
   if (!loops.length) return false;
   const defCount = new Map<number, number>();
   /** vreg id → the instructions and terminators that read it */
@@ -104,33 +99,6 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const l = m.get(k);
   if (l) l.push(v);
   else m.set(k, [v]);
-}
-
-/** Natural loops (a back edge's target dominates its source), innermost first. */
-function findLoops(f: Func): Loop[] {
-  const idom = dominators(f);
-  const preds = predecessors(f);
-  const rpo = new Map(reversePostOrder(f).map((b, i) => [b, i]));
-  const byHeader = new Map<Block, Set<Block>>();
-  for (const b of f.blocks) {
-    if (!idom.has(b)) continue;
-    for (const h of successors(b.term)) {
-      // Only a retreating edge can be a back edge: the dominance walk is for those.
-      if (rpo.get(h)! > rpo.get(b)! || !dominates(idom, h, b)) continue;
-      let body = byHeader.get(h);
-      if (!body) byHeader.set(h, (body = new Set([h])));
-      const work = [b];
-      while (work.length) {
-        const x = work.pop()!;
-        if (body.has(x)) continue;
-        body.add(x);
-        for (const p of preds.get(x) ?? []) if (idom.has(p)) work.push(p);
-      }
-    }
-  }
-  return [...byHeader]
-    .map(([header, body]) => ({ header, body }))
-    .sort((a, b) => a.body.size - b.body.size);
 }
 
 function blocksInOrder(f: Func, body: Set<Block>): Block[] {
