@@ -175,61 +175,62 @@ export function successors(t: Term | null): Block[] {
 
 /** Vregs an instruction reads. */
 export function uses(i: Inst | Term): VReg[] {
+  // No closure per call: the optimizer calls this millions of times.
   const out: VReg[] = [];
-  const o = (x: Operand | Arg | Base) => {
-    if (typeof x === "bigint") return;
-    if ("ty" in x) out.push(x);
-  };
   switch (i.op) {
     case "mov":
-      o(i.src);
+      pushVReg(out, i.src);
       break;
     case "bin":
-      o(i.a);
-      o(i.b);
+      pushVReg(out, i.a);
+      pushVReg(out, i.b);
       break;
     case "un":
-      o(i.a);
+      pushVReg(out, i.a);
       break;
     case "load":
-      o(i.base);
+      pushVReg(out, i.base);
       break;
     case "store":
     case "atomicAdd":
-      o(i.base);
-      o(i.src);
+      pushVReg(out, i.base);
+      pushVReg(out, i.src);
       break;
     case "call":
-      i.args.forEach(o);
+      for (const a of i.args) pushVReg(out, a);
       break;
     case "addr":
       break;
     case "ptrAdd":
-      o(i.base);
-      o(i.off);
+      pushVReg(out, i.base);
+      pushVReg(out, i.off);
       break;
     case "copy":
-      o(i.dst);
-      o(i.src);
+      pushVReg(out, i.dst);
+      pushVReg(out, i.src);
       break;
     case "zero":
-      o(i.base);
+      pushVReg(out, i.base);
       break;
     case "jmp":
       break;
     case "br":
-      o(i.a);
-      o(i.b);
+      pushVReg(out, i.a);
+      pushVReg(out, i.b);
       break;
     case "guard":
-      o(i.ptr);
-      o(i.end);
+      pushVReg(out, i.ptr);
+      pushVReg(out, i.end);
       break;
     case "ret":
-      o(i.value);
+      pushVReg(out, i.value);
       break;
   }
   return out;
+}
+
+function pushVReg(out: VReg[], x: Operand | Arg | Base): void {
+  if (typeof x !== "bigint" && "ty" in x) out.push(x);
 }
 
 /** The vreg an instruction writes, if any. */

@@ -229,7 +229,8 @@ function numberPointers(f: Func): boolean {
   // Dominators first (RPO order of the idom map's insertion is not guaranteed; sort).
   const rpo = new Map(order.map((b, k) => [b, k]));
   const blocks = f.blocks.filter((b) => rpo.has(b));
-  blocks.sort((x, y) => depth(idom, x) - depth(idom, y));
+  const depths = new Map(blocks.map((b) => [b, depth(idom, b)]));
+  blocks.sort((x, y) => depths.get(x)! - depths.get(y)!);
   for (const b of blocks) {
     b.insts.forEach((i, index) => {
       if (i.op !== "ptrAdd" || isImm(i.off) || (defs.get(i.dst.id)?.length ?? 0) !== 1) return;
