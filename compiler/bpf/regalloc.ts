@@ -198,6 +198,14 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>, holey: Set<number>): numbe
       const at = pos.get(m)!;
       const { defs, uses } = regsOf(m);
       for (const r of [...defs, ...uses]) if (isVirtual(r)) refs.set(r, (refs.get(r) ?? 0) + 1);
+      // The return value's r0, from its move to `exit`: no vreg is live there, so
+      // a vreg whose hull spans an exit path may keep r0 (rule 20).
+      if (m.code === (I.BPF_JMP | I.BPF_EXIT)) {
+        const r = open[0];
+        if (r) fixed[0]!.splice(fixed[0]!.lastIndexOf(r), 1);
+        open[0] = undefined;
+        continue;
+      }
       for (const u of uses) {
         if (isVirtual(u)) touch(u, 2 * at);
         else {

@@ -81,6 +81,36 @@ describe("copy coalescing", () => {
   });
 });
 
+describe("the return value's r0", () => {
+  it("a vreg whose hull spans another path's return still takes r0", () => {
+    // v1 is dead on the early return, which sets r0; its hull spans that block. The
+    // return's r0 is no vreg's business (nothing is live at an exit), so v1 follows its
+    // hint into r0 and the copy goes.
+    const late: MBlock = {
+      id: 2,
+      label: "late",
+      insts: [addImm(v(1), 1), mov(0, v(1)), exit()],
+      succs: [],
+    };
+    const early: MBlock = { id: 1, label: "early", insts: [movImm(0, 1), exit()], succs: [] };
+    const entry: MBlock = {
+      id: 0,
+      label: "entry",
+      insts: [ldw(v(1), 1, 4), ldw(v(0), 1, 0), jeqImm(v(0), 0, late)],
+      succs: [early, late],
+    };
+    expect(allocatedBlocks([entry, early, late])).toEqual([
+      "r0 = *(u32 *)(r1 + 4)",
+      "r1 = *(u32 *)(r1 + 0)",
+      "if r1 == 0 goto +2",
+      "r0 = 1",
+      "exit",
+      "r0 += 1",
+      "exit",
+    ]);
+  });
+});
+
 describe("spill code split around calls", () => {
   it("a spilled value is reloaded once after a call and kept in a register to the blocks it reaches alone", () => {
     // v0 (one use before the others) is spilled. After the call it is read three times in

@@ -118,9 +118,9 @@ r2 = *(u32 *)(r1 + 0)
 r1 = *(u32 *)(r1 + 4)
 r2 += 101
 if r2 > r1 goto +2
-w0 = 1
-goto +1
-w0 = 2
+r0 = 1
+exit
+r0 = 2
 exit`,
     );
   });
@@ -242,9 +242,9 @@ if r0 == 0 goto +2
 r1 = 1
 lock *(u64 *)(r0 + 0) += r1
 if r6 <= 5 goto +2
-w0 = 2
-goto +1
-w0 = 1
+r0 = 2
+exit
+r0 = 1
 exit`,
     );
   });

@@ -32,6 +32,18 @@ export function prog(ctx: XdpContext): XdpAction {
 
 /** Per pass: a program it has work in. */
 const CASES: Record<string, string> = {
+  returns: `const seen = new HashMap<u32, u32>({ maxEntries: 16 });
+function note(ctx: XdpContext, verdict: XdpAction): XdpAction {
+  const n = seen.lookup(verdict);
+  if (n === null) return XDP_PASS;
+  seen.update(verdict, n + 1);
+  return verdict;
+}
+export function prog(ctx: XdpContext): XdpAction {
+  const p = ctx.load8(23);
+  if (p === null) return XDP_PASS;
+  return note(ctx, p === 17 ? XDP_DROP : XDP_TX);
+}`,
   cse: `let g: u32 = 5;
 export function prog(ctx: XdpContext): XdpAction {
   if (g === g) return XDP_DROP;

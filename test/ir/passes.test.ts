@@ -7,6 +7,7 @@ import {
   eliminateDeadCode,
   simplifyCfg,
   mergeGuards,
+  returnDirectly,
 } from "../../compiler/ir/passes/index.ts";
 import { evalBin, evalCond, evalUn } from "../../compiler/ir/eval.ts";
 import type { VReg } from "../../compiler/ir/ir.ts";
@@ -286,6 +287,33 @@ export function f(ctx: XdpContext): XdpAction {
     const text = printFunc(b.fn);
     expect(text).not.toContain("br ");
     expect(text).not.toContain("%ip.3:pkt = 0");
+  });
+
+  it("a jump to a block that only returns a vreg returns it itself", () => {
+    // The join an inlined `return helper(…)` leaves: each path sets the result and
+    // jumps to `ret %r`. Returned where it is set, each is a constant `ret`.
+    const { b, data, end } = xdpFunc("r");
+    const r = b.vreg("i32", "r");
+    const ok = b.block("ok");
+    const fail = b.block("fail");
+    const join = b.block("join");
+    b.guard(b.ptrAdd(data, 0n), 14, end, ok, fail);
+    b.place(ok);
+    b.mov(r, 3n);
+    b.jmp(join);
+    b.place(fail);
+    b.mov(r, 2n);
+    b.jmp(join);
+    b.place(join);
+    b.ret(r);
+    expect(returnDirectly(b.fn)).toBe(true);
+    foldConstants(b.fn);
+    eliminateDeadCode(b.fn);
+    simplifyCfg(b.fn);
+    const text = printFunc(b.fn);
+    expect(text).not.toContain("jmp");
+    expect(text).toContain("ret 3");
+    expect(text).toContain("ret 2");
   });
 
   it("removes dead pure instructions but keeps effects", () => {

@@ -18,6 +18,7 @@ import { widenCopies } from "./widen.ts";
 import { forwardBytes } from "./bytes.ts";
 import { foldAddresses } from "./addrs.ts";
 import { optimizeLoops } from "./loops.ts";
+import { returnDirectly } from "./returns.ts";
 
 export {
   foldConstants,
@@ -35,10 +36,15 @@ export {
   forwardBytes,
   foldAddresses,
   optimizeLoops,
+  returnDirectly,
 };
 
-/** The passes of one round, in order, by the names `--dump-ir=PASS` and `skipPasses` take. */
-export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
+/**
+ * The passes of one round, in order, by the names `--dump-ir=PASS` and `skipPasses` take.
+ * A late pass runs once the rounds reach their fixpoint, and the rounds again after it
+ * if it changed something.
+ */
+export const PASSES: readonly { name: string; run: (f: Func) => boolean; late?: true }[] = [
   { name: "cse", run: eliminateCommonSubexpressions },
   { name: "slots", run: forwardStores },
   { name: "fold", run: foldConstants },
@@ -54,6 +60,7 @@ export const PASSES: readonly { name: string; run: (f: Func) => boolean }[] = [
   { name: "gvn", run: numberValues },
   { name: "loops", run: optimizeLoops },
   { name: "tails", run: mergeTails },
+  { name: "returns", run: returnDirectly, late: true },
 ];
 
 /** Called after each pass that changed the function, with the round it ran in (from 1). */
@@ -67,14 +74,24 @@ export interface OptimizeOptions {
 
 export function optimize(f: Func, opts: OptimizeOptions = {}): void {
   const passes = PASSES.filter((p) => !opts.skip?.includes(p.name));
-  for (let round = 1; round <= 20; round++) {
-    let changed = false;
-    for (const p of passes) {
-      if (!p.run(f)) continue;
-      changed = true;
-      opts.observe?.(p.name, round, f);
+  let round = 1;
+  const rounds = (last: number) => {
+    for (; round <= last; round++) {
+      let changed = false;
+      for (const p of passes) {
+        if (p.late || !p.run(f)) continue;
+        changed = true;
+        opts.observe?.(p.name, round, f);
+      }
+      if (!changed) break;
     }
-    if (!changed) break;
+    round++;
+  };
+  rounds(20);
+  for (const p of passes) {
+    if (!p.late || !p.run(f)) continue;
+    opts.observe?.(p.name, round, f);
+    rounds(round + 4);
   }
   // Not an optimization: the verifier rejects unreachable instructions, so even a build
   // without simplify and dce emits only reachable blocks.
