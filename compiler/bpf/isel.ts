@@ -18,7 +18,7 @@ import type {
   VReg,
   Width,
 } from "../ir/ir.ts";
-import { isImm, isSlot, successors, widthOf } from "../ir/ir.ts";
+import { def, isImm, isSlot, successors, uses, widthOf } from "../ir/ir.ts";
 import { negate, swapCond } from "../ir/eval.ts";
 import type { Loop } from "../ir/cfg.ts";
 import { cyclicBlocks, forksToBackEdge, naturalLoops, reversePostOrder } from "../ir/cfg.ts";
@@ -93,6 +93,8 @@ class Selector {
   private forks = new Map<Block, number>();
   private rpo = new Map<Block, number>();
   private block: Block | undefined;
+  /** Vregs a loop counter and constants alone give (rule 25). */
+  private counted = new Set<number>();
 
   constructor(private readonly f: Func) {
     this.nextVreg = f.nextVReg;
@@ -105,7 +107,10 @@ class Selector {
     this.frame = layout.frame;
     this.f.blocks.forEach((b, k) => this.order.set(b, k));
     this.cyclic = cyclicBlocks(this.f);
-    if (this.cyclic.size) this.crowded = crowdedLoops(this.f);
+    if (this.cyclic.size) {
+      this.crowded = crowdedLoops(this.f);
+      this.counted = countedVregs(this.f);
+    }
     if (this.crowded.size) {
       this.forks = forksToBackEdge(this.f);
       reversePostOrder(this.f).forEach((b, k) => this.rpo.set(b, k));
@@ -379,8 +384,26 @@ class Selector {
         imm: imm32(v),
       });
     }
-    const s = this.reg(v, size === 8 ? 64 : 32);
-    this.push({ code: I.BPF_STX | I.BPF_MEM | SIZE[size], dst: m.reg, src: s, off: m.off, imm: 0 });
+    // So does a register in a loop, unless a counter gives it (rule 25): stored as its
+    // own 4 bytes, a value the verifier knows exactly is read as an array map's
+    // constant key, and made precise; one that differs from path to path (a variable
+    // the trips count down) then keeps the loop head's states apart.
+    const whole =
+      this.inLoop &&
+      size !== 8 &&
+      !isImm(v) &&
+      !this.counted.has(v.id) &&
+      isSlot(base) &&
+      off % 8 === 0 &&
+      off + size >= base.size;
+    const s = this.reg(v, whole || size === 8 ? 64 : 32);
+    this.push({
+      code: I.BPF_STX | I.BPF_MEM | SIZE[whole ? 8 : size],
+      dst: m.reg,
+      src: s,
+      off: m.off,
+      imm: 0,
+    });
   }
 
   private addr(d: number, of: Extract<Inst, { op: "addr" }>["of"]): void {
@@ -555,6 +578,38 @@ class Selector {
   private ja(target: MBlock): void {
     this.push({ code: I.BPF_JMP | I.BPF_JA, dst: 0, src: 0, off: 0, imm: 0, target });
   }
+}
+
+/**
+ * Loop counters (the lowering marks them with their trips) and the vregs with one
+ * definition, an operator or copy, computed from those and constants alone.
+ */
+function countedVregs(f: Func): Set<number> {
+  const defs = new Map<number, Inst[]>();
+  for (const b of f.blocks)
+    for (const i of b.insts) {
+      const d = def(i);
+      if (d) defs.set(d.id, [...(defs.get(d.id) ?? []), i]);
+    }
+  const out = new Set<number>();
+  for (const b of f.blocks)
+    for (const i of b.insts) {
+      const d = def(i);
+      if (d?.trips) out.add(d.id);
+    }
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [id, ds] of defs) {
+      if (out.has(id) || ds.length !== 1) continue;
+      const i = ds[0]!;
+      if (i.op !== "mov" && i.op !== "bin" && i.op !== "un") continue;
+      if (uses(i).every((u) => out.has(u.id))) {
+        out.add(id);
+        grew = true;
+      }
+    }
+  }
+  return out;
 }
 
 /** Pending branches a loop nest may leave the verifier before rule 23 applies: half its limit. */

@@ -170,6 +170,53 @@ exit`,
     );
   });
 
+  // Rule 25: in a loop, a register stored as a map key fills its 8-byte chunk unless a
+  // loop counter gives it: k, which differs from path to path, is then no constant key
+  // the verifier would make precise; i keeps its own 4 bytes, and its lookups their
+  // dropped null branch.
+  it("in a loop, a variable key fills its chunk and a counter key keeps 4 bytes", () => {
+    expectSelected(
+      `let k: u32 = 0;
+for (let i: u32 = 0; i < 20; i++) {
+  if (ctx.len > 60) k += 1;
+  counts.increment(k);
+  counts.increment(i);
+}
+return XDP_PASS;`,
+      `
+r6 = r1
+w7 = 0
+w8 = 0
+r1 = *(u32 *)(r6 + 0)
+r2 = *(u32 *)(r6 + 4)
+r1 += 61
+if r1 > r2 goto +3
+w1 = w7
+w1 += 1
+w7 = w1
+*(u64 *)(r10 - 8) = r7
+r1 = 0 ll
+r2 = r10
+r2 += -8
+call 1
+if r0 == 0 goto +2
+r1 = 1
+lock *(u64 *)(r0 + 0) += r1
+*(u32 *)(r10 - 8) = r8
+r1 = 0 ll
+r2 = r10
+r2 += -8
+call 1
+if r0 == 0 goto +2
+r1 = 1
+lock *(u64 *)(r0 + 0) += r1
+w8 += 1
+if w8 < 20 goto -27
+r0 = 2
+exit`,
+    );
+  });
+
   it("in a loop, a VLAN tag test falls through to no tag", () => {
     expectSelected(
       `for (let i: u32 = 0; i < 20; i++) {

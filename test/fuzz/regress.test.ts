@@ -985,4 +985,63 @@ export function prog(ctx: XdpContext): XdpAction {
       obj.close();
     }
   });
+
+  it("a variable map key in a loop is no constant the verifier makes precise (fuzz seed 121582: 1M instructions)", () => {
+    // v counts down on the trips that see IPv6. Stored as its own 4 bytes it was an
+    // array map's constant key to the verifier, which made it precise, so the loop
+    // head's states never pruned across the paths' counts (rule 25).
+    const src = `const m0 = new ArrayMap<u32>({ maxEntries: 16 });
+export function prog(ctx: XdpContext): XdpAction {
+  let v: u64 = 0;
+  for (let i = 0; i < 39; i++) {
+    if (ctx.ipv6() !== null) v = (-v) ^ 18446744073709551615;
+    m0.increment(v as u32);
+  }
+  return XDP_PASS;
+}`;
+    const udp6 = build({ l3: { kind: "ipv6" }, l4: { kind: "udp" }, payload: zeros(8) });
+    expect(both(src, [udp4, udp6]).verdicts).toEqual([2, 2]);
+    const obj = loadXdpObject(buildXdpc(HEAD + src).object!, { name: "s121582" });
+    try {
+      // Over 1,000,000 before (the limit); 5,992 after.
+      expect(progInfo(obj.programFd("prog")).verifiedInsns).toBeLessThan(100_000);
+    } finally {
+      obj.close();
+    }
+  });
+
+  it("a context field a loop tests inside itself is read each trip (fuzz seed 127126: 1M instructions)", () => {
+    // `0 >= ctx.rxQueue` moved to the preheader split every later trip's states by the
+    // first trip's outcome, and made rxQueue precise in all of them (rule 18).
+    const src = `const m0 = new HashMap<u32, u32>({ maxEntries: 16 });
+export function prog(ctx: XdpContext): XdpAction {
+  for (let ix11 = 5; ix11 <= 40; ix11 += 2) {
+    const dl12: u32 = m0.delete((0 as u32)) ? 1 : 0;
+    {
+      const r13 = m0.lookup(ctx.len);
+      if (r13 !== null) {
+        if (false) {
+          return XDP_TX;
+        }
+        if (ctx.ipv4() !== null) {
+          const ipv414 = ctx.ipv4();
+          if (ipv414 === null) return XDP_DROP;
+          ipv414.fragmentOffset = ipv414.totalLength;
+        }
+      }
+    }
+    if ((((((0 as u32) >= ctx.rxQueue) ? 1 : 0) as i16) !== (ctx.len as i16))) break;
+    const dl15: u32 = m0.delete(dl12) ? 1 : 0;
+  }
+  return XDP_TX;
+}`;
+    expect(both(src, [udp4, tcp4]).verdicts).toEqual([3, 3]);
+    const obj = loadXdpObject(buildXdpc(HEAD + src).object!, { name: "s127126" });
+    try {
+      // Over 1,000,000 before (the limit); 6,539 after.
+      expect(progInfo(obj.programFd("prog")).verifiedInsns).toBeLessThan(100_000);
+    } finally {
+      obj.close();
+    }
+  });
 });

@@ -158,14 +158,20 @@ function invariantInsts(
     // in a register around the loop, each trip's branch narrows it against another
     // bound, and the states at the head differ in its range (fuzz seed 66993: `ix <
     // ctx.rxQueue` pinned rxQueue to 17, 16, …, one state per combination).
+    // So does one a branch inside the loop tests against an invariant, where neither side
+    // leaves the loop: the first trip's outcome would split every later trip's states in
+    // two, and the test, decided from then on, makes the value precise in all of them
+    // (fuzz seed 127126: `(0 >= ctx.rxQueue ? 1 : 0) !== len` in an 18-trip loop, 1M+
+    // processed instructions; reloaded each trip, the outcome dies at the join).
     for (const b of loop.body) {
       const t = b.term;
       if (t?.op !== "br") continue;
+      const inside = loop.body.has(t.then) && loop.body.has(t.else);
       for (const [x, y] of [
         [t.a, t.b],
         [t.b, t.a],
       ] as const)
-        if (!isImm(x) && out.has(x.id) && !inv(y))
+        if (!isImm(x) && out.has(x.id) && (!inv(y) || inside))
           for (const i of copiesOf(x, hoisted)) {
             banned.add(i);
             ok = false;
