@@ -37,6 +37,16 @@ function both(body: string, frames: Uint8Array[]): { verdicts: number[]; data: s
   };
 }
 
+/** The verifier's processed-instruction count of program `prog` of a source (HEAD prepended). */
+function processed(src: string, name: string, prog = "prog"): number {
+  const obj = loadXdpObject(buildXdpc(HEAD + src).object!, { name });
+  try {
+    return progInfo(obj.programFd(prog)).verifiedInsns;
+  } finally {
+    obj.close();
+  }
+}
+
 describeKernel("fuzzer regressions (kernel and Wasm host)", () => {
   it("a nullable integer as a condition tests its value, narrowed or not (TypeScript truthiness)", () => {
     const narrowed = `export function f(ctx: XdpContext): XdpAction {
@@ -977,13 +987,8 @@ export function prog(ctx: XdpContext): XdpAction {
 }`;
     const udp6 = build({ l3: { kind: "ipv6" }, l4: { kind: "udp" }, payload: zeros(8) });
     expect(both(src, [udp4, udp6]).verdicts).toEqual([0, 2]);
-    const obj = loadXdpObject(buildXdpc(HEAD + src).object!, { name: "s117062" });
-    try {
-      // Refused before ("The sequence of 8193 jumps is too complex"); 214,158 after.
-      expect(progInfo(obj.programFd("prog")).verifiedInsns).toBeLessThan(500_000);
-    } finally {
-      obj.close();
-    }
+    // Refused before ("The sequence of 8193 jumps is too complex"); 214,158 after.
+    expect(processed(src, "s117062")).toBeLessThan(500_000);
   });
 
   it("a variable map key in a loop is no constant the verifier makes precise (fuzz seed 121582: 1M instructions)", () => {
@@ -1001,13 +1006,8 @@ export function prog(ctx: XdpContext): XdpAction {
 }`;
     const udp6 = build({ l3: { kind: "ipv6" }, l4: { kind: "udp" }, payload: zeros(8) });
     expect(both(src, [udp4, udp6]).verdicts).toEqual([2, 2]);
-    const obj = loadXdpObject(buildXdpc(HEAD + src).object!, { name: "s121582" });
-    try {
-      // Over 1,000,000 before (the limit); 5,992 after.
-      expect(progInfo(obj.programFd("prog")).verifiedInsns).toBeLessThan(100_000);
-    } finally {
-      obj.close();
-    }
+    // Over 1,000,000 before (the limit); 5,992 after.
+    expect(processed(src, "s121582")).toBeLessThan(100_000);
   });
 
   it("a context field a loop tests inside itself is read each trip (fuzz seed 127126: 1M instructions)", () => {
@@ -1036,12 +1036,7 @@ export function prog(ctx: XdpContext): XdpAction {
   return XDP_TX;
 }`;
     expect(both(src, [udp4, tcp4]).verdicts).toEqual([3, 3]);
-    const obj = loadXdpObject(buildXdpc(HEAD + src).object!, { name: "s127126" });
-    try {
-      // Over 1,000,000 before (the limit); 6,539 after.
-      expect(progInfo(obj.programFd("prog")).verifiedInsns).toBeLessThan(100_000);
-    } finally {
-      obj.close();
-    }
+    // Over 1,000,000 before (the limit); 6,539 after.
+    expect(processed(src, "s127126")).toBeLessThan(100_000);
   });
 });
