@@ -33,6 +33,8 @@ interface Interval {
   start: number;
   end: number;
   segs: Seg[]; // sorted, disjoint
+  /** Where it is live (its per-block segments, whatever segs is). */
+  live: Seg[];
 }
 
 /** Whether two sorted lists of disjoint segments share a position. */
@@ -175,6 +177,7 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>, holey: Set<number>): numbe
   // holey gets the hull of its segments.
   const segs = new Map<number, Seg[]>();
   const fixed: Seg[][] = Array.from({ length: 10 }, () => []);
+  const exits: Seg[] = [];
   const refs = new Map<number, number>();
   const hints = new Map<number, number[]>();
   const hint = (a: number, b: number) => {
@@ -198,11 +201,13 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>, holey: Set<number>): numbe
       const at = pos.get(m)!;
       const { defs, uses } = regsOf(m);
       for (const r of [...defs, ...uses]) if (isVirtual(r)) refs.set(r, (refs.get(r) ?? 0) + 1);
-      // The return value's r0, from its move to `exit`: no vreg is live there, so
-      // a vreg whose hull spans an exit path may keep r0 (rule 20).
+      // The return value's r0, from its definition to `exit`, is checked against where
+      // vregs are live, not their hulls (rule 24): a vreg whose hull merely spans
+      // another path's return may still take r0. Where the definition is a call,
+      // a vreg live across it is live in the segment and stays out.
       if (m.code === (I.BPF_JMP | I.BPF_EXIT)) {
         const r = open[0];
-        if (r) fixed[0]!.splice(fixed[0]!.lastIndexOf(r), 1);
+        if (r) exits.push(fixed[0]!.splice(fixed[0]!.lastIndexOf(r), 1)[0]!);
         open[0] = undefined;
         continue;
       }
@@ -236,14 +241,16 @@ function tryAllocate(mf: MFunc, noSpill: Set<number>, holey: Set<number>): numbe
     l.sort((a, b) => a[0] - b[0]);
     const start = l[0]![0];
     const end = Math.max(...l.map((x) => x[1]));
-    return { reg, start, end, segs: holey.has(reg) ? l : [[start, end]] };
+    return { reg, start, end, segs: holey.has(reg) ? l : [[start, end]], live: l };
   });
   const sorted = iv.sort((a, b) => a.start - b.start || a.reg - b.reg);
   const occupied: Occupancy[] = fixed.map((l) => new Occupancy(l));
+  const returns = new Occupancy(exits);
   const owners: Interval[][] = Array.from({ length: 10 }, () => []);
   const assign = new Map<number, number>();
   for (const x of sorted) {
-    const free = (r: number) => !occupied[r]!.collides(x.segs);
+    const free = (r: number) =>
+      !occupied[r]!.collides(x.segs) && (r !== 0 || !returns.collides(x.live));
     const prefs = (hints.get(x.reg) ?? [])
       .map((h) => (isVirtual(h) ? assign.get(h) : h))
       .filter((r): r is number => r !== undefined && r < 10);

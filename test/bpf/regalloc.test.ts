@@ -109,6 +109,17 @@ describe("the return value's r0", () => {
       "exit",
     ]);
   });
+
+  it("a vreg live across the call whose result is returned stays out of r0", () => {
+    // The return's r0 starts at the call here: v0, read after the call, is live in it.
+    const stdw = ins(I.BPF_STX | I.BPF_MEM | I.BPF_DW, 10, v(0), -8);
+    expect(allocated([ldw(v(0), 1, 0), call(5, 0), stdw, exit()])).toEqual([
+      "r6 = *(u32 *)(r1 + 0)",
+      "call 5",
+      "*(u64 *)(r10 - 8) = r6",
+      "exit",
+    ]);
+  });
 });
 
 describe("spill code split around calls", () => {
