@@ -12,6 +12,7 @@ import { sys } from "./sys.ts";
 export const AF_XDP = 44;
 export const SOCK_RAW = 3;
 export const SOL_XDP = 283;
+const SOCK_CLOEXEC = 0x80000; // a child must not inherit (and keep bound) a queue's socket
 
 // setsockopt/getsockopt names (linux/if_xdp.h)
 export const XDP_MMAP_OFFSETS = 1;
@@ -167,7 +168,7 @@ export const memoryAddress = sys(
 );
 
 export const xskSocket = sys("xskSocket", function xskSocket(): number {
-  const fd = bind().socket(AF_XDP, SOCK_RAW, 0);
+  const fd = bind().socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("cannot create an AF_XDP socket", "socket");
   return fd;
 });

@@ -1,6 +1,6 @@
 // Hand-written eBPF programs that the runtime loads without a filter source: the lab
 // traffic generator's (runtime/lab/generator.ts) redirect and source-rewriting programs,
-// run by BPF_PROG_TEST_RUN in live-frames mode. They live beside the instruction set
+// run by BPF_PROG_TEST_RUN in live-frames mode, and its probe of that mode. They live beside the instruction set
 // so the runtime never assembles BPF itself; docs/architecture.md lists this file as
 // the one path from the runtime into compiler/bpf.
 import {
@@ -30,11 +30,19 @@ import {
   type Insn,
 } from "./insn.ts";
 import { encode } from "./encode.ts";
-import { BPF_FUNC } from "../uapi/bpf.ts";
+import { BPF_FUNC, XDP_DROP } from "../uapi/bpf.ts";
 
 /** The program as the kernel loads it. */
 export function assemble(insns: Insn[]): Uint8Array {
   return encode(insns);
+}
+
+/** `return XDP_DROP`: the generator's probe of whether the kernel runs live frames. */
+export function dropProgram(): Insn[] {
+  return [
+    { code: BPF_ALU64 | BPF_MOV | BPF_K, dst: 0, src: 0, off: 0, imm: XDP_DROP },
+    { code: BPF_JMP | BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 },
+  ];
 }
 
 /** `return bpf_redirect(ifindex, 0)` */

@@ -33,7 +33,7 @@ function intOption(flag: string, text: string, min: number, max: number): number
   return v;
 }
 
-/** `xdpc lab send`: frames from the sender end to the receiver, with the live-frames generator. */
+/** `xdpc lab send`: frames from the sender end to the receiver, with the lab's generator. */
 async function send(name: string, o: SendOpts): Promise<number> {
   const dport = intOption("dport", o.dport, 0, 65535);
   const size = intOption("size", o.size, 60, 1514);
@@ -114,7 +114,7 @@ async function send(name: string, o: SendOpts): Promise<number> {
   }
   if (tty && last) process.stdout.write("\n");
   process.stdout.write(
-    `sent ${report.sent.toLocaleString("en-US")} frames in ${(report.elapsedMs / 1000).toFixed(2)} s (${(report.pps / 1e6).toFixed(2)} Mpps)\n`,
+    `sent ${report.sent.toLocaleString("en-US")} frames in ${(report.elapsedMs / 1000).toFixed(2)} s (${(report.pps / 1e6).toFixed(2)} Mpps, ${report.transport === "live" ? "live frames" : "packet socket"})\n`,
   );
   return EXIT.ok;
 }

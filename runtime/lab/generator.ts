@@ -1,13 +1,17 @@
-// The lab's traffic generator: BPF_PROG_TEST_RUN in live-frames mode
-// (BPF_F_TEST_XDP_LIVE_FRAMES) runs a two-instruction XDP program that redirects
-// every frame out of the sending veth end, so the kernel transmits `repeat` copies of
-// a template frame to the peer at near line rate, with no socket and no copy per
-// frame. xdp-trafficgen does the same in C; it fails on this kernel, so we own it.
+// The lab's traffic generator. Two ways to put frames on the sending veth end:
 //
-// Each test run with repeat > 1 swaps the kernel's XDP dispatcher (~20 ms), so frames
-// go out in large chunks; a rate limit spaces chunks in time instead of frames.
-// bpf_redirect resolves the ifindex in the namespace of the calling thread, so every
-// run happens inside the namespace that holds the sending end (setns for the call).
+// - live frames (preferred): BPF_PROG_TEST_RUN in live-frames mode
+//   (BPF_F_TEST_XDP_LIVE_FRAMES) runs a two-instruction XDP program that redirects every
+//   frame out of the sending end, so the kernel transmits `repeat` copies of a template
+//   at near line rate, with no socket and no copy per frame. xdp-trafficgen does the
+//   same in C; it fails on this kernel, so we own it. Each run with repeat > 1 swaps the
+//   kernel's XDP dispatcher (~20 ms), so frames go out in large chunks; a rate limit
+//   spaces chunks in time instead of frames. bpf_redirect resolves the ifindex in the
+//   namespace of the calling thread, so every run happens inside the namespace that
+//   holds the sending end (setns for the call).
+// - a packet socket: some kernels refuse live frames (EPERM even as root), so an
+//   AF_PACKET socket bound to the sending end sends the same frames with sendmmsg, in
+//   batches, rewriting random sources in JavaScript. Slower, same counts.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -15,7 +19,19 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { BPF_F_TEST_XDP_LIVE_FRAMES, closeFd, loadRawProgram, testRun } from "../../native/bpf.ts";
-import { assemble, randomSourceProgram, redirectProgram } from "../../compiler/bpf/programs.ts";
+import { NativeError } from "../../native/lib.ts";
+import {
+  closePacketSocket,
+  packetBatch,
+  packetSocket,
+  type PacketBatch,
+} from "../../native/packet.ts";
+import {
+  assemble,
+  randomSourceProgram,
+  redirectProgram,
+  dropProgram,
+} from "../../compiler/bpf/programs.ts";
 import { withSignalsBlocked } from "../../native/thread.ts";
 import { ifindex, LabError, runInNetns } from "./netns.ts";
 import { pinThread, setThreadCpus, threadCpus } from "../../native/xsk.ts";
@@ -91,10 +107,12 @@ export interface GenerateProgress {
 export interface GenerateReport extends GenerateProgress {
   /** Average achieved rate over the whole run. */
   pps: number;
-  /** Test runs made (each costs a dispatcher swap). */
+  /** Sends made: test runs (each costs a dispatcher swap) or packet-socket bursts. */
   runs: number;
-  /** Time spent inside the kernel transmitting, as the kernel measured it (ns). */
+  /** Time spent transmitting (ns): as the kernel measured it for live frames, wall clock for a packet socket. */
   kernelNs: number;
+  /** How the frames went out. */
+  transport: Transport;
 }
 
 /** Splits `total` across weights by largest remainder: exact sum, deterministic. */
@@ -115,23 +133,131 @@ export function splitByWeight(total: number, weights: readonly number[]): number
   return out;
 }
 
+/** How frames leave the sending end (see the top of this file). */
+export type Transport = "live" | "packet";
+
+let liveFrames: boolean | undefined;
+
+/**
+ * Whether this kernel runs live-frames test runs: a run of `return XDP_DROP` (which
+ * transmits nothing), once per process. Some kernels refuse them with EPERM even to root.
+ */
+export function liveFramesAllowed(): boolean {
+  if (liveFrames !== undefined) return liveFrames;
+  const { fd } = loadRawProgram(assemble(dropProgram()), {
+    name: "xdpc_probe",
+    logLevel: 0,
+  });
+  try {
+    testRun(fd, new Uint8Array(64), {
+      repeat: 1,
+      flags: BPF_F_TEST_XDP_LIVE_FRAMES,
+      outSize: 0,
+    });
+    liveFrames = true;
+  } catch (e) {
+    if (!(e instanceof NativeError && ["EPERM", "EINVAL", "EOPNOTSUPP"].includes(e.code))) throw e;
+    liveFrames = false;
+  } finally {
+    closeFd(fd);
+  }
+  return liveFrames;
+}
+
+/** The transport to use: XDPC_TRAFFICGEN=live|packet forces one, else live frames when the kernel runs them. */
+export function defaultTransport(): Transport {
+  const forced = process.env.XDPC_TRAFFICGEN;
+  if (forced === "live" || forced === "packet") return forced;
+  if (forced) throw new LabError(`XDPC_TRAFFICGEN is '${forced}' (live or packet)`);
+  return liveFramesAllowed() ? "live" : "packet";
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * The transport-layer protocol of a frame whose IPv4 source can be rewritten (Ethernet +
+ * IPv4 without VLAN tags or options, at least 54 bytes), or a LabError.
+ */
+function sourceRewritable(frame: Uint8Array): "tcp" | "udp" | "other" {
+  if (frame.length < 54 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[14] !== 0x45)
+    throw new LabError(
+      "randomSource needs an Ethernet + IPv4 frame without VLAN tags or IP options, at least 54 bytes",
+    );
+  return frame[23] === 6 ? "tcp" : frame[23] === 17 ? "udp" : "other";
+}
+
+/**
+ * What randomSourceProgram does, in JavaScript, to the first `count` frames of `len`
+ * bytes in `frames`: a random source in `prefix`, and the IPv4 and TCP/UDP checksums
+ * adjusted by the difference (RFC 1624), a zero UDP checksum staying "none".
+ */
+export function randomizeSources(
+  frames: Uint8Array,
+  len: number,
+  count: number,
+  prefix: { base: number; hostMask: number },
+): void {
+  const l4 = sourceRewritable(frames.subarray(0, len));
+  const fix = (f: number, delta: number, udp: boolean) => {
+    const hc = (frames[f]! << 8) | frames[f + 1]!;
+    if (udp && hc === 0) return;
+    let sum = (~hc & 0xffff) + delta;
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    let out = ~sum & 0xffff;
+    if (udp && out === 0) out = 0xffff;
+    frames[f] = out >>> 8;
+    frames[f + 1] = out & 0xff;
+  };
+  for (let i = 0, at = 0; i < count; i++, at += len) {
+    const addr = (prefix.base | ((Math.random() * 0x100000000) & prefix.hostMask)) >>> 0;
+    const oldHi = (frames[at + 26]! << 8) | frames[at + 27]!;
+    const oldLo = (frames[at + 28]! << 8) | frames[at + 29]!;
+    const delta = (~oldHi & 0xffff) + (~oldLo & 0xffff) + (addr >>> 16) + (addr & 0xffff);
+    frames[at + 26] = addr >>> 24;
+    frames[at + 27] = (addr >>> 16) & 0xff;
+    frames[at + 28] = (addr >>> 8) & 0xff;
+    frames[at + 29] = addr & 0xff;
+    fix(at + 24, delta, false);
+    if (l4 === "tcp") fix(at + 50, delta, false);
+    else if (l4 === "udp") fix(at + 40, delta, true);
+  }
+}
+
+/** Messages per sendmmsg (the kernel's limit is 1024); fewer when each has its own copy. */
+const PACKET_BATCH = 1024;
+const DISTINCT_BATCH = 256;
+
 /**
  * A generator bound to one sending interface inside namespace `netns`. Holds one
- * program fd until close().
+ * program fd (live frames) or one packet socket until close().
  */
 export class TrafficGenerator {
   readonly ifindex: number;
+  readonly transport: Transport;
   private fd: number;
+  private batches = new Map<string, PacketBatch>();
 
   constructor(
     readonly netns: string,
     readonly ifname: string,
+    opts: { transport?: Transport } = {},
   ) {
     this.ifindex = ifindex(ifname, netns);
-    this.fd = loadRawProgram(assemble(redirectProgram(this.ifindex)), {
-      name: "xdpc_trafficgen",
-      logLevel: 0,
-    }).fd;
+    this.transport = opts.transport ?? defaultTransport();
+    if (this.transport === "live") {
+      if (!liveFramesAllowed())
+        throw new LabError(
+          "this kernel refuses BPF_PROG_TEST_RUN live frames (EPERM); use the packet transport (XDPC_TRAFFICGEN=packet)",
+        );
+      this.fd = loadRawProgram(assemble(redirectProgram(this.ifindex)), {
+        name: "xdpc_trafficgen",
+        logLevel: 0,
+      }).fd;
+    } else {
+      // Created inside the namespace, the socket stays bound to its device from any thread.
+      this.fd = runInNetns(netns, () => packetSocket(this.ifindex));
+    }
   }
 
   private randomizers = new Map<string, number>();
@@ -139,11 +265,8 @@ export class TrafficGenerator {
   /** The program for a template: plain redirect, or one that randomises the source first. */
   private programFor(frame: Uint8Array, randomSource?: string): number {
     if (!randomSource) return this.fd;
-    if (frame.length < 54 || frame[12] !== 0x08 || frame[13] !== 0x00 || frame[14] !== 0x45)
-      throw new LabError(
-        "randomSource needs an Ethernet + IPv4 frame without VLAN tags or IP options, at least 54 bytes",
-      );
-    const l4 = frame[23] === 6 ? "tcp" : frame[23] === 17 ? "udp" : "other";
+    const l4 = sourceRewritable(frame);
+    if (this.transport === "packet") return this.fd;
     const key = `${randomSource}|${l4}`;
     let fd = this.randomizers.get(key);
     if (fd === undefined) {
@@ -161,7 +284,8 @@ export class TrafficGenerator {
 
   /**
    * Transmits `n` copies of `frame` now (synchronously), with random IPv4 sources
-   * inside `randomSource` when given; returns the kernel's ns for the run.
+   * inside `randomSource` when given; returns the ns spent transmitting (as the kernel
+   * measured it for live frames, wall clock for a packet socket).
    */
   send(frame: Uint8Array, n: number, randomSource?: string, cpu?: number): number {
     if (this.fd < 0) throw new LabError("traffic generator is closed");
@@ -173,15 +297,49 @@ export class TrafficGenerator {
       throw new RangeError(`bad frame count ${n}`);
     if (n === 0) return 0;
     const fd = this.programFor(frame, randomSource);
-    // A signal mid-run would end it with EINTR and an unknown count: hold signals off.
-    const run = () =>
-      withSignalsBlocked(() =>
-        runInNetns(this.netns, () =>
-          testRun(fd, frame, { repeat: n, flags: BPF_F_TEST_XDP_LIVE_FRAMES, outSize: 0 }),
-        ),
-      );
-    const r = cpu === undefined ? run() : onCpu(cpu, run);
-    return r.duration * n;
+    const run =
+      this.transport === "packet"
+        ? () => this.sendPackets(frame, n, randomSource)
+        : // A signal mid-run would end it with EINTR and an unknown count: hold signals off.
+          () =>
+            withSignalsBlocked(
+              () =>
+                runInNetns(this.netns, () =>
+                  testRun(fd, frame, { repeat: n, flags: BPF_F_TEST_XDP_LIVE_FRAMES, outSize: 0 }),
+                ).duration * n,
+            );
+    return cpu === undefined ? run() : onCpu(cpu, run);
+  }
+
+  /** The packet transport's send: whole batches, then the rest; a busy device is retried. */
+  private sendPackets(frame: Uint8Array, n: number, randomSource?: string): number {
+    const distinct = randomSource !== undefined;
+    const key = `${frame.length}|${distinct}`;
+    let batch = this.batches.get(key);
+    if (!batch) {
+      batch = packetBatch(this.fd, frame, distinct ? DISTINCT_BATCH : PACKET_BATCH, distinct);
+      this.batches.set(key, batch);
+    }
+    const copies = distinct ? batch.size : 1;
+    for (let i = 0; i < copies; i++) batch.frames.set(frame, i * frame.length);
+    const prefix = distinct ? parseCidr(randomSource) : undefined;
+    const start = process.hrtime.bigint();
+    let sent = 0;
+    while (sent < n) {
+      const k = Math.min(batch.size, n - sent);
+      if (prefix) randomizeSources(batch.frames, frame.length, k, prefix);
+      let left = k;
+      while (left > 0) {
+        const r = batch.send(left);
+        // Messages 0..r-1 went out: move the copies not sent yet to the front.
+        if (r > 0 && r < left && prefix)
+          batch.frames.copyWithin(0, r * frame.length, left * frame.length);
+        left -= r;
+        if (r === 0) Atomics.wait(pause, 0, 0, 1); // the device is busy: give it a millisecond
+      }
+      sent += k;
+    }
+    return Number(process.hrtime.bigint() - start);
   }
 
   /** Sends a weighted mix for a count and/or a duration, optionally rate-limited. */
@@ -257,11 +415,14 @@ export class TrafficGenerator {
       pps: ms > 0 ? (sent * 1000) / ms : 0,
       runs,
       kernelNs,
+      transport: this.transport,
     };
   }
 
   close(): void {
-    closeFd(this.fd);
+    if (this.transport === "packet") closePacketSocket(this.fd);
+    else closeFd(this.fd);
+    this.batches.clear();
     for (const fd of this.randomizers.values()) closeFd(fd);
     this.randomizers.clear();
     this.fd = -1;
@@ -278,10 +439,15 @@ export class TrafficGenerator {
 
 const WORKER_TAG = "xdpcTrafficGenerator";
 
+/** What a background run takes: the generator's options and, optionally, its transport. */
+export type BackgroundOptions = Omit<GenerateOptions, "onProgress" | "signal"> & {
+  transport?: Transport;
+};
+
 type WorkerJob = {
   netns: string;
   ifname: string;
-  opts: Omit<GenerateOptions, "onProgress" | "signal">;
+  opts: BackgroundOptions;
 };
 type WorkerMessage =
   | { kind: "progress"; progress: GenerateProgress }
@@ -347,7 +513,7 @@ export class BackgroundGenerator {
   static start(
     netns: string,
     ifname: string,
-    opts: Omit<GenerateOptions, "onProgress" | "signal">,
+    opts: BackgroundOptions,
     onProgress?: (p: GenerateProgress) => void,
   ): BackgroundGenerator {
     return new BackgroundGenerator({ netns, ifname, opts }, onProgress);
@@ -377,9 +543,10 @@ async function workerMain(job: WorkerJob): Promise<void> {
   });
   let gen: TrafficGenerator | undefined;
   try {
-    gen = new TrafficGenerator(job.netns, job.ifname);
+    const { transport, ...opts } = job.opts;
+    gen = new TrafficGenerator(job.netns, job.ifname, transport ? { transport } : {});
     const report = await gen.generate({
-      ...job.opts,
+      ...opts,
       signal: ac.signal,
       onProgress: (progress) =>
         port.postMessage({ kind: "progress", progress } satisfies WorkerMessage),
