@@ -53,6 +53,8 @@ export const MAX_FRAME = 3520;
 
 /** Frames per unlimited test run: ~70 ms at 15 Mpps, so the ~20 ms dispatcher swap costs little. */
 export const DEFAULT_CHUNK = 1 << 20;
+/** Frames per unlimited chunk on a packet socket: ~25 ms at 0.65 Mpps, so a duration ends on time. */
+export const PACKET_CHUNK = 1 << 14;
 
 /** Parses "a.b.c.d/len" into a host-order base and the mask of its host bits. */
 export function parseCidr(cidr: string): { base: number; hostMask: number } {
@@ -88,7 +90,7 @@ export interface GenerateOptions {
   durationMs?: number;
   /** Target rate in frames per second; unlimited when absent. */
   pps?: number;
-  /** Frames per test run (default: 1/10 s worth at the target rate, else DEFAULT_CHUNK). */
+  /** Frames per send (default: 1/10 s worth at the target rate, else DEFAULT_CHUNK or PACKET_CHUNK by transport). */
   chunk?: number;
   /** Called after every chunk. */
   onProgress?: (p: GenerateProgress) => void;
@@ -359,7 +361,14 @@ export class TrafficGenerator {
     const durationMs = opts.durationMs ?? (opts.count === undefined ? 1000 : Infinity);
     const chunk = Math.max(
       1,
-      Math.floor(opts.chunk ?? (opts.pps ? Math.max(1, opts.pps / 10) : DEFAULT_CHUNK)),
+      Math.floor(
+        opts.chunk ??
+          (opts.pps
+            ? Math.max(1, opts.pps / 10)
+            : this.transport === "live"
+              ? DEFAULT_CHUNK
+              : PACKET_CHUNK),
+      ),
     );
     // With a count, the whole run's split is fixed up front so the totals are exact.
     const remaining = opts.count !== undefined ? splitByWeight(opts.count, weights) : undefined;
