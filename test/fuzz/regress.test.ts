@@ -1010,6 +1010,34 @@ export function prog(ctx: XdpContext): XdpAction {
     expect(processed(src, "s121582")).toBeLessThan(100_000);
   });
 
+  it("locals a loop counts are unknown after it, so a branch there decides nothing (fuzz seed 121582: 1M instructions)", () => {
+    // v and w are exact on every path out of the loop, one value per count of the trips
+    // that saw IPv6 (TCP). The switch decided on them made them precise back into the
+    // loop, and its head's states, one per pair of counts, no longer pruned (rule 26).
+    const src = `const m0 = new ArrayMap<u32>({ maxEntries: 16 });
+export function prog(ctx: XdpContext): XdpAction {
+  let v: u64 = 820;
+  let w: u32 = 7;
+  for (let i = 0; i < 39; i++) {
+    if (ctx.ipv6() !== null) v = v - 1;
+    if (ctx.tcp() !== null) w = w + 3;
+    m0.increment(13);
+  }
+  switch (v * v + (w as u64)) {
+    case 609968:
+      return XDP_DROP;
+    case 672524:
+      return XDP_TX;
+  }
+  return XDP_PASS;
+}`;
+    const udp6 = build({ l3: { kind: "ipv6" }, l4: { kind: "udp" }, payload: zeros(8) });
+    // The values come out of the stack exact: IPv6 39 times is 781² + 7, TCP 820² + 124.
+    expect(both(src, [udp4, tcp4, udp6]).verdicts).toEqual([2, 3, 1]);
+    // Over 1,000,000 before (the limit); 18,551 after.
+    expect(processed(src, "s121582b")).toBeLessThan(100_000);
+  });
+
   it("a context field a loop tests inside itself is read each trip (fuzz seed 127126: 1M instructions)", () => {
     // `0 >= ctx.rxQueue` moved to the preheader split every later trip's states by the
     // first trip's outcome, and made rxQueue precise in all of them (rule 18).

@@ -39,6 +39,7 @@ declare module "./lowerer.ts" {
     ret(s: ast.ReturnStmt): void;
     forStmt(s: ast.ForStmt): void;
     shouldUnroll(s: ast.ForStmt, counter: number, trips: number): boolean;
+    hideLoopResults(s: ast.ForStmt, counter: number): void;
     hasBoundedLoop(): boolean;
     keepsView(v: Value, bound: Value): void;
     inlinedSize(fn: FunctionInfo): number;
@@ -256,6 +257,7 @@ Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
   this.b.bin(bound.descending ? "sub" : "add", w, i, bound.step, i);
   this.b.jmp(head);
   this.b.place(exit);
+  this.hideLoopResults(s, bound.counter.id);
   // So does the code after the loop: data loaded before it and used after would live
   // around it, and every packet pointer loaded from ctx shares one verifier id, so each
   // trip's checks on the body's own data would widen its range in the loop head's state
@@ -267,6 +269,47 @@ Lowerer.prototype.forStmt = function (this: Lowerer, s: ast.ForStmt): void {
   // the data loaded before the `if` (fuzz seed 58163: fp-56=pkt(r=62) in one state of
   // the inner loop's head, r=0 in another).
   this.memoHideAll();
+};
+
+/**
+ * Where a bounded loop ends, each integer local its body assigns (the counter aside) is
+ * read back from 4 bytes of a stack slot that no 8-byte spill covers, which the verifier
+ * sees as an unknown (as rule 4 does with a view's offset). Such a local may be exact on
+ * every path out, one value per way through the trips (fuzz seed 121582: counted down
+ * on the trips that parse IPv6); a branch after the loop that the verifier decides on it
+ * marks it precise, back into the loop, and the loop head's states, one per count, no
+ * longer prune each other. Unknown after the loop, nothing decides on it there.
+ */
+Lowerer.prototype.hideLoopResults = function (
+  this: Lowerer,
+  s: ast.ForStmt,
+  counter: number,
+): void {
+  const assigned = new Set<number>();
+  walk(s.body, (n) => {
+    if ((n.kind === "Assign" || n.kind === "Update") && n.target.kind === "Name") {
+      const sym = this.m.names.get(n.target);
+      if (sym && (sym.kind === "local" || sym.kind === "param") && sym.id !== counter)
+        assigned.add(sym.id);
+    }
+  });
+  for (const id of assigned) {
+    const v = this.frame.locals.get(id);
+    if (v?.k !== "int" || isImm(v.v)) continue;
+    const r = v.v;
+    const slot = this.b.slot(v.w === 64 ? 16 : 8, 8, r.name && `${r.name}.hid`);
+    this.b.store(4, slot, 4, r);
+    if (v.w === 32) {
+      this.b.load(4, slot, 4, r.ty, r);
+      continue;
+    }
+    // The high half is read from bytes 4–7 of an 8-byte spill of r: a narrower fill the
+    // verifier tracks only from a spill's first byte. Not from a 4-byte store of r >> 32:
+    // a register the verifier knows is 0 stored to the stack is marked precise.
+    this.b.store(8, slot, 8, r);
+    const hi = this.b.bin("shl", 64, this.b.load(4, slot, 12, "i64"), 32n);
+    this.b.bin("or", 64, this.b.load(4, slot, 4, "i64"), hi, r);
+  }
 };
 
 /** Whether the function, with the functions it inlines, has a loop not unrolled. */
