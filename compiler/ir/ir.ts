@@ -48,6 +48,12 @@ export interface Slot {
   readonly size: number;
   readonly align: number;
   readonly name?: string;
+  /**
+   * The vreg this slot reads back as an unknown to the verifier where a bounded loop ends
+   * (docs/compiler.md rule 26); the `hides` pass drops the read-back where nothing after
+   * it could make the value precise.
+   */
+  hides?: VReg;
 }
 
 /** A memory base: a pointer vreg, or a stack slot addressed directly (r10-relative). */

@@ -32,6 +32,20 @@ export function prog(ctx: XdpContext): XdpAction {
 
 /** Per pass: a program it has work in. */
 const CASES: Record<string, string> = {
+  hides: `interface C {
+  n: u32;
+}
+const counts = new HashMap<u32, C>({ maxEntries: 1 });
+export function prog(ctx: XdpContext): XdpAction {
+  const c = counts.lookup(0);
+  if (c === null) return XDP_PASS;
+  let n: u32 = 0;
+  for (let i: u32 = 0; i < 20; i++) {
+    if (ctx.ipv6() !== null) n++;
+  }
+  c.n = n;
+  return XDP_PASS;
+}`,
   returns: `const seen = new HashMap<u32, u32>({ maxEntries: 16 });
 function note(ctx: XdpContext, verdict: XdpAction): XdpAction {
   const n = seen.lookup(verdict);

@@ -687,6 +687,78 @@ const m = new PerCpuArray<u32>({ maxEntries: 1 });
   });
 });
 
+describe("what a loop counts is unknown after it (rule 26)", () => {
+  const HEAD = `import type { XdpContext, XdpAction, u32, u64 } from "xdpc";
+import { XDP_DROP, XDP_PASS, ArrayMap } from "xdpc";
+`;
+  function ir(body: string, skip: string[] = []): string {
+    const r = compile(HEAD + body, {
+      file: "hides.ts",
+      emit: "object",
+      keepIr: true,
+      skipPasses: skip,
+    });
+    expect(r.diagnostics).toEqual([]);
+    return r.programs![0]!.ir!;
+  }
+  const counting = (after: string) => `export function f(ctx: XdpContext): XdpAction {
+  let n: u32 = 0;
+  let big: u64 = 5;
+  for (let i: u32 = 0; i < 30; i++) {
+    if (ctx.ipv6() !== null) { n++; big += 2; }
+  }
+  ${after}
+}`;
+
+  it("reads exact counts back from bytes 4–7 before a branch on them", () => {
+    const text = ir(counting("if (n + (big as u32) > 7) return XDP_DROP;\n  return XDP_PASS;"));
+    expect(text).toMatch(
+      /store32 \[\$n\.hid\.\d+ \+ 4\], %n\.1\n {2}%n\.1:i32 = load32 \[\$n\.hid\.\d+ \+ 4\]/,
+    );
+    // 64 bits: the high half from bytes 4–7 of an 8-byte spill, never a 4-byte store of big >> 32.
+    expect(text).toMatch(/store64 \[\$big\.hid\.\d+ \+ 8\], %big\.2/);
+    expect(text).toMatch(/load32 \[\$big\.hid\.\d+ \+ 12\]/);
+    expect(text).toMatch(/%big\.2:i64 = or64/);
+    expect(text).not.toMatch(/lshr64 %big/);
+  });
+
+  it("drops the read-back where the counts only go to a map value", () => {
+    const src = `interface C { n: u32; big: u64 }
+const cm = new ArrayMap<C>({ maxEntries: 1 });
+export function f(ctx: XdpContext): XdpAction {
+  const c = cm.lookup(0);
+  if (c === null) return XDP_PASS;
+  let n: u32 = 0;
+  let big: u64 = 5;
+  for (let i: u32 = 0; i < 30; i++) {
+    if (ctx.ipv6() !== null) { n++; big += 2; }
+  }
+  c.n = n;
+  c.big = big;
+  return XDP_PASS;
+}`;
+    expect(ir(src)).not.toMatch(/\[\$(n|big)\.hid/);
+    // The pass is what drops it: without it the read-backs stay.
+    expect(ir(src, ["hides"])).toMatch(/load32 \[\$n\.hid/);
+  });
+
+  it("drops the read-back of a local no path knows exactly", () => {
+    // zeros adds a packet byte's test (rule 3 makes it `zeros += flag`): a range on
+    // every path, never one value.
+    const text = ir(`export function f(ctx: XdpContext): XdpAction {
+  let zeros: u32 = 0;
+  for (let i: u32 = 0; i < 30; i++) {
+    const b = ctx.load8(42 + i);
+    if (b === null) break;
+    if (b === 0) zeros++;
+  }
+  if (zeros > 16) return XDP_DROP;
+  return XDP_PASS;
+}`);
+    expect(text).not.toMatch(/\[\$zeros\.hid/);
+  });
+});
+
 describe("VLAN tag tests in loops (rule 21)", () => {
   function optimized(body: string) {
     const src = `import type { XdpContext, XdpAction, u32 } from "xdpc";

@@ -298,6 +298,7 @@ Lowerer.prototype.hideLoopResults = function (
     if (v?.k !== "int" || isImm(v.v)) continue;
     const r = v.v;
     const slot = this.b.slot(v.w === 64 ? 16 : 8, 8, r.name && `${r.name}.hid`);
+    slot.hides = r;
     this.b.store(4, slot, 4, r);
     if (v.w === 32) {
       this.b.load(4, slot, 4, r.ty, r);

@@ -19,6 +19,7 @@ import { forwardBytes } from "./bytes.ts";
 import { foldAddresses } from "./addrs.ts";
 import { optimizeLoops } from "./loops.ts";
 import { returnDirectly } from "./returns.ts";
+import { dropIdleHides } from "./hides.ts";
 
 export {
   foldConstants,
@@ -37,6 +38,7 @@ export {
   foldAddresses,
   optimizeLoops,
   returnDirectly,
+  dropIdleHides,
 };
 
 /**
@@ -61,6 +63,7 @@ export const PASSES: readonly { name: string; run: (f: Func) => boolean; late?: 
   { name: "loops", run: optimizeLoops },
   { name: "tails", run: mergeTails },
   { name: "returns", run: returnDirectly, late: true },
+  { name: "hides", run: dropIdleHides, late: true },
 ];
 
 /** Called after each pass that changed the function, with the round it ran in (from 1). */
