@@ -1,5 +1,5 @@
 // End to end on a veth pair in a lab namespace (runtime/lab/netns.ts): the lab's
-// live-frames generator (runtime/lab/generator.ts) sends copies of one frame from the
+// generator (runtime/lab/generator.ts) sends copies of one frame from the
 // namespace's end, as fast as it can; the receiving end runs the filter (native XDP)
 // and the figure is the rate the receiver gets through, read from its rx_packets
 // counter (veth counts every frame its XDP program processed) per second of the

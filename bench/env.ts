@@ -2,6 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, release } from "node:os";
+import { defaultTransport } from "../runtime/lab/generator.ts";
 
 export interface BenchEnv {
   date: string;
@@ -10,6 +11,8 @@ export interface BenchEnv {
   cpus: number;
   node: string;
   clang: string;
+  /** How the lab's generator put frames on the veth (runtime/lab/generator.ts). */
+  generator?: string;
   command: string;
 }
 
@@ -33,6 +36,14 @@ function cpuModel(): string {
   return cpus()[0]?.model ?? "unknown";
 }
 
+function generatorTransport(): string {
+  try {
+    return defaultTransport() === "live" ? "live frames" : "packet socket";
+  } catch (e) {
+    return `unknown (${(e as Error).message.split("\n")[0]})`;
+  }
+}
+
 export function benchEnv(command: string): BenchEnv {
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
@@ -41,6 +52,7 @@ export function benchEnv(command: string): BenchEnv {
     cpus: cpus().length,
     node: process.version,
     clang: firstLine("clang", ["--version"]),
+    generator: generatorTransport(),
     command,
   };
 }

@@ -526,7 +526,7 @@ function pad(rows: string[][]): string[] {
 
 export function renderTerminal(r: BenchResult): string {
   const lines = [
-    `xdpc benchmarks — ${r.env.date} — ${r.env.kernel} — ${r.env.cpu} (${r.env.cpus} CPUs) — node ${r.env.node} — ${r.env.clang}`,
+    `xdpc benchmarks — ${r.env.date} — ${r.env.kernel} — ${r.env.cpu} (${r.env.cpus} CPUs) — node ${r.env.node} — ${r.env.clang}${r.env.generator ? ` — lab generator: ${r.env.generator}` : ""}`,
   ];
   if (r.withoutTwin.length)
     lines.push(`filters without a C twin, not benchmarked: ${r.withoutTwin.join(", ")}`);
@@ -615,6 +615,7 @@ export function renderMarkdown(r: BenchResult, analysis?: string): string {
     `| CPU | ${e.cpu} (${e.cpus} CPUs) |`,
     `| node | ${e.node} |`,
     `| clang | ${e.clang} |`,
+    ...(e.generator ? [`| lab generator | ${e.generator} (docs/lab.md) |`] : []),
     `| command | \`${e.command}\` |`,
     `| filters | ${r.code.map((c) => c.name).join(", ")}${r.withoutTwin.length ? `; without a C twin, not benchmarked: ${r.withoutTwin.join(", ")}` : ""} |`,
     `| corpus | ${r.corpus.packets} packets (${r.corpus.tcpdump ? "crafted + ../shared/corpus/tcpdump" : "crafted only: ../shared/corpus/tcpdump absent"}); sampling pool ${r.corpus.pool} |`,

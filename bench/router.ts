@@ -1,6 +1,6 @@
 // Forwarding through the router example against the kernel stack's forwarding, in the
 // client ⇄ router ⇄ server lab (runtime/lab/router.ts), same traffic, one run: the
-// client floods UDP to the server with the live-frames generator; the router's veth
+// client floods UDP to the server with the lab's generator; the router's veth
 // runs filters/router/router.ts either with `egress` empty (every frame goes to the
 // stack, which forwards it: the kernel's figure, with the same XDP program in front
 // so that both paths pay for it alike) or with the egress interface allowed (the

@@ -4,7 +4,7 @@
 // and the same cores, one after the other in alternating rounds.
 //
 // The XDP program (test/xsk/support.ts STEER) redirects UDP ports 7 and 9 into an
-// XskMap at the receive queue; the generator (runtime/lab/generator.ts, live frames)
+// XskMap at the receive queue; the generator (runtime/lab/generator.ts)
 // sends copies of one 60-byte UDP frame to port 9 from CPU 0, where veth's receive
 // NAPI also runs (it copies each frame into the UMEM: copy mode), and the consumer
 // runs alone on CPU 1. Both consumers use one queue, rings of 4096, 8192 frames of
