@@ -8,6 +8,7 @@ import {
   simplifyCfg,
   mergeGuards,
   returnDirectly,
+  forwardStores,
 } from "../../compiler/ir/passes/index.ts";
 import { evalBin, evalCond, evalUn } from "../../compiler/ir/eval.ts";
 import type { VReg } from "../../compiler/ir/ir.ts";
@@ -684,6 +685,48 @@ const m = new PerCpuArray<u32>({ maxEntries: 1 });
 }`);
     expect(idle).not.toMatch(/^body\d+:$/m);
     expect(idle).toMatch(/br ugt32 %\S+, 3/);
+  });
+});
+
+describe("dead stores into stack slots (slots.ts)", () => {
+  /** A struct's slot reused as a map key: the struct's stores are dead, the key's are not. */
+  function reused() {
+    const { b, ctx } = xdpFunc("f");
+    const s = b.slot(8, 8, "st");
+    const q = b.load(4, ctx, 16);
+    b.store(8, s, 0, 11n);
+    b.store(8, s, 0, q);
+    b.store(4, s, 0, 16n);
+    b.store(4, s, 4, q);
+    b.call(1, [{ map: "m" }, { slot: s, off: 0 }]);
+    b.ret(2n);
+    return { f: b.fn, s };
+  }
+  const stores = (f: ReturnType<typeof reused>["f"]) =>
+    f.blocks.flatMap((bl) => bl.insts).filter((i) => i.op === "store").length;
+
+  it("drops stores whose bytes are all written again before a read", () => {
+    const { f } = reused();
+    expect(forwardStores(f)).toBe(true);
+    expect(stores(f)).toBe(2);
+    expect(printFunc(f)).not.toMatch(/store64/);
+  });
+
+  it("keeps a store any of whose bytes is read, and every store to a slot whose address is taken", () => {
+    const { b, ctx } = xdpFunc("f");
+    const s = b.slot(8, 8, "st");
+    const q = b.load(4, ctx, 16);
+    b.store(8, s, 0, q);
+    b.store(4, s, 0, 16n); // bytes 4–7 of the first store are still read below
+    const v = b.load(8, s, 0);
+    b.ret(v);
+    forwardStores(b.fn);
+    expect(stores(b.fn)).toBe(2);
+
+    const { f, s: slot } = reused();
+    f.blocks[0]!.insts.unshift({ op: "addr", dst: { id: 999, ty: "stack" }, of: { slot, off: 0 } });
+    forwardStores(f);
+    expect(stores(f)).toBe(4);
   });
 });
 

@@ -10,7 +10,7 @@
 // and to ranges.ts, so every checked load at `off + k` kept its `> 0xffff - N` guard and
 // no length test could cover it.
 import type { Block, Func, Inst, Operand, Slot, VReg } from "../ir.ts";
-import { isImm, isSlot } from "../ir.ts";
+import { isImm, isSlot, successors } from "../ir.ts";
 import { predecessors, reversePostOrder } from "../cfg.ts";
 
 /** A location in a slot: `slot:off:size`. */
@@ -89,6 +89,11 @@ function forwarded(src: Operand, size: number, t: VReg): Operand | "zext" | null
 }
 
 export function forwardStores(f: Func): boolean {
+  const dead = removeDeadStores(f);
+  return forwardLoads(f) || dead;
+}
+
+function forwardLoads(f: Func): boolean {
   const priv = privateSlots(f);
   for (const s of [...priv]) if (!priv.size) return false;
   // The locations loads read that the verifier tracks too, each with the vreg that will
@@ -191,6 +196,85 @@ export function forwardStores(f: Func): boolean {
     b.insts = insts;
   }
   removeDeadSlots(f, priv);
+  return true;
+}
+
+/**
+ * A store into a slot whose address no `addr` takes, all of whose bytes are written again
+ * before anything reads them (a load, a copy out, a helper given the slot, an atomic add)
+ * or the function returns, is dead: a backward liveness of the slots' bytes. Private
+ * slots are not enough: a struct's slot is reused by later map keys once its scope ends
+ * (`freeArgSlots`), and its dead stores stayed, among them a spill of a value the verifier
+ * tracked precisely, which kept a loop head's states apart (fuzz seed 141307).
+ */
+function removeDeadStores(f: Func): boolean {
+  const tracked = new Set(f.slots);
+  for (const b of f.blocks)
+    for (const i of b.insts) if (i.op === "addr" && "slot" in i.of) tracked.delete(i.of.slot);
+  if (!tracked.size) return false;
+  const bytes = (off: number, size: number) => ((1n << BigInt(size)) - 1n) << BigInt(off);
+  const all = (slot: Slot) => bytes(0, slot.size);
+  type Live = Map<Slot, bigint>;
+  /** Live bytes before `i`, from those after it; `dead` collects stores none of whose bytes are live. */
+  const back = (live: Live, i: Inst, dead?: Set<Inst>) => {
+    switch (i.op) {
+      case "store":
+      case "zero":
+        if (isSlot(i.base) && tracked.has(i.base)) {
+          const m = bytes(i.off, i.size);
+          const l = live.get(i.base) ?? 0n;
+          if (i.op === "store" && (l & m) === 0n) dead?.add(i);
+          live.set(i.base, l & ~m);
+        }
+        return;
+      case "copy":
+        if (isSlot(i.src) && tracked.has(i.src))
+          live.set(i.src, (live.get(i.src) ?? 0n) | bytes(i.srcOff, i.size));
+        if (isSlot(i.dst) && tracked.has(i.dst) && i.dst !== i.src)
+          live.set(i.dst, (live.get(i.dst) ?? 0n) & ~bytes(i.dstOff, i.size));
+        return;
+      case "load":
+      case "atomicAdd":
+        if (isSlot(i.base) && tracked.has(i.base))
+          live.set(i.base, (live.get(i.base) ?? 0n) | bytes(i.off, i.size));
+        return;
+      case "call":
+        for (const a of i.args)
+          if (typeof a === "object" && "slot" in a && tracked.has(a.slot))
+            live.set(a.slot, all(a.slot));
+        return;
+      default:
+        return;
+    }
+  };
+  const liveOut = (b: Block, entry: Map<Block, Live>): Live => {
+    const out: Live = new Map();
+    for (const s of successors(b.term))
+      for (const [slot, m] of entry.get(s) ?? []) out.set(slot, (out.get(slot) ?? 0n) | m);
+    return out;
+  };
+  const entry = new Map<Block, Live>();
+  const order = reversePostOrder(f).reverse();
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const b of order) {
+      const live = liveOut(b, entry);
+      for (let k = b.insts.length - 1; k >= 0; k--) back(live, b.insts[k]!);
+      const old = entry.get(b);
+      const same =
+        old && old.size === live.size && [...live].every(([slot, m]) => old.get(slot) === m);
+      if (same) continue;
+      entry.set(b, live);
+      changed = true;
+    }
+  }
+  const dead = new Set<Inst>();
+  for (const b of f.blocks) {
+    const live = liveOut(b, entry);
+    for (let k = b.insts.length - 1; k >= 0; k--) back(live, b.insts[k]!, dead);
+  }
+  if (!dead.size) return false;
+  for (const b of f.blocks) b.insts = b.insts.filter((i) => !dead.has(i));
   return true;
 }
 
