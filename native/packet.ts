@@ -111,8 +111,8 @@ export const packetBatch = sys(
       size,
       frames,
       send(n: number): number {
-        // `iov` and `frames` stay reachable through this closure while the kernel reads them.
-        if (n > size || iov.length === 0) throw new RangeError(`batch of ${size}, asked for ${n}`);
+        void iov; // vec holds raw addresses of iov (and iov of frames): keep both alive with it
+        if (n > size) throw new RangeError(`batch of ${size}, asked for ${n}`);
         const r = sendmmsg(fd, vec, n, 0);
         if (r >= 0) return r;
         const e = errno();

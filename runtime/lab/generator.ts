@@ -20,6 +20,8 @@ import { pathToFileURL } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { BPF_F_TEST_XDP_LIVE_FRAMES, closeFd, loadRawProgram, testRun } from "../../native/bpf.ts";
 import { NativeError } from "../../native/lib.ts";
+import { csumReplace4 } from "../wasm/instance.ts";
+import { randomU32 } from "../wasm/platform.ts";
 import {
   closePacketSocket,
   packetBatch,
@@ -200,29 +202,22 @@ export function randomizeSources(
   prefix: { base: number; hostMask: number },
 ): void {
   const l4 = sourceRewritable(frames.subarray(0, len));
-  const fix = (f: number, delta: number, udp: boolean) => {
-    const hc = (frames[f]! << 8) | frames[f + 1]!;
-    if (udp && hc === 0) return;
-    let sum = (~hc & 0xffff) + delta;
-    sum = (sum & 0xffff) + (sum >>> 16);
-    sum = (sum & 0xffff) + (sum >>> 16);
-    let out = ~sum & 0xffff;
-    if (udp && out === 0) out = 0xffff;
-    frames[f] = out >>> 8;
-    frames[f + 1] = out & 0xff;
+  // Raw (little-endian) words throughout: ones'-complement sums are byte-order blind.
+  const view = new DataView(frames.buffer, frames.byteOffset, frames.byteLength);
+  const fix = (at: number, from: number, to: number, udp: boolean) => {
+    const sum = view.getUint16(at, true);
+    if (udp && sum === 0) return;
+    const next = csumReplace4(sum, from, to);
+    view.setUint16(at, udp && next === 0 ? 0xffff : next, true);
   };
   for (let i = 0, at = 0; i < count; i++, at += len) {
-    const addr = (prefix.base | ((Math.random() * 0x100000000) & prefix.hostMask)) >>> 0;
-    const oldHi = (frames[at + 26]! << 8) | frames[at + 27]!;
-    const oldLo = (frames[at + 28]! << 8) | frames[at + 29]!;
-    const delta = (~oldHi & 0xffff) + (~oldLo & 0xffff) + (addr >>> 16) + (addr & 0xffff);
-    frames[at + 26] = addr >>> 24;
-    frames[at + 27] = (addr >>> 16) & 0xff;
-    frames[at + 28] = (addr >>> 8) & 0xff;
-    frames[at + 29] = addr & 0xff;
-    fix(at + 24, delta, false);
-    if (l4 === "tcp") fix(at + 50, delta, false);
-    else if (l4 === "udp") fix(at + 40, delta, true);
+    const addr = (prefix.base | (randomU32() & prefix.hostMask)) >>> 0;
+    const from = view.getUint32(at + 26, true);
+    view.setUint32(at + 26, addr, false);
+    const to = view.getUint32(at + 26, true);
+    fix(at + 24, from, to, false);
+    if (l4 === "tcp") fix(at + 50, from, to, false);
+    else if (l4 === "udp") fix(at + 40, from, to, true);
   }
 }
 

@@ -179,7 +179,7 @@ const add32 = (a: number, b: number) => {
   return (s > 0xffffffff ? s - 0xffffffff : s) >>> 0;
 };
 /** csum_replace4: the checksum (raw u16) after a 32-bit word changes from → to (raw). */
-function csumReplace4(sum: number, from: number, to: number): number {
+export function csumReplace4(sum: number, from: number, to: number): number {
   const t = add32(add32(~sum >>> 0, ~from >>> 0), to >>> 0);
   return ~fold(t) & 0xffff;
 }

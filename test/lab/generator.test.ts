@@ -53,6 +53,18 @@ describe("traffic mix split", () => {
   });
 });
 
+/** A frame from a lab's sending end to its receiver. */
+function labFrame(lab: LabSpec, l4: Parameters<typeof buildFrame>[0]["l4"], minLength?: number) {
+  return buildFrame({
+    srcMac: lab.peerMac,
+    dstMac: lab.hostMac,
+    src: lab.peerAddr,
+    dst: lab.hostAddr,
+    l4,
+    ...(minLength === undefined ? {} : { minLength }),
+  });
+}
+
 /** Whether the frame's IPv4 header and TCP/UDP checksums verify (ones'-complement sum over them is 0). */
 function checksumsValid(f: Uint8Array): boolean {
   const ihl = (f[14]! & 15) * 4;
@@ -213,14 +225,7 @@ function onVethPair(transport: Transport) {
         return Number(Buffer.from(v).readBigUInt64LE());
       });
     const udp = (dport: number, len = 60) =>
-      buildFrame({
-        srcMac: lab.peerMac,
-        dstMac: lab.hostMac,
-        src: lab.peerAddr,
-        dst: lab.hostAddr,
-        l4: { proto: "udp", sport: 4000, dport },
-        minLength: len,
-      });
+      labFrame(lab, { proto: "udp", sport: 4000, dport }, len);
 
     beforeAll(async () => {
       const out = compile(SINK, { file: "sink.ts", emit: "object" });
@@ -258,13 +263,7 @@ function onVethPair(transport: Transport) {
           { name: "b", frame: udp(2, 1000), weight: 1 },
           {
             name: "syn",
-            frame: buildFrame({
-              srcMac: lab.peerMac,
-              dstMac: lab.hostMac,
-              src: lab.peerAddr,
-              dst: lab.hostAddr,
-              l4: { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN },
-            }),
+            frame: labFrame(lab, { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN }),
             weight: 1,
           },
         ],
@@ -391,13 +390,7 @@ function onVethPair(transport: Transport) {
 
     it("floods from random sources: every frame arrives, from many addresses", async () => {
       const before = counts()[8]!;
-      const syn = buildFrame({
-        srcMac: lab.peerMac,
-        dstMac: lab.hostMac,
-        src: lab.peerAddr,
-        dst: lab.hostAddr,
-        l4: { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN },
-      });
+      const syn = labFrame(lab, { proto: "tcp", sport: 1, dport: 80, flags: TCP_SYN });
       const r = await gen.generate({
         mix: [{ name: "botnet", frame: syn, weight: 1, randomSource: "198.19.0.0/16" }],
         count: 200_000,
@@ -508,13 +501,7 @@ describeKernel("lab traffic stays in the lab", () => {
         const detach = attachNative(lab.hostIf, pass);
         const gen = new TrafficGenerator(lab.name, lab.peerIf);
         try {
-          const syn = buildFrame({
-            srcMac: lab.peerMac,
-            dstMac: lab.hostMac,
-            src: lab.peerAddr,
-            dst: lab.hostAddr,
-            l4: { proto: "tcp", sport: 1, dport: 9, flags: TCP_SYN },
-          });
+          const syn = labFrame(lab, { proto: "tcp", sport: 1, dport: 9, flags: TCP_SYN });
           const before = netstat("TcpExt", "IPReversePathFilter");
           await gen.generate({
             mix: [{ name: "spoofed", frame: syn, weight: 1, randomSource: "198.19.0.0/16" }],
